@@ -1,0 +1,14 @@
+import { defineAgent } from 'workers-spawner/plugin'
+
+/** The reference agent: a prompt runs as a bash command and the reply is its stdout. No LLM. */
+export default defineAgent({
+  apiVersion: 'v1',
+  name: 'shell',
+  version: '1.0.0',
+  description: 'Reference agent: the prompt runs as a bash command; the reply is its stdout (no LLM)',
+  prompt: (req) => ({ argv: ['/bin/bash', '-c', req.prompt] }),
+  parse: (result) => ({
+    text: result.stdout.replace(/\n$/, ''),
+    raw: { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr },
+  }),
+})

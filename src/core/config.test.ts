@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest'
+import { workerConfigSchema } from './config.ts'
+import { parseInput } from './validation.ts'
+import { BadRequestError } from './errors.ts'
+
+const parse = (raw: unknown) => parseInput(workerConfigSchema, raw, 'worker config')
+
+describe('WorkerConfig', () => {
+  it('fills the design defaults', () => {
+    expect(parse({ agent: 'shell' })).toEqual({
+      agent: 'shell',
+      capabilities: [],
+      env: {},
+      files: {},
+      workdir: '/workspace',
+      ttlSeconds: 86_400,
+      idleSeconds: 900,
+      resources: { memoryMb: 2048, cpus: 1, pids: 1024 },
+      allowedTools: [],
+      labels: {},
+    })
+  })
+
+  it.each([
+    [{ agent: 'shell', colour: 'red' }, /colour/],
+    [{ agent: 'shell', ttlSeconds: 'long' }, /ttlSeconds/],
+    [{ agent: 42 }, /agent/],
+    [{}, /agent/],
+    [{ agent: 'shell', capabilities: ['git', 'git'] }, /capabilities.*repeat/],
+    [{ agent: 'shell', env: { 'BAD-NAME': 'x' } }, /env/],
+    [{ agent: 'shell', workdir: 'relative' }, /workdir.*absolute/],
+    [{ agent: 'shell', files: { '../etc/passwd': 'x' } }, /files/],
+    [{ agent: 'shell', labels: { 'workers-spawner.agent': 'x' } }, /labels/],
+    [{ agent: 'shell', resources: { memoryMb: 1 } }, /resources.memoryMb/],
+  ])('refuses %j naming the field', (raw, field) => {
+    let error: unknown
+    try {
+      parse(raw)
+    } catch (err) {
+      error = err
+    }
+    expect(error).toBeInstanceOf(BadRequestError)
+    expect((error as BadRequestError).status).toBe(400)
+    expect((error as BadRequestError).message).toMatch(field)
+    expect((error as BadRequestError).details).toBeInstanceOf(Array)
+  })
+})

@@ -1,0 +1,61 @@
+import { z } from 'zod'
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
+const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/
+
+/** Prefix of every label the spawner sets; user labels may not use it. */
+export const LABEL_PREFIX = 'workers-spawner.'
+
+/** An absolute, normalised container path without `..` segments. */
+export const absolutePath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((p) => p.startsWith('/'), 'must be an absolute path')
+  .refine((p) => !p.split('/').includes('..'), "must not contain '..'")
+  .refine((p) => !p.includes('\0'), 'must not contain NUL')
+
+export const resourcesSchema = z
+  .object({
+    memoryMb: z.number().int().min(64).max(262_144).default(2048),
+    cpus: z.number().positive().max(256).default(1),
+    pids: z.number().int().min(16).max(65_536).default(1024),
+  })
+  .strict()
+
+/** The declarative description of one worker. Unknown keys are refused. */
+export const workerConfigSchema = z
+  .object({
+    agent: z.string().min(1).describe("agent plugin name, e.g. 'shell' or 'claude-code'"),
+    capabilities: z
+      .array(z.string().min(1))
+      .default([])
+      .refine((c) => new Set(c).size === c.length, 'must not repeat a capability')
+      .describe("capability plugin names, e.g. ['git', 'node']"),
+    env: z
+      .record(z.string().regex(ENV_NAME, 'not an environment variable name'), z.string())
+      .default({})
+      .describe('extra environment variables'),
+    files: z
+      .record(absolutePath.or(z.string().regex(/^[^/]/).refine((p) => !p.split('/').includes('..'), "must not contain '..'")), z.string())
+      .default({})
+      .describe('files written before the first command; relative paths are under workdir'),
+    workdir: absolutePath.default('/workspace'),
+    ttlSeconds: z.number().int().min(1).max(30 * 86_400).default(86_400),
+    idleSeconds: z.number().int().min(0).max(30 * 86_400).default(900),
+    resources: resourcesSchema.default({ memoryMb: 2048, cpus: 1, pids: 1024 }),
+    allowedTools: z.array(z.string().min(1)).default([]),
+    labels: z
+      .record(
+        z
+          .string()
+          .regex(LABEL_KEY, 'letters, digits and . _ / - only')
+          .refine((k) => !k.startsWith(LABEL_PREFIX), `must not start with '${LABEL_PREFIX}'`),
+        z.string().max(1024),
+      )
+      .default({}),
+  })
+  .strict()
+
+export type WorkerConfigInput = z.input<typeof workerConfigSchema>
+export type WorkerConfig = z.output<typeof workerConfigSchema>

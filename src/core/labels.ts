@@ -1,0 +1,14 @@
+import { LABEL_PREFIX } from './config.ts'
+
+/** Label keys the spawner puts on every worker container. Values never hold secrets. */
+export const LABELS = {
+  managed: `${LABEL_PREFIX}managed`,
+  workerId: `${LABEL_PREFIX}worker-id`,
+  agent: `${LABEL_PREFIX}agent`,
+  capabilities: `${LABEL_PREFIX}capabilities`,
+  createdAt: `${LABEL_PREFIX}created-at`,
+  ttlSeconds: `${LABEL_PREFIX}ttl-seconds`,
+  idleSeconds: `${LABEL_PREFIX}idle-seconds`,
+  workdir: `${LABEL_PREFIX}workdir`,
+  instance: `${LABEL_PREFIX}instance`,
+} as const

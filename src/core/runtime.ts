@@ -1,0 +1,107 @@
+/**
+ * The only way the core reaches containers. `DockerRuntime` (src/host) implements it with
+ * dockerode; a remote client implements it over the host agent's HTTP API.
+ */
+
+/** A container to create, fully resolved (see `buildContainerSpec`). */
+export interface ContainerSpec {
+  name: string
+  image: string
+  env: Record<string, string>
+  labels: Record<string, string>
+  user: string
+  workdir: string
+  mounts: { source: string; target: string; readOnly: boolean }[]
+  memoryBytes: number
+  nanoCpus: number
+  pidsLimit: number
+  securityOpt: string[]
+  capDrop: string[]
+  capAdd: string[]
+  runtime?: string
+  shmSizeBytes?: number
+  extraHosts: string[]
+}
+
+export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'
+
+/** What the runtime knows of one container. */
+export interface ContainerInfo {
+  id: string
+  name: string
+  image: string
+  state: ContainerState
+  labels: Record<string, string>
+  createdAt: string
+}
+
+/** A command to run in a container. */
+export interface ExecRequest {
+  argv: string[]
+  env?: Record<string, string>
+  workdir?: string
+  /** Bytes fed to the command's standard input. */
+  stdin?: string
+  /** The command and everything it started are killed after this long. */
+  timeoutMs?: number
+  signal?: AbortSignal
+  /** Called with each chunk of output, in order, while the command runs. */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
+}
+
+export interface ExecResult {
+  exitCode: number
+  stdout: string
+  stderr: string
+  timedOut: boolean
+  durationMs: number
+}
+
+export interface LogLine {
+  stream: 'stdout' | 'stderr'
+  at: string
+  text: string
+}
+
+export interface LogsRequest {
+  tail?: number
+  /** Unix seconds. */
+  since?: number
+}
+
+/** A file to bake into an image build context besides the Dockerfile. */
+export interface BuildFile {
+  path: string
+  content: Uint8Array | string
+  mode?: number
+}
+
+export interface ContainerRuntime {
+  /** Resolves when the engine answers; rejects with an UnavailableError naming where it looked. */
+  ping(): Promise<void>
+  /** Names of the OCI runtimes the engine offers (`runc`, `sysbox-runc`, …). */
+  runtimes(): Promise<string[]>
+  hasImage(tag: string): Promise<boolean>
+  /** Builds `tag` from a Dockerfile and files held in memory. */
+  buildImage(
+    tag: string,
+    dockerfile: string,
+    opts?: { files?: BuildFile[]; labels?: Record<string, string>; onProgress?: (line: string) => void },
+  ): Promise<void>
+  /** Creates and starts a container; returns its id. */
+  run(spec: ContainerSpec): Promise<string>
+  exec(id: string, req: ExecRequest): Promise<ExecResult>
+  putFile(id: string, path: string, content: Uint8Array, opts?: { mode?: number; uid?: number; gid?: number }): Promise<void>
+  getFile(id: string, path: string, opts?: { maxBytes?: number }): Promise<Uint8Array>
+  logs(id: string, req?: LogsRequest): Promise<LogLine[]>
+  /** Streams log lines until `signal` aborts or the container stops. */
+  followLogs(id: string, req: LogsRequest, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>
+  pause(id: string): Promise<void>
+  unpause(id: string): Promise<void>
+  /** Stops and removes; absent containers are not an error. */
+  remove(id: string): Promise<void>
+  /** `undefined` when there is no such container. */
+  inspect(id: string): Promise<ContainerInfo | undefined>
+  /** Containers carrying every given label (value `undefined` = label present, any value). */
+  list(labels: Record<string, string | undefined>): Promise<ContainerInfo[]>
+}

@@ -1,0 +1,162 @@
+import { z } from 'zod'
+import { workerConfigSchema } from './config.ts'
+import { replySchema } from './plugin/contract.ts'
+
+/** Input and output schemas of every command in the catalog. */
+
+export const workerIdSchema = z
+  .string()
+  .regex(/^w-[a-f0-9]{16}$/, "not a worker id (expected 'w-' and 16 hex digits)")
+  .describe('worker id')
+
+const byWorker = z.object({ workerId: workerIdSchema }).strict()
+
+export const workerStateSchema = z.enum(['running', 'paused', 'exited', 'failed', 'creating', 'deleted'])
+export type WorkerState = z.infer<typeof workerStateSchema>
+
+export const workerStatusSchema = z.object({
+  workerId: z.string(),
+  state: workerStateSchema,
+  agent: z.string(),
+  capabilities: z.array(z.string()),
+  image: z.string(),
+  workdir: z.string(),
+  labels: z.record(z.string(), z.string()),
+  createdAt: z.string(),
+  lastActiveAt: z.string(),
+  ttlSeconds: z.number(),
+  idleSeconds: z.number(),
+  expiresAt: z.string(),
+  idleDeadline: z.string().nullable(),
+  commandRunning: z.boolean(),
+  agentState: z.enum(['idle', 'running']),
+})
+export type WorkerStatus = z.infer<typeof workerStatusSchema>
+
+export const createInput = z.object({ config: workerConfigSchema }).strict()
+export const createOutput = z.object({
+  workerId: z.string(),
+  status: workerStateSchema,
+  image: z.string(),
+  imageBuilt: z.boolean().describe('true when this create built the derived image'),
+  createdAt: z.string(),
+  expiresAt: z.string(),
+})
+
+const envRecord = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string())
+
+export const MAX_TIMEOUT_MS = 6 * 60 * 60 * 1000
+
+export const sendCommandInput = z
+  .object({
+    workerId: workerIdSchema,
+    prompt: z.string().min(1).optional().describe("sent to the worker's agent CLI"),
+    shell: z.string().min(1).optional().describe('run with /bin/bash -c'),
+    argv: z.array(z.string()).min(1).optional().describe('run as is, no shell'),
+    timeoutMs: z.number().int().min(1).max(MAX_TIMEOUT_MS).default(600_000),
+    sessionId: z.string().min(1).optional().describe('continue this agent conversation'),
+    env: envRecord.optional(),
+    workdir: z.string().startsWith('/').optional(),
+  })
+  .strict()
+  .superRefine((v, ctx) => {
+    const given = (['prompt', 'shell', 'argv'] as const).filter((k) => v[k] !== undefined)
+    if (given.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: given.length === 0 ? ['prompt'] : [given[1] ?? 'shell'],
+        message: `exactly one of prompt, shell or argv is required (got ${given.length === 0 ? 'none' : given.join(', ')})`,
+      })
+    }
+  })
+export type SendCommandInput = z.output<typeof sendCommandInput>
+
+export const sendCommandOutput = z.object({
+  exitCode: z.number().int(),
+  stdout: z.string(),
+  stderr: z.string(),
+  timedOut: z.boolean().describe('true when timeoutMs ran out and the command was killed (exitCode 124)'),
+  durationMs: z.number(),
+  reply: replySchema.optional(),
+})
+export type SendCommandOutput = z.infer<typeof sendCommandOutput>
+
+export const sendFileInput = z
+  .object({
+    workerId: workerIdSchema,
+    path: z.string().min(1),
+    content: z.string(),
+    encoding: z.enum(['utf8', 'base64']).default('utf8'),
+    mode: z
+      .union([z.number().int(), z.string().regex(/^[0-7]{3,4}$/).transform((s) => parseInt(s, 8))])
+      .pipe(z.number().int().min(0).max(0o7777))
+      .optional()
+      .describe('file mode, e.g. 420 or "0644"'),
+  })
+  .strict()
+export const sendFileOutput = z.object({ path: z.string(), size: z.number().int() })
+
+export const readFileInput = z
+  .object({
+    workerId: workerIdSchema,
+    path: z.string().min(1),
+    encoding: z.enum(['utf8', 'base64']).default('base64'),
+  })
+  .strict()
+export const readFileOutput = z.object({
+  path: z.string(),
+  size: z.number().int(),
+  encoding: z.enum(['utf8', 'base64']),
+  content: z.string(),
+})
+
+export const statusInput = byWorker
+export const statusOutput = workerStatusSchema
+
+export const logsInput = z
+  .object({
+    workerId: workerIdSchema,
+    tail: z.coerce.number().int().min(0).max(100_000).optional(),
+    since: z.coerce.number().int().min(0).optional().describe('unix seconds'),
+  })
+  .strict()
+export const logLineSchema = z.object({
+  stream: z.enum(['stdout', 'stderr']),
+  at: z.string(),
+  text: z.string(),
+})
+export const logsOutput = z.object({ workerId: z.string(), lines: z.array(logLineSchema) })
+
+export const workerRefInput = byWorker
+export const stateOutput = z.object({ workerId: z.string(), state: workerStateSchema })
+
+export const updateInput = z
+  .object({
+    workerId: workerIdSchema,
+    ttlSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
+    idleSeconds: z.number().int().min(0).max(30 * 86_400).optional(),
+  })
+  .strict()
+
+export const deleteOutput = z.object({ workerId: z.string(), deleted: z.literal(true) })
+
+export const listInput = z
+  .object({ labels: z.record(z.string(), z.string()).optional() })
+  .strict()
+export const listOutput = z.object({ workers: z.array(workerStatusSchema) })
+
+export const pluginsInput = z.object({}).strict()
+export const pluginsOutput = z.object({
+  loadedAt: z.string(),
+  plugins: z.array(
+    z.object({
+      name: z.string(),
+      kind: z.enum(['agent', 'capability']),
+      version: z.string(),
+      description: z.string(),
+      requires: z.array(z.string()),
+      secrets: z.array(z.object({ name: z.string(), required: z.boolean() })),
+    }),
+  ),
+  errors: z.array(z.object({ plugin: z.string(), field: z.string(), reason: z.string() })),
+})

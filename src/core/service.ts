@@ -1,0 +1,398 @@
+import type { z } from 'zod'
+import { workerConfigSchema } from './config.ts'
+import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, SpawnerError } from './errors.ts'
+import { ImageResolver } from './images.ts'
+import type { Logger } from './logger.ts'
+import { noopLogger } from './logger.ts'
+import { EXTRA_FILE_ROOTS, configFilePath, resolveFilePath } from './paths.ts'
+import type { AgentPlugin, Plugin } from './plugin/contract.ts'
+import type { PluginRegistry } from './plugin/registry.ts'
+import { resolvePlugins } from './resolve.ts'
+import type { ContainerRuntime, ExecRequest, LogLine } from './runtime.ts'
+import type * as S from './schemas.ts'
+import { assertSecrets, buildContainerSpec } from './spec.ts'
+import { LABELS } from './labels.ts'
+import { base64ToBytes, bytesToBase64, utf8Decode, utf8Encode } from './bytes.ts'
+import { recordFromContainer, stateFromContainer, toStatus, type WorkerRecord } from './worker-record.ts'
+import { parseInput } from './validation.ts'
+
+type In<T extends z.ZodType> = z.output<T>
+type Out<T extends z.ZodType> = z.output<T>
+
+export interface WorkerServiceOptions {
+  runtime: ContainerRuntime
+  /** The current plugin registry; read at every create so a reload takes effect at once. */
+  plugins: () => PluginRegistry
+  /** Image every worker starts from (derived images are built FROM it). */
+  baseImage: string
+  /** Where declared secrets are read from (the spawner's environment). */
+  hostEnv: Readonly<Record<string, string | undefined>>
+  logger?: Logger
+  /** Largest file accepted by send_file or returned by read_file. Default 16 MiB. */
+  maxFileBytes?: number
+  /** Written as a label on every container this instance creates. */
+  instance?: string
+  /** `host:ip` entries for /etc/hosts. Default: host.docker.internal → host gateway. */
+  extraHosts?: string[]
+  now?: () => Date
+}
+
+/** Streaming hooks for send_command. */
+export interface CommandHooks {
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
+  signal?: AbortSignal
+}
+
+const newWorkerId = () => {
+  const bytes = crypto.getRandomValues(new Uint8Array(8))
+  return 'w-' + [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/**
+ * Everything a worker can be asked to do. Adapters (HTTP, Redis) call it through the command
+ * catalog; it talks to containers only through the ContainerRuntime.
+ */
+export class WorkerService {
+  readonly images: ImageResolver
+  private readonly workers = new Map<string, WorkerRecord>()
+  /** Agent plugin captured at create: a registry reload leaves running workers untouched. */
+  private readonly agents = new Map<string, AgentPlugin>()
+  private readonly logger: Logger
+  private readonly maxFileBytes: number
+  private readonly now: () => Date
+
+  constructor(private readonly opts: WorkerServiceOptions) {
+    this.logger = opts.logger ?? noopLogger
+    this.images = new ImageResolver(opts.runtime, this.logger)
+    this.maxFileBytes = opts.maxFileBytes ?? 16 * 1024 * 1024
+    this.now = opts.now ?? (() => new Date())
+  }
+
+  get runtime(): ContainerRuntime {
+    return this.opts.runtime
+  }
+
+  async create(input: In<typeof S.createInput>): Promise<Out<typeof S.createOutput>> {
+    const config = input.config
+    const registry = this.opts.plugins()
+    const resolved = resolvePlugins(registry, config)
+    assertSecrets(resolved.ordered, this.opts.hostEnv)
+    for (const [key, content] of Object.entries(config.files)) {
+      resolveFilePath(configFilePath(key, config.workdir), this.fileRoots(config.workdir), `files.${key}`)
+      if (utf8Encode(content).length > this.maxFileBytes) {
+        throw new PayloadTooLargeError(`files.${key}: larger than ${this.maxFileBytes} bytes`)
+      }
+    }
+    const workerId = newWorkerId()
+    const createdAt = this.now()
+    // Validates hooks and tweaks before anything is built or started.
+    const probe = buildContainerSpec(config, resolved.ordered, {
+      workerId,
+      image: this.opts.baseImage,
+      hostEnv: this.opts.hostEnv,
+      now: createdAt,
+    })
+    if (probe.runtime) await this.assertRuntime(probe.runtime, resolved.ordered)
+
+    const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
+    const spec = { ...probe, image: image.tag, extraHosts: this.opts.extraHosts ?? ['host.docker.internal:host-gateway'] }
+    if (this.opts.instance) spec.labels = { ...spec.labels, [LABELS.instance]: this.opts.instance }
+    this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
+    const containerId = await this.opts.runtime.run(spec)
+    try {
+      for (const [key, content] of Object.entries(config.files)) {
+        await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
+      }
+    } catch (err) {
+      await this.opts.runtime.remove(containerId).catch(() => undefined)
+      throw err
+    }
+    const record: WorkerRecord = {
+      workerId,
+      containerId,
+      agent: config.agent,
+      capabilities: config.capabilities,
+      image: image.tag,
+      workdir: config.workdir,
+      labels: config.labels,
+      createdAt,
+      lastActiveAt: createdAt,
+      ttlSeconds: config.ttlSeconds,
+      idleSeconds: config.idleSeconds,
+      state: 'running',
+      runningCommands: 0,
+    }
+    this.workers.set(workerId, record)
+    this.agents.set(workerId, resolved.agent)
+    this.logger.info('worker created', { workerId, containerId })
+    const status = toStatus(record)
+    return {
+      workerId,
+      status: 'running',
+      image: image.tag,
+      imageBuilt: image.built,
+      createdAt: status.createdAt,
+      expiresAt: status.expiresAt,
+    }
+  }
+
+  async sendCommand(input: In<typeof S.sendCommandInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.sendCommandOutput>> {
+    const record = await this.get(input.workerId)
+    let req: ExecRequest
+    let agent: AgentPlugin | undefined
+    if (input.prompt !== undefined) {
+      agent = this.agentFor(record)
+      const cmd = agent.prompt({
+        prompt: input.prompt,
+        workdir: input.workdir ?? record.workdir,
+        env: input.env ?? {},
+        stream: hooks.onOutput !== undefined,
+        ...(input.sessionId ? { sessionId: input.sessionId } : {}),
+      })
+      req = { argv: cmd.argv, env: { ...cmd.env, ...input.env } }
+      if (cmd.stdin !== undefined) req.stdin = cmd.stdin
+    } else if (input.shell !== undefined) {
+      req = { argv: ['/bin/bash', '-c', input.shell], env: input.env ?? {} }
+    } else {
+      req = { argv: input.argv ?? [], env: input.env ?? {} }
+    }
+    req.workdir = input.workdir ?? record.workdir
+    req.timeoutMs = input.timeoutMs
+    if (hooks.onOutput) req.onOutput = hooks.onOutput
+    if (hooks.signal) req.signal = hooks.signal
+
+    const result = await this.active(record, () => this.opts.runtime.exec(record.containerId, req))
+    if (!agent) return result
+    try {
+      const reply = agent.parse(result)
+      return { ...result, reply }
+    } catch (err) {
+      this.logger.warn('agent reply not parsed', { workerId: record.workerId, agent: agent.name })
+      throw new SpawnerError(
+        'agent_reply_unparsable',
+        502,
+        `agent '${agent.name}' exited ${result.exitCode} and its output could not be parsed: ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+        { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) },
+      )
+    }
+  }
+
+  async sendFile(input: In<typeof S.sendFileInput>): Promise<Out<typeof S.sendFileOutput>> {
+    const record = await this.get(input.workerId)
+    const path = resolveFilePath(input.path, this.fileRoots(record.workdir))
+    let bytes: Uint8Array
+    if (input.encoding === 'base64') {
+      try {
+        bytes = base64ToBytes(input.content)
+      } catch {
+        throw new BadRequestError('content: not valid base64', [{ path: 'content', message: 'not valid base64' }])
+      }
+    } else {
+      bytes = utf8Encode(input.content)
+    }
+    return this.putBytes(record, path, bytes, input.mode)
+  }
+
+  /** Writes raw bytes (the HTTP PUT route's body) into a worker. */
+  async putBytes(recordOrId: WorkerRecord | string, rawPath: string, bytes: Uint8Array, mode?: number) {
+    const record = typeof recordOrId === 'string' ? await this.get(recordOrId) : recordOrId
+    const path = resolveFilePath(rawPath, this.fileRoots(record.workdir))
+    if (bytes.length > this.maxFileBytes) {
+      throw new PayloadTooLargeError(`file is ${bytes.length} bytes; the limit is ${this.maxFileBytes}`)
+    }
+    await this.active(record, () =>
+      this.opts.runtime.putFile(record.containerId, path, bytes, mode === undefined ? {} : { mode }),
+    )
+    return { path, size: bytes.length }
+  }
+
+  /** Reads raw bytes out of a worker. */
+  async getBytes(workerId: string, rawPath: string): Promise<{ path: string; bytes: Uint8Array }> {
+    const record = await this.get(workerId)
+    const path = resolveFilePath(rawPath, this.fileRoots(record.workdir))
+    const bytes = await this.active(record, () =>
+      this.opts.runtime.getFile(record.containerId, path, { maxBytes: this.maxFileBytes }),
+    )
+    return { path, bytes }
+  }
+
+  async readFile(input: In<typeof S.readFileInput>): Promise<Out<typeof S.readFileOutput>> {
+    const { path, bytes } = await this.getBytes(input.workerId, input.path)
+    const content = input.encoding === 'utf8' ? utf8Decode(bytes) : bytesToBase64(bytes)
+    return { path, size: bytes.length, encoding: input.encoding, content }
+  }
+
+  async status(input: { workerId: string }): Promise<Out<typeof S.statusOutput>> {
+    const record = await this.get(input.workerId)
+    const info = await this.opts.runtime.inspect(record.containerId)
+    if (!info) {
+      this.forget(record.workerId)
+      throw new NotFoundError(`no worker '${input.workerId}'`, 'worker_not_found')
+    }
+    record.state = stateFromContainer(info.state)
+    return toStatus(record)
+  }
+
+  async logs(input: In<typeof S.logsInput>): Promise<Out<typeof S.logsOutput>> {
+    const record = await this.get(input.workerId)
+    const lines = await this.opts.runtime.logs(record.containerId, {
+      ...(input.tail !== undefined ? { tail: input.tail } : {}),
+      ...(input.since !== undefined ? { since: input.since } : {}),
+    })
+    return { workerId: record.workerId, lines }
+  }
+
+  /** Streams log lines until `signal` aborts or the container stops. */
+  async followLogs(input: In<typeof S.logsInput>, onLine: (line: LogLine) => void, signal: AbortSignal) {
+    const record = await this.get(input.workerId)
+    await this.opts.runtime.followLogs(
+      record.containerId,
+      {
+        ...(input.tail !== undefined ? { tail: input.tail } : {}),
+        ...(input.since !== undefined ? { since: input.since } : {}),
+      },
+      onLine,
+      signal,
+    )
+  }
+
+  async pause(input: { workerId: string }): Promise<Out<typeof S.stateOutput>> {
+    const record = await this.get(input.workerId)
+    if (record.runningCommands > 0) {
+      throw new ConflictError(`worker '${record.workerId}' is running a command; pause it when it is idle`, 'worker_busy')
+    }
+    await this.opts.runtime.pause(record.containerId)
+    record.state = 'paused'
+    this.logger.info('worker paused', { workerId: record.workerId })
+    return { workerId: record.workerId, state: record.state }
+  }
+
+  async resume(input: { workerId: string }): Promise<Out<typeof S.stateOutput>> {
+    const record = await this.get(input.workerId)
+    await this.opts.runtime.unpause(record.containerId)
+    record.state = 'running'
+    record.lastActiveAt = this.now()
+    this.logger.info('worker resumed', { workerId: record.workerId })
+    return { workerId: record.workerId, state: record.state }
+  }
+
+  async update(input: In<typeof S.updateInput>): Promise<Out<typeof S.statusOutput>> {
+    const record = await this.get(input.workerId)
+    if (input.ttlSeconds !== undefined) record.ttlSeconds = input.ttlSeconds
+    if (input.idleSeconds !== undefined) record.idleSeconds = input.idleSeconds
+    return toStatus(record)
+  }
+
+  async delete(input: { workerId: string }): Promise<Out<typeof S.deleteOutput>> {
+    const record = await this.get(input.workerId)
+    await this.opts.runtime.remove(record.containerId)
+    this.forget(record.workerId)
+    this.logger.info('worker deleted', { workerId: record.workerId })
+    return { workerId: record.workerId, deleted: true }
+  }
+
+  async list(input: In<typeof S.listInput>): Promise<Out<typeof S.listOutput>> {
+    const containers = await this.opts.runtime.list({ ...input.labels, [LABELS.managed]: 'true' })
+    const workers = containers.flatMap((info) => {
+      const fresh = recordFromContainer(info)
+      if (!fresh) return []
+      const known = this.workers.get(fresh.workerId)
+      const record = known ?? fresh
+      record.state = stateFromContainer(info.state)
+      return [toStatus(record)]
+    })
+    workers.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
+    return { workers }
+  }
+
+  plugins(): Out<typeof S.pluginsOutput> {
+    const registry = this.opts.plugins()
+    return {
+      loadedAt: registry.loadedAt.toISOString(),
+      plugins: registry.list(),
+      errors: [...registry.errors],
+    }
+  }
+
+  /** Finds a worker by id: from memory, else from container labels (e.g. after a restart). */
+  async get(workerId: string): Promise<WorkerRecord> {
+    const known = this.workers.get(workerId)
+    if (known) return known
+    const [info] = await this.opts.runtime.list({ [LABELS.workerId]: workerId, [LABELS.managed]: 'true' })
+    const record = info && recordFromContainer(info)
+    if (!record) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
+    this.workers.set(workerId, record)
+    return record
+  }
+
+  /** Validates a raw WorkerConfig (exposed for adapters that take it outside `create`). */
+  parseConfig(raw: unknown) {
+    return parseInput(workerConfigSchema, raw, 'worker config')
+  }
+
+  private forget(workerId: string) {
+    this.workers.delete(workerId)
+    this.agents.delete(workerId)
+  }
+
+  private agentFor(record: WorkerRecord): AgentPlugin {
+    const captured = this.agents.get(record.workerId)
+    if (captured) return captured
+    const plugin = this.opts.plugins().get(record.agent)
+    if (!plugin || plugin.kind !== 'agent') {
+      throw new ConflictError(
+        `worker '${record.workerId}' runs agent '${record.agent}', which is not loaded now`,
+        'agent_unavailable',
+      )
+    }
+    this.agents.set(record.workerId, plugin)
+    return plugin
+  }
+
+  private fileRoots(workdir: string): string[] {
+    return [workdir, ...EXTRA_FILE_ROOTS]
+  }
+
+  /**
+   * Runs `work` with the worker marked active: a paused worker is resumed first (also when it
+   * was paused behind our back), and last-active time moves forward.
+   */
+  private async active<T>(record: WorkerRecord, work: () => Promise<T>): Promise<T> {
+    if (record.state === 'paused') await this.resume({ workerId: record.workerId })
+    record.runningCommands++
+    record.lastActiveAt = this.now()
+    try {
+      try {
+        return await work()
+      } catch (err) {
+        if (!(err instanceof ConflictError)) throw err
+        const info = await this.opts.runtime.inspect(record.containerId)
+        if (info?.state !== 'paused') throw err
+        await this.resume({ workerId: record.workerId })
+        return await work()
+      }
+    } finally {
+      record.runningCommands--
+      record.lastActiveAt = this.now()
+    }
+  }
+
+  private async assertRuntime(runtime: string, plugins: readonly Plugin[]) {
+    const available = await this.opts.runtime.runtimes()
+    if (available.includes(runtime)) return
+    const by = plugins
+      .filter((p) => p.container !== undefined)
+      .map((p) => `'${p.name}'`)
+      .join(', ')
+    throw new BadRequestError(
+      `${by} needs the container runtime '${runtime}', which this Docker Engine does not have ` +
+        `(it has: ${available.join(', ') || 'none'}). Install it on the Docker host ` +
+        `(for sysbox-runc: https://github.com/nestybox/sysbox/blob/master/docs/user-guide/install.md), ` +
+        'register it in /etc/docker/daemon.json and restart dockerd. Privileged containers are never used instead.',
+      [{ path: 'capabilities', message: `needs runtime '${runtime}'` }],
+      'runtime_unavailable',
+    )
+  }
+}

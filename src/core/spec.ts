@@ -1,0 +1,174 @@
+import type { WorkerConfig } from './config.ts'
+import type { ContainerTweak, Plugin, PluginContext } from './plugin/contract.ts'
+import { containerTweakSchema, mountSchema } from './plugin/contract.ts'
+import type { ContainerSpec } from './runtime.ts'
+import { BadRequestError } from './errors.ts'
+import { LABELS } from './labels.ts'
+
+/** Everything besides the config that decides a worker's container. */
+export interface SpecContext {
+  workerId: string
+  image: string
+  /** The spawner's environment: where declared secrets and host paths are read from. */
+  hostEnv: Readonly<Record<string, string | undefined>>
+  now: Date
+  /** Instance that owns the worker, written as a label. */
+  instance?: string
+  extraHosts?: string[]
+}
+
+/** Linux capabilities are all dropped; a plugin may add back named ones. */
+const CAP_DROP = ['ALL']
+const WORKER_USER = '1000:1000'
+
+/**
+ * Turns a validated WorkerConfig and its plugins (in dependency order) into a container spec.
+ * Pure: same inputs, same spec. Env precedence, lowest first: plugin `env()`, declared secrets
+ * from the spawner's environment, the config's `env`.
+ */
+export const buildContainerSpec = (
+  config: WorkerConfig,
+  plugins: readonly Plugin[],
+  ctx: SpecContext,
+): ContainerSpec => {
+  const pctx: PluginContext = {
+    workerId: ctx.workerId,
+    workdir: config.workdir,
+    hostEnv: ctx.hostEnv,
+    configEnv: config.env,
+    agent: config.agent,
+    capabilities: config.capabilities,
+  }
+
+  const env: Record<string, string> = {
+    HOME: '/home/worker',
+    WORKERS_SPAWNER_WORKER_ID: ctx.workerId,
+    WORKERS_SPAWNER_WORKDIR: config.workdir,
+  }
+  for (const plugin of plugins) Object.assign(env, callHook(plugin, 'env', pctx) ?? {})
+  for (const secret of collectSecrets(plugins, ctx.hostEnv)) env[secret.name] = secret.value
+  Object.assign(env, config.env)
+
+  const mounts = plugins.flatMap((plugin) => {
+    const raw = callHook(plugin, 'mounts', pctx) ?? []
+    const parsed = mountSchema.array().safeParse(raw)
+    if (!parsed.success) throw pluginFault(plugin, 'mounts', parsed.error.issues[0]?.message)
+    return parsed.data
+  })
+
+  const tweak = mergeTweaks(plugins, pctx)
+
+  const labels: Record<string, string> = {
+    ...config.labels,
+    [LABELS.managed]: 'true',
+    [LABELS.workerId]: ctx.workerId,
+    [LABELS.agent]: config.agent,
+    [LABELS.capabilities]: config.capabilities.join(','),
+    [LABELS.createdAt]: ctx.now.toISOString(),
+    [LABELS.ttlSeconds]: String(config.ttlSeconds),
+    [LABELS.idleSeconds]: String(config.idleSeconds),
+    [LABELS.workdir]: config.workdir,
+  }
+  if (ctx.instance) labels[LABELS.instance] = ctx.instance
+
+  const spec: ContainerSpec = {
+    name: `workers-spawner-${ctx.workerId}`,
+    image: ctx.image,
+    env,
+    labels,
+    user: WORKER_USER,
+    workdir: config.workdir,
+    mounts,
+    memoryBytes: config.resources.memoryMb * 1024 * 1024,
+    nanoCpus: Math.round(config.resources.cpus * 1e9),
+    pidsLimit: config.resources.pids,
+    securityOpt: ['no-new-privileges:true'],
+    capDrop: CAP_DROP,
+    capAdd: tweak.capAdd,
+    extraHosts: ctx.extraHosts ?? [],
+  }
+  if (tweak.runtime) spec.runtime = tweak.runtime
+  if (tweak.shmSizeMb) spec.shmSizeBytes = tweak.shmSizeMb * 1024 * 1024
+  return spec
+}
+
+/** Declared secrets that are set in the spawner's environment, in plugin order. */
+export const collectSecrets = (
+  plugins: readonly Plugin[],
+  hostEnv: Readonly<Record<string, string | undefined>>,
+): { name: string; value: string }[] =>
+  plugins.flatMap((p) =>
+    (p.secrets ?? []).flatMap((s) => {
+      const value = hostEnv[s.name]
+      return value === undefined || value === '' ? [] : [{ name: s.name, value }]
+    }),
+  )
+
+/** Throws a BadRequestError naming every required secret missing from the spawner's env. */
+export const assertSecrets = (
+  plugins: readonly Plugin[],
+  hostEnv: Readonly<Record<string, string | undefined>>,
+): void => {
+  const missing = plugins.flatMap((p) =>
+    (p.secrets ?? [])
+      .filter((s) => s.required && !hostEnv[s.name])
+      .map((s) => ({ plugin: p.name, name: s.name })),
+  )
+  if (missing.length === 0) return
+  const list = missing.map((m) => `${m.name} (for '${m.plugin}')`).join(', ')
+  throw new BadRequestError(
+    `missing required secret${missing.length > 1 ? 's' : ''} in the spawner's environment: ${list}`,
+    missing.map((m) => ({ path: `secrets.${m.name}`, message: `required by '${m.plugin}'` })),
+    'missing_secret',
+  )
+}
+
+/** The container runtime tweaks of all plugins, merged; conflicting runtimes are refused. */
+export const mergeTweaks = (
+  plugins: readonly Plugin[],
+  pctx: PluginContext,
+): { runtime?: string; runtimeBy?: string; capAdd: string[]; shmSizeMb?: number } => {
+  const out: { runtime?: string; runtimeBy?: string; capAdd: string[]; shmSizeMb?: number } = {
+    capAdd: [],
+  }
+  for (const plugin of plugins) {
+    const raw = callHook(plugin, 'container', pctx)
+    if (raw === undefined) continue
+    const parsed = containerTweakSchema.safeParse(raw)
+    if (!parsed.success) throw pluginFault(plugin, 'container', parsed.error.issues[0]?.message)
+    const t: ContainerTweak = parsed.data
+    if (t.runtime) {
+      if (out.runtime && out.runtime !== t.runtime) {
+        throw new BadRequestError(
+          `'${out.runtimeBy}' needs runtime '${out.runtime}' but '${plugin.name}' needs '${t.runtime}'`,
+          undefined,
+          'runtime_conflict',
+        )
+      }
+      out.runtime = t.runtime
+      out.runtimeBy = plugin.name
+    }
+    for (const cap of t.capAdd ?? []) if (!out.capAdd.includes(cap)) out.capAdd.push(cap)
+    if (t.shmSizeMb) out.shmSizeMb = Math.max(out.shmSizeMb ?? 0, t.shmSizeMb)
+  }
+  return out
+}
+
+type Hook = 'env' | 'mounts' | 'container'
+
+const callHook = (plugin: Plugin, hook: Hook, ctx: PluginContext): unknown => {
+  const fn = plugin[hook] as ((c: PluginContext) => unknown) | undefined
+  if (!fn) return undefined
+  try {
+    return fn(ctx)
+  } catch (err) {
+    throw pluginFault(plugin, hook, err instanceof Error ? err.message : String(err))
+  }
+}
+
+const pluginFault = (plugin: Plugin, hook: Hook, reason: string | undefined) =>
+  new BadRequestError(
+    `plugin '${plugin.name}' ${hook}(): ${reason ?? 'invalid result'}`,
+    undefined,
+    'plugin_error',
+  )

@@ -1,0 +1,89 @@
+import { LABELS } from './labels.ts'
+import { LABEL_PREFIX } from './config.ts'
+import type { ContainerInfo } from './runtime.ts'
+import type { WorkerState, WorkerStatus } from './schemas.ts'
+
+/** What the service remembers of one worker. Rebuilt from container labels when absent. */
+export interface WorkerRecord {
+  workerId: string
+  containerId: string
+  agent: string
+  capabilities: string[]
+  image: string
+  workdir: string
+  labels: Record<string, string>
+  createdAt: Date
+  lastActiveAt: Date
+  ttlSeconds: number
+  idleSeconds: number
+  state: WorkerState
+  runningCommands: number
+}
+
+/** Rebuilds a record from a container's labels, or `undefined` when they are not ours. */
+export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefined => {
+  const l = info.labels
+  const workerId = l[LABELS.workerId]
+  const agent = l[LABELS.agent]
+  const createdAt = new Date(l[LABELS.createdAt] ?? '')
+  if (!workerId || !agent || Number.isNaN(createdAt.getTime())) return undefined
+  const userLabels = Object.fromEntries(
+    Object.entries(l).filter(([k]) => !k.startsWith(LABEL_PREFIX)),
+  )
+  return {
+    workerId,
+    containerId: info.id,
+    agent,
+    capabilities: (l[LABELS.capabilities] ?? '').split(',').filter(Boolean),
+    image: info.image,
+    workdir: l[LABELS.workdir] ?? '/workspace',
+    labels: userLabels,
+    createdAt,
+    lastActiveAt: createdAt,
+    ttlSeconds: Number(l[LABELS.ttlSeconds] ?? 86_400),
+    idleSeconds: Number(l[LABELS.idleSeconds] ?? 900),
+    state: stateFromContainer(info.state),
+    runningCommands: 0,
+  }
+}
+
+/** Maps a container state onto the worker states callers see. */
+export const stateFromContainer = (state: ContainerInfo['state']): WorkerState => {
+  switch (state) {
+    case 'running':
+    case 'restarting':
+      return 'running'
+    case 'paused':
+      return 'paused'
+    case 'created':
+      return 'creating'
+    case 'removing':
+      return 'deleted'
+    case 'dead':
+      return 'failed'
+    default:
+      return 'exited'
+  }
+}
+
+/** The public view of a record. */
+export const toStatus = (r: WorkerRecord): WorkerStatus => ({
+  workerId: r.workerId,
+  state: r.state,
+  agent: r.agent,
+  capabilities: r.capabilities,
+  image: r.image,
+  workdir: r.workdir,
+  labels: r.labels,
+  createdAt: r.createdAt.toISOString(),
+  lastActiveAt: r.lastActiveAt.toISOString(),
+  ttlSeconds: r.ttlSeconds,
+  idleSeconds: r.idleSeconds,
+  expiresAt: new Date(r.createdAt.getTime() + r.ttlSeconds * 1000).toISOString(),
+  idleDeadline:
+    r.idleSeconds === 0
+      ? null
+      : new Date(r.lastActiveAt.getTime() + r.idleSeconds * 1000).toISOString(),
+  commandRunning: r.runningCommands > 0,
+  agentState: r.runningCommands > 0 ? 'running' : 'idle',
+})

@@ -1,0 +1,68 @@
+import { Hono } from 'hono'
+import { catalog, type Command } from '../core/catalog.ts'
+import { NotFoundError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { noopLogger } from '../core/logger.ts'
+import type { WorkerService } from '../core/service.ts'
+import { docsPage } from './docs.ts'
+import { errorBody, onError } from './errors.ts'
+import { buildOpenApi } from './openapi.ts'
+import { registerCommandRoutes } from './routes.ts'
+
+export interface AppOptions {
+  service: WorkerService
+  logger?: Logger
+  version?: string
+  /** Largest JSON body (default 4 MiB). */
+  maxBodyBytes?: number
+  /** Largest file body (default 16 MiB). */
+  maxFileBytes?: number
+  /** Readiness probe beyond "the process answers" (default: Docker answers a ping). */
+  ready?: () => Promise<Record<string, string>>
+}
+
+/**
+ * The HTTP API: one route per catalog command, plus health, readiness, OpenAPI and docs.
+ * @example
+ * const app = createApp({ service })
+ * const res = await app.request('/v1/plugins')
+ */
+export const createApp = (opts: AppOptions): Hono => {
+  const logger = opts.logger ?? noopLogger
+  const app = new Hono()
+  app.onError(onError(logger))
+  app.notFound((c) =>
+    c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found')), 404),
+  )
+
+  app.use(async function accessLog(c, next) {
+    const started = performance.now()
+    await next()
+    logger.debug('http', {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round((performance.now() - started) * 10) / 10,
+    })
+  })
+
+  registerCommandRoutes(app, catalog as readonly Command[], opts.service, {
+    maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
+    maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
+  })
+
+  app.get('/healthz', (c) => c.json({ ok: true }))
+  app.get('/readyz', async (c) => {
+    try {
+      const checks = opts.ready ? await opts.ready() : (await opts.service.runtime.ping(), { docker: 'ok' })
+      return c.json({ ready: true, ...checks })
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err)
+      return c.json({ ready: false, error: { code: 'not_ready', message } }, 503)
+    }
+  })
+  const openapi = buildOpenApi(catalog as readonly Command[], { version: opts.version ?? '0.0.0' })
+  app.get('/openapi.json', (c) => c.json(openapi))
+  app.get('/docs', (c) => c.html(docsPage))
+  return app
+}

@@ -1,0 +1,152 @@
+import type { Context, Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { streamSSE } from 'hono/streaming'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Command } from '../core/catalog.ts'
+import { BadRequestError, PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
+import { parseInput } from '../core/validation.ts'
+import * as S from '../core/schemas.ts'
+import type { WorkerService } from '../core/service.ts'
+import { errorBody } from './errors.ts'
+
+export interface RouteLimits {
+  /** Largest JSON body. */
+  maxBodyBytes: number
+  /** Largest raw file body. */
+  maxFileBytes: number
+}
+
+/** Query parameters that steer the HTTP answer and are not command input. */
+const HTTP_ONLY_QUERY = new Set(['follow'])
+
+const wantsSse = (c: Context) => (c.req.header('accept') ?? '').includes('text/event-stream')
+
+/** Collects a command's input from path, query and body, as its binding says. */
+const collectInput = async (c: Context, cmd: Command): Promise<Record<string, unknown>> => {
+  const input: Record<string, unknown> = {}
+  for (const [key, values] of Object.entries(c.req.queries())) {
+    if (HTTP_ONLY_QUERY.has(key)) continue
+    if (cmd.name === 'list' && key === 'label') {
+      input.labels = Object.fromEntries(
+        values.map((v) => {
+          const at = v.indexOf('=')
+          if (at <= 0) throw new BadRequestError(`label: '${v}' must be key=value`, [{ path: 'label', message: 'must be key=value' }])
+          return [v.slice(0, at), v.slice(at + 1)]
+        }),
+      )
+      continue
+    }
+    input[key] = values.length === 1 ? values[0] : values
+  }
+  if (cmd.http.body === 'json' || cmd.http.body === 'config') {
+    const text = await c.req.text()
+    let body: unknown
+    try {
+      body = text.trim() === '' ? {} : JSON.parse(text)
+    } catch {
+      throw new BadRequestError('body: not valid JSON', [{ path: '(body)', message: 'not valid JSON' }])
+    }
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new BadRequestError('body: must be a JSON object', [{ path: '(body)', message: 'must be a JSON object' }])
+    }
+    if (cmd.http.body === 'config') input.config = body
+    else Object.assign(input, body)
+  }
+  const id = c.req.param('id')
+  if (id !== undefined) input.workerId = id
+  return input
+}
+
+/** Registers one route per catalog command. */
+export const registerCommandRoutes = (
+  app: Hono,
+  commands: readonly Command[],
+  service: WorkerService,
+  limits: RouteLimits,
+) => {
+  const tooLarge = (max: number) => (c: Context) =>
+    c.json(errorBody(new PayloadTooLargeError(`body is larger than ${max} bytes`)), 413)
+
+  for (const cmd of commands) {
+    const max = cmd.http.body === 'raw' ? limits.maxFileBytes : limits.maxBodyBytes
+    const handler = async (c: Context) => {
+      const raw = await collectInput(c, cmd)
+
+      if (cmd.http.body === 'raw') {
+        // File bytes skip base64: validate the other fields, then hand the body over as is.
+        const input = parseInput(cmd.input, { ...raw, content: '' }, `${cmd.name} input`) as { workerId: string; path: string; mode?: number }
+        const bytes = new Uint8Array(await c.req.arrayBuffer())
+        return c.json(await service.putBytes(input.workerId, input.path, bytes, input.mode), 200)
+      }
+
+      // Every command with a file or stream answer takes a workerId (and file commands a path).
+      const input = parseInput(cmd.input, raw, `${cmd.name} input`) as { workerId: string; path: string }
+
+      if (cmd.http.response === 'file' && !(c.req.header('accept') ?? '').includes('application/json')) {
+        const { path, bytes } = await service.getBytes(input.workerId, input.path)
+        return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
+          'content-type': 'application/octet-stream',
+          'content-length': String(bytes.length),
+          'x-file-path': encodeURIComponent(path),
+        })
+      }
+
+      if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input)
+      if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input)
+
+      const output = await cmd.run(service, input, {})
+      return c.json(output, (cmd.http.status ?? 200) as ContentfulStatusCode)
+    }
+    app.on(cmd.http.method.toUpperCase(), cmd.http.path, bodyLimit({ maxSize: max, onError: tooLarge(max) }), handler)
+  }
+}
+
+/** send_command as SSE: `output` events while it runs, then one `result` (or `error`). */
+const streamCommand = async (c: Context, cmd: Command, service: WorkerService, input: { workerId: string }) => {
+  await service.get(input.workerId) // a missing worker is a 404, not an event
+  return streamSSE(c, async (stream) => {
+    const abort = new AbortController()
+    stream.onAbort(() => abort.abort())
+    let chain = Promise.resolve()
+    let id = 0
+    const onOutput = (s: 'stdout' | 'stderr', data: string) => {
+      chain = chain.then(() =>
+        stream.writeSSE({ event: 'output', id: String(++id), data: JSON.stringify({ stream: s, data }) }),
+      )
+    }
+    try {
+      const result = await cmd.run(service, input, { onOutput, signal: abort.signal })
+      await chain
+      await stream.writeSSE({ event: 'result', id: String(++id), data: JSON.stringify(result) })
+    } catch (err) {
+      await chain
+      await stream.writeSSE({ event: 'error', id: String(++id), data: JSON.stringify(errorBody(toSpawnerError(err))) })
+    }
+  })
+}
+
+/** logs?follow=1 as SSE: one `log` event per line until the client leaves or the worker stops. */
+const streamLogs = async (c: Context, service: WorkerService, input: unknown) => {
+  const parsed = parseInput(S.logsInput, input, 'logs input')
+  await service.get(parsed.workerId)
+  return streamSSE(c, async (stream) => {
+    const abort = new AbortController()
+    stream.onAbort(() => abort.abort())
+    let chain = Promise.resolve()
+    try {
+      await service.followLogs(
+        parsed,
+        (line) => {
+          chain = chain.then(() => stream.writeSSE({ event: 'log', data: JSON.stringify(line) }))
+        },
+        abort.signal,
+      )
+      await chain
+      await stream.writeSSE({ event: 'end', data: '{}' })
+    } catch (err) {
+      if (abort.signal.aborted) return
+      const e = err instanceof SpawnerError ? err : toSpawnerError(err)
+      await stream.writeSSE({ event: 'error', data: JSON.stringify(errorBody(e)) })
+    }
+  })
+}

@@ -1,0 +1,105 @@
+/**
+ * Node entry: HTTP API, in-process Docker runtime and plugin watcher in one process.
+ * Settings come from the environment (see src/node/settings.ts and the README).
+ */
+import { readFileSync } from 'node:fs'
+import { serve } from '@hono/node-server'
+import { WorkerService } from './core/service.ts'
+import { createApp } from './http/app.ts'
+import { DockerRuntime } from './host/docker-runtime.ts'
+import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
+import { createJsonLogger } from './node/logger.ts'
+import { PluginHost } from './node/plugin-loader.ts'
+import { readSettings } from './node/settings.ts'
+
+const fail = (line: string): never => {
+  process.stderr.write(`workers-spawner: ${line}\n`)
+  process.exit(1)
+}
+
+const main = async () => {
+  let settings
+  try {
+    settings = readSettings(process.env)
+  } catch (err) {
+    return fail((err as Error).message)
+  }
+  const version = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+  let plugins: PluginHost | undefined
+  // Every declared secret's value, so the logger can scrub it wherever it shows up.
+  const secretValues = () =>
+    (plugins?.current.ordered ?? [])
+      .flatMap((p) => p.secrets ?? [])
+      .map((s) => process.env[s.name])
+      .filter((v): v is string => typeof v === 'string' && v.length > 0)
+  const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
+
+  const target = describeDockerTarget(process.env)
+  const runtime = new DockerRuntime({ docker: createDocker(), logger })
+  try {
+    await runtime.ping()
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err)
+    return fail(
+      `cannot reach the Docker Engine at ${target} (${reason}); start Docker or point DOCKER_HOST at it`,
+    )
+  }
+
+  plugins = new PluginHost(settings.PLUGINS_DIR, logger)
+  await plugins.reload()
+  if (settings.WATCH_PLUGINS === '1') plugins.watch()
+  const host = plugins
+  process.on('SIGHUP', () => {
+    host.reload().catch((err) => logger.error('plugin reload failed', { error: String(err) }))
+  })
+
+  if (!(await runtime.hasImage(settings.WORKER_IMAGE))) {
+    logger.warn('worker image missing: creates will fail until it is built', {
+      image: settings.WORKER_IMAGE,
+      hint: 'npm run image:worker (or: npm run image:base && BASE_IMAGE=workers-spawner/base:trixie npm run image:worker)',
+    })
+  }
+
+  const service = new WorkerService({
+    runtime,
+    plugins: () => host.current,
+    baseImage: settings.WORKER_IMAGE,
+    hostEnv: process.env,
+    logger,
+    maxFileBytes: settings.MAX_FILE_BYTES,
+    instance: settings.SPAWNER_INSTANCE,
+  })
+  const app = createApp({
+    service,
+    logger,
+    version,
+    maxBodyBytes: settings.MAX_BODY_BYTES,
+    maxFileBytes: settings.MAX_FILE_BYTES,
+  })
+
+  const server = serve({ fetch: app.fetch, port: settings.PORT, hostname: settings.HOST }, (info) => {
+    logger.info('listening', {
+      url: `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
+      docs: `http://${settings.HOST}:${info.port}/docs`,
+      docker: target,
+      image: settings.WORKER_IMAGE,
+      version,
+    })
+  })
+  server.on('error', (err) => fail(`cannot listen on ${settings.HOST}:${settings.PORT}: ${err.message}`))
+
+  let closing = false
+  const shutdown = (signal: string) => {
+    if (closing) return
+    closing = true
+    logger.info('shutting down', { signal })
+    host.close()
+    server.close(() => process.exit(0))
+    setTimeout(() => process.exit(0), 5000).unref()
+  }
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  process.on('SIGINT', () => shutdown('SIGINT'))
+}
+
+await main()

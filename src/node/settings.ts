@@ -1,0 +1,30 @@
+import { hostname } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { z } from 'zod'
+import { describeIssues } from '../core/validation.ts'
+
+const defaultPluginsDir = fileURLToPath(new URL('../../plugins', import.meta.url))
+
+const int = (def: number) => z.coerce.number().int().positive().default(def)
+
+/** The service's settings, read from the environment. */
+export const settingsSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PLUGINS_DIR: z.string().min(1).default(defaultPluginsDir),
+  WATCH_PLUGINS: z.enum(['0', '1']).default('1'),
+  WORKER_IMAGE: z.string().min(1).default('workers-spawner/universal-worker:latest'),
+  MAX_FILE_BYTES: int(16 * 1024 * 1024),
+  MAX_BODY_BYTES: int(4 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  SPAWNER_INSTANCE: z.string().min(1).default(hostname()),
+})
+export type Settings = z.infer<typeof settingsSchema>
+
+/** Parses settings; the error names each bad variable. */
+export const readSettings = (env: NodeJS.ProcessEnv): Settings => {
+  const parsed = settingsSchema.safeParse(env)
+  if (parsed.success) return parsed.data
+  const list = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')
+  throw new Error(`invalid environment: ${list}`)
+}

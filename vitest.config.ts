@@ -1,0 +1,25 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['src/**/*.test.ts', 'plugins/**/*.test.ts'],
+        },
+      },
+      {
+        test: {
+          name: 'docker',
+          include: ['test/**/*.docker.test.ts'],
+          globalSetup: ['test/setup/docker.global.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+          // One engine, two cores: integration files run one at a time.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+})
