@@ -16,8 +16,9 @@ export default defineConfig({
           globalSetup: ['test/setup/docker.global.ts'],
           testTimeout: 120_000,
           hookTimeout: 600_000,
-          // One engine, two cores: integration files run one at a time.
-          fileParallelism: false,
+          // One engine, two cores: integration files run one at a time, in one process.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

@@ -10,6 +10,7 @@ import { DockerRuntime } from './host/docker-runtime.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
 import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
+import { registerPluginResolver } from './node/plugin-resolve.ts'
 import { readSettings } from './node/settings.ts'
 
 const fail = (line: string): never => {
@@ -46,6 +47,7 @@ const main = async () => {
     )
   }
 
+  registerPluginResolver()
   plugins = new PluginHost(settings.PLUGINS_DIR, logger)
   await plugins.reload()
   if (settings.WATCH_PLUGINS === '1') plugins.watch()

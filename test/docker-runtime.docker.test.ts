@@ -1,0 +1,332 @@
+import { randomBytes } from 'node:crypto'
+import Dockerode from 'dockerode'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+  SpawnerError,
+  UnavailableError,
+} from '../src/core/errors.ts'
+import type { ContainerSpec } from '../src/core/runtime.ts'
+import { describeDockerTarget } from '../src/host/docker-connection.ts'
+import { DockerRuntime } from '../src/host/docker-runtime.ts'
+
+/** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */
+const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
+const TEST_LABEL = 'workers-spawner.test'
+const RUN = randomBytes(4).toString('hex')
+
+const runtime = new DockerRuntime()
+const docker = new Dockerode()
+const images: string[] = []
+
+const spec = (): ContainerSpec => ({
+  name: `ws-test-${RUN}-${randomBytes(3).toString('hex')}`,
+  image: IMAGE,
+  env: { GREETING: 'hello' },
+  labels: { [TEST_LABEL]: '1', 'workers-spawner.test.run': RUN },
+  user: 'worker',
+  workdir: '/workspace',
+  mounts: [],
+  memoryBytes: 512 * 1024 * 1024,
+  nanoCpus: 1e9,
+  pidsLimit: 256,
+  securityOpt: ['no-new-privileges'],
+  capDrop: ['ALL'],
+  capAdd: [],
+  extraHosts: [],
+})
+
+/** Runs a shell line in the container and returns its stdout (fails the test on non-zero). */
+const sh = async (id: string, line: string): Promise<string> => {
+  const result = await runtime.exec(id, { argv: ['sh', '-c', line] })
+  expect(result.exitCode, result.stderr).toBe(0)
+  return result.stdout
+}
+
+/** Files left in the exec dir, except the pid file of the exec doing the listing. */
+const execLeftovers = (id: string): Promise<string> =>
+  sh(
+    id,
+    'for f in /tmp/.ws-exec/*; do [ -e "$f" ] || continue; ' +
+      '[ "$(cat $f)" = "$PPID" ] || echo $f; done',
+  )
+
+/** Command lines of live (non-zombie) processes; zombies have an empty cmdline. */
+const liveCommands = async (id: string): Promise<string[]> => {
+  const out = await sh(id, `for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done`)
+  return out.split('\n').filter(Boolean)
+}
+
+let id = ''
+
+beforeAll(async () => {
+  try {
+    await runtime.ping()
+  } catch (err) {
+    throw new Error(
+      `Docker Engine not reachable at ${describeDockerTarget(process.env)}: start dockerd ` +
+        `(see .ci/run). ${(err as Error).message}`,
+    )
+  }
+  if (!(await runtime.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: set WORKER_IMAGE`)
+  id = await runtime.run(spec())
+})
+
+afterAll(async () => {
+  const mine = await runtime.list({ [TEST_LABEL]: '1', 'workers-spawner.test.run': RUN })
+  await Promise.all(mine.map((c) => runtime.remove(c.id)))
+  for (const tag of images) await docker.getImage(tag).remove({ force: true }).catch(() => {})
+})
+
+describe('containers', () => {
+  it('runs, inspects and lists by label', async () => {
+    const info = await runtime.inspect(id)
+    expect(info).toMatchObject({ id, state: 'running', image: IMAGE })
+    expect(info?.labels[TEST_LABEL]).toBe('1')
+    expect(info?.name).toMatch(/^ws-test-/)
+    expect(Date.parse(info?.createdAt ?? '')).toBeGreaterThan(Date.now() - 600_000)
+    const byValue = await runtime.list({ 'workers-spawner.test.run': RUN })
+    expect(byValue.map((c) => c.id)).toContain(id)
+    expect(byValue.find((c) => c.id === id)?.state).toBe('running')
+    const byKey = await runtime.list({ [TEST_LABEL]: undefined })
+    expect(byKey.map((c) => c.id)).toContain(id)
+    expect(await runtime.list({ 'workers-spawner.test.run': 'no-such-run' })).toEqual([])
+    expect(await runtime.inspect('ws-no-such-container')).toBeUndefined()
+  })
+
+  it('offers at least runc', async () => {
+    expect(await runtime.runtimes()).toContain('runc')
+  })
+
+  it('removes idempotently', async () => {
+    const other = await runtime.run(spec())
+    await runtime.remove(other)
+    await runtime.remove(other)
+    expect(await runtime.inspect(other)).toBeUndefined()
+    await expect(runtime.exec(other, { argv: ['true'] })).rejects.toThrow(NotFoundError)
+  })
+
+  it('refuses a second container with the same name', async () => {
+    const s = spec()
+    await runtime.run(s)
+    await expect(runtime.run(s)).rejects.toThrow(ConflictError)
+  })
+
+  it('says where it looked when the engine is unreachable', async () => {
+    const nowhere = new DockerRuntime({
+      docker: new Dockerode({ socketPath: '/tmp/ws-no-docker.sock' }),
+    })
+    const err = await nowhere.ping().catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(UnavailableError)
+    expect((err as Error).message).toContain('/tmp/ws-no-docker.sock')
+  })
+})
+
+describe('exec', () => {
+  it('separates stdout and stderr, and passes exit code, env and workdir', async () => {
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', 'echo out; echo err >&2; echo "$FOO $GREETING"; pwd; id -u; exit 3'],
+      env: { FOO: 'bar' },
+      workdir: '/tmp',
+    })
+    expect(result).toMatchObject({
+      exitCode: 3,
+      stdout: 'out\nbar hello\n/tmp\n1000\n',
+      stderr: 'err\n',
+      timedOut: false,
+    })
+    expect(result.durationMs).toBeGreaterThanOrEqual(0)
+  })
+
+  it('runs in the container workdir by default and reports a missing command', async () => {
+    expect((await runtime.exec(id, { argv: ['pwd'] })).stdout).toBe('/workspace\n')
+    const missing = await runtime.exec(id, { argv: ['ws-no-such-binary'] })
+    expect(missing.exitCode).toBe(127)
+  })
+
+  it('calls onOutput in arrival order', async () => {
+    const seen: string[] = []
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', 'echo a; sleep 0.1; echo b >&2; sleep 0.1; echo c'],
+      onOutput: (stream, chunk) => seen.push(`${stream}:${chunk}`),
+    })
+    expect(result.exitCode).toBe(0)
+    expect(seen).toEqual(['stdout:a\n', 'stderr:b\n', 'stdout:c\n'])
+  })
+
+  it('decodes a UTF-8 character split across frames', async () => {
+    const chunks: string[] = []
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', "printf '\\342\\202'; sleep 0.2; printf '\\254 ok\\n'"],
+      onOutput: (_stream, chunk) => chunks.push(chunk),
+    })
+    expect(result.stdout).toBe('€ ok\n')
+    expect(chunks.join('')).toBe('€ ok\n')
+    expect(chunks.some((c) => c.includes('\uFFFD'))).toBe(false)
+  })
+
+  it('kills the whole process tree on timeout', async () => {
+    const started = Date.now()
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', 'echo started; (sleep 1001 &); sleep 1000 & sleep 1000; wait'],
+      timeoutMs: 1000,
+    })
+    expect(result).toMatchObject({ timedOut: true, exitCode: 124, stdout: 'started\n' })
+    expect(Date.now() - started).toBeLessThan(4000)
+    const left = await liveCommands(id)
+    expect(left.filter((cmd) => /sleep 100[01]/.test(cmd))).toEqual([])
+    expect(await execLeftovers(id)).toBe('')
+  })
+
+  it('kills the command when the signal aborts', async () => {
+    const controller = new AbortController()
+    setTimeout(() => controller.abort(), 300)
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', 'sleep 1002'],
+      signal: controller.signal,
+    })
+    expect(result).toMatchObject({ exitCode: 130, timedOut: false })
+    expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1002'))).toEqual([])
+  })
+
+  it('feeds stdin and cleans up after itself', async () => {
+    const text = 'héllo\nwörld\n'.repeat(1000)
+    const result = await runtime.exec(id, { argv: ['cat'], stdin: text })
+    expect(result.exitCode).toBe(0)
+    expect(result.stdout).toBe(text)
+    const empty = await runtime.exec(id, { argv: ['wc', '-c'], stdin: '' })
+    expect(empty.stdout.trim()).toBe('0')
+    expect(await execLeftovers(id)).toBe('')
+  })
+})
+
+describe('files', () => {
+  it('round-trips all 256 byte values and a 1 MiB random buffer', async () => {
+    const all = Uint8Array.from({ length: 256 }, (_, i) => i)
+    await runtime.putFile(id, '/workspace/all.bin', all)
+    expect(Buffer.from(await runtime.getFile(id, '/workspace/all.bin'))).toEqual(Buffer.from(all))
+    expect(await sh(id, 'stat -c "%a %u %g %s" /workspace/all.bin')).toBe('644 1000 1000 256\n')
+
+    const big = new Uint8Array(randomBytes(1024 * 1024))
+    await runtime.putFile(id, '/workspace/big.bin', big, { mode: 0o600 })
+    const back = await runtime.getFile(id, '/workspace/big.bin')
+    expect(Buffer.compare(back, big)).toBe(0)
+    expect(await sh(id, 'stat -c %a /workspace/big.bin')).toBe('600\n')
+  })
+
+  it('creates a missing nested directory as the owner', async () => {
+    await runtime.putFile(id, '/workspace/a/b/c/note.txt', new TextEncoder().encode('nested'))
+    const back = await runtime.getFile(id, '/workspace/a/b/c/note.txt')
+    expect(new TextDecoder().decode(back)).toBe('nested')
+    expect(await sh(id, 'stat -c "%U" /workspace/a /workspace/a/b/c')).toBe('worker\nworker\n')
+  })
+
+  it('leaves /tmp at mode 1777', async () => {
+    await runtime.putFile(id, '/tmp/in-tmp.txt', new TextEncoder().encode('x'))
+    expect(await sh(id, 'stat -c "%a %U" /tmp')).toBe('1777 root\n')
+  })
+
+  it('maps directory, missing, too large and relative paths to the right errors', async () => {
+    await expect(runtime.getFile(id, '/workspace')).rejects.toThrow(BadRequestError)
+    await expect(runtime.getFile(id, '/workspace/a')).rejects.toThrow('is a directory')
+    await expect(runtime.getFile(id, '/workspace/nope.txt')).rejects.toThrow(
+      new NotFoundError('no such file: /workspace/nope.txt'),
+    )
+    await runtime.putFile(id, '/workspace/2k.bin', new Uint8Array(2048))
+    await expect(runtime.getFile(id, '/workspace/2k.bin', { maxBytes: 1000 })).rejects.toThrow(
+      PayloadTooLargeError,
+    )
+    expect((await runtime.getFile(id, '/workspace/2k.bin', { maxBytes: 2048 })).length).toBe(2048)
+    await expect(runtime.putFile(id, 'relative.txt', new Uint8Array(1))).rejects.toThrow(
+      BadRequestError,
+    )
+  })
+
+  it('follows a symlink', async () => {
+    await sh(id, 'ln -sf /workspace/all.bin /workspace/link.bin')
+    expect((await runtime.getFile(id, '/workspace/link.bin')).length).toBe(256)
+  })
+})
+
+describe('logs', () => {
+  it('reads timestamped lines per stream, with tail', async () => {
+    await sh(id, 'echo one > /proc/1/fd/1; echo two > /proc/1/fd/1; echo oops > /proc/1/fd/2')
+    const all = await runtime.logs(id)
+    expect(all.map((l) => `${l.stream}:${l.text}`)).toEqual(
+      expect.arrayContaining(['stdout:one', 'stdout:two', 'stderr:oops']),
+    )
+    const tail = await runtime.logs(id, { tail: 2 })
+    expect(tail.map((l) => `${l.stream}:${l.text}`)).toEqual(['stdout:two', 'stderr:oops'])
+    expect(Date.parse(tail[0]?.at ?? '')).toBeGreaterThan(Date.now() - 600_000)
+  })
+
+  it('follows new lines until aborted', async () => {
+    const controller = new AbortController()
+    const seen: string[] = []
+    const following = runtime.followLogs(
+      id,
+      { tail: 0 },
+      (line) => {
+        seen.push(line.text)
+        if (line.text === 'second') controller.abort()
+      },
+      controller.signal,
+    )
+    await sh(id, 'echo first > /proc/1/fd/1; sleep 0.2; echo second > /proc/1/fd/1')
+    await following
+    expect(seen).toEqual(['first', 'second'])
+  })
+})
+
+describe('pause', () => {
+  it('pauses and unpauses idempotently; exec on a paused container conflicts', async () => {
+    await runtime.pause(id)
+    await runtime.pause(id)
+    expect((await runtime.inspect(id))?.state).toBe('paused')
+    await expect(runtime.exec(id, { argv: ['true'] })).rejects.toThrow(ConflictError)
+    await runtime.unpause(id)
+    await runtime.unpause(id)
+    expect((await runtime.inspect(id))?.state).toBe('running')
+    expect((await runtime.exec(id, { argv: ['true'] })).exitCode).toBe(0)
+  })
+})
+
+describe('images', () => {
+  it('builds from an in-memory context with an extra file', async () => {
+    const tag = `ws-test/build-ok:${RUN}`
+    images.push(tag)
+    const progress: string[] = []
+    await runtime.buildImage(
+      tag,
+      `FROM ${IMAGE}\nCOPY hello.txt /opt/ws/hello.txt\nRUN test "$(cat /opt/ws/hello.txt)" = hi\n`,
+      {
+        files: [{ path: 'hello.txt', content: 'hi' }],
+        labels: { 'workers-spawner.test': '1' },
+        onProgress: (line) => progress.push(line),
+      },
+    )
+    expect(await runtime.hasImage(tag)).toBe(true)
+    expect(progress.some((line) => line.includes('COPY hello.txt'))).toBe(true)
+    const info = await docker.getImage(tag).inspect()
+    expect(info.Config.Labels?.['workers-spawner.test']).toBe('1')
+  })
+
+  it('reports a failed build with its output', async () => {
+    const tag = `ws-test/build-bad:${RUN}`
+    images.push(tag)
+    const err = await runtime
+      .buildImage(tag, `FROM ${IMAGE}\nRUN echo about to fail && exit 7\n`)
+      .catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SpawnerError)
+    expect((err as SpawnerError).code).toBe('image_build_failed')
+    expect((err as SpawnerError).message).toContain('about to fail')
+    expect(await runtime.hasImage(tag)).toBe(false)
+  })
+
+  it('says no for an unknown image', async () => {
+    expect(await runtime.hasImage('ws-test/no-such-image:never')).toBe(false)
+  })
+})

@@ -1,0 +1,97 @@
+import Dockerode from 'dockerode'
+import { fileURLToPath } from 'node:url'
+import { randomBytes } from 'node:crypto'
+import { WorkerService } from '../../src/core/service.ts'
+import { PluginRegistry } from '../../src/core/plugin/registry.ts'
+import type { Plugin } from '../../src/core/plugin/contract.ts'
+import { createApp } from '../../src/http/app.ts'
+import { DockerRuntime } from '../../src/host/docker-runtime.ts'
+import { loadPlugins } from '../../src/node/plugin-loader.ts'
+import { WORKER_IMAGE } from '../setup/docker.global.ts'
+
+export const PLUGINS_DIR = fileURLToPath(new URL('../../plugins', import.meta.url))
+
+/** The project's plugins plus extra ones made by a test. */
+export const registryWith = async (...extra: Plugin[]): Promise<PluginRegistry> => {
+  const base = await loadPlugins(PLUGINS_DIR)
+  if (base.errors.length > 0) throw new Error(`plugins failed to load: ${JSON.stringify(base.errors)}`)
+  return PluginRegistry.fromModules(
+    [...base.ordered, ...extra].map((p) => ({ name: p.name, module: { default: p } })),
+  )
+}
+
+export interface Harness {
+  docker: Dockerode
+  runtime: DockerRuntime
+  service: WorkerService
+  app: ReturnType<typeof createApp>
+  /** Label put on every worker this harness creates, so cleanup finds them. */
+  runLabel: Record<string, string>
+  /** Removes every container this run created. */
+  cleanup(): Promise<void>
+  /** Containers of this run, as Docker sees them. */
+  containers(): Promise<Dockerode.ContainerInfo[]>
+}
+
+/** A real service (real Docker, real plugins) behind the real HTTP app, without a port. */
+export const startHarness = async (opts: { registry?: PluginRegistry; maxFileBytes?: number; maxBodyBytes?: number } = {}): Promise<Harness> => {
+  const docker = new Dockerode()
+  const runtime = new DockerRuntime({ docker })
+  const registry = opts.registry ?? (await registryWith())
+  const service = new WorkerService({
+    runtime,
+    plugins: () => registry,
+    baseImage: WORKER_IMAGE,
+    hostEnv: process.env,
+    ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
+  })
+  const app = createApp({
+    service,
+    ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
+    ...(opts.maxBodyBytes ? { maxBodyBytes: opts.maxBodyBytes } : {}),
+  })
+  const run = randomBytes(4).toString('hex')
+  const runLabel = { 'test-run': run }
+  const containers = () =>
+    docker.listContainers({ all: true, filters: { label: [`test-run=${run}`] } })
+  return {
+    docker,
+    runtime,
+    service,
+    app,
+    runLabel,
+    containers,
+    async cleanup() {
+      for (const c of await containers()) {
+        await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+      }
+    },
+  }
+}
+
+/** JSON request helpers over `app.request`. */
+export const api = (app: Harness['app']) => {
+  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+    const init: RequestInit = { method, headers: { ...headers } }
+    if (body !== undefined) {
+      init.body = JSON.stringify(body)
+      ;(init.headers as Record<string, string>)['content-type'] = 'application/json'
+    }
+    const res = await app.request(path, init)
+    const text = await res.text()
+    let json: any
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    return { status: res.status, json, text }
+  }
+  return {
+    call,
+    get: (path: string) => call('GET', path),
+    post: (path: string, body?: unknown) => call('POST', path, body),
+    patch: (path: string, body?: unknown) => call('PATCH', path, body),
+    del: (path: string) => call('DELETE', path),
+  }
+}
