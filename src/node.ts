@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { serve } from '@hono/node-server'
+import { UnavailableError } from './core/errors.ts'
 import { WorkerService } from './core/service.ts'
 import { createApp } from './http/app.ts'
 import { DockerRuntime } from './host/docker-runtime.ts'
@@ -37,15 +38,15 @@ const main = async () => {
   const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
 
   const target = describeDockerTarget(process.env)
-  const runtime = new DockerRuntime({ docker: createDocker(), logger })
+  const docker = createDocker()
   try {
-    await runtime.ping()
+    // Quiet preflight: when Docker is missing, the one line below is all the operator sees.
+    await new DockerRuntime({ docker, target }).ping()
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err)
-    return fail(
-      `cannot reach the Docker Engine at ${target} (${reason}); start Docker or point DOCKER_HOST at it`,
-    )
+    const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
+    return fail(`${reason}; start Docker or point DOCKER_HOST at it`)
   }
+  const runtime = new DockerRuntime({ docker, target, logger })
 
   registerPluginResolver()
   plugins = new PluginHost(settings.PLUGINS_DIR, logger)

@@ -1,0 +1,107 @@
+/**
+ * `npm run bench`: the service against the raw docker CLI, measured alternately in one run on
+ * a warm image. Prints medians, p95 and ratios; asserts nothing.
+ *
+ *   BENCH_CREATES=20 BENCH_COMMANDS=50 npm run bench
+ */
+import { execFile } from 'node:child_process'
+import { cpus, totalmem } from 'node:os'
+import { promisify } from 'node:util'
+import { serve } from '@hono/node-server'
+import type { AddressInfo } from 'node:net'
+import { WorkerService } from '../../src/core/service.ts'
+import { createApp } from '../../src/http/app.ts'
+import { DockerRuntime } from '../../src/host/docker-runtime.ts'
+import { loadPlugins } from '../../src/node/plugin-loader.ts'
+import { compare, fmt } from './stats.ts'
+
+const run = promisify(execFile)
+const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
+const CREATES = Number(process.env.BENCH_CREATES ?? 15)
+const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 40)
+const LABEL = 'workers-spawner.bench=1'
+
+const time = async (fn: () => Promise<unknown>) => {
+  const t = performance.now()
+  await fn()
+  return performance.now() - t
+}
+
+const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim()
+
+const main = async () => {
+  const runtime = new DockerRuntime()
+  await runtime.ping()
+  if (!(await runtime.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: npm run image:worker`)
+  const registry = await loadPlugins(new URL('../../plugins', import.meta.url).pathname)
+  const service = new WorkerService({ runtime, plugins: () => registry, baseImage: IMAGE, hostEnv: process.env })
+  const app = createApp({ service })
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
+  await new Promise((r) => server.once('listening', r))
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(base + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    })
+    if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`)
+    return (await res.json()) as Record<string, unknown>
+  }
+
+  const rows = []
+  try {
+    // Warm-up: first container start and first exec pay one-off costs on both sides.
+    const warm = await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })
+    await post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })
+    const warmCli = await docker('run', '-d', '--label', LABEL, IMAGE)
+    await docker('exec', warmCli, 'true')
+
+    const ours: number[] = []
+    const cli: number[] = []
+    const made: string[] = []
+    for (let i = 0; i < CREATES; i++) {
+      let id = ''
+      ours.push(await time(async () => {
+        id = String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })).workerId)
+      }))
+      made.push(id)
+      let cid = ''
+      cli.push(await time(async () => {
+        cid = await docker('run', '-d', '--label', LABEL, IMAGE)
+      }))
+      await docker('rm', '-f', cid)
+      await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
+    }
+    rows.push(compare('create-to-ready (HTTP POST /v1/workers vs docker run -d)', ours, cli, 'docker run -d'))
+
+    const execOurs: number[] = []
+    const execCli: number[] = []
+    for (let i = 0; i < COMMANDS; i++) {
+      execOurs.push(await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })))
+      execCli.push(await time(() => docker('exec', warmCli, 'true')))
+    }
+    rows.push(compare('command round trip (send_command true vs docker exec true)', execOurs, execCli, 'docker exec'))
+
+    await fetch(`${base}/v1/workers/${warm.workerId}`, { method: 'DELETE' })
+    await docker('rm', '-f', warmCli)
+  } finally {
+    server.close()
+    const left = await docker('ps', '-aq', '--filter', `label=${LABEL}`)
+    if (left) await run('docker', ['rm', '-f', ...left.split('\n')])
+    const ws = await docker('ps', '-aq', '--filter', 'label=bench=1')
+    if (ws) await run('docker', ['rm', '-f', ...ws.split('\n')])
+  }
+
+  const engine = await docker('version', '--format', '{{.Server.Version}}')
+  console.log(`\nworkers-spawner bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Docker ${engine}, Node ${process.version}, image ${IMAGE}\n`)
+  for (const r of rows) {
+    console.log(r.name)
+    console.log(`  ours      median ${fmt(r.ours.median)}  p95 ${fmt(r.ours.p95)}  (n=${r.n})`)
+    console.log(`  ${r.baseline.name.padEnd(9)} median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`)
+    console.log(`  ratio     median ${r.ratioMedian.toFixed(2)}×  p95 ${r.ratioP95.toFixed(2)}×\n`)
+  }
+  if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
+}
+
+await main()
