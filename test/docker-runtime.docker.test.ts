@@ -12,6 +12,7 @@ import {
 import type { ContainerSpec } from '../src/core/runtime.ts'
 import { describeDockerTarget } from '../src/host/docker-connection.ts'
 import { DockerRuntime } from '../src/host/docker-runtime.ts'
+import { killCommand, newExecKey, wrapCommand } from '../src/host/exec-wrapper.ts'
 
 /** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -78,7 +79,11 @@ beforeAll(async () => {
 afterAll(async () => {
   const mine = await runtime.list({ [TEST_LABEL]: '1', 'workers-spawner.test.run': RUN })
   await Promise.all(mine.map((c) => runtime.remove(c.id)))
-  for (const tag of images) await docker.getImage(tag).remove({ force: true }).catch(() => {})
+  for (const tag of images)
+    await docker
+      .getImage(tag)
+      .remove({ force: true })
+      .catch(() => {})
 })
 
 describe('containers', () => {
@@ -147,6 +152,19 @@ describe('exec', () => {
     expect(missing.exitCode).toBe(127)
   })
 
+  it('passes argv through without shell interpretation', async () => {
+    const result = await runtime.exec(id, { argv: ['printf', '%s|', 'a b', '$HOME', "'q'", '*'] })
+    expect(result.stdout).toBe("a b|$HOME|'q'|*|")
+  })
+
+  it('does not start a command whose kill arrived first', async () => {
+    const key = newExecKey()
+    await runtime.exec(id, { argv: killCommand(key) })
+    const late = await runtime.exec(id, { argv: wrapCommand(key, ['echo', 'ran'], false) })
+    expect(late).toMatchObject({ exitCode: 137, stdout: '' })
+    expect(await execLeftovers(id)).toBe('')
+  })
+
   it('calls onOutput in arrival order', async () => {
     const seen: string[] = []
     const result = await runtime.exec(id, {
@@ -171,13 +189,14 @@ describe('exec', () => {
   it('kills the whole process tree on timeout', async () => {
     const started = Date.now()
     const result = await runtime.exec(id, {
-      argv: ['sh', '-c', 'echo started; (sleep 1001 &); sleep 1000 & sleep 1000; wait'],
+      // An orphan, a background job, and a child in a session of its own.
+      argv: ['sh', '-c', 'echo started; (sleep 1001 &); setsid sleep 1002 & sleep 1000; wait'],
       timeoutMs: 1000,
     })
     expect(result).toMatchObject({ timedOut: true, exitCode: 124, stdout: 'started\n' })
     expect(Date.now() - started).toBeLessThan(4000)
     const left = await liveCommands(id)
-    expect(left.filter((cmd) => /sleep 100[01]/.test(cmd))).toEqual([])
+    expect(left.filter((cmd) => /sleep 100[012]/.test(cmd))).toEqual([])
     expect(await execLeftovers(id)).toBe('')
   })
 
@@ -185,11 +204,11 @@ describe('exec', () => {
     const controller = new AbortController()
     setTimeout(() => controller.abort(), 300)
     const result = await runtime.exec(id, {
-      argv: ['sh', '-c', 'sleep 1002'],
+      argv: ['sh', '-c', 'sleep 1003'],
       signal: controller.signal,
     })
     expect(result).toMatchObject({ exitCode: 130, timedOut: false })
-    expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1002'))).toEqual([])
+    expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1003'))).toEqual([])
   })
 
   it('feeds stdin and cleans up after itself', async () => {
@@ -253,8 +272,17 @@ describe('files', () => {
 
 describe('logs', () => {
   it('reads timestamped lines per stream, with tail', async () => {
-    await sh(id, 'echo one > /proc/1/fd/1; echo two > /proc/1/fd/1; echo oops > /proc/1/fd/2')
-    const all = await runtime.logs(id)
+    // stdout and stderr are copied by separate readers: a pause keeps their order known.
+    await sh(
+      id,
+      'echo one > /proc/1/fd/1; echo two > /proc/1/fd/1; sleep 0.3; echo oops > /proc/1/fd/2',
+    )
+    let all = await runtime.logs(id)
+    // The engine copies container output asynchronously: give the last line a moment.
+    for (let i = 0; i < 20 && !all.some((l) => l.text === 'oops'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100))
+      all = await runtime.logs(id)
+    }
     expect(all.map((l) => `${l.stream}:${l.text}`)).toEqual(
       expect.arrayContaining(['stdout:one', 'stdout:two', 'stderr:oops']),
     )
@@ -275,7 +303,8 @@ describe('logs', () => {
       },
       controller.signal,
     )
-    await sh(id, 'echo first > /proc/1/fd/1; sleep 0.2; echo second > /proc/1/fd/1')
+    // The pause lets the follow request attach before the first line is written.
+    await sh(id, 'sleep 0.5; echo first > /proc/1/fd/1; sleep 0.2; echo second > /proc/1/fd/1')
     await following
     expect(seen).toEqual(['first', 'second'])
   })
@@ -324,6 +353,10 @@ describe('images', () => {
     expect((err as SpawnerError).code).toBe('image_build_failed')
     expect((err as SpawnerError).message).toContain('about to fail')
     expect(await runtime.hasImage(tag)).toBe(false)
+    await expect(runtime.buildImage(tag, 'FRM nothing\n')).rejects.toMatchObject({
+      code: 'image_build_failed',
+      message: expect.stringContaining('unknown instruction'),
+    })
   })
 
   it('says no for an unknown image', async () => {

@@ -95,6 +95,7 @@ export class ImageResolver {
     this.logger.info('image build started', { tag, base, plugins: plugins.map((p) => p.name) })
     await this.runtime.buildImage(tag, renderDockerfile(base, steps), {
       labels: {
+        'workers-spawner.image': 'derived',
         'workers-spawner.derived': 'true',
         'workers-spawner.base': base,
         'workers-spawner.plugins': plugins.map((p) => `${p.name}@${p.version}`).join(','),

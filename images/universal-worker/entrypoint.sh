@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# workers-spawner container entrypoint.
+#
+#   1. INSTALL_COMMANDS (shell string, run with bash -c). On failure: message on stderr,
+#      exit with its code.
+#   2. With arguments: exec them (e.g. `docker run IMAGE bash -lc 'node --version'`).
+#   3. Without arguments (daemon mode): start AGENT_COMMAND in the background if set
+#      (output goes to the container log), write the ready marker
+#      /tmp/.workers-spawner-ready, print "workers-spawner: ready" and stay up so that
+#      commands arrive through `docker exec`. SIGTERM/SIGINT stop the agent and exit 0.
+set -uo pipefail
+
+READY_MARKER=/tmp/.workers-spawner-ready
+rm -f "$READY_MARKER" 2>/dev/null || true
+
+say() { printf 'workers-spawner: %s\n' "$*" >&2; }
+
+if [[ -n "${INSTALL_COMMANDS:-}" ]]; then
+  say "running INSTALL_COMMANDS"
+  bash -c "$INSTALL_COMMANDS"
+  rc=$?
+  if [[ $rc -ne 0 ]]; then
+    say "INSTALL_COMMANDS failed with exit code $rc"
+    exit "$rc"
+  fi
+fi
+
+if [[ $# -gt 0 ]]; then
+  : >"$READY_MARKER" 2>/dev/null || true
+  exec "$@"
+fi
+
+agent_pid=""
+sleep_pid=""
+
+shutdown() {
+  trap - TERM INT
+  if [[ -n "$agent_pid" ]]; then
+    # The agent runs in its own session/process group: signal the whole group.
+    kill -TERM -- "-$agent_pid" 2>/dev/null || kill -TERM "$agent_pid" 2>/dev/null || true
+  fi
+  [[ -n "$sleep_pid" ]] && kill "$sleep_pid" 2>/dev/null
+  rm -f "$READY_MARKER" 2>/dev/null || true
+  exit 0
+}
+trap shutdown TERM INT
+
+if [[ -n "${AGENT_COMMAND:-}" ]]; then
+  say "starting AGENT_COMMAND"
+  setsid bash -c 'bash -c "$AGENT_COMMAND"; rc=$?; printf "workers-spawner: AGENT_COMMAND exited with code %s\n" "$rc" >&2' &
+  agent_pid=$!
+fi
+
+: >"$READY_MARKER"
+echo "workers-spawner: ready"
+
+sleep infinity &
+sleep_pid=$!
+# `wait` returns early when a trapped signal arrives; loop in case the sleep dies.
+while true; do
+  wait "$sleep_pid"
+  sleep infinity &
+  sleep_pid=$!
+done

@@ -1,0 +1,75 @@
+import { ConflictError, NotFoundError, SpawnerError, UnavailableError } from '../core/errors.ts'
+
+/** What dockerode / docker-modem / node:net put on a thrown error (none of it is typed). */
+export interface DockerCallError {
+  message?: string
+  code?: string
+  address?: string
+  port?: number
+  statusCode?: number
+  json?: unknown
+}
+
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOENT',
+  'EACCES',
+  'EPERM',
+  'ETIMEDOUT',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+])
+
+const asCallError = (err: unknown): DockerCallError =>
+  typeof err === 'object' && err !== null ? (err as DockerCallError) : { message: String(err) }
+
+/** The HTTP status of a failed Engine API call, if it got that far. */
+export const dockerStatus = (err: unknown): number | undefined => asCallError(err).statusCode
+
+/**
+ * The engine's own message for a failed call (`No such container: 3f2a…`), without
+ * docker-modem's `(HTTP code 404) …` wrapping.
+ */
+export const dockerMessage = (err: unknown): string => {
+  const e = asCallError(err)
+  const json = e.json
+  if (typeof json === 'object' && json !== null && 'message' in json) {
+    const message = (json as { message: unknown }).message
+    if (typeof message === 'string' && message.trim()) return message.trim()
+  }
+  if (json instanceof Uint8Array && json.length > 0)
+    return Buffer.from(json).toString('utf8').trim()
+  const raw = (e.message ?? 'unknown error').trim()
+  const wrapped = /^\(HTTP code \d+\) [^-]*- (.*)$/s.exec(raw)
+  return (wrapped?.[1] ?? raw).trim()
+}
+
+/** True when the error says the engine itself could not be reached. */
+export const isUnreachable = (err: unknown): boolean => {
+  const e = asCallError(err)
+  return e.statusCode === undefined && e.code !== undefined && UNREACHABLE.has(e.code)
+}
+
+const short = (text: string, max = 300): string =>
+  text.length > max ? `${text.slice(0, max)}…` : text
+
+/**
+ * Maps a dockerode failure onto the spawner's error classes: engine unreachable → 503
+ * naming `target`; 404 → NotFoundError; 409 → ConflictError; anything else → a 502
+ * `docker_error` with the engine's short message (never a stack or a raw body).
+ */
+export const toDockerError = (err: unknown, target: string): SpawnerError => {
+  if (err instanceof SpawnerError) return err
+  const e = asCallError(err)
+  if (isUnreachable(err)) {
+    const where = e.address?.startsWith('/') ? `unix://${e.address}` : target
+    return new UnavailableError(`Docker Engine not reachable at ${where} (${e.code})`)
+  }
+  const message = short(dockerMessage(err))
+  if (e.statusCode === 404) return new NotFoundError(message)
+  if (e.statusCode === 409) return new ConflictError(message)
+  return new SpawnerError('docker_error', 502, `docker: ${message}`)
+}

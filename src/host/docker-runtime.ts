@@ -1,0 +1,202 @@
+import type Dockerode from 'dockerode'
+import { noopLogger, type Logger } from '../core/logger.ts'
+import type {
+  BuildFile,
+  ContainerInfo,
+  ContainerRuntime,
+  ContainerSpec,
+  ExecRequest,
+  ExecResult,
+  LogLine,
+  LogsRequest,
+} from '../core/runtime.ts'
+import { fromInspect, fromListing, labelFilters, toCreateOptions } from './container-mapping.ts'
+import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
+import { buildImage } from './docker-build.ts'
+import { createDocker, describeDockerTarget } from './docker-connection.ts'
+import { dockerMessage, dockerStatus } from './docker-errors.ts'
+import { runExec } from './docker-exec.ts'
+import { getFile, putFile } from './docker-files.ts'
+import { followLogs, readLogs } from './docker-logs.ts'
+
+/** Options of `DockerRuntime`. */
+export interface DockerRuntimeOptions {
+  /** A ready client; by default one is made from `DOCKER_HOST` (or the default socket). */
+  docker?: Dockerode
+  logger?: Logger
+  /** Where `docker` points, for "not reachable" messages; defaults to `DOCKER_HOST`. */
+  target?: string
+}
+
+const isStatus = (status: number, pattern?: RegExp) => (err: unknown) =>
+  dockerStatus(err) === status && (pattern === undefined || pattern.test(dockerMessage(err)))
+
+// Engine 20.10 answers "not paused" with a 500, newer ones with a 409: match the message.
+const says = (pattern: RegExp) => (err: unknown) =>
+  dockerStatus(err) !== undefined && pattern.test(dockerMessage(err))
+
+/**
+ * `ContainerRuntime` on a Docker Engine through dockerode. Every Engine call is logged at
+ * debug level with its container id; idempotent answers (already paused, already gone)
+ * are absorbed; failures become SpawnerErrors (503 unreachable, 404, 409, 502 otherwise).
+ *
+ * @example
+ * const runtime = new DockerRuntime({ logger })
+ * await runtime.ping()
+ * const id = await runtime.run(spec)
+ * const { exitCode, stdout } = await runtime.exec(id, { argv: ['ls'], timeoutMs: 30_000 })
+ */
+export class DockerRuntime implements ContainerRuntime {
+  readonly #ctx: DockerContext
+
+  constructor(opts: DockerRuntimeOptions = {}) {
+    this.#ctx = {
+      docker: opts.docker ?? createDocker(),
+      logger: opts.logger ?? noopLogger,
+      target: opts.target ?? describeDockerTarget(process.env),
+    }
+  }
+
+  async ping(): Promise<void> {
+    await mustCall(this.#ctx, 'ping', {}, () => this.#ctx.docker.ping())
+  }
+
+  async runtimes(): Promise<string[]> {
+    const info = await mustCall(this.#ctx, 'info', {}, () => this.#ctx.docker.info())
+    return Object.keys((info as { Runtimes?: Record<string, unknown> }).Runtimes ?? {})
+  }
+
+  async hasImage(tag: string): Promise<boolean> {
+    const image = this.#ctx.docker.getImage(tag)
+    const found = await dockerCall(
+      this.#ctx,
+      'image inspect',
+      { tag },
+      () => image.inspect(),
+      isStatus(404),
+    )
+    return found !== undefined
+  }
+
+  buildImage(
+    tag: string,
+    dockerfile: string,
+    opts?: {
+      files?: BuildFile[]
+      labels?: Record<string, string>
+      onProgress?: (line: string) => void
+    },
+  ): Promise<void> {
+    return buildImage(this.#ctx, tag, dockerfile, opts)
+  }
+
+  /** Creates and starts the container; a container that fails to start is removed again. */
+  async run(spec: ContainerSpec): Promise<string> {
+    const created = await mustCall(
+      this.#ctx,
+      'create',
+      { name: spec.name, image: spec.image },
+      () => this.#ctx.docker.createContainer(toCreateOptions(spec)),
+    )
+    const containerId = created.id
+    try {
+      await mustCall(this.#ctx, 'start', { containerId }, () => created.start())
+    } catch (err) {
+      await this.remove(containerId).catch(() => undefined)
+      throw err
+    }
+    return containerId
+  }
+
+  /**
+   * Runs a command as the container's default user. On timeout the command and everything
+   * it started are killed and the result has `timedOut: true` and exit code 124; when
+   * `signal` aborts they are killed the same way and the exit code is 130. Either way the
+   * output printed until then is returned. A paused container gives a ConflictError.
+   */
+  exec(id: string, req: ExecRequest): Promise<ExecResult> {
+    return runExec(this.#ctx, id, req)
+  }
+
+  /** Writes a file (binary-safe); uid/gid default to 1000 (`worker`), mode to 0644. */
+  putFile(
+    id: string,
+    path: string,
+    content: Uint8Array,
+    opts?: { mode?: number; uid?: number; gid?: number },
+  ): Promise<void> {
+    return putFile(this.#ctx, id, path, content, opts)
+  }
+
+  /** Reads a regular file; see `getFile` in docker-files.ts for the errors. */
+  getFile(id: string, path: string, opts?: { maxBytes?: number }): Promise<Uint8Array> {
+    return getFile(this.#ctx, id, path, opts)
+  }
+
+  logs(id: string, req?: LogsRequest): Promise<LogLine[]> {
+    return readLogs(this.#ctx, id, req)
+  }
+
+  followLogs(
+    id: string,
+    req: LogsRequest,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void> {
+    return followLogs(this.#ctx, id, req, onLine, signal)
+  }
+
+  async pause(containerId: string): Promise<void> {
+    const container = this.#ctx.docker.getContainer(containerId)
+    await dockerCall(
+      this.#ctx,
+      'pause',
+      { containerId },
+      () => container.pause(),
+      says(/already paused/i),
+    )
+  }
+
+  async unpause(containerId: string): Promise<void> {
+    const container = this.#ctx.docker.getContainer(containerId)
+    await dockerCall(
+      this.#ctx,
+      'unpause',
+      { containerId },
+      () => container.unpause(),
+      says(/is not paused/i),
+    )
+  }
+
+  async remove(containerId: string): Promise<void> {
+    const container = this.#ctx.docker.getContainer(containerId)
+    const gone = (err: unknown) => isStatus(404)(err) || isStatus(409, /already in progress/i)(err)
+    await dockerCall(
+      this.#ctx,
+      'remove',
+      { containerId },
+      () => container.remove({ force: true, v: true }),
+      gone,
+    )
+  }
+
+  async inspect(containerId: string): Promise<ContainerInfo | undefined> {
+    const container = this.#ctx.docker.getContainer(containerId)
+    const info = await dockerCall(
+      this.#ctx,
+      'inspect',
+      { containerId },
+      () => container.inspect(),
+      isStatus(404),
+    )
+    return info && fromInspect(info)
+  }
+
+  async list(labels: Record<string, string | undefined>): Promise<ContainerInfo[]> {
+    const filters = { label: labelFilters(labels) }
+    const rows = await mustCall(this.#ctx, 'list', { labels: filters.label }, () =>
+      this.#ctx.docker.listContainers({ all: true, filters }),
+    )
+    return rows.map(fromListing)
+  }
+}
