@@ -40,7 +40,7 @@ export const catalog = [
     output: S.createOutput,
     permission: 'spawn',
     http: { method: 'post', path: '/v1/workers', body: 'config', status: 201 },
-    run: (s, input) => s.create(input),
+    run: (s, input, hooks) => s.create(input, hooks),
   }),
   command({
     name: 'list',
@@ -103,7 +103,7 @@ export const catalog = [
     output: S.stateOutput,
     permission: 'pause',
     http: { method: 'post', path: '/v1/workers/:id/pause', body: 'none' },
-    run: (s, input) => s.pause(input),
+    run: (s, input, hooks) => s.pause(input, hooks),
   }),
   command({
     name: 'resume',
@@ -112,7 +112,7 @@ export const catalog = [
     output: S.stateOutput,
     permission: 'pause',
     http: { method: 'post', path: '/v1/workers/:id/resume', body: 'none' },
-    run: (s, input) => s.resume(input),
+    run: (s, input, hooks) => s.resume(input, hooks),
   }),
   command({
     name: 'update',
@@ -130,7 +130,7 @@ export const catalog = [
     output: S.deleteOutput,
     permission: 'delete',
     http: { method: 'delete', path: '/v1/workers/:id', body: 'none' },
-    run: (s, input) => s.delete(input),
+    run: (s, input, hooks) => s.delete(input, hooks),
   }),
   command({
     name: 'plugins',

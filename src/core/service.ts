@@ -15,7 +15,9 @@ import { LABELS } from './labels.ts'
 import { base64ToBytes, bytesToBase64, utf8Decode, utf8Encode } from './bytes.ts'
 import { recordFromContainer, stateFromContainer, toStatus, type WorkerRecord } from './worker-record.ts'
 import { parseInput } from './validation.ts'
+import { EventBus, type SpawnerEvent } from './events.ts'
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
 type In<T extends z.ZodType> = z.output<T>
 type Out<T extends z.ZodType> = z.output<T>
 
@@ -28,6 +30,8 @@ export interface WorkerServiceOptions {
   /** Where declared secrets are read from (the spawner's environment). */
   hostEnv: Readonly<Record<string, string | undefined>>
   logger?: Logger
+  /** Where status, output, response and command_exit events go. */
+  events?: EventBus
   /** Largest file accepted by send_file or returned by read_file. Default 16 MiB. */
   maxFileBytes?: number
   /** Written as a label on every container this instance creates. */
@@ -41,6 +45,8 @@ export interface WorkerServiceOptions {
 export interface CommandHooks {
   onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
   signal?: AbortSignal
+  /** Carried into the events this request causes. */
+  requestId?: string
 }
 
 const newWorkerId = () => {
@@ -54,6 +60,7 @@ const newWorkerId = () => {
  */
 export class WorkerService {
   readonly images: ImageResolver
+  readonly events: EventBus
   private readonly workers = new Map<string, WorkerRecord>()
   /** Agent plugin captured at create: a registry reload leaves running workers untouched. */
   private readonly agents = new Map<string, AgentPlugin>()
@@ -64,6 +71,7 @@ export class WorkerService {
   constructor(private readonly opts: WorkerServiceOptions) {
     this.logger = opts.logger ?? noopLogger
     this.images = new ImageResolver(opts.runtime, this.logger)
+    this.events = opts.events ?? new EventBus()
     this.maxFileBytes = opts.maxFileBytes ?? 16 * 1024 * 1024
     this.now = opts.now ?? (() => new Date())
   }
@@ -72,7 +80,7 @@ export class WorkerService {
     return this.opts.runtime
   }
 
-  async create(input: In<typeof S.createInput>): Promise<Out<typeof S.createOutput>> {
+  async create(input: In<typeof S.createInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.createOutput>> {
     const config = input.config
     const registry = this.opts.plugins()
     const resolved = resolvePlugins(registry, config)
@@ -94,17 +102,31 @@ export class WorkerService {
     })
     if (probe.runtime) await this.assertRuntime(probe.runtime, resolved.ordered)
 
-    const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
+    this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
+    let image: { tag: string; built: boolean }
+    try {
+      image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
+    } catch (err) {
+      this.emitFailed(workerId, err, hooks.requestId)
+      throw err
+    }
     const spec = { ...probe, image: image.tag, extraHosts: this.opts.extraHosts ?? ['host.docker.internal:host-gateway'] }
     if (this.opts.instance) spec.labels = { ...spec.labels, [LABELS.instance]: this.opts.instance }
     this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
-    const containerId = await this.opts.runtime.run(spec)
+    let containerId: string
+    try {
+      containerId = await this.opts.runtime.run(spec)
+    } catch (err) {
+      this.emitFailed(workerId, err, hooks.requestId)
+      throw err
+    }
     try {
       for (const [key, content] of Object.entries(config.files)) {
         await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
       }
     } catch (err) {
       await this.opts.runtime.remove(containerId).catch(() => undefined)
+      this.emitFailed(workerId, err, hooks.requestId)
       throw err
     }
     const record: WorkerRecord = {
@@ -125,6 +147,7 @@ export class WorkerService {
     this.workers.set(workerId, record)
     this.agents.set(workerId, resolved.agent)
     this.logger.info('worker created', { workerId, containerId })
+    this.emit({ type: 'status', workerId, state: 'running', reason: 'request' }, hooks.requestId)
     const status = toStatus(record)
     return {
       workerId,
@@ -158,13 +181,23 @@ export class WorkerService {
     }
     req.workdir = input.workdir ?? record.workdir
     req.timeoutMs = input.timeoutMs
-    if (hooks.onOutput) req.onOutput = hooks.onOutput
     if (hooks.signal) req.signal = hooks.signal
+    let seq = 0
+    const workerId = record.workerId
+    req.onOutput = (stream, data) => {
+      this.emit({ type: 'output', workerId, stream, data, seq: seq++ }, hooks.requestId)
+      hooks.onOutput?.(stream, data)
+    }
 
     const result = await this.active(record, () => this.opts.runtime.exec(record.containerId, req))
+    this.emit(
+      { type: 'command_exit', workerId, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs },
+      hooks.requestId,
+    )
     if (!agent) return result
     try {
       const reply = agent.parse(result)
+      this.emit({ type: 'response', workerId, reply }, hooks.requestId)
       return { ...result, reply }
     } catch (err) {
       this.logger.warn('agent reply not parsed', { workerId: record.workerId, agent: agent.name })
@@ -258,7 +291,7 @@ export class WorkerService {
     )
   }
 
-  async pause(input: { workerId: string }): Promise<Out<typeof S.stateOutput>> {
+  async pause(input: { workerId: string }, hooks: CommandHooks = {}): Promise<Out<typeof S.stateOutput>> {
     const record = await this.get(input.workerId)
     if (record.runningCommands > 0) {
       throw new ConflictError(`worker '${record.workerId}' is running a command; pause it when it is idle`, 'worker_busy')
@@ -266,15 +299,17 @@ export class WorkerService {
     await this.opts.runtime.pause(record.containerId)
     record.state = 'paused'
     this.logger.info('worker paused', { workerId: record.workerId })
+    this.emit({ type: 'status', workerId: record.workerId, state: 'paused', reason: 'request' }, hooks.requestId)
     return { workerId: record.workerId, state: record.state }
   }
 
-  async resume(input: { workerId: string }): Promise<Out<typeof S.stateOutput>> {
+  async resume(input: { workerId: string }, hooks: CommandHooks = {}): Promise<Out<typeof S.stateOutput>> {
     const record = await this.get(input.workerId)
     await this.opts.runtime.unpause(record.containerId)
     record.state = 'running'
     record.lastActiveAt = this.now()
     this.logger.info('worker resumed', { workerId: record.workerId })
+    this.emit({ type: 'status', workerId: record.workerId, state: 'running', reason: 'request' }, hooks.requestId)
     return { workerId: record.workerId, state: record.state }
   }
 
@@ -285,11 +320,12 @@ export class WorkerService {
     return toStatus(record)
   }
 
-  async delete(input: { workerId: string }): Promise<Out<typeof S.deleteOutput>> {
+  async delete(input: { workerId: string }, hooks: CommandHooks = {}): Promise<Out<typeof S.deleteOutput>> {
     const record = await this.get(input.workerId)
     await this.opts.runtime.remove(record.containerId)
     this.forget(record.workerId)
     this.logger.info('worker deleted', { workerId: record.workerId })
+    this.emit({ type: 'status', workerId: record.workerId, state: 'deleted', reason: 'request' }, hooks.requestId)
     return { workerId: record.workerId, deleted: true }
   }
 
@@ -330,6 +366,19 @@ export class WorkerService {
   /** Validates a raw WorkerConfig (exposed for adapters that take it outside `create`). */
   parseConfig(raw: unknown) {
     return parseInput(workerConfigSchema, raw, 'worker config')
+  }
+
+  private emit(event: DistributiveOmit<SpawnerEvent, 'at' | 'requestId'>, requestId?: string) {
+    this.events.publish({
+      ...event,
+      at: this.now().toISOString(),
+      ...(requestId ? { requestId } : {}),
+    } as SpawnerEvent)
+  }
+
+  private emitFailed(workerId: string, err: unknown, requestId?: string) {
+    const message = err instanceof SpawnerError ? err.message : 'internal error'
+    this.emit({ type: 'status', workerId, state: 'failed', reason: 'error', message }, requestId)
   }
 
   private forget(workerId: string) {

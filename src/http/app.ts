@@ -8,6 +8,7 @@ import { docsPage } from './docs.ts'
 import { errorBody, onError } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes } from './routes.ts'
+import { registerEventRoute, type EventFeed } from './events.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -17,6 +18,8 @@ export interface AppOptions {
   maxBodyBytes?: number
   /** Largest file body (default 16 MiB). */
   maxFileBytes?: number
+  /** Source of `GET /v1/events` (default: this process's event bus). */
+  events?: EventFeed
   /** Readiness probe beyond "the process answers" (default: Docker answers a ping). */
   ready?: () => Promise<Record<string, string>>
 }
@@ -50,6 +53,8 @@ export const createApp = (opts: AppOptions): Hono => {
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
   })
+
+  registerEventRoute(app, opts.events ?? opts.service.events)
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   app.get('/readyz', async (c) => {

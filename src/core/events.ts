@@ -1,0 +1,66 @@
+import { z } from 'zod'
+import { replySchema } from './plugin/contract.ts'
+
+const base = {
+  workerId: z.string(),
+  requestId: z.string().optional(),
+  at: z.string().describe('ISO time'),
+}
+
+/** Why a worker changed state. */
+export const statusReasonSchema = z.enum(['request', 'ttl', 'idle', 'error'])
+
+/** Every event the service emits; published on Redis and served as SSE on /v1/events. */
+export const spawnerEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    ...base,
+    type: z.literal('status'),
+    state: z.enum(['creating', 'running', 'paused', 'deleted', 'failed']),
+    reason: statusReasonSchema,
+    message: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('output'),
+    stream: z.enum(['stdout', 'stderr']),
+    data: z.string(),
+    seq: z.number().int().describe('order of this chunk within its command, from 0'),
+  }),
+  z.object({ ...base, type: z.literal('response'), reply: replySchema }),
+  z.object({
+    ...base,
+    type: z.literal('command_exit'),
+    exitCode: z.number().int(),
+    timedOut: z.boolean(),
+    durationMs: z.number(),
+  }),
+])
+export type SpawnerEvent = z.infer<typeof spawnerEventSchema>
+export type EventType = SpawnerEvent['type']
+
+/** Distributes events to subscribers (Redis publisher, SSE clients). */
+export class EventBus {
+  private readonly listeners = new Set<(event: SpawnerEvent) => void>()
+
+  /** Adds a listener; returns the function that removes it. */
+  subscribe(listener: (event: SpawnerEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  publish(event: SpawnerEvent): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event)
+      } catch {
+        // One failing subscriber must not cost the others their events.
+      }
+    }
+  }
+
+  get size(): number {
+    return this.listeners.size
+  }
+}
