@@ -13,10 +13,23 @@ import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
 import { registerPluginResolver } from './node/plugin-resolve.ts'
 import { readSettings } from './node/settings.ts'
+import { redisSettingsSchema, startRedisAdapter, type RedisAdapter } from './redis/index.ts'
+import { describeIssues } from './core/validation.ts'
 
 const fail = (line: string): never => {
   process.stderr.write(`workers-spawner: ${line}\n`)
   process.exit(1)
+}
+
+/** A URL without its password, for logs and messages. */
+const redactUrl = (raw: string) => {
+  try {
+    const url = new URL(raw)
+    if (url.password) url.password = '***'
+    return url.toString()
+  } catch {
+    return '(unparsable URL)'
+  }
 }
 
 const main = async () => {
@@ -73,10 +86,33 @@ const main = async () => {
     maxFileBytes: settings.MAX_FILE_BYTES,
     instance: settings.SPAWNER_INSTANCE,
   })
+  let redis: RedisAdapter | undefined
+  if (process.env.REDIS_URL) {
+    const parsed = redisSettingsSchema.safeParse(process.env)
+    if (!parsed.success) {
+      return fail(`invalid environment: ${describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`)
+    }
+    try {
+      redis = await startRedisAdapter({ settings: parsed.data, service, instance: settings.SPAWNER_INSTANCE, logger })
+    } catch (err) {
+      return fail(`cannot use Redis at ${redactUrl(process.env.REDIS_URL)}: ${(err as Error).message}`)
+    }
+  }
+  const adapter = redis
   const app = createApp({
     service,
     logger,
     version,
+    ...(adapter
+      ? {
+          events: adapter.feed,
+          ready: async () => {
+            await runtime.ping()
+            await adapter.redis.ping()
+            return { docker: 'ok', redis: 'ok' }
+          },
+        }
+      : {}),
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxFileBytes: settings.MAX_FILE_BYTES,
   })
@@ -87,6 +123,8 @@ const main = async () => {
       docs: `http://${settings.HOST}:${info.port}/docs`,
       docker: target,
       image: settings.WORKER_IMAGE,
+      redis: adapter ? redactUrl(process.env.REDIS_URL ?? '') : 'off',
+      instance: settings.SPAWNER_INSTANCE,
       version,
     })
   })
@@ -98,8 +136,13 @@ const main = async () => {
     closing = true
     logger.info('shutting down', { signal })
     host.close()
-    server.close(() => process.exit(0))
-    setTimeout(() => process.exit(0), 5000).unref()
+    // Redis first: requests in flight finish and are answered before the process goes.
+    void (adapter?.close() ?? Promise.resolve())
+      .catch((err) => logger.error('redis shutdown failed', { error: String(err) }))
+      .finally(() => {
+        server.close(() => process.exit(0))
+        setTimeout(() => process.exit(0), 5000).unref()
+      })
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))

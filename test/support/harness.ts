@@ -8,6 +8,8 @@ import { createApp } from '../../src/http/app.ts'
 import { DockerRuntime } from '../../src/host/docker-runtime.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
 import { WORKER_IMAGE } from '../setup/docker.global.ts'
+import { noopLogger, type Logger } from '../../src/core/logger.ts'
+import { createJsonLogger } from '../../src/node/logger.ts'
 
 export const PLUGINS_DIR = fileURLToPath(new URL('../../plugins', import.meta.url))
 
@@ -22,6 +24,7 @@ export const registryWith = async (...extra: Plugin[]): Promise<PluginRegistry> 
 
 export interface Harness {
   docker: Dockerode
+  logger: Logger
   runtime: DockerRuntime
   service: WorkerService
   app: ReturnType<typeof createApp>
@@ -36,13 +39,18 @@ export interface Harness {
 /** A real service (real Docker, real plugins) behind the real HTTP app, without a port. */
 export const startHarness = async (opts: { registry?: PluginRegistry; maxFileBytes?: number; maxBodyBytes?: number } = {}): Promise<Harness> => {
   const docker = new Dockerode()
-  const runtime = new DockerRuntime({ docker })
+  // TEST_LOG=debug shows what the service does while a test runs.
+  const logger = process.env.TEST_LOG
+    ? createJsonLogger({ level: process.env.TEST_LOG as 'debug', write: (l) => process.stderr.write(l + '\n') })
+    : noopLogger
+  const runtime = new DockerRuntime({ docker, logger })
   const registry = opts.registry ?? (await registryWith())
   const service = new WorkerService({
     runtime,
     plugins: () => registry,
     baseImage: WORKER_IMAGE,
     hostEnv: process.env,
+    logger,
     ...(opts.maxFileBytes ? { maxFileBytes: opts.maxFileBytes } : {}),
   })
   const app = createApp({
@@ -56,6 +64,7 @@ export const startHarness = async (opts: { registry?: PluginRegistry; maxFileByt
     docker.listContainers({ all: true, filters: { label: [`test-run=${run}`] } })
   return {
     docker,
+    logger,
     runtime,
     service,
     app,

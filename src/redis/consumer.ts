@@ -1,0 +1,419 @@
+import type { Redis } from 'ioredis'
+import { SpawnerError, toSpawnerError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { noopLogger } from '../core/logger.ts'
+import type { WorkerService } from '../core/service.ts'
+import { parseInput } from '../core/validation.ts'
+import { parseEntry, requestFields, responseFields, type Parsed, type Request } from './protocol.ts'
+import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
+import { redisNames, type RedisNames, type RedisSettings } from './settings.ts'
+
+export interface RedisConsumerOptions {
+  /** Connection for ordinary commands; a duplicate is made for blocking reads. */
+  redis: Redis
+  service: WorkerService
+  settings: RedisSettings
+  /** This instance's name: its consumer name in the group and its owner name for workers. */
+  instance: string
+  logger?: Logger
+  /** Longest close() waits for requests in flight before releasing them. */
+  shutdownMs?: number
+}
+
+type Answer = { ok: true; result: unknown } | { ok: false; error: SpawnerError }
+
+/** Errors worth another delivery: the engine was away, or something broke unexpectedly. */
+const retryable = (e: SpawnerError) => e.status === 503 || e.code === 'internal'
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * Serves the command catalog from Redis Streams: reads `cli-agent:commands` in a consumer
+ * group (one consumer per instance), answers on `cli-agent:responses` or `reply_to`, and
+ * acks only in the same transaction that stores and sends the answer.
+ *
+ * - Entries left pending by a dead instance are taken over with XAUTOCLAIM after
+ *   `REDIS_CLAIM_IDLE_MS`; live instances keep their own entries fresh, so a long agent turn
+ *   is never taken away from them.
+ * - A repeated `request_id` gets the stored first answer; a request whose runner died
+ *   mid-command is answered `interrupted` rather than run twice.
+ * - A command for a worker owned by another instance is forwarded to that instance's stream.
+ * - An entry that fails `REDIS_MAX_ATTEMPTS` times goes to the dead stream with its error.
+ */
+export class RedisConsumer {
+  readonly names: RedisNames
+  private readonly redis: Redis
+  private readonly reader: Redis
+  private readonly logger: Logger
+  private readonly s: RedisSettings
+  private readonly me: string
+  private readonly myStream: string
+  private readonly inFlight = new Map<string, { stream: string; id: string; requestId?: string; done: Promise<void> }>()
+  private readonly runningHere = new Set<string>()
+  /** Per-worker queues: one worker's requests run in stream order, different workers at once. */
+  private readonly lanes = new Map<string, Promise<void>>()
+  private loop: Promise<void> | undefined
+  private closing: Promise<void> | undefined
+  private stopped = false
+  private timers: ReturnType<typeof setInterval>[] = []
+  private wake: (() => void) | undefined
+
+  constructor(private readonly opts: RedisConsumerOptions) {
+    this.redis = opts.redis
+    this.reader = opts.redis.duplicate()
+    this.logger = opts.logger ?? noopLogger
+    this.s = opts.settings
+    this.me = opts.instance
+    this.names = redisNames(opts.settings)
+    this.myStream = this.names.instanceCommands(this.me)
+  }
+
+  /** Starts reading. A second call is refused. */
+  async run(): Promise<void> {
+    if (this.loop) throw new Error('RedisConsumer is already running')
+    for (const stream of [this.names.commands, this.myStream]) await this.ensureGroup(stream)
+    await this.heartbeat()
+    const beat = Math.max(75, Math.min(5000, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 4)))
+    this.timers.push(setInterval(() => void this.keepAlive().catch((e) => this.warn('keep-alive failed', e)), beat))
+    this.timers.push(setInterval(() => void this.claimIdle().catch((e) => this.warn('claim failed', e)), Math.max(100, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 2))))
+    // Entries this consumer held before a restart come back first.
+    await this.recoverOwn()
+    this.logger.info('redis consumer started', {
+      instance: this.me,
+      stream: this.names.commands,
+      group: this.names.group,
+    })
+    this.loop = this.readLoop()
+  }
+
+  /** Stops reading, lets requests in flight finish (up to `shutdownMs`), then releases the rest. */
+  close(): Promise<void> {
+    this.closing ??= this.doClose()
+    return this.closing
+  }
+
+  private async doClose() {
+    this.stopped = true
+    this.wake?.()
+    try {
+      this.reader.disconnect()
+    } catch (err) {
+      this.warn('reader disconnect failed', err)
+    }
+    try {
+      await this.loop
+    } catch (err) {
+      this.warn('read loop ended with an error', err)
+    }
+    const waiting = [...this.inFlight.values()].map((f) => f.done)
+    const deadline = sleep(this.opts.shutdownMs ?? 25_000).then(() => 'timeout' as const)
+    const outcome = await Promise.race([Promise.allSettled(waiting).then(() => 'done' as const), deadline])
+    if (outcome === 'timeout') {
+      this.logger.warn('redis consumer released unfinished requests', { count: this.inFlight.size })
+    }
+    for (const t of this.timers) clearInterval(t)
+    this.timers = []
+    try {
+      await this.redis.del(this.names.instanceAlive(this.me))
+    } catch (err) {
+      this.warn('heartbeat removal failed', err)
+    }
+    this.logger.info('redis consumer stopped', { instance: this.me })
+  }
+
+  private async ensureGroup(stream: string) {
+    try {
+      // From the start of the stream: requests added before the first instance ran are served.
+      await this.redis.xgroup('CREATE', stream, this.names.group, '0', 'MKSTREAM')
+    } catch (err) {
+      if (!String(err).includes('BUSYGROUP')) throw err
+    }
+  }
+
+  private async readLoop() {
+    while (!this.stopped) {
+      const free = this.s.REDIS_CONCURRENCY - this.inFlight.size
+      if (free <= 0) {
+        await new Promise<void>((r) => (this.wake = r))
+        continue
+      }
+      let reply: ReadReply
+      try {
+        reply = (await this.reader.call(
+          'XREADGROUP', 'GROUP', this.names.group, this.me, 'COUNT', String(free),
+          'BLOCK', String(this.s.REDIS_BLOCK_MS), 'STREAMS', this.names.commands, this.myStream, '>', '>',
+        )) as ReadReply
+      } catch (err) {
+        if (this.stopped) break
+        this.warn('read failed; retrying', err)
+        await sleep(500)
+        continue
+      }
+      for (const [stream, entries] of reply ?? []) {
+        for (const [id, fields] of entries) this.dispatch(stream, id, fields)
+      }
+    }
+  }
+
+  private dispatch(stream: string, id: string, fields: string[] | null) {
+    const key = `${stream} ${id}`
+    if (this.inFlight.has(key)) return
+    if (fields === null) {
+      // Trimmed or deleted before anyone read it: nothing to answer.
+      void this.redis.xack(stream, this.names.group, id).catch((e) => this.warn('ack failed', e))
+      return
+    }
+    const parsed = parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES)
+    const entry: { stream: string; id: string; requestId?: string; done: Promise<void> } = {
+      stream,
+      id,
+      done: Promise.resolve(),
+    }
+    if (parsed.ok) entry.requestId = parsed.request.requestId
+    const workerId = parsed.ok ? (parsed.request.payload as { workerId?: unknown }).workerId : undefined
+    const lane = typeof workerId === 'string' ? workerId : undefined
+    const before = (lane && this.lanes.get(lane)) || Promise.resolve()
+    const work = before.then(() => this.handle(stream, parsed))
+    if (lane) {
+      const tail = work.catch(() => undefined)
+      this.lanes.set(lane, tail)
+      void tail.then(() => {
+        if (this.lanes.get(lane) === tail) this.lanes.delete(lane)
+      })
+    }
+    entry.done = work
+      .catch((err: unknown) => this.failed(stream, id, err))
+      .finally(() => {
+        this.inFlight.delete(key)
+        this.wake?.()
+      })
+    this.inFlight.set(key, entry)
+  }
+
+  private async handle(stream: string, parsed: Parsed): Promise<void> {
+    if (!parsed.ok) {
+      this.logger.warn('malformed request answered', {
+        entryId: parsed.entryId,
+        requestId: parsed.requestId,
+        code: parsed.error.code,
+        message: parsed.error.message,
+      })
+      await this.answer(stream, parsed.entryId, parsed, { ok: false, error: parsed.error })
+      return
+    }
+    const req = parsed.request
+    const stored = await this.redis.get(this.names.answer(req.requestId))
+    if (stored !== null) return this.resend(stream, req, stored)
+
+    const workerId = (req.payload as { workerId?: unknown }).workerId
+    if (typeof workerId === 'string') {
+      const owner = await this.redis.hget(this.names.owners, workerId)
+      if (owner && owner !== this.me) {
+        if (await this.isAlive(owner)) return this.forward(stream, req, owner)
+        // Its owner is gone. If this instance's Docker host runs the worker too, serve it and
+        // take it over; otherwise keep the request for the owner's return (nothing is lost).
+        if (!(await this.opts.service.get(workerId).then(() => true, () => false))) {
+          this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner })
+          return this.forward(stream, req, owner)
+        }
+        await this.redis.hset(this.names.owners, workerId, this.me)
+        this.logger.info('worker adopted from a stopped instance', { workerId, from: owner })
+      }
+    }
+
+    // The lease lives as long as answers do: if its holder dies, whoever takes over sees it
+    // and answers `interrupted` instead of running the command a second time.
+    const running = this.names.running(req.requestId)
+    const claimed = await this.redis.set(running, this.me, 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS, 'NX')
+    if (claimed !== 'OK') return this.awaitOther(stream, req)
+
+    this.runningHere.add(req.requestId)
+    let answer: Answer
+    try {
+      const input = parseInput(req.command.input, req.payload, `${req.command.name} payload`)
+      answer = { ok: true, result: await req.command.run(this.opts.service, input, { requestId: req.requestId }) }
+    } catch (err) {
+      const error = toSpawnerError(err)
+      if (retryable(error)) {
+        this.runningHere.delete(req.requestId)
+        await this.redis.del(running)
+        throw error
+      }
+      answer = { ok: false, error }
+    }
+    try {
+      await this.answer(stream, req.entryId, req, answer)
+    } finally {
+      this.runningHere.delete(req.requestId)
+    }
+  }
+
+  /**
+   * Another runner holds this request_id (a duplicate entry, or a takeover): wait for its
+   * answer while it lives; if it died mid-command, answer `interrupted` instead of running it
+   * a second time.
+   */
+  private async awaitOther(stream: string, req: Request): Promise<void> {
+    for (;;) {
+      const stored = await this.redis.get(this.names.answer(req.requestId))
+      if (stored !== null) return this.resend(stream, req, stored)
+      const holder = await this.redis.get(this.names.running(req.requestId))
+      const holderAlive =
+        holder !== null &&
+        (holder === this.me ? this.runningHere.has(req.requestId) : await this.isAlive(holder))
+      // The runner gave up after a retryable failure: run it here.
+      if (holder === null) return this.handle(stream, { ok: true, request: req })
+      if (!holderAlive) {
+        const error = new SpawnerError(
+          'interrupted',
+          503,
+          `request '${req.requestId}' was running on instance '${holder}', which stopped before answering; ` +
+            'it was not run again (it may or may not have taken effect)',
+        )
+        this.logger.warn('request interrupted by a dead instance', { requestId: req.requestId, holder })
+        return this.answer(stream, req.entryId, req, { ok: false, error })
+      }
+      if (this.stopped) throw new SpawnerError('shutting_down', 503, 'instance is shutting down')
+      await sleep(200)
+    }
+  }
+
+  private async resend(stream: string, req: Request, stored: string) {
+    const fields = JSON.parse(stored) as string[]
+    await this.redis
+      .multi()
+      .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
+      .xack(stream, this.names.group, req.entryId)
+      .exec()
+  }
+
+  private async forward(stream: string, req: Request, owner: string) {
+    this.logger.debug('request forwarded', { requestId: req.requestId, owner })
+    await this.redis
+      .multi()
+      .xadd(this.names.instanceCommands(owner), '*', ...requestFields({
+        requestId: req.requestId,
+        command: req.command.name,
+        payload: req.payload,
+        ...(req.replyTo ? { replyTo: req.replyTo } : {}),
+        forwardedBy: this.me,
+      }))
+      .xack(stream, this.names.group, req.entryId)
+      .exec()
+  }
+
+  /** Stores the answer (when there is a request_id), sends it and acks, in one transaction. */
+  private async answer(
+    stream: string,
+    entryId: string,
+    meta: { requestId?: string; replyTo?: string; command?: { name: string } },
+    answer: Answer,
+  ) {
+    const fields = responseFields(answer, {
+      entryId,
+      ...(meta.requestId ? { requestId: meta.requestId } : {}),
+      ...(meta.command ? { command: meta.command.name } : {}),
+    })
+    const m = this.redis.multi()
+    if (meta.requestId) {
+      m.set(this.names.answer(meta.requestId), JSON.stringify(fields), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
+    }
+    m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
+    m.xack(stream, this.names.group, entryId)
+    if (meta.requestId) m.del(this.names.running(meta.requestId))
+    m.del(this.failureKey(stream, entryId))
+    const results = await m.exec()
+    const failed = results?.find(([err]) => err)
+    if (failed) throw failed[0]
+  }
+
+  private failureKey(stream: string, entryId: string) {
+    return `${this.names.dead}:failure:${stream}:${entryId}`
+  }
+
+  /** Records why an entry failed; it stays pending and is delivered again after the idle time. */
+  private async failed(stream: string, id: string, err: unknown) {
+    const e = toSpawnerError(err)
+    this.logger.warn('request failed; it will be retried', { entryId: id, code: e.code, message: e.message })
+    await this.redis
+      .set(this.failureKey(stream, id), JSON.stringify(e.toJSON()), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
+      .catch((x) => this.warn('failure record failed', x))
+  }
+
+  private async isAlive(instance: string): Promise<boolean> {
+    return (await this.redis.exists(this.names.instanceAlive(instance))) === 1
+  }
+
+  /**
+   * The heartbeat outlives three missed beats but expires before a dead instance's entries
+   * become claimable, so whoever takes them over already sees the instance as gone.
+   */
+  private async heartbeat() {
+    const ttl = Math.max(300, Math.min(15_000, Math.floor((this.s.REDIS_CLAIM_IDLE_MS * 3) / 4)))
+    await this.redis.set(this.names.instanceAlive(this.me), String(Date.now()), 'PX', ttl)
+  }
+
+  /** Keeps this instance's heartbeat and entries fresh so nobody takes over live work. */
+  private async keepAlive() {
+    await this.heartbeat()
+    const byStream = new Map<string, string[]>()
+    for (const f of this.inFlight.values()) byStream.set(f.stream, [...(byStream.get(f.stream) ?? []), f.id])
+    const p = this.redis.pipeline()
+    for (const [stream, ids] of byStream) p.xclaim(stream, this.names.group, this.me, 0, ...ids, 'JUSTID')
+    await p.exec()
+  }
+
+  /** Takes over entries idle past the claim time (a dead instance's, or our own failures). */
+  private async claimIdle() {
+    if (this.stopped) return
+    for (const stream of [this.names.commands, this.myStream]) {
+      let cursor = '0-0'
+      do {
+        const free = this.s.REDIS_CONCURRENCY - this.inFlight.size
+        if (free <= 0) return
+        const [next, entries] = (await this.redis.call(
+          'XAUTOCLAIM', stream, this.names.group, this.me, String(this.s.REDIS_CLAIM_IDLE_MS), cursor, 'COUNT', String(Math.min(free, 100)),
+        )) as AutoClaimReply
+        cursor = next
+        for (const entry of entries) await this.takeOver(stream, entry)
+      } while (cursor !== '0-0' && !this.stopped)
+    }
+  }
+
+  /** Re-reads what this consumer held before a restart. */
+  private async recoverOwn() {
+    for (const stream of [this.names.commands, this.myStream]) {
+      const reply = (await this.redis.call(
+        'XREADGROUP', 'GROUP', this.names.group, this.me, 'COUNT', '1000', 'STREAMS', stream, '0',
+      )) as ReadReply
+      for (const [, entries] of reply ?? []) for (const entry of entries) await this.takeOver(stream, entry)
+    }
+  }
+
+  private async takeOver(stream: string, [id, fields]: StreamEntry) {
+    if (this.inFlight.has(`${stream} ${id}`)) return
+    const [pending] = (await this.redis.call('XPENDING', stream, this.names.group, id, id, '1')) as PendingReply
+    const deliveries = pending?.[3] ?? 1
+    if (fields !== null && deliveries > this.s.REDIS_MAX_ATTEMPTS) return this.deadLetter(stream, id, fields, deliveries)
+    this.logger.info('request taken over', { stream, entryId: id, deliveries })
+    this.dispatch(stream, id, fields)
+  }
+
+  private async deadLetter(stream: string, id: string, fields: string[], deliveries: number) {
+    const last = (await this.redis.get(this.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
+    const parsed = parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES)
+    const error = new SpawnerError(
+      'dead_lettered',
+      500,
+      `gave up after ${deliveries - 1} attempts; last error: ${(JSON.parse(last) as { message?: string }).message ?? 'unknown'}`,
+    )
+    this.logger.error('request dead-lettered', { stream, entryId: id, deliveries })
+    await this.redis.xadd(this.names.dead, '*', 'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields)
+    const meta = parsed.ok ? parsed.request : parsed
+    await this.answer(stream, id, meta, { ok: false, error })
+  }
+
+  private warn(msg: string, err: unknown) {
+    this.logger.warn(msg, { error: err instanceof Error ? err.message : String(err) })
+  }
+}

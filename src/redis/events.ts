@@ -1,0 +1,84 @@
+import type { Redis } from 'ioredis'
+import type { EventBus, SpawnerEvent } from '../core/events.ts'
+import type { Logger } from '../core/logger.ts'
+import type { EventFeed } from '../http/events.ts'
+import type { RedisNames } from './settings.ts'
+
+/**
+ * Publishes every service event on `<events>:<workerId>` and `<events>`, and appends it to
+ * the capped `<eventLog>` stream so a consumer that was away can replay from an offset.
+ * Commands on one connection keep their order, so a worker's events arrive in order.
+ */
+export const publishEvents = (
+  bus: EventBus,
+  redis: Redis,
+  names: RedisNames,
+  opts: { maxLen: number; logger: Logger },
+): (() => void) =>
+  bus.subscribe((event) => {
+    const json = JSON.stringify(event)
+    redis
+      .pipeline()
+      .publish(`${names.events}:${event.workerId}`, json)
+      .publish(names.events, json)
+      .xadd(names.eventLog, 'MAXLEN', '~', opts.maxLen, '*', 'type', event.type, 'worker_id', event.workerId, 'event', json)
+      .exec()
+      .catch((err: unknown) => opts.logger.warn('event publish failed', { type: event.type, error: String(err) }))
+  })
+
+/**
+ * Records which instance owns each worker (`<owners>` hash) from the service's status events:
+ * set when a worker starts running here, cleared when it is deleted.
+ */
+export const trackOwnership = (bus: EventBus, redis: Redis, names: RedisNames, instance: string, logger: Logger) =>
+  bus.subscribe((event) => {
+    if (event.type !== 'status') return
+    const op =
+      event.state === 'running' && event.reason === 'request'
+        ? redis.hset(names.owners, event.workerId, instance)
+        : event.state === 'deleted'
+          ? redis.hdel(names.owners, event.workerId)
+          : undefined
+    op?.catch((err: unknown) => logger.warn('ownership update failed', { workerId: event.workerId, error: String(err) }))
+  })
+
+/** Events of every instance, from Redis pub/sub: the source of `GET /v1/events` with Redis on. */
+export class RedisEventFeed implements EventFeed {
+  private readonly listeners = new Set<(event: SpawnerEvent) => void>()
+  private started: Promise<unknown> | undefined
+
+  constructor(
+    private readonly subscriber: Redis,
+    private readonly channel: string,
+    private readonly logger: Logger,
+  ) {}
+
+  start(): Promise<unknown> {
+    this.started ??= (async () => {
+      this.subscriber.on('message', (channel: string, message: string) => {
+        if (channel !== this.channel) return
+        let event: SpawnerEvent
+        try {
+          event = JSON.parse(message) as SpawnerEvent
+        } catch {
+          this.logger.warn('unreadable event on the events channel', { channel })
+          return
+        }
+        for (const l of this.listeners) l(event)
+      })
+      await this.subscriber.subscribe(this.channel)
+    })()
+    return this.started
+  }
+
+  subscribe(listener: (event: SpawnerEvent) => void): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  close() {
+    this.subscriber.disconnect()
+  }
+}

@@ -1,0 +1,67 @@
+import { Redis } from 'ioredis'
+import type { Logger } from '../core/logger.ts'
+import type { WorkerService } from '../core/service.ts'
+import { RedisConsumer } from './consumer.ts'
+import { RedisEventFeed, publishEvents, trackOwnership } from './events.ts'
+import type { RedisSettings } from './settings.ts'
+
+export { redisSettingsSchema, redisNames, type RedisSettings, type RedisNames } from './settings.ts'
+export { RedisConsumer } from './consumer.ts'
+
+/** The Redis side of one instance: consumer, event publisher, ownership, event feed. */
+export interface RedisAdapter {
+  consumer: RedisConsumer
+  feed: RedisEventFeed
+  redis: Redis
+  close(): Promise<void>
+}
+
+/**
+ * Connects to `REDIS_URL`, starts serving the command stream and publishing events.
+ * @example
+ * const adapter = await startRedisAdapter({ settings, service, instance: 'a', logger })
+ * process.on('SIGTERM', () => adapter.close())
+ */
+export const startRedisAdapter = async (opts: {
+  settings: RedisSettings
+  service: WorkerService
+  instance: string
+  logger: Logger
+  shutdownMs?: number
+}): Promise<RedisAdapter> => {
+  const redis = new Redis(opts.settings.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true })
+  await redis.connect()
+  const consumer = new RedisConsumer({
+    redis,
+    service: opts.service,
+    settings: opts.settings,
+    instance: opts.instance,
+    logger: opts.logger,
+    ...(opts.shutdownMs ? { shutdownMs: opts.shutdownMs } : {}),
+  })
+  const names = consumer.names
+  const stopEvents = publishEvents(opts.service.events, redis, names, {
+    maxLen: opts.settings.REDIS_EVENT_LOG_MAXLEN,
+    logger: opts.logger,
+  })
+  const stopOwners = trackOwnership(opts.service.events, redis, names, opts.instance, opts.logger)
+  const feed = new RedisEventFeed(redis.duplicate(), names.events, opts.logger)
+  await feed.start()
+  await consumer.run()
+  let closing: Promise<void> | undefined
+  return {
+    consumer,
+    feed,
+    redis,
+    close() {
+      closing ??= (async () => {
+        await consumer.close()
+        stopEvents()
+        stopOwners()
+        feed.close()
+        await redis.quit().catch(() => redis.disconnect())
+      })()
+      return closing
+    },
+  }
+}
