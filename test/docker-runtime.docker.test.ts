@@ -12,7 +12,13 @@ import {
 import type { ContainerSpec } from '../src/core/runtime.ts'
 import { describeDockerTarget } from '../src/host/docker-connection.ts'
 import { DockerRuntime } from '../src/host/docker-runtime.ts'
-import { killCommand, newExecKey, wrapCommand } from '../src/host/exec-wrapper.ts'
+import {
+  EXEC_ENV,
+  execCommand,
+  killCommand,
+  newExecKey,
+  stdinPath,
+} from '../src/host/exec-wrapper.ts'
 
 /** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -47,13 +53,9 @@ const sh = async (id: string, line: string): Promise<string> => {
   return result.stdout
 }
 
-/** Files left in the exec dir, except the pid file of the exec doing the listing. */
+/** Files left in the exec dir. */
 const execLeftovers = (id: string): Promise<string> =>
-  sh(
-    id,
-    'for f in /tmp/.ws-exec/*; do [ -e "$f" ] || continue; ' +
-      '[ "$(cat $f)" = "$PPID" ] || echo $f; done',
-  )
+  sh(id, 'for f in /tmp/.ws-exec/*; do [ -e "$f" ] && echo $f; done; true')
 
 /** Command lines of live (non-zombie) processes; zombies have an empty cmdline. */
 const liveCommands = async (id: string): Promise<string[]> => {
@@ -148,8 +150,25 @@ describe('exec', () => {
 
   it('runs in the container workdir by default and reports a missing command', async () => {
     expect((await runtime.exec(id, { argv: ['pwd'] })).stdout).toBe('/workspace\n')
-    const missing = await runtime.exec(id, { argv: ['ws-no-such-binary'] })
-    expect(missing.exitCode).toBe(127)
+    const seen: string[] = []
+    const missing = await runtime.exec(id, {
+      argv: ['ws-no-such-binary'],
+      onOutput: (stream) => seen.push(stream),
+    })
+    expect(missing).toMatchObject({ exitCode: 127, stdout: '' })
+    expect(missing.stderr).toContain('ws-no-such-binary')
+    expect(seen).toEqual(['stderr'])
+    expect((await runtime.exec(id, { argv: ['/etc/passwd'] })).exitCode).toBe(126)
+    const viaStdin = await runtime.exec(id, { argv: ['ws-no-such-binary'], stdin: 'x' })
+    expect(viaStdin).toMatchObject({ exitCode: 127, stdout: '' })
+  })
+
+  it('tags the command, overriding a caller value', async () => {
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', `echo $${EXEC_ENV}`],
+      env: { [EXEC_ENV]: 'mine' },
+    })
+    expect(result.stdout).toMatch(/^[0-9a-f]{16}\n$/)
   })
 
   it('passes argv through without shell interpretation', async () => {
@@ -157,10 +176,11 @@ describe('exec', () => {
     expect(result.stdout).toBe("a b|$HOME|'q'|*|")
   })
 
-  it('does not start a command whose kill arrived first', async () => {
+  it('does not start a command with stdin whose kill arrived first', async () => {
     const key = newExecKey()
+    await runtime.putFile(id, stdinPath(key), new TextEncoder().encode('in'))
     await runtime.exec(id, { argv: killCommand(key) })
-    const late = await runtime.exec(id, { argv: wrapCommand(key, ['echo', 'ran'], false) })
+    const late = await runtime.exec(id, { argv: execCommand(key, ['echo', 'ran'], true) })
     expect(late).toMatchObject({ exitCode: 137, stdout: '' })
     expect(await execLeftovers(id)).toBe('')
   })
@@ -198,6 +218,45 @@ describe('exec', () => {
     const left = await liveCommands(id)
     expect(left.filter((cmd) => /sleep 100[012]/.test(cmd))).toEqual([])
     expect(await execLeftovers(id)).toBe('')
+  })
+
+  it('kills escapes that scrubbed their environment, and spares other execs', async () => {
+    const bystander = runtime.exec(id, { argv: ['sh', '-c', 'sleep 2; echo alive'] })
+    const result = await runtime.exec(id, {
+      // Untagged: one stays in the session, one leaves it but keeps the output open.
+      argv: ['sh', '-c', 'env -i sleep 1004 & env -i setsid sleep 1005 & sleep 1006'],
+      timeoutMs: 500,
+    })
+    expect(result).toMatchObject({ timedOut: true, exitCode: 124 })
+    const left = await liveCommands(id)
+    expect(left.filter((cmd) => /sleep 100[456]/.test(cmd))).toEqual([])
+    expect(await bystander).toMatchObject({ exitCode: 0, stdout: 'alive\n' })
+  })
+
+  it('kills a command whose timeout came before it started', async () => {
+    const started = Date.now()
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', 'sleep 1007'],
+      timeoutMs: 0,
+    })
+    expect(result).toMatchObject({ timedOut: true, exitCode: 124 })
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1007'))).toEqual([])
+  })
+
+  it('caps the output kept per stream, but streams all of it', async () => {
+    let streamed = 0
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', 'head -c 3000000 /dev/zero; echo done >&2'],
+      maxOutputBytes: 1_000_000,
+      onOutput: (stream, chunk) => {
+        if (stream === 'stdout') streamed += chunk.length
+      },
+    })
+    expect(result).toMatchObject({ exitCode: 0, stderr: 'done\n', truncated: true })
+    expect(result.stdout.length).toBe(1_000_000)
+    expect(streamed).toBe(3_000_000)
+    expect((await runtime.exec(id, { argv: ['true'] })).truncated).toBeUndefined()
   })
 
   it('kills the command when the signal aborts', async () => {

@@ -1,0 +1,123 @@
+import Dockerode from 'dockerode'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { startRedisAdapter, type RedisAdapter } from '../src/redis/index.ts'
+import { startHarness, type Harness } from './support/harness.ts'
+import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { Producer, testSettings, waitFor } from './support/redis.ts'
+
+describe('several instances on one Redis', () => {
+  const cleanups: (() => Promise<unknown>)[] = []
+  afterAll(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined)
+  })
+
+  it('a command for a worker read by the other instance is forwarded to its owner and answered', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'a', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'b', logger: hb.logger })
+    cleanups.push(() => a.close(), () => b.close(), () => producer.cleanup(), () => ha.cleanup(), () => hb.cleanup())
+
+    // Creates are shared: each instance takes some.
+    const created = await Promise.all(
+      Array.from({ length: 6 }, () =>
+        producer.call('create', { config: { agent: 'shell', labels: { ...ha.runLabel, ...hb.runLabel } } }),
+      ),
+    )
+    const owners = await producer.redis.hgetall(producer.names.owners)
+    expect(Object.keys(owners).sort()).toEqual(created.map((c) => c.workerId).sort())
+
+    // Every command is answered by the instance that owns the worker, wherever it was read.
+    const sent = created.flatMap((c) =>
+      Array.from({ length: 5 }, (_, i) => ({ workerId: c.workerId, i })),
+    )
+    const ids = await Promise.all(
+      sent.map((s) =>
+        producer.send('send_command', { workerId: s.workerId, shell: `echo ${s.i} $WORKERS_SPAWNER_WORKER_ID` }),
+      ),
+    )
+    const answers = await Promise.all(ids.map((id) => producer.response(id)))
+    answers.forEach((r, k) => {
+      expect(r.ok).toBe(true)
+      expect(r.result.stdout).toBe(`${sent[k]!.i} ${sent[k]!.workerId}\n`)
+    })
+    const forwarded =
+      (await producer.redis.xlen(producer.names.instanceCommands('a'))) +
+      (await producer.redis.xlen(producer.names.instanceCommands('b')))
+    expect(forwarded).toBeGreaterThan(0)
+    // The owner ran them: each service saw only commands for its own workers.
+    for (const [workerId, owner] of Object.entries(owners)) {
+      const service = owner === 'a' ? ha.service : hb.service
+      const status = await service.status({ workerId })
+      expect(status.workerId).toBe(workerId)
+    }
+    for (const c of created) await producer.call('delete', { workerId: c.workerId })
+    expect(await producer.redis.hlen(producer.names.owners)).toBe(0)
+  })
+})
+
+describe('an instance killed while it holds pending entries', () => {
+  let a: SpawnerProcess | undefined
+  let b: SpawnerProcess | undefined
+  let producer: Producer | undefined
+  afterEach(async () => {
+    await a?.kill('SIGKILL')
+    await b?.kill()
+    if (producer) {
+      const docker = new Dockerode()
+      const left = await docker.listContainers({ all: true, filters: { label: [`test-run=${producer.settings.REDIS_PREFIX}`] } })
+      for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+      await producer.cleanup()
+    }
+  })
+
+  it('is taken over: every request answered exactly once, no command run twice', async () => {
+    const settings = testSettings({ REDIS_CLAIM_IDLE_MS: '1500' })
+    producer = new Producer(settings)
+    const env = {
+      REDIS_URL: settings.REDIS_URL,
+      REDIS_PREFIX: settings.REDIS_PREFIX,
+      REDIS_CLAIM_IDLE_MS: '1500',
+      REDIS_BLOCK_MS: '200',
+    }
+    a = await startSpawner({ ...env, SPAWNER_INSTANCE: 'crash-a' })
+    const { workerId } = await producer.call('create', { config: { agent: 'shell', labels: { 'test-run': settings.REDIS_PREFIX } } })
+    const N = 12
+    const ids: string[] = []
+    for (let i = 0; i < N; i++) {
+      ids.push(await producer.send('send_command', { workerId, shell: `sleep 0.4; echo ${i} >> /workspace/ran` }))
+    }
+    // A works through them one by one (one worker's requests keep their order); kill it mid-way.
+    await waitFor(async () => ((await producer!.responses()).length >= 3) || undefined, 30_000, 'first answers')
+    await a.kill('SIGKILL')
+    const answeredByA = (await producer.responses()).filter((r) => ids.includes(r.requestId ?? '')).length
+    expect(answeredByA).toBeLessThan(N)
+
+    b = await startSpawner({ ...env, SPAWNER_INSTANCE: 'crash-b' })
+    const answers = await waitFor(async () => {
+      const rs = (await producer!.responses()).filter((r) => ids.includes(r.requestId ?? ''))
+      return rs.length >= N ? rs : undefined
+    }, 60_000, 'every request answered')
+    // Exactly one answer each.
+    expect(answers.map((r) => r.requestId).sort()).toEqual([...ids].sort())
+    await new Promise((r) => setTimeout(r, 2000))
+    const later = (await producer.responses()).filter((r) => ids.includes(r.requestId ?? ''))
+    expect(later).toHaveLength(N)
+    // Nothing ran twice; what was cut off mid-command says so instead of running again.
+    const ran = (await producer.call('send_command', { workerId, shell: 'cat /workspace/ran' })).stdout
+      .trim()
+      .split('\n')
+    expect(new Set(ran).size).toBe(ran.length)
+    const interrupted = answers.filter((r) => !r.ok)
+    for (const r of interrupted) expect(r.error?.code).toBe('interrupted')
+    expect(interrupted.length).toBeLessThanOrEqual(1)
+    const okCount = answers.filter((r) => r.ok).length
+    // An interrupted command may or may not have finished before its instance died.
+    expect(ran.length).toBeGreaterThanOrEqual(okCount)
+    expect(ran.length).toBeLessThanOrEqual(okCount + interrupted.length)
+    expect(b.logs.some((l) => l.msg === 'request taken over')).toBe(true)
+    await producer.call('delete', { workerId })
+  })
+})
