@@ -106,6 +106,7 @@ const main = async () => {
     ...(adapter
       ? {
           events: adapter.feed,
+          remote: adapter.remote,
           ready: async () => {
             await runtime.ping()
             await adapter.redis.ping()

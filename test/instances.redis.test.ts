@@ -1,6 +1,7 @@
 import Dockerode from 'dockerode'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
-import { startRedisAdapter, type RedisAdapter } from '../src/redis/index.ts'
+import { startRedisAdapter } from '../src/redis/index.ts'
+import { createApp } from '../src/http/app.ts'
 import { startHarness, type Harness } from './support/harness.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
 import { Producer, testSettings, waitFor } from './support/redis.ts'
@@ -55,6 +56,71 @@ describe('several instances on one Redis', () => {
     }
     for (const c of created) await producer.call('delete', { workerId: c.workerId })
     expect(await producer.redis.hlen(producer.names.owners)).toBe(0)
+  })
+})
+
+describe('HTTP at the instance that does not own the worker', () => {
+  it('forwards commands and files to the owner, and /v1/events shows every instance', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'ha', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'hb', logger: hb.logger })
+    try {
+      const appA = createApp({ service: ha.service, remote: a.remote, events: a.feed })
+      const appB = createApp({ service: hb.service, remote: b.remote, events: b.feed })
+      // Created at B over HTTP: B owns it.
+      const created = await appB.request('/v1/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'shell', labels: hb.runLabel }),
+      })
+      const { workerId } = (await created.json()) as { workerId: string }
+      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'hb' || undefined, 5000, 'ownership')
+
+      const events = await appA.request(`/v1/events?worker=${workerId}`)
+      const reader = events.body!.getReader()
+      const forwardedBefore = await producer.redis.xlen(producer.names.instanceCommands('hb'))
+      const res = await appA.request(`/v1/workers/${workerId}/commands`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ shell: 'echo via-a' }),
+      })
+      expect(res.status).toBe(200)
+      expect(((await res.json()) as { stdout: string }).stdout).toBe('via-a\n')
+      expect(await producer.redis.xlen(producer.names.instanceCommands('hb'))).toBe(forwardedBefore + 1)
+
+      const bytes = new Uint8Array([0, 1, 2, 255, 254])
+      const put = await appA.request(`/v1/workers/${workerId}/files?path=/tmp/f.bin`, { method: 'PUT', body: bytes })
+      expect(put.status).toBe(200)
+      const got = await appA.request(`/v1/workers/${workerId}/files?path=/tmp/f.bin`)
+      expect(new Uint8Array(await got.arrayBuffer())).toEqual(bytes)
+      const missing = await appA.request(`/v1/workers/${workerId}/files?path=/tmp/none`)
+      expect(missing.status).toBe(404)
+
+      // Events of B's worker reach A's SSE through Redis.
+      let text = ''
+      const decoder = new TextDecoder()
+      while (!text.includes('event: command_exit')) {
+        const { value, done } = await reader.read()
+        if (done) break
+        text += decoder.decode(value)
+      }
+      await reader.cancel()
+      expect(text).toContain('event: output')
+      expect(text).toContain('"data":"via-a\\n"')
+
+      const del = await appA.request(`/v1/workers/${workerId}`, { method: 'DELETE' })
+      expect(del.status).toBe(200)
+      expect(await hb.containers()).toEqual([])
+    } finally {
+      await a.close()
+      await b.close()
+      await producer.cleanup()
+      await ha.cleanup()
+      await hb.cleanup()
+    }
   })
 })
 

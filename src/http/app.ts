@@ -7,7 +7,7 @@ import type { WorkerService } from '../core/service.ts'
 import { docsPage } from './docs.ts'
 import { errorBody, onError } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
-import { registerCommandRoutes } from './routes.ts'
+import { registerCommandRoutes, type RemoteDispatch } from './routes.ts'
 import { registerEventRoute, type EventFeed } from './events.ts'
 
 export interface AppOptions {
@@ -18,6 +18,8 @@ export interface AppOptions {
   maxBodyBytes?: number
   /** Largest file body (default 16 MiB). */
   maxFileBytes?: number
+  /** Forwards commands for workers owned by other instances (Redis on). */
+  remote?: RemoteDispatch
   /** Source of `GET /v1/events` (default: this process's event bus). */
   events?: EventFeed
   /** Readiness probe beyond "the process answers" (default: Docker answers a ping). */
@@ -52,7 +54,7 @@ export const createApp = (opts: AppOptions): Hono => {
   registerCommandRoutes(app, catalog as readonly Command[], opts.service, {
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
-  })
+  }, opts.remote)
 
   registerEventRoute(app, opts.events ?? opts.service.events)
 

@@ -8,6 +8,17 @@ import { parseInput } from '../core/validation.ts'
 import * as S from '../core/schemas.ts'
 import type { WorkerService } from '../core/service.ts'
 import { errorBody } from './errors.ts'
+import { base64ToBytes, bytesToBase64 } from '../core/bytes.ts'
+
+/** Sends a worker's command to the instance that owns it (several instances on one Redis). */
+export interface RemoteDispatch {
+  /** The other instance owning `workerId`, or undefined to serve it here. */
+  ownerOf(workerId: string): Promise<string | undefined>
+  call(owner: string, command: string, payload: unknown, timeoutMs: number): Promise<unknown>
+}
+
+/** Extra time a forwarded request gets beyond its own timeout. */
+const FORWARD_SLACK_MS = 30_000
 
 export interface RouteLimits {
   /** Largest JSON body. */
@@ -63,6 +74,7 @@ export const registerCommandRoutes = (
   commands: readonly Command[],
   service: WorkerService,
   limits: RouteLimits,
+  remote?: RemoteDispatch,
 ) => {
   const tooLarge = (max: number) => (c: Context) =>
     c.json(errorBody(new PayloadTooLargeError(`body is larger than ${max} bytes`)), 413)
@@ -76,11 +88,28 @@ export const registerCommandRoutes = (
         // File bytes skip base64: validate the other fields, then hand the body over as is.
         const input = parseInput(cmd.input, { ...raw, content: '' }, `${cmd.name} input`) as { workerId: string; path: string; mode?: number }
         const bytes = new Uint8Array(await c.req.arrayBuffer())
+        const owner = await remote?.ownerOf(input.workerId)
+        if (owner) {
+          const payload = { ...input, content: bytesToBase64(bytes), encoding: 'base64' }
+          return c.json((await remote!.call(owner, cmd.name, payload, FORWARD_SLACK_MS)) as object, 200)
+        }
         return c.json(await service.putBytes(input.workerId, input.path, bytes, input.mode), 200)
       }
 
       // Every command with a file or stream answer takes a workerId (and file commands a path).
-      const input = parseInput(cmd.input, raw, `${cmd.name} input`) as { workerId: string; path: string }
+      const input = parseInput(cmd.input, raw, `${cmd.name} input`) as { workerId: string; path: string; timeoutMs?: number }
+
+      const owner = typeof input.workerId === 'string' ? await remote?.ownerOf(input.workerId) : undefined
+      if (owner) {
+        const timeout = (input.timeoutMs ?? 0) + FORWARD_SLACK_MS
+        if (cmd.http.response === 'file' && !(c.req.header('accept') ?? '').includes('application/json')) {
+          const file = (await remote!.call(owner, cmd.name, { ...input, encoding: 'base64' }, timeout)) as { content: string }
+          const bytes = base64ToBytes(file.content)
+          return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' })
+        }
+        const output = await remote!.call(owner, cmd.name, input, timeout)
+        return c.json(output as object, (cmd.http.status ?? 200) as ContentfulStatusCode)
+      }
 
       if (cmd.http.response === 'file' && !(c.req.header('accept') ?? '').includes('application/json')) {
         const { path, bytes } = await service.getBytes(input.workerId, input.path)

@@ -4,6 +4,8 @@ import type { WorkerService } from '../core/service.ts'
 import { RedisConsumer } from './consumer.ts'
 import { RedisEventFeed, publishEvents, trackOwnership } from './events.ts'
 import type { RedisSettings } from './settings.ts'
+import { Forwarder } from './forwarder.ts'
+import type { RemoteDispatch } from '../http/routes.ts'
 
 export { redisSettingsSchema, redisNames, type RedisSettings, type RedisNames } from './settings.ts'
 export { RedisConsumer } from './consumer.ts'
@@ -12,6 +14,8 @@ export { RedisConsumer } from './consumer.ts'
 export interface RedisAdapter {
   consumer: RedisConsumer
   feed: RedisEventFeed
+  /** Sends HTTP requests for other instances' workers to their owners. */
+  remote: RemoteDispatch
   redis: Redis
   close(): Promise<void>
 }
@@ -48,14 +52,21 @@ export const startRedisAdapter = async (opts: {
   const feed = new RedisEventFeed(redis.duplicate(), names.events, opts.logger)
   await feed.start()
   await consumer.run()
+  const forwarder = new Forwarder(redis, names, opts.instance, opts.logger)
+  const remote: RemoteDispatch = {
+    ownerOf: (workerId) => forwarder.remoteOwner(workerId),
+    call: (owner, command, payload, timeoutMs) => forwarder.call(owner, command, payload, timeoutMs),
+  }
   let closing: Promise<void> | undefined
   return {
     consumer,
     feed,
+    remote,
     redis,
     close() {
       closing ??= (async () => {
         await consumer.close()
+        forwarder.close()
         stopEvents()
         stopOwners()
         feed.close()

@@ -88,7 +88,8 @@ export const responseFields = (
   if (meta.command) fields.push('command', meta.command)
   fields.push('entry_id', meta.entryId)
   if (answer.ok) fields.push('ok', '1', 'result', JSON.stringify(answer.result))
-  else fields.push('ok', '0', 'error', JSON.stringify(answer.error.toJSON()))
+  // `status` is the HTTP status the same error has on the HTTP API.
+  else fields.push('ok', '0', 'error', JSON.stringify(answer.error.toJSON()), 'status', String(answer.error.status))
   return fields
 }
 
