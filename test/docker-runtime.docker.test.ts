@@ -223,8 +223,14 @@ describe('exec', () => {
   it('kills escapes that scrubbed their environment, and spares other execs', async () => {
     const bystander = runtime.exec(id, { argv: ['sh', '-c', 'sleep 2; echo alive'] })
     const result = await runtime.exec(id, {
-      // Untagged: one stays in the session, one leaves it but keeps the output open.
-      argv: ['sh', '-c', 'env -i sleep 1004 & env -i setsid sleep 1005 & sleep 1006'],
+      // Untagged: one stays in the session (in a group of its own, output closed), one leaves
+      // the session but keeps the output open.
+      argv: [
+        'sh',
+        '-c',
+        'env -i bash -c "set -m; sleep 1004 >/dev/null 2>&1 & wait" & ' +
+          'env -i setsid sleep 1005 & sleep 1006',
+      ],
       timeoutMs: 500,
     })
     expect(result).toMatchObject({ timedOut: true, exitCode: 124 })
@@ -242,6 +248,19 @@ describe('exec', () => {
     expect(result).toMatchObject({ timedOut: true, exitCode: 124 })
     expect(Date.now() - started).toBeLessThan(3000)
     expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1007'))).toEqual([])
+  })
+
+  it('repeats the kill until the output ends', async () => {
+    const started = Date.now()
+    // Untagged at first, then tagged: what a command not yet started at the first kill looks like.
+    const late = `sleep 0.3; exec env ${EXEC_ENV}=$K sleep 1008`
+    const result = await runtime.exec(id, {
+      argv: ['sh', '-c', `K=$${EXEC_ENV}; exec env -u ${EXEC_ENV} sh -c "${late}"`],
+      timeoutMs: 100,
+    })
+    expect(result).toMatchObject({ timedOut: true, exitCode: 124 })
+    expect(Date.now() - started).toBeLessThan(3000)
+    expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1008'))).toEqual([])
   })
 
   it('caps the output kept per stream, but streams all of it', async () => {
