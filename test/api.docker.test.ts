@@ -81,6 +81,25 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
     expect(events.at(-1)?.[1]).toMatchObject({ exitCode: 0, stdout: 'line1\nline2\nline3\n' })
   })
 
+  it('serves the worker\'s events on GET /v1/events?worker=', async () => {
+    const res = await h.app.request(`/v1/events?worker=${id}`)
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
+    const reader = res.body!.getReader()
+    await http.post(`/v1/workers/${id}/commands`, { shell: 'echo evented' })
+    let text = ''
+    const decoder = new TextDecoder()
+    while (!text.includes('event: command_exit')) {
+      const { value, done } = await reader.read()
+      if (done) break
+      text += decoder.decode(value)
+    }
+    await reader.cancel()
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => JSON.parse(m[2]!))
+    expect(events.map((e) => e.type)).toEqual(['output', 'command_exit'])
+    expect(events[0]).toMatchObject({ workerId: id, stream: 'stdout', data: 'evented\n', seq: 0 })
+    expect(events[1]).toMatchObject({ workerId: id, exitCode: 0, timedOut: false })
+  })
+
   it('round-trips binary files through PUT/GET and through the JSON commands', async () => {
     const bytes = new Uint8Array([...Array(256).keys(), ...randomBytes(300_000)])
     const put = await h.app.request(`/v1/workers/${id}/files?path=/workspace/data/blob.bin&mode=0600`, {

@@ -13,13 +13,20 @@ import { WorkerService } from '../../src/core/service.ts'
 import { createApp } from '../../src/http/app.ts'
 import { DockerRuntime } from '../../src/host/docker-runtime.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
-import { compare, fmt } from './stats.ts'
+import { compare, fmt, median } from './stats.ts'
+import { Redis } from 'ioredis'
+import { randomBytes } from 'node:crypto'
+import { redisSettingsSchema, startRedisAdapter } from '../../src/redis/index.ts'
+import { noopLogger } from '../../src/core/logger.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
 const CREATES = Number(process.env.BENCH_CREATES ?? 15)
 const COMMANDS = Number(process.env.BENCH_COMMANDS ?? 40)
 const LABEL = 'workers-spawner.bench=1'
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
+const STATUS_WORKERS = Number(process.env.BENCH_STATUS_WORKERS ?? 50)
+const STATUS_REQUESTS = Number(process.env.BENCH_STATUS_REQUESTS ?? 5000)
 
 const time = async (fn: () => Promise<unknown>) => {
   const t = performance.now()
@@ -50,6 +57,7 @@ const main = async () => {
   }
 
   const rows = []
+  const redisExtra: string[] = []
   try {
     // Warm-up: first container start and first exec pay one-off costs on both sides.
     const warm = await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })
@@ -83,6 +91,67 @@ const main = async () => {
     }
     rows.push(compare('command round trip (send_command true vs docker exec true)', execOurs, execCli, 'docker exec'))
 
+    // Redis: the same service behind the Redis adapter, against HTTP in the same run.
+    const settings = redisSettingsSchema.parse({ REDIS_URL, REDIS_PREFIX: `bench-${randomBytes(3).toString('hex')}`, REDIS_BLOCK_MS: '1000' })
+    const adapter = await startRedisAdapter({ settings, service, instance: 'bench', logger: noopLogger })
+    const producer = new Redis(REDIS_URL)
+    const reader = new Redis(REDIS_URL)
+    const names = adapter.consumer.names
+    let cursor = '0-0'
+    const waitAnswer = async (requestId: string) => {
+      for (;;) {
+        const reply = (await reader.call('XREAD', 'BLOCK', '5000', 'STREAMS', names.responses, cursor)) as [string, [string, string[]][]][] | null
+        for (const [, entries] of reply ?? []) {
+          for (const [id, f] of entries) {
+            cursor = id
+            if (f[f.indexOf('request_id') + 1] === requestId) return f
+          }
+        }
+      }
+    }
+    try {
+      const [last] = await producer.xrevrange(names.responses, '+', '-', 'COUNT', 1)
+      cursor = last?.[0] ?? '0-0'
+      const viaRedis: number[] = []
+      const viaHttp: number[] = []
+      for (let i = 0; i < COMMANDS; i++) {
+        viaRedis.push(await time(async () => {
+          const requestId = `b-${i}`
+          await producer.xadd(names.commands, '*', 'request_id', requestId, 'command', 'send_command', 'payload', JSON.stringify({ workerId: warm.workerId, argv: ['true'] }))
+          await waitAnswer(requestId)
+        }))
+        viaHttp.push(await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })))
+      }
+      rows.push(compare('send_command true round trip (Redis vs HTTP)', viaRedis, viaHttp, 'HTTP'))
+      redisExtra.push(`  Redis − HTTP median: ${(median(viaRedis) - median(viaHttp)).toFixed(1)} ms (target ≤ +5 ms)`)
+
+      // status throughput through Redis with many workers.
+      const workers: string[] = []
+      for (let i = 0; i < STATUS_WORKERS; i++) {
+        workers.push(String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' }, resources: { memoryMb: 128 } })).workerId))
+      }
+      const before = await producer.xlen(names.responses)
+      const t0 = performance.now()
+      for (let i = 0; i < STATUS_REQUESTS; i += 500) {
+        const p = producer.pipeline()
+        for (let j = i; j < Math.min(i + 500, STATUS_REQUESTS); j++) {
+          p.xadd(names.commands, '*', 'request_id', `s-${j}`, 'command', 'status', 'payload', JSON.stringify({ workerId: workers[j % workers.length] }))
+        }
+        await p.exec()
+      }
+      while ((await producer.xlen(names.responses)) - before < STATUS_REQUESTS) await new Promise((r) => setTimeout(r, 5))
+      const seconds = (performance.now() - t0) / 1000
+      const failures = (await producer.xrange(names.responses, '-', '+')).filter(([, f]) => f[f.indexOf('ok') + 1] === '0').length
+      redisExtra.push(`status through Redis, ${STATUS_WORKERS} workers, ${STATUS_REQUESTS} requests: ${(STATUS_REQUESTS / seconds).toFixed(0)} requests/s (${failures} errors; target ≥ 2,000/s)`)
+      for (const id of workers) await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
+    } finally {
+      await adapter.close()
+      const keys = await producer.keys(`${settings.REDIS_PREFIX}:*`)
+      if (keys.length) await producer.del(...keys)
+      producer.disconnect()
+      reader.disconnect()
+    }
+
     await fetch(`${base}/v1/workers/${warm.workerId}`, { method: 'DELETE' })
     await docker('rm', '-f', warmCli)
   } finally {
@@ -101,6 +170,7 @@ const main = async () => {
     console.log(`  ${r.baseline.name.padEnd(9)} median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`)
     console.log(`  ratio     median ${r.ratioMedian.toFixed(2)}×  p95 ${r.ratioP95.toFixed(2)}×\n`)
   }
+  for (const line of redisExtra) console.log(line)
   if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
 }
 
