@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs'
 import { serve } from '@hono/node-server'
 import { UnavailableError } from './core/errors.ts'
 import { WorkerService } from './core/service.ts'
+import { Lifecycle } from './core/lifecycle.ts'
+import { WarmPools, parsePoolSpecs } from './core/pool.ts'
+import { recoverWorkers } from './core/recovery.ts'
 import { createApp } from './http/app.ts'
 import { DockerRuntime } from './host/docker-runtime.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
@@ -85,7 +88,19 @@ const main = async () => {
     logger,
     maxFileBytes: settings.MAX_FILE_BYTES,
     instance: settings.SPAWNER_INSTANCE,
+    persistActivityMs: settings.PERSIST_ACTIVITY_MS,
   })
+  let poolSpecs
+  try {
+    poolSpecs = parsePoolSpecs(settings.WARM_POOLS)
+  } catch (err) {
+    return fail((err as Error).message)
+  }
+  await recoverWorkers(service, { instance: settings.SPAWNER_INSTANCE, logger })
+  const lifecycle = new Lifecycle(service, { tickMs: settings.LIFECYCLE_TICK_MS, logger })
+  lifecycle.start()
+  const pools = poolSpecs.length > 0 ? new WarmPools(service, poolSpecs, { logger }) : undefined
+  pools?.start()
   let redis: RedisAdapter | undefined
   if (process.env.REDIS_URL) {
     const parsed = redisSettingsSchema.safeParse(process.env)
@@ -137,6 +152,8 @@ const main = async () => {
     closing = true
     logger.info('shutting down', { signal })
     host.close()
+    pools?.close()
+    void lifecycle.stop()
     // Redis first: requests in flight finish and are answered before the process goes.
     void (adapter?.close() ?? Promise.resolve())
       .catch((err) => logger.error('redis shutdown failed', { error: String(err) }))

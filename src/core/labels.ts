@@ -11,4 +11,6 @@ export const LABELS = {
   idleSeconds: `${LABEL_PREFIX}idle-seconds`,
   workdir: `${LABEL_PREFIX}workdir`,
   instance: `${LABEL_PREFIX}instance`,
+  /** Set on warm-pool containers: the pool they were made for. */
+  pool: `${LABEL_PREFIX}pool`,
 } as const

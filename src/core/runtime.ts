@@ -47,6 +47,11 @@ export interface ExecRequest {
   signal?: AbortSignal
   /** Called with each chunk of output, in order, while the command runs. */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
+  /**
+   * Bytes of each stream kept in the result (default 16 MiB); later output is dropped from
+   * it, not from `onOutput`, and the result has `truncated: true`.
+   */
+  maxOutputBytes?: number
 }
 
 export interface ExecResult {
@@ -55,6 +60,8 @@ export interface ExecResult {
   stderr: string
   timedOut: boolean
   durationMs: number
+  /** Set when stdout or stderr went past `maxOutputBytes` and was cut short. */
+  truncated?: boolean
 }
 
 export interface LogLine {

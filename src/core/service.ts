@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { workerConfigSchema } from './config.ts'
+import { workerConfigSchema, type WorkerConfig } from './config.ts'
 import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, SpawnerError } from './errors.ts'
 import { ImageResolver } from './images.ts'
 import type { Logger } from './logger.ts'
@@ -7,8 +7,10 @@ import { noopLogger } from './logger.ts'
 import { EXTRA_FILE_ROOTS, configFilePath, resolveFilePath } from './paths.ts'
 import type { AgentPlugin, Plugin } from './plugin/contract.ts'
 import type { PluginRegistry } from './plugin/registry.ts'
-import { resolvePlugins } from './resolve.ts'
-import type { ContainerRuntime, ExecRequest, LogLine } from './runtime.ts'
+import { resolvePlugins, type ResolvedPlugins } from './resolve.ts'
+import type { ContainerInfo, ContainerRuntime, ContainerSpec, ExecRequest, LogLine } from './runtime.ts'
+import { readWorkerState, writeWorkerState, type WorkerStateFile } from './worker-state.ts'
+import type { WarmPools } from './pool.ts'
 import type * as S from './schemas.ts'
 import { assertSecrets, buildContainerSpec } from './spec.ts'
 import { LABELS } from './labels.ts'
@@ -39,7 +41,12 @@ export interface WorkerServiceOptions {
   /** `host:ip` entries for /etc/hosts. Default: host.docker.internal → host gateway. */
   extraHosts?: string[]
   now?: () => Date
+  /** Write the last activity to the worker's state file at most this often. Default 30 s. */
+  persistActivityMs?: number
 }
+
+/** Why a worker is paused or deleted. */
+export type ChangeReason = 'request' | 'ttl' | 'idle' | 'error'
 
 /** Streaming hooks for send_command. */
 export interface CommandHooks {
@@ -67,6 +74,8 @@ export class WorkerService {
   private readonly logger: Logger
   private readonly maxFileBytes: number
   private readonly now: () => Date
+  /** Warm pools to take containers from at create (set by WarmPools itself). */
+  pool: WarmPools | undefined
 
   constructor(private readonly opts: WorkerServiceOptions) {
     this.logger = opts.logger ?? noopLogger
@@ -82,51 +91,61 @@ export class WorkerService {
 
   async create(input: In<typeof S.createInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.createOutput>> {
     const config = input.config
-    const registry = this.opts.plugins()
-    const resolved = resolvePlugins(registry, config)
-    assertSecrets(resolved.ordered, this.opts.hostEnv)
+    const { resolved, spec: probe, workerId, createdAt } = this.prepare(config)
     for (const [key, content] of Object.entries(config.files)) {
       resolveFilePath(configFilePath(key, config.workdir), this.fileRoots(config.workdir), `files.${key}`)
       if (utf8Encode(content).length > this.maxFileBytes) {
         throw new PayloadTooLargeError(`files.${key}: larger than ${this.maxFileBytes} bytes`)
       }
     }
-    const workerId = newWorkerId()
-    const createdAt = this.now()
-    // Validates hooks and tweaks before anything is built or started.
-    const probe = buildContainerSpec(config, resolved.ordered, {
-      workerId,
-      image: this.opts.baseImage,
-      hostEnv: this.opts.hostEnv,
-      now: createdAt,
-    })
+    // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
     if (probe.runtime) await this.assertRuntime(probe.runtime, resolved.ordered)
 
+    const pooled = this.pool?.take(config)
+    if (pooled) return this.handOut(pooled, config, resolved.agent, hooks)
+
     this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
-    let image: { tag: string; built: boolean }
+    let started: { record: WorkerRecord; built: boolean }
     try {
-      image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
+      started = await this.startContainer(config, resolved, workerId, createdAt, probe)
     } catch (err) {
       this.emitFailed(workerId, err, hooks.requestId)
       throw err
     }
-    const spec = { ...probe, image: image.tag, extraHosts: this.opts.extraHosts ?? ['host.docker.internal:host-gateway'] }
-    if (this.opts.instance) spec.labels = { ...spec.labels, [LABELS.instance]: this.opts.instance }
+    const { record } = started
+    this.workers.set(workerId, record)
+    this.agents.set(workerId, resolved.agent)
+    this.logger.info('worker created', { workerId, containerId: record.containerId })
+    this.emit({ type: 'status', workerId, state: 'running', reason: 'request' }, hooks.requestId)
+    return this.createResult(record, started.built)
+  }
+
+  /** Builds or reuses the image, starts the container and writes the config's files. */
+  async startContainer(
+    config: WorkerConfig,
+    resolved: ResolvedPlugins,
+    workerId: string,
+    createdAt: Date,
+    spec: ContainerSpec,
+    extraLabels: Record<string, string> = {},
+  ): Promise<{ record: WorkerRecord; built: boolean }> {
+    const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
+    const full: ContainerSpec = {
+      ...spec,
+      image: image.tag,
+      extraHosts: this.opts.extraHosts ?? ['host.docker.internal:host-gateway'],
+      labels: {
+        ...spec.labels,
+        ...extraLabels,
+        ...(this.opts.instance ? { [LABELS.instance]: this.opts.instance } : {}),
+      },
+    }
     this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
-    let containerId: string
+    const containerId = await this.opts.runtime.run(full)
     try {
-      containerId = await this.opts.runtime.run(spec)
-    } catch (err) {
-      this.emitFailed(workerId, err, hooks.requestId)
-      throw err
-    }
-    try {
-      for (const [key, content] of Object.entries(config.files)) {
-        await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
-      }
+      await this.writeFiles(containerId, config)
     } catch (err) {
       await this.opts.runtime.remove(containerId).catch(() => undefined)
-      this.emitFailed(workerId, err, hooks.requestId)
       throw err
     }
     const record: WorkerRecord = {
@@ -143,19 +162,89 @@ export class WorkerService {
       idleSeconds: config.idleSeconds,
       state: 'running',
       runningCommands: 0,
+      env: {},
+      persistedActiveAt: createdAt.getTime(),
+      ...(this.opts.instance ? { instance: this.opts.instance } : {}),
+      ...(extraLabels[LABELS.pool] ? { pool: extraLabels[LABELS.pool] } : {}),
     }
-    this.workers.set(workerId, record)
-    this.agents.set(workerId, resolved.agent)
-    this.logger.info('worker created', { workerId, containerId })
-    this.emit({ type: 'status', workerId, state: 'running', reason: 'request' }, hooks.requestId)
+    return { record, built: image.built }
+  }
+
+  /** Validates a config and prepares its spec without starting anything (pools use it). */
+  prepare(config: WorkerConfig, workerId = newWorkerId(), createdAt = this.now()) {
+    const resolved = resolvePlugins(this.opts.plugins(), config)
+    assertSecrets(resolved.ordered, this.opts.hostEnv)
+    const spec = buildContainerSpec(config, resolved.ordered, {
+      workerId,
+      image: this.opts.baseImage,
+      hostEnv: this.opts.hostEnv,
+      now: createdAt,
+    })
+    return { resolved, spec, workerId, createdAt }
+  }
+
+  /** Registers a container that waits in a warm pool (not visible as a worker). */
+  adoptPooled(record: WorkerRecord, agent: AgentPlugin) {
+    this.workers.set(record.workerId, record)
+    this.agents.set(record.workerId, agent)
+  }
+
+  /** Turns a warm pool container into the caller's worker. */
+  private async handOut(
+    record: WorkerRecord,
+    config: WorkerConfig,
+    agent: AgentPlugin,
+    hooks: CommandHooks,
+  ): Promise<Out<typeof S.createOutput>> {
+    const now = this.now()
+    try {
+      await this.writeFiles(record.containerId, config)
+      await writeWorkerState(this.opts.runtime, record.containerId, {
+        version: 1,
+        createdAt: now.toISOString(),
+        ttlSeconds: config.ttlSeconds,
+        idleSeconds: config.idleSeconds,
+        lastActiveAt: now.toISOString(),
+        labels: config.labels,
+        env: config.env,
+        handedOut: true,
+      })
+    } catch (err) {
+      this.forget(record.workerId)
+      await this.opts.runtime.remove(record.containerId).catch(() => undefined)
+      throw err
+    }
+    delete record.pool
+    Object.assign(record, {
+      labels: config.labels,
+      env: config.env,
+      createdAt: now,
+      lastActiveAt: now,
+      persistedActiveAt: now.getTime(),
+      ttlSeconds: config.ttlSeconds,
+      idleSeconds: config.idleSeconds,
+    })
+    this.agents.set(record.workerId, agent)
+    this.logger.info('worker created from the warm pool', { workerId: record.workerId })
+    this.emit({ type: 'status', workerId: record.workerId, state: 'running', reason: 'request' }, hooks.requestId)
+    return this.createResult(record, false)
+  }
+
+  private createResult(record: WorkerRecord, built: boolean): Out<typeof S.createOutput> {
     const status = toStatus(record)
     return {
-      workerId,
+      workerId: record.workerId,
       status: 'running',
-      image: image.tag,
-      imageBuilt: image.built,
+      image: record.image,
+      imageBuilt: built,
       createdAt: status.createdAt,
       expiresAt: status.expiresAt,
+    }
+  }
+
+  private async writeFiles(containerId: string, config: WorkerConfig) {
+    for (const [key, content] of Object.entries(config.files)) {
+      await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
     }
   }
 
@@ -172,12 +261,12 @@ export class WorkerService {
         stream: hooks.onOutput !== undefined,
         ...(input.sessionId ? { sessionId: input.sessionId } : {}),
       })
-      req = { argv: cmd.argv, env: { ...cmd.env, ...input.env } }
+      req = { argv: cmd.argv, env: { ...record.env, ...cmd.env, ...input.env } }
       if (cmd.stdin !== undefined) req.stdin = cmd.stdin
     } else if (input.shell !== undefined) {
-      req = { argv: ['/bin/bash', '-c', input.shell], env: input.env ?? {} }
+      req = { argv: ['/bin/bash', '-c', input.shell], env: { ...record.env, ...input.env } }
     } else {
-      req = { argv: input.argv ?? [], env: input.env ?? {} }
+      req = { argv: input.argv ?? [], env: { ...record.env, ...input.env } }
     }
     req.workdir = input.workdir ?? record.workdir
     req.timeoutMs = input.timeoutMs
@@ -291,15 +380,25 @@ export class WorkerService {
     )
   }
 
-  async pause(input: { workerId: string }, hooks: CommandHooks = {}): Promise<Out<typeof S.stateOutput>> {
+  async pause(
+    input: { workerId: string },
+    hooks: CommandHooks = {},
+    reason: ChangeReason = 'request',
+  ): Promise<Out<typeof S.stateOutput>> {
     const record = await this.get(input.workerId)
     if (record.runningCommands > 0) {
       throw new ConflictError(`worker '${record.workerId}' is running a command; pause it when it is idle`, 'worker_busy')
     }
-    await this.opts.runtime.pause(record.containerId)
+    const pausing = this.opts.runtime.pause(record.containerId)
+    record.pausing = pausing.catch(() => undefined)
+    try {
+      await pausing
+    } finally {
+      delete record.pausing
+    }
     record.state = 'paused'
-    this.logger.info('worker paused', { workerId: record.workerId })
-    this.emit({ type: 'status', workerId: record.workerId, state: 'paused', reason: 'request' }, hooks.requestId)
+    this.logger.info('worker paused', { workerId: record.workerId, reason })
+    this.emit({ type: 'status', workerId: record.workerId, state: 'paused', reason }, hooks.requestId)
     return { workerId: record.workerId, state: record.state }
   }
 
@@ -315,17 +414,26 @@ export class WorkerService {
 
   async update(input: In<typeof S.updateInput>): Promise<Out<typeof S.statusOutput>> {
     const record = await this.get(input.workerId)
-    if (input.ttlSeconds !== undefined) record.ttlSeconds = input.ttlSeconds
-    if (input.idleSeconds !== undefined) record.idleSeconds = input.idleSeconds
+    const next = {
+      ttlSeconds: input.ttlSeconds ?? record.ttlSeconds,
+      idleSeconds: input.idleSeconds ?? record.idleSeconds,
+    }
+    // Written first: a change the container does not hold would be lost on restart.
+    await writeWorkerState(this.opts.runtime, record.containerId, this.stateOf({ ...record, ...next }))
+    Object.assign(record, next)
     return toStatus(record)
   }
 
-  async delete(input: { workerId: string }, hooks: CommandHooks = {}): Promise<Out<typeof S.deleteOutput>> {
+  async delete(
+    input: { workerId: string },
+    hooks: CommandHooks = {},
+    reason: ChangeReason = 'request',
+  ): Promise<Out<typeof S.deleteOutput>> {
     const record = await this.get(input.workerId)
     await this.opts.runtime.remove(record.containerId)
     this.forget(record.workerId)
-    this.logger.info('worker deleted', { workerId: record.workerId })
-    this.emit({ type: 'status', workerId: record.workerId, state: 'deleted', reason: 'request' }, hooks.requestId)
+    this.logger.info('worker deleted', { workerId: record.workerId, reason })
+    this.emit({ type: 'status', workerId: record.workerId, state: 'deleted', reason }, hooks.requestId)
     return { workerId: record.workerId, deleted: true }
   }
 
@@ -336,6 +444,8 @@ export class WorkerService {
       if (!fresh) return []
       const known = this.workers.get(fresh.workerId)
       const record = known ?? fresh
+      // Pool containers are nobody's workers until handed out.
+      if (record.pool) return []
       record.state = stateFromContainer(info.state)
       return [toStatus(record)]
     })
@@ -355,12 +465,66 @@ export class WorkerService {
   /** Finds a worker by id: from memory, else from container labels (e.g. after a restart). */
   async get(workerId: string): Promise<WorkerRecord> {
     const known = this.workers.get(workerId)
-    if (known) return known
+    if (known && !known.pool) return known
+    if (known) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
     const [info] = await this.opts.runtime.list({ [LABELS.workerId]: workerId, [LABELS.managed]: 'true' })
-    const record = info && recordFromContainer(info)
-    if (!record) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
+    const record = info && (await this.restore(info))
+    if (!record || record.pool) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
     this.workers.set(workerId, record)
     return record
+  }
+
+  /** A record rebuilt from a container's labels and its state file; undefined if not ours. */
+  async restore(info: ContainerInfo): Promise<WorkerRecord | undefined> {
+    const record = recordFromContainer(info)
+    if (!record) return undefined
+    const state = await readWorkerState(this.opts.runtime, record.containerId)
+    if (state) {
+      record.createdAt = new Date(state.createdAt)
+      record.ttlSeconds = state.ttlSeconds
+      record.idleSeconds = state.idleSeconds
+      record.lastActiveAt = new Date(state.lastActiveAt ?? state.createdAt)
+      record.persistedActiveAt = record.lastActiveAt.getTime()
+      if (state.labels) record.labels = state.labels
+      if (state.env) record.env = state.env
+      if (state.handedOut) delete record.pool
+    }
+    // Without a record of activity, the idle clock starts when the spawner finds the worker.
+    if (!state?.lastActiveAt && record.state === 'running') record.lastActiveAt = this.now()
+    return record
+  }
+
+  /** Records held by this service (workers and pool containers). */
+  records(): WorkerRecord[] {
+    return [...this.workers.values()]
+  }
+
+  /** Keeps a restored record (recovery after a restart). */
+  track(record: WorkerRecord) {
+    this.workers.set(record.workerId, record)
+  }
+
+  private stateOf(r: WorkerRecord): WorkerStateFile {
+    return {
+      version: 1,
+      createdAt: r.createdAt.toISOString(),
+      ttlSeconds: r.ttlSeconds,
+      idleSeconds: r.idleSeconds,
+      lastActiveAt: r.lastActiveAt.toISOString(),
+      labels: r.labels,
+      env: r.env,
+      handedOut: true,
+    }
+  }
+
+  /** Writes the last activity now and then, so a restart keeps the idle deadline. */
+  private persistActivity(record: WorkerRecord) {
+    const every = this.opts.persistActivityMs ?? 30_000
+    if (record.lastActiveAt.getTime() - record.persistedActiveAt < every) return
+    record.persistedActiveAt = record.lastActiveAt.getTime()
+    writeWorkerState(this.opts.runtime, record.containerId, this.stateOf(record)).catch((err) =>
+      this.logger.debug('activity not persisted', { workerId: record.workerId, error: String(err) }),
+    )
   }
 
   /** Validates a raw WorkerConfig (exposed for adapters that take it outside `create`). */
@@ -409,8 +573,14 @@ export class WorkerService {
    * was paused behind our back), and last-active time moves forward.
    */
   private async active<T>(record: WorkerRecord, work: () => Promise<T>): Promise<T> {
-    if (record.state === 'paused') await this.resume({ workerId: record.workerId })
     record.runningCommands++
+    try {
+      if (record.pausing) await record.pausing
+      if (record.state === 'paused') await this.resume({ workerId: record.workerId })
+    } catch (err) {
+      record.runningCommands--
+      throw err
+    }
     record.lastActiveAt = this.now()
     try {
       try {
@@ -425,6 +595,7 @@ export class WorkerService {
     } finally {
       record.runningCommands--
       record.lastActiveAt = this.now()
+      if (this.workers.has(record.workerId)) this.persistActivity(record)
     }
   }
 

@@ -18,6 +18,16 @@ export interface WorkerRecord {
   idleSeconds: number
   state: WorkerState
   runningCommands: number
+  /** Instance that created it (label), when known. */
+  instance?: string
+  /** Warm-pool key while the container waits in a pool; undefined once it is a worker. */
+  pool?: string
+  /** Env given to every command: a pool container's config env, applied at hand-out. */
+  env: Record<string, string>
+  /** When lastActiveAt was last written to the state file (ms since epoch). */
+  persistedActiveAt: number
+  /** Set while a pause is on its way, so a command waits for it and then resumes. */
+  pausing?: Promise<unknown>
 }
 
 /** Rebuilds a record from a container's labels, or `undefined` when they are not ours. */
@@ -44,6 +54,10 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     idleSeconds: Number(l[LABELS.idleSeconds] ?? 900),
     state: stateFromContainer(info.state),
     runningCommands: 0,
+    ...(l[LABELS.instance] ? { instance: l[LABELS.instance] } : {}),
+    ...(l[LABELS.pool] ? { pool: l[LABELS.pool] } : {}),
+    env: {},
+    persistedActiveAt: 0,
   }
 }
 

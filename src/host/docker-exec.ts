@@ -1,22 +1,27 @@
+import type { Readable } from 'node:stream'
 import type { ExecRequest, ExecResult } from '../core/runtime.ts'
 import type { DockerContext } from './docker-call.ts'
 import { putFile } from './docker-files.ts'
 import { ExecOutput } from './exec-output.ts'
 import { exitCodeOf, runHelper, startExec, streamEnded } from './exec-start.ts'
-import { killCommand, newExecKey, stdinPath, wrapCommand } from './exec-wrapper.ts'
+import { StartFailureGate, startFailure } from './exec-start-failure.ts'
+import { EXEC_ENV, execCommand, killCommand, newExecKey, stdinPath } from './exec-wrapper.ts'
 
 /** Exit code reported when `timeoutMs` ran out (the convention of coreutils `timeout`). */
 export const EXIT_TIMEOUT = 124
 /** Exit code reported when the caller's `signal` aborted the command (128 + SIGINT). */
 export const EXIT_ABORTED = 130
-/** How long to wait for the output to end after the kill before giving up on the socket. */
+/** How long after a timeout or abort the output may take to end before the socket is dropped. */
 const KILL_GRACE_MS = 5000
+/** How often the kill is repeated while the output has not ended (see `killUntilEnded`). */
+const KILL_REPEAT_MS = 500
 
 /**
- * Runs `req.argv` in the container as its default user, under the session wrapper (see
- * exec-wrapper.ts). The fast path is three Engine calls: create, start, inspect. On timeout
- * or abort the whole process tree is killed by a second exec; the result then carries what
- * was printed so far and exit code EXIT_TIMEOUT (`timedOut: true`) or EXIT_ABORTED.
+ * Runs `req.argv` in the container as its default user, tagged with `EXEC_ENV` (see
+ * exec-wrapper.ts). Without stdin the fast path is three Engine calls (create, start,
+ * inspect) and no wrapper process. On timeout or abort the whole process tree is killed by
+ * further execs; the result then carries what was printed so far and exit code EXIT_TIMEOUT
+ * (`timedOut: true`) or EXIT_ABORTED. Each stream keeps at most `req.maxOutputBytes`.
  */
 export const runExec = async (
   ctx: DockerContext,
@@ -35,24 +40,22 @@ export const runExec = async (
     await putFile(ctx, id, stdinPath(key), bytes, { mode: 0o600, mkdirMode: 0o1777 })
   }
   const { exec, stream } = await startExec(ctx, id, {
-    cmd: wrapCommand(key, req.argv, withStdin),
-    ...(req.env ? { env: req.env } : {}),
+    cmd: execCommand(key, req.argv, withStdin),
+    env: { ...req.env, [EXEC_ENV]: key },
     ...(req.workdir ? { workdir: req.workdir } : {}),
   })
-  const output = new ExecOutput(req.onOutput)
+  const gate = req.onOutput && new StartFailureGate(req.onOutput)
+  const output = new ExecOutput(gate?.onOutput, req.maxOutputBytes)
   ctx.docker.modem.demuxStream(stream, output.sink('stdout'), output.sink('stderr'))
   const ended = streamEnded(stream)
 
   let reason: 'timeout' | 'abort' | undefined
   let killing: Promise<void> | undefined
-  let grace: NodeJS.Timeout | undefined
   const cancel = (why: 'timeout' | 'abort') => {
     if (reason) return
     reason = why
     ctx.logger.debug('exec cancel', { containerId: id, execId: exec.id, reason: why })
-    killing = killTree(ctx, id, key).finally(() => {
-      grace = setTimeout(() => stream.destroy(), KILL_GRACE_MS)
-    })
+    killing = killUntilEnded(ctx, id, key, stream, ended)
   }
   const onAbort = () => cancel('abort')
   req.signal?.addEventListener('abort', onAbort, { once: true })
@@ -68,30 +71,67 @@ export const runExec = async (
     req.signal?.removeEventListener('abort', onAbort)
   }
   await killing
-  clearTimeout(grace)
   output.finish()
-  if (output.callbackError) {
-    ctx.logger.warn('exec onOutput threw', {
-      containerId: id,
-      reason: String(output.callbackError),
-    })
-  }
   const exitCode =
     reason === 'timeout'
       ? EXIT_TIMEOUT
       : reason === 'abort'
         ? EXIT_ABORTED
         : await exitCodeOf(ctx, id, exec)
+  const failed = reason ? undefined : startFailure(exitCode, output.stdout, output.stderr)
+  try {
+    gate?.settle(failed)
+  } catch (err) {
+    output.callbackError ??= err
+  }
+  if (output.callbackError) {
+    ctx.logger.warn('exec onOutput threw', {
+      containerId: id,
+      reason: String(output.callbackError),
+    })
+  }
   return {
-    exitCode,
-    stdout: output.stdout,
-    stderr: output.stderr,
+    exitCode: failed?.exitCode ?? exitCode,
+    stdout: failed ? '' : output.stdout,
+    stderr: failed?.message ?? output.stderr,
     timedOut: reason === 'timeout',
     durationMs: durationMs(),
+    ...(output.truncated ? { truncated: true } : {}),
   }
 }
 
-/** Kills the wrapped command's session; failures are logged, never thrown. */
+/**
+ * Kills the exec's process tree, again every KILL_REPEAT_MS until its output ends: a command
+ * the first kill did not find yet (it had not started) is caught by a later one. After
+ * KILL_GRACE_MS the socket is dropped, whatever still holds it.
+ */
+const killUntilEnded = async (
+  ctx: DockerContext,
+  id: string,
+  key: string,
+  stream: Readable,
+  ended: Promise<void>,
+): Promise<void> => {
+  const deadline = performance.now() + KILL_GRACE_MS
+  let done = false
+  void ended.then(() => (done = true))
+  while (!done) {
+    await killTree(ctx, id, key)
+    const left = deadline - performance.now()
+    if (left <= 0) break
+    await settleWithin(ended, Math.min(KILL_REPEAT_MS, left))
+  }
+  if (!done) stream.destroy()
+}
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first. */
+const settleWithin = async (promise: Promise<void>, ms: number): Promise<void> => {
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))])
+  clearTimeout(timer)
+}
+
+/** Kills the processes tagged `key`; failures are logged, never thrown. */
 const killTree = async (ctx: DockerContext, id: string, key: string): Promise<void> => {
   try {
     const result = await runHelper(ctx, id, killCommand(key))

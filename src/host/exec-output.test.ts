@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ExecOutput } from './exec-output.ts'
+import { DEFAULT_MAX_OUTPUT_BYTES, ExecOutput } from './exec-output.ts'
 
 describe('ExecOutput', () => {
   it('joins multibyte characters split across chunks, per stream', () => {
@@ -39,5 +39,53 @@ describe('ExecOutput', () => {
     out.finish()
     expect(out.stdout).toBe('a\uFFFD')
     expect(out.callbackError).toBeInstanceOf(Error)
+  })
+
+  it('keeps at most maxBytes per stream and still calls back with everything', () => {
+    const seen: string[] = []
+    const out = new ExecOutput((stream, chunk) => seen.push(`${stream}:${chunk}`), 4)
+    out.push('stdout', Buffer.from('abc'))
+    out.push('stdout', Buffer.from('def'))
+    out.push('stdout', Buffer.from('g'))
+    out.push('stderr', Buffer.from('1234'))
+    out.finish()
+    expect(out.stdout).toBe('abcd')
+    expect(out.stderr).toBe('1234')
+    expect(out.truncated).toBe(true)
+    expect(seen).toEqual(['stdout:abc', 'stdout:def', 'stdout:g', 'stderr:1234'])
+  })
+
+  it('is not truncated at exactly maxBytes', () => {
+    const out = new ExecOutput(undefined, 3)
+    out.push('stdout', Buffer.from('abc'))
+    out.finish()
+    expect(out).toMatchObject({ stdout: 'abc', truncated: false })
+  })
+
+  it('drops a character cut by the limit whole, without U+FFFD', () => {
+    const seen: string[] = []
+    const out = new ExecOutput((_stream, chunk) => seen.push(chunk), 4)
+    out.push('stdout', Buffer.from('ab€c')) // the euro sign is bytes 3 to 5 of 6
+    out.push('stdout', Buffer.from('😀'))
+    out.finish()
+    expect(out.stdout).toBe('ab')
+    expect(out.truncated).toBe(true)
+    expect(seen.join('')).toBe('ab€c😀')
+
+    const quiet = new ExecOutput(undefined, 4)
+    quiet.push('stderr', Buffer.from('abc€'))
+    quiet.push('stderr', Buffer.from('more'))
+    quiet.finish()
+    expect(quiet.stderr).toBe('abc')
+  })
+
+  it('keeps 16 MiB by default', () => {
+    const out = new ExecOutput()
+    out.push('stdout', new Uint8Array(DEFAULT_MAX_OUTPUT_BYTES))
+    expect(out.truncated).toBe(false)
+    out.push('stdout', Buffer.from('x'))
+    out.finish()
+    expect(out.stdout.length).toBe(DEFAULT_MAX_OUTPUT_BYTES)
+    expect(out.truncated).toBe(true)
   })
 })

@@ -1,73 +1,84 @@
 import { randomBytes } from 'node:crypto'
 
 /**
- * Docker has no API to kill an exec'd process, so every command runs as the leader of its
- * own session (`setsid -w`), records its pid under EXEC_DIR, and can later be killed —
- * with everything it started — by a second exec (`killCommand`). The directory is 1777,
- * like /tmp, so execs as different users can share it.
+ * Docker has no API to kill an exec'd process, so every command is tagged: its exec carries
+ * the environment entry `EXEC_ENV=<key>`, which every process it starts inherits (unless it
+ * scrubs its environment). A second exec (`killCommand`) finds the tagged processes through
+ * /proc and kills them with everything around them.
+ */
+export const EXEC_ENV = 'WORKERS_SPAWNER_EXEC'
+
+/**
+ * Where stdin files wait for their command. The directory is 1777, like /tmp, so execs as
+ * different users can share it.
  */
 export const EXEC_DIR = '/tmp/.ws-exec'
 
-/** A fresh name for one exec's files under EXEC_DIR. */
+/** A fresh tag for one exec. */
 export const newExecKey = (): string => randomBytes(8).toString('hex')
 
 /** Where `exec` puts the bytes fed to the command's standard input. */
 export const stdinPath = (key: string): string => `${EXEC_DIR}/${key}.stdin`
 
-const prelude = (key: string): string =>
-  `d=${EXEC_DIR}; k=$d/${key}; [ -d $d ] || mkdir -p -m 1777 $d 2>/dev/null`
-
 /**
- * The argv that runs `argv` under the wrapper. The inner shell is the session leader; it
- * writes its pid, quits if a kill already came (`.kill` marker, for a timeout that fires
- * before the command starts), runs the command (stdin from the `.stdin` file when
- * `withStdin`), removes its files and exits with the command's status.
+ * The argv that runs `argv` for the exec tagged `key`: `argv` itself (no wrapper, no extra
+ * process) unless there is stdin. Then a shell opens the stdin file, removes it and execs the
+ * command; a kill that came first has removed the file, so the command never starts (exit 137).
  */
-export const wrapCommand = (key: string, argv: string[], withStdin: boolean): string[] => {
-  const script = [
-    prelude(key),
-    '{ echo $$ > $k.pid; } 2>/dev/null',
-    'if [ -e $k.kill ]; then rm -f $k.pid $k.stdin $k.kill; exit 137; fi',
-    withStdin ? '"$@" < $k.stdin' : '"$@"',
-    'rc=$?',
-    'rm -f $k.pid $k.stdin',
-    'exit $rc',
-  ].join('\n')
-  return ['setsid', '-w', '/bin/sh', '-c', script, 'ws-exec', ...argv]
+export const execCommand = (key: string, argv: string[], withStdin: boolean): string[] => {
+  if (!withStdin) return argv
+  // `command exec` keeps a failed redirect from aborting the shell before `exit 137`.
+  const script = `f=${stdinPath(key)}; command exec < $f || exit 137; rm -f $f; exec "$@"`
+  return ['/bin/sh', '-c', script, 'ws-exec', ...argv]
 }
 
 /**
- * The argv that kills the command started with `key`, using shell builtins only (cheap in a
- * busy container): it freezes the command's process group, then kills every process that
- * is in the command's session or still holds its stdout/stderr (a child that started a
- * session of its own but kept the output open, which would otherwise keep the exec's
- * stream open), then the group itself. A process that left the session and closed the
- * output is out of reach.
+ * The argv that kills the exec tagged `key`. It finds the tagged processes with one `grep -z`
+ * over every /proc/PID/environ (the image needs a grep with -z, such as GNU grep) and stops
+ * them, then, with shell builtins only (cheap in a busy container), kills them and every
+ * process in their sessions or still holding their stdout/stderr pipes (a child that scrubbed
+ * its environment, started a session of its own and kept the output open, which would
+ * otherwise keep the exec's stream open), then their process groups. A process that scrubbed
+ * its environment, left the session and closed the output is out of reach. A command that has
+ * not started yet is not found: the caller repeats the kill until the output ends.
  */
 export const killCommand = (key: string): string[] => {
   const script = [
-    prelude(key),
-    ': > $k.kill',
-    'p=$(cat $k.pid 2>/dev/null)',
+    `i=${stdinPath(key)}; [ ! -e $i ] || rm -f $i`,
+    `m=$(grep -lsxzF ${EXEC_ENV}=${key} /proc/[0-9]*/environ)`,
+    'p=; s=" "; g=; o=',
+    'for f in $m; do f=${f#/proc/}; p="$p ${f%/environ}"; done',
     '[ -n "$p" ] || exit 0',
-    'kill -STOP -$p 2>/dev/null',
+    'kill -STOP $p 2>/dev/null',
+    'for q in $p; do',
+    '  read -r x < /proc/$q/stat 2>/dev/null || continue',
+    '  x=${x##*) }',
+    '  set -- $x',
+    // Session or group 0/1 would be the container's init: never ours, never to be killed.
+    '  [ "$4" -gt 1 ] && s="$s$4 "',
+    '  [ "$3" -gt 1 ] && g="$g -$3"',
     // Only pipes are compared: a /dev/null here would match half the container.
-    'o=/proc/$p/fd/1; e=/proc/$p/fd/2; [ -p $o ] || o=/-; [ -p $e ] || e=/-',
-    // Kill only after the scan: the leader's fds are the reference for the whole loop.
-    'l=',
-    'for f in /proc/[0-9]*; do',
-    '  q=${f#/proc/}',
-    '  [ "$q" = "$$" ] && continue',
-    '  read -r s < $f/stat 2>/dev/null || continue',
-    '  s=${s##*) }',
-    '  set -- $s',
-    '  if [ "$4" = "$p" ] || [ $f/fd/1 -ef $o ] || [ $f/fd/2 -ef $e ]; then',
-    '    l="$l $q"',
-    '  fi',
+    '  for r in /proc/$q/fd/1 /proc/$q/fd/2; do',
+    '    [ -p $r ] || continue',
+    '    for t in $o; do [ $r -ef $t ] && continue 2; done',
+    '    o="$o $r"',
+    '  done',
     'done',
-    'kill -KILL -$p 2>/dev/null',
-    '[ -z "$l" ] || kill -KILL $l 2>/dev/null',
-    'rm -f $k.pid $k.stdin $k.kill',
+    // Kill only after the scan: the stopped processes' fds are the reference for the loop.
+    'l=',
+    'for d in /proc/[0-9]*; do',
+    '  q=${d#/proc/}',
+    '  [ "$q" = "$$" ] && continue',
+    '  read -r x < $d/stat 2>/dev/null || continue',
+    '  x=${x##*) }',
+    '  set -- $x',
+    '  case $s in *" $4 "*) l="$l $q"; continue ;; esac',
+    '  for t in $o; do',
+    '    if [ $d/fd/1 -ef $t ] || [ $d/fd/2 -ef $t ]; then l="$l $q"; break; fi',
+    '  done',
+    'done',
+    'kill -KILL $p $l 2>/dev/null',
+    '[ -z "$g" ] || kill -KILL $g 2>/dev/null',
     'exit 0',
   ].join('\n')
   return ['/bin/sh', '-c', script, 'ws-kill']

@@ -17,7 +17,13 @@ export const settingsSchema = z.object({
   MAX_FILE_BYTES: int(16 * 1024 * 1024),
   MAX_BODY_BYTES: int(4 * 1024 * 1024),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
-  SPAWNER_INSTANCE: z.string().min(1).default(hostname()),
+  SPAWNER_INSTANCE: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - only').default(hostname()),
+  /** How often TTL and idle deadlines are checked. */
+  LIFECYCLE_TICK_MS: int(1000),
+  /** Warm pools, e.g. `shell=2 claude-code+git=1`. */
+  WARM_POOLS: z.string().default(''),
+  /** How often a worker's last activity is written into it (restart-safe idle deadline). */
+  PERSIST_ACTIVITY_MS: int(30_000),
 })
 export type Settings = z.infer<typeof settingsSchema>
 

@@ -60,8 +60,10 @@ export class RedisConsumer {
 
   constructor(private readonly opts: RedisConsumerOptions) {
     this.redis = opts.redis
-    this.reader = opts.redis.duplicate()
     this.logger = opts.logger ?? noopLogger
+    this.reader = opts.redis.duplicate()
+    // The main connection reports trouble; this one only must not crash the process.
+    this.reader.on('error', () => undefined)
     this.s = opts.settings
     this.me = opts.instance
     this.names = redisNames(opts.settings)
@@ -198,7 +200,7 @@ export class RedisConsumer {
         code: parsed.error.code,
         message: parsed.error.message,
       })
-      await this.answer(stream, parsed.entryId, parsed, { ok: false, error: parsed.error })
+      await this.answer(stream, parsed.entryId, { ...parsed, store: false }, { ok: false, error: parsed.error })
       return
     }
     const req = parsed.request
@@ -227,10 +229,16 @@ export class RedisConsumer {
     const claimed = await this.redis.set(running, this.me, 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS, 'NX')
     if (claimed !== 'OK') return this.awaitOther(stream, req)
 
+    let input: unknown
+    try {
+      input = parseInput(req.command.input, req.payload, `${req.command.name} payload`)
+    } catch (err) {
+      // Refused before running: not stored, so a corrected request may reuse its request_id.
+      return this.answer(stream, req.entryId, { ...req, store: false }, { ok: false, error: toSpawnerError(err) })
+    }
     this.runningHere.add(req.requestId)
     let answer: Answer
     try {
-      const input = parseInput(req.command.input, req.payload, `${req.command.name} payload`)
       answer = { ok: true, result: await req.command.run(this.opts.service, input, { requestId: req.requestId }) }
     } catch (err) {
       const error = toSpawnerError(err)
@@ -306,7 +314,7 @@ export class RedisConsumer {
   private async answer(
     stream: string,
     entryId: string,
-    meta: { requestId?: string; replyTo?: string; command?: { name: string } },
+    meta: { requestId?: string; replyTo?: string; command?: { name: string }; store?: boolean },
     answer: Answer,
   ) {
     const fields = responseFields(answer, {
@@ -315,7 +323,7 @@ export class RedisConsumer {
       ...(meta.command ? { command: meta.command.name } : {}),
     })
     const m = this.redis.multi()
-    if (meta.requestId) {
+    if (meta.requestId && meta.store !== false) {
       m.set(this.names.answer(meta.requestId), JSON.stringify(fields), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
     }
     m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)

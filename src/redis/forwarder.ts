@@ -27,6 +27,7 @@ export class Forwarder {
     private readonly logger: Logger,
   ) {
     this.reader = redis.duplicate()
+    this.reader.on('error', () => undefined)
   }
 
   /** The live instance other than this one that owns `workerId`, if any. */

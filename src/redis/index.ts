@@ -34,7 +34,20 @@ export const startRedisAdapter = async (opts: {
   shutdownMs?: number
 }): Promise<RedisAdapter> => {
   const redis = new Redis(opts.settings.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true })
-  await redis.connect()
+  // Connection trouble is logged once per kind; ioredis reconnects by itself.
+  let lastError = ''
+  redis.on('error', (err: Error) => {
+    if (err.message === lastError) return
+    lastError = err.message
+    opts.logger.warn('redis connection error', { error: err.message })
+  })
+  redis.on('ready', () => (lastError = ''))
+  try {
+    await redis.connect()
+  } catch (err) {
+    redis.disconnect()
+    throw new Error(lastError || (err as Error).message)
+  }
   const consumer = new RedisConsumer({
     redis,
     service: opts.service,
@@ -49,7 +62,9 @@ export const startRedisAdapter = async (opts: {
     logger: opts.logger,
   })
   const stopOwners = trackOwnership(opts.service.events, redis, names, opts.instance, opts.logger)
-  const feed = new RedisEventFeed(redis.duplicate(), names.events, opts.logger)
+  const subscriber = redis.duplicate()
+  subscriber.on('error', () => undefined)
+  const feed = new RedisEventFeed(subscriber, names.events, opts.logger)
   await feed.start()
   await consumer.run()
   const forwarder = new Forwarder(redis, names, opts.instance, opts.logger)
