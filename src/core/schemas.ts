@@ -77,6 +77,7 @@ export const sendCommandOutput = z.object({
   stderr: z.string(),
   timedOut: z.boolean().describe('true when timeoutMs ran out and the command was killed (exitCode 124)'),
   durationMs: z.number(),
+  truncated: z.boolean().optional().describe('true when output beyond 16 MiB per stream was dropped'),
   reply: replySchema.optional(),
 })
 export type SendCommandOutput = z.infer<typeof sendCommandOutput>
