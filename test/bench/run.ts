@@ -18,6 +18,7 @@ import { Redis } from 'ioredis'
 import { randomBytes } from 'node:crypto'
 import { redisSettingsSchema, startRedisAdapter } from '../../src/redis/index.ts'
 import { noopLogger } from '../../src/core/logger.ts'
+import { WarmPools } from '../../src/core/pool.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -82,6 +83,32 @@ const main = async () => {
       await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
     }
     rows.push(compare('create-to-ready (HTTP POST /v1/workers vs docker run -d)', ours, cli, 'docker run -d'))
+
+    // Warm pool: every create is a hit (the pool is refilled before the next one).
+    const pools = new WarmPools(service, [{ key: 'shell', agent: 'shell', capabilities: [], size: 2 }])
+    pools.start()
+    const poolOurs: number[] = []
+    const poolCli: number[] = []
+    try {
+      for (let i = 0; i < CREATES; i++) {
+        const until = Date.now() + 60_000
+        while (pools.sizes().shell! < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+        let id = ''
+        poolOurs.push(await time(async () => {
+          id = String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })).workerId)
+        }))
+        let cid = ''
+        poolCli.push(await time(async () => {
+          cid = await docker('run', '-d', '--label', LABEL, IMAGE)
+        }))
+        await docker('rm', '-f', cid)
+        await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
+      }
+    } finally {
+      pools.close()
+      for (const r of service.records()) if (r.pool) await runtime.remove(r.containerId)
+    }
+    rows.push(compare('create-to-ready from a warm pool (HTTP vs docker run -d)', poolOurs, poolCli, 'docker run -d'))
 
     const execOurs: number[] = []
     const execCli: number[] = []
