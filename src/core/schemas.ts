@@ -30,6 +30,9 @@ export const workerStatusSchema = z.object({
   idleDeadline: z.string().nullable(),
   commandRunning: z.boolean(),
   agentState: z.enum(['idle', 'running']),
+  usage: z
+    .object({ prompts: z.number(), inputTokens: z.number(), outputTokens: z.number(), costUsd: z.number() })
+    .describe("prompts sent to the agent and the usage its CLI reported, summed"),
 })
 export type WorkerStatus = z.infer<typeof workerStatusSchema>
 

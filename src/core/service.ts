@@ -12,10 +12,10 @@ import type { ContainerInfo, ContainerRuntime, ContainerSpec, ExecRequest, LogLi
 import { readWorkerState, writeWorkerState, type WorkerStateFile } from './worker-state.ts'
 import type { WarmPools } from './pool.ts'
 import type * as S from './schemas.ts'
-import { assertSecrets, buildContainerSpec } from './spec.ts'
+import { assertSecrets, buildContainerSpec, pluginContext, pluginFiles } from './spec.ts'
 import { LABELS } from './labels.ts'
 import { base64ToBytes, bytesToBase64, utf8Decode, utf8Encode } from './bytes.ts'
-import { recordFromContainer, stateFromContainer, toStatus, type WorkerRecord } from './worker-record.ts'
+import { addUsage, recordFromContainer, stateFromContainer, toStatus, type WorkerRecord } from './worker-record.ts'
 import { parseInput } from './validation.ts'
 import { EventBus, type SpawnerEvent } from './events.ts'
 
@@ -102,7 +102,7 @@ export class WorkerService {
     if (probe.runtime) await this.assertRuntime(probe.runtime, resolved.ordered)
 
     const pooled = this.pool?.take(config)
-    if (pooled) return this.handOut(pooled, config, resolved.agent, hooks)
+    if (pooled) return this.handOut(pooled, config, resolved, hooks)
 
     this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
     let started: { record: WorkerRecord; built: boolean }
@@ -143,7 +143,7 @@ export class WorkerService {
     this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
     const containerId = await this.opts.runtime.run(full)
     try {
-      await this.writeFiles(containerId, config)
+      await this.writeFiles(containerId, config, workerId, resolved.ordered)
     } catch (err) {
       await this.opts.runtime.remove(containerId).catch(() => undefined)
       throw err
@@ -193,12 +193,13 @@ export class WorkerService {
   private async handOut(
     record: WorkerRecord,
     config: WorkerConfig,
-    agent: AgentPlugin,
+    resolved: ResolvedPlugins,
     hooks: CommandHooks,
   ): Promise<Out<typeof S.createOutput>> {
+    const agent = resolved.agent
     const now = this.now()
     try {
-      await this.writeFiles(record.containerId, config)
+      await this.writeFiles(record.containerId, config, record.workerId, resolved.ordered)
       await writeWorkerState(this.opts.runtime, record.containerId, {
         version: 1,
         createdAt: now.toISOString(),
@@ -242,7 +243,12 @@ export class WorkerService {
     }
   }
 
-  private async writeFiles(containerId: string, config: WorkerConfig) {
+  /** Plugin files (CLI config) first, then the config's own files, which may override them. */
+  private async writeFiles(containerId: string, config: WorkerConfig, workerId: string, plugins: readonly Plugin[]) {
+    const pctx = pluginContext(config, workerId, this.opts.hostEnv)
+    for (const file of pluginFiles(plugins, pctx)) {
+      await this.opts.runtime.putFile(containerId, file.path, utf8Encode(file.content), { mode: 0o600 })
+    }
     for (const [key, content] of Object.entries(config.files)) {
       await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
     }
@@ -286,6 +292,7 @@ export class WorkerService {
     if (!agent) return result
     try {
       const reply = agent.parse(result)
+      addUsage(record, reply.usage)
       this.emit({ type: 'response', workerId, reply }, hooks.requestId)
       return { ...result, reply }
     } catch (err) {

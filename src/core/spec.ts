@@ -31,14 +31,7 @@ export const buildContainerSpec = (
   plugins: readonly Plugin[],
   ctx: SpecContext,
 ): ContainerSpec => {
-  const pctx: PluginContext = {
-    workerId: ctx.workerId,
-    workdir: config.workdir,
-    hostEnv: ctx.hostEnv,
-    configEnv: config.env,
-    agent: config.agent,
-    capabilities: config.capabilities,
-  }
+  const pctx = pluginContext(config, ctx.workerId, ctx.hostEnv)
 
   const env: Record<string, string> = {
     HOME: '/home/worker',
@@ -91,6 +84,40 @@ export const buildContainerSpec = (
   if (tweak.shmSizeMb) spec.shmSizeBytes = tweak.shmSizeMb * 1024 * 1024
   return spec
 }
+
+/** What plugin hooks are told about a worker. */
+export const pluginContext = (
+  config: WorkerConfig,
+  workerId: string,
+  hostEnv: Readonly<Record<string, string | undefined>>,
+): PluginContext => ({
+  workerId,
+  workdir: config.workdir,
+  hostEnv,
+  configEnv: config.env,
+  agent: config.agent,
+  capabilities: config.capabilities,
+})
+
+const HOME = '/home/worker'
+
+/**
+ * The files plugins ask for (`files(ctx)`), in plugin order, with `~/` expanded to the
+ * worker's home. A path that is relative or climbs with `..` is the plugin's fault.
+ */
+export const pluginFiles = (plugins: readonly Plugin[], pctx: PluginContext): { path: string; content: string }[] =>
+  plugins.flatMap((plugin) => {
+    const raw = callHook(plugin, 'files', pctx) ?? {}
+    if (typeof raw !== 'object' || raw === null) throw pluginFault(plugin, 'files', 'must return an object')
+    return Object.entries(raw as Record<string, unknown>).map(([key, content]) => {
+      const path = key.startsWith('~/') ? `${HOME}/${key.slice(2)}` : key
+      if (!path.startsWith('/') || path.split('/').includes('..')) {
+        throw pluginFault(plugin, 'files', `'${key}' must be absolute or start with ~/, without '..'`)
+      }
+      if (typeof content !== 'string') throw pluginFault(plugin, 'files', `'${key}' content must be a string`)
+      return { path, content }
+    })
+  })
 
 /** Declared secrets that are set in the spawner's environment, in plugin order. */
 export const collectSecrets = (
@@ -154,7 +181,7 @@ export const mergeTweaks = (
   return out
 }
 
-type Hook = 'env' | 'mounts' | 'container'
+type Hook = 'env' | 'mounts' | 'container' | 'files'
 
 const callHook = (plugin: Plugin, hook: Hook, ctx: PluginContext): unknown => {
   const fn = plugin[hook] as ((c: PluginContext) => unknown) | undefined

@@ -28,6 +28,24 @@ export interface WorkerRecord {
   persistedActiveAt: number
   /** Set while a pause is on its way, so a command waits for it and then resumes. */
   pausing?: Promise<unknown>
+  /** Prompts and the token usage and cost their CLIs reported, summed. */
+  usage?: AgentUsage
+}
+
+export interface AgentUsage {
+  prompts: number
+  inputTokens: number
+  outputTokens: number
+  costUsd: number
+}
+
+/** Adds one reply's usage to a worker's totals. */
+export const addUsage = (r: WorkerRecord, u: { inputTokens?: number; outputTokens?: number; costUsd?: number } | undefined) => {
+  const t = (r.usage ??= { prompts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 })
+  t.prompts++
+  t.inputTokens += u?.inputTokens ?? 0
+  t.outputTokens += u?.outputTokens ?? 0
+  t.costUsd += u?.costUsd ?? 0
 }
 
 /** Rebuilds a record from a container's labels, or `undefined` when they are not ours. */
@@ -100,4 +118,5 @@ export const toStatus = (r: WorkerRecord): WorkerStatus => ({
       : new Date(r.lastActiveAt.getTime() + r.idleSeconds * 1000).toISOString(),
   commandRunning: r.runningCommands > 0,
   agentState: r.runningCommands > 0 ? 'running' : 'idle',
+  usage: r.usage ?? { prompts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
 })

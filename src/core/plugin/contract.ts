@@ -117,6 +117,7 @@ const common = {
   env: fn('env(ctx) → Record<string, string>').optional(),
   mounts: fn('mounts(ctx) → Mount[]').optional(),
   container: fn('container(ctx) → ContainerTweak').optional(),
+  files: fn('files(ctx) → Record<path, string>').optional(),
 }
 
 export const agentPluginSchema = z
@@ -147,6 +148,13 @@ interface PluginBase {
   env?: (ctx: PluginContext) => Record<string, string>
   mounts?: (ctx: PluginContext) => Mount[]
   container?: (ctx: PluginContext) => ContainerTweak
+  /**
+   * Files written into the worker before its first command (CLI config: provider URLs, models,
+   * settings). Keys are absolute paths or `~/…` for the worker's home; written as uid 1000,
+   * mode 0600. Called with the worker's config env, so a user behind a model gateway sets
+   * e.g. `ANTHROPIC_BASE_URL` in `env` and the CLI's config follows.
+   */
+  files?: (ctx: PluginContext) => Record<string, string>
 }
 
 /** What a plugin author writes for an agent CLI. */

@@ -1,0 +1,114 @@
+import { execFile } from 'node:child_process'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { promisify } from 'node:util'
+
+/** One request the stub received, for assertions (e.g. "the second turn carried the first"). */
+export interface RecordedRequest {
+  provider: string
+  method: string
+  path: string
+  headers: IncomingMessage['headers']
+  body: unknown
+  /** The raw body text: what the CLI sent, history included. */
+  text: string
+}
+
+/** Speaks one provider's API. */
+export interface ProviderHandler {
+  name: string
+  match(method: string, path: string): boolean
+  handle(ctx: { req: IncomingMessage; res: ServerResponse; body: unknown; text: string; answer: string }): void | Promise<void>
+}
+
+const QUESTION = /What is (-?\d+) \+ (-?\d+)\?/g
+
+/** The stub's whole intelligence: the last "What is A + B?" in the request, answered with the sum. */
+export const answerFor = (text: string): string => {
+  const all = [...text.matchAll(QUESTION)]
+  const last = all.at(-1)
+  return last ? String(Number(last[1]) + Number(last[2])) : 'I only do sums.'
+}
+
+/**
+ * A local model server speaking enough of each provider's API for the agent CLIs to finish a
+ * turn. Containers reach it through the Docker host gateway.
+ */
+export class StubModel {
+  readonly requests: RecordedRequest[] = []
+  private server: Server | undefined
+
+  constructor(private readonly handlers: ProviderHandler[]) {}
+
+  /** Listens on `host` (the Docker bridge gateway by default); returns the port. */
+  async start(host?: string): Promise<number> {
+    const bind = host ?? (await dockerGatewayIp())
+    this.server = createServer((req, res) => void this.serve(req, res))
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject)
+      this.server!.listen(0, bind, () => resolve())
+    })
+    return (this.server.address() as AddressInfo).port
+  }
+
+  get port(): number {
+    return (this.server!.address() as AddressInfo).port
+  }
+
+  /** Base URL as containers see it (`host.docker.internal` maps to the gateway). */
+  urlForContainers(path = ''): string {
+    return `http://host.docker.internal:${this.port}${path}`
+  }
+
+  /** Requests whose body contains `needle`. */
+  requestsWith(needle: string): RecordedRequest[] {
+    return this.requests.filter((r) => r.text.includes(needle))
+  }
+
+  async stop() {
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse) {
+    const chunks: Buffer[] = []
+    for await (const c of req) chunks.push(c as Buffer)
+    const text = Buffer.concat(chunks).toString('utf8')
+    let body: unknown = text
+    try {
+      body = text ? JSON.parse(text) : undefined
+    } catch {
+      // not JSON: kept as text
+    }
+    const path = req.url ?? '/'
+    const handler = this.handlers.find((h) => h.match(req.method ?? 'GET', path))
+    this.requests.push({ provider: handler?.name ?? 'none', method: req.method ?? 'GET', path, headers: req.headers, body, text })
+    if (!handler) {
+      res.writeHead(404, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: `stub: no handler for ${req.method} ${path}` } }))
+      return
+    }
+    try {
+      await handler.handle({ req, res, body, text, answer: answerFor(text) })
+    } catch (err) {
+      if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ error: { message: String(err) } }))
+    }
+  }
+}
+
+/** The Docker bridge's gateway address: where `host.docker.internal:host-gateway` points. */
+export const dockerGatewayIp = async (): Promise<string> => {
+  const { stdout } = await promisify(execFile)('docker', ['network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}'])
+  const ip = stdout.trim()
+  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) throw new Error(`no gateway address for the bridge network: '${ip}'`)
+  return ip
+}
+
+/** Writes one server-sent event. */
+export const sse = (res: ServerResponse, event: string | undefined, data: unknown) => {
+  if (event) res.write(`event: ${event}\n`)
+  res.write(`data: ${typeof data === 'string' ? data : JSON.stringify(data)}\n\n`)
+}
+
+export const startSse = (res: ServerResponse) =>
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
