@@ -77,8 +77,8 @@ export class Producer {
   }
 
   /** Sends and waits; returns the result or throws the error JSON. */
-  async call(command: string, payload: unknown): Promise<any> {
-    const r = await this.response(await this.send(command, payload))
+  async call(command: string, payload: unknown, timeoutMs = 300_000): Promise<any> {
+    const r = await this.response(await this.send(command, payload), timeoutMs)
     if (!r.ok) throw new Error(`${command} failed: ${JSON.stringify(r.error)}`)
     return r.result
   }
