@@ -270,7 +270,7 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
 
   it('deletes the worker and leaves no container with its labels', async () => {
     const res = await http.del(`/v1/workers/${id}`)
-    expect(res.json).toEqual({ workerId: id, deleted: true })
+    expect(res.json).toEqual({ workerId: id, deleted: true, children: [] })
     const left = await h.docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${id}`] } })
     expect(left).toEqual([])
     expect((await http.get(`/v1/workers/${id}`)).status).toBe(404)

@@ -87,7 +87,7 @@ describe('the original flow over Redis only', () => {
   })
 
   it('deletes the worker and clears its ownership', async () => {
-    expect(await producer.call('delete', { workerId })).toEqual({ workerId, deleted: true })
+    expect(await producer.call('delete', { workerId })).toEqual({ workerId, deleted: true, children: [] })
     expect(await producer.redis.hget(producer.names.owners, workerId)).toBeNull()
     expect(await h.containers()).toEqual([])
   })

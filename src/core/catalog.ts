@@ -40,7 +40,7 @@ export const catalog = [
     output: S.createOutput,
     permission: 'spawn',
     http: { method: 'post', path: '/v1/workers', body: 'config', status: 201 },
-    run: (s, input, hooks) => s.create(input, hooks),
+    run: (s, input, hooks) => s.create(input, hooks, hooks.caller ? { parentId: hooks.caller } : undefined),
   }),
   command({
     name: 'list',
@@ -131,6 +131,15 @@ export const catalog = [
     permission: 'delete',
     http: { method: 'delete', path: '/v1/workers/:id', body: 'none' },
     run: (s, input, hooks) => s.delete(input, hooks),
+  }),
+  command({
+    name: 'respond',
+    summary: "Publish a response event for the worker (an agent talking back mid-task)",
+    input: S.respondInput,
+    output: S.respondOutput,
+    permission: 'respond',
+    http: { method: 'post', path: '/v1/workers/:id/respond', body: 'json' },
+    run: (s, input, hooks) => s.respond(input, hooks),
   }),
   command({
     name: 'plugins',

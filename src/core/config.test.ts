@@ -17,6 +17,8 @@ describe('WorkerConfig', () => {
       idleSeconds: 900,
       resources: { memoryMb: 2048, cpus: 1, pids: 1024 },
       allowedTools: [],
+      maxChildren: 4,
+      maxDepth: 1,
       labels: {},
     })
   })

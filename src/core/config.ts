@@ -44,7 +44,12 @@ export const workerConfigSchema = z
     ttlSeconds: z.number().int().min(1).max(30 * 86_400).default(86_400),
     idleSeconds: z.number().int().min(0).max(30 * 86_400).default(900),
     resources: resourcesSchema.default({ memoryMb: 2048, cpus: 1, pids: 1024 }),
-    allowedTools: z.array(z.string().min(1)).default([]),
+    allowedTools: z
+      .array(z.string().regex(/^[a-z][a-z0-9_:-]{0,63}$/, 'not a tool name'))
+      .default([])
+      .describe("what the worker's orchestrator CLI may do: whoami, tools, respond, spawn, send, status, logs, delete, file, …"),
+    maxChildren: z.number().int().min(0).max(100).default(4).describe('sub-workers it may have at once'),
+    maxDepth: z.number().int().min(0).max(10).default(1).describe('levels of sub-workers below it'),
     labels: z
       .record(
         z

@@ -63,3 +63,17 @@ export const toSpawnerError = (err: unknown): SpawnerError => {
   if (err instanceof SpawnerError) return err
   return new SpawnerError('internal', 500, 'internal error')
 }
+
+/** 401: no credentials, or credentials that do not check out. */
+export class UnauthorizedError extends SpawnerError {
+  constructor(message: string) {
+    super('unauthorized', 401, message)
+  }
+}
+
+/** 403: known caller, not allowed to do this. */
+export class ForbiddenError extends SpawnerError {
+  constructor(message: string, code = 'forbidden') {
+    super(code, 403, message)
+  }
+}

@@ -11,6 +11,11 @@ export const LABELS = {
   idleSeconds: `${LABEL_PREFIX}idle-seconds`,
   workdir: `${LABEL_PREFIX}workdir`,
   instance: `${LABEL_PREFIX}instance`,
+  parent: `${LABEL_PREFIX}parent`,
+  depth: `${LABEL_PREFIX}depth`,
+  allowedTools: `${LABEL_PREFIX}allowed-tools`,
+  maxChildren: `${LABEL_PREFIX}max-children`,
+  maxDepth: `${LABEL_PREFIX}max-depth`,
   /** Set on warm-pool containers: the pool they were made for. */
   pool: `${LABEL_PREFIX}pool`,
 } as const

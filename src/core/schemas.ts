@@ -33,6 +33,8 @@ export const workerStatusSchema = z.object({
   usage: z
     .object({ prompts: z.number(), inputTokens: z.number(), outputTokens: z.number(), costUsd: z.number() })
     .describe("prompts sent to the agent and the usage its CLI reported, summed"),
+  allowedTools: z.array(z.string()),
+  parentId: z.string().optional().describe('the worker that spawned it'),
 })
 export type WorkerStatus = z.infer<typeof workerStatusSchema>
 
@@ -142,7 +144,16 @@ export const updateInput = z
   })
   .strict()
 
-export const deleteOutput = z.object({ workerId: z.string(), deleted: z.literal(true) })
+export const deleteOutput = z.object({
+  workerId: z.string(),
+  deleted: z.literal(true),
+  children: z.array(z.string()).describe('sub-workers deleted with it'),
+})
+
+export const respondInput = z
+  .object({ workerId: workerIdSchema, text: z.string().min(1).max(1_000_000) })
+  .strict()
+export const respondOutput = z.object({ workerId: z.string(), published: z.literal(true) })
 
 export const listInput = z
   .object({ labels: z.record(z.string(), z.string()).optional() })

@@ -1,6 +1,7 @@
 import type { z } from 'zod'
 import { workerConfigSchema, type WorkerConfig } from './config.ts'
-import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, SpawnerError } from './errors.ts'
+import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, SpawnerError } from './errors.ts'
+import type { TokenSigner } from './auth/jwt.ts'
 import { ImageResolver } from './images.ts'
 import type { Logger } from './logger.ts'
 import { noopLogger } from './logger.ts'
@@ -43,7 +44,12 @@ export interface WorkerServiceOptions {
   now?: () => Date
   /** Write the last activity to the worker's state file at most this often. Default 30 s. */
   persistActivityMs?: number
+  /** Signs worker tokens; with it every worker gets ORCHESTRATOR_URL / _TOKEN / _ALLOWED_TOOLS. */
+  tokens?: { signer: TokenSigner; url: string }
 }
+
+/** Where a worker finds its current token (refreshed when `update` extends its TTL). */
+export const TOKEN_FILE = '/home/worker/.orchestrator/token'
 
 /** Why a worker is paused or deleted. */
 export type ChangeReason = 'request' | 'ttl' | 'idle' | 'error'
@@ -54,6 +60,8 @@ export interface CommandHooks {
   signal?: AbortSignal
   /** Carried into the events this request causes. */
   requestId?: string
+  /** The worker making the call (orchestrator CLI); a create by it makes a sub-worker. */
+  caller?: string
 }
 
 const newWorkerId = () => {
@@ -89,9 +97,19 @@ export class WorkerService {
     return this.opts.runtime
   }
 
-  async create(input: In<typeof S.createInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.createOutput>> {
-    const config = input.config
-    const { resolved, spec: probe, workerId, createdAt } = this.prepare(config)
+  async create(
+    input: In<typeof S.createInput>,
+    hooks: CommandHooks = {},
+    by?: { parentId: string },
+  ): Promise<Out<typeof S.createOutput>> {
+    const parent = by ? await this.admitChild(by.parentId, input.config) : undefined
+    const config = parent ? parent.config : input.config
+    const { resolved, spec: probe, workerId, createdAt } = this.prepare(
+      config,
+      undefined,
+      undefined,
+      parent ? { workerId: parent.record.workerId, depth: parent.record.depth } : undefined,
+    )
     for (const [key, content] of Object.entries(config.files)) {
       resolveFilePath(configFilePath(key, config.workdir), this.fileRoots(config.workdir), `files.${key}`)
       if (utf8Encode(content).length > this.maxFileBytes) {
@@ -101,7 +119,7 @@ export class WorkerService {
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
     if (probe.runtime) await this.assertRuntime(probe.runtime, resolved.ordered)
 
-    const pooled = this.pool?.take(config)
+    const pooled = parent ? undefined : this.pool?.take(config)
     if (pooled) return this.handOut(pooled, config, resolved, hooks)
 
     this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
@@ -130,8 +148,10 @@ export class WorkerService {
     extraLabels: Record<string, string> = {},
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
+    const orchestrator = await this.orchestratorEnv(workerId, config, createdAt)
     const full: ContainerSpec = {
       ...spec,
+      env: { ...spec.env, ...orchestrator },
       image: image.tag,
       extraHosts: this.opts.extraHosts ?? ['host.docker.internal:host-gateway'],
       labels: {
@@ -144,6 +164,7 @@ export class WorkerService {
     const containerId = await this.opts.runtime.run(full)
     try {
       await this.writeFiles(containerId, config, workerId, resolved.ordered)
+      await this.writeToken(containerId, orchestrator)
     } catch (err) {
       await this.opts.runtime.remove(containerId).catch(() => undefined)
       throw err
@@ -166,12 +187,43 @@ export class WorkerService {
       persistedActiveAt: createdAt.getTime(),
       ...(this.opts.instance ? { instance: this.opts.instance } : {}),
       ...(extraLabels[LABELS.pool] ? { pool: extraLabels[LABELS.pool] } : {}),
+      ...(full.labels[LABELS.parent] ? { parentId: full.labels[LABELS.parent] } : {}),
+      depth: Number(full.labels[LABELS.depth] ?? 0),
+      allowedTools: config.allowedTools,
+      maxChildren: config.maxChildren,
+      maxDepth: config.maxDepth,
     }
     return { record, built: image.built }
   }
 
+  /** ORCHESTRATOR_* for a worker (empty when the service signs no tokens). */
+  private async orchestratorEnv(workerId: string, config: { allowedTools: string[]; ttlSeconds: number }, from: Date) {
+    if (!this.opts.tokens) return {} as Record<string, string>
+    const token = await this.opts.tokens.signer.sign({
+      sub: workerId,
+      tools: config.allowedTools,
+      exp: Math.floor(from.getTime() / 1000) + config.ttlSeconds,
+    })
+    return {
+      ORCHESTRATOR_URL: this.opts.tokens.url,
+      ORCHESTRATOR_TOKEN: token,
+      ORCHESTRATOR_ALLOWED_TOOLS: config.allowedTools.join(','),
+    }
+  }
+
+  /** The token file the orchestrator CLI prefers over its env (it outlives TTL updates). */
+  private async writeToken(containerId: string, env: Record<string, string>) {
+    if (!env.ORCHESTRATOR_TOKEN) return
+    await this.opts.runtime.putFile(containerId, TOKEN_FILE, utf8Encode(env.ORCHESTRATOR_TOKEN), { mode: 0o600 })
+  }
+
   /** Validates a config and prepares its spec without starting anything (pools use it). */
-  prepare(config: WorkerConfig, workerId = newWorkerId(), createdAt = this.now()) {
+  prepare(
+    config: WorkerConfig,
+    workerId = newWorkerId(),
+    createdAt = this.now(),
+    parent?: { workerId: string; depth: number },
+  ) {
     const resolved = resolvePlugins(this.opts.plugins(), config)
     assertSecrets(resolved.ordered, this.opts.hostEnv)
     const spec = buildContainerSpec(config, resolved.ordered, {
@@ -179,6 +231,7 @@ export class WorkerService {
       image: this.opts.baseImage,
       hostEnv: this.opts.hostEnv,
       now: createdAt,
+      ...(parent ? { parent } : {}),
     })
     return { resolved, spec, workerId, createdAt }
   }
@@ -198,8 +251,10 @@ export class WorkerService {
   ): Promise<Out<typeof S.createOutput>> {
     const agent = resolved.agent
     const now = this.now()
+    const orchestrator = await this.orchestratorEnv(record.workerId, config, now)
     try {
       await this.writeFiles(record.containerId, config, record.workerId, resolved.ordered)
+      await this.writeToken(record.containerId, orchestrator)
       await writeWorkerState(this.opts.runtime, record.containerId, {
         version: 1,
         createdAt: now.toISOString(),
@@ -207,8 +262,11 @@ export class WorkerService {
         idleSeconds: config.idleSeconds,
         lastActiveAt: now.toISOString(),
         labels: config.labels,
-        env: config.env,
+        env: { ...config.env, ...orchestrator },
         handedOut: true,
+        allowedTools: config.allowedTools,
+        maxChildren: config.maxChildren,
+        maxDepth: config.maxDepth,
       })
     } catch (err) {
       this.forget(record.workerId)
@@ -218,7 +276,10 @@ export class WorkerService {
     delete record.pool
     Object.assign(record, {
       labels: config.labels,
-      env: config.env,
+      env: { ...config.env, ...orchestrator },
+      allowedTools: config.allowedTools,
+      maxChildren: config.maxChildren,
+      maxDepth: config.maxDepth,
       createdAt: now,
       lastActiveAt: now,
       persistedActiveAt: now.getTime(),
@@ -427,6 +488,13 @@ export class WorkerService {
     }
     // Written first: a change the container does not hold would be lost on restart.
     await writeWorkerState(this.opts.runtime, record.containerId, this.stateOf({ ...record, ...next }))
+    // A longer life needs a token that lives as long.
+    if (input.ttlSeconds !== undefined) {
+      await this.writeToken(
+        record.containerId,
+        await this.orchestratorEnv(record.workerId, { allowedTools: record.allowedTools, ttlSeconds: next.ttlSeconds }, record.createdAt),
+      )
+    }
     Object.assign(record, next)
     return toStatus(record)
   }
@@ -437,11 +505,77 @@ export class WorkerService {
     reason: ChangeReason = 'request',
   ): Promise<Out<typeof S.deleteOutput>> {
     const record = await this.get(input.workerId)
+    // Sub-workers go first, with everything below them.
+    const children: string[] = []
+    for (const childId of await this.childrenOf(record.workerId)) {
+      const gone = await this.delete({ workerId: childId }, hooks, reason).catch((err) => {
+        if (err instanceof NotFoundError) return undefined
+        throw err
+      })
+      if (gone) children.push(gone.workerId, ...gone.children)
+    }
     await this.opts.runtime.remove(record.containerId)
     this.forget(record.workerId)
-    this.logger.info('worker deleted', { workerId: record.workerId, reason })
+    this.logger.info('worker deleted', { workerId: record.workerId, reason, children: children.length })
     this.emit({ type: 'status', workerId: record.workerId, state: 'deleted', reason }, hooks.requestId)
-    return { workerId: record.workerId, deleted: true }
+    return { workerId: record.workerId, deleted: true, children }
+  }
+
+  /** Publishes a `response` event for the worker: how an agent talks back mid-task. */
+  async respond(input: In<typeof S.respondInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.respondOutput>> {
+    const record = await this.get(input.workerId)
+    this.emit({ type: 'response', workerId: record.workerId, reply: { text: input.text, raw: null } }, hooks.requestId)
+    return { workerId: record.workerId, published: true }
+  }
+
+  /** Ids of the workers `workerId` spawned (from memory and from container labels). */
+  async childrenOf(workerId: string): Promise<string[]> {
+    const ids = new Set(this.records().filter((r) => r.parentId === workerId).map((r) => r.workerId))
+    for (const info of await this.opts.runtime.list({ [LABELS.parent]: workerId, [LABELS.managed]: 'true' })) {
+      const id = info.labels[LABELS.workerId]
+      if (id) ids.add(id)
+    }
+    return [...ids]
+  }
+
+  /** True when `workerId` is `ancestorId` or was spawned, directly or not, by it. */
+  async isWithin(workerId: string, ancestorId: string): Promise<boolean> {
+    let current: string | undefined = workerId
+    for (let hops = 0; current && hops < 32; hops++) {
+      if (current === ancestorId) return true
+      current = (await this.get(current)).parentId
+    }
+    return false
+  }
+
+  /**
+   * Checks a sub-worker request against its parent's quotas and narrows it: a child gets at
+   * most its parent's tools, and fewer levels below it.
+   */
+  private async admitChild(parentId: string, config: WorkerConfig) {
+    const record = await this.get(parentId)
+    if (record.maxDepth < 1) {
+      throw new ForbiddenError(`worker '${parentId}' may not spawn sub-workers (maxDepth 0)`, 'quota_exceeded')
+    }
+    const children = await this.childrenOf(parentId)
+    if (children.length >= record.maxChildren) {
+      throw new ForbiddenError(
+        `worker '${parentId}' already has ${children.length} sub-workers (maxChildren ${record.maxChildren})`,
+        'quota_exceeded',
+      )
+    }
+    const extra = config.allowedTools.filter((t) => !record.allowedTools.includes(t))
+    if (extra.length > 0) {
+      throw new ForbiddenError(`a sub-worker cannot get tools its parent lacks: ${extra.join(', ')}`, 'tool_not_allowed')
+    }
+    return {
+      record,
+      config: {
+        ...config,
+        maxDepth: Math.min(config.maxDepth, record.maxDepth - 1),
+        maxChildren: Math.min(config.maxChildren, record.maxChildren),
+      },
+    }
   }
 
   async list(input: In<typeof S.listInput>): Promise<Out<typeof S.listOutput>> {
@@ -495,6 +629,9 @@ export class WorkerService {
       if (state.labels) record.labels = state.labels
       if (state.env) record.env = state.env
       if (state.handedOut) delete record.pool
+      if (state.allowedTools) record.allowedTools = state.allowedTools
+      if (state.maxChildren !== undefined) record.maxChildren = state.maxChildren
+      if (state.maxDepth !== undefined) record.maxDepth = state.maxDepth
     }
     // Without a record of activity, the idle clock starts when the spawner finds the worker.
     if (!state?.lastActiveAt && record.state === 'running') record.lastActiveAt = this.now()
@@ -521,6 +658,9 @@ export class WorkerService {
       labels: r.labels,
       env: r.env,
       handedOut: true,
+      allowedTools: r.allowedTools,
+      maxChildren: r.maxChildren,
+      maxDepth: r.maxDepth,
     }
   }
 

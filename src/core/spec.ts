@@ -15,6 +15,8 @@ export interface SpecContext {
   /** Instance that owns the worker, written as a label. */
   instance?: string
   extraHosts?: string[]
+  /** The worker that spawned this one, and its depth below the root. */
+  parent?: { workerId: string; depth: number }
 }
 
 /** Linux capabilities are all dropped; a plugin may add back named ones. */
@@ -61,7 +63,12 @@ export const buildContainerSpec = (
     [LABELS.ttlSeconds]: String(config.ttlSeconds),
     [LABELS.idleSeconds]: String(config.idleSeconds),
     [LABELS.workdir]: config.workdir,
+    [LABELS.allowedTools]: config.allowedTools.join(','),
+    [LABELS.maxChildren]: String(config.maxChildren),
+    [LABELS.maxDepth]: String(config.maxDepth),
+    [LABELS.depth]: String(ctx.parent ? ctx.parent.depth + 1 : 0),
   }
+  if (ctx.parent) labels[LABELS.parent] = ctx.parent.workerId
   if (ctx.instance) labels[LABELS.instance] = ctx.instance
 
   const spec: ContainerSpec = {

@@ -30,6 +30,13 @@ export interface WorkerRecord {
   pausing?: Promise<unknown>
   /** Prompts and the token usage and cost their CLIs reported, summed. */
   usage?: AgentUsage
+  /** The worker that spawned it (orchestrator `spawn`). */
+  parentId?: string
+  /** 0 for a worker made by an operator, parent's depth + 1 for a sub-worker. */
+  depth: number
+  allowedTools: string[]
+  maxChildren: number
+  maxDepth: number
 }
 
 export interface AgentUsage {
@@ -76,6 +83,11 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     ...(l[LABELS.pool] ? { pool: l[LABELS.pool] } : {}),
     env: {},
     persistedActiveAt: 0,
+    ...(l[LABELS.parent] ? { parentId: l[LABELS.parent] } : {}),
+    depth: Number(l[LABELS.depth] ?? 0),
+    allowedTools: (l[LABELS.allowedTools] ?? '').split(',').filter(Boolean),
+    maxChildren: Number(l[LABELS.maxChildren] ?? 0),
+    maxDepth: Number(l[LABELS.maxDepth] ?? 0),
   }
 }
 
@@ -119,4 +131,6 @@ export const toStatus = (r: WorkerRecord): WorkerStatus => ({
   commandRunning: r.runningCommands > 0,
   agentState: r.runningCommands > 0 ? 'running' : 'idle',
   usage: r.usage ?? { prompts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
+  allowedTools: r.allowedTools,
+  ...(r.parentId ? { parentId: r.parentId } : {}),
 })

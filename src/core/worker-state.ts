@@ -22,6 +22,9 @@ export const workerStateFileSchema = z.object({
   labels: z.record(z.string(), z.string()).optional(),
   env: z.record(z.string(), z.string()).optional(),
   handedOut: z.boolean().optional(),
+  allowedTools: z.array(z.string()).optional(),
+  maxChildren: z.number().int().optional(),
+  maxDepth: z.number().int().optional(),
 })
 export type WorkerStateFile = z.infer<typeof workerStateFileSchema>
 

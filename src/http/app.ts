@@ -9,6 +9,7 @@ import { errorBody, onError } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes, type RemoteDispatch } from './routes.ts'
 import { registerEventRoute, type EventFeed } from './events.ts'
+import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -18,6 +19,8 @@ export interface AppOptions {
   maxBodyBytes?: number
   /** Largest file body (default 16 MiB). */
   maxFileBytes?: number
+  /** Who may call: API token, worker tokens, and whether unauthenticated calls are refused. */
+  auth?: Omit<AuthOptions, 'service'>
   /** Forwards commands for workers owned by other instances (Redis on). */
   remote?: RemoteDispatch
   /** Source of `GET /v1/events` (default: this process's event bus). */
@@ -32,9 +35,9 @@ export interface AppOptions {
  * const app = createApp({ service })
  * const res = await app.request('/v1/plugins')
  */
-export const createApp = (opts: AppOptions): Hono => {
+export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   const logger = opts.logger ?? noopLogger
-  const app = new Hono()
+  const app = new Hono<AppEnv>()
   app.onError(onError(logger))
   app.notFound((c) =>
     c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found')), 404),
@@ -49,6 +52,14 @@ export const createApp = (opts: AppOptions): Hono => {
       status: c.res.status,
       ms: Math.round((performance.now() - started) * 10) / 10,
     })
+  })
+
+  app.use('/v1/*', authenticate({ ...opts.auth, service: opts.service }))
+  app.get('/v1/whoami', async (c) => {
+    const p = principalOf(c)
+    if (p.kind === 'operator') return c.json({ kind: 'operator' })
+    const status = await opts.service.status({ workerId: p.workerId })
+    return c.json({ kind: 'worker', workerId: p.workerId, tools: p.tools, parentId: status.parentId ?? null, agent: status.agent })
   })
 
   registerCommandRoutes(app, catalog as readonly Command[], opts.service, {

@@ -1,6 +1,9 @@
 import type { Hono } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import type { SpawnerEvent } from '../core/events.ts'
+import type { AppEnv } from './auth.ts'
+import { principalOf } from './auth.ts'
+import { ForbiddenError } from '../core/errors.ts'
 
 /** Anything events can be subscribed to: the local bus, or Redis pub/sub across instances. */
 export interface EventFeed {
@@ -11,8 +14,10 @@ export interface EventFeed {
  * `GET /v1/events`: server-sent events, one per spawner event (`event:` is its type).
  * `?worker=ID` keeps one worker's events; `?type=output,status` keeps some types.
  */
-export const registerEventRoute = (app: Hono, feed: EventFeed, heartbeatMs = 15_000) => {
+export const registerEventRoute = (app: Hono<AppEnv>, feed: EventFeed, heartbeatMs = 15_000) => {
   app.get('/v1/events', (c) => {
+    // Events carry every worker's output: operators only.
+    if (principalOf(c).kind !== 'operator') throw new ForbiddenError('the event stream is for operators')
     const worker = c.req.query('worker')
     const types = c.req.query('type')?.split(',').filter(Boolean)
     return streamSSE(c, async (stream) => {

@@ -1,4 +1,6 @@
 import type { Context, Hono } from 'hono'
+import { authorize } from '../core/auth/authorize.ts'
+import { principalOf, type AppEnv } from './auth.ts'
 import { bodyLimit } from 'hono/body-limit'
 import { streamSSE } from 'hono/streaming'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
@@ -33,7 +35,7 @@ const HTTP_ONLY_QUERY = new Set(['follow'])
 const wantsSse = (c: Context) => (c.req.header('accept') ?? '').includes('text/event-stream')
 
 /** Collects a command's input from path, query and body, as its binding says. */
-const collectInput = async (c: Context, cmd: Command): Promise<Record<string, unknown>> => {
+const collectInput = async (c: Context<AppEnv>, cmd: Command): Promise<Record<string, unknown>> => {
   const input: Record<string, unknown> = {}
   for (const [key, values] of Object.entries(c.req.queries())) {
     if (HTTP_ONLY_QUERY.has(key)) continue
@@ -70,7 +72,7 @@ const collectInput = async (c: Context, cmd: Command): Promise<Record<string, un
 
 /** Registers one route per catalog command. */
 export const registerCommandRoutes = (
-  app: Hono,
+  app: Hono<AppEnv>,
   commands: readonly Command[],
   service: WorkerService,
   limits: RouteLimits,
@@ -81,12 +83,15 @@ export const registerCommandRoutes = (
 
   for (const cmd of commands) {
     const max = cmd.http.body === 'raw' ? limits.maxFileBytes : limits.maxBodyBytes
-    const handler = async (c: Context) => {
+    const handler = async (c: Context<AppEnv>) => {
       const raw = await collectInput(c, cmd)
+      const principal = principalOf(c)
+      const caller = principal.kind === 'worker' ? principal.workerId : undefined
 
       if (cmd.http.body === 'raw') {
         // File bytes skip base64: validate the other fields, then hand the body over as is.
         const input = parseInput(cmd.input, { ...raw, content: '' }, `${cmd.name} input`) as { workerId: string; path: string; mode?: number }
+        await authorize(principal, cmd, input, service)
         const bytes = new Uint8Array(await c.req.arrayBuffer())
         const owner = await remote?.ownerOf(input.workerId)
         if (owner) {
@@ -98,6 +103,7 @@ export const registerCommandRoutes = (
 
       // Every command with a file or stream answer takes a workerId (and file commands a path).
       const input = parseInput(cmd.input, raw, `${cmd.name} input`) as { workerId: string; path: string; timeoutMs?: number }
+      await authorize(principal, cmd, input, service)
 
       const owner = typeof input.workerId === 'string' ? await remote?.ownerOf(input.workerId) : undefined
       if (owner) {
@@ -123,15 +129,21 @@ export const registerCommandRoutes = (
       if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input)
       if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input)
 
-      const output = await cmd.run(service, input, {})
-      return c.json(output, (cmd.http.status ?? 200) as ContentfulStatusCode)
+      let output = await cmd.run(service, input, caller ? { caller } : {})
+      if (cmd.name === 'list' && caller) {
+        // A worker sees itself and what it spawned.
+        const all = (output as { workers: { workerId: string }[] }).workers
+        const mine = await Promise.all(all.map((w) => service.isWithin(w.workerId, caller).catch(() => false)))
+        output = { workers: all.filter((_, i) => mine[i]) }
+      }
+      return c.json(output as object, (cmd.http.status ?? 200) as ContentfulStatusCode)
     }
     app.on(cmd.http.method.toUpperCase(), cmd.http.path, bodyLimit({ maxSize: max, onError: tooLarge(max) }), handler)
   }
 }
 
 /** send_command as SSE: `output` events while it runs, then one `result` (or `error`). */
-const streamCommand = async (c: Context, cmd: Command, service: WorkerService, input: { workerId: string }) => {
+const streamCommand = async (c: Context<AppEnv>, cmd: Command, service: WorkerService, input: { workerId: string }) => {
   await service.get(input.workerId) // a missing worker is a 404, not an event
   return streamSSE(c, async (stream) => {
     const abort = new AbortController()
@@ -155,7 +167,7 @@ const streamCommand = async (c: Context, cmd: Command, service: WorkerService, i
 }
 
 /** logs?follow=1 as SSE: one `log` event per line until the client leaves or the worker stops. */
-const streamLogs = async (c: Context, service: WorkerService, input: unknown) => {
+const streamLogs = async (c: Context<AppEnv>, service: WorkerService, input: unknown) => {
   const parsed = parseInput(S.logsInput, input, 'logs input')
   await service.get(parsed.workerId)
   return streamSSE(c, async (stream) => {

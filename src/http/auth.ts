@@ -1,0 +1,61 @@
+import type { Context, MiddlewareHandler } from 'hono'
+import type { Principal } from '../core/auth/authorize.ts'
+import type { TokenSigner } from '../core/auth/jwt.ts'
+import { NotFoundError, UnauthorizedError } from '../core/errors.ts'
+import type { WorkerService } from '../core/service.ts'
+
+/** Hono env of the app: the authenticated caller rides on the context. */
+export type AppEnv = { Variables: { principal: Principal } }
+
+export interface AuthOptions {
+  /** SPAWNER_API_TOKEN: its bearer is an operator. */
+  apiToken?: string
+  /** Checks worker tokens (ORCHESTRATOR_TOKEN). */
+  signer?: TokenSigner
+  /** Refuse unauthenticated calls even without an API token (the listener workers reach). */
+  required?: boolean
+  service: WorkerService
+}
+
+/** Compares secrets in time independent of where they differ. */
+const sameSecret = (a: string, b: string) => {
+  const x = new TextEncoder().encode(a)
+  const y = new TextEncoder().encode(b)
+  let diff = x.length ^ y.length
+  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0)
+  return diff === 0
+}
+
+/**
+ * Works out who is calling. `Authorization: Bearer <SPAWNER_API_TOKEN>` is an operator; a
+ * worker token is that worker (while it exists). Without an API token configured, an
+ * unauthenticated caller is an operator — the service then listens on loopback only.
+ */
+export const authenticate = (opts: AuthOptions): MiddlewareHandler<AppEnv> =>
+  async function authenticate(c, next) {
+    const header = c.req.header('authorization')
+    const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
+    if (!bearer) {
+      if (opts.apiToken || opts.required) {
+        throw new UnauthorizedError(header ? 'Authorization must be "Bearer <token>"' : 'missing Authorization: Bearer <token>')
+      }
+      c.set('principal', { kind: 'operator' })
+      return next()
+    }
+    if (opts.apiToken && sameSecret(bearer, opts.apiToken)) {
+      c.set('principal', { kind: 'operator' })
+      return next()
+    }
+    if (!opts.signer || bearer.split('.').length !== 3) throw new UnauthorizedError('invalid token')
+    const claims = await opts.signer.verify(bearer)
+    try {
+      await opts.service.get(claims.sub)
+    } catch (err) {
+      if (err instanceof NotFoundError) throw new UnauthorizedError(`token of worker '${claims.sub}', which no longer exists`)
+      throw err
+    }
+    c.set('principal', { kind: 'worker', workerId: claims.sub, tools: claims.tools })
+    return next()
+  }
+
+export const principalOf = (c: Context<AppEnv>): Principal => c.get('principal') ?? { kind: 'operator' }
