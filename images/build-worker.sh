@@ -69,6 +69,14 @@ else
 fi
 chmod 0644 "$ctx/extra-ca.pem"
 
+# The orchestrator CLI, bundled into one file (needs `npm ci` in the repository first).
+repo="$(cd "$here/.." && pwd)"
+esbuild="$repo/node_modules/.bin/esbuild"
+[[ -x "$esbuild" ]] || die "esbuild not found: run 'npm ci' in $repo first (it bundles the orchestrator CLI)"
+"$esbuild" "$repo/src/cli/main.ts" --bundle --platform=node --target=node20 --format=esm \
+  --outfile="$ctx/cli/orchestrator.mjs" --log-level=warning \
+  || die "could not bundle the orchestrator CLI"
+
 # Fingerprint of every input; stored as a label to detect stale images.
 inputs_hash="$( (cd "$ctx" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum;
                  echo "base=$BASE_IMAGE id=$base_id") | sha256sum | cut -c1-32)"

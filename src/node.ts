@@ -16,6 +16,8 @@ import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
 import { registerPluginResolver } from './node/plugin-resolve.ts'
 import { readSettings } from './node/settings.ts'
+import { bridgeGateway, isLoopback, tokenSecret } from './node/auth-setup.ts'
+import { TokenSigner } from './core/auth/jwt.ts'
 import { redisSettingsSchema, startRedisAdapter, type RedisAdapter } from './redis/index.ts'
 import { describeIssues } from './core/validation.ts'
 
@@ -53,6 +55,12 @@ const main = async () => {
       .filter((v): v is string => typeof v === 'string' && v.length > 0)
   const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
 
+  if (!isLoopback(settings.HOST) && !settings.SPAWNER_API_TOKEN) {
+    return fail(
+      `refusing to listen on ${settings.HOST} without SPAWNER_API_TOKEN: set a token (16+ characters) ` +
+        'or listen on 127.0.0.1',
+    )
+  }
   const target = describeDockerTarget(process.env)
   const docker = createDocker()
   try {
@@ -80,8 +88,11 @@ const main = async () => {
     })
   }
 
+  // The URL is known once the listener workers reach is up (below); tokens are signed lazily.
+  const tokens = { signer: new TokenSigner(tokenSecret(settings)), url: settings.ORCHESTRATOR_URL ?? '' }
   const service = new WorkerService({
     runtime,
+    tokens,
     plugins: () => host.current,
     baseImage: settings.WORKER_IMAGE,
     hostEnv: process.env,
@@ -114,7 +125,7 @@ const main = async () => {
     }
   }
   const adapter = redis
-  const app = createApp({
+  const appOptions = {
     service,
     logger,
     version,
@@ -131,9 +142,37 @@ const main = async () => {
       : {}),
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxFileBytes: settings.MAX_FILE_BYTES,
-  })
+  }
+  const auth = { ...(settings.SPAWNER_API_TOKEN ? { apiToken: settings.SPAWNER_API_TOKEN } : {}), signer: tokens.signer }
+  const app = createApp({ ...appOptions, auth })
+
+  // Workers call back (orchestrator CLI) through the Docker bridge. With a loopback HOST, a
+  // second listener on the bridge serves them, and it never takes an unauthenticated call.
+  let workerServer: ReturnType<typeof serve> | undefined
+  if (!settings.ORCHESTRATOR_URL) {
+    if (isLoopback(settings.HOST)) {
+      const gateway = await bridgeGateway(docker)
+      if (gateway) {
+        const workerApp = createApp({ ...appOptions, auth: { ...auth, required: true } })
+        await new Promise<void>((resolve) => {
+          workerServer = serve({ fetch: workerApp.fetch, port: settings.WORKER_PORT ?? 0, hostname: gateway }, (info) => {
+            tokens.url = `http://host.docker.internal:${info.port}`
+            logger.info('listening for workers', { address: `${gateway}:${info.port}`, url: tokens.url })
+            resolve()
+          })
+          workerServer.on('error', (err) => {
+            logger.warn('no listener for workers; the orchestrator CLI will not reach this service', { error: err.message })
+            resolve()
+          })
+        })
+      } else {
+        logger.warn('no Docker bridge found; set ORCHESTRATOR_URL so workers can reach this service')
+      }
+    }
+  }
 
   const server = serve({ fetch: app.fetch, port: settings.PORT, hostname: settings.HOST }, (info) => {
+    if (!tokens.url) tokens.url = `http://host.docker.internal:${info.port}`
     logger.info('listening', {
       url: `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
       docs: `http://${settings.HOST}:${info.port}/docs`,
@@ -158,6 +197,7 @@ const main = async () => {
     void (adapter?.close() ?? Promise.resolve())
       .catch((err) => logger.error('redis shutdown failed', { error: String(err) }))
       .finally(() => {
+        workerServer?.close()
         server.close(() => process.exit(0))
         setTimeout(() => process.exit(0), 5000).unref()
       })

@@ -57,6 +57,7 @@ export const renderDockerfile = (base: string, steps: readonly InstallStep[]): s
  */
 export class ImageResolver {
   private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly baseIds = new Map<string, { id: string | undefined; at: number }>()
 
   constructor(
     private readonly runtime: ContainerRuntime,
@@ -66,8 +67,10 @@ export class ImageResolver {
   /** Returns the tag to run for `plugins` on `base`, building it if absent. */
   async resolve(base: string, plugins: readonly Plugin[]): Promise<{ tag: string; built: boolean }> {
     const steps = installSteps(plugins)
-    const tag = await derivedImageTag(base, steps)
-    if (steps.length === 0) return { tag, built: false }
+    if (steps.length === 0) return { tag: base, built: false }
+    // The base's content id, not only its name: a rebuilt base gets new derived images.
+    const baseId = await this.baseId(base)
+    const tag = await derivedImageTag(baseId ? `${base}@${baseId}` : base, steps)
     const pending = this.inFlight.get(tag)
     if (pending) {
       await pending
@@ -88,6 +91,15 @@ export class ImageResolver {
       this.inFlight.delete(tag)
     }
     return { tag, built: true }
+  }
+
+  /** The base image's id, looked up at most every few seconds. */
+  private async baseId(base: string): Promise<string | undefined> {
+    const known = this.baseIds.get(base)
+    if (known && Date.now() - known.at < 5000) return known.id
+    const id = await this.runtime.imageId(base)
+    this.baseIds.set(base, { id, at: Date.now() })
+    return id
   }
 
   private async build(base: string, tag: string, steps: readonly InstallStep[], plugins: readonly Plugin[]) {

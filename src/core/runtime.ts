@@ -89,6 +89,8 @@ export interface ContainerRuntime {
   /** Names of the OCI runtimes the engine offers (`runc`, `sysbox-runc`, …). */
   runtimes(): Promise<string[]>
   hasImage(tag: string): Promise<boolean>
+  /** The image's content id (`sha256:…`), or undefined when there is no such image. */
+  imageId(tag: string): Promise<string | undefined>
   /** Builds `tag` from a Dockerfile and files held in memory. */
   buildImage(
     tag: string,

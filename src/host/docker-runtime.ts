@@ -66,6 +66,12 @@ export class DockerRuntime implements ContainerRuntime {
     return Object.keys((info as { Runtimes?: Record<string, unknown> }).Runtimes ?? {})
   }
 
+  async imageId(tag: string): Promise<string | undefined> {
+    const image = this.#ctx.docker.getImage(tag)
+    const found = await dockerCall(this.#ctx, 'image inspect', { tag }, () => image.inspect(), isStatus(404))
+    return found?.Id
+  }
+
   async hasImage(tag: string): Promise<boolean> {
     const image = this.#ctx.docker.getImage(tag)
     const found = await dockerCall(

@@ -22,6 +22,14 @@ export const settingsSchema = z.object({
   LIFECYCLE_TICK_MS: int(1000),
   /** Warm pools, e.g. `shell=2 claude-code+git=1`. */
   WARM_POOLS: z.string().default(''),
+  /** Bearer token for every /v1 route; required to listen on a non-loopback address. */
+  SPAWNER_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Key for worker tokens (default: derived from SPAWNER_API_TOKEN, else kept in ~/.workers-spawner). */
+  SPAWNER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** How workers reach this service; default: a listener on the Docker bridge, via host.docker.internal. */
+  ORCHESTRATOR_URL: z.string().url().optional(),
+  /** Port of the listener workers reach when HOST is loopback (0 = any). */
+  WORKER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How often a worker's last activity is written into it (restart-safe idle deadline). */
   PERSIST_ACTIVITY_MS: int(30_000),
 })
@@ -29,7 +37,9 @@ export type Settings = z.infer<typeof settingsSchema>
 
 /** Parses settings; the error names each bad variable. */
 export const readSettings = (env: NodeJS.ProcessEnv): Settings => {
-  const parsed = settingsSchema.safeParse(env)
+  // An empty variable counts as unset (`FOO= npm start`).
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''))
+  const parsed = settingsSchema.safeParse(set)
   if (parsed.success) return parsed.data
   const list = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')
   throw new Error(`invalid environment: ${list}`)

@@ -1,7 +1,7 @@
-import { execFile } from 'node:child_process'
+import Dockerode from 'dockerode'
+import { bridgeGateway } from '../../../src/node/auth-setup.ts'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { promisify } from 'node:util'
 
 /** One request the stub received, for assertions (e.g. "the second turn carried the first"). */
 export interface RecordedRequest {
@@ -98,9 +98,8 @@ export class StubModel {
 
 /** The Docker bridge's gateway address: where `host.docker.internal:host-gateway` points. */
 export const dockerGatewayIp = async (): Promise<string> => {
-  const { stdout } = await promisify(execFile)('docker', ['network', 'inspect', 'bridge', '--format', '{{(index .IPAM.Config 0).Gateway}}'])
-  const ip = stdout.trim()
-  if (!/^\d+\.\d+\.\d+\.\d+$/.test(ip)) throw new Error(`no gateway address for the bridge network: '${ip}'`)
+  const ip = await bridgeGateway(new Dockerode())
+  if (!ip) throw new Error('no gateway address for the Docker bridge network')
   return ip
 }
 
