@@ -357,13 +357,12 @@ export class WorkerService {
       this.emit({ type: 'response', workerId, reply }, hooks.requestId)
       return { ...result, reply }
     } catch (err) {
-      this.logger.warn('agent reply not parsed', { workerId: record.workerId, agent: agent.name })
+      // A plugin's parse() throws when the CLI failed or said nothing usable; its message says why.
+      this.logger.warn('agent reported no reply', { workerId: record.workerId, agent: agent.name })
       throw new SpawnerError(
-        'agent_reply_unparsable',
+        'agent_error',
         502,
-        `agent '${agent.name}' exited ${result.exitCode} and its output could not be parsed: ${
-          err instanceof Error ? err.message : String(err)
-        }`,
+        `agent '${agent.name}' (exit ${result.exitCode}) gave no reply: ${err instanceof Error ? err.message : String(err)}`,
         { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) },
       )
     }

@@ -1,0 +1,7 @@
+import { agentE2E } from '../support/agent-e2e.ts'
+import { anthropic } from '../support/stub-model/anthropic.ts'
+
+agentE2E('claude-code', {
+  providers: [anthropic],
+  env: (base) => ({ ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: 'stub-key' }),
+})
