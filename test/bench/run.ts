@@ -14,6 +14,7 @@ import { createApp } from '../../src/http/app.ts'
 import { DockerRuntime } from '../../src/host/docker-runtime.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
 import { compare, fmt, median } from './stats.ts'
+import { benchAgents } from './agents.ts'
 import { Redis } from 'ioredis'
 import { randomBytes } from 'node:crypto'
 import { redisSettingsSchema, startRedisAdapter } from '../../src/redis/index.ts'
@@ -59,6 +60,7 @@ const main = async () => {
 
   const rows = []
   const redisExtra: string[] = []
+  let agentRows: Awaited<ReturnType<typeof benchAgents>> = []
   try {
     // Warm-up: first container start and first exec pay one-off costs on both sides.
     const warm = await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })
@@ -181,6 +183,9 @@ const main = async () => {
 
     await fetch(`${base}/v1/workers/${warm.workerId}`, { method: 'DELETE' })
     await docker('rm', '-f', warmCli)
+
+    const agents = (process.env.BENCH_AGENTS ?? 'claude-code').split(',').filter(Boolean)
+    agentRows = await benchAgents(service, agents, Number(process.env.BENCH_PROMPTS ?? 10))
   } finally {
     server.close()
     const left = await docker('ps', '-aq', '--filter', `label=${LABEL}`)
@@ -198,6 +203,12 @@ const main = async () => {
     console.log(`  ratio     median ${r.ratioMedian.toFixed(2)}×  p95 ${r.ratioP95.toFixed(2)}×\n`)
   }
   for (const line of redisExtra) console.log(line)
+  for (const r of agentRows) {
+    console.log(r.name)
+    console.log(`  ours      median ${fmt(r.ours.median)}  p95 ${fmt(r.ours.p95)}  (n=${r.n})`)
+    console.log(`  docker exec median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`)
+    console.log(`  overhead  median ${fmt(r.ours.median - r.baseline.median)} (target ≤ 50 ms)\n`)
+  }
   if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
 }
 
