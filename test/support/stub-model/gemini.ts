@@ -4,12 +4,15 @@ import { sse, startSse } from './server.ts'
 const usageMetadata = { promptTokenCount: 12, candidatesTokenCount: 3, totalTokenCount: 15 }
 
 const response = (answer: string, model: string) => ({
-  candidates: [{ content: { role: 'model', parts: [{ text: answer }] }, finishReason: 'STOP', index: 0 }],
+  candidates: [
+    { content: { role: 'model', parts: [{ text: answer }] }, finishReason: 'STOP', index: 0 },
+  ],
   usageMetadata,
   modelVersion: model,
 })
 
-const ROUTE = /^\/v1(?:beta|alpha)?\/models\/([^/:?]+):(streamGenerateContent|generateContent|countTokens)(\?|$)/
+const ROUTE =
+  /^\/v1(?:beta|alpha)?\/models\/([^/:?]+):(streamGenerateContent|generateContent|countTokens)(\?|$)/
 
 /**
  * The Gemini API (`POST /v1beta/models/<model>:<method>`): `streamGenerateContent?alt=sse`

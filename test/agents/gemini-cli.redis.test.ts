@@ -1,0 +1,13 @@
+import { agentE2E } from '../support/agent-e2e.ts'
+import { gemini } from '../support/stub-model/gemini.ts'
+
+// The plugin's default model (a named one: `auto` would first ask a router model), one attempt
+// per model call so a broken stub fails fast instead of backing off for minutes.
+agentE2E('gemini-cli', {
+  providers: [gemini],
+  env: (base) => ({
+    GOOGLE_GEMINI_BASE_URL: base,
+    GEMINI_API_KEY: 'stub-key',
+    GEMINI_MAX_ATTEMPTS: '1',
+  }),
+})
