@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defineCapability } from '../src/core/plugin/contract.ts'
 import { LABELS } from '../src/core/labels.ts'
 import { api, registryWith, startHarness, type Harness } from './support/harness.ts'
+import { readSseUntil, sseEvents } from './support/sse.ts'
 
 describe('worker lifecycle over HTTP against the real Docker Engine', () => {
   let h: Harness
@@ -84,17 +85,11 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
   it('serves the worker\'s events on GET /v1/events?worker=', async () => {
     const res = await h.app.request(`/v1/events?worker=${id}`)
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
-    const reader = res.body!.getReader()
-    await http.post(`/v1/workers/${id}/commands`, { shell: 'echo evented' })
-    let text = ''
-    const decoder = new TextDecoder()
-    while (!text.includes('event: command_exit')) {
-      const { value, done } = await reader.read()
-      if (done) break
-      text += decoder.decode(value)
-    }
-    await reader.cancel()
-    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => JSON.parse(m[2]!))
+    const [, text] = await Promise.all([
+      http.post(`/v1/workers/${id}/commands`, { shell: 'echo evented' }),
+      readSseUntil(res, 'event: command_exit'),
+    ])
+    const events = sseEvents(text).map(([, data]) => data)
     expect(events.map((e) => e.type)).toEqual(['output', 'command_exit'])
     expect(events[0]).toMatchObject({ workerId: id, stream: 'stdout', data: 'evented\n', seq: 0 })
     expect(events[1]).toMatchObject({ workerId: id, exitCode: 0, timedOut: false })

@@ -2,6 +2,7 @@ import Dockerode from 'dockerode'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startRedisAdapter } from '../src/redis/index.ts'
 import { createApp } from '../src/http/app.ts'
+import { readSseUntil } from './support/sse.ts'
 import { startHarness, type Harness } from './support/harness.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
 import { Producer, testSettings, waitFor } from './support/redis.ts'
@@ -80,7 +81,6 @@ describe('HTTP at the instance that does not own the worker', () => {
       await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'hb' || undefined, 5000, 'ownership')
 
       const events = await appA.request(`/v1/events?worker=${workerId}`)
-      const reader = events.body!.getReader()
       const forwardedBefore = await producer.redis.xlen(producer.names.instanceCommands('hb'))
       const res = await appA.request(`/v1/workers/${workerId}/commands`, {
         method: 'POST',
@@ -100,14 +100,7 @@ describe('HTTP at the instance that does not own the worker', () => {
       expect(missing.status).toBe(404)
 
       // Events of B's worker reach A's SSE through Redis.
-      let text = ''
-      const decoder = new TextDecoder()
-      while (!text.includes('event: command_exit')) {
-        const { value, done } = await reader.read()
-        if (done) break
-        text += decoder.decode(value)
-      }
-      await reader.cancel()
+      const text = await readSseUntil(events, 'event: command_exit')
       expect(text).toContain('event: output')
       expect(text).toContain('"data":"via-a\\n"')
 

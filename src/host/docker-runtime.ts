@@ -73,15 +73,7 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async hasImage(tag: string): Promise<boolean> {
-    const image = this.#ctx.docker.getImage(tag)
-    const found = await dockerCall(
-      this.#ctx,
-      'image inspect',
-      { tag },
-      () => image.inspect(),
-      isStatus(404),
-    )
-    return found !== undefined
+    return (await this.imageId(tag)) !== undefined
   }
 
   buildImage(
