@@ -1,0 +1,199 @@
+import { describe, expect, it } from 'vitest'
+import type { ExecOutcome, PluginContext, PromptRequest } from 'workers-spawner/plugin'
+import plugin, {
+  CONFIG_PATH,
+  OPENCODE_VERSION,
+  opencodeConfig,
+  parseOpencodeOutput,
+} from './index.ts'
+
+// Real output of `opencode run --format json` 1.18.33 in a worker: FIRST and SECOND against the
+// stub model (test/support/stub-model/openai-chat.ts), SECOND resuming FIRST's session; TOOL
+// against a stub that first asks for the bash tool; the errors against a dead port and a stub
+// path with no handler. Lines are kept whole, wider than 100 columns: they are the CLI's bytes.
+
+const FIRST = String.raw`
+{"type":"step_start","timestamp":1795736901343,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a429635001J0tG49zq9r1EUt","messageID":"msg_21a4293e8001oWhgbmDrlkEihg","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-start"}}
+{"type":"text","timestamp":1795736901343,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a4296390019y3JR1Js2SOo7N","messageID":"msg_21a4293e8001oWhgbmDrlkEihg","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"text","text":"12","time":{"start":1795736901177,"end":1795736901185}}}
+{"type":"step_finish","timestamp":1795736901343,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a429647001FyUFaoAFqGGBPw","reason":"stop","messageID":"msg_21a4293e8001oWhgbmDrlkEihg","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-finish","tokens":{"total":15,"input":12,"output":3,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}}
+`
+
+const SECOND = String.raw`
+{"type":"step_start","timestamp":1795736905317,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a42a640001YbbvtSsdcdaKKS","messageID":"msg_21a42a1d4001XykATyun2WklUU","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-start"}}
+{"type":"text","timestamp":1795736905317,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a42a642001vCojqF6i2eFPYc","messageID":"msg_21a42a1d4001XykATyun2WklUU","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"text","text":"3","time":{"start":1795736905283,"end":1795736905289}}}
+{"type":"step_finish","timestamp":1795736905317,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a42a655001XE0FxoOkgWWkcA","reason":"stop","messageID":"msg_21a42a1d4001XykATyun2WklUU","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-finish","tokens":{"total":15,"input":12,"output":3,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}}
+`
+
+const TOOL = String.raw`
+{"type":"step_start","timestamp":1795736916274,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d111001AC8C6rvOm4nZdG","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-start"}}
+{"type":"text","timestamp":1795736916274,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d11d001iiZdRXN17g0HZ2","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"text","text":"Let me check.","time":{"start":1795736916253,"end":1795736916267}}}
+{"type":"tool_use","timestamp":1795736916476,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"type":"tool","tool":"bash","callID":"call_1","state":{"status":"completed","input":{"command":"echo $((5 + 7))","description":"Add the numbers"},"output":"12\n","metadata":{"output":"12\n","exit":0,"truncated":false},"title":"echo $((5 + 7))","time":{"start":1795736916262,"end":1795736916453}},"id":"prt_21a42d120001JDRd0Fc00vuG44","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi"}}
+{"type":"step_finish","timestamp":1795736916476,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d1e9001H3maI5B75622OX","reason":"tool-calls","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-finish","tokens":{"total":25,"input":12,"output":5,"reasoning":0,"cache":{"write":0,"read":8}},"cost":0}}
+{"type":"step_start","timestamp":1795736916512,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d2140018g0Z8AY0KU76Wp","messageID":"msg_21a42d1f0001I11IDKv1jVh13E","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-start"}}
+{"type":"text","timestamp":1795736916513,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d2160018ERjMa3qH54Puh","messageID":"msg_21a42d1f0001I11IDKv1jVh13E","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"text","text":"12","time":{"start":1795736916502,"end":1795736916503}}}
+{"type":"step_finish","timestamp":1795736916513,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d219001HPD5SpausS63CP","reason":"stop","messageID":"msg_21a42d1f0001I11IDKv1jVh13E","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-finish","tokens":{"total":32,"input":30,"output":2,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}}
+`
+
+// After ~1 min of retries against a port nobody listens on; exit code 1.
+const UNREACHABLE = String.raw`{"type":"error","timestamp":1795736388077,"sessionID":"ses_de5c63df8ffethSpE4xv1dl6W5","error":{"name":"APIError","data":{"message":"Cannot connect to API: Unable to connect. Is the computer able to access the url?","isRetryable":true,"metadata":{"url":"http://host.docker.internal:1/v1/chat/completions"}}}}`
+
+// A 404 is not retried; exit code 1.
+const NOT_FOUND = String.raw`{"type":"error","timestamp":1795736410039,"sessionID":"ses_de5c4feb3ffeoUGXGRDu8qL1GL","error":{"name":"APIError","data":{"message":"Not Found: {\"error\":{\"message\":\"stub: no handler for POST /v2/messages\"}}","statusCode":404,"isRetryable":false,"responseHeaders":{"connection":"keep-alive","content-type":"application/json","date":"Thu, 26 Nov 2026 23:40:09 GMT","keep-alive":"timeout=5","transfer-encoding":"chunked"},"responseBody":"{\"error\":{\"message\":\"stub: no handler for POST /v2/messages\"}}","metadata":{"url":"http://host.docker.internal:37627/v2/messages"}}}}`
+
+// `--session` with an id this worker never made: nothing on stdout, exit code 1.
+const NO_SESSION_STDERR = '\u001b[91m\u001b[1mError: \u001b[0mSession not found\n'
+
+const outcome = (stdout: string, extra: Partial<ExecOutcome> = {}): ExecOutcome => ({
+  exitCode: 0,
+  stdout: stdout.trimStart(),
+  stderr: '',
+  timedOut: false,
+  durationMs: 2500,
+  ...extra,
+})
+
+const request = (over: Partial<PromptRequest> = {}): PromptRequest => ({
+  prompt: 'What is 5 + 7?',
+  workdir: '/workspace',
+  env: {},
+  stream: false,
+  ...over,
+})
+
+type Env = Record<string, string>
+
+const context = (configEnv: Env = {}, hostEnv: Env = {}): PluginContext => ({
+  workerId: 'w1',
+  workdir: '/workspace',
+  hostEnv,
+  configEnv,
+  agent: 'opencode',
+  capabilities: [],
+})
+
+const GATEWAY = {
+  OPENCODE_PROVIDER_BASE_URL: 'http://gateway:4000/v1',
+  OPENCODE_MODEL: 'stub-model',
+}
+
+describe('opencode parse', () => {
+  it('reads text, session id and usage from the JSON events', () => {
+    const reply = parseOpencodeOutput(outcome(FIRST))
+    expect(reply.text).toBe('12')
+    expect(reply.sessionId).toBe('ses_de5bd6f7affeg4HDr1JokfHikj')
+    expect(reply.usage).toEqual({
+      inputTokens: 12,
+      outputTokens: 3,
+      cacheReadInputTokens: 0,
+      cacheWriteInputTokens: 0,
+      costUsd: 0,
+    })
+    expect((reply.raw as unknown[]).length).toBe(3)
+  })
+
+  it('keeps the session id of a resumed run', () => {
+    const reply = parseOpencodeOutput(outcome(SECOND))
+    expect(reply.text).toBe('3')
+    expect(reply.sessionId).toBe('ses_de5bd6f7affeg4HDr1JokfHikj')
+  })
+
+  it('answers with the last message, after the tool calls, and sums every step', () => {
+    const reply = parseOpencodeOutput(outcome(TOOL))
+    expect(reply.text).toBe('12')
+    expect(reply.usage).toMatchObject({ inputTokens: 50, outputTokens: 7, cacheReadInputTokens: 8 })
+  })
+
+  it('throws the error opencode reported', () => {
+    expect(() => parseOpencodeOutput(outcome(UNREACHABLE, { exitCode: 1 }))).toThrow(
+      'opencode reported an error (APIError: Cannot connect to API: Unable to connect.',
+    )
+    expect(() => parseOpencodeOutput(outcome(NOT_FOUND, { exitCode: 1 }))).toThrow(
+      /APIError: Not Found.*no handler/,
+    )
+  })
+
+  it('throws what stderr said when there is no event, without colour codes', () => {
+    const out = outcome('', { exitCode: 1, stderr: NO_SESSION_STDERR })
+    expect(() => parseOpencodeOutput(out)).toThrow(/^opencode exited 1: Error: Session not found$/)
+  })
+
+  it('throws on a timeout, even after some events', () => {
+    const cut = FIRST.trim().split('\n').slice(0, 2).join('\n')
+    const out = outcome(cut, { exitCode: 137, timedOut: true })
+    expect(() => parseOpencodeOutput(out)).toThrow(/timed out after 2500 ms/)
+  })
+
+  it('throws when no step finished', () => {
+    const cut = FIRST.trim().split('\n').slice(0, 2).join('\n')
+    expect(() => parseOpencodeOutput(outcome(cut))).toThrow(/finished no step/)
+    expect(() => parseOpencodeOutput(outcome(''))).toThrow(/finished no step: no output/)
+  })
+})
+
+describe('opencode prompt', () => {
+  it('runs opencode with JSON events and the prompt on stdin, verbatim', () => {
+    const cmd = plugin.prompt(request({ prompt: '-h "quoted" and spaced' }))
+    expect(cmd.argv).toEqual(['opencode', 'run', '--format', 'json', '--auto', '--title'])
+    expect(cmd.stdin).toBe('-h "quoted" and spaced')
+  })
+
+  it('continues a session with --session=<id> and leaves its title alone', () => {
+    const { argv } = plugin.prompt(request({ sessionId: 'ses_abc' }))
+    expect(argv).toContain('--session=ses_abc')
+    expect(argv).not.toContain('--title')
+  })
+
+  it('streams the same JSON lines: opencode prints each event as it happens', () => {
+    expect(plugin.prompt(request({ stream: true })).argv).toEqual(plugin.prompt(request()).argv)
+  })
+})
+
+describe('opencode config', () => {
+  it('installs a pinned opencode and checks that it runs', () => {
+    expect(plugin.install).toContainEqual({ npm: [`opencode-ai@${OPENCODE_VERSION}`] })
+    expect(plugin.install?.at(-1)).toEqual({ run: 'opencode --version' })
+  })
+
+  it('writes a gateway provider whose key stays in the environment', () => {
+    const files = plugin.files!(context({ ...GATEWAY, OPENCODE_PROVIDER_API_KEY: 'sk-secret' }))
+    const text = files[CONFIG_PATH]!
+    expect(text).not.toContain('sk-secret')
+    expect(JSON.parse(text)).toEqual({
+      autoupdate: false,
+      share: 'disabled',
+      model: 'gateway/stub-model',
+      small_model: 'gateway/stub-model',
+      provider: {
+        gateway: {
+          npm: '@ai-sdk/openai-compatible',
+          name: 'Model gateway',
+          options: { baseURL: 'http://gateway:4000/v1', apiKey: '{env:OPENCODE_PROVIDER_API_KEY}' },
+          models: { 'stub-model': { name: 'stub-model' } },
+        },
+      },
+    })
+  })
+
+  it('reads the spawner env when the worker env is silent, and picks the wire API', () => {
+    const config = opencodeConfig(context({ OPENCODE_PROVIDER_API: 'anthropic' }, { ...GATEWAY }))
+    const gateway = (config.provider as Record<string, { npm: string; options: object }>).gateway!
+    expect(gateway.npm).toBe('@ai-sdk/anthropic')
+    expect(gateway.options).toEqual({ baseURL: 'http://gateway:4000/v1' })
+  })
+
+  it('without a base URL only picks a built-in model, if any', () => {
+    expect(opencodeConfig(context())).toEqual({ autoupdate: false, share: 'disabled' })
+    const builtIn = opencodeConfig(context({ OPENCODE_MODEL: 'anthropic/claude-sonnet-4-5' }))
+    expect(builtIn).toMatchObject({ model: 'anthropic/claude-sonnet-4-5' })
+  })
+
+  it('refuses settings opencode could not use, at env() time', () => {
+    const noModel = context({ OPENCODE_PROVIDER_BASE_URL: 'http://gateway:4000/v1' })
+    expect(() => plugin.env!(noModel)).toThrow(/OPENCODE_MODEL/)
+    const badApi = context({ ...GATEWAY, OPENCODE_PROVIDER_API: 'grpc' })
+    expect(() => plugin.env!(badApi)).toThrow(/OPENCODE_PROVIDER_API/)
+    const inherited = context({ ...GATEWAY, OPENCODE_PROVIDER_API: 'constructor' })
+    expect(() => plugin.env!(inherited)).toThrow(/OPENCODE_PROVIDER_API/)
+    expect(plugin.env!(context(GATEWAY))).toMatchObject({ OPENCODE_DISABLE_MODELS_FETCH: '1' })
+  })
+})

@@ -1,0 +1,13 @@
+import { agentE2E } from '../support/agent-e2e.ts'
+import { openaiChat } from '../support/stub-model/openai-chat.ts'
+
+// The most common gateway shape: OpenAI-compatible chat completions, through the AI SDK
+// package opencode bundles, so no prompt downloads anything.
+agentE2E('opencode', {
+  providers: [openaiChat],
+  env: (base) => ({
+    OPENCODE_PROVIDER_BASE_URL: `${base}/v1`,
+    OPENCODE_MODEL: 'stub-model',
+    OPENCODE_PROVIDER_API_KEY: 'stub-key',
+  }),
+})
