@@ -22,6 +22,24 @@ export default defineConfig({
         },
       },
       {
+        // One suite, two runtimes: the Docker suites again, through a host agent over HTTP.
+        test: {
+          name: 'remote',
+          include: [
+            'test/api.docker.test.ts',
+            'test/lifecycle.docker.test.ts',
+            'test/docker-runtime.docker.test.ts',
+            'test/**/*.remote.test.ts',
+          ],
+          env: { TEST_RUNTIME: 'remote' },
+          globalSetup: ['test/setup/docker.global.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
         test: {
           name: 'redis',
           include: ['test/**/*.redis.test.ts'],

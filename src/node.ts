@@ -1,9 +1,12 @@
 /**
- * Node entry: HTTP API, in-process Docker runtime and plugin watcher in one process.
+ * Node entry: HTTP API, in-process Docker runtime and plugin watcher in one process; with
+ * HOST_AGENT_URL, containers run on host agents instead (`npm run host-agent` next to Docker).
  * Settings come from the environment (see src/node/settings.ts and the README).
  */
 import { readFileSync } from 'node:fs'
 import { serve } from '@hono/node-server'
+import type Dockerode from 'dockerode'
+import type { ContainerRuntime } from './core/runtime.ts'
 import { UnavailableError } from './core/errors.ts'
 import { WorkerService } from './core/service.ts'
 import { Lifecycle } from './core/lifecycle.ts'
@@ -12,6 +15,8 @@ import { recoverWorkers } from './core/recovery.ts'
 import { createApp } from './http/app.ts'
 import { DockerRuntime } from './host/docker-runtime.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
+import { MultiRuntime } from './host/multi-runtime.ts'
+import { runtimeFromConfig } from './host/runtime-from-config.ts'
 import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
 import { registerPluginResolver } from './node/plugin-resolve.ts'
@@ -49,9 +54,7 @@ const main = async () => {
   let plugins: PluginHost | undefined
   // Every declared secret's value, so the logger can scrub it wherever it shows up.
   const secretValues = () =>
-    (plugins?.current.ordered ?? [])
-      .flatMap((p) => p.secrets ?? [])
-      .map((s) => process.env[s.name])
+    [...(plugins?.current.ordered ?? []).flatMap((p) => p.secrets ?? []).map((s) => process.env[s.name]), settings.HOST_AGENT_TOKEN]
       .filter((v): v is string => typeof v === 'string' && v.length > 0)
   const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
 
@@ -61,16 +64,39 @@ const main = async () => {
         'or listen on 127.0.0.1',
     )
   }
-  const target = describeDockerTarget(process.env)
-  const docker = createDocker()
-  try {
-    // Quiet preflight: when Docker is missing, the one line below is all the operator sees.
-    await new DockerRuntime({ docker, target }).ping()
-  } catch (err) {
-    const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
-    return fail(`${reason}; start Docker or point DOCKER_HOST at it`)
+  // Containers run on the local Docker Engine, or on host agents when HOST_AGENT_URL is set.
+  let runtime: ContainerRuntime
+  let docker: Dockerode | undefined
+  let target: string
+  if (settings.HOST_AGENT_URL) {
+    let remote
+    try {
+      remote = runtimeFromConfig(settings.HOST_AGENT_URL, settings.HOST_AGENT_TOKEN, { logger })
+    } catch (err) {
+      return fail((err as Error).message)
+    }
+    const agents = remote instanceof MultiRuntime ? remote.agents : [remote]
+    target = agents.map((a) => `${a.name}=${a.url}`).join(',')
+    try {
+      // Several agents: enough that one answers; the others are left out until they do.
+      await remote.ping()
+    } catch (err) {
+      const reason = err instanceof UnavailableError ? err.message : `host agent at ${target}: ${String(err)}`
+      return fail(`${reason}; start it (npm run host-agent) or fix HOST_AGENT_URL / HOST_AGENT_TOKEN`)
+    }
+    runtime = remote
+  } else {
+    target = describeDockerTarget(process.env)
+    docker = createDocker()
+    try {
+      // Quiet preflight: when Docker is missing, the one line below is all the operator sees.
+      await new DockerRuntime({ docker, target }).ping()
+    } catch (err) {
+      const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
+      return fail(`${reason}; start Docker or point DOCKER_HOST at it`)
+    }
+    runtime = new DockerRuntime({ docker, target, logger })
   }
-  const runtime = new DockerRuntime({ docker, target, logger })
 
   registerPluginResolver()
   plugins = new PluginHost(settings.PLUGINS_DIR, logger)
@@ -148,8 +174,12 @@ const main = async () => {
 
   // Workers call back (orchestrator CLI) through the Docker bridge. With a loopback HOST, a
   // second listener on the bridge serves them, and it never takes an unauthenticated call.
+  // Only with Docker in this process: workers on host agents reach it through ORCHESTRATOR_URL.
   let workerServer: ReturnType<typeof serve> | undefined
-  if (!settings.ORCHESTRATOR_URL) {
+  if (!settings.ORCHESTRATOR_URL && !docker) {
+    logger.warn('no ORCHESTRATOR_URL: workers on host agents cannot reach this service; set it to a URL they can reach')
+  }
+  if (!settings.ORCHESTRATOR_URL && docker) {
     if (isLoopback(settings.HOST)) {
       const gateway = await bridgeGateway(docker)
       if (gateway) {
@@ -176,7 +206,7 @@ const main = async () => {
     logger.info('listening', {
       url: `http://${info.address.includes(':') ? `[${info.address}]` : info.address}:${info.port}`,
       docs: `http://${settings.HOST}:${info.port}/docs`,
-      docker: target,
+      ...(docker ? { docker: target } : { hostAgents: target }),
       image: settings.WORKER_IMAGE,
       redis: adapter ? redactUrl(process.env.REDIS_URL ?? '') : 'off',
       instance: settings.SPAWNER_INSTANCE,

@@ -9,7 +9,7 @@ import {
   SpawnerError,
   UnavailableError,
 } from '../src/core/errors.ts'
-import type { ContainerSpec } from '../src/core/runtime.ts'
+import type { ContainerRuntime, ContainerSpec } from '../src/core/runtime.ts'
 import { describeDockerTarget } from '../src/host/docker-connection.ts'
 import { DockerRuntime } from '../src/host/docker-runtime.ts'
 import {
@@ -19,13 +19,16 @@ import {
   newExecKey,
   stdinPath,
 } from '../src/host/exec-wrapper.ts'
+import { startTestRuntime, type TestRuntime } from './support/harness.ts'
 
 /** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
 const TEST_LABEL = 'workers-spawner.test'
 const RUN = randomBytes(4).toString('hex')
 
-const runtime = new DockerRuntime()
+// DockerRuntime in-process, or through a host agent over HTTP with TEST_RUNTIME=remote.
+let testRuntime: TestRuntime
+let runtime: ContainerRuntime
 const docker = new Dockerode()
 const images: string[] = []
 
@@ -66,6 +69,8 @@ const liveCommands = async (id: string): Promise<string[]> => {
 let id = ''
 
 beforeAll(async () => {
+  testRuntime = await startTestRuntime(docker)
+  runtime = testRuntime.runtime
   try {
     await runtime.ping()
   } catch (err) {
@@ -86,6 +91,7 @@ afterAll(async () => {
       .getImage(tag)
       .remove({ force: true })
       .catch(() => {})
+  await testRuntime?.close()
 })
 
 describe('containers', () => {

@@ -18,7 +18,7 @@ export interface AuthOptions {
 }
 
 /** Compares secrets in time independent of where they differ. */
-const sameSecret = (a: string, b: string) => {
+export const sameSecret = (a: string, b: string) => {
   const x = new TextEncoder().encode(a)
   const y = new TextEncoder().encode(b)
   let diff = x.length ^ y.length

@@ -32,6 +32,13 @@ export const settingsSchema = z.object({
   WORKER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How often a worker's last activity is written into it (restart-safe idle deadline). */
   PERSIST_ACTIVITY_MS: int(30_000),
+  /**
+   * Host agents to run containers on instead of the local Docker Engine: one URL, or several
+   * as comma-separated `name=url` pairs (see src/host/runtime-from-config.ts).
+   */
+  HOST_AGENT_URL: z.string().min(1).optional(),
+  /** The host agents' bearer token (their HOST_AGENT_TOKEN). */
+  HOST_AGENT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
 })
 export type Settings = z.infer<typeof settingsSchema>
 

@@ -6,6 +6,8 @@ import { PluginRegistry } from '../../src/core/plugin/registry.ts'
 import type { Plugin } from '../../src/core/plugin/contract.ts'
 import { createApp } from '../../src/http/app.ts'
 import { DockerRuntime } from '../../src/host/docker-runtime.ts'
+import type { ContainerRuntime } from '../../src/core/runtime.ts'
+import { startLocalAgent } from './host-agent.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
 import { WORKER_IMAGE } from '../setup/docker.global.ts'
 import { noopLogger, type Logger } from '../../src/core/logger.ts'
@@ -22,28 +24,51 @@ export const registryWith = async (...extra: Plugin[]): Promise<PluginRegistry> 
   )
 }
 
+/** The runtime a test drives, and how to let go of it. */
+export interface TestRuntime {
+  runtime: ContainerRuntime
+  close(): Promise<void>
+}
+
+/**
+ * The runtime under test, from `TEST_RUNTIME`: `docker` (default) is the in-process
+ * DockerRuntime; `remote` serves that runtime from a host agent on a random loopback port
+ * and returns a RemoteRuntime over it, so one suite covers both.
+ */
+export const startTestRuntime = async (docker = new Dockerode(), logger: Logger = noopLogger): Promise<TestRuntime> => {
+  const local = new DockerRuntime({ docker, logger })
+  const kind = process.env.TEST_RUNTIME ?? 'docker'
+  if (kind === 'docker') return { runtime: local, close: async () => {} }
+  if (kind !== 'remote') throw new Error(`TEST_RUNTIME must be docker or remote, not '${kind}'`)
+  const agent = await startLocalAgent(local, logger)
+  return { runtime: agent.runtime, close: agent.close }
+}
+
 export interface Harness {
   docker: Dockerode
   logger: Logger
-  runtime: DockerRuntime
+  runtime: ContainerRuntime
   service: WorkerService
   app: ReturnType<typeof createApp>
   /** Label put on every worker this harness creates, so cleanup finds them. */
   runLabel: Record<string, string>
-  /** Removes every container this run created. */
+  /** Removes every container this run created (and stops the host agent, if any). */
   cleanup(): Promise<void>
   /** Containers of this run, as Docker sees them. */
   containers(): Promise<Dockerode.ContainerInfo[]>
 }
 
-/** A real service (real Docker, real plugins) behind the real HTTP app, without a port. */
+/**
+ * A real service (real Docker, real plugins) behind the real HTTP app, without a port; with
+ * `TEST_RUNTIME=remote` it reaches Docker through a host agent (see `startTestRuntime`).
+ */
 export const startHarness = async (opts: { registry?: PluginRegistry; maxFileBytes?: number; maxBodyBytes?: number } = {}): Promise<Harness> => {
   const docker = new Dockerode()
   // TEST_LOG=debug shows what the service does while a test runs.
   const logger = process.env.TEST_LOG
     ? createJsonLogger({ level: process.env.TEST_LOG as 'debug', write: (l) => process.stderr.write(l + '\n') })
     : noopLogger
-  const runtime = new DockerRuntime({ docker, logger })
+  const { runtime, close } = await startTestRuntime(docker, logger)
   const registry = opts.registry ?? (await registryWith())
   const service = new WorkerService({
     runtime,
@@ -74,6 +99,7 @@ export const startHarness = async (opts: { registry?: PluginRegistry; maxFileByt
       for (const c of await containers()) {
         await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
       }
+      await close()
     },
   }
 }

@@ -18,7 +18,12 @@ export const openaiResponses: ProviderHandler = {
   handle({ req, res, body, answer }) {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', owned_by: 'stub' }] }))
+      res.end(
+        JSON.stringify({
+          object: 'list',
+          data: [{ id: 'stub-model', object: 'model', owned_by: 'stub' }],
+        }),
+      )
       return
     }
     const b = (body ?? {}) as { model?: string; stream?: boolean }
@@ -35,7 +40,13 @@ export const openaiResponses: ProviderHandler = {
       total_tokens: 15,
     }
     const part = { type: 'output_text', text: answer, annotations: [] }
-    const item = { id: itemId, type: 'message', status: 'completed', role: 'assistant', content: [part] }
+    const item = {
+      id: itemId,
+      type: 'message',
+      status: 'completed',
+      role: 'assistant',
+      content: [part],
+    }
     const response = (status: string, output: object[], extra: object = {}) => ({
       id,
       object: 'response',
@@ -52,7 +63,8 @@ export const openaiResponses: ProviderHandler = {
     }
     startSse(res)
     let seq = 0
-    const emit = (type: string, data: object) => sse(res, type, { type, sequence_number: seq++, ...data })
+    const emit = (type: string, data: object) =>
+      sse(res, type, { type, sequence_number: seq++, ...data })
     const at = { item_id: itemId, output_index: 0, content_index: 0 }
     emit('response.created', { response: response('in_progress', []) })
     emit('response.in_progress', { response: response('in_progress', []) })
