@@ -1,0 +1,9 @@
+import { agentE2E } from '../support/agent-e2e.ts'
+import { openaiResponses } from '../support/stub-model/openai-responses.ts'
+
+// Codex on a Responses API endpoint (the only wire API it accepts), through the provider the
+// plugin writes into ~/.codex/config.toml; the model is the CLI's default.
+agentE2E('codex', {
+  providers: [openaiResponses],
+  env: (base) => ({ OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: 'stub-key' }),
+})
