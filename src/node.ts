@@ -81,8 +81,9 @@ const main = async () => {
       // Several agents: enough that one answers; the others are left out until they do.
       await remote.ping()
     } catch (err) {
+      if (err instanceof UnavailableError && err.code === 'host_agent_unauthorized') return fail(err.message)
       const reason = err instanceof UnavailableError ? err.message : `host agent at ${target}: ${String(err)}`
-      return fail(`${reason}; start it (npm run host-agent) or fix HOST_AGENT_URL / HOST_AGENT_TOKEN`)
+      return fail(`${reason}; start it (npm run host-agent) or fix HOST_AGENT_URL`)
     }
     runtime = remote
   } else {

@@ -35,7 +35,10 @@ export interface TestRuntime {
  * DockerRuntime; `remote` serves that runtime from a host agent on a random loopback port
  * and returns a RemoteRuntime over it, so one suite covers both.
  */
-export const startTestRuntime = async (docker = new Dockerode(), logger: Logger = noopLogger): Promise<TestRuntime> => {
+export const startTestRuntime = async (
+  docker = new Dockerode(),
+  logger: Logger = noopLogger,
+): Promise<TestRuntime> => {
   const local = new DockerRuntime({ docker, logger })
   const kind = process.env.TEST_RUNTIME ?? 'docker'
   if (kind === 'docker') return { runtime: local, close: async () => {} }

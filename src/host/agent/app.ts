@@ -1,0 +1,75 @@
+import { Hono } from 'hono'
+import { NotFoundError } from '../../core/errors.ts'
+import { noopLogger, type Logger } from '../../core/logger.ts'
+import type { ContainerRuntime } from '../../core/runtime.ts'
+import { errorBody, onError } from '../../http/errors.ts'
+import { bearerAuth } from './auth.ts'
+import { registerContainerRoutes } from './container-routes.ts'
+import type { AgentDeps, CapacityReport } from './deps.ts'
+import { registerEngineRoutes } from './engine-routes.ts'
+import { registerExecRoutes } from './exec-routes.ts'
+import type { NdjsonOptions } from './ndjson-response.ts'
+import { runtimeCapacity } from './runtime-capacity.ts'
+
+/** Options of `createHostAgentApp`. */
+export interface HostAgentOptions {
+  /** The runtime the API exposes, normally a `DockerRuntime`. */
+  runtime: ContainerRuntime
+  /** Bearer token every `/v1` route requires; `undefined` only for loopback test setups. */
+  token: string | undefined
+  /** This host's name, reported by `/healthz` and `/v1/capacity`. */
+  name: string
+  /** Host size and reserved limits; default: counts from the runtime, sizes unknown. */
+  capacity?: () => Promise<CapacityReport>
+  logger?: Logger
+  /** Largest request body: spec, exec stdin, file or build context (default 256 MiB). */
+  maxBodyBytes?: number
+  /** Commit delay and heartbeat interval of streamed answers. */
+  stream?: NdjsonOptions
+}
+
+/**
+ * The host agent: a `ContainerRuntime` over HTTP, so a core without a Docker socket (another
+ * process, another machine, a serverless runtime) can drive the containers of this host
+ * through `RemoteRuntime`. The token is worth as much as the Docker socket: keep it secret.
+ * See wire.ts for the routes.
+ *
+ * @example
+ * const app = createHostAgentApp({ runtime: new DockerRuntime(), token, name: 'docker-1' })
+ * serve({ fetch: app.fetch, port: 8081, hostname: '127.0.0.1' })
+ */
+export const createHostAgentApp = (opts: HostAgentOptions): Hono => {
+  const logger = opts.logger ?? noopLogger
+  const deps: AgentDeps = {
+    runtime: opts.runtime,
+    name: opts.name,
+    logger,
+    capacity: opts.capacity ?? runtimeCapacity(opts.runtime),
+    maxBodyBytes: opts.maxBodyBytes ?? 256 * 1024 * 1024,
+    stream: opts.stream ?? {},
+  }
+  const app = new Hono()
+  app.onError(onError(logger))
+  app.notFound((c) =>
+    c.json(
+      errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found')),
+      404,
+    ),
+  )
+  app.use(async function accessLog(c, next) {
+    const started = performance.now()
+    await next()
+    logger.debug('http', {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      ms: Math.round(performance.now() - started),
+    })
+  })
+  app.get('/healthz', (c) => c.json({ ok: true, name: opts.name }))
+  app.use('/v1/*', bearerAuth(opts.token))
+  registerEngineRoutes(app, deps)
+  registerContainerRoutes(app, deps)
+  registerExecRoutes(app, deps)
+  return app
+}

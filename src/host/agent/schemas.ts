@@ -1,0 +1,85 @@
+import { z } from 'zod'
+
+/** What the agent accepts of each request; anything else is a 400 naming the field. */
+
+const record = z.record(z.string(), z.string())
+const count = z.number().int().min(0)
+
+/** `ContainerSpec` (src/core/runtime.ts) as JSON. */
+export const containerSpecSchema = z.strictObject({
+  name: z.string().min(1),
+  image: z.string().min(1),
+  env: record,
+  labels: record,
+  user: z.string(),
+  workdir: z.string(),
+  mounts: z.array(
+    z.strictObject({ source: z.string().min(1), target: z.string().min(1), readOnly: z.boolean() }),
+  ),
+  memoryBytes: count,
+  nanoCpus: count,
+  pidsLimit: z.number().int(),
+  securityOpt: z.array(z.string()),
+  capDrop: z.array(z.string()),
+  capAdd: z.array(z.string()),
+  runtime: z.string().min(1).optional(),
+  shmSizeBytes: count.optional(),
+  extraHosts: z.array(z.string()),
+})
+
+/** Body of an exec (see `ExecBody` in wire.ts). */
+export const execBodySchema = z.strictObject({
+  argv: z.array(z.string()).min(1),
+  env: record.optional(),
+  workdir: z.string().min(1).optional(),
+  stdin: z.string().optional(),
+  timeoutMs: count.optional(),
+  maxOutputBytes: z.number().int().positive().optional(),
+  execId: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{8,64}$/, '8 to 64 letters, digits, _ or -')
+    .optional(),
+})
+
+/** Body of an image build (see `BuildBody` in wire.ts). */
+export const buildBodySchema = z.strictObject({
+  tag: z.string().min(1),
+  dockerfile: z.string().min(1),
+  files: z
+    .array(
+      z.strictObject({
+        path: z.string().min(1),
+        content: z.string(),
+        mode: z.number().int().min(0).max(0o7777).optional(),
+      }),
+    )
+    .optional(),
+  labels: record.optional(),
+})
+
+const int = (min: number) => z.coerce.number().int().min(min)
+
+/** Query of `PUT …/files`: mode in octal (`644`), uid and gid in decimal. */
+export const putFileQuerySchema = z.object({
+  path: z.string().min(1),
+  mode: z
+    .string()
+    .regex(/^[0-7]{1,4}$/, 'octal, e.g. 644')
+    .transform((m) => parseInt(m, 8))
+    .optional(),
+  uid: int(0).optional(),
+  gid: int(0).optional(),
+})
+
+/** Query of `GET …/files`. */
+export const getFileQuerySchema = z.object({
+  path: z.string().min(1),
+  maxBytes: int(0).optional(),
+})
+
+/** Query of `GET …/logs`. */
+export const logsQuerySchema = z.object({
+  tail: int(0).optional(),
+  since: int(0).optional(),
+  follow: z.enum(['0', '1']).optional(),
+})

@@ -1,0 +1,51 @@
+import { hostname } from 'node:os'
+import { z } from 'zod'
+import { describeIssues } from '../../core/validation.ts'
+
+/** The host agent's settings, read from the environment. */
+export const hostAgentSettingsSchema = z.object({
+  HOST_AGENT_PORT: z.coerce.number().int().min(0).max(65_535).default(8081),
+  HOST_AGENT_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Bearer token of every /v1 route; required unless loopback and HOST_AGENT_INSECURE=1. */
+  HOST_AGENT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  HOST_AGENT_INSECURE: z.enum(['0', '1']).default('0'),
+  /** How cores name this host (placement label `workers-spawner.host`). */
+  HOST_AGENT_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - only')
+    .default(hostname()),
+  /** Largest request body: a file, an exec's stdin, a build context (default 256 MiB). */
+  HOST_AGENT_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(256 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+})
+export type HostAgentSettings = z.infer<typeof hostAgentSettingsSchema>
+
+/** Parses the settings; the error names each bad variable. Empty variables count as unset. */
+export const readHostAgentSettings = (env: NodeJS.ProcessEnv): HostAgentSettings => {
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''))
+  const parsed = hostAgentSettingsSchema.safeParse(set)
+  if (parsed.success) return parsed.data
+  const list = describeIssues(parsed.error)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ')
+  throw new Error(`invalid environment: ${list}`)
+}
+
+/**
+ * Why these settings must not start, or undefined. A host agent drives Docker for whoever
+ * holds its token, so it needs one; only a loopback agent may go without, and only when
+ * asked to with HOST_AGENT_INSECURE=1.
+ */
+export const refusal = (s: HostAgentSettings, isLoopback: (host: string) => boolean) => {
+  if (s.HOST_AGENT_TOKEN) return undefined
+  if (isLoopback(s.HOST_AGENT_HOST) && s.HOST_AGENT_INSECURE === '1') return undefined
+  return isLoopback(s.HOST_AGENT_HOST)
+    ? 'HOST_AGENT_TOKEN is required (16+ characters); ' +
+        'for a loopback-only agent without one, set HOST_AGENT_INSECURE=1'
+    : `refusing to listen on ${s.HOST_AGENT_HOST} without HOST_AGENT_TOKEN: ` +
+        'set a token (16+ characters)'
+}
