@@ -1,0 +1,122 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createRequire } from 'node:module'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { bundleWorker } from '../scripts/bundle-worker.ts'
+import { DockerRuntime } from '../src/host/docker-runtime.ts'
+import { startLocalAgent, type LocalAgent } from './support/host-agent.ts'
+import { WORKER_IMAGE } from './setup/docker.global.ts'
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+
+const workerdBin = () => join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd')
+
+describe('the serverless bundle', () => {
+  let dir: string
+  let outfile: string
+  let metafile: Awaited<ReturnType<typeof bundleWorker>>['metafile']
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ws-serverless-'))
+    ;({ outfile, metafile } = await bundleWorker(join(dir, 'worker.mjs')))
+  })
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('reaches no dockerode, ioredis or node: module', () => {
+    const inputs = Object.keys(metafile.inputs)
+    expect(inputs.filter((i) => /node_modules\/(dockerode|docker-modem|ioredis|ssh2)\//.test(i))).toEqual([])
+    expect(inputs.some((i) => i.includes('src/core/service.ts'))).toBe(true)
+    expect(inputs.some((i) => i.includes('plugins/claude-code/index.ts'))).toBe(true)
+    const code = readFileSync(outfile, 'utf8')
+    expect(code).not.toMatch(/from\s*["']node:|require\(["']node:|import\(["']node:/)
+    expect(code).not.toMatch(/from\s*["'](fs|net|child_process|os|crypto)["']/)
+  })
+
+  describe('under workerd, against a host agent on this machine', () => {
+    let agent: LocalAgent
+    let workerd: ChildProcess
+    let base: string
+    let log = ''
+
+    beforeAll(async () => {
+      agent = await startLocalAgent(new DockerRuntime())
+      const port = await freePort()
+      base = `http://127.0.0.1:${port}`
+      writeFileSync(
+        join(dir, 'config.capnp'),
+        `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+  services = [
+    (name = "main", worker = .core),
+    (name = "internet", network = (allow = ["public", "private", "local"])),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const core :Workerd.Worker = (
+  modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
+  compatibilityDate = "2026-11-01",
+  bindings = [
+    (name = "HOST_AGENT_URL", text = "${agent.url}"),
+    (name = "HOST_AGENT_TOKEN", text = "${agent.token}"),
+    (name = "SPAWNER_API_TOKEN", text = "serverless-api-token-0123"),
+    (name = "WORKER_IMAGE", text = "${WORKER_IMAGE}"),
+  ],
+  globalOutbound = "internet",
+);
+`,
+      )
+      workerd = spawn(workerdBin(), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
+      workerd.stdout!.on('data', (d: Buffer) => (log += d.toString()))
+      workerd.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+      const until = Date.now() + 30_000
+      for (;;) {
+        try {
+          if ((await fetch(`${base}/healthz`)).ok) break
+        } catch {
+          // not up yet
+        }
+        if (Date.now() > until || workerd.exitCode !== null) throw new Error(`workerd did not start: ${log}`)
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    })
+    afterAll(async () => {
+      workerd?.kill()
+      await agent?.close()
+    })
+
+    const call = async (method: string, path: string, body?: unknown, token = 'serverless-api-token-0123') => {
+      const res = await fetch(`${base}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        ...(body ? { body: JSON.stringify(body) } : {}),
+      })
+      return { status: res.status, json: (await res.json()) as any }
+    }
+
+    it('creates a worker through the host agent and runs a command in it', async () => {
+      expect((await call('GET', '/v1/workers', undefined, 'wrong')).status).toBe(401)
+      const plugins = await call('GET', '/v1/plugins')
+      expect(plugins.json.plugins.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['shell', 'claude-code', 'git']))
+      const created = await call('POST', '/v1/workers', { agent: 'shell', labels: { 'test-run': 'serverless' } })
+      expect(created.status, JSON.stringify(created.json) + log).toBe(201)
+      const id = created.json.workerId
+      const out = await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo from-workerd; uname -s' })
+      expect(out.json).toMatchObject({ exitCode: 0, stdout: 'from-workerd\nLinux\n' })
+      const prompt = await call('POST', `/v1/workers/${id}/commands`, { prompt: 'echo 12' })
+      expect(prompt.json.reply.text).toBe('12')
+      expect((await call('POST', `/v1/workers/${id}/pause`)).json.state).toBe('paused')
+      expect((await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo resumed' })).json.stdout).toBe('resumed\n')
+      expect((await call('DELETE', `/v1/workers/${id}`)).json.deleted).toBe(true)
+      expect((await call('GET', `/v1/workers/${id}`)).status).toBe(404)
+    })
+  })
+})
