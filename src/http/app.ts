@@ -1,3 +1,4 @@
+import { accessLog } from './access-log.ts'
 import { Hono } from 'hono'
 import { catalog, type Command } from '../core/catalog.ts'
 import { NotFoundError } from '../core/errors.ts'
@@ -43,16 +44,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
     c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found')), 404),
   )
 
-  app.use(async function accessLog(c, next) {
-    const started = performance.now()
-    await next()
-    logger.debug('http', {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round((performance.now() - started) * 10) / 10,
-    })
-  })
+  app.use(accessLog(logger))
 
   app.use('/v1/*', authenticate({ ...opts.auth, service: opts.service }))
   app.get('/v1/whoami', async (c) => {

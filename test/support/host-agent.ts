@@ -1,4 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
@@ -6,6 +5,7 @@ import type { ContainerRuntime } from '../../src/core/runtime.ts'
 import type { Logger } from '../../src/core/logger.ts'
 import { createHostAgentApp, type HostAgentOptions } from '../../src/host/agent/app.ts'
 import { RemoteRuntime } from '../../src/host/remote-runtime.ts'
+import { startNodeProcess, type NodeProcess } from './process.ts'
 import type { AgentClientOptions } from '../../src/host/remote/agent-client.ts'
 
 const ENTRY = fileURLToPath(new URL('../../src/host-agent.ts', import.meta.url))
@@ -92,63 +92,8 @@ export const startLocalAgent = async (
 }
 
 /** `src/host-agent.ts` running as its own process. */
-export interface AgentProcess {
-  child: ChildProcess
-  logs: Record<string, unknown>[]
-  stderr(): string
-  kill(signal?: NodeJS.Signals): Promise<void>
-}
+export type AgentProcess = NodeProcess
 
 /** Starts `src/host-agent.ts` (what `npm run host-agent` runs) and waits until it listens. */
-export const startAgentProcess = async (
-  env: Record<string, string>,
-  timeoutMs = 30_000,
-): Promise<AgentProcess> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
-    env: { ...process.env, LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const logs: Record<string, unknown>[] = []
-  let stderr = ''
-  let buffer = ''
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`host agent did not start in ${timeoutMs} ms: ${stderr}`)),
-      timeoutMs,
-    )
-    child.once('exit', (code) => {
-      clearTimeout(timer)
-      reject(new Error(`host agent exited with ${code}: ${stderr}`))
-    })
-    child.stdout!.on('data', (d: Buffer) => {
-      buffer += d.toString()
-      let nl: number
-      while ((nl = buffer.indexOf('\n')) >= 0) {
-        const line = buffer.slice(0, nl)
-        buffer = buffer.slice(nl + 1)
-        try {
-          const entry = JSON.parse(line) as Record<string, unknown>
-          logs.push(entry)
-          if (entry.msg === 'listening') {
-            clearTimeout(timer)
-            resolve()
-          }
-        } catch {
-          // not a log line
-        }
-      }
-    })
-  })
-  return {
-    child,
-    logs,
-    stderr: () => stderr,
-    kill: (signal = 'SIGTERM') =>
-      new Promise<void>((resolve) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resolve()
-        child.once('exit', () => resolve())
-        child.kill(signal)
-      }),
-  }
-}
+export const startAgentProcess = async (env: Record<string, string>, timeoutMs = 30_000): Promise<AgentProcess> =>
+  startNodeProcess(ENTRY, env, timeoutMs)

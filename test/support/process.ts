@@ -1,31 +1,39 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const ENTRY = fileURLToPath(new URL('../../src/node.ts', import.meta.url))
+const SPAWNER = fileURLToPath(new URL('../../src/node.ts', import.meta.url))
 
-export interface SpawnerProcess {
+/** A Node entry point running as its own process, with its JSON log lines collected. */
+export interface NodeProcess {
   child: ChildProcess
   /** Every JSON log line so far. */
   logs: Record<string, unknown>[]
-  port: number
+  stderr(): string
   kill(signal?: NodeJS.Signals): Promise<void>
 }
 
-/** Starts `src/node.ts` as its own process (what `npm start` runs) and waits until it serves. */
-export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_000): Promise<SpawnerProcess> => {
-  const child = spawn(process.execPath, ['--import', 'tsx', ENTRY], {
-    env: { ...process.env, PORT: '0', WATCH_PLUGINS: '0', LOG_LEVEL: 'info', ...env },
+/**
+ * Starts `node --import tsx <entry>` and waits for its `listening` log line, which it
+ * returns; fails with the process's stderr when it exits or takes too long.
+ */
+export const startNodeProcess = async (
+  entry: string,
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<NodeProcess & { listening: Record<string, unknown> }> => {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   const logs: Record<string, unknown>[] = []
   let stderr = ''
   let buffer = ''
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
-  const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`spawner did not start in ${timeoutMs} ms: ${stderr}`)), timeoutMs)
+  const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${entry} did not start in ${timeoutMs} ms: ${stderr}`)), timeoutMs)
     child.once('exit', (code) => {
       clearTimeout(timer)
-      reject(new Error(`spawner exited with ${code}: ${stderr}`))
+      reject(new Error(`${entry} exited with ${code}: ${stderr}`))
     })
     child.stdout!.on('data', (d: Buffer) => {
       buffer += d.toString()
@@ -34,11 +42,11 @@ export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_0
         const line = buffer.slice(0, nl)
         buffer = buffer.slice(nl + 1)
         try {
-          const entry = JSON.parse(line) as Record<string, unknown>
-          logs.push(entry)
-          if (entry.msg === 'listening') {
+          const log = JSON.parse(line) as Record<string, unknown>
+          logs.push(log)
+          if (log.msg === 'listening') {
             clearTimeout(timer)
-            resolve(Number(String(entry.url).split(':').at(-1)))
+            resolve(log)
           }
         } catch {
           // not a log line
@@ -46,11 +54,11 @@ export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_0
       }
     })
   })
-  const port = await listening
   return {
     child,
     logs,
-    port,
+    listening,
+    stderr: () => stderr,
     kill: (signal = 'SIGTERM') =>
       new Promise<void>((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) return resolve()
@@ -58,4 +66,14 @@ export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_0
         child.kill(signal)
       }),
   }
+}
+
+export interface SpawnerProcess extends NodeProcess {
+  port: number
+}
+
+/** Starts `src/node.ts` as its own process (what `npm start` runs) and waits until it serves. */
+export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_000): Promise<SpawnerProcess> => {
+  const p = await startNodeProcess(SPAWNER, { PORT: '0', WATCH_PLUGINS: '0', ...env }, timeoutMs)
+  return { ...p, port: Number(String(p.listening.url).split(':').at(-1)) }
 }

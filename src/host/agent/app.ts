@@ -1,3 +1,4 @@
+import { accessLog } from '../../http/access-log.ts'
 import { Hono } from 'hono'
 import { NotFoundError } from '../../core/errors.ts'
 import { noopLogger, type Logger } from '../../core/logger.ts'
@@ -56,16 +57,7 @@ export const createHostAgentApp = (opts: HostAgentOptions): Hono => {
       404,
     ),
   )
-  app.use(async function accessLog(c, next) {
-    const started = performance.now()
-    await next()
-    logger.debug('http', {
-      method: c.req.method,
-      path: c.req.path,
-      status: c.res.status,
-      ms: Math.round(performance.now() - started),
-    })
-  })
+  app.use(accessLog(logger))
   app.get('/healthz', (c) => c.json({ ok: true, name: opts.name }))
   app.use('/v1/*', bearerAuth(opts.token))
   registerEngineRoutes(app, deps)
