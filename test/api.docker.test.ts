@@ -134,6 +134,14 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
     expect(res.json.lines.map((l: { text: string }) => l.text)).toContain('workers-spawner: ready')
   })
 
+  it('follows the log as SSE with follow=1', async () => {
+    const res = await h.app.request(`/v1/workers/${id}/logs?follow=1&tail=20`)
+    expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
+    const text = await readSseUntil(res, 'workers-spawner: ready')
+    const lines = sseEvents(text).filter(([e]) => e === 'log').map(([, d]) => d.text)
+    expect(lines).toContain('workers-spawner: ready')
+  })
+
   it('reports status and lists the worker', async () => {
     const status = await http.get(`/v1/workers/${id}`)
     expect(status.json).toMatchObject({
