@@ -2,6 +2,8 @@ import type { z } from 'zod'
 import { workerConfigSchema, type WorkerConfig } from './config.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, SpawnerError } from './errors.ts'
 import type { TokenSigner } from './auth/jwt.ts'
+import { admitChild, childrenOf, isWithin } from './sub-workers.ts'
+import { orchestratorEnv, writeToken } from './worker-tokens.ts'
 import { ImageResolver } from './images.ts'
 import type { Logger } from './logger.ts'
 import { noopLogger } from './logger.ts'
@@ -48,8 +50,7 @@ export interface WorkerServiceOptions {
   tokens?: { signer: TokenSigner; url: string }
 }
 
-/** Where a worker finds its current token (refreshed when `update` extends its TTL). */
-export const TOKEN_FILE = '/home/worker/.orchestrator/token'
+export { TOKEN_FILE } from './worker-tokens.ts'
 
 /** Why a worker is paused or deleted. */
 export type ChangeReason = 'request' | 'ttl' | 'idle' | 'error'
@@ -102,7 +103,7 @@ export class WorkerService {
     hooks: CommandHooks = {},
     by?: { parentId: string },
   ): Promise<Out<typeof S.createOutput>> {
-    const parent = by ? await this.admitChild(by.parentId, input.config) : undefined
+    const parent = by ? await admitChild(this, by.parentId, input.config) : undefined
     const config = parent ? parent.config : input.config
     const { resolved, spec: probe, workerId, createdAt } = this.prepare(
       config,
@@ -196,25 +197,12 @@ export class WorkerService {
     return { record, built: image.built }
   }
 
-  /** ORCHESTRATOR_* for a worker (empty when the service signs no tokens). */
-  private async orchestratorEnv(workerId: string, config: { allowedTools: string[]; ttlSeconds: number }, from: Date) {
-    if (!this.opts.tokens) return {} as Record<string, string>
-    const token = await this.opts.tokens.signer.sign({
-      sub: workerId,
-      tools: config.allowedTools,
-      exp: Math.floor(from.getTime() / 1000) + config.ttlSeconds,
-    })
-    return {
-      ORCHESTRATOR_URL: this.opts.tokens.url,
-      ORCHESTRATOR_TOKEN: token,
-      ORCHESTRATOR_ALLOWED_TOOLS: config.allowedTools.join(','),
-    }
+  private orchestratorEnv(workerId: string, config: { allowedTools: string[]; ttlSeconds: number }, from: Date) {
+    return orchestratorEnv(this.opts.tokens, workerId, config, from)
   }
 
-  /** The token file the orchestrator CLI prefers over its env (it outlives TTL updates). */
-  private async writeToken(containerId: string, env: Record<string, string>) {
-    if (!env.ORCHESTRATOR_TOKEN) return
-    await this.opts.runtime.putFile(containerId, TOKEN_FILE, utf8Encode(env.ORCHESTRATOR_TOKEN), { mode: 0o600 })
+  private writeToken(containerId: string, env: Record<string, string>) {
+    return writeToken(this.opts.runtime, containerId, env)
   }
 
   /** Validates a config and prepares its spec without starting anything (pools use it). */
@@ -528,53 +516,13 @@ export class WorkerService {
   }
 
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */
-  async childrenOf(workerId: string): Promise<string[]> {
-    const ids = new Set(this.records().filter((r) => r.parentId === workerId).map((r) => r.workerId))
-    for (const info of await this.opts.runtime.list({ [LABELS.parent]: workerId, [LABELS.managed]: 'true' })) {
-      const id = info.labels[LABELS.workerId]
-      if (id) ids.add(id)
-    }
-    return [...ids]
+  childrenOf(workerId: string): Promise<string[]> {
+    return childrenOf(this, workerId)
   }
 
   /** True when `workerId` is `ancestorId` or was spawned, directly or not, by it. */
-  async isWithin(workerId: string, ancestorId: string): Promise<boolean> {
-    let current: string | undefined = workerId
-    for (let hops = 0; current && hops < 32; hops++) {
-      if (current === ancestorId) return true
-      current = (await this.get(current)).parentId
-    }
-    return false
-  }
-
-  /**
-   * Checks a sub-worker request against its parent's quotas and narrows it: a child gets at
-   * most its parent's tools, and fewer levels below it.
-   */
-  private async admitChild(parentId: string, config: WorkerConfig) {
-    const record = await this.get(parentId)
-    if (record.maxDepth < 1) {
-      throw new ForbiddenError(`worker '${parentId}' may not spawn sub-workers (maxDepth 0)`, 'quota_exceeded')
-    }
-    const children = await this.childrenOf(parentId)
-    if (children.length >= record.maxChildren) {
-      throw new ForbiddenError(
-        `worker '${parentId}' already has ${children.length} sub-workers (maxChildren ${record.maxChildren})`,
-        'quota_exceeded',
-      )
-    }
-    const extra = config.allowedTools.filter((t) => !record.allowedTools.includes(t))
-    if (extra.length > 0) {
-      throw new ForbiddenError(`a sub-worker cannot get tools its parent lacks: ${extra.join(', ')}`, 'tool_not_allowed')
-    }
-    return {
-      record,
-      config: {
-        ...config,
-        maxDepth: Math.min(config.maxDepth, record.maxDepth - 1),
-        maxChildren: Math.min(config.maxChildren, record.maxChildren),
-      },
-    }
+  isWithin(workerId: string, ancestorId: string): Promise<boolean> {
+    return isWithin(this, workerId, ancestorId)
   }
 
   async list(input: In<typeof S.listInput>): Promise<Out<typeof S.listOutput>> {

@@ -1,0 +1,32 @@
+import type { TokenSigner } from './auth/jwt.ts'
+import { utf8Encode } from './bytes.ts'
+import type { ContainerRuntime } from './runtime.ts'
+
+/** Where a worker finds its current token (refreshed when `update` extends its TTL). */
+export const TOKEN_FILE = '/home/worker/.orchestrator/token'
+
+/** ORCHESTRATOR_* for a worker (empty when the service signs no tokens). */
+export const orchestratorEnv = async (
+  tokens: { signer: TokenSigner; url: string } | undefined,
+  workerId: string,
+  config: { allowedTools: string[]; ttlSeconds: number },
+  from: Date,
+): Promise<Record<string, string>> => {
+  if (!tokens) return {}
+  const token = await tokens.signer.sign({
+    sub: workerId,
+    tools: config.allowedTools,
+    exp: Math.floor(from.getTime() / 1000) + config.ttlSeconds,
+  })
+  return {
+    ORCHESTRATOR_URL: tokens.url,
+    ORCHESTRATOR_TOKEN: token,
+    ORCHESTRATOR_ALLOWED_TOOLS: config.allowedTools.join(','),
+  }
+}
+
+/** The token file the orchestrator CLI prefers over its env (it outlives TTL updates). */
+export const writeToken = async (runtime: ContainerRuntime, containerId: string, env: Record<string, string>) => {
+  if (!env.ORCHESTRATOR_TOKEN) return
+  await runtime.putFile(containerId, TOKEN_FILE, utf8Encode(env.ORCHESTRATOR_TOKEN), { mode: 0o600 })
+}
