@@ -93,8 +93,42 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       },
     }
   }
+  const err = { content: { 'application/json': { schema: errorSchema } } }
+  paths['/v1/whoami'] = {
+    get: {
+      operationId: 'whoami',
+      summary: 'The caller: operator, or a worker (id, tools, parent) when called with a worker token',
+      responses: { '200': { description: 'OK' }, '401': { description: 'Unauthorized', ...err } },
+    },
+  }
+  paths['/v1/events'] = {
+    get: {
+      operationId: 'events',
+      summary: 'Server-sent events: status, output, response, command_exit (operators only)',
+      parameters: [
+        { name: 'worker', in: 'query', schema: { type: 'string' }, description: "one worker's events" },
+        { name: 'type', in: 'query', schema: { type: 'string' }, description: 'comma-separated event types' },
+      ],
+      responses: {
+        '200': { description: 'An SSE stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        '403': { description: 'Not an operator', ...err },
+      },
+    },
+  }
+  for (const [path, summary] of [
+    ['/healthz', 'The process answers'],
+    ['/readyz', 'Docker (and Redis, when on) answer; 503 otherwise'],
+  ] as const) {
+    paths[path] = { get: { operationId: path.slice(1), summary, security: [], responses: { '200': { description: 'OK' } } } }
+  }
   return {
     openapi: '3.0.3',
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'SPAWNER_API_TOKEN, or a worker token (ORCHESTRATOR_TOKEN)' },
+      },
+    },
+    security: [{ bearer: [] }],
     info: {
       title: 'workers-spawner',
       version: info.version,
