@@ -20,6 +20,47 @@ const freePort = () =>
 
 const workerdBin = () => join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd')
 
+
+/** The core flow against a serverless core at `base` (API token 'serverless-api-token-0123'). */
+const exerciseCore = async (base: string, log: () => string) => {
+  const call = async (method: string, path: string, body?: unknown, token = 'serverless-api-token-0123') => {
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    })
+    return { status: res.status, json: (await res.json()) as any }
+  }
+  expect((await call('GET', '/v1/workers', undefined, 'wrong')).status).toBe(401)
+  const plugins = await call('GET', '/v1/plugins')
+  expect(plugins.json.plugins.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['shell', 'claude-code', 'git']))
+  const created = await call('POST', '/v1/workers', { agent: 'shell', labels: { 'test-run': 'serverless' } })
+  expect(created.status, JSON.stringify(created.json) + log()).toBe(201)
+  const id = created.json.workerId
+  const out = await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo from-workerd; uname -s' })
+  expect(out.json).toMatchObject({ exitCode: 0, stdout: 'from-workerd\nLinux\n' })
+  const prompt = await call('POST', `/v1/workers/${id}/commands`, { prompt: 'echo 12' })
+  expect(prompt.json.reply.text).toBe('12')
+  expect((await call('POST', `/v1/workers/${id}/pause`)).json.state).toBe('paused')
+  expect((await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo resumed' })).json.stdout).toBe('resumed\n')
+  expect((await call('DELETE', `/v1/workers/${id}`)).json.deleted).toBe(true)
+  expect((await call('GET', `/v1/workers/${id}`)).status).toBe(404)
+}
+
+/** Polls `url` until it answers 200, or fails with the process log. */
+const waitUp = async (url: string, proc: ChildProcess, log: () => string) => {
+  const until = Date.now() + 60_000
+  for (;;) {
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > until || proc.exitCode !== null) throw new Error(`did not start: ${log()}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
 describe('the serverless bundle', () => {
   let dir: string
   let outfile: string
@@ -77,46 +118,60 @@ const core :Workerd.Worker = (
       workerd = spawn(workerdBin(), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
       workerd.stdout!.on('data', (d: Buffer) => (log += d.toString()))
       workerd.stderr!.on('data', (d: Buffer) => (log += d.toString()))
-      const until = Date.now() + 30_000
-      for (;;) {
-        try {
-          if ((await fetch(`${base}/healthz`)).ok) break
-        } catch {
-          // not up yet
-        }
-        if (Date.now() > until || workerd.exitCode !== null) throw new Error(`workerd did not start: ${log}`)
-        await new Promise((r) => setTimeout(r, 200))
-      }
+      await waitUp(`${base}/healthz`, workerd, () => log)
     })
     afterAll(async () => {
       workerd?.kill()
       await agent?.close()
     })
 
-    const call = async (method: string, path: string, body?: unknown, token = 'serverless-api-token-0123') => {
-      const res = await fetch(`${base}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        ...(body ? { body: JSON.stringify(body) } : {}),
-      })
-      return { status: res.status, json: (await res.json()) as any }
-    }
-
     it('creates a worker through the host agent and runs a command in it', async () => {
-      expect((await call('GET', '/v1/workers', undefined, 'wrong')).status).toBe(401)
-      const plugins = await call('GET', '/v1/plugins')
-      expect(plugins.json.plugins.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['shell', 'claude-code', 'git']))
-      const created = await call('POST', '/v1/workers', { agent: 'shell', labels: { 'test-run': 'serverless' } })
-      expect(created.status, JSON.stringify(created.json) + log).toBe(201)
-      const id = created.json.workerId
-      const out = await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo from-workerd; uname -s' })
-      expect(out.json).toMatchObject({ exitCode: 0, stdout: 'from-workerd\nLinux\n' })
-      const prompt = await call('POST', `/v1/workers/${id}/commands`, { prompt: 'echo 12' })
-      expect(prompt.json.reply.text).toBe('12')
-      expect((await call('POST', `/v1/workers/${id}/pause`)).json.state).toBe('paused')
-      expect((await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo resumed' })).json.stdout).toBe('resumed\n')
-      expect((await call('DELETE', `/v1/workers/${id}`)).json.deleted).toBe(true)
-      expect((await call('GET', `/v1/workers/${id}`)).status).toBe(404)
+      await exerciseCore(base, () => log)
+    })
+  })
+
+  describe('under `wrangler dev` (wrangler 3 runs on Node 20), against a host agent', () => {
+    let agent: LocalAgent
+    let wrangler: ChildProcess
+    let base: string
+    let log = ''
+
+    beforeAll(async () => {
+      agent = await startLocalAgent(new DockerRuntime())
+      const port = await freePort()
+      base = `http://127.0.0.1:${port}`
+      writeFileSync(
+        join(dir, 'wrangler.toml'),
+        [
+          'name = "workers-spawner-dev"',
+          'main = "worker.mjs"',
+          'compatibility_date = "2024-09-01"',
+          'no_bundle = true',
+          '[vars]',
+          `HOST_AGENT_URL = "${agent.url}"`,
+          `HOST_AGENT_TOKEN = "${agent.token}"`,
+          'SPAWNER_API_TOKEN = "serverless-api-token-0123"',
+          `WORKER_IMAGE = "${WORKER_IMAGE}"`,
+          '',
+        ].join('\n'),
+      )
+      const bin = join(createRequire(import.meta.url).resolve('wrangler/package.json'), '..', 'bin', 'wrangler.js')
+      wrangler = spawn(process.execPath, [bin, 'dev', '--port', String(port), '--ip', '127.0.0.1'], {
+        cwd: dir,
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+      wrangler.stdout!.on('data', (d: Buffer) => (log += d.toString()))
+      wrangler.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+      await waitUp(`${base}/healthz`, wrangler, () => log)
+    })
+    afterAll(async () => {
+      wrangler?.kill()
+      await agent?.close()
+    })
+
+    it('serves the core: create, commands, pause/resume, delete', async () => {
+      await exerciseCore(base, () => log)
     })
   })
 })
