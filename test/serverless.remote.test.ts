@@ -82,96 +82,81 @@ describe('the serverless bundle', () => {
     expect(code).not.toMatch(/from\s*["'](fs|net|child_process|os|crypto)["']/)
   })
 
-  describe('under workerd, against a host agent on this machine', () => {
-    let agent: LocalAgent
-    let workerd: ChildProcess
-    let base: string
-    let log = ''
+  /** Runs the bundle under a local server (`launch` starts it on `port`) against a host agent. */
+  const describeServed = (title: string, launch: (agent: LocalAgent, port: number) => ChildProcess) =>
+    describe(title, () => {
+      let agent: LocalAgent
+      let server: ChildProcess
+      let base: string
+      let log = ''
 
-    beforeAll(async () => {
-      agent = await startLocalAgent(new DockerRuntime())
-      const port = await freePort()
-      base = `http://127.0.0.1:${port}`
-      writeFileSync(
-        join(dir, 'config.capnp'),
-        `using Workerd = import "/workerd/workerd.capnp";
+      beforeAll(async () => {
+        agent = await startLocalAgent(new DockerRuntime())
+        const port = await freePort()
+        base = `http://127.0.0.1:${port}`
+        server = launch(agent, port)
+        server.stdout!.on('data', (d: Buffer) => (log += d.toString()))
+        server.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+        await waitUp(`${base}/healthz`, server, () => log)
+      })
+      afterAll(async () => {
+        server?.kill()
+        await agent?.close()
+      })
+
+      it('serves the core through the host agent: create, commands, prompt, pause/resume, delete', async () => {
+        await exerciseCore(base, () => log)
+      })
+    })
+
+  describeServed('under workerd, against a host agent on this machine', (agent, port) => {
+    writeFileSync(
+      join(dir, 'config.capnp'),
+      `using Workerd = import "/workerd/workerd.capnp";
 const config :Workerd.Config = (
-  services = [
-    (name = "main", worker = .core),
-    (name = "internet", network = (allow = ["public", "private", "local"])),
-  ],
-  sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+services = [
+  (name = "main", worker = .core),
+  (name = "internet", network = (allow = ["public", "private", "local"])),
+],
+sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
 );
 const core :Workerd.Worker = (
-  modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
-  compatibilityDate = "2026-11-01",
-  bindings = [
-    (name = "HOST_AGENT_URL", text = "${agent.url}"),
-    (name = "HOST_AGENT_TOKEN", text = "${agent.token}"),
-    (name = "SPAWNER_API_TOKEN", text = "serverless-api-token-0123"),
-    (name = "WORKER_IMAGE", text = "${WORKER_IMAGE}"),
-  ],
-  globalOutbound = "internet",
+modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
+compatibilityDate = "2026-11-01",
+bindings = [
+  (name = "HOST_AGENT_URL", text = "${agent.url}"),
+  (name = "HOST_AGENT_TOKEN", text = "${agent.token}"),
+  (name = "SPAWNER_API_TOKEN", text = "serverless-api-token-0123"),
+  (name = "WORKER_IMAGE", text = "${WORKER_IMAGE}"),
+],
+globalOutbound = "internet",
 );
 `,
-      )
-      workerd = spawn(workerdBin(), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
-      workerd.stdout!.on('data', (d: Buffer) => (log += d.toString()))
-      workerd.stderr!.on('data', (d: Buffer) => (log += d.toString()))
-      await waitUp(`${base}/healthz`, workerd, () => log)
-    })
-    afterAll(async () => {
-      workerd?.kill()
-      await agent?.close()
-    })
-
-    it('creates a worker through the host agent and runs a command in it', async () => {
-      await exerciseCore(base, () => log)
-    })
+    )
+    return spawn(workerdBin(), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
   })
 
-  describe('under `wrangler dev` (wrangler 3 runs on Node 20), against a host agent', () => {
-    let agent: LocalAgent
-    let wrangler: ChildProcess
-    let base: string
-    let log = ''
-
-    beforeAll(async () => {
-      agent = await startLocalAgent(new DockerRuntime())
-      const port = await freePort()
-      base = `http://127.0.0.1:${port}`
-      writeFileSync(
-        join(dir, 'wrangler.toml'),
-        [
-          'name = "workers-spawner-dev"',
-          'main = "worker.mjs"',
-          'compatibility_date = "2024-09-01"',
-          'no_bundle = true',
-          '[vars]',
-          `HOST_AGENT_URL = "${agent.url}"`,
-          `HOST_AGENT_TOKEN = "${agent.token}"`,
-          'SPAWNER_API_TOKEN = "serverless-api-token-0123"',
-          `WORKER_IMAGE = "${WORKER_IMAGE}"`,
-          '',
-        ].join('\n'),
-      )
-      const bin = join(createRequire(import.meta.url).resolve('wrangler/package.json'), '..', 'bin', 'wrangler.js')
-      wrangler = spawn(process.execPath, [bin, 'dev', '--port', String(port), '--ip', '127.0.0.1'], {
-        cwd: dir,
-        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-      wrangler.stdout!.on('data', (d: Buffer) => (log += d.toString()))
-      wrangler.stderr!.on('data', (d: Buffer) => (log += d.toString()))
-      await waitUp(`${base}/healthz`, wrangler, () => log)
-    })
-    afterAll(async () => {
-      wrangler?.kill()
-      await agent?.close()
-    })
-
-    it('serves the core: create, commands, pause/resume, delete', async () => {
-      await exerciseCore(base, () => log)
+  describeServed('under `wrangler dev` (wrangler 3 runs on Node 20), against a host agent', (agent, port) => {
+    writeFileSync(
+      join(dir, 'wrangler.toml'),
+      [
+        'name = "workers-spawner-dev"',
+        'main = "worker.mjs"',
+        'compatibility_date = "2024-09-01"',
+        'no_bundle = true',
+        '[vars]',
+        `HOST_AGENT_URL = "${agent.url}"`,
+        `HOST_AGENT_TOKEN = "${agent.token}"`,
+        'SPAWNER_API_TOKEN = "serverless-api-token-0123"',
+        `WORKER_IMAGE = "${WORKER_IMAGE}"`,
+        '',
+      ].join('\n'),
+    )
+    const bin = join(createRequire(import.meta.url).resolve('wrangler/package.json'), '..', 'bin', 'wrangler.js')
+    return spawn(process.execPath, [bin, 'dev', '--port', String(port), '--ip', '127.0.0.1'], {
+      cwd: dir,
+      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     })
   })
 })
