@@ -8,11 +8,6 @@ import { serve } from '@hono/node-server'
 import type Dockerode from 'dockerode'
 import type { ContainerRuntime } from './core/runtime.ts'
 import { UnavailableError } from './core/errors.ts'
-import { WorkerService } from './core/service.ts'
-import { Lifecycle } from './core/lifecycle.ts'
-import { WarmPools, parsePoolSpecs } from './core/pool.ts'
-import { recoverWorkers } from './core/recovery.ts'
-import { createApp } from './http/app.ts'
 import { DockerRuntime } from './host/docker-runtime.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
 import { MultiRuntime } from './host/multi-runtime.ts'
@@ -20,11 +15,21 @@ import { runtimeFromConfig } from './host/runtime-from-config.ts'
 import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
 import { registerPluginResolver } from './node/plugin-resolve.ts'
-import { readSettings } from './node/settings.ts'
+import { readNodeSettings } from './node/settings.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './node/auth-setup.ts'
-import { TokenSigner } from './core/auth/jwt.ts'
+import { readHostFile } from './node/host-files.ts'
 import { redisSettingsSchema, startRedisAdapter, type RedisAdapter } from './redis/index.ts'
 import { describeIssues } from './core/validation.ts'
+import { createSpawner, type AppExtras } from './spawner.ts'
+
+/** The password in a Redis URL, so logs never show it. */
+const redisPassword = (raw: string | undefined) => {
+  try {
+    return raw ? decodeURIComponent(new URL(raw).password) : undefined
+  } catch {
+    return undefined
+  }
+}
 
 const fail = (line: string): never => {
   process.stderr.write(`workers-spawner: ${line}\n`)
@@ -45,7 +50,7 @@ const redactUrl = (raw: string) => {
 const main = async () => {
   let settings
   try {
-    settings = readSettings(process.env)
+    settings = readNodeSettings(process.env)
   } catch (err) {
     return fail((err as Error).message)
   }
@@ -53,9 +58,15 @@ const main = async () => {
 
   let plugins: PluginHost | undefined
   // Every declared secret's value, so the logger can scrub it wherever it shows up.
+  let secret: string | undefined
   const secretValues = () =>
-    [...(plugins?.current.ordered ?? []).flatMap((p) => p.secrets ?? []).map((s) => process.env[s.name]), settings.HOST_AGENT_TOKEN]
-      .filter((v): v is string => typeof v === 'string' && v.length > 0)
+    [
+      ...(plugins?.current.ordered ?? []).flatMap((p) => p.secrets ?? []).map((s) => process.env[s.name]),
+      settings.HOST_AGENT_TOKEN,
+      settings.SPAWNER_API_TOKEN,
+      secret,
+      redisPassword(process.env.REDIS_URL),
+    ].filter((v): v is string => typeof v === 'string' && v.length > 0)
   const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
 
   if (!isLoopback(settings.HOST) && !settings.SPAWNER_API_TOKEN) {
@@ -115,30 +126,28 @@ const main = async () => {
     })
   }
 
-  // The URL is known once the listener workers reach is up (below); tokens are signed lazily.
-  const tokens = { signer: new TokenSigner(tokenSecret(settings)), url: settings.ORCHESTRATOR_URL ?? '' }
-  const service = new WorkerService({
-    runtime,
-    tokens,
-    plugins: () => host.current,
-    baseImage: settings.WORKER_IMAGE,
-    hostEnv: process.env,
-    logger,
-    maxFileBytes: settings.MAX_FILE_BYTES,
-    instance: settings.SPAWNER_INSTANCE,
-    persistActivityMs: settings.PERSIST_ACTIVITY_MS,
-  })
-  let poolSpecs
   try {
-    poolSpecs = parsePoolSpecs(settings.WARM_POOLS)
+    secret = tokenSecret(settings)
+  } catch (err) {
+    return fail(`cannot keep the token key in ~/.workers-spawner: ${(err as Error).message}; set SPAWNER_TOKEN_SECRET`)
+  }
+  let spawner
+  try {
+    spawner = createSpawner({
+      settings,
+      runtime,
+      plugins: () => host.current,
+      hostEnv: process.env,
+      secret,
+      logger,
+      version,
+      readHostFile,
+    })
   } catch (err) {
     return fail((err as Error).message)
   }
-  await recoverWorkers(service, { instance: settings.SPAWNER_INSTANCE, logger })
-  const lifecycle = new Lifecycle(service, { tickMs: settings.LIFECYCLE_TICK_MS, logger })
-  lifecycle.start()
-  const pools = poolSpecs.length > 0 ? new WarmPools(service, poolSpecs, { logger }) : undefined
-  pools?.start()
+  const { tokens } = spawner
+  await spawner.start()
   let redis: RedisAdapter | undefined
   if (process.env.REDIS_URL) {
     const parsed = redisSettingsSchema.safeParse(process.env)
@@ -146,32 +155,24 @@ const main = async () => {
       return fail(`invalid environment: ${describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`)
     }
     try {
-      redis = await startRedisAdapter({ settings: parsed.data, service, instance: settings.SPAWNER_INSTANCE, logger })
+      redis = await startRedisAdapter({ settings: parsed.data, service: spawner.service, instance: settings.SPAWNER_INSTANCE, logger })
     } catch (err) {
       return fail(`cannot use Redis at ${redactUrl(process.env.REDIS_URL)}: ${(err as Error).message}`)
     }
   }
   const adapter = redis
-  const appOptions = {
-    service,
-    logger,
-    version,
-    ...(adapter
-      ? {
-          events: adapter.feed,
-          remote: adapter.remote,
-          ready: async () => {
-            await runtime.ping()
-            await adapter.redis.ping()
-            return { docker: 'ok', redis: 'ok' }
-          },
-        }
-      : {}),
-    maxBodyBytes: settings.MAX_BODY_BYTES,
-    maxFileBytes: settings.MAX_FILE_BYTES,
-  }
-  const auth = { ...(settings.SPAWNER_API_TOKEN ? { apiToken: settings.SPAWNER_API_TOKEN } : {}), signer: tokens.signer }
-  const app = createApp({ ...appOptions, auth })
+  const extras: AppExtras = adapter
+    ? {
+        events: adapter.feed,
+        remote: adapter.remote,
+        ready: async () => {
+          await runtime.ping()
+          await adapter.redis.ping()
+          return { docker: 'ok', redis: 'ok' }
+        },
+      }
+    : {}
+  const app = spawner.api(extras)
 
   // Workers call back (orchestrator CLI) through the Docker bridge. With a loopback HOST, a
   // second listener on the bridge serves them, and it never takes an unauthenticated call.
@@ -184,7 +185,7 @@ const main = async () => {
     if (isLoopback(settings.HOST)) {
       const gateway = await bridgeGateway(docker)
       if (gateway) {
-        const workerApp = createApp({ ...appOptions, auth: { ...auth, required: true } })
+        const workerApp = spawner.workerApi(extras)
         await new Promise<void>((resolve) => {
           workerServer = serve({ fetch: workerApp.fetch, port: settings.WORKER_PORT ?? 0, hostname: gateway }, (info) => {
             tokens.url = `http://host.docker.internal:${info.port}`
@@ -222,8 +223,7 @@ const main = async () => {
     closing = true
     logger.info('shutting down', { signal })
     host.close()
-    pools?.close()
-    void lifecycle.stop()
+    void spawner.close()
     // Redis first: requests in flight finish and are answered before the process goes.
     void (adapter?.close() ?? Promise.resolve())
       .catch((err) => logger.error('redis shutdown failed', { error: String(err) }))

@@ -4,17 +4,16 @@
  * (src/generated/plugins.ts, written by `npm run build:worker`); state lives with the host
  * agents as container labels. Nothing here may import node:*, dockerode or ioredis.
  */
-import { TokenSigner } from './core/auth/jwt.ts'
-import { Lifecycle } from './core/lifecycle.ts'
-import { recoverWorkers } from './core/recovery.ts'
 import type { Logger } from './core/logger.ts'
 import { PluginRegistry } from './core/plugin/registry.ts'
-import { WorkerService } from './core/service.ts'
+import { SpawnerError } from './core/errors.ts'
 import { bundledPlugins } from './generated/plugins.ts'
-import { createApp } from './http/app.ts'
+import { errorBody } from './http/errors.ts'
 import { runtimeFromConfig } from './host/runtime-from-config.ts'
+import { readSettings } from './settings.ts'
+import { createSpawner, type Spawner } from './spawner.ts'
 
-/** Vars and secrets of the deployment (see wrangler.example.toml). */
+/** Vars and secrets of the deployment (see wrangler.example.toml); read by `readSettings`. */
 export interface Env {
   HOST_AGENT_URL: string
   HOST_AGENT_TOKEN: string
@@ -35,55 +34,71 @@ const consoleLogger = (level: string | undefined): Logger => {
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }
 
+/** A deployment that cannot serve safely: every request gets this answer instead. */
+class NotConfiguredError extends SpawnerError {
+  constructor(message: string) {
+    super('not_configured', 503, message)
+  }
+}
+
 interface Core {
-  app: ReturnType<typeof createApp>
-  lifecycle: Lifecycle
+  spawner: Spawner
+  app: ReturnType<Spawner['api']>
   /** Workers known again from their labels, once per isolate. */
   recovered: Promise<unknown>
 }
 
-let core: Core | undefined
+let core: Core | NotConfiguredError | undefined
 
-const build = (env: Env): Core => {
-  if (!env.HOST_AGENT_URL || !env.HOST_AGENT_TOKEN) {
-    throw new Error('HOST_AGENT_URL and HOST_AGENT_TOKEN must be set (vars / secrets)')
-  }
+/**
+ * Builds the core once per isolate, or says why it cannot: a serverless deployment is reachable
+ * from anywhere, so it never serves without `SPAWNER_API_TOKEN`, and it keeps no disk, so the key
+ * for worker tokens and worker state must be `SPAWNER_TOKEN_SECRET`.
+ */
+const build = (env: Env): Core | NotConfiguredError => {
   const logger = consoleLogger(env.LOG_LEVEL)
+  let settings
+  try {
+    settings = readSettings(env)
+  } catch (err) {
+    return new NotConfiguredError((err as Error).message)
+  }
+  const missing = (['HOST_AGENT_URL', 'HOST_AGENT_TOKEN', 'SPAWNER_API_TOKEN', 'SPAWNER_TOKEN_SECRET'] as const).filter(
+    (name) => !settings[name],
+  )
+  if (missing.length > 0) {
+    logger.error('refusing to serve: settings missing', { missing })
+    return new NotConfiguredError(`this deployment is not configured: set ${missing.join(', ')} (vars / secrets)`)
+  }
   const registry = PluginRegistry.fromModules(bundledPlugins)
   const hostEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string')) as Record<string, string>
-  const secret = env.SPAWNER_TOKEN_SECRET ?? env.SPAWNER_API_TOKEN
-  const service = new WorkerService({
-    runtime: runtimeFromConfig(env.HOST_AGENT_URL, env.HOST_AGENT_TOKEN),
+  const spawner = createSpawner({
+    settings,
+    runtime: runtimeFromConfig(settings.HOST_AGENT_URL!, settings.HOST_AGENT_TOKEN),
     plugins: () => registry,
-    baseImage: env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest',
     hostEnv,
+    secret: settings.SPAWNER_TOKEN_SECRET!,
     logger,
-    ...(secret && env.ORCHESTRATOR_URL ? { tokens: { signer: new TokenSigner(secret), url: env.ORCHESTRATOR_URL } } : {}),
-  })
-  const app = createApp({
-    service,
-    logger,
-    auth: {
-      ...(env.SPAWNER_API_TOKEN ? { apiToken: env.SPAWNER_API_TOKEN } : {}),
-      ...(secret ? { signer: new TokenSigner(secret) } : {}),
-    },
   })
   return {
-    app,
-    lifecycle: new Lifecycle(service, { logger }),
-    recovered: recoverWorkers(service, { logger }).catch((err) => logger.warn('recovery failed', { error: String(err) })),
+    spawner,
+    app: spawner.api(),
+    // Serverless runtimes keep no timers between requests: a cron trigger runs the deadlines.
+    recovered: spawner.start({ timers: false }).catch((err) => logger.warn('recovery failed', { error: String(err) })),
   }
 }
 
 export default {
   fetch(request: Request, env: Env, ctx: unknown): Response | Promise<Response> {
     core ??= build(env)
+    if (core instanceof NotConfiguredError) return Response.json(errorBody(core), { status: core.status })
     return core.app.fetch(request, env, ctx as never)
   },
   /** A cron trigger runs the TTL / idle pass (serverless runtimes keep no timers between requests). */
   async scheduled(_event: unknown, env: Env): Promise<void> {
     core ??= build(env)
+    if (core instanceof NotConfiguredError) return
     await core.recovered
-    await core.lifecycle.tick()
+    await core.spawner.lifecycle.tick()
   },
 }

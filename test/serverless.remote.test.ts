@@ -18,6 +18,8 @@ const freePort = () =>
     })
   })
 
+const TOKEN_SECRET = 'serverless-token-secret-0123456789abcdef'
+
 const workerdBin = () => join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd')
 
 
@@ -47,12 +49,13 @@ const exerciseCore = async (base: string, log: () => string) => {
   expect((await call('GET', `/v1/workers/${id}`)).status).toBe(404)
 }
 
-/** Polls `url` until it answers 200, or fails with the process log. */
-const waitUp = async (url: string, proc: ChildProcess, log: () => string) => {
+/** Polls `url` until it answers (200 unless `anyStatus`), or fails with the process log. */
+const waitUp = async (url: string, proc: ChildProcess, log: () => string, anyStatus = false) => {
   const until = Date.now() + 60_000
   for (;;) {
     try {
-      if ((await fetch(url)).ok) return
+      const res = await fetch(url)
+      if (res.ok || anyStatus) return
     } catch {
       // not up yet
     }
@@ -109,6 +112,63 @@ describe('the serverless bundle', () => {
       })
     })
 
+  it('refuses to serve without SPAWNER_API_TOKEN, and never calls the host agent', async () => {
+    // A listener of our own stands in for the host agent: it must see no connection at all.
+    let connections = 0
+    const decoy = createServer((socket) => {
+      connections++
+      socket.destroy()
+    })
+    await new Promise<void>((resolve) => decoy.listen(0, '127.0.0.1', resolve))
+    const decoyUrl = `http://127.0.0.1:${(decoy.address() as { port: number }).port}`
+    const port = await freePort()
+    writeFileSync(
+      join(dir, 'open.capnp'),
+      `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+services = [
+  (name = "main", worker = .core),
+  (name = "internet", network = (allow = ["public", "private", "local"])),
+],
+sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const core :Workerd.Worker = (
+modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
+compatibilityDate = "2026-11-01",
+bindings = [
+  (name = "HOST_AGENT_URL", text = "${decoyUrl}"),
+  (name = "HOST_AGENT_TOKEN", text = "decoy-agent-token-0123456789"),
+  (name = "SPAWNER_TOKEN_SECRET", text = "${TOKEN_SECRET}"),
+],
+globalOutbound = "internet",
+);
+`,
+    )
+    let log = ''
+    const server = spawn(workerdBin(), ['serve', join(dir, 'open.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
+    server.stdout!.on('data', (d: Buffer) => (log += d.toString()))
+    server.stderr!.on('data', (d: Buffer) => (log += d.toString()))
+    try {
+      await waitUp(`http://127.0.0.1:${port}/healthz`, server, () => log, true)
+      for (const [method, path, body] of [
+        ['GET', '/v1/workers', undefined],
+        ['POST', '/v1/workers', JSON.stringify({ agent: 'shell', env: { AGENT_COMMAND: 'id' } })],
+        ['GET', '/healthz', undefined],
+      ] as const) {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+          method,
+          ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
+        })
+        expect(res.status, `${method} ${path}`).toBe(503)
+        expect(((await res.json()) as any).error).toMatchObject({ code: 'not_configured', message: expect.stringContaining('SPAWNER_API_TOKEN') })
+      }
+      expect(connections).toBe(0)
+    } finally {
+      server.kill()
+      decoy.close()
+    }
+  })
+
   describeServed('under workerd, against a host agent on this machine', (agent, port) => {
     writeFileSync(
       join(dir, 'config.capnp'),
@@ -127,6 +187,7 @@ bindings = [
   (name = "HOST_AGENT_URL", text = "${agent.url}"),
   (name = "HOST_AGENT_TOKEN", text = "${agent.token}"),
   (name = "SPAWNER_API_TOKEN", text = "serverless-api-token-0123"),
+  (name = "SPAWNER_TOKEN_SECRET", text = "${TOKEN_SECRET}"),
   (name = "WORKER_IMAGE", text = "${WORKER_IMAGE}"),
 ],
 globalOutbound = "internet",
@@ -148,6 +209,7 @@ globalOutbound = "internet",
         `HOST_AGENT_URL = "${agent.url}"`,
         `HOST_AGENT_TOKEN = "${agent.token}"`,
         'SPAWNER_API_TOKEN = "serverless-api-token-0123"',
+        `SPAWNER_TOKEN_SECRET = "${TOKEN_SECRET}"`,
         `WORKER_IMAGE = "${WORKER_IMAGE}"`,
         '',
       ].join('\n'),

@@ -219,10 +219,10 @@ describe('claude-code plugin', () => {
     ])
   })
 
-  it('mounts HOST_CLAUDE_DIR as the worker’s ~/.claude, read-write', () => {
-    expect(plugin.mounts!(context())).toEqual([])
-    expect(plugin.mounts!(context({ HOST_CLAUDE_DIR: '/home/me/.claude' }))).toEqual([
-      { source: '/home/me/.claude', target: '/home/worker/.claude', readOnly: false },
+  it('copies only the OAuth credentials from HOST_CLAUDE_DIR, and mounts nothing', () => {
+    expect(plugin.mounts).toBeUndefined()
+    expect(plugin.hostFiles).toEqual([
+      { fromEnv: 'HOST_CLAUDE_DIR', file: '.credentials.json', target: '~/.claude/.credentials.json' },
     ])
   })
 

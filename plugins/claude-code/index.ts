@@ -1,10 +1,7 @@
-import { defineAgent, type ExecOutcome, type Mount, type Reply } from 'workers-spawner/plugin'
+import { defineAgent, type ExecOutcome, type Reply } from 'workers-spawner/plugin'
 
 /** The Claude Code release baked into the image. */
 export const CLAUDE_CODE_VERSION = '2.1.332'
-
-/** Where the worker's Claude Code keeps its sessions and OAuth credentials. */
-const CLAUDE_DIR = '/home/worker/.claude'
 
 /**
  * Non-secret settings a spawner operator may set once for every worker (e.g. behind a model
@@ -14,7 +11,7 @@ const PASSED_THROUGH = ['ANTHROPIC_BASE_URL', 'ANTHROPIC_MODEL'] as const
 
 /**
  * Runs `claude` with its arguments, dropping `ANTHROPIC_API_KEY` when an OAuth session is
- * present (a readable `~/.claude/.credentials.json`, e.g. the mounted `HOST_CLAUDE_DIR`, or
+ * present (a readable `~/.claude/.credentials.json`, e.g. copied from `HOST_CLAUDE_DIR`, or
  * `CLAUDE_CODE_OAUTH_TOKEN`): Claude Code itself prefers the key, and the spawner injects the
  * key whenever it is set, so this is where the OAuth session gets its precedence.
  */
@@ -163,11 +160,9 @@ export default defineAgent({
     }
     return env
   },
-  mounts: (ctx): Mount[] => {
-    const dir = ctx.hostEnv.HOST_CLAUDE_DIR
-    // Read-write: Claude Code refreshes the OAuth token and writes its sessions there.
-    return dir ? [{ source: dir, target: CLAUDE_DIR, readOnly: false }] : []
-  },
+  // The host's OAuth login, copied into each worker's own ~/.claude: the host directory itself
+  // (transcripts, settings.json hooks the host runs) is never shared with a worker.
+  hostFiles: [{ fromEnv: 'HOST_CLAUDE_DIR', file: '.credentials.json', target: '~/.claude/.credentials.json' }],
   prompt: (req) => {
     const viaStdin = new TextEncoder().encode(req.prompt).length > MAX_ARGV_PROMPT_BYTES
     // stream-json even when nobody streams: only its result line has this run's own cost.

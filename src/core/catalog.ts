@@ -121,7 +121,7 @@ export const catalog = [
     output: S.statusOutput,
     permission: 'update',
     http: { method: 'patch', path: '/v1/workers/:id', body: 'json' },
-    run: (s, input) => s.update(input),
+    run: (s, input, hooks) => s.update(input, hooks),
   }),
   command({
     name: 'delete',

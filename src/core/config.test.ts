@@ -19,6 +19,7 @@ describe('WorkerConfig', () => {
       allowedTools: [],
       maxChildren: 4,
       maxDepth: 1,
+      spawnablePlugins: [],
       labels: {},
     })
   })
@@ -31,6 +32,8 @@ describe('WorkerConfig', () => {
     [{ agent: 'shell', capabilities: ['git', 'git'] }, /capabilities.*repeat/],
     [{ agent: 'shell', env: { 'BAD-NAME': 'x' } }, /env/],
     [{ agent: 'shell', workdir: 'relative' }, /workdir.*absolute/],
+    [{ agent: 'shell', workdir: '/' }, /workdir.*must not be '\/'/],
+    [{ agent: 'shell', workdir: '//' }, /workdir/],
     [{ agent: 'shell', files: { '../etc/passwd': 'x' } }, /files/],
     [{ agent: 'shell', labels: { 'workers-spawner.agent': 'x' } }, /labels/],
     [{ agent: 'shell', resources: { memoryMb: 1 } }, /resources.memoryMb/],

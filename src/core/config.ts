@@ -6,6 +6,9 @@ const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/
 /** Prefix of every label the spawner sets; user labels may not use it. */
 export const LABEL_PREFIX = 'workers-spawner.'
 
+/** Env names that take effect only when a container starts (see the image's entrypoint). */
+export const START_ENV = ['INSTALL_COMMANDS', 'AGENT_COMMAND'] as const
+
 /** An absolute, normalised container path without `..` segments. */
 export const absolutePath = z
   .string()
@@ -40,7 +43,9 @@ export const workerConfigSchema = z
       .record(absolutePath.or(z.string().regex(/^[^/]/).refine((p) => !p.split('/').includes('..'), "must not contain '..'")), z.string())
       .default({})
       .describe('files written before the first command; relative paths are under workdir'),
-    workdir: absolutePath.default('/workspace'),
+    workdir: absolutePath
+      .refine((p) => p.replace(/\/+$/, '') !== '', "must not be '/' (file commands may reach everything under it)")
+      .default('/workspace'),
     ttlSeconds: z.number().int().min(1).max(30 * 86_400).default(86_400),
     idleSeconds: z.number().int().min(0).max(30 * 86_400).default(900),
     resources: resourcesSchema.default({ memoryMb: 2048, cpus: 1, pids: 1024 }),
@@ -50,6 +55,10 @@ export const workerConfigSchema = z
       .describe("what the worker's orchestrator CLI may do: whoami, tools, respond, spawn, send, status, logs, delete, file, …"),
     maxChildren: z.number().int().min(0).max(100).default(4).describe('sub-workers it may have at once'),
     maxDepth: z.number().int().min(0).max(10).default(1).describe('levels of sub-workers below it'),
+    spawnablePlugins: z
+      .array(z.string().min(1))
+      .default([])
+      .describe("plugins its sub-workers may use besides its own agent and capabilities"),
     labels: z
       .record(
         z

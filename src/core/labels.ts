@@ -13,6 +13,8 @@ export const LABELS = {
   instance: `${LABEL_PREFIX}instance`,
   parent: `${LABEL_PREFIX}parent`,
   depth: `${LABEL_PREFIX}depth`,
+  /** The operator-made worker at the top of a sub-worker tree (itself for a root). */
+  root: `${LABEL_PREFIX}root`,
   allowedTools: `${LABEL_PREFIX}allowed-tools`,
   maxChildren: `${LABEL_PREFIX}max-children`,
   maxDepth: `${LABEL_PREFIX}max-depth`,

@@ -1,4 +1,4 @@
-import { workerConfigSchema, type WorkerConfig } from './config.ts'
+import { START_ENV, workerConfigSchema, type WorkerConfig } from './config.ts'
 import { LABELS } from './labels.ts'
 import type { Logger } from './logger.ts'
 import { noopLogger } from './logger.ts'
@@ -31,9 +31,6 @@ export const parsePoolSpecs = (text: string): PoolSpec[] =>
       const [agent, ...capabilities] = m[1]!.split('+') as [string, ...string[]]
       return { key: poolKey(agent, capabilities), agent, capabilities, size: Number(m[2]) }
     })
-
-/** Env names that only take effect when a container starts: a pool container cannot honour them. */
-const START_ONLY_ENV = ['INSTALL_COMMANDS', 'AGENT_COMMAND']
 
 const DEFAULTS = workerConfigSchema.parse({ agent: 'x' })
 
@@ -142,4 +139,5 @@ const matches = (config: WorkerConfig) =>
   config.resources.memoryMb === DEFAULTS.resources.memoryMb &&
   config.resources.cpus === DEFAULTS.resources.cpus &&
   config.resources.pids === DEFAULTS.resources.pids &&
-  !START_ONLY_ENV.some((k) => k in config.env)
+  // A pool container has already started: start-time env cannot take effect any more.
+  !START_ENV.some((k) => k in config.env)

@@ -101,7 +101,7 @@ export interface ContainerRuntime {
   run(spec: ContainerSpec): Promise<string>
   exec(id: string, req: ExecRequest): Promise<ExecResult>
   putFile(id: string, path: string, content: Uint8Array, opts?: { mode?: number; uid?: number; gid?: number }): Promise<void>
-  getFile(id: string, path: string, opts?: { maxBytes?: number }): Promise<Uint8Array>
+  getFile(id: string, path: string, opts?: { maxBytes?: number; uid?: number }): Promise<Uint8Array>
   logs(id: string, req?: LogsRequest): Promise<LogLine[]>
   /** Streams log lines until `signal` aborts or the container stops. */
   followLogs(id: string, req: LogsRequest, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>

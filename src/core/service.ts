@@ -2,7 +2,9 @@ import type { z } from 'zod'
 import { workerConfigSchema, type WorkerConfig } from './config.ts'
 import { BadRequestError, ConflictError, ForbiddenError, NotFoundError, PayloadTooLargeError, SpawnerError } from './errors.ts'
 import type { TokenSigner } from './auth/jwt.ts'
-import { admitChild, childrenOf, isWithin } from './sub-workers.ts'
+import { Mac } from './auth/mac.ts'
+import { assertChildMounts, childrenOf, isWithin, narrowChild } from './sub-workers.ts'
+import { DEFAULT_POLICY, type WorkerPolicy } from './policy.ts'
 import { orchestratorEnv, writeToken } from './worker-tokens.ts'
 import { ImageResolver } from './images.ts'
 import type { Logger } from './logger.ts'
@@ -12,7 +14,7 @@ import type { AgentPlugin, Plugin } from './plugin/contract.ts'
 import type { PluginRegistry } from './plugin/registry.ts'
 import { resolvePlugins, type ResolvedPlugins } from './resolve.ts'
 import type { ContainerInfo, ContainerRuntime, ContainerSpec, ExecRequest, LogLine } from './runtime.ts'
-import { readWorkerState, writeWorkerState, type WorkerStateFile } from './worker-state.ts'
+import { readWorkerState, StateFileError, writeWorkerState, type WorkerStateFile } from './worker-state.ts'
 import type { WarmPools } from './pool.ts'
 import type * as S from './schemas.ts'
 import { assertSecrets, buildContainerSpec, pluginContext, pluginFiles } from './spec.ts'
@@ -48,7 +50,27 @@ export interface WorkerServiceOptions {
   persistActivityMs?: number
   /** Signs worker tokens; with it every worker gets ORCHESTRATOR_URL / _TOKEN / _ALLOWED_TOOLS. */
   tokens?: { signer: TokenSigner; url: string }
+  /**
+   * Signs the state kept inside each worker. A restarted service needs the same key to know
+   * its workers again (default: a random key, good for this process only).
+   */
+  secret?: string
+  /** What plugins may ask for, and the limits on lifetimes and worker counts. */
+  policy?: WorkerPolicy
+  /** Reads a file on the spawner's host for plugins' `hostFiles`; absent where there is none. */
+  readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
 }
+
+/** A file to write into a worker at create. */
+interface FileToWrite {
+  path: string
+  content: Uint8Array
+  mode: number
+}
+
+/** Largest file a plugin's `hostFiles` may copy from the host. */
+const MAX_HOST_FILE_BYTES = 1024 * 1024
+const HOME = '/home/worker'
 
 export { TOKEN_FILE } from './worker-tokens.ts'
 
@@ -83,6 +105,14 @@ export class WorkerService {
   private readonly logger: Logger
   private readonly maxFileBytes: number
   private readonly now: () => Date
+  private readonly mac: Mac
+  readonly policy: WorkerPolicy
+  /** Creates under way (they count against MAX_WORKERS before their record exists). */
+  private creating = 0
+  /** Sub-workers being created, by id: they count against their parent's and tree's quotas. */
+  private readonly reservedChildren = new Map<string, { parentId: string; rootId: string }>()
+  /** One quota check at a time per tree (see `locked`). */
+  private readonly treeLocks = new Map<string, Promise<void>>()
   /** Warm pools to take containers from at create (set by WarmPools itself). */
   pool: WarmPools | undefined
 
@@ -92,41 +122,126 @@ export class WorkerService {
     this.events = opts.events ?? new EventBus()
     this.maxFileBytes = opts.maxFileBytes ?? 16 * 1024 * 1024
     this.now = opts.now ?? (() => new Date())
+    this.policy = opts.policy ?? DEFAULT_POLICY
+    const secret = opts.secret ?? [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16)).join('')
+    this.mac = new Mac(secret, 'worker state v2')
   }
 
   get runtime(): ContainerRuntime {
     return this.opts.runtime
   }
 
+  /**
+   * Creates a worker; with `by`, a sub-worker of that worker, never wider than it. Counts hold
+   * under concurrency: MAX_WORKERS is reserved before the first await, and a tree's quotas are
+   * checked and reserved under that tree's lock.
+   */
   async create(
     input: In<typeof S.createInput>,
     hooks: CommandHooks = {},
     by?: { parentId: string },
   ): Promise<Out<typeof S.createOutput>> {
-    const parent = by ? await admitChild(this, by.parentId, input.config) : undefined
-    const config = parent ? parent.config : input.config
+    const max = this.policy.maxWorkers
+    const live = this.records().filter((r) => !r.pool).length
+    if (max > 0 && live + this.creating >= max) {
+      throw new SpawnerError('worker_limit', 429, `this instance already runs its maximum of ${max} workers (MAX_WORKERS)`)
+    }
+    this.creating++
+    try {
+      if (!by) return await this.createWorker(input.config, hooks)
+      return await this.createChild(by.parentId, input.config, hooks)
+    } finally {
+      this.creating--
+    }
+  }
+
+  private async createChild(parentId: string, raw: WorkerConfig, hooks: CommandHooks) {
+    const { rootId } = await this.get(parentId)
+    const workerId = newWorkerId()
+    const { parent, config } = await this.locked(rootId, async () => {
+      const parent = await this.get(parentId)
+      const config = narrowChild(parent, raw, this.now())
+      const reserved = [...this.reservedChildren]
+      const children = new Set([
+        ...(await this.childrenOf(parentId)),
+        ...reserved.filter(([, r]) => r.parentId === parentId).map(([id]) => id),
+      ])
+      if (children.size >= parent.maxChildren) {
+        throw new ForbiddenError(
+          `worker '${parentId}' already has ${children.size} sub-workers (maxChildren ${parent.maxChildren})`,
+          'quota_exceeded',
+        )
+      }
+      const tree = new Set([
+        ...this.records().filter((r) => !r.pool && r.rootId === rootId).map((r) => r.workerId),
+        ...reserved.filter(([, r]) => r.rootId === rootId).map(([id]) => id),
+      ])
+      if (tree.size >= this.policy.maxTreeWorkers) {
+        throw new ForbiddenError(
+          `the tree of '${rootId}' already has ${tree.size} workers (MAX_TREE_WORKERS ${this.policy.maxTreeWorkers})`,
+          'quota_exceeded',
+        )
+      }
+      this.reservedChildren.set(workerId, { parentId, rootId })
+      return { parent, config }
+    })
+    try {
+      return await this.createWorker(config, hooks, parent, workerId)
+    } finally {
+      this.reservedChildren.delete(workerId)
+    }
+  }
+
+  /** Runs `fn` after every earlier `fn` for the same key has settled. */
+  private async locked<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    const before = this.treeLocks.get(key) ?? Promise.resolve()
+    let release!: () => void
+    const mine = before.then(() => new Promise<void>((r) => (release = r)))
+    this.treeLocks.set(key, mine)
+    await before
+    try {
+      return await fn()
+    } finally {
+      release()
+      if (this.treeLocks.get(key) === mine) this.treeLocks.delete(key)
+    }
+  }
+
+  private async createWorker(
+    config: WorkerConfig,
+    hooks: CommandHooks,
+    parent?: WorkerRecord,
+    id?: string,
+  ): Promise<Out<typeof S.createOutput>> {
+    if (config.ttlSeconds > this.policy.maxTtlSeconds) {
+      throw new BadRequestError(`ttlSeconds: at most ${this.policy.maxTtlSeconds} (MAX_TTL_SECONDS)`, [
+        { path: 'ttlSeconds', message: `at most ${this.policy.maxTtlSeconds}` },
+      ])
+    }
     const { resolved, spec: probe, workerId, createdAt } = this.prepare(
       config,
+      id,
       undefined,
-      undefined,
-      parent ? { workerId: parent.record.workerId, depth: parent.record.depth } : undefined,
+      parent ? { workerId: parent.workerId, depth: parent.depth, rootId: parent.rootId } : undefined,
     )
+    if (parent) assertChildMounts(parent, probe.mounts)
     for (const [key, content] of Object.entries(config.files)) {
       resolveFilePath(configFilePath(key, config.workdir), this.fileRoots(config.workdir), `files.${key}`)
       if (utf8Encode(content).length > this.maxFileBytes) {
         throw new PayloadTooLargeError(`files.${key}: larger than ${this.maxFileBytes} bytes`)
       }
     }
+    const hostFiles = await this.readHostFiles(resolved.ordered)
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
     if (probe.runtime) await this.assertRuntime(probe.runtime, resolved.ordered)
 
     const pooled = parent ? undefined : this.pool?.take(config)
-    if (pooled) return this.handOut(pooled, config, resolved, hooks)
+    if (pooled) return this.handOut(pooled, config, resolved, hooks, hostFiles)
 
     this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
     let started: { record: WorkerRecord; built: boolean }
     try {
-      started = await this.startContainer(config, resolved, workerId, createdAt, probe)
+      started = await this.startContainer(config, resolved, workerId, createdAt, probe, {}, hostFiles)
     } catch (err) {
       this.emitFailed(workerId, err, hooks.requestId)
       throw err
@@ -147,6 +262,7 @@ export class WorkerService {
     createdAt: Date,
     spec: ContainerSpec,
     extraLabels: Record<string, string> = {},
+    hostFiles: FileToWrite[] = [],
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
     const orchestrator = await this.orchestratorEnv(workerId, config, createdAt)
@@ -163,13 +279,6 @@ export class WorkerService {
     }
     this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
     const containerId = await this.opts.runtime.run(full)
-    try {
-      await this.writeFiles(containerId, config, workerId, resolved.ordered)
-      await this.writeToken(containerId, orchestrator)
-    } catch (err) {
-      await this.opts.runtime.remove(containerId).catch(() => undefined)
-      throw err
-    }
     const record: WorkerRecord = {
       workerId,
       containerId,
@@ -190,11 +299,58 @@ export class WorkerService {
       ...(extraLabels[LABELS.pool] ? { pool: extraLabels[LABELS.pool] } : {}),
       ...(full.labels[LABELS.parent] ? { parentId: full.labels[LABELS.parent] } : {}),
       depth: Number(full.labels[LABELS.depth] ?? 0),
+      rootId: full.labels[LABELS.root] ?? workerId,
       allowedTools: config.allowedTools,
       maxChildren: config.maxChildren,
       maxDepth: config.maxDepth,
+      spawnablePlugins: config.spawnablePlugins,
+      resources: config.resources,
+      mounts: full.mounts,
+    }
+    try {
+      await this.writeFiles(containerId, config, workerId, resolved.ordered, hostFiles)
+      await this.writeToken(containerId, orchestrator)
+      // Written last: a container without it never finished its create and is removed at restart.
+      await this.writeState(record)
+    } catch (err) {
+      await this.opts.runtime.remove(containerId).catch(() => undefined)
+      throw err
     }
     return { record, built: image.built }
+  }
+
+  /** Reads the files plugins copy from the host (`hostFiles`), before anything starts. */
+  private async readHostFiles(plugins: readonly Plugin[]): Promise<FileToWrite[]> {
+    const out: FileToWrite[] = []
+    for (const plugin of plugins) {
+      for (const hf of plugin.hostFiles ?? []) {
+        const dir = this.opts.hostEnv[hf.fromEnv]
+        if (!dir) continue
+        const source = `${dir.replace(/\/+$/, '')}/${hf.file}`
+        const field = [{ path: 'agent', message: `needs ${source}` }]
+        if (!this.opts.readHostFile) {
+          throw new BadRequestError(
+            `plugin '${plugin.name}' copies ${hf.fromEnv}/${hf.file} into workers, but this deployment cannot read ` +
+              `files of its host: unset ${hf.fromEnv}`,
+            field,
+            'host_file_unavailable',
+          )
+        }
+        let content: Uint8Array
+        try {
+          content = await this.opts.readHostFile(source, MAX_HOST_FILE_BYTES)
+        } catch (err) {
+          throw new BadRequestError(
+            `plugin '${plugin.name}': cannot read ${source} (from ${hf.fromEnv}): ${err instanceof Error ? err.message : String(err)}`,
+            field,
+            'host_file_unreadable',
+          )
+        }
+        const path = hf.target.startsWith('~/') ? `${HOME}/${hf.target.slice(2)}` : hf.target
+        out.push({ path, content, mode: hf.mode ?? 0o600 })
+      }
+    }
+    return out
   }
 
   private orchestratorEnv(workerId: string, config: { allowedTools: string[]; ttlSeconds: number }, from: Date) {
@@ -210,7 +366,7 @@ export class WorkerService {
     config: WorkerConfig,
     workerId = newWorkerId(),
     createdAt = this.now(),
-    parent?: { workerId: string; depth: number },
+    parent?: { workerId: string; depth: number; rootId: string },
   ) {
     const resolved = resolvePlugins(this.opts.plugins(), config)
     assertSecrets(resolved.ordered, this.opts.hostEnv)
@@ -219,6 +375,7 @@ export class WorkerService {
       image: this.opts.baseImage,
       hostEnv: this.opts.hostEnv,
       now: createdAt,
+      policy: this.policy,
       ...(parent ? { parent } : {}),
     })
     return { resolved, spec, workerId, createdAt }
@@ -236,44 +393,37 @@ export class WorkerService {
     config: WorkerConfig,
     resolved: ResolvedPlugins,
     hooks: CommandHooks,
+    hostFiles: FileToWrite[],
   ): Promise<Out<typeof S.createOutput>> {
     const agent = resolved.agent
     const now = this.now()
     const orchestrator = await this.orchestratorEnv(record.workerId, config, now)
+    const handedOut: WorkerRecord = {
+      ...record,
+      labels: config.labels,
+      env: { ...config.env, ...orchestrator },
+      allowedTools: config.allowedTools,
+      maxChildren: config.maxChildren,
+      maxDepth: config.maxDepth,
+      spawnablePlugins: config.spawnablePlugins,
+      createdAt: now,
+      lastActiveAt: now,
+      persistedActiveAt: now.getTime(),
+      ttlSeconds: config.ttlSeconds,
+      idleSeconds: config.idleSeconds,
+    }
+    delete handedOut.pool
     try {
-      await this.writeFiles(record.containerId, config, record.workerId, resolved.ordered)
+      await this.writeFiles(record.containerId, config, record.workerId, resolved.ordered, hostFiles)
       await this.writeToken(record.containerId, orchestrator)
-      await writeWorkerState(this.opts.runtime, record.containerId, {
-        version: 1,
-        createdAt: now.toISOString(),
-        ttlSeconds: config.ttlSeconds,
-        idleSeconds: config.idleSeconds,
-        lastActiveAt: now.toISOString(),
-        labels: config.labels,
-        env: { ...config.env, ...orchestrator },
-        handedOut: true,
-        allowedTools: config.allowedTools,
-        maxChildren: config.maxChildren,
-        maxDepth: config.maxDepth,
-      })
+      await this.writeState(handedOut)
     } catch (err) {
       this.forget(record.workerId)
       await this.opts.runtime.remove(record.containerId).catch(() => undefined)
       throw err
     }
     delete record.pool
-    Object.assign(record, {
-      labels: config.labels,
-      env: { ...config.env, ...orchestrator },
-      allowedTools: config.allowedTools,
-      maxChildren: config.maxChildren,
-      maxDepth: config.maxDepth,
-      createdAt: now,
-      lastActiveAt: now,
-      persistedActiveAt: now.getTime(),
-      ttlSeconds: config.ttlSeconds,
-      idleSeconds: config.idleSeconds,
-    })
+    Object.assign(record, handedOut)
     this.agents.set(record.workerId, agent)
     this.logger.info('worker created from the warm pool', { workerId: record.workerId })
     this.emit({ type: 'status', workerId: record.workerId, state: 'running', reason: 'request' }, hooks.requestId)
@@ -292,11 +442,20 @@ export class WorkerService {
     }
   }
 
-  /** Plugin files (CLI config) first, then the config's own files, which may override them. */
-  private async writeFiles(containerId: string, config: WorkerConfig, workerId: string, plugins: readonly Plugin[]) {
+  /** Plugin files (CLI config, host files) first, then the config's own files, which may override them. */
+  private async writeFiles(
+    containerId: string,
+    config: WorkerConfig,
+    workerId: string,
+    plugins: readonly Plugin[],
+    hostFiles: readonly FileToWrite[],
+  ) {
     const pctx = pluginContext(config, workerId, this.opts.hostEnv)
     for (const file of pluginFiles(plugins, pctx)) {
       await this.opts.runtime.putFile(containerId, file.path, utf8Encode(file.content), { mode: 0o600 })
+    }
+    for (const file of hostFiles) {
+      await this.opts.runtime.putFile(containerId, file.path, file.content, { mode: file.mode })
     }
     for (const [key, content] of Object.entries(config.files)) {
       await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
@@ -467,14 +626,31 @@ export class WorkerService {
     return { workerId: record.workerId, state: record.state }
   }
 
-  async update(input: In<typeof S.updateInput>): Promise<Out<typeof S.statusOutput>> {
+  /**
+   * Changes a worker's TTL or idle time. The lifetime never passes MAX_TTL_SECONDS, a
+   * sub-worker's never passes its parent's, and a worker cannot lengthen its own.
+   */
+  async update(input: In<typeof S.updateInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.statusOutput>> {
     const record = await this.get(input.workerId)
-    const next = {
-      ttlSeconds: input.ttlSeconds ?? record.ttlSeconds,
-      idleSeconds: input.idleSeconds ?? record.idleSeconds,
+    let ttlSeconds = input.ttlSeconds ?? record.ttlSeconds
+    if (input.ttlSeconds !== undefined) {
+      if (ttlSeconds > this.policy.maxTtlSeconds) {
+        throw new BadRequestError(`ttlSeconds: at most ${this.policy.maxTtlSeconds} (MAX_TTL_SECONDS)`, [
+          { path: 'ttlSeconds', message: `at most ${this.policy.maxTtlSeconds}` },
+        ])
+      }
+      if (hooks.caller === record.workerId && ttlSeconds > record.ttlSeconds) {
+        throw new ForbiddenError(`worker '${record.workerId}' cannot lengthen its own lifetime`, 'ttl_not_allowed')
+      }
+      if (record.parentId) {
+        const parent = await this.get(record.parentId).catch(() => undefined)
+        const parentEnds = parent ? parent.createdAt.getTime() + parent.ttlSeconds * 1000 : this.now().getTime()
+        ttlSeconds = Math.max(1, Math.min(ttlSeconds, Math.floor((parentEnds - record.createdAt.getTime()) / 1000)))
+      }
     }
+    const next = { ttlSeconds, idleSeconds: input.idleSeconds ?? record.idleSeconds }
     // Written first: a change the container does not hold would be lost on restart.
-    await writeWorkerState(this.opts.runtime, record.containerId, this.stateOf({ ...record, ...next }))
+    await this.writeState({ ...record, ...next })
     // A longer life needs a token that lives as long.
     if (input.ttlSeconds !== undefined) {
       await this.writeToken(
@@ -556,32 +732,52 @@ export class WorkerService {
     if (known && !known.pool) return known
     if (known) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
     const [info] = await this.opts.runtime.list({ [LABELS.workerId]: workerId, [LABELS.managed]: 'true' })
-    const record = info && (await this.restore(info))
+    const record =
+      info &&
+      (await this.restore(info).catch((err) => {
+        if (!(err instanceof StateFileError)) throw err
+        this.logger.warn('worker container refused: its state cannot be trusted', { workerId, reason: err.message })
+        return undefined
+      }))
     if (!record || record.pool) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
     this.workers.set(workerId, record)
     return record
   }
 
   /** A record rebuilt from a container's labels and its state file; undefined if not ours. */
+  /**
+   * A record rebuilt from a container's labels and its signed state file; undefined if the
+   * labels are not ours. Throws StateFileError when the state file is missing (the create never
+   * finished), forged, or out of bounds: such a container is never served.
+   */
   async restore(info: ContainerInfo): Promise<WorkerRecord | undefined> {
     const record = recordFromContainer(info)
     if (!record) return undefined
-    const state = await readWorkerState(this.opts.runtime, record.containerId)
-    if (state) {
-      record.createdAt = new Date(state.createdAt)
-      record.ttlSeconds = state.ttlSeconds
-      record.idleSeconds = state.idleSeconds
-      record.lastActiveAt = new Date(state.lastActiveAt ?? state.createdAt)
-      record.persistedActiveAt = record.lastActiveAt.getTime()
-      if (state.labels) record.labels = state.labels
-      if (state.env) record.env = state.env
-      if (state.handedOut) delete record.pool
-      if (state.allowedTools) record.allowedTools = state.allowedTools
-      if (state.maxChildren !== undefined) record.maxChildren = state.maxChildren
-      if (state.maxDepth !== undefined) record.maxDepth = state.maxDepth
+    const state = await readWorkerState(this.opts.runtime, record.containerId, record.workerId, this.mac)
+    if (!state) throw new StateFileError('no state file: its create never finished')
+    const createdAt = new Date(state.createdAt)
+    const lastActiveAt = new Date(state.lastActiveAt)
+    // Signed, so written by a service with this key; the clock checks catch a skewed writer.
+    const latest = this.now().getTime() + 5 * 60_000
+    if (createdAt.getTime() > latest || lastActiveAt.getTime() > latest || createdAt < record.createdAt) {
+      throw new StateFileError('state file times are out of bounds')
     }
-    // Without a record of activity, the idle clock starts when the spawner finds the worker.
-    if (!state?.lastActiveAt && record.state === 'running') record.lastActiveAt = this.now()
+    Object.assign(record, {
+      createdAt,
+      ttlSeconds: state.ttlSeconds,
+      idleSeconds: state.idleSeconds,
+      lastActiveAt,
+      persistedActiveAt: lastActiveAt.getTime(),
+      labels: state.labels,
+      env: state.env,
+      allowedTools: state.allowedTools,
+      maxChildren: state.maxChildren,
+      maxDepth: state.maxDepth,
+      spawnablePlugins: state.spawnablePlugins,
+      resources: state.resources,
+      mounts: state.mounts,
+    })
+    if (state.handedOut) delete record.pool
     return record
   }
 
@@ -597,18 +793,24 @@ export class WorkerService {
 
   private stateOf(r: WorkerRecord): WorkerStateFile {
     return {
-      version: 1,
       createdAt: r.createdAt.toISOString(),
       ttlSeconds: r.ttlSeconds,
       idleSeconds: r.idleSeconds,
       lastActiveAt: r.lastActiveAt.toISOString(),
       labels: r.labels,
       env: r.env,
-      handedOut: true,
+      handedOut: r.pool === undefined,
       allowedTools: r.allowedTools,
       maxChildren: r.maxChildren,
       maxDepth: r.maxDepth,
+      spawnablePlugins: r.spawnablePlugins,
+      resources: r.resources,
+      mounts: r.mounts,
     }
+  }
+
+  private writeState(r: WorkerRecord) {
+    return writeWorkerState(this.opts.runtime, r.containerId, r.workerId, this.mac, this.stateOf(r))
   }
 
   /** Writes the last activity now and then, so a restart keeps the idle deadline. */
@@ -616,7 +818,7 @@ export class WorkerService {
     const every = this.opts.persistActivityMs ?? 30_000
     if (record.lastActiveAt.getTime() - record.persistedActiveAt < every) return
     record.persistedActiveAt = record.lastActiveAt.getTime()
-    writeWorkerState(this.opts.runtime, record.containerId, this.stateOf(record)).catch((err) =>
+    this.writeState(record).catch((err) =>
       this.logger.debug('activity not persisted', { workerId: record.workerId, error: String(err) }),
     )
   }

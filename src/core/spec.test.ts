@@ -3,6 +3,7 @@ import { workerConfigSchema } from './config.ts'
 import { defineAgent, defineCapability, type Plugin } from './plugin/contract.ts'
 import { PluginRegistry } from './plugin/registry.ts'
 import { assertSecrets, buildContainerSpec } from './spec.ts'
+import { DEFAULT_POLICY, mountRefusal, parseMountRules } from './policy.ts'
 
 const registry = PluginRegistry.fromModules([
   {
@@ -49,6 +50,7 @@ const ctx = {
   image: 'workers-spawner/derived:abc',
   hostEnv: { BOT_KEY: 's3cr3t-value', BOT_DIR: '/host/bot', UNRELATED: 'x' },
   now: new Date('2026-01-02T03:04:05.000Z'),
+  policy: { ...DEFAULT_POLICY, mounts: parseMountRules(['/host']) },
 }
 
 describe('buildContainerSpec', () => {
@@ -102,6 +104,52 @@ describe('buildContainerSpec', () => {
 
   it('asks for no runtime when no plugin does', () => {
     expect(buildContainerSpec(config, plugins(['bot']), ctx).runtime).toBeUndefined()
+  })
+})
+
+describe('what plugins may ask for (the operator policy)', () => {
+  const refusal = (fn: () => unknown) => {
+    try {
+      fn()
+    } catch (err) {
+      return err as { code: string; message: string; status: number }
+    }
+    throw new Error('not refused')
+  }
+  const withPlugin = (tweaks: Partial<Parameters<typeof defineCapability>[0]>) =>
+    defineCapability({ apiVersion: 'v1', name: 'asker', version: '1.0.0', description: 'asks', ...tweaks })
+  const base = { ...ctx, policy: DEFAULT_POLICY }
+
+  it('refuses host mounts by default, and any not under ALLOWED_MOUNTS', () => {
+    const e = refusal(() => buildContainerSpec(config, plugins(['bot']), base))
+    expect(e).toMatchObject({ code: 'mount_not_allowed', status: 400 })
+    expect(e.message).toMatch(/plugin 'bot' asks to mount \/host\/bot/)
+    const elsewhere = { ...ctx, policy: { ...DEFAULT_POLICY, mounts: parseMountRules(['/srv/shared']) } }
+    expect(refusal(() => buildContainerSpec(config, plugins(['bot']), elsewhere)).code).toBe('mount_not_allowed')
+  })
+
+  it('never allows the Docker socket, and writable mounts only where the rule says :rw', () => {
+    const rules = parseMountRules(['/', '/data:rw'])
+    expect(mountRefusal({ source: '/var/run/docker.sock', readOnly: true }, rules)).toMatch(/never/)
+    expect(mountRefusal({ source: '/run/docker.sock', readOnly: true }, rules)).toMatch(/never/)
+    expect(mountRefusal({ source: '/home/me/x/../../var/run/docker.sock', readOnly: true }, rules)).toMatch(/\.\./)
+    expect(mountRefusal({ source: '/home/me', readOnly: false }, rules)).toMatch(/read-only/)
+    expect(mountRefusal({ source: '/data/x', readOnly: false }, rules)).toBeUndefined()
+    expect(mountRefusal({ source: '/database', readOnly: true }, parseMountRules(['/data']))).toMatch(/not under/)
+  })
+
+  it('refuses added capabilities and runtimes the operator did not allow', () => {
+    const caps = withPlugin({ container: () => ({ capAdd: ['SYS_ADMIN'] }) })
+    expect(refusal(() => buildContainerSpec(config, [caps], base))).toMatchObject({ code: 'capability_not_allowed' })
+    const allowed = { ...base, policy: { ...DEFAULT_POLICY, caps: ['SYS_ADMIN'] } }
+    expect(buildContainerSpec(config, [caps], allowed).capAdd).toEqual(['SYS_ADMIN'])
+    const runtime = withPlugin({ container: () => ({ runtime: 'runsc' }) })
+    expect(refusal(() => buildContainerSpec(config, [runtime], base))).toMatchObject({ code: 'runtime_not_allowed' })
+  })
+
+  it('keeps /dev/shm within the memory limit', () => {
+    const shm = withPlugin({ container: () => ({ shmSizeMb: 100_000 }) })
+    expect(buildContainerSpec(config, [shm], base).shmSizeBytes).toBe(512 * 1024 * 1024)
   })
 })
 

@@ -4,6 +4,7 @@ import { containerTweakSchema, mountSchema } from './plugin/contract.ts'
 import type { ContainerSpec } from './runtime.ts'
 import { BadRequestError } from './errors.ts'
 import { LABELS } from './labels.ts'
+import { DEFAULT_POLICY, mountRefusal, type WorkerPolicy } from './policy.ts'
 
 /** Everything besides the config that decides a worker's container. */
 export interface SpecContext {
@@ -15,8 +16,10 @@ export interface SpecContext {
   /** Instance that owns the worker, written as a label. */
   instance?: string
   extraHosts?: string[]
-  /** The worker that spawned this one, and its depth below the root. */
-  parent?: { workerId: string; depth: number }
+  /** The worker that spawned this one, its depth below the root, and the root's id. */
+  parent?: { workerId: string; depth: number; rootId: string }
+  /** What the operator allows plugins to ask for (default: `DEFAULT_POLICY`). */
+  policy?: WorkerPolicy
 }
 
 /** Linux capabilities are all dropped; a plugin may add back named ones. */
@@ -44,14 +47,38 @@ export const buildContainerSpec = (
   for (const secret of collectSecrets(plugins, ctx.hostEnv)) env[secret.name] = secret.value
   Object.assign(env, config.env)
 
+  const policy = ctx.policy ?? DEFAULT_POLICY
   const mounts = plugins.flatMap((plugin) => {
     const raw = callHook(plugin, 'mounts', pctx) ?? []
     const parsed = mountSchema.array().safeParse(raw)
     if (!parsed.success) throw pluginFault(plugin, 'mounts', parsed.error.issues[0]?.message)
+    for (const mount of parsed.data) {
+      const why = mountRefusal(mount, policy.mounts)
+      if (why) {
+        throw new BadRequestError(
+          `plugin '${plugin.name}' asks to mount ${mount.source} at ${mount.target}: the source ${why}`,
+          [{ path: 'capabilities', message: `'${plugin.name}' needs a host mount the operator does not allow` }],
+          'mount_not_allowed',
+        )
+      }
+    }
     return parsed.data
   })
 
   const tweak = mergeTweaks(plugins, pctx)
+  const refuse = (what: string, setting: string, allowed: readonly string[], code: string): never => {
+    throw new BadRequestError(
+      `${what}, which the operator does not allow (${setting}: ${allowed.join(',') || 'none'})`,
+      [{ path: 'capabilities', message: `not allowed by ${setting}` }],
+      code,
+    )
+  }
+  for (const cap of tweak.capAdd) {
+    if (!policy.caps.includes(cap)) refuse(`plugin '${tweak.capBy[cap]}' asks for capability ${cap}`, 'ALLOWED_CAPS', policy.caps, 'capability_not_allowed')
+  }
+  if (tweak.runtime && !policy.runtimes.includes(tweak.runtime)) {
+    refuse(`plugin '${tweak.runtimeBy}' asks for runtime ${tweak.runtime}`, 'ALLOWED_RUNTIMES', policy.runtimes, 'runtime_not_allowed')
+  }
 
   const labels: Record<string, string> = {
     ...config.labels,
@@ -67,6 +94,7 @@ export const buildContainerSpec = (
     [LABELS.maxChildren]: String(config.maxChildren),
     [LABELS.maxDepth]: String(config.maxDepth),
     [LABELS.depth]: String(ctx.parent ? ctx.parent.depth + 1 : 0),
+    [LABELS.root]: ctx.parent ? ctx.parent.rootId : ctx.workerId,
   }
   if (ctx.parent) labels[LABELS.parent] = ctx.parent.workerId
   if (ctx.instance) labels[LABELS.instance] = ctx.instance
@@ -88,7 +116,8 @@ export const buildContainerSpec = (
     extraHosts: ctx.extraHosts ?? [],
   }
   if (tweak.runtime) spec.runtime = tweak.runtime
-  if (tweak.shmSizeMb) spec.shmSizeBytes = tweak.shmSizeMb * 1024 * 1024
+  // /dev/shm is memory: never more than the worker may use.
+  if (tweak.shmSizeMb) spec.shmSizeBytes = Math.min(tweak.shmSizeMb, config.resources.memoryMb) * 1024 * 1024
   return spec
 }
 
@@ -161,9 +190,10 @@ export const assertSecrets = (
 export const mergeTweaks = (
   plugins: readonly Plugin[],
   pctx: PluginContext,
-): { runtime?: string; runtimeBy?: string; capAdd: string[]; shmSizeMb?: number } => {
-  const out: { runtime?: string; runtimeBy?: string; capAdd: string[]; shmSizeMb?: number } = {
+): { runtime?: string; runtimeBy?: string; capAdd: string[]; capBy: Record<string, string>; shmSizeMb?: number } => {
+  const out: { runtime?: string; runtimeBy?: string; capAdd: string[]; capBy: Record<string, string>; shmSizeMb?: number } = {
     capAdd: [],
+    capBy: {},
   }
   for (const plugin of plugins) {
     const raw = callHook(plugin, 'container', pctx)
@@ -182,7 +212,11 @@ export const mergeTweaks = (
       out.runtime = t.runtime
       out.runtimeBy = plugin.name
     }
-    for (const cap of t.capAdd ?? []) if (!out.capAdd.includes(cap)) out.capAdd.push(cap)
+    for (const cap of t.capAdd ?? []) {
+      if (out.capAdd.includes(cap)) continue
+      out.capAdd.push(cap)
+      out.capBy[cap] = plugin.name
+    }
     if (t.shmSizeMb) out.shmSizeMb = Math.max(out.shmSizeMb ?? 0, t.shmSizeMb)
   }
   return out

@@ -34,9 +34,17 @@ export interface WorkerRecord {
   parentId?: string
   /** 0 for a worker made by an operator, parent's depth + 1 for a sub-worker. */
   depth: number
+  /** The operator-made worker at the top of its tree (itself for a root). */
+  rootId: string
   allowedTools: string[]
   maxChildren: number
   maxDepth: number
+  /** Plugins its sub-workers may use besides its own. */
+  spawnablePlugins: string[]
+  /** Its limits: a sub-worker never gets more. */
+  resources: { memoryMb: number; cpus: number; pids: number }
+  /** Host mounts it has: a sub-worker gets none it lacks. */
+  mounts: { source: string; target: string; readOnly: boolean }[]
 }
 
 export interface AgentUsage {
@@ -62,6 +70,9 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
   const agent = l[LABELS.agent]
   const createdAt = new Date(l[LABELS.createdAt] ?? '')
   if (!workerId || !agent || Number.isNaN(createdAt.getTime())) return undefined
+  const ttlSeconds = Number(l[LABELS.ttlSeconds] ?? 86_400)
+  const idleSeconds = Number(l[LABELS.idleSeconds] ?? 900)
+  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || !Number.isInteger(idleSeconds) || idleSeconds < 0) return undefined
   const userLabels = Object.fromEntries(
     Object.entries(l).filter(([k]) => !k.startsWith(LABEL_PREFIX)),
   )
@@ -75,8 +86,8 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     labels: userLabels,
     createdAt,
     lastActiveAt: createdAt,
-    ttlSeconds: Number(l[LABELS.ttlSeconds] ?? 86_400),
-    idleSeconds: Number(l[LABELS.idleSeconds] ?? 900),
+    ttlSeconds,
+    idleSeconds,
     state: stateFromContainer(info.state),
     runningCommands: 0,
     ...(l[LABELS.instance] ? { instance: l[LABELS.instance] } : {}),
@@ -85,9 +96,14 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     persistedActiveAt: 0,
     ...(l[LABELS.parent] ? { parentId: l[LABELS.parent] } : {}),
     depth: Number(l[LABELS.depth] ?? 0),
+    rootId: l[LABELS.root] ?? workerId,
     allowedTools: (l[LABELS.allowedTools] ?? '').split(',').filter(Boolean),
     maxChildren: Number(l[LABELS.maxChildren] ?? 0),
     maxDepth: Number(l[LABELS.maxDepth] ?? 0),
+    // Until the signed state file is read, a worker may pass nothing on.
+    spawnablePlugins: [],
+    resources: { memoryMb: 0, cpus: 0, pids: 0 },
+    mounts: [],
   }
 }
 

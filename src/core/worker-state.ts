@@ -1,47 +1,98 @@
 import { z } from 'zod'
+import type { Mac } from './auth/mac.ts'
+import { resourcesSchema } from './config.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError } from './errors.ts'
 import type { ContainerRuntime } from './runtime.ts'
 
 /**
- * What labels cannot hold because they are fixed at container creation: deadlines changed by
- * `update`, the last activity, and a pool container's hand-out. Kept inside the container in
- * a root-only file, so it lives and dies with the worker, survives a spawner restart, and the
- * agent (uid 1000) can neither read nor change it.
+ * What labels cannot hold because they are fixed at container creation (deadlines changed by
+ * `update`, the last activity, a pool container's hand-out and the config it was handed out
+ * with), and what sub-worker rules compare against (resources, mounts, tools). Kept inside the
+ * container in a root-only file, so it lives and dies with the worker and survives a spawner
+ * restart. It is signed with the service's key and bound to the worker id: a file the service
+ * did not write is refused on restore, whoever wrote it.
  */
 export const STATE_FILE = '/etc/workers-spawner.json'
 
-export const workerStateFileSchema = z.object({
-  version: z.literal(1),
-  /** Start of the TTL clock (a pool container's hand-out time). */
-  createdAt: z.string(),
-  ttlSeconds: z.number().int().positive(),
-  idleSeconds: z.number().int().min(0),
-  lastActiveAt: z.string().optional(),
-  /** The user's labels and env of a pool container handed out (its labels were set earlier). */
-  labels: z.record(z.string(), z.string()).optional(),
-  env: z.record(z.string(), z.string()).optional(),
-  handedOut: z.boolean().optional(),
-  allowedTools: z.array(z.string()).optional(),
-  maxChildren: z.number().int().optional(),
-  maxDepth: z.number().int().optional(),
-})
-export type WorkerStateFile = z.infer<typeof workerStateFileSchema>
+const DAYS_30 = 30 * 86_400
 
-/** Reads the state file; `undefined` when the worker has none (it was never updated). */
+export const workerStateSchema = z
+  .object({
+    /** Start of the TTL clock (a pool container's hand-out time). */
+    createdAt: z.iso.datetime(),
+    ttlSeconds: z.number().int().min(1).max(DAYS_30),
+    idleSeconds: z.number().int().min(0).max(DAYS_30),
+    lastActiveAt: z.iso.datetime(),
+    /** The user's labels and env (a pool container's labels were set before its hand-out). */
+    labels: z.record(z.string(), z.string()),
+    env: z.record(z.string(), z.string()),
+    /** False while the container waits in a warm pool. */
+    handedOut: z.boolean(),
+    allowedTools: z.array(z.string()),
+    maxChildren: z.number().int().min(0).max(100),
+    maxDepth: z.number().int().min(0).max(10),
+    resources: resourcesSchema,
+    mounts: z.array(z.object({ source: z.string(), target: z.string(), readOnly: z.boolean() }).strict()),
+    spawnablePlugins: z.array(z.string()),
+  })
+  .strict()
+export type WorkerStateFile = z.infer<typeof workerStateSchema>
+
+/** The file as written: the state as a JSON string, and its tag. */
+const envelopeSchema = z.object({ v: z.literal(2), workerId: z.string(), state: z.string(), mac: z.string() }).strict()
+
+/** The state file exists but is not one the service wrote for this worker. */
+export class StateFileError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = this.constructor.name
+  }
+}
+
+const signed = (workerId: string, state: string) => `${workerId}\n${state}`
+
+/**
+ * Reads and verifies the state file; `undefined` when the worker has none (its create never
+ * finished). Throws StateFileError when the file is unreadable, unsigned, signed for another
+ * worker or out of bounds.
+ */
 export const readWorkerState = async (
   runtime: ContainerRuntime,
   containerId: string,
+  workerId: string,
+  mac: Mac,
 ): Promise<WorkerStateFile | undefined> => {
   let bytes: Uint8Array
   try {
-    bytes = await runtime.getFile(containerId, STATE_FILE, { maxBytes: 1024 * 1024 })
+    bytes = await runtime.getFile(containerId, STATE_FILE, { maxBytes: 1024 * 1024, uid: 0 })
   } catch (err) {
     if (err instanceof NotFoundError && !/container/i.test(err.message)) return undefined
     throw err
   }
-  return workerStateFileSchema.parse(JSON.parse(utf8Decode(bytes)))
+  let envelope: z.infer<typeof envelopeSchema>
+  try {
+    envelope = envelopeSchema.parse(JSON.parse(utf8Decode(bytes)))
+  } catch {
+    throw new StateFileError('state file is not a signed worker state')
+  }
+  if (envelope.workerId !== workerId || !(await mac.verify(signed(workerId, envelope.state), envelope.mac))) {
+    throw new StateFileError('state file signature does not match this worker')
+  }
+  const parsed = workerStateSchema.safeParse(JSON.parse(envelope.state))
+  if (!parsed.success) throw new StateFileError(`state file out of bounds: ${parsed.error.issues[0]?.message}`)
+  return parsed.data
 }
 
-export const writeWorkerState = (runtime: ContainerRuntime, containerId: string, state: WorkerStateFile) =>
-  runtime.putFile(containerId, STATE_FILE, utf8Encode(JSON.stringify(state)), { mode: 0o600, uid: 0, gid: 0 })
+/** Writes the signed state file (root-owned, 0600: the agent can neither read nor change it). */
+export const writeWorkerState = async (
+  runtime: ContainerRuntime,
+  containerId: string,
+  workerId: string,
+  mac: Mac,
+  state: WorkerStateFile,
+): Promise<void> => {
+  const text = JSON.stringify(workerStateSchema.parse(state))
+  const envelope = { v: 2, workerId, state: text, mac: await mac.sign(signed(workerId, text)) }
+  await runtime.putFile(containerId, STATE_FILE, utf8Encode(JSON.stringify(envelope)), { mode: 0o600, uid: 0, gid: 0 })
+}

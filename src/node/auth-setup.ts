@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { linkSync, mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs'
 import { homedir, networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import type Dockerode from 'dockerode'
@@ -9,22 +9,35 @@ export const isLoopback = (host: string) =>
   host === 'localhost' || host === '::1' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host)
 
 /**
- * The key worker tokens are signed with: `SPAWNER_TOKEN_SECRET`; else derived from
- * `SPAWNER_API_TOKEN` (so instances sharing the API token accept each other's worker tokens);
- * else a random key kept in `<stateDir>/token-secret`, so tokens survive a restart.
+ * The key worker tokens and the state kept inside workers are signed with:
+ * `SPAWNER_TOKEN_SECRET`, else a random key kept in `<stateDir>/token-secret` (0600), so tokens
+ * and workers survive a restart. Never derived from the API token: a worker holds a token signed
+ * with it, and must not be able to test guesses of the API token offline. Processes starting at
+ * once agree on one key (the file is created atomically, first one wins).
  */
-export const tokenSecret = (env: { SPAWNER_TOKEN_SECRET?: string; SPAWNER_API_TOKEN?: string }, stateDir = join(homedir(), '.workers-spawner')): string => {
+export const tokenSecret = (
+  env: { SPAWNER_TOKEN_SECRET?: string | undefined },
+  stateDir = join(homedir(), '.workers-spawner'),
+): string => {
   if (env.SPAWNER_TOKEN_SECRET) return env.SPAWNER_TOKEN_SECRET
-  if (env.SPAWNER_API_TOKEN) {
-    return createHash('sha256').update(`workers-spawner worker tokens\0${env.SPAWNER_API_TOKEN}`).digest('hex')
-  }
   const file = join(stateDir, 'token-secret')
-  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  const kept = () => readFileSync(file, 'utf8').trim()
+  try {
+    return kept()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
-  const secret = randomBytes(32).toString('hex')
-  writeFileSync(file, secret, { mode: 0o600 })
-  chmodSync(file, 0o600)
-  return secret
+  const draft = `${file}.${process.pid}.${randomBytes(4).toString('hex')}`
+  writeFileSync(draft, randomBytes(32).toString('hex'), { mode: 0o600 })
+  try {
+    linkSync(draft, file)
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err
+  } finally {
+    unlinkSync(draft)
+  }
+  return kept()
 }
 
 /** The address of the Docker bridge on this host: where `host.docker.internal` points. */

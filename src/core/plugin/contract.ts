@@ -39,6 +39,27 @@ export const mountSchema = z
   .strict()
 export type Mount = z.input<typeof mountSchema>
 
+/**
+ * A file copied from the spawner's host into each worker at create, e.g. a CLI's login. The
+ * directory is named by an environment variable the operator sets (never by a worker's config),
+ * and the copy is the worker's own: nothing it writes reaches the host or another worker.
+ */
+export const hostFileSchema = z
+  .object({
+    /** The spawner environment variable holding a host directory, e.g. `HOST_CLAUDE_DIR`. */
+    fromEnv: z.string().regex(ENV_NAME, 'not an environment variable name'),
+    /** The file inside that directory. */
+    file: z
+      .string()
+      .min(1)
+      .refine((f) => !f.startsWith('/') && !f.split('/').includes('..'), "must be relative, without '..'"),
+    /** Where it goes in the worker: an absolute path or `~/…` (the worker's home). */
+    target: z.string().refine((t) => t.startsWith('/') || t.startsWith('~/'), 'must be absolute or start with ~/'),
+    mode: z.number().int().min(0).max(0o777).default(0o600),
+  })
+  .strict()
+export type HostFile = z.input<typeof hostFileSchema>
+
 /** Runtime tweaks a plugin may ask for. Privileged mode is deliberately not among them. */
 export const containerTweakSchema = z
   .object({
@@ -114,6 +135,7 @@ const common = {
   requires: z.array(z.string().regex(NAME)).default([]),
   install: z.array(installStepSchema).default([]),
   secrets: z.array(secretSchema).default([]),
+  hostFiles: z.array(hostFileSchema).default([]),
   env: fn('env(ctx) → Record<string, string>').optional(),
   mounts: fn('mounts(ctx) → Mount[]').optional(),
   container: fn('container(ctx) → ContainerTweak').optional(),
@@ -145,6 +167,8 @@ interface PluginBase {
   requires?: string[]
   install?: InstallStep[]
   secrets?: Secret[]
+  /** Files copied from the spawner's host into every worker (see `hostFileSchema`). */
+  hostFiles?: HostFile[]
   env?: (ctx: PluginContext) => Record<string, string>
   mounts?: (ctx: PluginContext) => Mount[]
   container?: (ctx: PluginContext) => ContainerTweak

@@ -1,0 +1,84 @@
+import { z } from 'zod'
+import { describeIssues } from './core/validation.ts'
+
+const int = (def: number) => z.coerce.number().int().positive().default(def)
+const list = z
+  .string()
+  .default('')
+  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+
+/**
+ * The service's settings, read from the environment by every entry (`src/node.ts`, and
+ * `src/worker.ts` from its vars and secrets), so the two cannot drift apart. Runtime-agnostic:
+ * the entries fill in what only they know (the host name, the plugin folder).
+ */
+export const settingsSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(8080),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PLUGINS_DIR: z.string().min(1).optional(),
+  WATCH_PLUGINS: z.enum(['0', '1']).default('1'),
+  WORKER_IMAGE: z.string().min(1).default('workers-spawner/universal-worker:latest'),
+  MAX_FILE_BYTES: int(16 * 1024 * 1024),
+  MAX_BODY_BYTES: int(4 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  SPAWNER_INSTANCE: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'letters, digits, . _ - only')
+    .optional(),
+  /** How often TTL and idle deadlines are checked. */
+  LIFECYCLE_TICK_MS: int(1000),
+  /** Warm pools, e.g. `shell=2 claude-code+git=1`. */
+  WARM_POOLS: z.string().default(''),
+  /** Bearer token for every /v1 route; required to listen on a non-loopback address. */
+  SPAWNER_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Key for worker tokens and for the state the service keeps inside workers. Default (Node
+   * entry): a random key kept in ~/.workers-spawner/token-secret. Instances that share
+   * workers (one Redis, several hosts) must share it.
+   */
+  SPAWNER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  /** How workers reach this service; default: a listener on the Docker bridge, via host.docker.internal. */
+  ORCHESTRATOR_URL: z.string().url().optional(),
+  /** Port of the listener workers reach when HOST is loopback (0 = any). */
+  WORKER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** How often a worker's last activity is written into it (restart-safe idle deadline). */
+  PERSIST_ACTIVITY_MS: int(30_000),
+  /**
+   * Host agents to run containers on instead of the local Docker Engine: one URL, or several
+   * as comma-separated `name=url` pairs (see src/host/runtime-from-config.ts).
+   */
+  HOST_AGENT_URL: z.string().min(1).optional(),
+  /** The host agents' bearer token (their HOST_AGENT_TOKEN). */
+  HOST_AGENT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+  /** Longest lifetime a worker may have, at create and after `update` (seconds). */
+  MAX_TTL_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(30 * 86_400),
+  /** Workers this instance runs at once (0 = no limit); warm-pool containers do not count. */
+  MAX_WORKERS: z.coerce.number().int().min(0).default(500),
+  /** Workers in one tree: a worker made by an operator plus every sub-worker below it. */
+  MAX_TREE_WORKERS: z.coerce.number().int().min(1).default(16),
+  /**
+   * Host paths plugins may bind-mount into workers: comma-separated prefixes, read-only
+   * unless suffixed `:rw`. Default: none.
+   */
+  ALLOWED_MOUNTS: list,
+  /** Linux capabilities plugins may add back to workers (all are dropped). Default: none. */
+  ALLOWED_CAPS: list,
+  /** OCI runtimes plugins may ask for (the `docker` capability asks for sysbox-runc). */
+  ALLOWED_RUNTIMES: z
+    .string()
+    .default('sysbox-runc')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+})
+export type Settings = z.infer<typeof settingsSchema>
+
+/**
+ * Parses settings from an environment; an empty variable counts as unset (`FOO= npm start`).
+ * The error names each bad variable.
+ */
+export const readSettings = (env: Readonly<Record<string, unknown>>): Settings => {
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string' && v !== ''))
+  const parsed = settingsSchema.safeParse(set)
+  if (parsed.success) return parsed.data
+  const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')
+  throw new Error(`invalid environment: ${issues}`)
+}
