@@ -10,6 +10,7 @@ import { parseInput } from '../core/validation.ts'
 import * as S from '../core/schemas.ts'
 import type { WorkerService } from '../core/service.ts'
 import { errorBody } from './errors.ts'
+import { readJsonObject } from './json-body.ts'
 import { base64ToBytes, bytesToBase64 } from '../core/bytes.ts'
 
 /** Sends a worker's command to the instance that owns it (several instances on one Redis). */
@@ -52,16 +53,7 @@ const collectInput = async (c: Context<AppEnv>, cmd: Command): Promise<Record<st
     input[key] = values.length === 1 ? values[0] : values
   }
   if (cmd.http.body === 'json' || cmd.http.body === 'config') {
-    const text = await c.req.text()
-    let body: unknown
-    try {
-      body = text.trim() === '' ? {} : JSON.parse(text)
-    } catch {
-      throw new BadRequestError('body: not valid JSON', [{ path: '(body)', message: 'not valid JSON' }])
-    }
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new BadRequestError('body: must be a JSON object', [{ path: '(body)', message: 'must be a JSON object' }])
-    }
+    const body = await readJsonObject(c)
     if (cmd.http.body === 'config') input.config = body
     else Object.assign(input, body)
   }
