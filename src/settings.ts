@@ -2,6 +2,9 @@ import { z } from 'zod'
 import { describeIssues } from './core/validation.ts'
 
 const int = (def: number) => z.coerce.number().int().positive().default(def)
+
+/** A DNS name or IPv4 address, or an IPv6 address in brackets. */
+const HOST_NAME = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])$/
 const list = z
   .string()
   .default('')
@@ -29,6 +32,15 @@ export const settingsSchema = z.object({
   LIFECYCLE_TICK_MS: int(1000),
   /** Warm pools, e.g. `shell=2 claude-code+git=1`. */
   WARM_POOLS: z.string().default(''),
+  /**
+   * Host names (comma-separated, any port) requests may carry besides loopback names and HOST,
+   * e.g. a name in /etc/hosts; checked while calls without a token are an operator's.
+   */
+  ALLOWED_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
+    .refine((hosts) => hosts.every((h) => HOST_NAME.test(h)), 'host names only (no scheme or port; IPv6 in brackets), comma-separated'),
   /** Bearer token for every /v1 route; required to listen on a non-loopback address. */
   SPAWNER_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /**
