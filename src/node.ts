@@ -165,11 +165,7 @@ const main = async () => {
     ? {
         events: adapter.feed,
         remote: adapter.remote,
-        ready: async () => {
-          await runtime.ping()
-          await adapter.redis.ping()
-          return { docker: 'ok', redis: 'ok' }
-        },
+        ready: { docker: () => runtime.ping(), redis: () => adapter.redis.ping() },
       }
     : {}
   const app = spawner.api(extras)

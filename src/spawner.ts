@@ -97,6 +97,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     ...(parts.version ? { version: parts.version } : {}),
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxFileBytes: settings.MAX_FILE_BYTES,
+    allowedHosts: [...settings.ALLOWED_HOSTS, settings.HOST],
   }
   const auth = {
     ...(settings.SPAWNER_API_TOKEN ? { apiToken: settings.SPAWNER_API_TOKEN } : {}),
@@ -109,7 +110,8 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     pools,
     tokens,
     api: (extras = {}) => createApp({ ...common, ...extras, auth }),
-    workerApi: (extras = {}) => createApp({ ...common, ...extras, auth: { signer: tokens.signer, required: true } }),
+    workerApi: (extras = {}) =>
+      createApp({ ...common, ...extras, auth: { signer: tokens.signer, required: true }, surface: 'worker' }),
     async start({ timers = true } = {}) {
       const report = await recoverWorkers(service, {
         logger,

@@ -1,7 +1,7 @@
 import { accessLog } from './access-log.ts'
 import { Hono } from 'hono'
 import { catalog, type Command } from '../core/catalog.ts'
-import { NotFoundError } from '../core/errors.ts'
+import { NotFoundError, UnavailableError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
@@ -11,6 +11,7 @@ import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes, type RemoteDispatch } from './routes.ts'
 import { registerEventRoute, type EventFeed } from './events.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
+import { browserGuard } from './browser-guard.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -26,12 +27,20 @@ export interface AppOptions {
   remote?: RemoteDispatch
   /** Source of `GET /v1/events` (default: this process's event bus). */
   events?: EventFeed
-  /** Readiness probe beyond "the process answers" (default: Docker answers a ping). */
-  ready?: () => Promise<Record<string, string>>
+  /** Readiness checks by dependency name; each resolves when it answers (default: docker ping). */
+  ready?: Record<string, () => Promise<unknown>>
+  /**
+   * `operator` (default): the whole API, docs and probes. `worker`: the listener workers reach,
+   * which serves only the `/v1` routes and `/healthz`.
+   */
+  surface?: 'operator' | 'worker'
+  /** Host names besides loopback ones that requests may carry (ALLOWED_HOSTS, HOST). */
+  allowedHosts?: readonly string[]
 }
 
 /**
- * The HTTP API: one route per catalog command, plus health, readiness, OpenAPI and docs.
+ * The HTTP API: one route per catalog command, plus health, readiness, OpenAPI and docs
+ * (the worker surface: the `/v1` routes and health only). Browsers on other sites are refused.
  * @example
  * const app = createApp({ service })
  * const res = await app.request('/v1/plugins')
@@ -45,6 +54,10 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   )
 
   app.use(accessLog(logger))
+  // Host is checked where a call without credentials is an operator's; a bearer token is never
+  // sent by a browser on its own, so with one required a rebound name reaches nothing.
+  const checkHost = !opts.auth?.apiToken && !opts.auth?.required
+  app.use(browserGuard({ checkHost, allowedHosts: opts.allowedHosts ?? [] }))
 
   app.use('/v1/*', authenticate({ ...opts.auth, service: opts.service }))
   app.get('/v1/whoami', async (c) => {
@@ -62,14 +75,23 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   registerEventRoute(app, opts.events ?? opts.service.events)
 
   app.get('/healthz', (c) => c.json({ ok: true }))
+  if (opts.surface === 'worker') return app
+
+  const ready = opts.ready ?? { docker: () => opts.service.runtime.ping() }
   app.get('/readyz', async (c) => {
-    try {
-      const checks = opts.ready ? await opts.ready() : (await opts.service.runtime.ping(), { docker: 'ok' })
-      return c.json({ ready: true, ...checks })
-    } catch (err) {
-      const message = err instanceof Error ? err.message : String(err)
-      return c.json({ ready: false, error: { code: 'not_ready', message } }, 503)
-    }
+    const names = Object.keys(ready)
+    const results = await Promise.allSettled(names.map((name) => ready[name]!()))
+    const failed: string[] = []
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') return
+      failed.push(names[i]!)
+      // The detail (addresses, driver messages) goes to the log; callers learn only what failed.
+      logger.warn('not ready', { dependency: names[i], error: r.reason instanceof Error ? r.reason.message : String(r.reason) })
+    })
+    const checks = Object.fromEntries(names.map((name) => [name, failed.includes(name) ? 'failed' : 'ok']))
+    if (failed.length === 0) return c.json({ ready: true, ...checks })
+    const error = new UnavailableError(`not ready: ${failed.join(', ')} did not answer`, 'not_ready')
+    return c.json({ ready: false, ...checks, ...errorBody(error) }, 503)
   })
   const openapi = buildOpenApi(catalog as readonly Command[], { version: opts.version ?? '0.0.0' })
   app.get('/openapi.json', (c) => c.json(openapi))
