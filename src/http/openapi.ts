@@ -86,9 +86,13 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       responses: {
         [String(cmd.http.status ?? 200)]: { description: 'OK', content: ok },
         '400': { description: 'Invalid input (zod issues in details)', ...err },
+        '403': { description: 'Not allowed, or a browser request from another site', ...err },
         '404': { description: 'Unknown worker or plugin', ...err },
         '409': { description: 'Wrong state', ...err },
         '413': { description: 'Too large', ...err },
+        ...(cmd.http.body === 'json' || cmd.http.body === 'config'
+          ? { '415': { description: 'Body without a JSON Content-Type', ...err } }
+          : {}),
         '503': { description: 'Docker unreachable', ...err },
       },
     }
