@@ -1,0 +1,55 @@
+import { randomBytes } from 'node:crypto'
+import Dockerode from 'dockerode'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LABELS } from '../src/core/labels.ts'
+import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { WORKER_IMAGE } from './setup/docker.global.ts'
+
+describe('the listener workers reach (npm start, loopback HOST)', () => {
+  const instance = `wlisten-${randomBytes(3).toString('hex')}`
+  const docker = new Dockerode()
+  let spawner: SpawnerProcess
+  let workerId: string
+
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`http://127.0.0.1:${spawner.port}${path}`, {
+      method,
+      headers: body ? { 'content-type': 'application/json' } : {},
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    })
+    return { status: res.status, json: (await res.json()) as any }
+  }
+
+  beforeAll(async () => {
+    spawner = await startSpawner({ SPAWNER_INSTANCE: instance, WORKER_IMAGE })
+    const created = await call('POST', '/v1/workers', { agent: 'shell' })
+    expect(created.status, JSON.stringify(created.json)).toBe(201)
+    workerId = created.json.workerId
+  })
+  afterAll(async () => {
+    await spawner?.kill()
+    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
+    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+  })
+
+  it('serves a worker its /v1 routes and /healthz, not the docs, the API document or readiness', async () => {
+    // From inside the worker, as the agent would: status code of each path on ORCHESTRATOR_URL.
+    const paths = ['/healthz', '/v1/whoami', '/docs', '/openapi.json', '/readyz']
+    const script = paths
+      .map((p) => `printf '%s ' "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $ORCHESTRATOR_TOKEN" "$ORCHESTRATOR_URL${p}")"`)
+      .join('; ')
+    const r = await call('POST', `/v1/workers/${workerId}/commands`, { shell: script })
+    expect(r.json.exitCode, r.json.stderr).toBe(0)
+    expect(Object.fromEntries(paths.map((p, i) => [p, r.json.stdout.trim().split(' ')[i]]))).toEqual({
+      '/healthz': '200',
+      '/v1/whoami': '200',
+      '/docs': '404',
+      '/openapi.json': '404',
+      '/readyz': '404',
+    })
+    // The operator's listener still serves them.
+    for (const path of ['/docs', '/openapi.json', '/readyz']) {
+      expect((await fetch(`http://127.0.0.1:${spawner.port}${path}`)).status, path).toBe(200)
+    }
+  })
+})
