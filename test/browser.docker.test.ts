@@ -145,7 +145,7 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
     const form = await attack('/form')
     expect(form).toEqual({ read: null })
 
-    // Both reached the service, which refused them itself.
+    // Both reached the service (answered, so any create is done): nothing exists, it refused them.
     const answered = await accessLogged(since, (l) => l.method === 'POST' && l.path === '/v1/workers', 2)
     expect((await attackContainers()).map((c) => c.Labels.attack)).toEqual([])
     expect(await attackWorkers()).toEqual([])
