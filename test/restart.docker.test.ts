@@ -25,8 +25,28 @@ describe('a spawner killed and started again', () => {
     return { status: res.status, json: (await res.json()) as any }
   }
 
+  /** Runs `script` in a container as root: the test plays an attacker who got root inside. */
+  const asRoot = async (containerId: string, script: string) => {
+    const exec = await docker.getContainer(containerId).exec({ Cmd: ['sh', '-c', script], User: '0:0', AttachStdout: true, AttachStderr: true })
+    const stream = await exec.start({ hijack: true, stdin: false })
+    let out = ''
+    await new Promise<void>((resolve) => {
+      docker.modem.demuxStream(stream, { write: (b: Buffer) => (out += b.toString()) } as never, { write: () => true } as never)
+      stream.on('end', resolve)
+    })
+    return out
+  }
+  const containerOf = async (workerId: string) =>
+    (await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${workerId}`] } }))[0]!.Id
+  /** The state the service keeps in a worker, as written there. */
+  const keptState = async (workerId: string) => {
+    const raw = await asRoot(await containerOf(workerId), 'cat /etc/workers-spawner.json')
+    return JSON.parse(JSON.parse(raw).state) as { lastActiveAt: string }
+  }
+
   it('knows every worker again with its original deadlines and removes the expired and broken ones', async () => {
-    const env = { SPAWNER_INSTANCE: instance, LIFECYCLE_TICK_MS: '250', PERSIST_ACTIVITY_MS: '1' }
+    // The first instance never reaps (ticks far apart): `expiring` must pass its TTL while it is down.
+    const env = { SPAWNER_INSTANCE: instance, LIFECYCLE_TICK_MS: '3600000', PERSIST_ACTIVITY_MS: '1' }
     const first = await startSpawner(env)
     procs.push(first)
     const call = client(first)
@@ -37,12 +57,22 @@ describe('a spawner killed and started again', () => {
     }
     const running = await make({ ttlSeconds: 3600, idleSeconds: 600 })
     const paused = await make({ ttlSeconds: 3600 })
-    const expiring = await make({ ttlSeconds: 3, idleSeconds: 0 })
+    const expiring = await make({ ttlSeconds: 2, idleSeconds: 0 })
     const updated = await make({ ttlSeconds: 60 })
+    const forged = await make({ ttlSeconds: 60 })
     await call('POST', `/v1/workers/${running}/commands`, { shell: 'echo hi' })
     await call('POST', `/v1/workers/${paused}/pause`)
     expect((await call('PATCH', `/v1/workers/${updated}`, { ttlSeconds: 7200, idleSeconds: 30 })).status).toBe(200)
-    await new Promise((r) => setTimeout(r, 300)) // the activity write is fire-and-forget
+    // The activity write is fire-and-forget: wait until the worker holds it.
+    const activeAt = (await call('GET', `/v1/workers/${running}`)).json.lastActiveAt
+    await waitFor(async () => (await keptState(running)).lastActiveAt === activeAt, 30_000, 'activity written into the worker')
+    // Whoever writes the state file without the service's key gains nothing: a longer life is refused.
+    const kept = await asRoot(await containerOf(forged), 'cat /etc/workers-spawner.json')
+    const longer = JSON.parse(JSON.parse(kept).state)
+    longer.ttlSeconds = 2_592_000
+    longer.allowedTools = ['spawn', 'delete', 'send']
+    const planted = JSON.stringify({ ...JSON.parse(kept), state: JSON.stringify(longer) })
+    await asRoot(await containerOf(forged), `printf '%s' '${planted}' > /etc/workers-spawner.json`)
     const before = Object.fromEntries(
       await Promise.all([running, paused, expiring, updated].map(async (id) => [id, (await call('GET', `/v1/workers/${id}`)).json])),
     )
@@ -55,13 +85,17 @@ describe('a spawner killed and started again', () => {
     await broken.start()
 
     await first.kill('SIGKILL')
-    await new Promise((r) => setTimeout(r, 3500)) // `expiring` passes its TTL while nobody watches
+    // `expiring` passes its TTL while nobody watches.
+    const deadline = new Date(before[expiring].expiresAt).getTime()
+    await waitFor(() => Date.now() > deadline || undefined, 30_000, "expiring's TTL")
 
     const second = await startSpawner(env)
     procs.push(second)
     const again = client(second)
     const recovered = second.logs.find((l) => l.msg === 'workers recovered')
-    expect(recovered).toMatchObject({ recovered: 3, expired: 1, broken: 1 })
+    expect(recovered).toMatchObject({ recovered: 3, expired: 1, broken: 2 })
+    expect((await again('GET', `/v1/workers/${forged}`)).status).toBe(404)
+    expect(await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${forged}`] } })).toEqual([])
 
     for (const id of [running, paused, updated]) {
       const now = (await again('GET', `/v1/workers/${id}`)).json

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest'
+import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
+import { workerConfigSchema } from './config.ts'
+import { noopLogger } from './logger.ts'
+import { defineAgent } from './plugin/contract.ts'
+import { PluginRegistry } from './plugin/registry.ts'
+import { recoverWorkers } from './recovery.ts'
+import { WorkerService } from './service.ts'
+import { STATE_FILE } from './worker-state.ts'
+
+const shell = defineAgent({
+  apiVersion: 'v1',
+  name: 'shell',
+  version: '1.0.0',
+  description: 'shell',
+  prompt: (r) => ({ argv: ['/bin/sh', '-c', r.prompt] }),
+  parse: (r) => ({ text: r.stdout, raw: null }),
+})
+const registry = PluginRegistry.fromModules([{ name: 'shell', module: { default: shell } }])
+const SECRET = 'state-key-0123456789abcdef0123456789'
+
+const service = (runtime: MemoryRuntime, secret = SECRET) =>
+  new WorkerService({ runtime, plugins: () => registry, baseImage: 'base', hostEnv: {}, secret, instance: 'a' })
+
+const enc = new TextEncoder()
+const dec = new TextDecoder()
+
+/** A worker made by one service, and a second service over the same containers (a restart). */
+const restartWith = async (tamper: (runtime: MemoryRuntime, containerId: string, workerId: string) => void, secret = SECRET) => {
+  const runtime = new MemoryRuntime()
+  const first = service(runtime)
+  const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
+  const containerId = (await first.get(workerId)).containerId
+  tamper(runtime, containerId, workerId)
+  const second = service(runtime, secret)
+  const report = await recoverWorkers(second, { instance: 'a', logger: noopLogger })
+  return { runtime, second, report, workerId, containerId }
+}
+
+const stateOf = (runtime: MemoryRuntime, containerId: string) =>
+  JSON.parse(dec.decode(runtime.files.get(`${containerId}:${STATE_FILE}`)))
+
+describe('the state a worker carries is trusted only when the service signed it', () => {
+  it('restores a worker whose state is untouched, with its deadlines', async () => {
+    const { report, second, workerId } = await restartWith(() => {})
+    expect(report.recovered).toEqual([workerId])
+    expect((await second.status({ workerId })).ttlSeconds).toBe(600)
+  })
+
+  it('refuses an unsigned file that grants a longer life and more tools, and removes the container', async () => {
+    const { report, second, runtime, workerId, containerId } = await restartWith((runtime, id) => {
+      const forged = { ...JSON.parse(stateOf(runtime, id).state), ttlSeconds: 2_592_000, allowedTools: ['spawn', 'delete'] }
+      runtime.files.set(`${id}:${STATE_FILE}`, enc.encode(JSON.stringify(forged)))
+    })
+    expect(report.recovered).toEqual([])
+    expect(report.broken.map((b) => b.containerId)).toEqual([containerId])
+    expect(await runtime.inspect(containerId)).toBeUndefined()
+    await expect(second.status({ workerId })).rejects.toMatchObject({ status: 404 })
+  })
+
+  it('refuses a signed envelope whose state was changed, or that was signed for another worker', async () => {
+    const edited = await restartWith((runtime, id) => {
+      const envelope = stateOf(runtime, id)
+      envelope.state = envelope.state.replace('"ttlSeconds":600', '"ttlSeconds":2592000')
+      runtime.files.set(`${id}:${STATE_FILE}`, enc.encode(JSON.stringify(envelope)))
+    })
+    expect(edited.report.broken).toHaveLength(1)
+    const moved = await restartWith((runtime, id) => {
+      const envelope = { ...stateOf(runtime, id), workerId: 'w-0000000000000000' }
+      runtime.files.set(`${id}:${STATE_FILE}`, enc.encode(JSON.stringify(envelope)))
+    })
+    expect(moved.report.broken).toHaveLength(1)
+  })
+
+  it('refuses a file signed with another key (another spawner) and one with an invalid time', async () => {
+    const other = await restartWith(() => {}, 'another-key-0123456789abcdef012345')
+    expect(other.report.broken).toHaveLength(1)
+    // Even signed: an invalid createdAt would make a worker immortal and `list` fail.
+    const runtime = new MemoryRuntime()
+    const first = service(runtime)
+    const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell' }) })
+    const record = await first.get(workerId)
+    record.createdAt = new Date(Number.NaN)
+    await expect(first.update({ workerId, idleSeconds: 5 })).rejects.toThrow()
+    const second = service(runtime)
+    expect((await second.list({})).workers.map((w) => w.workerId)).toEqual([workerId])
+  })
+
+  it('treats a container without a state file as a create that never finished', async () => {
+    const { report, runtime, containerId } = await restartWith((runtime, id) => runtime.files.delete(`${id}:${STATE_FILE}`))
+    expect(report.broken).toEqual([{ containerId, reason: expect.stringContaining('never finished') }])
+    expect(await runtime.inspect(containerId)).toBeUndefined()
+  })
+})
