@@ -4,7 +4,7 @@
  * (src/generated/plugins.ts, written by `npm run build:worker`); state lives with the host
  * agents as container labels. Nothing here may import node:*, dockerode or ioredis.
  */
-import type { Logger } from './core/logger.ts'
+import { redactSecrets, type Logger } from './core/logger.ts'
 import { PluginRegistry } from './core/plugin/registry.ts'
 import { SpawnerError } from './core/errors.ts'
 import { bundledPlugins } from './generated/plugins.ts'
@@ -25,11 +25,12 @@ export interface Env {
   [name: string]: unknown
 }
 
-const consoleLogger = (level: string | undefined): Logger => {
+const consoleLogger = (level: string | undefined, secrets: () => readonly string[] = () => []): Logger => {
   const order = ['debug', 'info', 'warn', 'error']
   const min = Math.max(0, order.indexOf(level ?? 'info'))
   const emit = (lvl: string) => (msg: string, fields?: object) => {
-    if (order.indexOf(lvl) >= min) console.log(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...fields }))
+    if (order.indexOf(lvl) < min) return
+    console.log(redactSecrets(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...fields }), secrets()))
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }
@@ -56,7 +57,13 @@ let core: Core | NotConfiguredError | undefined
  * for worker tokens and worker state must be `SPAWNER_TOKEN_SECRET`.
  */
 const build = (env: Env): Core | NotConfiguredError => {
-  const logger = consoleLogger(env.LOG_LEVEL)
+  const registry = PluginRegistry.fromModules(bundledPlugins)
+  // Every value the logs must never show: the deployment's tokens and the plugins' secrets.
+  const secrets = [
+    ...['SPAWNER_API_TOKEN', 'SPAWNER_TOKEN_SECRET', 'HOST_AGENT_TOKEN'],
+    ...registry.ordered.flatMap((p) => (p.secrets ?? []).map((s) => s.name)),
+  ].flatMap((name) => (typeof env[name] === 'string' ? [env[name]] : []))
+  const logger = consoleLogger(env.LOG_LEVEL, () => secrets)
   let settings
   try {
     settings = readSettings(env)
@@ -70,7 +77,6 @@ const build = (env: Env): Core | NotConfiguredError => {
     logger.error('refusing to serve: settings missing', { missing })
     return new NotConfiguredError(`this deployment is not configured: set ${missing.join(', ')} (vars / secrets)`)
   }
-  const registry = PluginRegistry.fromModules(bundledPlugins)
   const hostEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string')) as Record<string, string>
   const spawner = createSpawner({
     settings,

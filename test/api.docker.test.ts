@@ -213,6 +213,14 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
       expect(await countContainers()).toBe(before)
     })
 
+    it('more CPUs than the host has is a 400 naming resources.cpus, not a Docker error', async () => {
+      const before = await countContainers()
+      const res = await http.post('/v1/workers', { agent: 'shell', resources: { cpus: 256 }, labels: h.runLabel })
+      expect(res.status, res.text).toBe(400)
+      expect(res.json.error.details).toEqual([{ path: 'resources.cpus', message: expect.stringMatching(/CPU/) }])
+      expect(await countContainers()).toBe(before)
+    })
+
     it('docker capability without sysbox-runc is refused, never privileged', async () => {
       const before = await countContainers()
       const res = await http.post('/v1/workers', { agent: 'shell', capabilities: ['docker'], labels: h.runLabel })

@@ -1,4 +1,4 @@
-import { ConflictError, NotFoundError, SpawnerError, UnavailableError } from '../core/errors.ts'
+import { BadRequestError, ConflictError, NotFoundError, SpawnerError, UnavailableError } from '../core/errors.ts'
 
 /** What dockerode / docker-modem / node:net put on a thrown error (none of it is typed). */
 export interface DockerCallError {
@@ -72,4 +72,23 @@ export const toDockerError = (err: unknown, target: string): SpawnerError => {
   if (e.statusCode === 404) return new NotFoundError(message)
   if (e.statusCode === 409) return new ConflictError(message)
   return new SpawnerError('docker_error', 502, `docker: ${message}`)
+}
+
+/** Which WorkerConfig field an Engine refusal of a container's settings is about. */
+const SETTING_FIELDS: [RegExp, string][] = [
+  [/cpu/i, 'resources.cpus'],
+  [/memory|swap/i, 'resources.memoryMb'],
+  [/pids/i, 'resources.pids'],
+]
+
+/**
+ * The Engine answers 400 when a container's settings cannot work on this host (more CPUs than
+ * it has, too little memory): the caller's input, so a 400 naming the field, not a 502.
+ * Undefined for any other failure.
+ */
+export const createRefusal = (err: unknown): BadRequestError | undefined => {
+  if (dockerStatus(err) !== 400) return undefined
+  const message = short(dockerMessage(err))
+  const path = SETTING_FIELDS.find(([re]) => re.test(message))?.[1] ?? 'config'
+  return new BadRequestError(`${path}: the Docker Engine refused it: ${message}`, [{ path, message }], 'bad_request')
 }

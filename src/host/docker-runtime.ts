@@ -14,7 +14,7 @@ import { fromInspect, fromListing, labelFilters, toCreateOptions } from './conta
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { buildImage } from './docker-build.ts'
 import { createDocker, describeDockerTarget } from './docker-connection.ts'
-import { dockerMessage, dockerStatus } from './docker-errors.ts'
+import { createRefusal, dockerMessage, dockerStatus } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
@@ -94,7 +94,10 @@ export class DockerRuntime implements ContainerRuntime {
       this.#ctx,
       'create',
       { name: spec.name, image: spec.image },
-      () => this.#ctx.docker.createContainer(toCreateOptions(spec)),
+      () =>
+        this.#ctx.docker.createContainer(toCreateOptions(spec)).catch((err: unknown) => {
+          throw createRefusal(err) ?? err
+        }),
     )
     const containerId = created.id
     try {

@@ -1,4 +1,4 @@
-import type { Logger } from '../core/logger.ts'
+import { redactSecrets, type Logger } from '../core/logger.ts'
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 const ORDER: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
@@ -17,12 +17,8 @@ export const createJsonLogger = (opts: JsonLoggerOptions = {}): Logger => {
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'))
   const emit = (level: LogLevel, msg: string, fields?: object) => {
     if (ORDER[level] < min) return
-    let line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...opts.base, ...fields })
-    for (const secret of opts.secrets?.() ?? []) {
-      // Short values would scrub ordinary words; secrets worth the name are longer.
-      if (secret.length >= 6) line = line.split(secret).join('[redacted]')
-    }
-    write(line)
+    const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...opts.base, ...fields })
+    write(redactSecrets(line, opts.secrets?.() ?? []))
   }
   return {
     debug: (msg, fields) => emit('debug', msg, fields),
