@@ -76,7 +76,7 @@ export const catalog = [
     output: S.sendFileOutput,
     permission: 'file',
     http: { method: 'put', path: '/v1/workers/:id/files', body: 'raw' },
-    run: (s, input) => s.sendFile(input),
+    run: (s, input, hooks) => s.sendFile(input, hooks),
   }),
   command({
     name: 'read_file',

@@ -85,6 +85,12 @@ export interface CommandHooks {
   requestId?: string
   /** The worker making the call (orchestrator CLI); a create by it makes a sub-worker. */
   caller?: string
+  /**
+   * Called right before the command's first call that changes something (a container started,
+   * a command run, a file or state written, a pause, a removal). A failure before it left
+   * nothing changed, so the command may be retried; after it, it may have taken effect.
+   */
+  onEffect?: () => void
 }
 
 const newWorkerId = () => {
@@ -241,8 +247,9 @@ export class WorkerService {
     this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
     let started: { record: WorkerRecord; built: boolean }
     try {
-      started = await this.startContainer(config, resolved, workerId, createdAt, probe, {}, hostFiles)
+      started = await this.startContainer(config, resolved, workerId, createdAt, probe, {}, hostFiles, hooks.onEffect)
     } catch (err) {
+      await this.removeLeftovers(workerId)
       this.emitFailed(workerId, err, hooks.requestId)
       throw err
     }
@@ -263,6 +270,7 @@ export class WorkerService {
     spec: ContainerSpec,
     extraLabels: Record<string, string> = {},
     hostFiles: FileToWrite[] = [],
+    onEffect?: () => void,
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
     const orchestrator = await this.orchestratorEnv(workerId, config, createdAt)
@@ -278,6 +286,7 @@ export class WorkerService {
       },
     }
     this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
+    onEffect?.()
     const containerId = await this.opts.runtime.run(full)
     const record: WorkerRecord = {
       workerId,
@@ -413,6 +422,7 @@ export class WorkerService {
       idleSeconds: config.idleSeconds,
     }
     delete handedOut.pool
+    hooks.onEffect?.()
     try {
       await this.writeFiles(record.containerId, config, record.workerId, resolved.ordered, hostFiles)
       await this.writeToken(record.containerId, orchestrator)
@@ -492,6 +502,7 @@ export class WorkerService {
       hooks.onOutput?.(stream, data)
     }
 
+    hooks.onEffect?.()
     const result = await this.active(record, () => this.opts.runtime.exec(record.containerId, req))
     this.emit(
       { type: 'command_exit', workerId, exitCode: result.exitCode, timedOut: result.timedOut, durationMs: result.durationMs },
@@ -515,7 +526,7 @@ export class WorkerService {
     }
   }
 
-  async sendFile(input: In<typeof S.sendFileInput>): Promise<Out<typeof S.sendFileOutput>> {
+  async sendFile(input: In<typeof S.sendFileInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.sendFileOutput>> {
     const record = await this.get(input.workerId)
     const path = resolveFilePath(input.path, this.fileRoots(record.workdir))
     let bytes: Uint8Array
@@ -528,6 +539,7 @@ export class WorkerService {
     } else {
       bytes = utf8Encode(input.content)
     }
+    hooks.onEffect?.()
     return this.putBytes(record, path, bytes, input.mode)
   }
 
@@ -603,6 +615,7 @@ export class WorkerService {
     if (record.runningCommands > 0) {
       throw new ConflictError(`worker '${record.workerId}' is running a command; pause it when it is idle`, 'worker_busy')
     }
+    hooks.onEffect?.()
     const pausing = this.opts.runtime.pause(record.containerId)
     record.pausing = pausing.catch(() => undefined)
     try {
@@ -618,6 +631,7 @@ export class WorkerService {
 
   async resume(input: { workerId: string }, hooks: CommandHooks = {}): Promise<Out<typeof S.stateOutput>> {
     const record = await this.get(input.workerId)
+    hooks.onEffect?.()
     await this.opts.runtime.unpause(record.containerId)
     record.state = 'running'
     record.lastActiveAt = this.now()
@@ -650,6 +664,7 @@ export class WorkerService {
     }
     const next = { ttlSeconds, idleSeconds: input.idleSeconds ?? record.idleSeconds }
     // Written first: a change the container does not hold would be lost on restart.
+    hooks.onEffect?.()
     await this.writeState({ ...record, ...next })
     // A longer life needs a token that lives as long.
     if (input.ttlSeconds !== undefined) {
@@ -677,6 +692,7 @@ export class WorkerService {
       })
       if (gone) children.push(gone.workerId, ...gone.children)
     }
+    hooks.onEffect?.()
     await this.opts.runtime.remove(record.containerId)
     this.forget(record.workerId)
     this.logger.info('worker deleted', { workerId: record.workerId, reason, children: children.length })
@@ -839,6 +855,23 @@ export class WorkerService {
   private emitFailed(workerId: string, err: unknown, requestId?: string) {
     const message = err instanceof SpawnerError ? err.message : 'internal error'
     this.emit({ type: 'status', workerId, state: 'failed', reason: 'error', message }, requestId)
+  }
+
+  /**
+   * A failed create may have left a container behind (started, then the engine's answer was
+   * lost or a file write failed): whatever carries the new worker's id goes. The create's own
+   * error is what the caller gets, so a failure here is only logged.
+   */
+  private async removeLeftovers(workerId: string) {
+    try {
+      for (const c of await this.opts.runtime.list({ [LABELS.workerId]: workerId })) {
+        await this.opts.runtime.remove(c.id).catch((err: unknown) =>
+          this.logger.warn('container of a failed create not removed', { workerId, containerId: c.id, error: String(err) }),
+        )
+      }
+    } catch (err) {
+      this.logger.warn('containers of a failed create not listed', { workerId, error: String(err) })
+    }
   }
 
   private forget(workerId: string) {

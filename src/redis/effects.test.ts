@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest'
+import shell from '../../plugins/shell/index.ts'
+import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
+import { catalog, type Command } from '../core/catalog.ts'
+import { PluginRegistry } from '../core/plugin/registry.ts'
+import type { ContainerRuntime } from '../core/runtime.ts'
+import { WorkerService } from '../core/service.ts'
+import { parseInput } from '../core/validation.ts'
+
+/**
+ * Runtime calls that change something. Image builds are left out: a build is keyed by its
+ * content, so building again changes nothing.
+ */
+const CHANGES = new Set(['run', 'exec', 'putFile', 'pause', 'unpause', 'remove'])
+
+/** An input for every command, and what the worker needs first. */
+const samples: Record<string, { input: (workerId: string) => unknown; prepare?: (s: WorkerService, workerId: string) => Promise<unknown> }> = {
+  create: { input: () => ({ config: { agent: 'shell', files: { 'TASK.md': '# task' } } }) },
+  list: { input: () => ({}) },
+  status: { input: (workerId) => ({ workerId }) },
+  send_command: { input: (workerId) => ({ workerId, prompt: 'echo hi' }) },
+  send_file: { input: (workerId) => ({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }) },
+  read_file: {
+    input: (workerId) => ({ workerId, path: '/workspace/a.txt' }),
+    prepare: (s, workerId) => s.sendFile({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }),
+  },
+  logs: { input: (workerId) => ({ workerId, tail: 10 }) },
+  pause: { input: (workerId) => ({ workerId }) },
+  resume: { input: (workerId) => ({ workerId }), prepare: (s, workerId) => s.pause({ workerId }) },
+  update: { input: (workerId) => ({ workerId, ttlSeconds: 7200 }) },
+  delete: { input: (workerId) => ({ workerId }) },
+  respond: { input: (workerId) => ({ workerId, text: 'done' }) },
+  plugins: { input: () => ({}) },
+}
+
+// The Redis consumer retries a command that failed for a passing reason only if `onEffect`
+// was not called: so no command may change anything before calling it.
+describe('onEffect', () => {
+  it('every catalog command has a sample here', () => {
+    expect(Object.keys(samples).sort()).toEqual(catalog.map((c) => c.name).sort())
+  })
+
+  for (const command of catalog) {
+    it(`${command.name}: is called before the command changes anything`, async () => {
+      const memory = new MemoryRuntime()
+      const log: string[] = []
+      const runtime = new Proxy(memory, {
+        get: (target, key: keyof ContainerRuntime) => {
+          const value = target[key]
+          if (typeof value !== 'function') return value
+          return (...args: unknown[]) => {
+            if (CHANGES.has(key)) log.push(key)
+            return (value as (...a: unknown[]) => unknown).apply(target, args)
+          }
+        },
+      })
+      const registry = PluginRegistry.fromModules([{ name: 'shell', module: { default: shell } }])
+      const service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {} })
+      const { workerId } = await service.create({ config: service.parseConfig({ agent: 'shell' }) })
+      const sample = samples[command.name]!
+      await sample.prepare?.(service, workerId)
+      log.length = 0
+
+      const input = parseInput(command.input, sample.input(workerId), command.name)
+      await (command as Command).run(service, input, { onEffect: () => void log.push('onEffect') })
+      const first = log.findIndex((call) => call !== 'onEffect')
+      expect({ calls: log, changedBeforeOnEffect: first >= 0 && !log.slice(0, first).includes('onEffect') }).toMatchObject({
+        changedBeforeOnEffect: false,
+      })
+    })
+  }
+})
