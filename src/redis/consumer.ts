@@ -25,6 +25,16 @@ type Answer = { ok: true; result: unknown } | { ok: false; error: SpawnerError }
 /** Errors worth another delivery: the engine was away, or something broke unexpectedly. */
 const retryable = (e: SpawnerError) => e.status === 503 || e.code === 'internal'
 
+/** The answer to a request that failed after it started changing things: never run again. */
+const interrupted = (requestId: string, cause: SpawnerError) =>
+  new SpawnerError(
+    'interrupted',
+    503,
+    `request '${requestId}' failed after it started (${cause.message}); it was not run again ` +
+      '(it may or may not have taken effect)',
+    { cause: cause.toJSON() },
+  )
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 /**
@@ -36,7 +46,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
  *   `REDIS_CLAIM_IDLE_MS`; live instances keep their own entries fresh, so a long agent turn
  *   is never taken away from them.
  * - A repeated `request_id` gets the stored first answer; a request whose runner died
- *   mid-command is answered `interrupted` rather than run twice.
+ *   mid-command is answered `interrupted` rather than run twice; so is one that failed for a
+ *   passing reason after the service reported its first change (`onEffect`).
  * - A command for a worker owned by another instance is forwarded to that instance's stream.
  * - An entry that fails `REDIS_MAX_ATTEMPTS` times goes to the dead stream with its error.
  */
@@ -238,16 +249,26 @@ export class RedisConsumer {
     }
     this.runningHere.add(req.requestId)
     let answer: Answer
+    // Set by the service right before the command first changes something.
+    let started = false
+    const hooks = { requestId: req.requestId, onEffect: () => void (started = true) }
     try {
-      answer = { ok: true, result: await req.command.run(this.opts.service, input, { requestId: req.requestId }) }
+      answer = { ok: true, result: await req.command.run(this.opts.service, input, hooks) }
     } catch (err) {
       const error = toSpawnerError(err)
-      if (retryable(error)) {
+      if (retryable(error) && !started) {
         this.runningHere.delete(req.requestId)
         await this.redis.del(running)
         throw error
       }
-      answer = { ok: false, error }
+      if (retryable(error)) {
+        this.logger.warn('request failed after it started; answered interrupted', {
+          requestId: req.requestId,
+          command: req.command.name,
+          code: error.code,
+        })
+      }
+      answer = { ok: false, error: retryable(error) ? interrupted(req.requestId, error) : error }
     }
     try {
       await this.answer(stream, req.entryId, req, answer)
