@@ -40,7 +40,7 @@ describe('onEffect', () => {
     expect(Object.keys(samples).sort()).toEqual(catalog.map((c) => c.name).sort())
   })
 
-  for (const command of catalog) {
+  for (const command of catalog as readonly Command[]) {
     it(`${command.name}: is called before the command changes anything`, async () => {
       const memory = new MemoryRuntime()
       const log: string[] = []

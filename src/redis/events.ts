@@ -4,19 +4,52 @@ import type { Logger } from '../core/logger.ts'
 import type { EventFeed } from '../http/events.ts'
 import type { RedisNames } from './settings.ts'
 
+/** The event publisher's buffer, as it stands. */
+export interface EventPublisher {
+  /** Bytes of events sent to Redis and not yet answered. */
+  pendingBytes(): number
+  /** `output` events dropped so far because Redis fell behind. */
+  dropped(): number
+  stop(): void
+}
+
 /**
  * Publishes every service event on `<events>:<workerId>` and `<events>`, and appends it to
  * the capped `<eventLog>` stream so a consumer that was away can replay from an offset.
  * Commands on one connection keep their order, so a worker's events arrive in order.
+ *
+ * Sends are not awaited, so a flood of output (or a slow Redis) would queue without end in
+ * the client: past `maxBufferBytes` unanswered, `output` events are dropped (their `seq` shows
+ * the gap) and counted; `status`, `response` and `command_exit` always go out.
  */
 export const publishEvents = (
   bus: EventBus,
   redis: Redis,
   names: RedisNames,
-  opts: { maxLen: number; logger: Logger },
-): (() => void) =>
-  bus.subscribe((event) => {
+  opts: { maxLen: number; maxBufferBytes: number; logger: Logger },
+): EventPublisher => {
+  let pending = 0
+  let dropped = 0
+  /** Dropped since the last output event that went out. */
+  let gap = 0
+  const stop = bus.subscribe((event) => {
     const json = JSON.stringify(event)
+    // Sent three times: two channels and the log.
+    const bytes = 3 * Buffer.byteLength(json)
+    if (event.type === 'output') {
+      if (pending + bytes > opts.maxBufferBytes) {
+        dropped++
+        if (gap++ === 0) {
+          opts.logger.warn('redis is behind: dropping output events', { pendingBytes: pending, limit: opts.maxBufferBytes })
+        }
+        return
+      }
+      if (gap > 0) {
+        opts.logger.warn('output events dropped while redis was behind', { dropped: gap, total: dropped })
+        gap = 0
+      }
+    }
+    pending += bytes
     redis
       .pipeline()
       .publish(`${names.events}:${event.workerId}`, json)
@@ -24,7 +57,10 @@ export const publishEvents = (
       .xadd(names.eventLog, 'MAXLEN', '~', opts.maxLen, '*', 'type', event.type, 'worker_id', event.workerId, 'event', json)
       .exec()
       .catch((err: unknown) => opts.logger.warn('event publish failed', { type: event.type, error: String(err) }))
+      .finally(() => (pending -= bytes))
   })
+  return { pendingBytes: () => pending, dropped: () => dropped, stop }
+}
 
 /**
  * Records which instance owns each worker (`<owners>` hash) from the service's status events:

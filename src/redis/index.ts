@@ -2,7 +2,7 @@ import { Redis } from 'ioredis'
 import type { Logger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
 import { RedisConsumer } from './consumer.ts'
-import { RedisEventFeed, publishEvents, trackOwnership } from './events.ts'
+import { RedisEventFeed, publishEvents, trackOwnership, type EventPublisher } from './events.ts'
 import type { RedisSettings } from './settings.ts'
 import { Forwarder } from './forwarder.ts'
 import type { RemoteDispatch } from '../http/routes.ts'
@@ -13,6 +13,8 @@ export { RedisConsumer } from './consumer.ts'
 /** The Redis side of one instance: consumer, event publisher, ownership, event feed. */
 export interface RedisAdapter {
   consumer: RedisConsumer
+  /** The event publisher's buffer (bytes waiting for Redis, output events dropped). */
+  publisher: EventPublisher
   feed: RedisEventFeed
   /** Sends HTTP requests for other instances' workers to their owners. */
   remote: RemoteDispatch
@@ -57,8 +59,9 @@ export const startRedisAdapter = async (opts: {
     ...(opts.shutdownMs ? { shutdownMs: opts.shutdownMs } : {}),
   })
   const names = consumer.names
-  const stopEvents = publishEvents(opts.service.events, redis, names, {
+  const publisher = publishEvents(opts.service.events, redis, names, {
     maxLen: opts.settings.REDIS_EVENT_LOG_MAXLEN,
+    maxBufferBytes: opts.settings.REDIS_EVENT_BUFFER_BYTES,
     logger: opts.logger,
   })
   const stopOwners = trackOwnership(opts.service.events, redis, names, opts.instance, opts.logger)
@@ -75,6 +78,7 @@ export const startRedisAdapter = async (opts: {
   let closing: Promise<void> | undefined
   return {
     consumer,
+    publisher,
     feed,
     remote,
     redis,
@@ -82,7 +86,7 @@ export const startRedisAdapter = async (opts: {
       closing ??= (async () => {
         await consumer.close()
         forwarder.close()
-        stopEvents()
+        publisher.stop()
         stopOwners()
         feed.close()
         await redis.quit().catch(() => redis.disconnect())

@@ -28,6 +28,17 @@ export const redisSettingsSchema = z.object({
   REDIS_CONCURRENCY: ms(64),
   REDIS_RESPONSES_MAXLEN: ms(100_000),
   REDIS_EVENT_LOG_MAXLEN: ms(100_000),
+  REDIS_DEAD_MAXLEN: ms(10_000),
+  /**
+   * Event bytes sent to Redis and not yet answered. Past it, `output` events are dropped (a gap
+   * in their `seq`); other events always go out.
+   */
+  REDIS_EVENT_BUFFER_BYTES: ms(4 * 1024 * 1024),
+  /**
+   * Largest answer stored and sent. A command's stdout/stderr are cut to fit (`truncated`);
+   * any other answer over it is refused with `payload_too_large`.
+   */
+  REDIS_MAX_ANSWER_BYTES: ms(8 * 1024 * 1024),
 })
 export type RedisSettings = z.infer<typeof redisSettingsSchema>
 

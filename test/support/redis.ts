@@ -1,4 +1,6 @@
+import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { SpawnerEvent } from '../../src/core/events.ts'
 import { redisNames, redisSettingsSchema, type RedisNames, type RedisSettings } from '../../src/redis/settings.ts'
@@ -108,4 +110,51 @@ export const waitFor = async <T>(fn: () => Promise<T | undefined> | T | undefine
     await new Promise((r) => setTimeout(r, 50))
   }
   throw new Error(`timed out waiting for ${what}`)
+}
+
+/** A Redis server of the test's own, which it can freeze without disturbing anyone else. */
+export interface PrivateRedis {
+  url: string
+  /** Stops the server process (SIGSTOP): it accepts bytes into its socket and answers nothing. */
+  freeze(): void
+  thaw(): void
+  stop(): Promise<void>
+}
+
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number }
+      probe.close(() => resolve(port))
+    })
+  })
+
+/** Starts `redis-server` on a free loopback port, without persistence, and waits for PONG. */
+export const startPrivateRedis = async (): Promise<PrivateRedis> => {
+  const port = await freePort()
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
+  const exited = new Promise<void>((r) => child.once('exit', () => r()))
+  const url = `redis://127.0.0.1:${port}`
+  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  // Refused until the server listens: expected, and retried below.
+  probe.on('error', () => undefined)
+  try {
+    await waitFor(() => probe.connect().then(() => probe.ping(), () => undefined), 10_000, 'private redis-server')
+  } finally {
+    probe.disconnect()
+  }
+  return {
+    url,
+    freeze: () => void child.kill('SIGSTOP'),
+    thaw: () => void child.kill('SIGCONT'),
+    async stop() {
+      child.kill('SIGCONT')
+      child.kill('SIGTERM')
+      await exited
+    },
+  }
 }
