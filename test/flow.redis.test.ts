@@ -93,11 +93,14 @@ describe('the original flow over Redis only', () => {
   })
 
   it('answers on reply_to when given', async () => {
-    const requestId = await producer.send('plugins', {}, undefined, ['reply_to', `${producer.settings.REDIS_PREFIX}:my-replies`])
+    // A stream of the producer's own, outside the service's prefix.
+    const mine = `${producer.settings.REDIS_PREFIX}-app:my-replies`
+    const requestId = await producer.send('plugins', {}, undefined, ['reply_to', mine])
     const replies = await waitFor(async () => {
-      const rows = await producer.redis.xrange(`${producer.settings.REDIS_PREFIX}:my-replies`, '-', '+')
+      const rows = await producer.redis.xrange(mine, '-', '+')
       return rows.length ? rows : undefined
     }, 10_000, 'reply_to stream')
+    await producer.redis.del(mine)
     expect(replies[0]![1]).toContain(requestId)
   })
 })

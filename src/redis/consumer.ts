@@ -6,7 +6,8 @@ import type { WorkerService } from '../core/service.ts'
 import { parseInput } from '../core/validation.ts'
 import { parseEntry, requestFields, responseFields, type Parsed, type Request } from './protocol.ts'
 import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
-import { redisNames, type RedisNames, type RedisSettings } from './settings.ts'
+import { fitAnswer } from './answer-size.ts'
+import { redisNames, replyToRefusal, type RedisNames, type RedisSettings } from './settings.ts'
 
 export interface RedisConsumerOptions {
   /** Connection for ordinary commands; a duplicate is made for blocking reads. */
@@ -176,7 +177,7 @@ export class RedisConsumer {
       void this.redis.xack(stream, this.names.group, id).catch((e) => this.warn('ack failed', e))
       return
     }
-    const parsed = parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES)
+    const parsed = this.parse(id, fields)
     const entry: { stream: string; id: string; requestId?: string; done: Promise<void> } = {
       stream,
       id,
@@ -338,7 +339,7 @@ export class RedisConsumer {
     meta: { requestId?: string; replyTo?: string; command?: { name: string }; store?: boolean },
     answer: Answer,
   ) {
-    const fields = responseFields(answer, {
+    const fields = responseFields(fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name), {
       entryId,
       ...(meta.requestId ? { requestId: meta.requestId } : {}),
       ...(meta.command ? { command: meta.command.name } : {}),
@@ -354,6 +355,10 @@ export class RedisConsumer {
     const results = await m.exec()
     const failed = results?.find(([err]) => err)
     if (failed) throw failed[0]
+  }
+
+  private parse(id: string, fields: string[]): Parsed {
+    return parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES, (stream) => replyToRefusal(this.names, stream))
   }
 
   private failureKey(stream: string, entryId: string) {
@@ -430,14 +435,14 @@ export class RedisConsumer {
 
   private async deadLetter(stream: string, id: string, fields: string[], deliveries: number) {
     const last = (await this.redis.get(this.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
-    const parsed = parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES)
+    const parsed = this.parse(id, fields)
     const error = new SpawnerError(
       'dead_lettered',
       500,
       `gave up after ${deliveries - 1} attempts; last error: ${(JSON.parse(last) as { message?: string }).message ?? 'unknown'}`,
     )
     this.logger.error('request dead-lettered', { stream, entryId: id, deliveries })
-    await this.redis.xadd(this.names.dead, '*', 'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields)
+    await this.redis.xadd(this.names.dead, 'MAXLEN', '~', this.s.REDIS_DEAD_MAXLEN, '*', 'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields)
     const meta = parsed.ok ? parsed.request : parsed
     await this.answer(stream, id, meta, { ok: false, error })
   }

@@ -30,12 +30,20 @@ const REQUEST_ID = /^[\x21-\x7e]{1,200}$/
 /**
  * Reads `request_id`, `command`, `payload` (JSON) and `reply_to` from an entry. Anything
  * malformed is a `bad_request` (or `payload_too_large`) naming the field; the input of the
- * command itself is validated later by its own schema.
+ * command itself is validated later by its own schema. `refuseReplyTo` says why a `reply_to`
+ * may not be used; a refused one is answered on the responses stream.
  */
-export const parseEntry = (entryId: string, fields: RawFields, maxPayloadBytes: number): Parsed => {
+export const parseEntry = (
+  entryId: string,
+  fields: RawFields,
+  maxPayloadBytes: number,
+  refuseReplyTo: (stream: string) => string | undefined = () => undefined,
+): Parsed => {
   const f = toRecord(fields)
   const requestId = f.request_id !== undefined && REQUEST_ID.test(f.request_id) ? f.request_id : undefined
-  const replyTo = f.reply_to && f.reply_to.length <= 512 ? f.reply_to : undefined
+  const wellFormed = f.reply_to && f.reply_to.length <= 512 ? f.reply_to : undefined
+  const refusal = wellFormed === undefined ? undefined : refuseReplyTo(wellFormed)
+  const replyTo = refusal === undefined ? wellFormed : undefined
   const fail = (error: SpawnerError): Parsed => ({
     ok: false,
     entryId,
@@ -45,7 +53,8 @@ export const parseEntry = (entryId: string, fields: RawFields, maxPayloadBytes: 
   })
   if (f.request_id === undefined) return fail(field('request_id', 'required'))
   if (!requestId) return fail(field('request_id', 'must be 1–200 printable characters without spaces'))
-  if (f.reply_to !== undefined && !replyTo) return fail(field('reply_to', 'must be a stream name of at most 512 characters'))
+  if (f.reply_to !== undefined && !wellFormed) return fail(field('reply_to', 'must be a stream name of at most 512 characters'))
+  if (refusal !== undefined) return fail(field('reply_to', refusal))
   if (f.command === undefined) return fail(field('command', 'required'))
   const command = findCommand(f.command)
   if (!command) return fail(new BadRequestError(`command: unknown command '${f.command.slice(0, 100)}'`, [{ path: 'command', message: 'unknown command' }]))

@@ -44,6 +44,8 @@ export type RedisSettings = z.infer<typeof redisSettingsSchema>
 
 /** Every Redis key, stream and channel the adapter uses. */
 export interface RedisNames {
+  /** `REDIS_PREFIX`: every key the service keeps for itself is under `<prefix>:`. */
+  prefix: string
   commands: string
   responses: string
   events: string
@@ -67,6 +69,7 @@ export interface RedisNames {
 export const redisNames = (s: Pick<RedisSettings, 'REDIS_PREFIX'> & Partial<RedisSettings>): RedisNames => {
   const p = s.REDIS_PREFIX
   return {
+    prefix: p,
     commands: s.REDIS_COMMANDS_STREAM ?? `${p}:commands`,
     responses: s.REDIS_RESPONSES_STREAM ?? `${p}:responses`,
     events: s.REDIS_EVENTS_CHANNEL ?? `${p}:events`,
@@ -80,4 +83,23 @@ export const redisNames = (s: Pick<RedisSettings, 'REDIS_PREFIX'> & Partial<Redi
     running: (id) => `${p}:running:${id}`,
     instanceResponses: (i) => `${p}:responses:instance:${i}`,
   }
+}
+
+/**
+ * Why `reply_to` may not name `stream`, or undefined when it may. Answers go to the responses
+ * stream, to an instance's stream of forwarded answers, or to any stream of the producer's own;
+ * never to another stream or key the service keeps (answers there would trim its requests,
+ * break its keys, or mix with its events and dead letters).
+ */
+export const replyToRefusal = (names: RedisNames, stream: string): string | undefined => {
+  const forwarded = names.instanceResponses('')
+  if (stream === names.responses || (stream.startsWith(forwarded) && stream.length > forwarded.length)) return undefined
+  const own = [names.commands, names.eventLog, names.dead, names.owners]
+  if (own.includes(stream) || stream.startsWith(`${names.dead}:`) || stream.startsWith(`${names.prefix}:`)) {
+    return (
+      `'${stream}' is one of the service's own streams or keys; answers go to '${names.responses}' ` +
+      `or to a stream of your own outside '${names.prefix}:'`
+    )
+  }
+  return undefined
 }
