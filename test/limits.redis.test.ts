@@ -83,4 +83,18 @@ describe('answer size and reply_to', () => {
     const named = await producer.send('plugins', {}, undefined, ['reply_to', producer.names.responses])
     expect((await producer.response(named)).ok).toBe(true)
   })
+
+  it("trims what it handled from the instance's own command stream, and nothing else", async () => {
+    const own = producer.names.instanceCommands('limits')
+    const pipe = producer.redis.pipeline()
+    const ids = Array.from({ length: 250 }, (_, i) => `own-${i}`)
+    for (const id of ids) pipe.xadd(own, '*', 'request_id', id, 'command', 'plugins', 'payload', '{}')
+    await pipe.exec()
+    await Promise.all(ids.map((id) => producer.response(id)))
+    await waitFor(async () => ((await producer.redis.xlen(own)) <= 100) || undefined, 30_000, 'the handled entries trimmed')
+    const [pending] = (await producer.redis.xpending(own, adapter.consumer.names.group)) as [number]
+    expect(pending).toBe(0)
+    // The shared stream is the producers': left as it is.
+    expect(await producer.redis.xlen(producer.names.commands)).toBeGreaterThan(0)
+  })
 })

@@ -7,6 +7,7 @@ import { parseInput } from '../core/validation.ts'
 import { parseEntry, requestFields, responseFields, type Parsed, type Request } from './protocol.ts'
 import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
 import { fitAnswer } from './answer-size.ts'
+import { trimHandled } from './trim.ts'
 import { redisNames, replyToRefusal, type RedisNames, type RedisSettings } from './settings.ts'
 
 export interface RedisConsumerOptions {
@@ -90,6 +91,8 @@ export class RedisConsumer {
     const beat = Math.max(75, Math.min(5000, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 4)))
     this.timers.push(setInterval(() => void this.keepAlive().catch((e) => this.warn('keep-alive failed', e)), beat))
     this.timers.push(setInterval(() => void this.claimIdle().catch((e) => this.warn('claim failed', e)), Math.max(100, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 2))))
+    // This instance's own stream is read by no one else: what it handled can go.
+    this.timers.push(setInterval(() => void trimHandled(this.redis, this.myStream, this.names.group).catch((e) => this.warn('trim failed', e)), Math.max(1000, this.s.REDIS_CLAIM_IDLE_MS)))
     // Entries this consumer held before a restart come back first.
     await this.recoverOwn()
     this.logger.info('redis consumer started', {
