@@ -246,10 +246,15 @@ export class WorkerService {
 
     this.emit({ type: 'status', workerId, state: 'creating', reason: 'request' }, hooks.requestId)
     let started: { record: WorkerRecord; built: boolean }
+    let running = false
+    const onEffect = () => {
+      running = true
+      hooks.onEffect?.()
+    }
     try {
-      started = await this.startContainer(config, resolved, workerId, createdAt, probe, {}, hostFiles, hooks.onEffect)
+      started = await this.startContainer(config, resolved, workerId, createdAt, probe, {}, hostFiles, onEffect)
     } catch (err) {
-      await this.removeLeftovers(workerId)
+      if (running) await this.removeLeftovers(workerId)
       this.emitFailed(workerId, err, hooks.requestId)
       throw err
     }
