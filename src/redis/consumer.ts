@@ -92,7 +92,10 @@ export class RedisConsumer {
     this.timers.push(setInterval(() => void this.keepAlive().catch((e) => this.warn('keep-alive failed', e)), beat))
     this.timers.push(setInterval(() => void this.claimIdle().catch((e) => this.warn('claim failed', e)), Math.max(100, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 2))))
     // This instance's own stream is read by no one else: what it handled can go.
-    this.timers.push(setInterval(() => void trimHandled(this.redis, this.myStream, this.names.group).catch((e) => this.warn('trim failed', e)), Math.max(1000, this.s.REDIS_CLAIM_IDLE_MS)))
+    const trim = () => trimHandled(this.redis, this.myStream, this.names.group)
+    this.timers.push(
+      setInterval(() => void trim().catch((e) => this.warn('trim failed', e)), Math.max(1000, this.s.REDIS_CLAIM_IDLE_MS)),
+    )
     // Entries this consumer held before a restart come back first.
     await this.recoverOwn()
     this.logger.info('redis consumer started', {
@@ -361,7 +364,8 @@ export class RedisConsumer {
   }
 
   private parse(id: string, fields: string[]): Parsed {
-    return parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES, (stream) => replyToRefusal(this.names, stream))
+    const refuse = (replyTo: string) => replyToRefusal(this.names, replyTo)
+    return parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES, refuse)
   }
 
   private failureKey(stream: string, entryId: string) {
@@ -445,7 +449,10 @@ export class RedisConsumer {
       `gave up after ${deliveries - 1} attempts; last error: ${(JSON.parse(last) as { message?: string }).message ?? 'unknown'}`,
     )
     this.logger.error('request dead-lettered', { stream, entryId: id, deliveries })
-    await this.redis.xadd(this.names.dead, 'MAXLEN', '~', this.s.REDIS_DEAD_MAXLEN, '*', 'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields)
+    await this.redis.xadd(
+      this.names.dead, 'MAXLEN', '~', this.s.REDIS_DEAD_MAXLEN, '*',
+      'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields,
+    )
     const meta = parsed.ok ? parsed.request : parsed
     await this.answer(stream, id, meta, { ok: false, error })
   }

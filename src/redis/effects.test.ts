@@ -14,7 +14,12 @@ import { parseInput } from '../core/validation.ts'
 const CHANGES = new Set(['run', 'exec', 'putFile', 'pause', 'unpause', 'remove'])
 
 /** An input for every command, and what the worker needs first. */
-const samples: Record<string, { input: (workerId: string) => unknown; prepare?: (s: WorkerService, workerId: string) => Promise<unknown> }> = {
+interface Sample {
+  input: (workerId: string) => unknown
+  prepare?: (s: WorkerService, workerId: string) => Promise<unknown>
+}
+
+const samples: Record<string, Sample> = {
   create: { input: () => ({ config: { agent: 'shell', files: { 'TASK.md': '# task' } } }) },
   list: { input: () => ({}) },
   status: { input: (workerId) => ({ workerId }) },
@@ -64,9 +69,8 @@ describe('onEffect', () => {
       const input = parseInput(command.input, sample.input(workerId), command.name)
       await (command as Command).run(service, input, { onEffect: () => void log.push('onEffect') })
       const first = log.findIndex((call) => call !== 'onEffect')
-      expect({ calls: log, changedBeforeOnEffect: first >= 0 && !log.slice(0, first).includes('onEffect') }).toMatchObject({
-        changedBeforeOnEffect: false,
-      })
+      const changedFirst = first >= 0 && !log.slice(0, first).includes('onEffect')
+      expect({ calls: log, changedFirst }).toMatchObject({ changedFirst: false })
     })
   }
 })

@@ -40,7 +40,8 @@ export const publishEvents = (
       if (pending + bytes > opts.maxBufferBytes) {
         dropped++
         if (gap++ === 0) {
-          opts.logger.warn('redis is behind: dropping output events', { pendingBytes: pending, limit: opts.maxBufferBytes })
+          const fields = { pendingBytes: pending, limit: opts.maxBufferBytes }
+          opts.logger.warn('redis is behind: dropping output events', fields)
         }
         return
       }

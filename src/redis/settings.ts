@@ -93,7 +93,8 @@ export const redisNames = (s: Pick<RedisSettings, 'REDIS_PREFIX'> & Partial<Redi
  */
 export const replyToRefusal = (names: RedisNames, stream: string): string | undefined => {
   const forwarded = names.instanceResponses('')
-  if (stream === names.responses || (stream.startsWith(forwarded) && stream.length > forwarded.length)) return undefined
+  const isForwarded = stream.startsWith(forwarded) && stream.length > forwarded.length
+  if (stream === names.responses || isForwarded) return undefined
   const own = [names.commands, names.eventLog, names.dead, names.owners]
   if (own.includes(stream) || stream.startsWith(`${names.dead}:`) || stream.startsWith(`${names.prefix}:`)) {
     return (
