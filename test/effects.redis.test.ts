@@ -13,6 +13,9 @@ import { Producer, testSettings } from './support/redis.ts'
 
 type Effect = 'run' | 'exec' | 'putFile' | 'pause' | 'unpause' | 'remove'
 
+/** Instances that share workers share the key their state is signed with. */
+const SECRET = 'effects-test-secret-0123456789abcdef'
+
 const lost = () => new UnavailableError('Docker Engine not reachable (connection reset)')
 
 /**
@@ -71,7 +74,7 @@ describe('a command whose engine answer was lost after it took effect', () => {
     producer = new Producer(settings)
     runtime = new LossyRuntime()
     registry = await registryWith()
-    service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {} })
+    service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {}, secret: SECRET })
     adapter = await startRedisAdapter({ settings, service, instance: 'lossy', logger: noopLogger })
   })
   afterEach(async () => {
@@ -120,7 +123,7 @@ describe('a command whose engine answer was lost after it took effect', () => {
 
   it('a command that failed before it started is still retried, and runs once', async () => {
     // Created by another instance on the same engine: this one looks the worker up first.
-    const other = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {} })
+    const other = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {}, secret: SECRET })
     const { workerId } = await other.create({ config: service.parseConfig({ agent: 'shell' }) })
     runtime.down = 1
     const answer = await producer.response(await producer.send('send_command', { workerId, shell: 'echo later' }), 30_000)
