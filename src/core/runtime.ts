@@ -45,11 +45,14 @@ export interface ExecRequest {
   /** The command and everything it started are killed after this long. */
   timeoutMs?: number
   signal?: AbortSignal
-  /** Called with each chunk of output, in order, while the command runs. */
+  /**
+   * Called with each chunk of output, in order, while the command runs. It sees what the
+   * result keeps, plus one notice on stderr for each stream cut short.
+   */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
   /**
-   * Bytes of each stream kept in the result (default 16 MiB); later output is dropped from
-   * it, not from `onOutput`, and the result has `truncated: true`.
+   * Bytes of each stream kept (default 16 MiB); later output is dropped, from the result and
+   * from `onOutput` alike, and the result has `truncated: true`.
    */
   maxOutputBytes?: number
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { DEFAULT_MAX_OUTPUT_BYTES, ExecOutput } from './exec-output.ts'
+import { DEFAULT_MAX_OUTPUT_BYTES, ExecOutput, truncationNotice } from './exec-output.ts'
 
 describe('ExecOutput', () => {
   it('joins multibyte characters split across chunks, per stream', () => {
@@ -41,7 +41,7 @@ describe('ExecOutput', () => {
     expect(out.callbackError).toBeInstanceOf(Error)
   })
 
-  it('keeps at most maxBytes per stream and still calls back with everything', () => {
+  it('keeps at most maxBytes per stream, in the result and in the callback, and says so once', () => {
     const seen: string[] = []
     const out = new ExecOutput((stream, chunk) => seen.push(`${stream}:${chunk}`), 4)
     out.push('stdout', Buffer.from('abc'))
@@ -52,7 +52,33 @@ describe('ExecOutput', () => {
     expect(out.stdout).toBe('abcd')
     expect(out.stderr).toBe('1234')
     expect(out.truncated).toBe(true)
-    expect(seen).toEqual(['stdout:abc', 'stdout:def', 'stdout:g', 'stderr:1234'])
+    expect(seen).toEqual([
+      'stdout:abc',
+      'stdout:d',
+      `stderr:${truncationNotice('stdout', 4)}`,
+      'stderr:1234',
+    ])
+  })
+
+  it('calls back with no more than maxBytes per stream however much arrives', () => {
+    let delivered = 0
+    const out = new ExecOutput((_stream, chunk) => (delivered += Buffer.byteLength(chunk)), 1024)
+    const chunk = Buffer.alloc(64 * 1024, 'x')
+    for (let i = 0; i < 256; i++) out.push(i % 2 ? 'stderr' : 'stdout', chunk)
+    out.finish()
+    const notices = ['stdout', 'stderr'] as const
+    const noticeBytes = notices.reduce((n, s) => n + Buffer.byteLength(truncationNotice(s, 1024)), 0)
+    // The stderr notice follows stderr's unfinished line, so it starts with a newline.
+    expect(delivered).toBe(2 * 1024 + noticeBytes + 1)
+    expect(out.truncated).toBe(true)
+  })
+
+  it('starts the notice on a line of its own', () => {
+    const seen: string[] = []
+    const out = new ExecOutput((stream, chunk) => seen.push(`${stream}:${chunk}`), 4)
+    out.push('stderr', Buffer.from('ab'))
+    out.push('stderr', Buffer.from('cdef'))
+    expect(seen).toEqual(['stderr:ab', 'stderr:cd', `stderr:\n${truncationNotice('stderr', 4)}`])
   })
 
   it('is not truncated at exactly maxBytes', () => {
@@ -70,7 +96,7 @@ describe('ExecOutput', () => {
     out.finish()
     expect(out.stdout).toBe('ab')
     expect(out.truncated).toBe(true)
-    expect(seen.join('')).toBe('ab€c😀')
+    expect(seen).toEqual(['ab', truncationNotice('stdout', 4)])
 
     const quiet = new ExecOutput(undefined, 4)
     quiet.push('stderr', Buffer.from('abc€'))
