@@ -10,6 +10,7 @@ import { errorBody, onError } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes, type RemoteDispatch } from './routes.ts'
 import { registerEventRoute, type EventFeed } from './events.ts'
+import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
 import { browserGuard } from './browser-guard.ts'
 
@@ -21,6 +22,10 @@ export interface AppOptions {
   maxBodyBytes?: number
   /** Largest file body (default 16 MiB). */
   maxFileBytes?: number
+  /** Event streams (SSE) open at once on this listener (default 100). */
+  maxSseStreams?: number
+  /** Bytes an SSE client may leave unread before it is dropped (default 4 MiB). */
+  maxSseQueuedBytes?: number
   /** Who may call: API token, worker tokens, and whether unauthenticated calls are refused. */
   auth?: Omit<AuthOptions, 'service'>
   /** Forwards commands for workers owned by other instances (Redis on). */
@@ -67,12 +72,20 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
     return c.json({ kind: 'worker', workerId: p.workerId, tools: p.tools, parentId: status.parentId ?? null, agent: status.agent })
   })
 
+  const streams = new SseStreams(
+    {
+      maxStreams: opts.maxSseStreams ?? DEFAULT_SSE_LIMITS.maxStreams,
+      maxQueuedBytes: opts.maxSseQueuedBytes ?? DEFAULT_SSE_LIMITS.maxQueuedBytes,
+    },
+    logger,
+  )
   registerCommandRoutes(app, catalog as readonly Command[], opts.service, {
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
+    streams,
   }, opts.remote)
 
-  registerEventRoute(app, opts.events ?? opts.service.events)
+  registerEventRoute(app, opts.events ?? opts.service.events, streams)
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   if (opts.surface === 'worker') return app

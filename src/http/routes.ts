@@ -2,7 +2,6 @@ import type { Context, Hono } from 'hono'
 import { authorize } from '../core/auth/authorize.ts'
 import { principalOf, type AppEnv } from './auth.ts'
 import { bodyLimit } from 'hono/body-limit'
-import { streamSSE } from 'hono/streaming'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { Command } from '../core/catalog.ts'
 import { BadRequestError, PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
@@ -12,6 +11,7 @@ import type { WorkerService } from '../core/service.ts'
 import { errorBody } from './errors.ts'
 import { readJsonObject } from './json-body.ts'
 import { base64ToBytes, bytesToBase64 } from '../core/bytes.ts'
+import type { SseStreams } from './sse.ts'
 
 /** Sends a worker's command to the instance that owns it (several instances on one Redis). */
 export interface RemoteDispatch {
@@ -28,6 +28,8 @@ export interface RouteLimits {
   maxBodyBytes: number
   /** Largest raw file body. */
   maxFileBytes: number
+  /** The listener's event streams: how many, and how far behind a client may fall. */
+  streams: SseStreams
 }
 
 /** Query parameters that steer the HTTP answer and are not command input. */
@@ -118,8 +120,8 @@ export const registerCommandRoutes = (
         })
       }
 
-      if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input)
-      if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input)
+      if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input, limits.streams)
+      if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input, limits.streams)
 
       let output = await cmd.run(service, input, caller ? { caller } : {})
       if (cmd.name === 'list' && caller) {
@@ -134,52 +136,44 @@ export const registerCommandRoutes = (
   }
 }
 
-/** send_command as SSE: `output` events while it runs, then one `result` (or `error`). */
-const streamCommand = async (c: Context<AppEnv>, cmd: Command, service: WorkerService, input: { workerId: string }) => {
+/**
+ * send_command as SSE: `output` events while it runs, then one `result` (or `error`). A client
+ * that leaves or falls too far behind (see SseStreams) aborts the command.
+ */
+const streamCommand = async (
+  c: Context<AppEnv>,
+  cmd: Command,
+  service: WorkerService,
+  input: { workerId: string },
+  streams: SseStreams,
+) => {
   await service.get(input.workerId) // a missing worker is a 404, not an event
-  return streamSSE(c, async (stream) => {
-    const abort = new AbortController()
-    stream.onAbort(() => abort.abort())
-    let chain = Promise.resolve()
+  return streams.respond(c, async (sse) => {
     let id = 0
     const onOutput = (s: 'stdout' | 'stderr', data: string) => {
-      chain = chain.then(() =>
-        stream.writeSSE({ event: 'output', id: String(++id), data: JSON.stringify({ stream: s, data }) }),
-      )
+      sse.send({ event: 'output', id: String(++id), data: JSON.stringify({ stream: s, data }) })
     }
     try {
-      const result = await cmd.run(service, input, { onOutput, signal: abort.signal })
-      await chain
-      await stream.writeSSE({ event: 'result', id: String(++id), data: JSON.stringify(result) })
+      const result = await cmd.run(service, input, { onOutput, signal: sse.signal })
+      sse.send({ event: 'result', id: String(++id), data: JSON.stringify(result) })
     } catch (err) {
-      await chain
-      await stream.writeSSE({ event: 'error', id: String(++id), data: JSON.stringify(errorBody(toSpawnerError(err))) })
+      sse.send({ event: 'error', id: String(++id), data: JSON.stringify(errorBody(toSpawnerError(err))) })
     }
   })
 }
 
 /** logs?follow=1 as SSE: one `log` event per line until the client leaves or the worker stops. */
-const streamLogs = async (c: Context<AppEnv>, service: WorkerService, input: unknown) => {
+const streamLogs = async (c: Context<AppEnv>, service: WorkerService, input: unknown, streams: SseStreams) => {
   const parsed = parseInput(S.logsInput, input, 'logs input')
   await service.get(parsed.workerId)
-  return streamSSE(c, async (stream) => {
-    const abort = new AbortController()
-    stream.onAbort(() => abort.abort())
-    let chain = Promise.resolve()
+  return streams.respond(c, async (sse) => {
     try {
-      await service.followLogs(
-        parsed,
-        (line) => {
-          chain = chain.then(() => stream.writeSSE({ event: 'log', data: JSON.stringify(line) }))
-        },
-        abort.signal,
-      )
-      await chain
-      await stream.writeSSE({ event: 'end', data: '{}' })
+      await service.followLogs(parsed, (line) => sse.send({ event: 'log', data: JSON.stringify(line) }), sse.signal)
+      sse.send({ event: 'end', data: '{}' })
     } catch (err) {
-      if (abort.signal.aborted) return
+      if (sse.signal.aborted) return
       const e = err instanceof SpawnerError ? err : toSpawnerError(err)
-      await stream.writeSSE({ event: 'error', data: JSON.stringify(errorBody(e)) })
+      sse.send({ event: 'error', data: JSON.stringify(errorBody(e)) })
     }
   })
 }
