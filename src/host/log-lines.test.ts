@@ -7,9 +7,9 @@ const T2 = '2025-01-02T03:04:06.000000002Z'
 const frame = (at: string, text: string | Buffer) =>
   Buffer.concat([Buffer.from(`${at} `), Buffer.isBuffer(text) ? text : Buffer.from(text)])
 
-const parse = (frames: [LogLine['stream'], Buffer][]) => {
+const parse = (frames: [LogLine['stream'], Buffer][], maxLineLength?: number) => {
   const lines: LogLine[] = []
-  const parser = new LogLineParser((line) => lines.push(line))
+  const parser = new LogLineParser((line) => lines.push(line), maxLineLength)
   for (const [stream, payload] of frames) parser.frame(stream, payload)
   parser.end()
   return lines
@@ -50,5 +50,17 @@ describe('LogLineParser', () => {
       { stream: 'stdout', at: T1, text: '' },
       { stream: 'stdout', at: T2, text: 'dos' },
     ])
+  })
+
+  it('passes on a line without a newline in pieces once it outgrows the limit', () => {
+    const lines = parse(
+      [
+        ['stdout', frame(T1, 'abcdef')],
+        ['stdout', frame(T1, 'ghijkl')],
+        ['stdout', frame(T2, 'mn\nop\n')],
+      ],
+      8,
+    )
+    expect(lines.map((l) => l.text)).toEqual(['abcdefghijkl', 'mn', 'op'])
   })
 })

@@ -9,12 +9,17 @@ interface Pending {
 
 const SPACE = 0x20
 
+/** Longest text held while waiting for a newline (UTF-16 units); longer lines come in pieces. */
+export const MAX_LINE_LENGTH = 1024 * 1024
+
 /**
  * Turns demultiplexed log frames (`timestamps: true`) into one LogLine per line. Each frame
  * is one log message: an RFC 3339 timestamp, a space, then the text. A message the Engine
  * split (lines over 16 KiB) arrives without its newline; its continuation's timestamp is
  * dropped and the text joined. Text is decoded per stream, so UTF-8 split at a frame
- * boundary stays intact.
+ * boundary stays intact. A line that grows past `maxLineLength` without a newline is passed
+ * on as it is and continued in a next LogLine, so a worker printing without newlines cannot
+ * make the parser hold its whole output.
  */
 export class LogLineParser {
   readonly #decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() }
@@ -23,9 +28,11 @@ export class LogLineParser {
     stderr: undefined,
   }
   readonly #onLine: (line: LogLine) => void
+  readonly #maxLineLength: number
 
-  constructor(onLine: (line: LogLine) => void) {
+  constructor(onLine: (line: LogLine) => void, maxLineLength = MAX_LINE_LENGTH) {
     this.#onLine = onLine
+    this.#maxLineLength = maxLineLength
   }
 
   /** Handles one frame's payload. */
@@ -39,7 +46,13 @@ export class LogLineParser {
     const lineAt = pending?.at ?? at
     const last = parts.pop() ?? ''
     parts.forEach((part, i) => this.#emit(stream, i === 0 ? lineAt : at, part))
-    this.#pending[stream] = last ? { at: parts.length > 0 ? at : lineAt, text: last } : undefined
+    const lastAt = parts.length > 0 ? at : lineAt
+    if (last.length > this.#maxLineLength) {
+      this.#emit(stream, lastAt, last)
+      this.#pending[stream] = undefined
+      return
+    }
+    this.#pending[stream] = last ? { at: lastAt, text: last } : undefined
   }
 
   /** Emits whatever is left without a final newline. */
