@@ -19,6 +19,7 @@ import {
   newExecKey,
   stdinPath,
 } from '../src/host/exec-wrapper.ts'
+import { truncationNotice } from '../src/host/exec-output.ts'
 import { startTestRuntime, type TestRuntime } from './support/harness.ts'
 
 /** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */
@@ -269,18 +270,21 @@ describe('exec', () => {
     expect((await liveCommands(id)).filter((cmd) => cmd.includes('sleep 1008'))).toEqual([])
   })
 
-  it('caps the output kept per stream, but streams all of it', async () => {
+  it('caps the output per stream, kept and streamed alike, and says where it cut', async () => {
     let streamed = 0
+    let streamedErr = ''
     const result = await runtime.exec(id, {
       argv: ['sh', '-c', 'head -c 3000000 /dev/zero; echo done >&2'],
       maxOutputBytes: 1_000_000,
       onOutput: (stream, chunk) => {
         if (stream === 'stdout') streamed += chunk.length
+        else streamedErr += chunk
       },
     })
     expect(result).toMatchObject({ exitCode: 0, stderr: 'done\n', truncated: true })
     expect(result.stdout.length).toBe(1_000_000)
-    expect(streamed).toBe(3_000_000)
+    expect(streamed).toBe(1_000_000)
+    expect(streamedErr).toBe(`${truncationNotice('stdout', 1_000_000)}done\n`)
     expect((await runtime.exec(id, { argv: ['true'] })).truncated).toBeUndefined()
   })
 
@@ -361,16 +365,17 @@ describe('logs', () => {
       id,
       'echo one > /proc/1/fd/1; echo two > /proc/1/fd/1; sleep 0.3; echo oops > /proc/1/fd/2',
     )
-    let all = await runtime.logs(id)
+    let all = (await runtime.logs(id)).lines
     // The engine copies container output asynchronously: give the last line a moment.
     for (let i = 0; i < 20 && !all.some((l) => l.text === 'oops'); i++) {
       await new Promise((resolve) => setTimeout(resolve, 100))
-      all = await runtime.logs(id)
+      all = (await runtime.logs(id)).lines
     }
     expect(all.map((l) => `${l.stream}:${l.text}`)).toEqual(
       expect.arrayContaining(['stdout:one', 'stdout:two', 'stderr:oops']),
     )
-    const tail = await runtime.logs(id, { tail: 2 })
+    const { lines: tail, truncated } = await runtime.logs(id, { tail: 2 })
+    expect(truncated).toBeUndefined()
     expect(tail.map((l) => `${l.stream}:${l.text}`)).toEqual(['stdout:two', 'stderr:oops'])
     expect(Date.parse(tail[0]?.at ?? '')).toBeGreaterThan(Date.now() - 600_000)
   })

@@ -77,6 +77,15 @@ export interface LogsRequest {
   tail?: number
   /** Unix seconds. */
   since?: number
+  /** `logs` reads at most this many bytes of log (default 16 MiB), then stops: `truncated`. */
+  maxBytes?: number
+}
+
+/** The answer of `logs`: whole lines, oldest first. */
+export interface LogsResult {
+  lines: LogLine[]
+  /** Set when reading stopped at `maxBytes`: the newest of the requested lines are missing. */
+  truncated?: boolean
 }
 
 /** A file to bake into an image build context besides the Dockerfile. */
@@ -105,7 +114,7 @@ export interface ContainerRuntime {
   exec(id: string, req: ExecRequest): Promise<ExecResult>
   putFile(id: string, path: string, content: Uint8Array, opts?: { mode?: number; uid?: number; gid?: number }): Promise<void>
   getFile(id: string, path: string, opts?: { maxBytes?: number; uid?: number }): Promise<Uint8Array>
-  logs(id: string, req?: LogsRequest): Promise<LogLine[]>
+  logs(id: string, req?: LogsRequest): Promise<LogsResult>
   /** Streams log lines until `signal` aborts or the container stops. */
   followLogs(id: string, req: LogsRequest, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>
   pause(id: string): Promise<void>

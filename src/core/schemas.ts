@@ -119,10 +119,19 @@ export const readFileOutput = z.object({
 export const statusInput = byWorker
 export const statusOutput = workerStatusSchema
 
+/** How many lines `logs` returns when the caller names no `tail`. */
+export const DEFAULT_LOG_TAIL = 1000
+
 export const logsInput = z
   .object({
     workerId: workerIdSchema,
-    tail: z.coerce.number().int().min(0).max(100_000).optional(),
+    tail: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .max(100_000)
+      .default(DEFAULT_LOG_TAIL)
+      .describe(`the last N lines (default ${DEFAULT_LOG_TAIL}); with follow=1, the backlog sent first`),
     since: z.coerce.number().int().min(0).optional().describe('unix seconds'),
   })
   .strict()
@@ -131,7 +140,14 @@ export const logLineSchema = z.object({
   at: z.string(),
   text: z.string(),
 })
-export const logsOutput = z.object({ workerId: z.string(), lines: z.array(logLineSchema) })
+export const logsOutput = z.object({
+  workerId: z.string(),
+  lines: z.array(logLineSchema),
+  truncated: z
+    .boolean()
+    .optional()
+    .describe('true when reading stopped after 16 MiB of log: the newest lines are missing; ask for a smaller tail'),
+})
 
 export const workerRefInput = byWorker
 export const stateOutput = z.object({ workerId: z.string(), state: workerStateSchema })

@@ -590,11 +590,11 @@ export class WorkerService {
 
   async logs(input: In<typeof S.logsInput>): Promise<Out<typeof S.logsOutput>> {
     const record = await this.get(input.workerId)
-    const lines = await this.opts.runtime.logs(record.containerId, {
+    const { lines, truncated } = await this.opts.runtime.logs(record.containerId, {
       ...(input.tail !== undefined ? { tail: input.tail } : {}),
       ...(input.since !== undefined ? { since: input.since } : {}),
     })
-    return { workerId: record.workerId, lines }
+    return { workerId: record.workerId, lines, ...(truncated ? { truncated } : {}) }
   }
 
   /** Streams log lines until `signal` aborts or the container stops. */

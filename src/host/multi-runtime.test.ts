@@ -113,7 +113,7 @@ describe('MultiRuntime routing', () => {
     await restarted.pause(id)
     expect((await restarted.inspect(id))?.state).toBe('paused')
     await restarted.unpause(id)
-    expect(await restarted.logs(id)).toHaveLength(1)
+    expect((await restarted.logs(id)).lines).toHaveLength(1)
     // One lookup on each host, then only b.
     expect(a.calls).toEqual([`GET /v1/containers/${id}`])
     expect(b.calls.filter((c) => c === `GET /v1/containers/${id}`)).toHaveLength(2)

@@ -9,6 +9,7 @@ import type {
   ExecResult,
   LogLine,
   LogsRequest,
+  LogsResult,
 } from '../core/runtime.ts'
 import type { HostCapacity } from './agent/wire.ts'
 import { placementOrder } from './placement.ts'
@@ -145,7 +146,7 @@ export class MultiRuntime implements ContainerRuntime {
     return this.#on(id, (a) => a.getFile(id, path, opts))
   }
 
-  logs(id: string, req?: LogsRequest): Promise<LogLine[]> {
+  logs(id: string, req?: LogsRequest): Promise<LogsResult> {
     return this.#on(id, (a) => a.logs(id, req))
   }
 

@@ -9,6 +9,7 @@ import type {
   ExecResult,
   LogLine,
   LogsRequest,
+  LogsResult,
 } from '../core/runtime.ts'
 import { NO_SUCH_CONTAINER, type BuildBody, type HostCapacity } from './agent/wire.ts'
 import { AgentClient, type AgentClientOptions } from './remote/agent-client.ts'
@@ -23,6 +24,7 @@ const containerPath = (id: string, rest = '') => `/v1/containers/${encodeURIComp
 const logsQuery = (req: LogsRequest = {}) => ({
   ...(req.tail !== undefined ? { tail: req.tail } : {}),
   ...(req.since !== undefined ? { since: req.since } : {}),
+  ...(req.maxBytes !== undefined ? { maxBytes: req.maxBytes } : {}),
 })
 
 /**
@@ -162,15 +164,14 @@ export class RemoteRuntime implements ContainerRuntime {
     )
   }
 
-  async logs(id: string, req?: LogsRequest): Promise<LogLine[]> {
+  async logs(id: string, req?: LogsRequest): Promise<LogsResult> {
     const query = logsQuery(req)
-    const body = await this.#agent.call(
+    return this.#agent.call(
       'GET',
       containerPath(id, '/logs'),
       { query, idempotent: true },
-      json<{ lines: LogLine[] }>,
+      json<LogsResult>,
     )
-    return body.lines
   }
 
   /** Streams log lines until `signal` aborts (then resolves) or the container stops. */

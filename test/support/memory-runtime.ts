@@ -6,6 +6,7 @@ import type {
   ExecRequest,
   ExecResult,
   LogLine,
+  LogsResult,
 } from '../../src/core/runtime.ts'
 
 /** What a `MemoryRuntime` exec does: by default it echoes its argv to stdout. */
@@ -80,9 +81,9 @@ export class MemoryRuntime implements ContainerRuntime {
     if (!bytes) throw new NotFoundError(`no such file: ${path}`)
     return bytes
   }
-  async logs(id: string): Promise<LogLine[]> {
+  async logs(id: string): Promise<LogsResult> {
     this.#get(id)
-    return [{ stream: 'stdout', at: new Date(0).toISOString(), text: 'ready' }]
+    return { lines: [{ stream: 'stdout', at: new Date(0).toISOString(), text: 'ready' }] }
   }
   async followLogs(
     id: string,
@@ -90,7 +91,7 @@ export class MemoryRuntime implements ContainerRuntime {
     onLine: (line: LogLine) => void,
     signal: AbortSignal,
   ) {
-    for (const line of await this.logs(id)) onLine(line)
+    for (const line of (await this.logs(id)).lines) onLine(line)
     await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }))
   }
   async pause(id: string) {

@@ -86,8 +86,9 @@ export const registerContainerRoutes = (app: Hono, deps: AgentDeps): void => {
     const req = {
       ...(q.tail !== undefined ? { tail: q.tail } : {}),
       ...(q.since !== undefined ? { since: q.since } : {}),
+      ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}),
     }
-    if (q.follow !== '1') return c.json({ lines: await runtime.logs(id, req) })
+    if (q.follow !== '1') return c.json(await runtime.logs(id, req))
     return ndjsonResponse(
       c.req.raw.signal,
       (emit, signal) => runtime.followLogs(id, req, (line) => emit({ line }), signal),

@@ -81,5 +81,6 @@ export const getFileQuerySchema = z.object({
 export const logsQuerySchema = z.object({
   tail: int(0).optional(),
   since: int(0).optional(),
+  maxBytes: int(1).optional(),
   follow: z.enum(['0', '1']).optional(),
 })

@@ -20,7 +20,7 @@
  * PUT    /v1/containers/:id/files          204                       raw body; query path,
  *                                                                     mode (octal), uid, gid
  * GET    /v1/containers/:id/files          raw bytes                 query path, maxBytes
- * GET    /v1/containers/:id/logs           { lines }                 query tail, since
+ * GET    /v1/containers/:id/logs           { lines, truncated? }     query tail, since, maxBytes
  * GET    /v1/containers/:id/logs?follow=1  NDJSON { line }…
  * ```
  *
