@@ -2,7 +2,8 @@
  * Host agent entry (`npm run host-agent`): the Docker runtime of this host behind a small
  * authenticated HTTP API, for cores that run elsewhere (`HOST_AGENT_URL`). Settings come from
  * the environment: HOST_AGENT_PORT (8081), HOST_AGENT_HOST (127.0.0.1), HOST_AGENT_TOKEN,
- * HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES, LOG_LEVEL.
+ * HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES, LOG_LEVEL, WORKER_LOG_MAX_SIZE,
+ * WORKER_LOG_MAX_FILES.
  */
 import { serve } from '@hono/node-server'
 import { UnavailableError } from './core/errors.ts'
@@ -12,6 +13,7 @@ import { InFlight } from './host/agent/ndjson-response.ts'
 import { readHostAgentSettings, refusal } from './host/agent/settings.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
 import { DockerRuntime } from './host/docker-runtime.ts'
+import { logRotationOf } from './host/log-rotation-settings.ts'
 import { isLoopback } from './node/auth-setup.ts'
 import { createJsonLogger } from './node/logger.ts'
 
@@ -51,7 +53,7 @@ const main = async () => {
 
   const inFlight = new InFlight()
   const app = createHostAgentApp({
-    runtime: new DockerRuntime({ docker, target, logger }),
+    runtime: new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings) }),
     token,
     name: settings.HOST_AGENT_NAME,
     capacity: dockerCapacity(docker, target),

@@ -12,6 +12,7 @@ import { DockerRuntime } from './host/docker-runtime.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
 import { MultiRuntime } from './host/multi-runtime.ts'
 import { runtimeFromConfig } from './host/runtime-from-config.ts'
+import { logRotationOf } from './host/log-rotation-settings.ts'
 import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
 import { registerPluginResolver } from './node/plugin-resolve.ts'
@@ -107,7 +108,7 @@ const main = async () => {
       const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
       return fail(`${reason}; start Docker or point DOCKER_HOST at it`)
     }
-    runtime = new DockerRuntime({ docker, target, logger })
+    runtime = new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings) })
   }
 
   registerPluginResolver()

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { describeIssues } from './core/validation.ts'
+import { logRotationSettings } from './host/log-rotation-settings.ts'
 
 const int = (def: number) => z.coerce.number().int().positive().default(def)
 
@@ -23,6 +24,11 @@ export const settingsSchema = z.object({
   WORKER_IMAGE: z.string().min(1).default('workers-spawner/universal-worker:latest'),
   MAX_FILE_BYTES: int(16 * 1024 * 1024),
   MAX_BODY_BYTES: int(4 * 1024 * 1024),
+  /** Event streams (SSE) open at once per listener; one more is answered 503 too_many_streams. */
+  MAX_SSE_STREAMS: int(100),
+  /** Bytes an SSE client may leave unread before it is dropped (a send_command stream then aborts). */
+  MAX_SSE_QUEUED_BYTES: int(4 * 1024 * 1024),
+  ...logRotationSettings,
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   SPAWNER_INSTANCE: z
     .string()

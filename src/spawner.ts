@@ -97,6 +97,8 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     ...(parts.version ? { version: parts.version } : {}),
     maxBodyBytes: settings.MAX_BODY_BYTES,
     maxFileBytes: settings.MAX_FILE_BYTES,
+    maxSseStreams: settings.MAX_SSE_STREAMS,
+    maxSseQueuedBytes: settings.MAX_SSE_QUEUED_BYTES,
     allowedHosts: [...settings.ALLOWED_HOSTS, settings.HOST],
   }
   const auth = {

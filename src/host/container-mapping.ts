@@ -1,13 +1,28 @@
 import type Dockerode from 'dockerode'
 import type { ContainerInfo, ContainerSpec, ContainerState } from '../core/runtime.ts'
 
+/** How a container's log is rotated on the Docker host (the `json-file` driver's options). */
+export interface LogRotation {
+  /** Size of one log file before it is rotated, in Docker's units: `10m`, `512k`, `1g`. */
+  maxSize: string
+  /** Log files kept per container, the current one included. */
+  maxFiles: number
+}
+
+/** 10 MiB × 3 files: at most 30 MiB of log per worker on the host's disk. */
+export const DEFAULT_LOG_ROTATION: LogRotation = { maxSize: '10m', maxFiles: 3 }
+
 /**
  * The Engine's create-container body for a spec. Containers never get a TTY or stdin,
  * never restart on their own and are never auto-removed: the spawner owns their lifetime.
  * Mounts use the `Mounts` form, so a missing bind source fails instead of being created
- * as an empty root-owned directory.
+ * as an empty root-owned directory. The log is rotated whatever the daemon's default: a
+ * worker that floods its stdout cannot fill the host's disk.
  */
-export const toCreateOptions = (spec: ContainerSpec): Dockerode.ContainerCreateOptions => ({
+export const toCreateOptions = (
+  spec: ContainerSpec,
+  logs: LogRotation = DEFAULT_LOG_ROTATION,
+): Dockerode.ContainerCreateOptions => ({
   name: spec.name,
   Image: spec.image,
   Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
@@ -38,6 +53,10 @@ export const toCreateOptions = (spec: ContainerSpec): Dockerode.ContainerCreateO
     Init: false,
     AutoRemove: false,
     RestartPolicy: { Name: 'no' },
+    LogConfig: {
+      Type: 'json-file',
+      Config: { 'max-size': logs.maxSize, 'max-file': String(logs.maxFiles) },
+    },
   },
 })
 

@@ -9,8 +9,15 @@ import type {
   ExecResult,
   LogLine,
   LogsRequest,
+  LogsResult,
 } from '../core/runtime.ts'
-import { fromInspect, fromListing, labelFilters, toCreateOptions } from './container-mapping.ts'
+import {
+  fromInspect,
+  fromListing,
+  labelFilters,
+  toCreateOptions,
+  type LogRotation,
+} from './container-mapping.ts'
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { buildImage } from './docker-build.ts'
 import { createDocker, describeDockerTarget } from './docker-connection.ts'
@@ -26,6 +33,8 @@ export interface DockerRuntimeOptions {
   logger?: Logger
   /** Where `docker` points, for "not reachable" messages; defaults to `DOCKER_HOST`. */
   target?: string
+  /** Rotation of every container's log (default `DEFAULT_LOG_ROTATION`, 10m × 3). */
+  logRotation?: LogRotation
 }
 
 const isStatus = (status: number, pattern?: RegExp) => (err: unknown) =>
@@ -48,8 +57,10 @@ const says = (pattern: RegExp) => (err: unknown) =>
  */
 export class DockerRuntime implements ContainerRuntime {
   readonly #ctx: DockerContext
+  readonly #logRotation: LogRotation | undefined
 
   constructor(opts: DockerRuntimeOptions = {}) {
+    this.#logRotation = opts.logRotation
     this.#ctx = {
       docker: opts.docker ?? createDocker(),
       logger: opts.logger ?? noopLogger,
@@ -95,7 +106,7 @@ export class DockerRuntime implements ContainerRuntime {
       'create',
       { name: spec.name, image: spec.image },
       () =>
-        this.#ctx.docker.createContainer(toCreateOptions(spec)).catch((err: unknown) => {
+        this.#ctx.docker.createContainer(toCreateOptions(spec, this.#logRotation)).catch((err: unknown) => {
           throw createRefusal(err) ?? err
         }),
     )
@@ -134,7 +145,8 @@ export class DockerRuntime implements ContainerRuntime {
     return getFile(this.#ctx, id, path, opts)
   }
 
-  logs(id: string, req?: LogsRequest): Promise<LogLine[]> {
+  /** The last `tail` lines, at most `maxBytes` of them (default 16 MiB; see `readLogs`). */
+  logs(id: string, req?: LogsRequest): Promise<LogsResult> {
     return readLogs(this.#ctx, id, req)
   }
 

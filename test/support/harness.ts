@@ -5,7 +5,7 @@ import { WorkerService } from '../../src/core/service.ts'
 import { PluginRegistry } from '../../src/core/plugin/registry.ts'
 import type { Plugin } from '../../src/core/plugin/contract.ts'
 import { createApp } from '../../src/http/app.ts'
-import { DockerRuntime } from '../../src/host/docker-runtime.ts'
+import { DockerRuntime, type DockerRuntimeOptions } from '../../src/host/docker-runtime.ts'
 import type { ContainerRuntime } from '../../src/core/runtime.ts'
 import { startLocalAgent } from './host-agent.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
@@ -38,8 +38,9 @@ export interface TestRuntime {
 export const startTestRuntime = async (
   docker = new Dockerode(),
   logger: Logger = noopLogger,
+  opts: Omit<DockerRuntimeOptions, 'docker' | 'logger'> = {},
 ): Promise<TestRuntime> => {
-  const local = new DockerRuntime({ docker, logger })
+  const local = new DockerRuntime({ ...opts, docker, logger })
   const kind = process.env.TEST_RUNTIME ?? 'docker'
   if (kind === 'docker') return { runtime: local, close: async () => {} }
   if (kind !== 'remote') throw new Error(`TEST_RUNTIME must be docker or remote, not '${kind}'`)

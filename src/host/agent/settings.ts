@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { describeIssues } from '../../core/validation.ts'
+import { logRotationSettings } from '../log-rotation-settings.ts'
 
 /** The host agent's settings, read from the environment. */
 export const hostAgentSettingsSchema = z.object({
@@ -21,6 +22,7 @@ export const hostAgentSettingsSchema = z.object({
     .positive()
     .default(256 * 1024 * 1024),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  ...logRotationSettings,
 })
 export type HostAgentSettings = z.infer<typeof hostAgentSettingsSchema>
 
