@@ -47,7 +47,7 @@ export const createHostAgentApp = (opts: HostAgentOptions): Hono => {
     logger,
     capacity: opts.capacity ?? runtimeCapacity(opts.runtime),
     maxBodyBytes: opts.maxBodyBytes ?? 256 * 1024 * 1024,
-    stream: opts.stream ?? {},
+    stream: { logger, ...opts.stream },
   }
   const app = new Hono()
   app.onError(onError(logger))

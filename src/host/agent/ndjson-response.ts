@@ -1,4 +1,5 @@
-import { toSpawnerError } from '../../core/errors.ts'
+import { UnavailableError, toSpawnerError } from '../../core/errors.ts'
+import { noopLogger, type Logger } from '../../core/logger.ts'
 import type { StreamLine } from './wire.ts'
 
 /** Streamed work still running, so a shutdown can wait for it (an aborted exec's kill). */
@@ -28,7 +29,14 @@ export interface NdjsonOptions {
   heartbeatMs?: number
   /** Where the running work is registered. */
   inFlight?: InFlight
+  /** Bytes the client may leave unread before the work is stopped (default 16 MiB). */
+  maxQueuedBytes?: number
+  /** Where a client dropped for falling behind is reported. */
+  logger?: Logger
 }
+
+/** Default of `NdjsonOptions.maxQueuedBytes`. */
+export const DEFAULT_MAX_QUEUED_BYTES = 16 * 1024 * 1024
 
 /** Writes one line of a streamed answer. */
 export type Emit = (line: StreamLine) => void
@@ -39,7 +47,9 @@ export type Emit = (line: StreamLine) => void
  * or `commitAfterMs`: a failure before any output (no such container, paused) is thrown and
  * becomes an ordinary error answer with its status. While the work is quiet, heartbeat lines
  * keep the connection observably alive. When the client goes away (`signal`, or the body is
- * cancelled), the signal given to `work` aborts.
+ * cancelled), the signal given to `work` aborts. So it does when the client leaves more than
+ * `maxQueuedBytes` unread: the answer then ends with an error line (503 `client_too_slow`)
+ * and nothing more is queued, so a stalled client holds at most that much memory.
  */
 export const ndjsonResponse = async (
   signal: AbortSignal,
@@ -50,18 +60,39 @@ export const ndjsonResponse = async (
   const onClientGone = () => abort.abort()
   signal.addEventListener('abort', onClientGone, { once: true })
   const encoder = new TextEncoder()
+  const maxQueued = opts.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES
   const pending: Uint8Array[] = []
   let sink: ReadableStreamDefaultController<Uint8Array> | undefined
+  let dropped = false
   let commit = () => {}
   const committed = new Promise<'commit'>((resolve) => (commit = () => resolve('commit')))
-  const write = (line: StreamLine) => {
-    const bytes = encoder.encode(`${JSON.stringify(line)}\n`)
-    if (!sink) return void pending.push(bytes)
+  const enqueue = (line: StreamLine) => {
     try {
-      sink.enqueue(bytes)
+      sink!.enqueue(encoder.encode(`${JSON.stringify(line)}\n`))
     } catch {
       // The client left; the abort above is already on its way.
     }
+  }
+  const write = (line: StreamLine) => {
+    if (dropped) return
+    if (!sink) return void pending.push(encoder.encode(`${JSON.stringify(line)}\n`))
+    // desiredSize is minus the bytes queued (high-water mark 0, sizes in bytes).
+    const queued = -(sink.desiredSize ?? 0)
+    if (queued > maxQueued) {
+      dropped = true
+      ;(opts.logger ?? noopLogger).warn('stream dropped: the client fell behind', {
+        queuedBytes: queued,
+        maxQueuedBytes: maxQueued,
+      })
+      abort.abort()
+      const e = new UnavailableError(
+        `the client left ${queued} bytes unread (limit ${maxQueued}); the stream was stopped`,
+        'client_too_slow',
+      )
+      enqueue({ error: e.toJSON(), status: e.status })
+      return
+    }
+    enqueue(line)
   }
   const running = work((line) => {
     write(line)
@@ -87,10 +118,11 @@ export const ndjsonResponse = async (
       heartbeat = setInterval(() => write({ heartbeat: true }), opts.heartbeatMs ?? 15_000)
       running
         .then(
-          (result) => write({ result: (result ?? null) as never }),
+          // The last line may pass the limit: it is bounded by what the work returns.
+          (result) => !dropped && enqueue({ result: (result ?? null) as never }),
           (err: unknown) => {
             const e = toSpawnerError(err)
-            write({ error: e.toJSON(), status: e.status })
+            if (!dropped) enqueue({ error: e.toJSON(), status: e.status })
           },
         )
         .finally(() => {
@@ -107,7 +139,7 @@ export const ndjsonResponse = async (
       clearInterval(heartbeat)
       abort.abort()
     },
-  })
+  }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }))
   return new Response(body, {
     headers: { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' },
   })
