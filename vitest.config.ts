@@ -29,6 +29,7 @@ export default defineConfig({
             'test/api.docker.test.ts',
             'test/lifecycle.docker.test.ts',
             'test/docker-runtime.docker.test.ts',
+            'test/limits.docker.test.ts',
             'test/**/*.remote.test.ts',
           ],
           env: { TEST_RUNTIME: 'remote' },
