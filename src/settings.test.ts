@@ -15,3 +15,20 @@ describe('ALLOWED_HOSTS', () => {
     expect(() => readSettings({ ALLOWED_HOSTS: value })).toThrow(/ALLOWED_HOSTS: host names only/)
   })
 })
+
+describe('stream and log limits', () => {
+  it('bounds streams and worker logs by default', () => {
+    expect(readSettings({})).toMatchObject({
+      MAX_SSE_STREAMS: 100,
+      MAX_SSE_QUEUED_BYTES: 4 * 1024 * 1024,
+      WORKER_LOG_MAX_SIZE: '10m',
+      WORKER_LOG_MAX_FILES: 3,
+    })
+  })
+
+  it('names a log size Docker would not take', () => {
+    expect(() => readSettings({ WORKER_LOG_MAX_SIZE: '10 MB' })).toThrow(/WORKER_LOG_MAX_SIZE/)
+    expect(() => readSettings({ WORKER_LOG_MAX_FILES: '0' })).toThrow(/WORKER_LOG_MAX_FILES/)
+    expect(readSettings({ WORKER_LOG_MAX_SIZE: '512k' }).WORKER_LOG_MAX_SIZE).toBe('512k')
+  })
+})
