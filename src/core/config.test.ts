@@ -20,6 +20,7 @@ describe('WorkerConfig', () => {
       maxChildren: 4,
       maxDepth: 1,
       spawnablePlugins: [],
+      network: 'isolated',
       labels: {},
     })
   })
@@ -37,6 +38,7 @@ describe('WorkerConfig', () => {
     [{ agent: 'shell', files: { '../etc/passwd': 'x' } }, /files/],
     [{ agent: 'shell', labels: { 'workers-spawner.agent': 'x' } }, /labels/],
     [{ agent: 'shell', resources: { memoryMb: 1 } }, /resources.memoryMb/],
+    [{ agent: 'shell', network: 'host' }, /network/],
   ])('refuses %j naming the field', (raw, field) => {
     let error: unknown
     try {

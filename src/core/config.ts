@@ -26,6 +26,19 @@ export const resourcesSchema = z
   })
   .strict()
 
+/**
+ * What a worker's container can reach over the network. `isolated`: loopback only, plus the
+ * service's worker API through a Unix socket. `open`: Docker's default bridge, as an explicit
+ * opt-in (internet, the host gateway, other open workers).
+ */
+export const networkSchema = z
+  .enum(['isolated', 'open'])
+  .describe(
+    "'isolated' (default): no network at all, only the service's worker API (orchestrator CLI) through a Unix socket; " +
+      "'open': Docker's default bridge: the internet, the Docker host's gateway and other open workers",
+  )
+export type WorkerNetwork = z.infer<typeof networkSchema>
+
 /** The declarative description of one worker. Unknown keys are refused. */
 export const workerConfigSchema = z
   .object({
@@ -59,6 +72,7 @@ export const workerConfigSchema = z
       .array(z.string().min(1))
       .default([])
       .describe("plugins its sub-workers may use besides its own agent and capabilities"),
+    network: networkSchema.default('isolated'),
     labels: z
       .record(
         z

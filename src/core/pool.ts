@@ -36,8 +36,8 @@ const DEFAULTS = workerConfigSchema.parse({ agent: 'x' })
 
 /**
  * Keeps N started containers ready per (agent, capabilities). `create` takes one when the
- * config matches — same plugins, default workdir and resources, no start-time env — and gets
- * its files, env, labels and deadlines applied at hand-out; the pool refills in the
+ * config matches — same plugins, default network, workdir and resources, no start-time env —
+ * and gets its files, env, labels and deadlines applied at hand-out; the pool refills in the
  * background. Pool containers run no TTL until handed out.
  */
 export class WarmPools {
@@ -135,6 +135,7 @@ export class WarmPools {
 }
 
 const matches = (config: WorkerConfig) =>
+  config.network === DEFAULTS.network &&
   config.workdir === DEFAULTS.workdir &&
   config.resources.memoryMb === DEFAULTS.resources.memoryMb &&
   config.resources.cpus === DEFAULTS.resources.cpus &&

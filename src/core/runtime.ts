@@ -20,7 +20,19 @@ export interface ContainerSpec {
   capAdd: string[]
   runtime?: string
   shmSizeBytes?: number
+  /** `/etc/hosts` entries; `open` containers only (an isolated one has no host to name). */
   extraHosts: string[]
+  /**
+   * `isolated` (also when absent): no network but loopback (Docker `none`). `open`: Docker's
+   * default bridge. See `networkSchema` in config.ts.
+   */
+  network?: 'isolated' | 'open'
+  /**
+   * The service's worker API (its ORCHESTRATOR_URL). An isolated container with it gets the
+   * worker API socket mounted at `WORKER_API_DIR` (worker-api.ts): the runtime serves that
+   * socket itself, or relays it here (a host agent). Without it, no socket is mounted.
+   */
+  workerApi?: string
 }
 
 export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'

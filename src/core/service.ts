@@ -284,6 +284,7 @@ export class WorkerService {
       env: { ...spec.env, ...orchestrator },
       image: image.tag,
       extraHosts: this.opts.extraHosts ?? ['host.docker.internal:host-gateway'],
+      ...(this.opts.tokens?.url ? { workerApi: this.opts.tokens.url } : {}),
       labels: {
         ...spec.labels,
         ...extraLabels,

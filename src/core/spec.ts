@@ -114,6 +114,7 @@ export const buildContainerSpec = (
     capDrop: CAP_DROP,
     capAdd: tweak.capAdd,
     extraHosts: ctx.extraHosts ?? [],
+    network: config.network,
   }
   if (tweak.runtime) spec.runtime = tweak.runtime
   // /dev/shm is memory: never more than the worker may use.

@@ -1,15 +1,19 @@
 import type { TokenSigner } from './auth/jwt.ts'
 import { utf8Encode } from './bytes.ts'
 import type { ContainerRuntime } from './runtime.ts'
+import { WORKER_API_SOCKET_URL } from './worker-api.ts'
 
 /** Where a worker finds its current token (refreshed when `update` extends its TTL). */
 export const TOKEN_FILE = '/home/worker/.orchestrator/token'
 
-/** ORCHESTRATOR_* for a worker (empty when the service signs no tokens). */
+/**
+ * ORCHESTRATOR_* for a worker (empty when the service signs no tokens). An isolated worker
+ * (the default) reaches the service only through the worker API socket; an open one at `url`.
+ */
 export const orchestratorEnv = async (
   tokens: { signer: TokenSigner; url: string } | undefined,
   workerId: string,
-  config: { allowedTools: string[]; ttlSeconds: number },
+  config: { allowedTools: string[]; ttlSeconds: number; network?: 'isolated' | 'open' },
   from: Date,
 ): Promise<Record<string, string>> => {
   if (!tokens) return {}
@@ -19,7 +23,7 @@ export const orchestratorEnv = async (
     exp: Math.floor(from.getTime() / 1000) + config.ttlSeconds,
   })
   return {
-    ORCHESTRATOR_URL: tokens.url,
+    ORCHESTRATOR_URL: config.network === 'open' ? tokens.url : WORKER_API_SOCKET_URL,
     ORCHESTRATOR_TOKEN: token,
     ORCHESTRATOR_ALLOWED_TOOLS: config.allowedTools.join(','),
   }
