@@ -1,5 +1,6 @@
 import type Dockerode from 'dockerode'
 import type { ContainerInfo, ContainerSpec, ContainerState } from '../core/runtime.ts'
+import { WORKER_API_DIR } from '../core/worker-api.ts'
 
 /** How a container's log is rotated on the Docker host (the `json-file` driver's options). */
 export interface LogRotation {
@@ -18,47 +19,59 @@ export const DEFAULT_LOG_ROTATION: LogRotation = { maxSize: '10m', maxFiles: 3 }
  * Mounts use the `Mounts` form, so a missing bind source fails instead of being created
  * as an empty root-owned directory. The log is rotated whatever the daemon's default: a
  * worker that floods its stdout cannot fill the host's disk.
+ *
+ * An isolated container (`network` absent or `isolated`) gets network mode `none`, so only its
+ * own loopback: no internet, no host, no other container. `apiDir` is the host directory that
+ * holds its worker API socket, mounted read-only at `WORKER_API_DIR`.
  */
 export const toCreateOptions = (
   spec: ContainerSpec,
-  logs: LogRotation = DEFAULT_LOG_ROTATION,
-): Dockerode.ContainerCreateOptions => ({
-  name: spec.name,
-  Image: spec.image,
-  Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
-  Labels: spec.labels,
-  User: spec.user,
-  WorkingDir: spec.workdir,
-  Tty: false,
-  OpenStdin: false,
-  AttachStdin: false,
-  AttachStdout: false,
-  AttachStderr: false,
-  HostConfig: {
-    Mounts: spec.mounts.map((m) => ({
-      Type: 'bind' as const,
-      Source: m.source,
-      Target: m.target,
-      ReadOnly: m.readOnly,
-    })),
-    Memory: spec.memoryBytes,
-    NanoCpus: spec.nanoCpus,
-    PidsLimit: spec.pidsLimit,
-    SecurityOpt: spec.securityOpt,
-    CapDrop: spec.capDrop,
-    CapAdd: spec.capAdd,
-    ...(spec.runtime ? { Runtime: spec.runtime } : {}),
-    ...(spec.shmSizeBytes ? { ShmSize: spec.shmSizeBytes } : {}),
-    ExtraHosts: spec.extraHosts,
-    Init: false,
-    AutoRemove: false,
-    RestartPolicy: { Name: 'no' },
-    LogConfig: {
-      Type: 'json-file',
-      Config: { 'max-size': logs.maxSize, 'max-file': String(logs.maxFiles) },
+  opts: { logs?: LogRotation; apiDir?: string | undefined } = {},
+): Dockerode.ContainerCreateOptions => {
+  const logs = opts.logs ?? DEFAULT_LOG_ROTATION
+  const open = spec.network === 'open'
+  const mounts =
+    open || !opts.apiDir
+      ? spec.mounts
+      : [...spec.mounts, { source: opts.apiDir, target: WORKER_API_DIR, readOnly: true }]
+  return {
+    name: spec.name,
+    Image: spec.image,
+    Env: Object.entries(spec.env).map(([key, value]) => `${key}=${value}`),
+    Labels: spec.labels,
+    User: spec.user,
+    WorkingDir: spec.workdir,
+    Tty: false,
+    OpenStdin: false,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    HostConfig: {
+      Mounts: mounts.map((m) => ({
+        Type: 'bind' as const,
+        Source: m.source,
+        Target: m.target,
+        ReadOnly: m.readOnly,
+      })),
+      Memory: spec.memoryBytes,
+      NanoCpus: spec.nanoCpus,
+      PidsLimit: spec.pidsLimit,
+      SecurityOpt: spec.securityOpt,
+      CapDrop: spec.capDrop,
+      CapAdd: spec.capAdd,
+      ...(spec.runtime ? { Runtime: spec.runtime } : {}),
+      ...(spec.shmSizeBytes ? { ShmSize: spec.shmSizeBytes } : {}),
+      ...(open ? { ExtraHosts: spec.extraHosts } : { NetworkMode: 'none' }),
+      Init: false,
+      AutoRemove: false,
+      RestartPolicy: { Name: 'no' },
+      LogConfig: {
+        Type: 'json-file',
+        Config: { 'max-size': logs.maxSize, 'max-file': String(logs.maxFiles) },
+      },
     },
-  },
-})
+  }
+}
 
 const STATES = new Set<ContainerState>([
   'created',

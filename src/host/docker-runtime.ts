@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode'
+import { BadRequestError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
@@ -35,6 +36,20 @@ export interface DockerRuntimeOptions {
   target?: string
   /** Rotation of every container's log (default `DEFAULT_LOG_ROTATION`, 10m × 3). */
   logRotation?: LogRotation
+  /**
+   * The worker API sockets this host offers isolated containers. Without it, an isolated spec
+   * that asks for the worker API (`workerApi`) is refused rather than started unreachable.
+   */
+  workerApi?: WorkerApiSockets
+}
+
+/** Where isolated containers find the worker API: a host directory holding `api.sock`. */
+export interface WorkerApiSockets {
+  /**
+   * The host directory whose socket leads to `upstream` (the spec's `workerApi`): one the
+   * service serves itself, or a relay to it. It is bind-mounted read-only into the container.
+   */
+  dirFor(upstream: string): Promise<string>
 }
 
 const isStatus = (status: number, pattern?: RegExp) => (err: unknown) =>
@@ -58,6 +73,7 @@ const says = (pattern: RegExp) => (err: unknown) =>
 export class DockerRuntime implements ContainerRuntime {
   readonly #ctx: DockerContext
   readonly #logRotation: LogRotation | undefined
+  readonly #workerApi: WorkerApiSockets | undefined
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#logRotation = opts.logRotation
@@ -66,6 +82,7 @@ export class DockerRuntime implements ContainerRuntime {
       logger: opts.logger ?? noopLogger,
       target: opts.target ?? describeDockerTarget(process.env),
     }
+    this.#workerApi = opts.workerApi
   }
 
   async ping(): Promise<void> {
@@ -101,14 +118,17 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Creates and starts the container; a container that fails to start is removed again. */
   async run(spec: ContainerSpec): Promise<string> {
+    const apiDir = await this.#apiDir(spec)
     const created = await mustCall(
       this.#ctx,
       'create',
-      { name: spec.name, image: spec.image },
+      { name: spec.name, image: spec.image, network: spec.network ?? 'isolated' },
       () =>
-        this.#ctx.docker.createContainer(toCreateOptions(spec, this.#logRotation)).catch((err: unknown) => {
-          throw createRefusal(err) ?? err
-        }),
+        this.#ctx.docker
+          .createContainer(toCreateOptions(spec, { apiDir, ...(this.#logRotation ? { logs: this.#logRotation } : {}) }))
+          .catch((err: unknown) => {
+            throw createRefusal(err) ?? err
+          }),
     )
     const containerId = created.id
     try {
@@ -118,6 +138,21 @@ export class DockerRuntime implements ContainerRuntime {
       throw err
     }
     return containerId
+  }
+
+  /** The host directory of an isolated container's worker API socket, if it has the API. */
+  async #apiDir(spec: ContainerSpec): Promise<string | undefined> {
+    if (spec.network === 'open' || !spec.workerApi) return undefined
+    if (!this.#workerApi) {
+      throw new BadRequestError(
+        "network 'isolated': this Docker runtime serves no worker API socket, so the worker " +
+          'could not reach the service. Give the runtime one (the service and the host agent ' +
+          "do by themselves), or create the worker with network 'open'",
+        [{ path: 'network', message: 'no worker API socket on this Docker host' }],
+        'network_unavailable',
+      )
+    }
+    return this.#workerApi.dirFor(spec.workerApi)
   }
 
   /**
