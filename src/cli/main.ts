@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { readFile } from 'node:fs/promises'
 import { run } from './run.ts'
+import { unixFetch } from './unix-fetch.ts'
 
 const readAll = async (stream: NodeJS.ReadableStream) => {
   const chunks: Buffer[] = []
@@ -11,6 +12,7 @@ const readAll = async (stream: NodeJS.ReadableStream) => {
 const code = await run(process.argv.slice(2), {
   env: process.env,
   fetch,
+  unixFetch,
   stdout: (t) => process.stdout.write(t),
   stderr: (t) => process.stderr.write(t),
   readFile: async (p) => new Uint8Array(await readFile(p)),

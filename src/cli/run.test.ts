@@ -4,6 +4,8 @@ import { EXIT, parseArgs, run, type CliIo } from './run.ts'
 interface Call {
   method: string
   url: string
+  /** The Unix socket it went through, for `unix://` URLs. */
+  socket?: string
   body?: unknown
   auth?: string
 }
@@ -13,17 +15,12 @@ const setup = (reply: (c: Call) => { status?: number; json?: unknown; bytes?: Ui
   const calls: Call[] = []
   let out = ''
   let err = ''
-  const io: CliIo = {
-    env: {
-      ORCHESTRATOR_URL: 'http://spawner:8080',
-      ORCHESTRATOR_TOKEN: 'h.eyJzdWIiOiJ3LTAwMDAwMDAwMDAwMDAwMDEifQ.s',
-      ORCHESTRATOR_ALLOWED_TOOLS: 'respond,spawn,send,status,logs,delete,file',
-      ...env,
-    },
-    fetch: (async (url: string, init: RequestInit) => {
+  const fetch = (socket?: string) =>
+    (async (url: string, init: RequestInit) => {
       const call: Call = {
         method: init.method ?? 'GET',
         url,
+        ...(socket ? { socket } : {}),
         auth: (init.headers as Record<string, string>).authorization,
         ...(typeof init.body === 'string' ? { body: JSON.parse(init.body) } : init.body ? { body: init.body } : {}),
       }
@@ -31,7 +28,16 @@ const setup = (reply: (c: Call) => { status?: number; json?: unknown; bytes?: Ui
       const r = reply(call)
       if (r.bytes) return new Response(r.bytes as Uint8Array<ArrayBuffer>, { status: r.status ?? 200 })
       return new Response(JSON.stringify(r.json ?? {}), { status: r.status ?? 200, headers: { 'content-type': 'application/json' } })
-    }) as typeof fetch,
+    }) as typeof globalThis.fetch
+  const io: CliIo = {
+    env: {
+      ORCHESTRATOR_URL: 'http://spawner:8080',
+      ORCHESTRATOR_TOKEN: 'h.eyJzdWIiOiJ3LTAwMDAwMDAwMDAwMDAwMDEifQ.s',
+      ORCHESTRATOR_ALLOWED_TOOLS: 'respond,spawn,send,status,logs,delete,file',
+      ...env,
+    },
+    fetch: fetch(),
+    unixFetch: (socket) => fetch(socket),
     stdout: (t) => (out += typeof t === 'string' ? t : new TextDecoder().decode(t)),
     stderr: (t) => (err += t),
     readFile: async (p) => new TextEncoder().encode(`file:${p}`),
@@ -141,6 +147,19 @@ describe('orchestrator CLI', () => {
     expect(t.calls[5]!.body).toEqual({ argv: ['ls', '-la'] })
     expect(t.out()).toContain('said')
     expect(t.out()).toContain('deleted w-child and 1 sub-workers')
+  })
+
+  it('speaks HTTP over the Unix socket of a unix:// ORCHESTRATOR_URL', async () => {
+    const t = setup(() => ({ json: { workerId: 'w-1', agent: 'shell', tools: [], parentId: null } }), {
+      ORCHESTRATOR_URL: 'unix:///run/workers-spawner/api/api.sock',
+    })
+    expect(await run(['whoami'], t.io)).toBe(0)
+    expect(t.calls).toMatchObject([
+      { method: 'GET', url: 'http://localhost/v1/whoami', socket: '/run/workers-spawner/api/api.sock', auth: expect.stringMatching(/^Bearer h\./) },
+    ])
+    const bad = setup(undefined, { ORCHESTRATOR_URL: 'unix:' })
+    expect(await run(['whoami'], bad.io)).toBe(EXIT.other)
+    expect(bad.err()).toMatch(/names no socket path/)
   })
 
   it('prefers the token file the service keeps current', async () => {

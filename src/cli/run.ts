@@ -9,6 +9,8 @@ export const EXIT = { ok: 0, other: 1, usage: 2, denied: 3, notFound: 4 } as con
 export interface CliIo {
   env: Record<string, string | undefined>
   fetch: typeof fetch
+  /** A fetch over the Unix socket at `socketPath`, for `ORCHESTRATOR_URL=unix://<path>`. */
+  unixFetch: (socketPath: string) => typeof fetch
   stdout: (text: string | Uint8Array) => void
   stderr: (text: string) => void
   readFile: (path: string) => Promise<Uint8Array>
@@ -48,7 +50,8 @@ Commands:
 
 Options: --json (machine output), --help
 Exit codes: 0 ok, 2 usage, 3 permission denied, 4 not found, 1 other
-Environment: ORCHESTRATOR_URL, ORCHESTRATOR_TOKEN, ORCHESTRATOR_ALLOWED_TOOLS`,
+Environment: ORCHESTRATOR_URL (http(s)://… or unix://<socket path>), ORCHESTRATOR_TOKEN,
+  ORCHESTRATOR_ALLOWED_TOOLS`,
   whoami: 'Usage: orchestrator whoami [--json]\nPrints this worker\'s id, parent, agent and tools.',
   tools: 'Usage: orchestrator tools [--json]\nPrints the tools this worker may use, one per line.',
   respond: 'Usage: orchestrator respond <text> [--json]\nPublishes a response event for this worker.',
@@ -142,10 +145,22 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
 
 type Api = ReturnType<typeof client>
 
+/**
+ * Where the service is: `http(s)://host[/prefix]`, or `unix://<socket path>` (HTTP over the
+ * socket; an isolated worker's only way out).
+ */
+export const endpoint = (url: string, io: Pick<CliIo, 'fetch' | 'unixFetch'>): { base: string; fetch: typeof fetch } => {
+  if (!url.startsWith('unix:')) return { base: url.replace(/\/$/, ''), fetch: io.fetch }
+  const socketPath = decodeURIComponent(new URL(url).pathname)
+  if (!socketPath.startsWith('/')) throw new CliError(EXIT.other, `ORCHESTRATOR_URL: '${url}' names no socket path`)
+  return { base: 'http://localhost', fetch: io.unixFetch(socketPath) }
+}
+
 const client = (io: CliIo) => {
-  const base = io.env.ORCHESTRATOR_URL?.replace(/\/$/, '')
+  const url = io.env.ORCHESTRATOR_URL
   const call = async (method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<Response> => {
-    if (!base) throw new CliError(EXIT.other, 'ORCHESTRATOR_URL is not set (this command runs inside a worker)')
+    if (!url) throw new CliError(EXIT.other, 'ORCHESTRATOR_URL is not set (this command runs inside a worker)')
+    const { base, fetch } = endpoint(url, io)
     const token = (await io.readToken()) ?? io.env.ORCHESTRATOR_TOKEN
     if (!token) throw new CliError(EXIT.denied, 'no worker token (ORCHESTRATOR_TOKEN)', 'unauthorized')
     const headers: Record<string, string> = { authorization: `Bearer ${token}` }
@@ -157,9 +172,9 @@ const client = (io: CliIo) => {
     }
     let res: Response
     try {
-      res = await io.fetch(`${base}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) })
+      res = await fetch(`${base}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) })
     } catch (err) {
-      throw new CliError(EXIT.other, `cannot reach ${base}: ${err instanceof Error ? err.message : String(err)}`, 'unreachable')
+      throw new CliError(EXIT.other, `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, 'unreachable')
     }
     if (res.ok) return res
     let error = { code: 'error', message: `HTTP ${res.status}` }
