@@ -17,6 +17,7 @@ import { createJsonLogger } from './node/logger.ts'
 import { PluginHost } from './node/plugin-loader.ts'
 import { registerPluginResolver } from './node/plugin-resolve.ts'
 import { readNodeSettings } from './node/settings.ts'
+import { WorkerSocket, defaultWorkerSocketDir } from './node/worker-socket.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './node/auth-setup.ts'
 import { readHostFile } from './node/host-files.ts'
 import { redisSettingsSchema, startRedisAdapter, type RedisAdapter } from './redis/index.ts'
@@ -80,6 +81,7 @@ const main = async () => {
   let runtime: ContainerRuntime
   let docker: Dockerode | undefined
   let target: string
+  let workerSocket: WorkerSocket | undefined
   if (settings.HOST_AGENT_URL) {
     let remote
     try {
@@ -108,7 +110,8 @@ const main = async () => {
       const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
       return fail(`${reason}; start Docker or point DOCKER_HOST at it`)
     }
-    runtime = new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings) })
+    workerSocket = new WorkerSocket(settings.WORKER_SOCKET_DIR ?? defaultWorkerSocketDir(settings.SPAWNER_INSTANCE))
+    runtime = new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings), workerApi: workerSocket })
   }
 
   registerPluginResolver()
@@ -170,8 +173,13 @@ const main = async () => {
       }
     : {}
   const app = spawner.api(extras)
+  // Isolated workers have no network: the worker API on a socket is their only way here.
+  const socketPath = await workerSocket?.listen(spawner.workerApi(extras).fetch).catch(
+    (err: Error) => fail(`cannot serve isolated workers: ${err.message} (WORKER_SOCKET_DIR)`),
+  )
+  if (socketPath) logger.info('listening for isolated workers', { socket: socketPath })
 
-  // Workers call back (orchestrator CLI) through the Docker bridge. With a loopback HOST, a
+  // Open workers call back (orchestrator CLI) through the Docker bridge. With a loopback HOST, a
   // second listener on the bridge serves them, and it never takes an unauthenticated call.
   // Only with Docker in this process: workers on host agents reach it through ORCHESTRATOR_URL.
   let workerServer: ReturnType<typeof serve> | undefined
@@ -226,6 +234,7 @@ const main = async () => {
       .catch((err) => logger.error('redis shutdown failed', { error: String(err) }))
       .finally(() => {
         workerServer?.close()
+        void workerSocket?.close()
         server.close(() => process.exit(0))
         setTimeout(() => process.exit(0), 5000).unref()
       })

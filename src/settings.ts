@@ -55,9 +55,18 @@ export const settingsSchema = z.object({
    * workers (one Redis, several hosts) must share it.
    */
   SPAWNER_TOKEN_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  /** How workers reach this service; default: a listener on the Docker bridge, via host.docker.internal. */
+  /**
+   * How open workers (and, in the split shape, the host agents' worker API relays) reach this
+   * service; default: a listener on the Docker bridge, via host.docker.internal.
+   */
   ORCHESTRATOR_URL: z.string().url().optional(),
-  /** Port of the listener workers reach when HOST is loopback (0 = any). */
+  /**
+   * Directory of the worker API socket that isolated workers reach the service through
+   * (bind-mounted read-only into each; must hold nothing else). Default:
+   * ~/.workers-spawner/run/<SPAWNER_INSTANCE>. In-process Docker only.
+   */
+  WORKER_SOCKET_DIR: z.string().min(1).optional(),
+  /** Port of the listener open workers reach when HOST is loopback (0 = any). */
   WORKER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** How often a worker's last activity is written into it (restart-safe idle deadline). */
   PERSIST_ACTIVITY_MS: int(30_000),

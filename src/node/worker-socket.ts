@@ -1,0 +1,52 @@
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import type { Server } from 'node:net'
+import { createAdaptorServer } from '@hono/node-server'
+import type { WorkerApiSockets } from '../host/docker-runtime.ts'
+import { listenInSocketDir } from '../host/socket-dir.ts'
+
+/** Where the socket lives when WORKER_SOCKET_DIR is unset: one directory per instance. */
+export const defaultWorkerSocketDir = (instance: string) =>
+  join(homedir(), '.workers-spawner', 'run', instance)
+
+/**
+ * The worker API on a Unix socket, `<dir>/api.sock`, for the isolated workers of the
+ * in-process Docker runtime: they have no network, and this socket, bind-mounted read-only,
+ * is their only way to the service. Give it to `DockerRuntime` (every isolated container
+ * mounts `dir`), then `listen` with the worker app, which must refuse unauthenticated calls.
+ * The directory outlives the process, so workers that survive a restart find the new socket
+ * where the old one was.
+ *
+ * @example
+ * const socket = new WorkerSocket(dir)
+ * const runtime = new DockerRuntime({ docker, workerApi: socket })
+ * await socket.listen(createApp({ service, auth: { signer, required: true } }).fetch)
+ */
+export class WorkerSocket implements WorkerApiSockets {
+  #server: Server | undefined
+
+  constructor(readonly dir: string) {}
+
+  async dirFor(): Promise<string> {
+    return this.dir
+  }
+
+  /** Serves `fetch` on the socket; returns its path. */
+  async listen(fetch: (request: Request) => Response | Promise<Response>): Promise<string> {
+    if (this.#server) throw new Error('the worker socket is already listening')
+    const server = createAdaptorServer({ fetch }) as Server
+    const path = await listenInSocketDir(server, this.dir)
+    this.#server = server
+    return path
+  }
+
+  close(): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    if (!server) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      server.close(() => resolve())
+      ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+    })
+  }
+}
