@@ -2,8 +2,10 @@
  * Host agent entry (`npm run host-agent`): the Docker runtime of this host behind a small
  * authenticated HTTP API, for cores that run elsewhere (`HOST_AGENT_URL`). Settings come from
  * the environment: HOST_AGENT_PORT (8081), HOST_AGENT_HOST (127.0.0.1), HOST_AGENT_TOKEN,
- * HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES, LOG_LEVEL, WORKER_LOG_MAX_SIZE,
- * WORKER_LOG_MAX_FILES.
+ * HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES, HOST_AGENT_WORKER_SOCKET_DIR,
+ * LOG_LEVEL, WORKER_LOG_MAX_SIZE, WORKER_LOG_MAX_FILES. Isolated containers (no network) reach
+ * their core through a socket this agent serves and relays to the core's ORCHESTRATOR_URL (see
+ * host/agent/worker-api-relay.ts).
  */
 import { serve } from '@hono/node-server'
 import { UnavailableError } from './core/errors.ts'
@@ -11,6 +13,7 @@ import { createHostAgentApp } from './host/agent/app.ts'
 import { dockerCapacity } from './host/agent/docker-capacity.ts'
 import { InFlight } from './host/agent/ndjson-response.ts'
 import { readHostAgentSettings, refusal } from './host/agent/settings.ts'
+import { WorkerApiRelays, defaultRelayDir } from './host/agent/worker-api-relay.ts'
 import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
 import { DockerRuntime } from './host/docker-runtime.ts'
 import { logRotationOf } from './host/log-rotation-settings.ts'
@@ -51,9 +54,14 @@ const main = async () => {
   if (!token)
     logger.warn('no HOST_AGENT_TOKEN: anyone on this machine can drive Docker through this agent')
 
+  const relays = new WorkerApiRelays(
+    settings.HOST_AGENT_WORKER_SOCKET_DIR ?? defaultRelayDir(settings.HOST_AGENT_NAME),
+    logger,
+  )
+  await relays.restore()
   const inFlight = new InFlight()
   const app = createHostAgentApp({
-    runtime: new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings) }),
+    runtime: new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings), workerApi: relays }),
     token,
     name: settings.HOST_AGENT_NAME,
     capacity: dockerCapacity(docker, target),
@@ -82,6 +90,7 @@ const main = async () => {
     // does; the process waits for those kills (up to 10 s) so none is left half done.
     server.close()
     ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
+    void relays.close()
     setTimeout(() => process.exit(0), 10_000).unref()
     void inFlight.settled().then(() => process.exit(0))
   }

@@ -1,4 +1,7 @@
 import Dockerode from 'dockerode'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { WorkerService } from '../../src/core/service.ts'
@@ -6,6 +9,7 @@ import { PluginRegistry } from '../../src/core/plugin/registry.ts'
 import type { Plugin } from '../../src/core/plugin/contract.ts'
 import { createApp } from '../../src/http/app.ts'
 import { DockerRuntime, type DockerRuntimeOptions } from '../../src/host/docker-runtime.ts'
+import { WorkerApiRelays } from '../../src/host/agent/worker-api-relay.ts'
 import type { ContainerRuntime } from '../../src/core/runtime.ts'
 import { startLocalAgent } from './host-agent.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
@@ -33,19 +37,28 @@ export interface TestRuntime {
 /**
  * The runtime under test, from `TEST_RUNTIME`: `docker` (default) is the in-process
  * DockerRuntime; `remote` serves that runtime from a host agent on a random loopback port
- * and returns a RemoteRuntime over it, so one suite covers both.
+ * (with its worker API relays in a temporary directory) and returns a RemoteRuntime over it,
+ * so one suite covers both.
  */
 export const startTestRuntime = async (
   docker = new Dockerode(),
   logger: Logger = noopLogger,
   opts: Omit<DockerRuntimeOptions, 'docker' | 'logger'> = {},
 ): Promise<TestRuntime> => {
-  const local = new DockerRuntime({ ...opts, docker, logger })
   const kind = process.env.TEST_RUNTIME ?? 'docker'
-  if (kind === 'docker') return { runtime: local, close: async () => {} }
+  if (kind === 'docker') return { runtime: new DockerRuntime({ ...opts, docker, logger }), close: async () => {} }
   if (kind !== 'remote') throw new Error(`TEST_RUNTIME must be docker or remote, not '${kind}'`)
-  const agent = await startLocalAgent(local, logger)
-  return { runtime: agent.runtime, close: agent.close }
+  const dir = mkdtempSync(join(tmpdir(), 'ws-relays-'))
+  const relays = new WorkerApiRelays(dir, logger)
+  const agent = await startLocalAgent(new DockerRuntime({ ...opts, docker, logger, workerApi: relays }), logger)
+  return {
+    runtime: agent.runtime,
+    close: async () => {
+      await agent.close()
+      await relays.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }
 
 export interface Harness {

@@ -25,6 +25,12 @@ export const containerSpecSchema = z.strictObject({
   runtime: z.string().min(1).optional(),
   shmSizeBytes: count.optional(),
   extraHosts: z.array(z.string()),
+  network: z.enum(['isolated', 'open']).optional(),
+  workerApi: z
+    .string()
+    .url()
+    .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL')
+    .optional(),
 })
 
 /** Body of an exec (see `ExecBody` in wire.ts). */

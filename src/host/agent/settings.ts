@@ -21,6 +21,11 @@ export const hostAgentSettingsSchema = z.object({
     .int()
     .positive()
     .default(256 * 1024 * 1024),
+  /**
+   * Where the worker API sockets of isolated containers live: one subdirectory per core URL,
+   * each bind-mounted into its containers (default ~/.workers-spawner/relays/<HOST_AGENT_NAME>).
+   */
+  HOST_AGENT_WORKER_SOCKET_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   ...logRotationSettings,
 })

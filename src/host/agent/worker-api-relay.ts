@@ -1,0 +1,165 @@
+import { createHash } from 'node:crypto'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http'
+import { request as httpsRequest } from 'node:https'
+import { homedir } from 'node:os'
+import { join } from 'node:path'
+import { noopLogger, type Logger } from '../../core/logger.ts'
+import type { WorkerApiSockets } from '../docker-runtime.ts'
+import { listenInSocketDir } from '../socket-dir.ts'
+
+/** Where relay sockets live when HOST_AGENT_WORKER_SOCKET_DIR is unset: one directory per agent. */
+export const defaultRelayDir = (agentName: string) =>
+  join(homedir(), '.workers-spawner', 'relays', agentName)
+
+// Headers of one connection, not of the request: never passed on.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+])
+
+const endToEnd = (headers: IncomingHttpHeaders) =>
+  Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)))
+
+const refuse = (res: ServerResponse, status: number, code: string, message: string) => {
+  res.writeHead(status, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ error: { code, message } }))
+}
+
+/**
+ * Sends each request on to `upstream` (origin and path prefix fixed; only the path and query
+ * come from the worker) and streams the answer back. It adds nothing: no credential, no
+ * header but Host; the core checks the worker's own token on every call.
+ */
+const relayTo = (upstream: URL, logger: Logger) => {
+  const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest
+  const prefix = upstream.pathname.replace(/\/$/, '')
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (!req.url?.startsWith('/')) return refuse(res, 400, 'bad_request', 'request target must be a path')
+    const out = send(
+      {
+        protocol: upstream.protocol,
+        hostname: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: `${prefix}${req.url}`,
+        headers: { ...endToEnd(req.headers), host: upstream.host },
+      },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.statusMessage, endToEnd(answer.headers))
+        // Event streams must reach the worker as they come.
+        res.flushHeaders()
+        answer.pipe(res)
+        answer.once('error', () => res.destroy())
+      },
+    )
+    out.once('error', (err) => {
+      logger.warn('worker API relay: the service is unreachable', {
+        upstream: upstream.origin,
+        error: err.message,
+      })
+      if (res.headersSent) res.destroy()
+      else refuse(res, 502, 'worker_api_unreachable', `the service is unreachable: ${err.message}`)
+    })
+    // A worker that hangs up (e.g. an interrupted event stream) ends the call upstream too.
+    res.once('close', () => {
+      if (!res.writableFinished) out.destroy()
+    })
+    req.pipe(out)
+  }
+}
+
+/**
+ * The worker API sockets of a host agent. A core without a foot on this host names its
+ * worker API in each isolated spec (`workerApi`, its ORCHESTRATOR_URL); for each such URL the
+ * agent serves a socket `<dir>/<hash of the URL>/api.sock` that the containers mount, and
+ * relays every HTTP request on it to that URL. Which URLs it relays is kept beside, so a
+ * restarted agent serves them again for the containers that outlived it.
+ *
+ * @example
+ * const relays = new WorkerApiRelays(defaultRelayDir(name), logger)
+ * await relays.restore()
+ * const runtime = new DockerRuntime({ docker, workerApi: relays })
+ */
+export class WorkerApiRelays implements WorkerApiSockets {
+  readonly #started = new Map<string, Promise<string>>()
+  readonly #servers: Server[] = []
+  readonly #logger: Logger
+
+  constructor(
+    readonly dir: string,
+    logger: Logger = noopLogger,
+  ) {
+    this.#logger = logger
+  }
+
+  dirFor(upstream: string): Promise<string> {
+    const url = new URL(upstream)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+      return Promise.reject(new Error(`worker API ${upstream}: not an http(s) URL`))
+    }
+    const key = url.href
+    let started = this.#started.get(key)
+    if (!started) {
+      started = this.#start(url)
+      this.#started.set(key, started)
+      // A failed start is tried again at the next create.
+      started.catch(() => this.#started.delete(key))
+    }
+    return started
+  }
+
+  async #start(upstream: URL): Promise<string> {
+    const id = createHash('sha256').update(upstream.href).digest('hex').slice(0, 16)
+    const socketDir = join(this.dir, id)
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    await writeFile(join(this.dir, `${id}.url`), upstream.href, { mode: 0o600 })
+    const server = createServer(relayTo(upstream, this.#logger))
+    const socket = await listenInSocketDir(server, socketDir)
+    this.#servers.push(server)
+    this.#logger.info('relaying the worker API', { socket, upstream: upstream.origin })
+    return socketDir
+  }
+
+  /** Serves again every URL relayed before, so containers from before a restart keep their way. */
+  async restore(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[])
+    for (const name of names.filter((n) => n.endsWith('.url'))) {
+      const upstream = (await readFile(join(this.dir, name), 'utf8')).trim()
+      await this.dirFor(upstream).catch((err: unknown) =>
+        this.#logger.warn('worker API relay not restored', {
+          record: join(this.dir, name),
+          error: err instanceof Error ? err.message : String(err),
+        }),
+      )
+    }
+  }
+
+  async close(): Promise<void> {
+    const servers = this.#servers.splice(0)
+    this.#started.clear()
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve())
+            server.closeAllConnections()
+          }),
+      ),
+    )
+  }
+}
