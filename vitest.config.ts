@@ -30,6 +30,7 @@ export default defineConfig({
             'test/lifecycle.docker.test.ts',
             'test/docker-runtime.docker.test.ts',
             'test/limits.docker.test.ts',
+            'test/network.docker.test.ts',
             'test/**/*.remote.test.ts',
           ],
           env: { TEST_RUNTIME: 'remote' },
