@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
@@ -22,6 +25,7 @@ describe('a host agent killed and started again mid-session', () => {
   const token = randomBytes(24).toString('hex')
   const docker = new Dockerode()
   const agents: AgentProcess[] = []
+  const relayDir = mkdtempSync(join(tmpdir(), 'ws-relays-'))
   let core: SpawnerProcess | undefined
   afterAll(async () => {
     await core?.kill('SIGKILL')
@@ -35,6 +39,7 @@ describe('a host agent killed and started again mid-session', () => {
         .getContainer(c.Id)
         .remove({ force: true })
         .catch(() => undefined)
+    rmSync(relayDir, { recursive: true, force: true })
   })
 
   it('answers 503 while the agent is down, then carries on with the same worker', async () => {
@@ -43,13 +48,16 @@ describe('a host agent killed and started again mid-session', () => {
       HOST_AGENT_PORT: String(port),
       HOST_AGENT_TOKEN: token,
       HOST_AGENT_NAME: 'restart-agent',
+      HOST_AGENT_WORKER_SOCKET_DIR: relayDir,
     }
     agents.push(await startAgentProcess(agentEnv))
+    const corePort = await freePort()
     core = await startSpawner({
       SPAWNER_INSTANCE: instance,
+      PORT: String(corePort),
       HOST_AGENT_URL: `http://127.0.0.1:${port}`,
       HOST_AGENT_TOKEN: token,
-      ORCHESTRATOR_URL: 'http://127.0.0.1:9',
+      ORCHESTRATOR_URL: `http://127.0.0.1:${corePort}`,
     })
     expect(core.logs.find((l) => l.msg === 'listening')).toMatchObject({
       hostAgents: `127.0.0.1:${port}=http://127.0.0.1:${port}`,
@@ -105,6 +113,11 @@ describe('a host agent killed and started again mid-session', () => {
     })
     const [same] = await docker.listContainers({ filters: { label: [`${LABELS.workerId}=${id}`] } })
     expect(same?.Id).toBe(container!.Id)
+    // The new agent serves the worker's API socket again (relayed to the core).
+    const socket = await call('POST', `/v1/workers/${id}/commands`, {
+      shell: `curl -s --unix-socket /run/workers-spawner/api/api.sock http://localhost/healthz`,
+    })
+    expect(socket.json.stdout).toBe('{"ok":true}')
     expect((await call('DELETE', `/v1/workers/${id}`)).status).toBe(200)
   })
 })

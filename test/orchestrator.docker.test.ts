@@ -114,8 +114,9 @@ describe('the orchestrator CLI inside real workers, with API auth', () => {
     const bypassed = await orchestrator(limited, `delete ${limited}`, { ORCHESTRATOR_ALLOWED_TOOLS: 'status,delete' })
     expect(bypassed.code).toBe(3)
     expect(bypassed.err).toMatch(/lacks the tool 'delete'/)
+    // An isolated worker's ORCHESTRATOR_URL is unix://<socket>: curl goes through the socket.
     const curl = await call('POST', `/v1/workers/${limited}/commands`, {
-      shell: `curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "authorization: Bearer $ORCHESTRATOR_TOKEN" "$ORCHESTRATOR_URL/v1/workers/${limited}"`,
+      shell: `curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "authorization: Bearer $ORCHESTRATOR_TOKEN" --unix-socket "\${ORCHESTRATOR_URL#unix://}" "http://localhost/v1/workers/${limited}"`,
     })
     expect(curl.json.stdout).toBe('403')
     // Not its worker: another worker is out of reach, whatever its tools.

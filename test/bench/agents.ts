@@ -44,7 +44,8 @@ export const benchAgents = async (service: WorkerService, names: string[], n: nu
     const stub = new StubModel(spec.providers)
     await stub.start()
     try {
-      const config = service.parseConfig({ agent: name, env: spec.env(stub.urlForContainers()), labels: { bench: '1' } })
+      // The CLI talks to the stub model on the host: the worker needs the open network.
+      const config = service.parseConfig({ agent: name, network: 'open', env: spec.env(stub.urlForContainers()), labels: { bench: '1' } })
       const { workerId } = await service.create({ config })
       const record = await service.get(workerId)
       const plugin = service.plugins().plugins.find((p) => p.name === name)

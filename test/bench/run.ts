@@ -65,7 +65,8 @@ const main = async () => {
     // Warm-up: first container start and first exec pay one-off costs on both sides.
     const warm = await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })
     await post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })
-    const warmCli = await docker('run', '-d', '--label', LABEL, IMAGE)
+    // Workers are isolated by default (no network), so the docker side runs with none too.
+    const warmCli = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
     await docker('exec', warmCli, 'true')
 
     const ours: number[] = []
@@ -79,12 +80,12 @@ const main = async () => {
       made.push(id)
       let cid = ''
       cli.push(await time(async () => {
-        cid = await docker('run', '-d', '--label', LABEL, IMAGE)
+        cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
       }))
       await docker('rm', '-f', cid)
       await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
     }
-    rows.push(compare('create-to-ready (HTTP POST /v1/workers vs docker run -d)', ours, cli, 'docker run -d'))
+    rows.push(compare('create-to-ready (HTTP POST /v1/workers vs docker run -d --network none)', ours, cli, 'docker run -d'))
 
     // Warm pool: every create is a hit (the pool is refilled before the next one).
     const pools = new WarmPools(service, [{ key: 'shell', agent: 'shell', capabilities: [], size: 2 }])
@@ -101,7 +102,7 @@ const main = async () => {
         }))
         let cid = ''
         poolCli.push(await time(async () => {
-          cid = await docker('run', '-d', '--label', LABEL, IMAGE)
+          cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
         }))
         await docker('rm', '-f', cid)
         await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
@@ -110,7 +111,7 @@ const main = async () => {
       pools.close()
       for (const r of service.records()) if (r.pool) await runtime.remove(r.containerId)
     }
-    rows.push(compare('create-to-ready from a warm pool (HTTP vs docker run -d)', poolOurs, poolCli, 'docker run -d'))
+    rows.push(compare('create-to-ready from a warm pool (HTTP vs docker run -d --network none)', poolOurs, poolCli, 'docker run -d'))
 
     const execOurs: number[] = []
     const execCli: number[] = []

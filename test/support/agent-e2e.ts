@@ -45,8 +45,10 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       await stub.stop()
     })
 
+    // The CLI talks to the stub model on the host: the worker needs the open network.
     const config = () => ({
       agent,
+      network: 'open',
       capabilities: opts.capabilities ?? [],
       env: opts.env(base),
       labels: h.runLabel,
