@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const SPAWNER = fileURLToPath(new URL('../../src/node.ts', import.meta.url))
@@ -72,8 +75,22 @@ export interface SpawnerProcess extends NodeProcess {
   port: number
 }
 
-/** Starts `src/node.ts` as its own process (what `npm start` runs) and waits until it serves. */
+/**
+ * Starts `src/node.ts` as its own process (what `npm start` runs) and waits until it serves.
+ * Its worker API socket goes to a temporary directory per instance (not the home directory),
+ * removed when the process is killed.
+ */
 export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_000): Promise<SpawnerProcess> => {
-  const p = await startNodeProcess(SPAWNER, { PORT: '0', WATCH_PLUGINS: '0', ...env }, timeoutMs)
-  return { ...p, port: Number(String(p.listening.url).split(':').at(-1)) }
+  const socketDir = join(tmpdir(), `ws-run-${env.SPAWNER_INSTANCE ?? process.pid}`)
+  const p = await startNodeProcess(
+    SPAWNER,
+    { PORT: '0', WATCH_PLUGINS: '0', WORKER_SOCKET_DIR: socketDir, ...env },
+    timeoutMs,
+  )
+  const kill = async (signal?: NodeJS.Signals) => {
+    await p.kill(signal)
+    // It holds only the socket (a process killed with SIGKILL leaves it behind).
+    if (!env.WORKER_SOCKET_DIR) rmSync(socketDir, { recursive: true, force: true })
+  }
+  return { ...p, kill, port: Number(String(p.listening.url).split(':').at(-1)) }
 }
