@@ -18,7 +18,43 @@ const ndjson = async (res: Response) =>
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Record<string, unknown>)
 
+const spec = {
+  name: 'ws-net',
+  image: 'img',
+  env: {},
+  labels: {},
+  user: 'worker',
+  workdir: '/',
+  mounts: [],
+  memoryBytes: 0,
+  nanoCpus: 0,
+  pidsLimit: 0,
+  securityOpt: [],
+  capDrop: [],
+  capAdd: [],
+  extraHosts: [],
+}
+
 describe('host agent HTTP API', () => {
+  it('takes a spec’s network and worker API URL, and only an http(s) URL', async () => {
+    const { app, runtime } = setup()
+    const create = (body: object) =>
+      app.request('/v1/containers', {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const ok = await create({ ...spec, network: 'isolated', workerApi: 'http://core:8080' })
+    expect(ok.status).toBe(201)
+    const { id } = (await ok.json()) as { id: string }
+    expect(runtime.specs.get(id)).toMatchObject({ network: 'isolated', workerApi: 'http://core:8080' })
+    for (const bad of [{ network: 'host' }, { workerApi: 'file:///etc/passwd' }]) {
+      const res = await create({ ...spec, name: 'ws-bad', ...bad })
+      expect(res.status).toBe(400)
+      expect(JSON.stringify(await res.json())).toMatch(Object.keys(bad)[0]!)
+    }
+  })
+
   it('answers /healthz without a token and nothing under /v1 without the right one', async () => {
     const { app } = setup()
     expect(await (await app.request('/healthz')).json()).toEqual({ ok: true, name: 'docker-1' })
