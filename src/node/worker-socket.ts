@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Server } from 'node:net'
@@ -27,7 +28,11 @@ export class WorkerSocket implements WorkerApiSockets {
 
   constructor(readonly dir: string) {}
 
+  /** The directory; it exists from the first call on, as a bind mount needs its source. */
   async dirFor(): Promise<string> {
+    // A container may be created before `listen` (a warm pool filling at start-up): the
+    // socket then appears in the directory it already mounts.
+    await mkdir(this.dir, { recursive: true, mode: 0o755 })
     return this.dir
   }
 
