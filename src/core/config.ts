@@ -37,7 +37,6 @@ export const networkSchema = z
     "'isolated' (default): no network at all, only the service's worker API (orchestrator CLI) through a Unix socket; " +
       "'open': Docker's default bridge: the internet, the Docker host's gateway and other open workers",
   )
-export type WorkerNetwork = z.infer<typeof networkSchema>
 
 /** The declarative description of one worker. Unknown keys are refused. */
 export const workerConfigSchema = z
