@@ -59,7 +59,7 @@ describe('a worker with only the spawn tool, against the real service and Docker
     for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
   })
 
-  it('cannot get another agent (and its secrets), start-time env, or the whole filesystem as workdir', async () => {
+  it('cannot get another agent (and its secrets), start-time env, the network, or the whole filesystem as workdir', async () => {
     const refused = [
       [{ agent: 'claude-code' }, 403, 'not_wider_than_parent'],
       [{ capabilities: ['git'] }, 403, 'not_wider_than_parent'],
@@ -68,6 +68,7 @@ describe('a worker with only the spawn tool, against the real service and Docker
       [{ workdir: '/' }, 400, 'bad_request'],
       [{ workdir: '/etc' }, 403, 'not_wider_than_parent'],
       [{ allowedTools: ['spawn', 'delete'] }, 403, 'tool_not_allowed'],
+      [{ network: 'open' }, 403, 'not_wider_than_parent'],
     ] as const
     for (const [config, status, code] of refused) {
       const r = await spawn(config)

@@ -321,6 +321,7 @@ export class WorkerService {
       spawnablePlugins: config.spawnablePlugins,
       resources: config.resources,
       mounts: full.mounts,
+      network: config.network,
     }
     try {
       await this.writeFiles(containerId, config, workerId, resolved.ordered, hostFiles)
@@ -798,6 +799,7 @@ export class WorkerService {
       spawnablePlugins: state.spawnablePlugins,
       resources: state.resources,
       mounts: state.mounts,
+      network: state.network,
     })
     if (state.handedOut) delete record.pool
     return record
@@ -828,6 +830,7 @@ export class WorkerService {
       spawnablePlugins: r.spawnablePlugins,
       resources: r.resources,
       mounts: r.mounts,
+      network: r.network,
     }
   }
 

@@ -92,6 +92,18 @@ describe('a sub-worker is never wider than its parent', () => {
     expect((await spawn(parent.workerId, { agent: 'shell', workdir: '/workspace/sub' })).status).toBe('running')
   })
 
+  it('stays isolated under an isolated parent', async () => {
+    const { create, spawn, refusal } = setup()
+    const isolated = await create(PARENT)
+    expect(await refusal(spawn(isolated.workerId, { agent: 'shell', network: 'open' }))).toMatchObject({
+      code: 'not_wider_than_parent',
+      details: [{ path: 'network' }],
+    })
+    const open = await create({ ...PARENT, network: 'open' })
+    expect((await spawn(open.workerId, { agent: 'shell', network: 'open' })).status).toBe('running')
+    expect((await spawn(open.workerId, { agent: 'shell' })).status).toBe('running')
+  })
+
   it("caps resources at the parent's and the TTL at the parent's remaining lifetime", async () => {
     let now = new Date('2026-06-01T00:00:00.000Z')
     const { create, spawn, runtime, service } = setup({}, () => now)

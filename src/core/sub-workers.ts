@@ -63,6 +63,9 @@ export const narrowChild = (parent: WorkerRecord, config: WorkerConfig, now: Dat
   if (tools.length) {
     throw new ForbiddenError(`a sub-worker cannot get tools its parent lacks: ${tools.join(', ')}`, 'tool_not_allowed')
   }
+  if (parent.network === 'isolated' && config.network !== 'isolated') {
+    throw wider('network', `'${config.network}' reaches more than the parent's isolated network`)
+  }
   const startEnv = START_ENV.filter((k) => k in config.env)
   if (startEnv.length) throw wider(`env.${startEnv[0]}`, `${startEnv.join(', ')} change how the container starts`)
   if (!within(config.workdir, parent.workdir)) {

@@ -45,6 +45,8 @@ export interface WorkerRecord {
   resources: { memoryMb: number; cpus: number; pids: number }
   /** Host mounts it has: a sub-worker gets none it lacks. */
   mounts: { source: string; target: string; readOnly: boolean }[]
+  /** What its container reaches: a sub-worker of an isolated worker is isolated too. */
+  network: 'isolated' | 'open'
 }
 
 export interface AgentUsage {
@@ -104,6 +106,7 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     spawnablePlugins: [],
     resources: { memoryMb: 0, cpus: 0, pids: 0 },
     mounts: [],
+    network: 'isolated',
   }
 }
 

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Mac } from './auth/mac.ts'
-import { resourcesSchema } from './config.ts'
+import { networkSchema, resourcesSchema } from './config.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError } from './errors.ts'
 import type { ContainerRuntime } from './runtime.ts'
@@ -35,6 +35,7 @@ export const workerStateSchema = z
     resources: resourcesSchema,
     mounts: z.array(z.object({ source: z.string(), target: z.string(), readOnly: z.boolean() }).strict()),
     spawnablePlugins: z.array(z.string()),
+    network: networkSchema,
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
