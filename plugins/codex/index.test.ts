@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -158,12 +158,21 @@ describe('RUN_SCRIPT', () => {
       '',
     ].join('\n'),
   )
-  const run = (id: string, ...argv: string[]) =>
-    execFileSync('/bin/bash', ['-c', RUN_SCRIPT, 'codex', id, ...argv], {
-      env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home },
-      input: 'never read',
-      encoding: 'utf8',
-    })
+  // Stdin comes from a file, not a pipe: a script that exits before reading it cannot EPIPE.
+  const stdin = join(home, 'stdin.txt')
+  writeFileSync(stdin, 'never read')
+  const run = (id: string, ...argv: string[]) => {
+    const fd = openSync(stdin, 'r')
+    try {
+      return execFileSync('/bin/bash', ['-c', RUN_SCRIPT, 'codex', id, ...argv], {
+        env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home },
+        stdio: [fd, 'pipe', 'pipe'],
+        encoding: 'utf8',
+      })
+    } finally {
+      closeSync(fd)
+    }
+  }
 
   it('prints the session’s last token_count record, then runs argv with stdin closed', () => {
     expect(run(THREAD, 'cat')).toBe(`${PRIOR}\n`)
