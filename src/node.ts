@@ -151,6 +151,9 @@ const main = async () => {
     return fail((err as Error).message)
   }
   const { tokens } = spawner
+  // Isolated workers mount the socket's directory: the engine cannot reach into them (their
+  // state file included) while it is missing, so it exists before anything is recovered.
+  await workerSocket?.dirFor()
   await spawner.start()
   let redis: RedisAdapter | undefined
   if (process.env.REDIS_URL) {

@@ -9,7 +9,8 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
   const instance = `wlisten-${randomBytes(3).toString('hex')}`
   const docker = new Dockerode()
   let spawner: SpawnerProcess
-  let workerId: string
+  let open: string
+  let isolated: string
 
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`http://127.0.0.1:${spawner.port}${path}`, {
@@ -22,9 +23,9 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
 
   beforeAll(async () => {
     spawner = await startSpawner({ SPAWNER_INSTANCE: instance, WORKER_IMAGE })
-    const created = await call('POST', '/v1/workers', { agent: 'shell' })
-    expect(created.status, JSON.stringify(created.json)).toBe(201)
-    workerId = created.json.workerId
+    const made = await Promise.all(['open', 'isolated'].map((network) => call('POST', '/v1/workers', { agent: 'shell', network })))
+    for (const m of made) expect(m.status, JSON.stringify(m.json)).toBe(201)
+    ;[open, isolated] = made.map((m) => m.json.workerId as string) as [string, string]
   })
   afterAll(async () => {
     await spawner?.kill()
@@ -33,20 +34,25 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
   })
 
   it('serves a worker its /v1 routes and /healthz, not the docs, the API document or readiness', async () => {
-    // From inside the worker, as the agent would: status code of each path on ORCHESTRATOR_URL.
+    // From inside each worker, as the agent would: the status of each path on ORCHESTRATOR_URL
+    // (the bridge listener for an open worker, the socket for an isolated one).
     const paths = ['/healthz', '/v1/whoami', '/docs', '/openapi.json', '/readyz']
-    const script = paths
-      .map((p) => `printf '%s ' "$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $ORCHESTRATOR_TOKEN" "$ORCHESTRATOR_URL${p}")"`)
-      .join('; ')
-    const r = await call('POST', `/v1/workers/${workerId}/commands`, { shell: script })
-    expect(r.json.exitCode, r.json.stderr).toBe(0)
-    expect(Object.fromEntries(paths.map((p, i) => [p, r.json.stdout.trim().split(' ')[i]]))).toEqual({
-      '/healthz': '200',
-      '/v1/whoami': '200',
-      '/docs': '404',
-      '/openapi.json': '404',
-      '/readyz': '404',
-    })
+    const script = [
+      'u="$ORCHESTRATOR_URL"; s=',
+      'case "$u" in unix://*) s="--unix-socket ${u#unix://}"; u=http://worker-api ;; esac',
+      ...paths.map((p) => `printf '%s ' "$(curl -s $s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $ORCHESTRATOR_TOKEN" "$u${p}")"`),
+    ].join('\n')
+    for (const workerId of [open, isolated]) {
+      const r = await call('POST', `/v1/workers/${workerId}/commands`, { shell: script })
+      expect(r.json.exitCode, r.json.stderr).toBe(0)
+      expect(Object.fromEntries(paths.map((p, i) => [p, r.json.stdout.trim().split(' ')[i]])), workerId).toEqual({
+        '/healthz': '200',
+        '/v1/whoami': '200',
+        '/docs': '404',
+        '/openapi.json': '404',
+        '/readyz': '404',
+      })
+    }
     // The operator's listener still serves them.
     for (const path of ['/docs', '/openapi.json', '/readyz']) {
       expect((await fetch(`http://127.0.0.1:${spawner.port}${path}`)).status, path).toBe(200)

@@ -1,6 +1,7 @@
 import { LABELS } from './labels.ts'
 import type { Logger } from './logger.ts'
 import type { WorkerService } from './service.ts'
+import { StateFileError } from './worker-state.ts'
 
 /** What a start-up scan found. */
 export interface RecoveryReport {
@@ -8,8 +9,10 @@ export interface RecoveryReport {
   recovered: string[]
   /** Past their TTL while the spawner was down: removed. */
   expired: string[]
-  /** Carrying our labels but unusable (labels incomplete, unreadable state, container stopped): removed. */
+  /** Carrying our labels but unusable (labels incomplete, untrusted state, container stopped): removed. */
   broken: { containerId: string; reason: string }[]
+  /** Could not be looked at now (the engine failed to answer): left alone, found again later. */
+  skipped: { containerId: string; reason: string }[]
 }
 
 /**
@@ -21,7 +24,7 @@ export const recoverWorkers = async (
   service: WorkerService,
   opts: { instance?: string; logger: Logger; now?: () => number },
 ): Promise<RecoveryReport> => {
-  const report: RecoveryReport = { recovered: [], expired: [], broken: [] }
+  const report: RecoveryReport = { recovered: [], expired: [], broken: [], skipped: [] }
   const now = (opts.now ?? Date.now)()
   const containers = await service.runtime.list({ [LABELS.managed]: 'true' })
   for (const info of containers) {
@@ -40,7 +43,15 @@ export const recoverWorkers = async (
     try {
       record = await service.restore(info)
     } catch (err) {
-      await broken(`state file unreadable: ${err instanceof Error ? err.message : String(err)}`)
+      const reason = err instanceof Error ? err.message : String(err)
+      // Only a state file known to be missing or untrusted condemns a container; an engine that
+      // failed to answer says nothing about it, and removing a worker cannot be undone.
+      if (err instanceof StateFileError) {
+        await broken(`state file: ${reason}`)
+      } else {
+        report.skipped.push({ containerId: info.id, reason })
+        opts.logger.warn('worker container not recovered now', { containerId: info.id, reason })
+      }
       continue
     }
     if (!record) {
@@ -60,6 +71,7 @@ export const recoverWorkers = async (
     recovered: report.recovered.length,
     expired: report.expired.length,
     broken: report.broken.length,
+    skipped: report.skipped.length,
   })
   return report
 }

@@ -7,6 +7,7 @@ import { PluginRegistry } from './plugin/registry.ts'
 import { recoverWorkers } from './recovery.ts'
 import { WorkerService } from './service.ts'
 import { STATE_FILE } from './worker-state.ts'
+import { NotFoundError } from './errors.ts'
 
 const shell = defineAgent({
   apiVersion: 'v1',
@@ -19,6 +20,17 @@ const shell = defineAgent({
 const registry = PluginRegistry.fromModules([{ name: 'shell', module: { default: shell } }])
 const SECRET = 'state-key-0123456789abcdef0123456789'
 
+/** A memory runtime whose containers answer `test -e PATH` from its files. */
+const memory = () => {
+  const runtime = new MemoryRuntime()
+  runtime.onExec = async (id, req) => {
+    const [cmd, flag, path] = req.argv
+    const exitCode = cmd === 'test' && flag === '-e' ? (runtime.files.has(`${id}:${path}`) ? 0 : 1) : 0
+    return { exitCode, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
+  }
+  return runtime
+}
+
 const service = (runtime: MemoryRuntime, secret = SECRET) =>
   new WorkerService({ runtime, plugins: () => registry, baseImage: 'base', hostEnv: {}, secret, instance: 'a' })
 
@@ -27,7 +39,7 @@ const dec = new TextDecoder()
 
 /** A worker made by one service, and a second service over the same containers (a restart). */
 const restartWith = async (tamper: (runtime: MemoryRuntime, containerId: string, workerId: string) => void, secret = SECRET) => {
-  const runtime = new MemoryRuntime()
+  const runtime = memory()
   const first = service(runtime)
   const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
   const containerId = (await first.get(workerId)).containerId
@@ -90,5 +102,19 @@ describe('the state a worker carries is trusted only when the service signed it'
     const { report, runtime, containerId } = await restartWith((runtime, id) => runtime.files.delete(`${id}:${STATE_FILE}`))
     expect(report.broken).toEqual([{ containerId, reason: expect.stringContaining('never finished') }])
     expect(await runtime.inspect(containerId)).toBeUndefined()
+  })
+
+  it('leaves a worker alone when the engine cannot read a state file that is there', async () => {
+    const { report, runtime, containerId, second, workerId } = await restartWith((runtime) => {
+      const getFile = runtime.getFile.bind(runtime)
+      // What Docker's archive API answers when a bind mount's host directory went away.
+      runtime.getFile = async (id: string, path: string) => {
+        if (path.startsWith('/etc/')) throw new NotFoundError(`no such file: ${path}`)
+        return getFile(id, path)
+      }
+    })
+    expect(report).toMatchObject({ recovered: [], broken: [], skipped: [{ containerId }] })
+    expect(await runtime.inspect(containerId)).toBeDefined()
+    await expect(second.status({ workerId })).rejects.toMatchObject({ status: 503 })
   })
 })

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { Mac } from './auth/mac.ts'
 import { networkSchema, resourcesSchema } from './config.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
-import { NotFoundError } from './errors.ts'
+import { NotFoundError, UnavailableError } from './errors.ts'
 import type { ContainerRuntime } from './runtime.ts'
 
 /**
@@ -68,8 +68,12 @@ export const readWorkerState = async (
   try {
     bytes = await runtime.getFile(containerId, STATE_FILE, { maxBytes: 1024 * 1024, uid: 0 })
   } catch (err) {
-    if (err instanceof NotFoundError && !/container/i.test(err.message)) return undefined
-    throw err
+    if (!(err instanceof NotFoundError) || /container/i.test(err.message)) throw err
+    // The engine's archive API also answers "not found" when it cannot set the container's
+    // mounts up (a bind mount's host directory was removed): ask the container itself.
+    const probe = await runtime.exec(containerId, { argv: ['test', '-e', STATE_FILE], timeoutMs: 30_000 })
+    if (probe.exitCode === 1) return undefined
+    throw new UnavailableError(`the state file of container ${containerId} cannot be read (${err.message})`)
   }
   let envelope: z.infer<typeof envelopeSchema>
   try {

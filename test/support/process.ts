@@ -89,8 +89,9 @@ export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_0
   )
   const kill = async (signal?: NodeJS.Signals) => {
     await p.kill(signal)
-    // It holds only the socket (a process killed with SIGKILL leaves it behind).
-    if (!env.WORKER_SOCKET_DIR) rmSync(socketDir, { recursive: true, force: true })
+    // It holds only the socket. A crash (SIGKILL) leaves it, as a real one would: its isolated
+    // workers mount it, and the engine cannot reach into them while it is missing.
+    if (!env.WORKER_SOCKET_DIR && signal !== 'SIGKILL') rmSync(socketDir, { recursive: true, force: true })
   }
   return { ...p, kill, port: Number(String(p.listening.url).split(':').at(-1)) }
 }
