@@ -107,6 +107,36 @@ export interface BuildFile {
   mode?: number
 }
 
+/**
+ * Who touches a file in a container and where it may be. With a non-root `uid` (the default,
+ * 1000 = `worker`) the operation runs inside the container as that user, so the kernel's
+ * permissions apply; links are resolved there too, and with `roots` a path that does not land
+ * inside one of them (also resolved) is refused with a BadRequestError `path_not_allowed`
+ * naming the field `path`. Anything done on a worker's behalf must use a non-root uid.
+ *
+ * `uid: 0` is only for files the service owns in root-owned directories the worker cannot
+ * change (the state file under /etc): it goes through the Engine's archive API as root,
+ * follows no link at the file itself, and takes no `roots`.
+ */
+export interface FileAccess {
+  /** Default 1000. */
+  uid?: number
+  /** Default: the same as `uid`. */
+  gid?: number
+  /** Absolute directories the resolved path must lie inside; absent = no check. */
+  roots?: readonly string[]
+}
+
+/** Options of `putFile`: `mode` defaults to 0644. */
+export interface PutFileOptions extends FileAccess {
+  mode?: number
+}
+
+/** Options of `getFile`. */
+export interface GetFileOptions extends FileAccess {
+  maxBytes?: number
+}
+
 export interface ContainerRuntime {
   /** Resolves when the engine answers; rejects with an UnavailableError naming where it looked. */
   ping(): Promise<void>
@@ -124,8 +154,17 @@ export interface ContainerRuntime {
   /** Creates and starts a container; returns its id. */
   run(spec: ContainerSpec): Promise<string>
   exec(id: string, req: ExecRequest): Promise<ExecResult>
-  putFile(id: string, path: string, content: Uint8Array, opts?: { mode?: number; uid?: number; gid?: number }): Promise<void>
-  getFile(id: string, path: string, opts?: { maxBytes?: number; uid?: number }): Promise<Uint8Array>
+  /**
+   * Writes a file (binary-safe), replacing what is there, and creates missing parent
+   * directories as `uid`. See `PutFileOptions` for who writes and where.
+   */
+  putFile(id: string, path: string, content: Uint8Array, opts?: PutFileOptions): Promise<void>
+  /**
+   * Reads a regular file. A missing path is a NotFoundError, a directory or other non-file a
+   * BadRequestError, a file past `maxBytes` a PayloadTooLargeError (nothing past the cap is
+   * read). See `GetFileOptions` for who reads and where.
+   */
+  getFile(id: string, path: string, opts?: GetFileOptions): Promise<Uint8Array>
   logs(id: string, req?: LogsRequest): Promise<LogsResult>
   /** Streams log lines until `signal` aborts or the container stops. */
   followLogs(id: string, req: LogsRequest, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>

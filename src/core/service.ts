@@ -469,13 +469,13 @@ export class WorkerService {
   ) {
     const pctx = pluginContext(config, workerId, this.opts.hostEnv)
     for (const file of pluginFiles(plugins, pctx)) {
-      await this.opts.runtime.putFile(containerId, file.path, utf8Encode(file.content), { mode: 0o600 })
+      await this.opts.runtime.putFile(containerId, file.path, utf8Encode(file.content), { mode: 0o600, roots: this.fileRoots(config.workdir) })
     }
     for (const file of hostFiles) {
       await this.opts.runtime.putFile(containerId, file.path, file.content, { mode: file.mode })
     }
     for (const [key, content] of Object.entries(config.files)) {
-      await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content))
+      await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content), { roots: this.fileRoots(config.workdir) })
     }
   }
 
@@ -558,7 +558,7 @@ export class WorkerService {
       throw new PayloadTooLargeError(`file is ${bytes.length} bytes; the limit is ${this.maxFileBytes}`)
     }
     await this.active(record, () =>
-      this.opts.runtime.putFile(record.containerId, path, bytes, mode === undefined ? {} : { mode }),
+      this.opts.runtime.putFile(record.containerId, path, bytes, { ...(mode === undefined ? {} : { mode }), roots: this.fileRoots(record.workdir) }),
     )
     return { path, size: bytes.length }
   }
@@ -568,7 +568,7 @@ export class WorkerService {
     const record = await this.get(workerId)
     const path = resolveFilePath(rawPath, this.fileRoots(record.workdir))
     const bytes = await this.active(record, () =>
-      this.opts.runtime.getFile(record.containerId, path, { maxBytes: this.maxFileBytes }),
+      this.opts.runtime.getFile(record.containerId, path, { maxBytes: this.maxFileBytes, roots: this.fileRoots(record.workdir) }),
     )
     return { path, bytes }
   }

@@ -1,17 +1,15 @@
 import { posix } from 'node:path'
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../core/errors.ts'
+import type { FileAccess, GetFileOptions, PutFileOptions } from '../core/runtime.ts'
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { dockerMessage, dockerStatus } from './docker-errors.ts'
+import { runBytes } from './exec-bytes.ts'
+import { FILE_EXIT, getFileCommand, putFileCommand } from './exec-file-scripts.ts'
 import { runHelper } from './exec-start.ts'
 import { packTar, readSingleFile } from './tar.ts'
 
-/** Options of `putFile`; `mkdirMode` is for internal directories such as the exec dir. */
-export interface PutFileOptions {
-  mode?: number
-  uid?: number
-  gid?: number
-  mkdirMode?: number
-}
+/** The worker user, whom files are read and written as unless the caller says otherwise. */
+export const WORKER_UID = 1000
 
 const absolute = (path: string): string => {
   if (!path.startsWith('/')) throw new BadRequestError(`path must be absolute: ${path}`)
@@ -20,10 +18,32 @@ const absolute = (path: string): string => {
   return normal
 }
 
+const rootsOf = (opts: FileAccess): readonly string[] | undefined => {
+  const { roots } = opts
+  if (roots === undefined) return undefined
+  if (roots.length === 0 || roots.some((r) => !r.startsWith('/'))) {
+    throw new BadRequestError('roots: absolute directories, at least one')
+  }
+  return roots
+}
+
+/** Who does the work; gid defaults to uid. `user` is the exec's `uid:gid`. */
+const userOf = (opts: FileAccess) => {
+  const uid = opts.uid ?? WORKER_UID
+  const gid = opts.gid ?? uid
+  return { uid, gid, user: `${uid}:${gid}` }
+}
+
+/** Root works through the archive API, where links the worker planted must not matter. */
+const rootOnly = (uid: number, opts: FileAccess): boolean => {
+  if (uid !== 0) return false
+  if (opts.roots) throw new BadRequestError('roots: not with uid 0')
+  return true
+}
+
 /**
- * Writes one file through `putArchive`, binary-safe. The archive holds only the file, so an
- * existing parent keeps its owner and mode. A missing parent (404) is made with `mkdir -p`
- * as the file's owner, then the write is tried once more.
+ * Writes one file, binary-safe. As a non-root user (see `FileAccess` in core/runtime.ts) the
+ * bytes are streamed into `putFileCommand` run as that user; as root through `putArchive`.
  */
 export const putFile = async (
   ctx: DockerContext,
@@ -33,11 +53,94 @@ export const putFile = async (
   opts: PutFileOptions = {},
 ): Promise<void> => {
   const file = absolute(path)
-  const dir = posix.dirname(file)
-  const { mode = 0o644, uid = 1000, gid = 1000 } = opts
-  const tar = await packTar([{ path: posix.basename(file), content, mode, uid, gid }])
+  const roots = rootsOf(opts)
+  const { uid, gid, user } = userOf(opts)
+  const mode = opts.mode ?? 0o644
+  if (rootOnly(uid, opts)) {
+    const makeDir = mkdirAsRoot(ctx, id)
+    return putArchiveFile(ctx, id, { path: file, content, mode, uid, gid, makeDir })
+  }
+  const cmd = putFileCommand(file, mode, roots)
+  const result = await runBytes(ctx, id, { cmd, user, stdin: content })
+  if (result.exitCode !== 0) throw fileError(result.exitCode, result.stderr, file, 'written')
+}
+
+/**
+ * Reads one regular file. As a non-root user (see `FileAccess`) the file is printed by
+ * `getFileCommand` run as that user and nothing past `maxBytes` is read; as root through
+ * `getArchive`, refusing a link. Throws NotFoundError for a missing path, BadRequestError for
+ * a directory or other non-file, and PayloadTooLargeError past `maxBytes`.
+ */
+export const getFile = async (
+  ctx: DockerContext,
+  id: string,
+  path: string,
+  opts: GetFileOptions = {},
+): Promise<Uint8Array> => {
+  const file = absolute(path)
+  const roots = rootsOf(opts)
+  const { uid, user } = userOf(opts)
+  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY
+  if (rootOnly(uid, opts)) return getArchiveFile(ctx, id, file, maxBytes)
+  const capped = Number.isFinite(maxBytes) ? maxBytes : undefined
+  const cmd = getFileCommand(file, capped, roots)
+  const result = await runBytes(ctx, id, { cmd, user, maxStdout: maxBytes + 1 })
+  if (result.exitCode === FILE_EXIT.tooLarge || result.stdoutBytes > maxBytes) {
+    throw tooLarge(file, maxBytes)
+  }
+  if (result.exitCode !== 0) throw fileError(result.exitCode, result.stderr, file, 'read')
+  return result.stdout
+}
+
+const tooLarge = (file: string, maxBytes: number) =>
+  new PayloadTooLargeError(`${file} is larger than ${maxBytes} bytes`)
+
+/** A BadRequestError about the `path` field. */
+const badPath = (file: string, message: string, code?: string) =>
+  new BadRequestError(`path: ${file} ${message}`, [{ path: 'path', message }], code)
+
+/** The error for a file script's exit code (see `FILE_EXIT`). */
+const fileError = (exitCode: number, stderr: string, file: string, op: 'read' | 'written') => {
+  switch (exitCode) {
+    case FILE_EXIT.notAllowed:
+      return badPath(file, 'resolves outside the allowed roots', 'path_not_allowed')
+    case FILE_EXIT.notFound:
+      return new NotFoundError(`no such file: ${file}`)
+    case FILE_EXIT.directory:
+      return badPath(file, 'is a directory')
+    case FILE_EXIT.notRegular:
+      return badPath(file, 'is not a regular file')
+    case FILE_EXIT.denied:
+      return badPath(file, 'is not readable by the worker user', 'permission_denied')
+    default: {
+      const why = stderr.trim().split('\n').pop() || `exit ${exitCode}`
+      return badPath(file, `cannot be ${op}: ${why}`)
+    }
+  }
+}
+
+/** A file to put with `putArchive`, and how to make its directory when that is missing. */
+export interface ArchiveFile {
+  path: string
+  content: Uint8Array
+  mode: number
+  uid: number
+  gid: number
+  /** Called once when the Engine says the directory is missing; the put is then retried. */
+  makeDir: (dir: string) => Promise<void>
+}
+
+/**
+ * Writes one file through `putArchive`, as the Engine (root) does it: only for directories
+ * the worker cannot change. The archive holds only the file, so the directory keeps its owner
+ * and mode.
+ */
+export const putArchiveFile = async (ctx: DockerContext, id: string, f: ArchiveFile) => {
+  const dir = posix.dirname(f.path)
+  const entry = { path: posix.basename(f.path), content: f.content, mode: f.mode }
+  const tar = await packTar([{ ...entry, uid: f.uid, gid: f.gid }])
   const container = ctx.docker.getContainer(id)
-  const fields = { containerId: id, path: file, bytes: content.byteLength }
+  const fields = { containerId: id, path: f.path, bytes: f.content.byteLength }
   const put = () => container.putArchive(tar, { path: dir })
   let missingDir = false
   await dockerCall(ctx, 'put archive', fields, put, (err) => {
@@ -45,14 +148,16 @@ export const putFile = async (
     return missingDir
   })
   if (!missingDir) return
-  const modeArgs = opts.mkdirMode === undefined ? [] : ['-m', opts.mkdirMode.toString(8)]
-  const made = await runHelper(ctx, id, ['mkdir', '-p', ...modeArgs, '--', dir], `${uid}:${gid}`)
-  if (made.exitCode !== 0) {
-    throw new BadRequestError(
-      `cannot create ${dir}: ${made.stderr.trim() || `exit ${made.exitCode}`}`,
-    )
-  }
+  await f.makeDir(dir)
   await mustCall(ctx, 'put archive', fields, put)
+}
+
+/** `mkdir -p` as root, for a root-owned file whose directory is missing. */
+const mkdirAsRoot = (ctx: DockerContext, id: string) => async (dir: string) => {
+  const made = await runHelper(ctx, id, ['mkdir', '-p', '--', dir], '0:0')
+  if (made.exitCode !== 0) {
+    throw new BadRequestError(`cannot create ${dir}: ${made.stderr.trim() || `exit ${made.exitCode}`}`)
+  }
 }
 
 /** What the Engine says about an archived path (`X-Docker-Container-Path-Stat`). */
@@ -76,52 +181,38 @@ const readStat = (headers: Record<string, unknown> | undefined): PathStat => {
 
 const isNoSuchContainer = (err: unknown): boolean => /no such container/i.test(dockerMessage(err))
 
-/**
- * Reads one regular file through `getArchive`. A symlink is followed once. Throws
- * NotFoundError for a missing path, BadRequestError for a directory, and
- * PayloadTooLargeError past `maxBytes` (from the path stat when the Engine sends it).
- */
-export const getFile = async (
+/** Reads a root-owned regular file through `getArchive`; a link is not followed. */
+const getArchiveFile = async (
   ctx: DockerContext,
   id: string,
-  path: string,
-  opts: { maxBytes?: number } = {},
+  file: string,
+  maxBytes: number,
 ): Promise<Uint8Array> => {
-  const file = absolute(path)
-  const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY
-  let target = file
-  for (let hop = 0; hop < 2; hop++) {
-    const stream = await fetchArchive(ctx, id, target, file)
-    const stat = readStat((stream as { headers?: Record<string, unknown> }).headers)
-    const isDir = stat.mode !== undefined && Math.floor(stat.mode / MODE_DIR) % 2 === 1
-    if (isDir) {
-      stream.destroy?.()
-      throw new BadRequestError(`${file} is a directory`)
-    }
-    if (!stat.linkTarget && stat.size !== undefined && stat.size > maxBytes) {
-      stream.destroy?.()
-      throw new PayloadTooLargeError(`${file} is larger than ${maxBytes} bytes`)
-    }
-    const item = await readSingleFile(stream, { maxBytes, label: file })
-    if (item.type === 'file') return item.content
-    if (item.type === 'directory') throw new BadRequestError(`${file} is a directory`)
-    if (item.type === 'symlink' && stat.linkTarget) {
-      target = stat.linkTarget
-      continue
-    }
-    break
+  const stream = await fetchArchive(ctx, id, file)
+  const stat = readStat((stream as { headers?: Record<string, unknown> }).headers)
+  const isDir = stat.mode !== undefined && Math.floor(stat.mode / MODE_DIR) % 2 === 1
+  if (isDir) {
+    stream.destroy?.()
+    throw new BadRequestError(`${file} is a directory`)
   }
+  if (!stat.linkTarget && stat.size !== undefined && stat.size > maxBytes) {
+    stream.destroy?.()
+    throw tooLarge(file, maxBytes)
+  }
+  const item = await readSingleFile(stream, { maxBytes, label: file })
+  if (item.type === 'file') return item.content
+  if (item.type === 'directory') throw new BadRequestError(`${file} is a directory`)
   throw new BadRequestError(`${file} is not a regular file`)
 }
 
-const fetchArchive = async (ctx: DockerContext, id: string, path: string, asked: string) => {
+const fetchArchive = async (ctx: DockerContext, id: string, path: string) => {
   try {
     return (await mustCall(ctx, 'get archive', { containerId: id, path }, () =>
       ctx.docker.getContainer(id).getArchive({ path }),
     )) as NodeJS.ReadableStream & { destroy?: () => void }
   } catch (err) {
     if (err instanceof NotFoundError && !/no such container/i.test(err.message)) {
-      throw new NotFoundError(`no such file: ${asked}`)
+      throw new NotFoundError(`no such file: ${path}`)
     }
     throw err
   }

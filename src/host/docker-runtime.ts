@@ -8,9 +8,11 @@ import type {
   ContainerSpec,
   ExecRequest,
   ExecResult,
+  GetFileOptions,
   LogLine,
   LogsRequest,
   LogsResult,
+  PutFileOptions,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -165,18 +167,16 @@ export class DockerRuntime implements ContainerRuntime {
     return runExec(this.#ctx, id, req)
   }
 
-  /** Writes a file (binary-safe); uid/gid default to 1000 (`worker`), mode to 0644. */
-  putFile(
-    id: string,
-    path: string,
-    content: Uint8Array,
-    opts?: { mode?: number; uid?: number; gid?: number },
-  ): Promise<void> {
+  /**
+   * Writes a file (binary-safe) as uid 1000 (`worker`) unless told otherwise, mode 0644 by
+   * default; see `FileAccess` in core/runtime.ts and `putFile` in docker-files.ts.
+   */
+  putFile(id: string, path: string, content: Uint8Array, opts?: PutFileOptions): Promise<void> {
     return putFile(this.#ctx, id, path, content, opts)
   }
 
   /** Reads a regular file; see `getFile` in docker-files.ts for the errors. */
-  getFile(id: string, path: string, opts?: { maxBytes?: number }): Promise<Uint8Array> {
+  getFile(id: string, path: string, opts?: GetFileOptions): Promise<Uint8Array> {
     return getFile(this.#ctx, id, path, opts)
   }
 

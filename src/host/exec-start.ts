@@ -10,17 +10,28 @@ export interface StartedExec {
   stream: Duplex
 }
 
-/** Creates and starts an exec (two Engine calls). `user` defaults to the container's user. */
+/**
+ * Creates and starts an exec (two Engine calls). `user` defaults to the container's user.
+ * With `stdin` the socket also carries the command's standard input: what is written to it
+ * goes to the command, and ending it (a half-close) gives the command EOF.
+ */
 export const startExec = async (
   ctx: DockerContext,
   id: string,
-  opts: { cmd: string[]; env?: Record<string, string>; workdir?: string; user?: string },
+  opts: {
+    cmd: string[]
+    env?: Record<string, string>
+    workdir?: string
+    user?: string
+    stdin?: boolean
+  },
 ): Promise<StartedExec> => {
+  const stdin = opts.stdin === true
   const container = ctx.docker.getContainer(id)
   const exec = await mustCall(ctx, 'exec create', { containerId: id }, () =>
     container.exec({
       Cmd: opts.cmd,
-      AttachStdin: false,
+      AttachStdin: stdin,
       AttachStdout: true,
       AttachStderr: true,
       Tty: false,
@@ -31,7 +42,7 @@ export const startExec = async (
   )
   const fields = { containerId: id, execId: exec.id }
   const stream = await mustCall(ctx, 'exec start', fields, () =>
-    exec.start({ hijack: true, stdin: false }),
+    exec.start({ hijack: true, stdin }),
   )
   stream.on('error', (err) =>
     ctx.logger.debug('exec stream error', { ...fields, reason: err.message }),

@@ -9,10 +9,48 @@ import { randomBytes } from 'node:crypto'
 export const EXEC_ENV = 'WORKERS_SPAWNER_EXEC'
 
 /**
- * Where stdin files wait for their command. The directory is 1777, like /tmp, so execs as
- * different users can share it.
+ * Where stdin files wait for their command. The Engine writes them there as root, so the
+ * directory and every one above it are root-owned and closed to the worker (it could
+ * otherwise turn one into a link and have root write anywhere). Mode 1733: the worker may
+ * open and remove its own files by name, but not list them, and the names are random.
+ * The image makes it; `STAGE_DIR_COMMAND` makes it in an older image.
  */
-export const EXEC_DIR = '/tmp/.ws-exec'
+export const EXEC_DIR = '/run/workers-spawner/stage'
+
+/** `/a/b/c` → `['/a', '/a/b']`. */
+const parentsOf = (dir: string): string[] =>
+  dir
+    .split('/')
+    .slice(1, -1)
+    .map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)
+
+/**
+ * The argv (to run as root) that makes EXEC_DIR and its parents where missing, and fails
+ * unless each is a real directory owned by root and closed to others, EXEC_DIR itself with
+ * mode 1733. It creates each directory only inside one it has checked.
+ */
+export const STAGE_DIR_COMMAND = [
+  '/bin/sh',
+  '-c',
+  [
+    'stage=$1; shift',
+    'for d in "$@" "$stage"; do',
+    '  m=755; [ "$d" != "$stage" ] || m=1733',
+    '  [ -e "$d" ] || [ -L "$d" ] || mkdir -m $m -- "$d" || exit 1',
+    '  [ ! -L "$d" ] && [ -d "$d" ] || { echo "$d is not a directory" >&2; exit 1; }',
+    '  s=$(stat -c "%u %a %A" -- "$d") || exit 1',
+    '  set -- $s',
+    '  [ "$1" = 0 ] || { echo "$d is not owned by root" >&2; exit 1; }',
+    '  [ "$d" != "$stage" ] || [ "$2" = 1733 ] || { echo "$d has mode $2, not 1733" >&2; exit 1; }',
+    '  [ "$d" = "$stage" ] || case $3 in ?????w* | ????????w*)',
+    '    echo "$d is writable by others" >&2; exit 1 ;;',
+    '  esac',
+    'done',
+  ].join('\n'),
+  'ws-stage',
+  EXEC_DIR,
+  ...parentsOf(EXEC_DIR),
+]
 
 /** A fresh tag for one exec. */
 export const newExecKey = (): string => randomBytes(8).toString('hex')

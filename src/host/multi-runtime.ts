@@ -7,9 +7,11 @@ import type {
   ContainerSpec,
   ExecRequest,
   ExecResult,
+  GetFileOptions,
   LogLine,
   LogsRequest,
   LogsResult,
+  PutFileOptions,
 } from '../core/runtime.ts'
 import type { HostCapacity } from './agent/wire.ts'
 import { placementOrder } from './placement.ts'
@@ -133,16 +135,11 @@ export class MultiRuntime implements ContainerRuntime {
     return this.#on(id, (a) => a.exec(id, req))
   }
 
-  putFile(
-    id: string,
-    path: string,
-    content: Uint8Array,
-    opts?: { mode?: number; uid?: number; gid?: number },
-  ) {
+  putFile(id: string, path: string, content: Uint8Array, opts?: PutFileOptions) {
     return this.#on(id, (a) => a.putFile(id, path, content, opts))
   }
 
-  getFile(id: string, path: string, opts?: { maxBytes?: number }): Promise<Uint8Array> {
+  getFile(id: string, path: string, opts?: GetFileOptions): Promise<Uint8Array> {
     return this.#on(id, (a) => a.getFile(id, path, opts))
   }
 

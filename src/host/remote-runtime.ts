@@ -1,5 +1,5 @@
 import { bytesToBase64, utf8Encode } from '../core/bytes.ts'
-import { NotFoundError, UnavailableError } from '../core/errors.ts'
+import { BadRequestError, NotFoundError, UnavailableError } from '../core/errors.ts'
 import type {
   BuildFile,
   ContainerInfo,
@@ -7,9 +7,12 @@ import type {
   ContainerSpec,
   ExecRequest,
   ExecResult,
+  FileAccess,
+  GetFileOptions,
   LogLine,
   LogsRequest,
   LogsResult,
+  PutFileOptions,
 } from '../core/runtime.ts'
 import { NO_SUCH_CONTAINER, type BuildBody, type HostCapacity } from './agent/wire.ts'
 import { AgentClient, type AgentClientOptions } from './remote/agent-client.ts'
@@ -20,6 +23,19 @@ export type { AgentClientOptions as RemoteRuntimeOptions }
 const json = <T>(res: Response): Promise<T> => res.json() as Promise<T>
 const none = async (): Promise<void> => undefined
 const containerPath = (id: string, rest = '') => `/v1/containers/${encodeURIComponent(id)}${rest}`
+
+/**
+ * The `FileAccess` part of a files query; `roots` repeats (`roots=/a&roots=/b`). An empty
+ * list would read as no list at all, so it is refused here as DockerRuntime refuses it.
+ */
+const accessQuery = (opts: FileAccess) => {
+  if (opts.roots?.length === 0) throw new BadRequestError('roots: absolute directories, at least one')
+  return {
+    ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
+    ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+    ...(opts.roots !== undefined ? { roots: [...opts.roots] } : {}),
+  }
+}
 
 const logsQuery = (req: LogsRequest = {}) => ({
   ...(req.tail !== undefined ? { tail: req.tail } : {}),
@@ -142,20 +158,23 @@ export class RemoteRuntime implements ContainerRuntime {
     id: string,
     path: string,
     content: Uint8Array,
-    opts: { mode?: number; uid?: number; gid?: number } = {},
+    opts: PutFileOptions = {},
   ): Promise<void> {
     const query = {
       path,
       ...(opts.mode !== undefined ? { mode: opts.mode.toString(8) } : {}),
-      ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
-      ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
+      ...accessQuery(opts),
     }
     const req = { query, body: content, idempotent: true }
     await this.#agent.call('PUT', containerPath(id, '/files'), req, none)
   }
 
-  async getFile(id: string, path: string, opts: { maxBytes?: number } = {}): Promise<Uint8Array> {
-    const query = { path, ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}) }
+  async getFile(id: string, path: string, opts: GetFileOptions = {}): Promise<Uint8Array> {
+    const query = {
+      path,
+      ...(opts.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
+      ...accessQuery(opts),
+    }
     return this.#agent.call(
       'GET',
       containerPath(id, '/files'),

@@ -5,8 +5,10 @@ import type {
   ContainerSpec,
   ExecRequest,
   ExecResult,
+  GetFileOptions,
   LogLine,
   LogsResult,
+  PutFileOptions,
 } from '../../src/core/runtime.ts'
 
 /** What a `MemoryRuntime` exec does: by default it echoes its argv to stdout. */
@@ -19,6 +21,8 @@ export type FakeExec = (id: string, req: ExecRequest) => Promise<ExecResult>
 export class MemoryRuntime implements ContainerRuntime {
   readonly containers = new Map<string, ContainerInfo>()
   readonly files = new Map<string, Uint8Array>()
+  /** The options of the last `putFile` or `getFile` of each `id:path`, for tests to check. */
+  readonly fileOptions = new Map<string, PutFileOptions | GetFileOptions>()
   readonly images = new Map<string, string>()
   readonly specs = new Map<string, ContainerSpec>()
   readonly builds: string[] = []
@@ -71,12 +75,14 @@ export class MemoryRuntime implements ContainerRuntime {
     if (c.state === 'paused') throw new ConflictError(`Container ${id} is paused`)
     return this.onExec(id, req)
   }
-  async putFile(id: string, path: string, content: Uint8Array) {
+  async putFile(id: string, path: string, content: Uint8Array, opts: PutFileOptions = {}) {
     this.#get(id)
     this.files.set(`${id}:${path}`, content)
+    this.fileOptions.set(`${id}:${path}`, opts)
   }
-  async getFile(id: string, path: string) {
+  async getFile(id: string, path: string, opts: GetFileOptions = {}) {
     this.#get(id)
+    this.fileOptions.set(`${id}:${path}`, opts)
     const bytes = this.files.get(`${id}:${path}`)
     if (!bytes) throw new NotFoundError(`no such file: ${path}`)
     return bytes

@@ -1,4 +1,4 @@
-import type { Hono } from 'hono'
+import type { Context, Hono } from 'hono'
 import { BadRequestError, NotFoundError } from '../../core/errors.ts'
 import { parseInput } from '../../core/validation.ts'
 import type { AgentDeps } from './deps.ts'
@@ -21,6 +21,19 @@ const labelQuery = (values: string[] | undefined): Record<string, string | undef
       return at < 0 ? [v, undefined] : [v.slice(0, at), v.slice(at + 1)]
     }),
   )
+
+/** A files query with every `roots` value (`query()` keeps only the first of each key). */
+const filesQuery = (c: Context): Record<string, unknown> => {
+  const roots = c.req.queries('roots')
+  return { ...c.req.query(), ...(roots ? { roots } : {}) }
+}
+
+/** `FileAccess` from a parsed files query, without absent keys. */
+const accessOf = (q: { uid?: number; gid?: number; roots?: string[] }) => ({
+  ...(q.uid !== undefined ? { uid: q.uid } : {}),
+  ...(q.gid !== undefined ? { gid: q.gid } : {}),
+  ...(q.roots !== undefined ? { roots: q.roots } : {}),
+})
 
 /** Containers: create, inspect, list, remove, pause, files and logs. */
 export const registerContainerRoutes = (app: Hono, deps: AgentDeps): void => {
@@ -59,20 +72,16 @@ export const registerContainerRoutes = (app: Hono, deps: AgentDeps): void => {
   })
 
   app.put('/v1/containers/:id/files', limit, async (c) => {
-    const q = parseInput(putFileQuerySchema, c.req.query(), 'file query')
+    const q = parseInput(putFileQuerySchema, filesQuery(c), 'file query')
     const bytes = new Uint8Array(await c.req.arrayBuffer())
-    const opts = {
-      ...(q.mode !== undefined ? { mode: q.mode } : {}),
-      ...(q.uid !== undefined ? { uid: q.uid } : {}),
-      ...(q.gid !== undefined ? { gid: q.gid } : {}),
-    }
+    const opts = { ...(q.mode !== undefined ? { mode: q.mode } : {}), ...accessOf(q) }
     await runtime.putFile(c.req.param('id'), q.path, bytes, opts)
     return c.body(null, 204)
   })
 
   app.get('/v1/containers/:id/files', async (c) => {
-    const q = parseInput(getFileQuerySchema, c.req.query(), 'file query')
-    const opts = q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}
+    const q = parseInput(getFileQuerySchema, filesQuery(c), 'file query')
+    const opts = { ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}), ...accessOf(q) }
     const bytes = await runtime.getFile(c.req.param('id'), q.path, opts)
     return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
       'content-type': 'application/octet-stream',

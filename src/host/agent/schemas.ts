@@ -65,7 +65,17 @@ export const buildBodySchema = z.strictObject({
 
 const int = (min: number) => z.coerce.number().int().min(min)
 
-/** Query of `PUT …/files`: mode in octal (`644`), uid and gid in decimal. */
+/** `uid`, `gid` and `roots` of a files query (see `FileAccess` in core/runtime.ts). */
+const fileAccess = {
+  uid: int(0).optional(),
+  gid: int(0).optional(),
+  roots: z.array(z.string().regex(/^\//, 'an absolute path')).min(1).optional(),
+}
+
+/**
+ * Query of `PUT …/files`: mode in octal (`644`), uid and gid in decimal, `roots` repeated.
+ * Parse `filesQuery(c)`, which keeps every `roots`.
+ */
 export const putFileQuerySchema = z.object({
   path: z.string().min(1),
   mode: z
@@ -73,14 +83,14 @@ export const putFileQuerySchema = z.object({
     .regex(/^[0-7]{1,4}$/, 'octal, e.g. 644')
     .transform((m) => parseInt(m, 8))
     .optional(),
-  uid: int(0).optional(),
-  gid: int(0).optional(),
+  ...fileAccess,
 })
 
-/** Query of `GET …/files`. */
+/** Query of `GET …/files`, like the PUT's without `mode`. */
 export const getFileQuerySchema = z.object({
   path: z.string().min(1),
   maxBytes: int(0).optional(),
+  ...fileAccess,
 })
 
 /** Query of `GET …/logs`. */

@@ -18,8 +18,10 @@
  * POST   /v1/containers/:id/exec           NDJSON { stream, data }…  body: ExecBody
  * DELETE /v1/execs/:execId                 204                       404 when not running
  * PUT    /v1/containers/:id/files          204                       raw body; query path,
- *                                                                     mode (octal), uid, gid
- * GET    /v1/containers/:id/files          raw bytes                 query path, maxBytes
+ *                                                                     mode (octal), uid, gid,
+ *                                                                     roots (repeated)
+ * GET    /v1/containers/:id/files          raw bytes                 query path, maxBytes,
+ *                                                                     uid, gid, roots
  * GET    /v1/containers/:id/logs           { lines, truncated? }     query tail, since, maxBytes
  * GET    /v1/containers/:id/logs?follow=1  NDJSON { line }…
  * ```
