@@ -31,6 +31,7 @@ export default defineConfig({
             'test/docker-runtime.docker.test.ts',
             'test/limits.docker.test.ts',
             'test/network.docker.test.ts',
+            'test/file-escape.docker.test.ts',
             'test/**/*.remote.test.ts',
           ],
           env: { TEST_RUNTIME: 'remote' },

@@ -1,4 +1,6 @@
+import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { promisify } from 'node:util'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
@@ -13,6 +15,7 @@ import type { ContainerRuntime, ContainerSpec } from '../src/core/runtime.ts'
 import { describeDockerTarget } from '../src/host/docker-connection.ts'
 import { DockerRuntime } from '../src/host/docker-runtime.ts'
 import {
+  EXEC_DIR,
   EXEC_ENV,
   execCommand,
   killCommand,
@@ -25,6 +28,7 @@ import { startTestRuntime, type TestRuntime } from './support/harness.ts'
 /** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
 const TEST_LABEL = 'workers-spawner.test'
+const run = promisify(execFile)
 const RUN = randomBytes(4).toString('hex')
 
 // DockerRuntime in-process, or through a host agent over HTTP with TEST_RUNTIME=remote.
@@ -57,9 +61,11 @@ const sh = async (id: string, line: string): Promise<string> => {
   return result.stdout
 }
 
-/** Files left in the exec dir. */
-const execLeftovers = (id: string): Promise<string> =>
-  sh(id, 'for f in /tmp/.ws-exec/*; do [ -e "$f" ] && echo $f; done; true')
+/** Files left in the exec dir, which only root may list. */
+const execLeftovers = async (id: string): Promise<string> => {
+  const line = `ls -A ${EXEC_DIR} 2>/dev/null; true`
+  return (await run('docker', ['exec', '-u', '0', id, 'sh', '-c', line])).stdout
+}
 
 /** Command lines of live (non-zombie) processes; zombies have an empty cmdline. */
 const liveCommands = async (id: string): Promise<string[]> => {
@@ -185,6 +191,8 @@ describe('exec', () => {
 
   it('does not start a command with stdin whose kill arrived first', async () => {
     const key = newExecKey()
+    // An exec with stdin makes the exec dir in an image that lacks it.
+    await runtime.exec(id, { argv: ['true'], stdin: '' })
     await runtime.putFile(id, stdinPath(key), new TextEncoder().encode('in'))
     await runtime.exec(id, { argv: killCommand(key) })
     const late = await runtime.exec(id, { argv: execCommand(key, ['echo', 'ran'], true) })

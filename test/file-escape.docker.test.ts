@@ -147,6 +147,7 @@ describe('file operations do not follow links out of the worker', () => {
     expect(res.status, res.text).toBe(200)
     expect(res.json.reply.text).toBe('a prompt on stdin')
     expect(await etc()).toBe(before)
+    expect(await asRoot('stat -c "%u %a %F" /run/workers-spawner/stage')).toBe('0 1733 directory\n')
   })
 
   it('does not follow a planted ~/.orchestrator link when it refreshes the token', async () => {
