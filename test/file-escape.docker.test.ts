@@ -60,7 +60,10 @@ describe('file operations do not follow links out of the worker', () => {
       plugins: () => registry,
       baseImage: WORKER_IMAGE,
       hostEnv: process.env,
-      tokens: { signer: new TokenSigner(randomBytes(32).toString('hex')), url: 'http://127.0.0.1:9' },
+      tokens: {
+        signer: new TokenSigner(randomBytes(32).toString('hex')),
+        url: 'http://127.0.0.1:9',
+      },
     })
     app = createApp({ service })
     http = api(app)

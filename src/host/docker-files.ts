@@ -156,7 +156,8 @@ export const putArchiveFile = async (ctx: DockerContext, id: string, f: ArchiveF
 const mkdirAsRoot = (ctx: DockerContext, id: string) => async (dir: string) => {
   const made = await runHelper(ctx, id, ['mkdir', '-p', '--', dir], '0:0')
   if (made.exitCode !== 0) {
-    throw new BadRequestError(`cannot create ${dir}: ${made.stderr.trim() || `exit ${made.exitCode}`}`)
+    const why = made.stderr.trim() || `exit ${made.exitCode}`
+    throw new BadRequestError(`cannot create ${dir}: ${why}`)
   }
 }
 

@@ -29,7 +29,9 @@ const containerPath = (id: string, rest = '') => `/v1/containers/${encodeURIComp
  * list would read as no list at all, so it is refused here as DockerRuntime refuses it.
  */
 const accessQuery = (opts: FileAccess) => {
-  if (opts.roots?.length === 0) throw new BadRequestError('roots: absolute directories, at least one')
+  if (opts.roots?.length === 0) {
+    throw new BadRequestError('roots: absolute directories, at least one')
+  }
   return {
     ...(opts.uid !== undefined ? { uid: opts.uid } : {}),
     ...(opts.gid !== undefined ? { gid: opts.gid } : {}),
