@@ -161,3 +161,49 @@ describe('file operations do not follow links out of the worker', () => {
     expect(res.json.error?.code, res.text).toBe('path_not_allowed')
   })
 })
+
+describe('the stdin directory in an image that lacks it', () => {
+  let h: Harness
+
+  beforeAll(async () => {
+    h = await startHarness()
+  })
+  afterAll(async () => {
+    await h?.cleanup()
+  })
+
+  /** A shell line run as root in a container. */
+  const asRoot = async (id: string, line: string): Promise<string> =>
+    (await run('docker', ['exec', '-u', '0', id, 'sh', '-c', line])).stdout
+
+  /** A worker-like container without the stdin directory, as an older image has none. */
+  const older = async (): Promise<string> => {
+    const container = await h.docker.createContainer({
+      Image: WORKER_IMAGE,
+      User: 'worker',
+      Labels: h.runLabel,
+      HostConfig: { CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges'] },
+    })
+    await container.start()
+    await asRoot(container.id, 'rm -rf /run/workers-spawner')
+    return container.id
+  }
+
+  it('is made root-owned with mode 1733 under root-owned parents', async () => {
+    const id = await older()
+    const result = await h.runtime.exec(id, { argv: ['cat'], stdin: 'in' })
+    expect(result).toMatchObject({ exitCode: 0, stdout: 'in' })
+    const dirs = '/run/workers-spawner /run/workers-spawner/stage'
+    expect(await asRoot(id, `stat -c "%u %a" ${dirs}`)).toBe('0 755\n0 1733\n')
+  })
+
+  it('is not made, and nothing is fed, when a parent is open to the worker', async () => {
+    const id = await older()
+    await asRoot(id, 'chmod 1777 /run')
+    // The worker got there first: the directory is its own, and could be a link.
+    await h.runtime.exec(id, { argv: ['mkdir', '-p', '/run/workers-spawner/stage'] })
+    const result = h.runtime.exec(id, { argv: ['cat'], stdin: 'in' })
+    await expect(result).rejects.toMatchObject({ code: 'exec_stdin_dir' })
+    expect(await asRoot(id, 'ls -A /run/workers-spawner/stage')).toBe('')
+  })
+})

@@ -1,19 +1,11 @@
 import type { Readable } from 'node:stream'
 import type { ExecRequest, ExecResult } from '../core/runtime.ts'
-import { SpawnerError } from '../core/errors.ts'
 import type { DockerContext } from './docker-call.ts'
-import { putArchiveFile, WORKER_UID } from './docker-files.ts'
 import { ExecOutput } from './exec-output.ts'
 import { exitCodeOf, runHelper, startExec, streamEnded } from './exec-start.ts'
 import { StartFailureGate, startFailure } from './exec-start-failure.ts'
-import {
-  EXEC_ENV,
-  execCommand,
-  killCommand,
-  newExecKey,
-  STAGE_DIR_COMMAND,
-  stdinPath,
-} from './exec-wrapper.ts'
+import { stageStdin } from './exec-stage.ts'
+import { EXEC_ENV, execCommand, killCommand, newExecKey } from './exec-wrapper.ts'
 
 /** Exit code reported when `timeoutMs` ran out (the convention of coreutils `timeout`). */
 export const EXIT_TIMEOUT = 124
@@ -43,11 +35,7 @@ export const runExec = async (
   }
   const key = newExecKey()
   const withStdin = req.stdin !== undefined
-  if (withStdin) {
-    const content = new TextEncoder().encode(req.stdin)
-    const file = { path: stdinPath(key), content, mode: 0o600, uid: WORKER_UID, gid: WORKER_UID }
-    await putArchiveFile(ctx, id, { ...file, makeDir: () => makeStageDir(ctx, id) })
-  }
+  if (req.stdin !== undefined) await stageStdin(ctx, id, key, req.stdin)
   const { exec, stream } = await startExec(ctx, id, {
     cmd: execCommand(key, req.argv, withStdin),
     env: { ...req.env, [EXEC_ENV]: key },
@@ -107,15 +95,6 @@ export const runExec = async (
     durationMs: durationMs(),
     ...(output.truncated ? { truncated: true } : {}),
   }
-}
-
-/** Makes the stdin directory in an image that lacks it (see EXEC_DIR). */
-const makeStageDir = async (ctx: DockerContext, id: string): Promise<void> => {
-  const made = await runHelper(ctx, id, STAGE_DIR_COMMAND, '0:0')
-  if (made.exitCode === 0) return
-  const why = made.stderr.trim() || `exit ${made.exitCode}`
-  ctx.logger.warn('exec stdin directory unusable', { containerId: id, reason: why })
-  throw new SpawnerError('exec_stdin_dir', 500, `cannot feed stdin in this container: ${why}`)
 }
 
 /**

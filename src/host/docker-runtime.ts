@@ -26,6 +26,7 @@ import { buildImage } from './docker-build.ts'
 import { createDocker, describeDockerTarget } from './docker-connection.ts'
 import { createRefusal, dockerMessage, dockerStatus } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
+import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
 
@@ -226,6 +227,7 @@ export class DockerRuntime implements ContainerRuntime {
       () => container.remove({ force: true, v: true }),
       gone,
     )
+    forgetStageCheck(this.#ctx, containerId)
   }
 
   async inspect(containerId: string): Promise<ContainerInfo | undefined> {
