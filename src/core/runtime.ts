@@ -112,7 +112,8 @@ export interface BuildFile {
  * 1000 = `worker`) the operation runs inside the container as that user, so the kernel's
  * permissions apply; links are resolved there too, and with `roots` a path that does not land
  * inside one of them (also resolved) is refused with a BadRequestError `path_not_allowed`
- * naming the field `path`. Anything done on a worker's behalf must use a non-root uid.
+ * naming the field `path`. Anything done on a worker's behalf must use a non-root uid. Being
+ * an exec, it needs the container running: a paused one is a ConflictError.
  *
  * `uid: 0` is only for files the service owns in root-owned directories the worker cannot
  * change (the state file under /etc): it goes through the Engine's archive API as root,
