@@ -67,8 +67,10 @@ describe('file operations do not follow links out of the worker', () => {
     })
     app = createApp({ service })
     http = api(app)
+    // Open: the in-process runtime here serves no worker API socket (the token URL is a dummy).
     const res = await http.post('/v1/workers', {
       agent: 'stdin-echo',
+      network: 'open',
       labels: h.runLabel,
       files: { 'TASK.md': '# task\n' },
     })
@@ -158,7 +160,17 @@ describe('file operations do not follow links out of the worker', () => {
     const before = await etc()
     const res = await http.patch(`/v1/workers/${workerId}`, { ttlSeconds: 7200 })
     expect(await etc()).toBe(before)
-    expect(res.json.error?.code, res.text).toBe('path_not_allowed')
+    // The update holds; only the token file the agent redirected stays stale.
+    expect(res.status, res.text).toBe(200)
+    expect(res.json.ttlSeconds).toBe(7200)
+  })
+
+  it('refreshes the token of a paused worker (resumed to write it as the worker user)', async () => {
+    await agent('rm -rf ~/.orchestrator')
+    expect((await http.post(`/v1/workers/${workerId}/pause`)).status).toBe(200)
+    const res = await http.patch(`/v1/workers/${workerId}`, { ttlSeconds: 9000 })
+    expect(res.status, res.text).toBe(200)
+    expect(await agent('stat -c "%u %a" ~/.orchestrator/token')).toBe('1000 600\n')
   })
 })
 

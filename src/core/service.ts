@@ -670,16 +670,23 @@ export class WorkerService {
       }
     }
     const next = { ttlSeconds, idleSeconds: input.idleSeconds ?? record.idleSeconds }
-    // Written first: a change the container does not hold would be lost on restart.
     hooks.onEffect?.()
-    await this.writeState({ ...record, ...next })
-    // A longer life needs a token that lives as long.
+    // A longer life needs a token that lives as long. The file is written inside the worker as
+    // its user, so a paused worker is resumed first; a token file the agent redirected stays
+    // stale (its own doing) and the update still holds.
     if (input.ttlSeconds !== undefined) {
-      await this.writeToken(
-        record.containerId,
-        await this.orchestratorEnv(record.workerId, { allowedTools: record.allowedTools, ttlSeconds: next.ttlSeconds }, record.createdAt),
+      const env = await this.orchestratorEnv(
+        record.workerId,
+        { allowedTools: record.allowedTools, ttlSeconds: next.ttlSeconds },
+        record.createdAt,
       )
+      await this.active(record, () => this.writeToken(record.containerId, env)).catch((err: unknown) => {
+        if (!(err instanceof BadRequestError)) throw err
+        this.logger.warn('token file not refreshed', { workerId: record.workerId, reason: err.message })
+      })
     }
+    // Before the record changes: a change the container does not hold would be lost on restart.
+    await this.writeState({ ...record, ...next })
     Object.assign(record, next)
     return toStatus(record)
   }
