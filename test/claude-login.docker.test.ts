@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
-import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 
 /** Every file under `dir` with the hash of its content. */
 const snapshot = (dir: string): Record<string, string> => {
@@ -31,14 +31,7 @@ describe("the host's Claude login (HOST_CLAUDE_DIR) with claude-code workers", (
   let a: string
   let b: string
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${spawner.port}${path}`, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    return { status: res.status, json: (await res.json()) as any }
-  }
+  const call = (method: string, path: string, body?: unknown) => spawnerClient(spawner)(method, path, body)
   const sh = async (workerId: string, shell: string) => (await call('POST', `/v1/workers/${workerId}/commands`, { shell })).json
 
   beforeAll(async () => {

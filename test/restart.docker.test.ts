@@ -3,7 +3,7 @@ import Dockerode from 'dockerode'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
-import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { waitFor } from './support/redis.ts'
 
 describe('a spawner killed and started again', () => {
@@ -16,14 +16,7 @@ describe('a spawner killed and started again', () => {
     for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
   })
 
-  const client = (p: SpawnerProcess) => async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${p.port}${path}`, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    return { status: res.status, json: (await res.json()) as any }
-  }
+  const client = (p: SpawnerProcess) => spawnerClient(p)
 
   /** Runs `script` in a container as root: the test plays an attacker who got root inside. */
   const asRoot = async (containerId: string, script: string) => {

@@ -20,6 +20,32 @@ const freePort = () =>
 
 const TOKEN_SECRET = 'serverless-token-secret-0123456789abcdef'
 
+/** Starts `worker.mjs` (in `dir`) under `workerd serve` on `port`, with these text bindings. */
+const serveWorkerd = (dir: string, name: string, port: number, bindings: Record<string, string>): ChildProcess => {
+  const texts = Object.entries(bindings).map(([k, v]) => `  (name = "${k}", text = "${v}"),`)
+  writeFileSync(
+    join(dir, `${name}.capnp`),
+    `using Workerd = import "/workerd/workerd.capnp";
+const config :Workerd.Config = (
+services = [
+  (name = "main", worker = .core),
+  (name = "internet", network = (allow = ["public", "private", "local"])),
+],
+sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
+);
+const core :Workerd.Worker = (
+modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
+compatibilityDate = "2026-11-01",
+bindings = [
+${texts.join('\n')}
+],
+globalOutbound = "internet",
+);
+`,
+  )
+  return spawn(workerdBin(), ['serve', join(dir, `${name}.capnp`)], { stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
 const workerdBin = () => join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd')
 
 
@@ -122,30 +148,12 @@ describe('the serverless bundle', () => {
     await new Promise<void>((resolve) => decoy.listen(0, '127.0.0.1', resolve))
     const decoyUrl = `http://127.0.0.1:${(decoy.address() as { port: number }).port}`
     const port = await freePort()
-    writeFileSync(
-      join(dir, 'open.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-services = [
-  (name = "main", worker = .core),
-  (name = "internet", network = (allow = ["public", "private", "local"])),
-],
-sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
-);
-const core :Workerd.Worker = (
-modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
-compatibilityDate = "2026-11-01",
-bindings = [
-  (name = "HOST_AGENT_URL", text = "${decoyUrl}"),
-  (name = "HOST_AGENT_TOKEN", text = "decoy-agent-token-0123456789"),
-  (name = "SPAWNER_TOKEN_SECRET", text = "${TOKEN_SECRET}"),
-],
-globalOutbound = "internet",
-);
-`,
-    )
+    const server = serveWorkerd(dir, 'unconfigured', port, {
+      HOST_AGENT_URL: decoyUrl,
+      HOST_AGENT_TOKEN: 'decoy-agent-token-0123456789',
+      SPAWNER_TOKEN_SECRET: TOKEN_SECRET,
+    })
     let log = ''
-    const server = spawn(workerdBin(), ['serve', join(dir, 'open.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
     server.stdout!.on('data', (d: Buffer) => (log += d.toString()))
     server.stderr!.on('data', (d: Buffer) => (log += d.toString()))
     try {
@@ -169,33 +177,15 @@ globalOutbound = "internet",
     }
   })
 
-  describeServed('under workerd, against a host agent on this machine', (agent, port) => {
-    writeFileSync(
-      join(dir, 'config.capnp'),
-      `using Workerd = import "/workerd/workerd.capnp";
-const config :Workerd.Config = (
-services = [
-  (name = "main", worker = .core),
-  (name = "internet", network = (allow = ["public", "private", "local"])),
-],
-sockets = [ (name = "http", address = "127.0.0.1:${port}", http = (), service = "main") ],
-);
-const core :Workerd.Worker = (
-modules = [ (name = "worker.mjs", esModule = embed "worker.mjs") ],
-compatibilityDate = "2026-11-01",
-bindings = [
-  (name = "HOST_AGENT_URL", text = "${agent.url}"),
-  (name = "HOST_AGENT_TOKEN", text = "${agent.token}"),
-  (name = "SPAWNER_API_TOKEN", text = "serverless-api-token-0123"),
-  (name = "SPAWNER_TOKEN_SECRET", text = "${TOKEN_SECRET}"),
-  (name = "WORKER_IMAGE", text = "${WORKER_IMAGE}"),
-],
-globalOutbound = "internet",
-);
-`,
-    )
-    return spawn(workerdBin(), ['serve', join(dir, 'config.capnp')], { stdio: ['ignore', 'pipe', 'pipe'] })
-  })
+  describeServed('under workerd, against a host agent on this machine', (agent, port) =>
+    serveWorkerd(dir, 'config', port, {
+      HOST_AGENT_URL: agent.url,
+      HOST_AGENT_TOKEN: agent.token,
+      SPAWNER_API_TOKEN: 'serverless-api-token-0123',
+      SPAWNER_TOKEN_SECRET: TOKEN_SECRET,
+      WORKER_IMAGE,
+    }),
+  )
 
   describeServed('under `wrangler dev` (wrangler 3 runs on Node 20), against a host agent', (agent, port) => {
     writeFileSync(

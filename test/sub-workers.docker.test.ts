@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
-import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 
 const API_TOKEN = `api-${randomBytes(12).toString('hex')}`
 
@@ -17,14 +17,8 @@ describe('a worker with only the spawn tool, against the real service and Docker
   let parent: string
   let parentToken: string
 
-  const call = async (method: string, path: string, body?: unknown, token = API_TOKEN) => {
-    const res = await fetch(`http://127.0.0.1:${spawner.port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    return { status: res.status, json: (await res.json()) as any }
-  }
+  const call = (method: string, path: string, body?: unknown, token = API_TOKEN) =>
+    spawnerClient(spawner)(method, path, body, token)
   const spawn = (config: object) => call('POST', '/v1/workers', { agent: 'shell', ...config }, parentToken)
   const hostConfig = async (workerId: string) => {
     const [row] = await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${workerId}`] } })

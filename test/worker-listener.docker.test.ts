@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
-import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 
 describe('the listener workers reach (npm start, loopback HOST)', () => {
@@ -12,14 +12,7 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
   let open: string
   let isolated: string
 
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`http://127.0.0.1:${spawner.port}${path}`, {
-      method,
-      headers: body ? { 'content-type': 'application/json' } : {},
-      ...(body ? { body: JSON.stringify(body) } : {}),
-    })
-    return { status: res.status, json: (await res.json()) as any }
-  }
+  const call = (method: string, path: string, body?: unknown) => spawnerClient(spawner)(method, path, body)
 
   beforeAll(async () => {
     spawner = await startSpawner({ SPAWNER_INSTANCE: instance, WORKER_IMAGE })

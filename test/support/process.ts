@@ -95,3 +95,28 @@ export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_0
   }
   return { ...p, kill, port: Number(String(p.listening.url).split(':').at(-1)) }
 }
+
+/** What a JSON call to a spawner process answered. */
+export interface CallResult {
+  status: number
+  // Tests read whatever the route answers.
+  json: any
+}
+
+/**
+ * JSON calls to a spawner process on its port, as `curl` would make them: a JSON body with its
+ * content type, and `Authorization: Bearer` when a token is given (per call, or for all).
+ */
+export const spawnerClient =
+  (p: { port: number }, token?: string) =>
+  async (method: string, path: string, body?: unknown, bearer: string | undefined = token): Promise<CallResult> => {
+    const res = await fetch(`http://127.0.0.1:${p.port}${path}`, {
+      method,
+      headers: {
+        ...(bearer ? { authorization: `Bearer ${bearer}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    })
+    return { status: res.status, json: await res.json() }
+  }
