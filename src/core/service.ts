@@ -117,6 +117,8 @@ export class WorkerService {
   private creating = 0
   /** Sub-workers being created, by id: they count against their parent's and tree's quotas. */
   private readonly reservedChildren = new Map<string, { parentId: string; rootId: string }>()
+  /** The last state-file write of each worker (see `writeState`). */
+  private readonly stateWrites = new Map<string, Promise<void>>()
   /** One quota check at a time per tree (see `locked`). */
   private readonly treeLocks = new Map<string, Promise<void>>()
   /** Warm pools to take containers from at create (set by WarmPools itself). */
@@ -841,8 +843,23 @@ export class WorkerService {
     }
   }
 
-  private writeState(r: WorkerRecord) {
-    return writeWorkerState(this.opts.runtime, r.containerId, r.workerId, this.mac, this.stateOf(r))
+  /**
+   * Writes the worker's state file. Writes of one worker go one after another, in the order they
+   * were asked for, each with the record as it was then: a background activity write started
+   * before an `update` can never land after it and undo it.
+   */
+  private writeState(r: WorkerRecord): Promise<void> {
+    const state = this.stateOf(r)
+    const before = this.stateWrites.get(r.workerId) ?? Promise.resolve()
+    const write = before
+      .catch(() => undefined)
+      .then(() => writeWorkerState(this.opts.runtime, r.containerId, r.workerId, this.mac, state))
+    const tail = write.catch(() => undefined)
+    this.stateWrites.set(r.workerId, tail)
+    void tail.then(() => {
+      if (this.stateWrites.get(r.workerId) === tail) this.stateWrites.delete(r.workerId)
+    })
+    return write
   }
 
   /** Writes the last activity now and then, so a restart keeps the idle deadline. */

@@ -117,4 +117,45 @@ describe('the state a worker carries is trusted only when the service signed it'
     expect(await runtime.inspect(containerId)).toBeDefined()
     await expect(second.status({ workerId })).rejects.toMatchObject({ status: 503 })
   })
+
+  it('keeps an update when a background activity write started before it lands after it', async () => {
+    const runtime = memory()
+    const put = runtime.putFile.bind(runtime)
+    let hold: Promise<void> | undefined
+    let release = () => {}
+    let stateWrites = 0
+    runtime.putFile = async (id: string, path: string, content: Uint8Array) => {
+      if (path === STATE_FILE) {
+        stateWrites++
+        const held = hold
+        hold = undefined
+        if (held) await held
+      }
+      return put(id, path, content)
+    }
+    let clock = Date.parse('2026-06-01T00:00:00Z')
+    const svc = new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: 'base',
+      hostEnv: {},
+      secret: SECRET,
+      persistActivityMs: 1,
+      now: () => new Date((clock += 1000)),
+    })
+    const { workerId } = await svc.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
+    const { containerId } = await svc.get(workerId)
+    hold = new Promise<void>((r) => (release = r))
+    const before = stateWrites
+    // The command's activity write (TTL 600) is held; the update (TTL 7200) is asked for after it.
+    await svc.sendCommand({ workerId, shell: 'true', timeoutMs: 60_000 })
+    const updating = svc.update({ workerId, ttlSeconds: 7200 })
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
+    // The update waits for the write before it instead of racing it.
+    expect(stateWrites - before).toBe(1)
+    release()
+    await updating
+    const kept = JSON.parse(JSON.parse(new TextDecoder().decode(runtime.files.get(`${containerId}:${STATE_FILE}`))).state)
+    expect(kept.ttlSeconds).toBe(7200)
+  })
 })
