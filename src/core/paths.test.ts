@@ -17,3 +17,17 @@ describe('resolveFilePath', () => {
     },
   )
 })
+
+describe('resolveFilePath limits', () => {
+  it('refuses a name longer than a filesystem takes (255 bytes), before Docker sees it', () => {
+    expect(resolveFilePath(`/workspace/${'p'.repeat(255)}`, roots)).toBe(`/workspace/${'p'.repeat(255)}`)
+    expect(() => resolveFilePath(`/workspace/${'p'.repeat(256)}`, roots)).toThrow(/255 bytes/)
+    // Bytes, not characters: 128 two-byte letters are 256 bytes.
+    expect(() => resolveFilePath(`/workspace/${'é'.repeat(128)}/a`, roots)).toThrow(/255 bytes/)
+  })
+
+  it('refuses a path longer than 4096 bytes', () => {
+    const long = `/workspace/${'a/'.repeat(2100)}b`
+    expect(() => resolveFilePath(long, roots)).toThrow(/4096 bytes/)
+  })
+})

@@ -1,5 +1,11 @@
 import { BadRequestError } from './errors.ts'
 
+/** Longest file name and path Linux file systems take (NAME_MAX, PATH_MAX), in bytes. */
+const NAME_MAX = 255
+const PATH_MAX = 4096
+
+const bytes = (s: string) => new TextEncoder().encode(s).length
+
 /** Directories a worker's files may live under, besides its workdir. */
 export const EXTRA_FILE_ROOTS = ['/tmp', '/home/worker'] as const
 
@@ -29,7 +35,16 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
     }
     parts.push(seg)
   }
+  // Longer names fail inside the engine (a 500 there), far from the field that caused it.
+  if (parts.some((p) => bytes(p) > NAME_MAX)) {
+    throw new BadRequestError(`${field}: a name in it is longer than ${NAME_MAX} bytes`, [
+      { path: field, message: `name longer than ${NAME_MAX} bytes` },
+    ])
+  }
   const normalised = '/' + parts.join('/')
+  if (bytes(normalised) > PATH_MAX) {
+    throw new BadRequestError(`${field}: longer than ${PATH_MAX} bytes`, [{ path: field, message: `longer than ${PATH_MAX} bytes` }])
+  }
   const inside = roots.some((root) => {
     const r = root.endsWith('/') ? root.slice(0, -1) : root
     return normalised.startsWith(r + '/')
