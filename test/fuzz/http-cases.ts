@@ -309,7 +309,13 @@ const otherCase = (tools: string[]): fc.Arbitrary<HttpCase> =>
 export const httpCase = (hints: Hints, constrain: Constrain = (_, v) => v, commands: readonly Command[] = catalog): fc.Arbitrary<HttpCase> => {
   const tools = [...new Set(commands.map((c) => c.permission))]
   return fc.oneof(
-    { weight: 12, arbitrary: fc.oneof(...commands.map((cmd) => commandCase(cmd, hints, tools, constrain))) },
+    // create has the deepest input (a whole WorkerConfig): it gets a larger share.
+    {
+      weight: 12,
+      arbitrary: fc.oneof(
+        ...commands.map((cmd) => ({ weight: cmd.name === 'create' ? 3 : 1, arbitrary: commandCase(cmd, hints, tools, constrain) })),
+      ),
+    },
     { weight: 1, arbitrary: otherCase(tools) },
   )
 }

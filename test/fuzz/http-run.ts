@@ -2,7 +2,7 @@ import { createHmac } from 'node:crypto'
 import { catalog, findCommand } from '../../src/core/catalog.ts'
 import type { HttpCase } from './http-cases.ts'
 import { toJsonText, toQueryText } from './mutations.ts'
-import { checkErrorJson, checkOutput, FuzzFailure, short } from './invariants.ts'
+import { checkErrorJson, checkOutput, FuzzFailure, isAgentFailure, short } from './invariants.ts'
 import { resolveRefs, WorkerRef, type FuzzTarget } from './target.ts'
 
 const TOOLS = [...new Set(catalog.map((c) => c.permission))]
@@ -101,7 +101,16 @@ export const runHttpCase = async (c: HttpCase, target: FuzzTarget): Promise<stri
 const checkResponse = async (res: Response, c: HttpCase, what: string): Promise<string> => {
   const type = res.headers.get('content-type') ?? ''
   if (res.status >= 500) {
-    throw new FuzzFailure(`answered ${res.status}: ${short(await res.text(), 500)}`, what)
+    const text = await res.text()
+    const code = (() => {
+      try {
+        return (JSON.parse(text) as { error?: { code?: string } }).error?.code
+      } catch {
+        return undefined
+      }
+    })()
+    if (!isAgentFailure(res.status, code)) throw new FuzzFailure(`answered ${res.status}: ${short(text, 500)}`, what)
+    return `${res.status} ${checkErrorJson(text, what)}`
   }
   if (type.startsWith('text/event-stream')) {
     if (res.status !== 200) throw new FuzzFailure(`SSE with status ${res.status}`, what)

@@ -41,6 +41,13 @@ export const checkOutput = (cmd: Command, text: string, what: string) => {
   }
 }
 
+/**
+ * The one 5xx a fuzzed request may get: 502 `agent_error`, when the agent CLI a worker runs
+ * gave no reply. Over the memory runtime the CLIs of the real agent plugins are not there, so
+ * a prompt to such a worker ends so; the service itself worked and says why.
+ */
+export const isAgentFailure = (status: number, code: string | undefined) => status === 502 && code === 'agent_error'
+
 /** Counts answers by a key (`status code`) and prints them sorted. */
 export class Tally {
   readonly counts = new Map<string, number>()

@@ -175,19 +175,21 @@ export const mutate = (value: unknown, depth = 0): fc.Arbitrary<unknown> => {
   }
   if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
     const entries = Object.entries(value)
-    const options: fc.Arbitrary<unknown>[] = [
-      anyValue,
-      fc.tuple(fc.oneof(odd, fc.string()), anyValue).map(([k, v]) => addKey(value, k, v)),
+    const options: fc.WeightedArbitrary<unknown>[] = [
+      { weight: 1, arbitrary: anyValue },
+      { weight: 1, arbitrary: fc.tuple(fc.oneof(odd, fc.string()), anyValue).map(([k, v]) => addKey(value, k, v)) },
     ]
     if (entries.length) {
-      options.push(fc.nat(entries.length - 1).map((i) => Object.fromEntries(entries.filter((_, j) => j !== i))))
+      options.push({ weight: 1, arbitrary: fc.nat(entries.length - 1).map((i) => Object.fromEntries(entries.filter((_, j) => j !== i))) })
       if (deeper) {
-        options.push(
-          fc.nat(entries.length - 1).chain((i) => mutate(entries[i]![1], depth + 1).map((v) => addKey(value, entries[i]![0], v))),
-        )
+        // Mostly deeper: a whole config replaced by `5` says less than one bad field inside it.
+        options.push({
+          weight: 5,
+          arbitrary: fc.nat(entries.length - 1).chain((i) => mutate(entries[i]![1], depth + 1).map((v) => addKey(value, entries[i]![0], v))),
+        })
       }
     }
-    return fc.oneof(keep, ...options)
+    return fc.oneof(...options)
   }
   if (typeof value === 'string') return fc.oneof(keep, nastyString, trickyPath, oddNumber, anyValue)
   if (typeof value === 'number') return fc.oneof(keep, oddNumber, anyValue)

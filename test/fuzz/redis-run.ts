@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis'
 import { findCommand } from '../../src/core/catalog.ts'
 import type { Logger } from '../../src/core/logger.ts'
 import type { RedisNames } from '../../src/redis/settings.ts'
-import { checkErrorObject, checkOutput, FuzzFailure, short } from './invariants.ts'
+import { checkErrorObject, checkOutput, isAgentFailure, FuzzFailure, short } from './invariants.ts'
 import { toJsonText } from './mutations.ts'
 import type { FieldValue, RedisCase } from './redis-cases.ts'
 import { resolveRefs } from './target.ts'
@@ -189,7 +189,7 @@ export const runRedisBatch = async (
       }
       const code = checkErrorObject(error, a.error!, describe(s))
       const status = Number(a.status)
-      if (!Number.isInteger(status) || status < 400 || status >= 500) {
+      if (!Number.isInteger(status) || status < 400 || (status >= 500 && !isAgentFailure(status, code))) {
         throw new FuzzFailure(`ok 0 with status '${a.status}' (${code})`, describe(s))
       }
       keys.push(`${status} ${code}`)

@@ -70,7 +70,7 @@ const string = (s: JsonSchema) => {
 export const arbitraryOf = (schema: JsonSchema, hints: Hints = {}, name?: string): fc.Arbitrary<unknown> => {
   const plain = bare(schema, hints)
   const hint = name === undefined ? undefined : hints[name]
-  return hint ? fc.oneof({ weight: 1, arbitrary: plain }, { weight: 3, arbitrary: hint }) : plain
+  return hint ? fc.oneof({ weight: 1, arbitrary: plain }, { weight: 5, arbitrary: hint }) : plain
 }
 
 const bare = (s: JsonSchema, hints: Hints): fc.Arbitrary<unknown> => {

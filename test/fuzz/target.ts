@@ -70,7 +70,7 @@ export const baseHints = (registry: PluginRegistry): Hints => {
     agent: fc.constantFrom('shell', ...agents),
     capabilities: fc.subarray(names.filter((n) => !agents.includes(n)), { maxLength: 3 }),
     path: trickyPath,
-    workdir: fc.constantFrom('/workspace', '/workspace', '/workspace', '/tmp/w', '/', '/workspace/..', 'rel'),
+    workdir: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('/workspace', '/tmp/w') }, { weight: 1, arbitrary: fc.constantFrom('/', '/workspace/..', 'rel') }),
     allowedTools: fc.subarray(TOOLS),
     shell: fc.constantFrom('echo hi', 'true', 'exit 3', 'printf "\\0\\377"'),
     prompt: fc.constantFrom('echo hi', 'true'),
@@ -78,7 +78,8 @@ export const baseHints = (registry: PluginRegistry): Hints => {
     mode: fc.constantFrom('0644', '0755', 420, '7777', '0888', 0o10000, -1),
     encoding: fc.constantFrom('utf8', 'base64', 'base64', 'utf8', 'hex', 'UTF8'),
     files: fc.dictionary(fc.oneof(trickyPath, fc.constantFrom('AGENTS.md', 'dir/TASK.md')), fc.string(), { maxKeys: 2 }),
-    labels: fc.dictionary(fc.constantFrom('team', 'app.kind', 'workers-spawner.id', 'x/y', '-bad', ''), fc.string(), { maxKeys: 2 }),
+    labels: fc.dictionary(fc.constantFrom('team', 'app.kind', 'x/y', 'team', 'workers-spawner.id', '-bad'), fc.string(), { maxKeys: 2 }),
+    spawnablePlugins: fc.subarray(names, { maxLength: 2 }),
   }
 }
 
