@@ -37,6 +37,8 @@ export interface HttpCase {
   host: string
   origin: string | undefined
   site: string | undefined
+  /** Leave a streamed answer (SSE) at once, as a client that goes away. */
+  leave: boolean
 }
 
 const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'PROPFIND', 'FOO', 'patch', 'Get']
@@ -256,7 +258,11 @@ const commandCase = (cmd: Command, hints: Hints, tools: string[], constrain: Con
         { weight: 1, arbitrary: fc.constant({ kind: 'none' } as Body) },
       ),
       contentType: fc.oneof({ weight: 8, arbitrary: fc.constant('default') }, { weight: 1, arbitrary: fc.constantFrom(...CONTENT_TYPES) }),
-      accept: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) }),
+      accept: cmd.name === 'send_command'
+        ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant('text/event-stream') }, { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) })
+        : fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) }),
+      follow: cmd.name === 'logs' ? fc.constantFrom<[string, unknown][]>([], [], [['follow', '1']]) : fc.constant([]),
+      leave: fc.boolean(),
       auth: auth(tools),
       host: fc.oneof({ weight: 6, arbitrary: fc.constant('localhost') }, { weight: 1, arbitrary: fc.constantFrom(...HOSTS) }),
       origin: fc.oneof({ weight: 25, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ORIGINS) }),
@@ -271,7 +277,7 @@ const commandCase = (cmd: Command, hints: Hints, tools: string[], constrain: Con
         command: cmd.name,
         path: cmd.http.path.replace(':id', '{id}'),
         id,
-        query: [...parts.query, ...r.extraQuery],
+        query: [...parts.query, ...r.follow, ...r.extraQuery],
         rawQuery: r.rawQuery,
         body: r.body ?? parts.body,
         contentType: r.contentType === 'default' ? defaultType(cmd) : r.contentType,
@@ -280,6 +286,7 @@ const commandCase = (cmd: Command, hints: Hints, tools: string[], constrain: Con
         host: r.host,
         origin: r.origin,
         site: r.site,
+        leave: r.leave,
       }
     })
 
@@ -303,6 +310,7 @@ const otherCase = (tools: string[]): fc.Arbitrary<HttpCase> =>
     host: fc.constantFrom(...HOSTS),
     origin: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ORIGINS) }),
     site: fc.constantFrom(undefined, undefined, undefined, 'cross-site', 'same-origin'),
+    leave: fc.boolean(),
   })
 
 /** Every HTTP request the fuzzer sends: mostly aimed at catalog commands, some at the rest. */

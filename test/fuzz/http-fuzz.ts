@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { httpCase } from './http-cases.ts'
 import { runHttpCase } from './http-run.ts'
 import { Tally, watchCrashes } from './invariants.ts'
@@ -12,12 +13,15 @@ import type { FuzzTarget } from './target.ts'
 export const fuzzHttp = async (target: FuzzTarget, opts: FuzzOptions, tally = new Tally()): Promise<Tally> => {
   const crashes = watchCrashes()
   try {
+    // Mostly one request at a time; now and then a few at once, for races between them.
+    const one = httpCase(target.hints, (name, input) => target.constrain(name, input))
+    const cases = fc.oneof({ weight: 4, arbitrary: one.map((c) => [c]) }, { weight: 1, arbitrary: fc.array(one, { minLength: 2, maxLength: 4 }) })
     await runProperty(
       'HTTP fuzz',
-      httpCase(target.hints, (name, input) => target.constrain(name, input)),
-      async (c) => {
-        tally.add(await runHttpCase(c, target))
-        await crashes.check(`after ${c.method} ${c.path}`)
+      cases,
+      async (batch) => {
+        for (const key of await Promise.all(batch.map((c) => runHttpCase(c, target)))) tally.add(key)
+        await crashes.check(`after ${batch.map((c) => `${c.method} ${c.path}`).join(', ')}`)
       },
       opts,
     )

@@ -141,10 +141,11 @@ const checkResponse = async (res: Response, c: HttpCase, what: string): Promise<
 /**
  * A command's SSE answer runs to its end (the memory runtime answers at once; Docker runs are
  * given short timeouts): every `error` event is the error JSON, the `result` fits the schema.
- * Endless streams (logs?follow=1, /v1/events) are left after their headers.
+ * Endless streams (logs?follow=1, /v1/events), and commands the case says to leave, are
+ * cancelled after their headers, as by a client that goes away.
  */
 const readSse = async (res: Response, c: HttpCase, what: string): Promise<string> => {
-  if (c.command !== 'send_command' || c.method !== 'POST') {
+  if (c.command !== 'send_command' || c.method !== 'POST' || c.leave) {
     await res.body?.cancel()
     return '200 (stream)'
   }

@@ -9,14 +9,21 @@ import type { Constrain } from './http-cases.ts'
  * a fresh request id, a stream of the producer's own (with a suffix), or a payload (JSON text of
  * it, worker references resolved). Text may hold `{prefix}`, the service's key prefix.
  */
-export type FieldValue = string | Uint8Array | { fresh: 'requestId' } | { ownStream: string } | { payload: unknown }
+export type FieldValue =
+  | string
+  | Uint8Array
+  | { fresh: 'requestId' }
+  /** The request id of the entry before it in the batch (a producer sending twice). */
+  | { again: 'requestId' }
+  | { ownStream: string }
+  | { payload: unknown }
 
 /** One stream entry as generated. */
 export interface RedisCase {
   fields: [string | Uint8Array, FieldValue][]
 }
 
-const REQUEST_IDS = ['', ' ', 'a b', 'x'.repeat(201), 'é', 'req\n1', '\0', 'req\t']
+const REQUEST_IDS = ['', ' ', 'a b', 'x'.repeat(201), 'é', 'req\n1', '\0', 'req\t', 'r'.repeat(1024 * 1024)]
 const COMMANDS = ['', 'CREATE', 'create ', 'nope', '__proto__', 'constructor', 'toString', 'x'.repeat(100_000)]
 
 /** Names the service keeps for itself, relative to its prefix (`reply_to` must be refused). */
@@ -40,6 +47,7 @@ export const redisCase = (hints: Hints, constrain: Constrain = (_, v) => v): fc.
       request: payloadOf(hints, constrain),
       requestId: fc.oneof(
         { weight: 12, arbitrary: fc.constant<FieldValue>({ fresh: 'requestId' }) },
+        { weight: 1, arbitrary: fc.constant<FieldValue>({ again: 'requestId' }) },
         { weight: 1, arbitrary: fc.constantFrom<FieldValue>(...REQUEST_IDS) },
         { weight: 1, arbitrary: badUtf8 },
         { weight: 1, arbitrary: fc.constant(undefined) },
@@ -72,7 +80,7 @@ export const redisCase = (hints: Hints, constrain: Constrain = (_, v) => v): fc.
           arbitrary: fc.array(
             fc.tuple(
               fc.oneof(fc.constantFrom('forwarded_by', 'ok', 'result', 'x', '', 'request_id', 'command'), badUtf8),
-              fc.oneof(fc.string(), nastyString, badUtf8),
+              fc.oneof(fc.string(), nastyString, badUtf8, fc.constant('v'.repeat(2 * 1024 * 1024))),
             ),
             { maxLength: 3 },
           ),
