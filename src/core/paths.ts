@@ -3,6 +3,8 @@ import { BadRequestError } from './errors.ts'
 /** Longest file name and path Linux file systems take (NAME_MAX, PATH_MAX), in bytes. */
 const NAME_MAX = 255
 const PATH_MAX = 4096
+/** Levels below `/`: the engine stops walking a path at 255 steps, its own prefix included. */
+const MAX_DEPTH = 128
 
 const bytes = (s: string) => new TextEncoder().encode(s).length
 
@@ -35,22 +37,27 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
     }
     parts.push(seg)
   }
-  // Longer names fail inside the engine (a 500 there), far from the field that caused it.
-  if (parts.some((p) => bytes(p) > NAME_MAX)) {
-    throw new BadRequestError(`${field}: a name in it is longer than ${NAME_MAX} bytes`, [
-      { path: field, message: `name longer than ${NAME_MAX} bytes` },
-    ])
-  }
   const normalised = '/' + parts.join('/')
-  if (bytes(normalised) > PATH_MAX) {
-    throw new BadRequestError(`${field}: longer than ${PATH_MAX} bytes`, [{ path: field, message: `longer than ${PATH_MAX} bytes` }])
-  }
+  assertPathLimits(normalised, field)
   const inside = roots.some((root) => {
     const r = root.endsWith('/') ? root.slice(0, -1) : root
     return normalised.startsWith(r + '/')
   })
   if (!inside) throw outside(path, roots, field)
   return normalised
+}
+
+/**
+ * Refuses an absolute path that no container file system takes: a name over 255 bytes, over
+ * 4096 bytes in all, or more than 128 levels deep. Such paths fail inside the engine, as a
+ * 500 far from the field that caused them.
+ */
+export const assertPathLimits = (path: string, field: string) => {
+  const parts = path.split('/').filter((p) => p !== '')
+  const refuse = (message: string) => new BadRequestError(`${field}: ${message}`, [{ path: field, message }])
+  if (parts.some((p) => bytes(p) > NAME_MAX)) throw refuse(`a name in it is longer than ${NAME_MAX} bytes`)
+  if (bytes(path) > PATH_MAX) throw refuse(`longer than ${PATH_MAX} bytes`)
+  if (parts.length > MAX_DEPTH) throw refuse(`deeper than ${MAX_DEPTH} levels`)
 }
 
 const outside = (path: string, roots: readonly string[], field: string) =>

@@ -22,6 +22,7 @@ import { LABELS } from './labels.ts'
 import { base64ToBytes, bytesToBase64, utf8Decode, utf8Encode } from './bytes.ts'
 import { addUsage, recordFromContainer, stateFromContainer, toStatus, type WorkerRecord } from './worker-record.ts'
 import { parseInput } from './validation.ts'
+import { assertStartable } from './startable.ts'
 import { EventBus, type SpawnerEvent } from './events.ts'
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
@@ -386,6 +387,7 @@ export class WorkerService {
     createdAt = this.now(),
     parent?: { workerId: string; depth: number; rootId: string },
   ) {
+    assertStartable(config)
     const resolved = resolvePlugins(this.opts.plugins(), config)
     assertSecrets(resolved.ordered, this.opts.hostEnv)
     const spec = buildContainerSpec(config, resolved.ordered, {
