@@ -92,3 +92,31 @@ export const createRefusal = (err: unknown): BadRequestError | undefined => {
   const path = SETTING_FIELDS.find(([re]) => re.test(message))?.[1] ?? 'config'
   return new BadRequestError(`${path}: the Docker Engine refused it: ${message}`, [{ path, message }], 'bad_request')
 }
+
+/** What the OCI runtime says when a working directory cannot be made in the image. */
+const WORKDIR_FAILURES = [
+  'not a directory',
+  'read-only file system',
+  'no such file or directory',
+  'file name too long',
+  'too many links',
+  'permission denied',
+]
+
+/**
+ * The engine fails a container's start when its working directory cannot be made in the image
+ * (under a file, on /sys or /proc): the caller's `workdir`, so a 400 naming it, without the
+ * engine's host paths. Undefined for any other failure.
+ */
+export const workdirRefusal = (err: unknown, workdir: string): BadRequestError | undefined => {
+  if (err instanceof SpawnerError) return undefined
+  const message = dockerMessage(err)
+  // The path named is the workdir, a directory above it, or the workdir under the engine's root.
+  const paths = message.match(/\/[^\s:"']*/g) ?? []
+  const aboutWorkdir = paths.some((p) => p === workdir || workdir.startsWith(`${p}/`) || p.endsWith(workdir))
+  const reason = WORKDIR_FAILURES.find((r) => message.includes(r))
+  if (!aboutWorkdir || !reason) return undefined
+  return new BadRequestError(`workdir: '${workdir}' cannot be made in the worker's image (${reason})`, [
+    { path: 'workdir', message: reason },
+  ])
+}

@@ -24,7 +24,7 @@ import {
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { buildImage } from './docker-build.ts'
 import { createDocker, describeDockerTarget } from './docker-connection.ts'
-import { createRefusal, dockerMessage, dockerStatus } from './docker-errors.ts'
+import { createRefusal, dockerMessage, dockerStatus, workdirRefusal } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
@@ -130,12 +130,16 @@ export class DockerRuntime implements ContainerRuntime {
         this.#ctx.docker
           .createContainer(toCreateOptions(spec, { apiDir, ...(this.#logRotation ? { logs: this.#logRotation } : {}) }))
           .catch((err: unknown) => {
-            throw createRefusal(err) ?? err
+            throw createRefusal(err) ?? workdirRefusal(err, spec.workdir) ?? err
           }),
     )
     const containerId = created.id
     try {
-      await mustCall(this.#ctx, 'start', { containerId }, () => created.start())
+      await mustCall(this.#ctx, 'start', { containerId }, () =>
+        created.start().catch((err: unknown) => {
+          throw workdirRefusal(err, spec.workdir) ?? err
+        }),
+      )
     } catch (err) {
       await this.remove(containerId).catch(() => undefined)
       throw err

@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { api, startHarness, type Harness } from './support/harness.ts'
+
+// Configs the fuzzer found the Docker Engine failing at start (a 502 `docker_error`): each is
+// the caller's input, so a 400 naming the field.
+describe('create refuses what no container can start with', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await startHarness()
+  })
+  afterAll(async () => {
+    await h?.cleanup()
+  })
+
+  it.each([
+    ['a workdir under a file of the image', { workdir: '/etc/passwd/x' }, 'workdir'],
+    ['a workdir that is a file of the image', { workdir: '/dev/null' }, 'workdir'],
+    ['a workdir on a read-only file system', { workdir: '/sys/x' }, 'workdir'],
+    ['a workdir under /proc', { workdir: '/proc/x' }, 'workdir'],
+    ['a workdir name over 255 bytes', { workdir: `/w/${'p'.repeat(256)}` }, 'workdir'],
+    ['a workdir 300 levels deep', { workdir: `/x/${'a/'.repeat(300)}b` }, 'workdir'],
+    ['a NUL in an env value', { env: { A: 'x\0y' } }, 'env.A'],
+  ])('%s', async (_name, config, field) => {
+    const res = await api(h.app).post('/v1/workers', { agent: 'shell', labels: h.runLabel, ...config })
+    expect(res.status, res.text).toBe(400)
+    expect(res.json.error.code).toBe('bad_request')
+    expect(res.json.error.message).toMatch(new RegExp(`^${field.replace('.', '\\.')}: `))
+    expect(await h.containers()).toEqual([])
+  })
+})
