@@ -70,7 +70,11 @@ export const baseHints = (registry: PluginRegistry): Hints => {
     agent: fc.constantFrom('shell', ...agents),
     capabilities: fc.subarray(names.filter((n) => !agents.includes(n)), { maxLength: 3 }),
     path: trickyPath,
-    workdir: fc.oneof({ weight: 6, arbitrary: fc.constantFrom('/workspace', '/tmp/w') }, { weight: 1, arbitrary: fc.constantFrom('/', '/workspace/..', 'rel') }),
+    workdir: fc.oneof(
+      { weight: 6, arbitrary: fc.constantFrom('/workspace', '/tmp/w') },
+      { weight: 1, arbitrary: fc.constantFrom('/', '/workspace/..', 'rel', '/etc/passwd', '/dev/null/x', '/sys/w', '/proc/w', '/root/w') },
+      { weight: 1, arbitrary: trickyPath },
+    ),
     allowedTools: fc.subarray(TOOLS),
     shell: fc.constantFrom('echo hi', 'true', 'exit 3', 'printf "\\0\\377"'),
     prompt: fc.constantFrom('echo hi', 'true'),

@@ -24,4 +24,12 @@ describe('TokenSigner', () => {
     const old = await signer.sign({ sub: 'w-0123456789abcdef', tools: [], exp: 1000 })
     await expect(signer.verify(old)).rejects.toThrow('token expired')
   })
+
+  it('refuses a signed token whose subject is not a worker id', async () => {
+    // Its subject becomes a label filter sent to the engine: 3 MiB of it answered 431 there.
+    for (const sub of ['z'.repeat(3 * 1024 * 1024), '../x', '', 'w-0123456789ABCDEF']) {
+      const token = await signer.sign({ sub, tools: ['status'], exp })
+      await expect(signer.verify(token)).rejects.toThrow('malformed token claims')
+    }
+  })
 })

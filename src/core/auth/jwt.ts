@@ -1,18 +1,20 @@
 import { z } from 'zod'
 import { UnauthorizedError } from '../errors.ts'
+import { workerIdSchema } from '../schemas.ts'
+import { bytesToBase64 } from '../bytes.ts'
 
 /** The claims of a worker token. */
 export const workerClaimsSchema = z.object({
   iss: z.literal('workers-spawner'),
-  sub: z.string().describe('worker id'),
+  // A worker id, checked: the subject is looked up in the engine by label before anything else.
+  sub: workerIdSchema,
   tools: z.array(z.string()).describe('allowedTools'),
   iat: z.number().int(),
   exp: z.number().int().describe('the worker TTL, unix seconds'),
 })
 export type WorkerClaims = z.infer<typeof workerClaimsSchema>
 
-const b64url = (bytes: Uint8Array) =>
-  btoa(String.fromCharCode(...bytes)).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+const b64url = (bytes: Uint8Array) => bytesToBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 const fromB64url = (s: string) => {
   const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4))
   return Uint8Array.from(bin, (c) => c.charCodeAt(0))
