@@ -172,7 +172,11 @@ export const respondInput = z
 export const respondOutput = z.object({ workerId: z.string(), published: z.literal(true) })
 
 export const listInput = z
-  .object({ labels: z.record(z.string(), z.string()).optional() })
+  .object({
+    // Bounded like a config's labels: a longer filter matches nothing, and the engine refuses
+    // a filter of megabytes (431) instead of answering.
+    labels: z.record(z.string().min(1).max(256), z.string().max(1024)).optional(),
+  })
   .strict()
 export const listOutput = z.object({ workers: z.array(workerStatusSchema) })
 

@@ -28,3 +28,19 @@ describe('create refuses what no container can start with', () => {
     expect(await h.containers()).toEqual([])
   })
 })
+
+describe('list refuses a label filter no label can match', () => {
+  let h: Harness
+  beforeAll(async () => {
+    h = await startHarness()
+  })
+  afterAll(async () => {
+    await h?.cleanup()
+  })
+
+  it('a 3 MiB value: 400, not the engine answering 431 to its filter (a 502)', async () => {
+    const res = await api(h.app).get(`/v1/workers?label=a=${'x'.repeat(3 * 1024 * 1024)}`)
+    expect(res.status, res.text.slice(0, 300)).toBe(400)
+    expect(res.json.error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^invalid list input: labels\.a: /) })
+  })
+})
