@@ -26,6 +26,11 @@ describe('resolveFilePath limits', () => {
     expect(() => resolveFilePath(`/workspace/${'é'.repeat(128)}/a`, roots)).toThrow(/255 bytes/)
   })
 
+  it('refuses a lone surrogate, which no file name can hold', () => {
+    expect(() => resolveFilePath('/workspace/a\ud800', roots)).toThrow(/not well-formed Unicode/)
+    expect(resolveFilePath('/workspace/\ud83d\ude00', roots)).toBe('/workspace/😀')
+  })
+
   it('refuses a path longer than 4096 bytes', () => {
     const long = `/workspace/${'a/'.repeat(2100)}b`
     expect(() => resolveFilePath(long, roots)).toThrow(/4096 bytes/)

@@ -8,6 +8,12 @@ const MAX_DEPTH = 128
 
 const bytes = (s: string) => new TextEncoder().encode(s).length
 
+/** A UTF-16 half without its other half: text no UTF-8 name or value can hold. */
+const LONE_SURROGATE = /\p{Cs}/u
+
+/** True when `text` holds a lone surrogate. */
+export const hasLoneSurrogate = (text: string) => LONE_SURROGATE.test(text)
+
 /** Directories a worker's files may live under, besides its workdir. */
 export const EXTRA_FILE_ROOTS = ['/tmp', '/home/worker'] as const
 
@@ -21,6 +27,9 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
   }
   if (path.includes('\0')) {
     throw new BadRequestError(`${field}: must not contain NUL`, [{ path: field, message: 'NUL byte' }])
+  }
+  if (hasLoneSurrogate(path)) {
+    throw new BadRequestError(`${field}: not well-formed Unicode (a lone surrogate)`, [{ path: field, message: 'lone surrogate' }])
   }
   if (!path.startsWith('/')) {
     throw new BadRequestError(`${field}: '${path}' must be an absolute path`, [
@@ -48,13 +57,14 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
 }
 
 /**
- * Refuses an absolute path that no container file system takes: a name over 255 bytes, over
- * 4096 bytes in all, or more than 128 levels deep. Such paths fail inside the engine, as a
+ * Refuses an absolute path that no container file system takes: a lone surrogate, a name over
+ * 255 bytes, over 4096 bytes in all, or more than 128 levels deep. Such paths fail inside the engine, as a
  * 500 far from the field that caused them.
  */
 export const assertPathLimits = (path: string, field: string) => {
   const parts = path.split('/').filter((p) => p !== '')
   const refuse = (message: string) => new BadRequestError(`${field}: ${message}`, [{ path: field, message }])
+  if (hasLoneSurrogate(path)) throw refuse('not well-formed Unicode (a lone surrogate)')
   if (parts.some((p) => bytes(p) > NAME_MAX)) throw refuse(`a name in it is longer than ${NAME_MAX} bytes`)
   if (bytes(path) > PATH_MAX) throw refuse(`longer than ${PATH_MAX} bytes`)
   if (parts.length > MAX_DEPTH) throw refuse(`deeper than ${MAX_DEPTH} levels`)
