@@ -30,6 +30,10 @@ import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
 
+/** Create options that docker-modem sends as the body, with only the name in the query. */
+const onlyNameInQuery = (options: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions =>
+  ({ _query: { name: options.name }, _body: options }) as Dockerode.ContainerCreateOptions
+
 /** Options of `DockerRuntime`. */
 export interface DockerRuntimeOptions {
   /** A ready client; by default one is made from `DOCKER_HOST` (or the default socket). */
@@ -127,8 +131,13 @@ export class DockerRuntime implements ContainerRuntime {
       'create',
       { name: spec.name, image: spec.image, network: spec.network ?? 'isolated' },
       () =>
+        // Only the name goes in the URL: by default docker-modem copies every option into the
+        // query string too, where env values (secrets) show, megabytes get a 431 and a lone
+        // surrogate throws.
         this.#ctx.docker
-          .createContainer(toCreateOptions(spec, { apiDir, ...(this.#logRotation ? { logs: this.#logRotation } : {}) }))
+          .createContainer(
+            onlyNameInQuery(toCreateOptions(spec, { apiDir, ...(this.#logRotation ? { logs: this.#logRotation } : {}) })),
+          )
           .catch((err: unknown) => {
             throw createRefusal(err) ?? workdirRefusal(err, spec.workdir) ?? err
           }),
