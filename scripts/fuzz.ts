@@ -17,7 +17,10 @@ import { fuzzOptions } from '../test/fuzz/property.ts'
 import { fuzzRedis } from '../test/fuzz/redis-fuzz.ts'
 import { memoryTarget } from '../test/fuzz/target.ts'
 
-const targets = (process.env.FUZZ_TARGETS ?? 'http,redis').split(',').map((t) => t.trim()).filter(Boolean)
+const targets = (process.env.FUZZ_TARGETS ?? 'http,redis')
+  .split(',')
+  .map((t) => t.trim())
+  .filter(Boolean)
 const unknown = targets.filter((t) => !['http', 'redis', 'docker'].includes(t))
 if (unknown.length) {
   console.error(`FUZZ_TARGETS: unknown target(s) ${unknown.join(', ')} (use http, redis, docker)`)
@@ -43,7 +46,9 @@ for (const name of targets) {
     const tally = await runTarget(name)
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
     const unit = name === 'redis' ? 'entries' : 'requests'
-    console.log(`fuzz ${name}: ${tally.total} ${unit} in ${seconds} s, no invariant broken\n${tally}\n`)
+    console.log(
+      `fuzz ${name}: ${tally.total} ${unit} in ${seconds} s, no invariant broken\n${tally}\n`,
+    )
   } catch (err) {
     failed = true
     console.error(`fuzz ${name}: FAILED\n${err instanceof Error ? err.message : String(err)}\n`)

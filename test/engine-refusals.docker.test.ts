@@ -22,9 +22,17 @@ describe('create refuses what no container can start with', () => {
     ['a NUL in an env value', { env: { A: 'x\0y' } }, 'env.A'],
     ['a lone surrogate in the workdir', { workdir: '/workspace/\ud800' }, 'workdir'],
     ['a lone surrogate in an env value', { env: { A: 'x\udc00' } }, 'env.A'],
-    ['an env value of 3 MiB (execve cannot pass it: the container exited at once)', { env: { A: 'x'.repeat(3 * 1024 * 1024) } }, 'env.A'],
+    [
+      'an env value of 3 MiB (execve cannot pass it: the container exited at once)',
+      { env: { A: 'x'.repeat(3 * 1024 * 1024) } },
+      'env.A',
+    ],
   ])('%s', async (_name, config, field) => {
-    const res = await api(h.app).post('/v1/workers', { agent: 'shell', labels: h.runLabel, ...config })
+    const res = await api(h.app).post('/v1/workers', {
+      agent: 'shell',
+      labels: h.runLabel,
+      ...config,
+    })
     expect(res.status, res.text).toBe(400)
     expect(res.json.error.code).toBe('bad_request')
     expect(res.json.error.message).toMatch(new RegExp(`^${field.replace('.', '\\.')}: `))
@@ -44,7 +52,10 @@ describe('list refuses a label filter no label can match', () => {
   it('a 3 MiB value: 400, not the engine answering 431 to its filter (a 502)', async () => {
     const res = await api(h.app).get(`/v1/workers?label=a=${'x'.repeat(3 * 1024 * 1024)}`)
     expect(res.status, res.text.slice(0, 300)).toBe(400)
-    expect(res.json.error).toMatchObject({ code: 'bad_request', message: expect.stringMatching(/^invalid list input: labels\.a: /) })
+    expect(res.json.error).toMatchObject({
+      code: 'bad_request',
+      message: expect.stringMatching(/^invalid list input: labels\.a: /),
+    })
   })
 })
 
@@ -61,14 +72,23 @@ describe('create and files with values the engine API carries badly', () => {
     const env = Object.fromEntries([...'ABCDEF'].map((k) => [k, '{"a": "b"} '.repeat(9000)]))
     const res = await api(h.app).post('/v1/workers', { agent: 'shell', labels: h.runLabel, env })
     expect(res.status, res.text.slice(0, 300)).toBe(201)
-    const out = await api(h.app).post(`/v1/workers/${res.json.workerId}/commands`, { shell: 'printf %s "$F" | wc -c' })
+    const out = await api(h.app).post(`/v1/workers/${res.json.workerId}/commands`, {
+      shell: 'printf %s "$F" | wc -c',
+    })
     expect(out.json.stdout.trim()).toBe(String(env.F!.length))
   })
 
   it('refuses a file path with a lone surrogate with 400 (no file system name holds one)', async () => {
     // HTTP query decoding never yields one; a JSON payload (Redis) does.
     const created = await api(h.app).post('/v1/workers', { agent: 'shell', labels: h.runLabel })
-    const read = h.service.readFile({ workerId: created.json.workerId, path: '/tmp/\ud800', encoding: 'base64' })
-    await expect(read).rejects.toMatchObject({ status: 400, message: expect.stringMatching(/^path: /) })
+    const read = h.service.readFile({
+      workerId: created.json.workerId,
+      path: '/tmp/\ud800',
+      encoding: 'base64',
+    })
+    await expect(read).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringMatching(/^path: /),
+    })
   })
 })

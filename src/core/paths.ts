@@ -29,7 +29,9 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
     throw new BadRequestError(`${field}: must not contain NUL`, [{ path: field, message: 'NUL byte' }])
   }
   if (hasLoneSurrogate(path)) {
-    throw new BadRequestError(`${field}: not well-formed Unicode (a lone surrogate)`, [{ path: field, message: 'lone surrogate' }])
+    throw new BadRequestError(`${field}: not well-formed Unicode (a lone surrogate)`, [
+      { path: field, message: 'lone surrogate' },
+    ])
   }
   if (!path.startsWith('/')) {
     throw new BadRequestError(`${field}: '${path}' must be an absolute path`, [

@@ -21,16 +21,24 @@ export const assertStartable = (config: WorkerConfig) => {
     const size = new TextEncoder().encode(`${name}=${value}`).length
     total += size + 1
     if (size > MAX_ENV_ENTRY) {
-      throw new BadRequestError(`${field}: longer than ${MAX_ENV_ENTRY} bytes with its name, more than a program can get`, [
-        { path: field, message: `longer than ${MAX_ENV_ENTRY} bytes` },
-      ])
+      throw new BadRequestError(
+        `${field}: longer than ${MAX_ENV_ENTRY} bytes with its name, more than a program can get`,
+        [{ path: field, message: `longer than ${MAX_ENV_ENTRY} bytes` }],
+      )
     }
     if (total > MAX_ENV_TOTAL) {
-      throw new BadRequestError(`env: more than ${MAX_ENV_TOTAL} bytes in all`, [{ path: 'env', message: `more than ${MAX_ENV_TOTAL} bytes` }])
+      throw new BadRequestError(`env: more than ${MAX_ENV_TOTAL} bytes in all`, [
+        { path: 'env', message: `more than ${MAX_ENV_TOTAL} bytes` },
+      ])
     }
-    if (value.includes('\0')) throw new BadRequestError(`${field}: must not contain NUL`, [{ path: field, message: 'must not contain NUL' }])
+    if (value.includes('\0'))
+      throw new BadRequestError(`${field}: must not contain NUL`, [
+        { path: field, message: 'must not contain NUL' },
+      ])
     if (hasLoneSurrogate(value)) {
-      throw new BadRequestError(`${field}: not well-formed Unicode (a lone surrogate)`, [{ path: field, message: 'lone surrogate' }])
+      throw new BadRequestError(`${field}: not well-formed Unicode (a lone surrogate)`, [
+        { path: field, message: 'lone surrogate' },
+      ])
     }
   }
 }

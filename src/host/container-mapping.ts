@@ -26,7 +26,7 @@ export const DEFAULT_LOG_ROTATION: LogRotation = { maxSize: '10m', maxFiles: 3 }
  */
 export const toCreateOptions = (
   spec: ContainerSpec,
-  opts: { logs?: LogRotation; apiDir?: string | undefined } = {},
+  opts: { logs?: LogRotation | undefined; apiDir?: string | undefined } = {},
 ): Dockerode.ContainerCreateOptions => {
   const logs = opts.logs ?? DEFAULT_LOG_ROTATION
   const open = spec.network === 'open'

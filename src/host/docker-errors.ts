@@ -113,7 +113,9 @@ export const workdirRefusal = (err: unknown, workdir: string): BadRequestError |
   const message = dockerMessage(err)
   // The path named is the workdir, a directory above it, or the workdir under the engine's root.
   const paths = message.match(/\/[^\s:"']*/g) ?? []
-  const aboutWorkdir = paths.some((p) => p === workdir || workdir.startsWith(`${p}/`) || p.endsWith(workdir))
+  const aboutWorkdir = paths.some(
+    (p) => p === workdir || workdir.startsWith(`${p}/`) || p.endsWith(workdir),
+  )
   const reason = WORKDIR_FAILURES.find((r) => message.includes(r))
   if (!aboutWorkdir || !reason) return undefined
   return new BadRequestError(`workdir: '${workdir}' cannot be made in the worker's image (${reason})`, [

@@ -31,7 +31,7 @@ import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
 
 /** Create options that docker-modem sends as the body, with only the name in the query. */
-const onlyNameInQuery = (options: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions =>
+const onlyNameInQuery = (options: Dockerode.ContainerCreateOptions) =>
   ({ _query: { name: options.name }, _body: options }) as Dockerode.ContainerCreateOptions
 
 /** Options of `DockerRuntime`. */
@@ -135,9 +135,7 @@ export class DockerRuntime implements ContainerRuntime {
         // query string too, where env values (secrets) show, megabytes get a 431 and a lone
         // surrogate throws.
         this.#ctx.docker
-          .createContainer(
-            onlyNameInQuery(toCreateOptions(spec, { apiDir, ...(this.#logRotation ? { logs: this.#logRotation } : {}) })),
-          )
+          .createContainer(onlyNameInQuery(toCreateOptions(spec, { apiDir, logs: this.#logRotation })))
           .catch((err: unknown) => {
             throw createRefusal(err) ?? workdirRefusal(err, spec.workdir) ?? err
           }),

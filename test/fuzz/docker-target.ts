@@ -6,7 +6,15 @@ import { DEFAULT_POLICY } from '../../src/core/policy.ts'
 import { WorkerService } from '../../src/core/service.ts'
 import { WORKER_IMAGE } from '../setup/docker.global.ts'
 import { registryWith, startTestRuntime } from '../support/harness.ts'
-import { baseHints, fuzzApps, isPlain, keepWorkers, OPERATOR_AUTH, TOKEN_SECRET, type FuzzTarget } from './target.ts'
+import {
+  baseHints,
+  fuzzApps,
+  isPlain,
+  keepWorkers,
+  OPERATOR_AUTH,
+  TOKEN_SECRET,
+  type FuzzTarget,
+} from './target.ts'
 
 /** Longest a fuzzed command may run in a real container. */
 const DOCKER_TIMEOUT_MS = 10_000
@@ -40,14 +48,21 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
       const config: Record<string, unknown> = { ...input.config }
       // Only the shell agent's image exists: any other plugin would build a derived image.
       if (typeof config.agent === 'string' && plugins.has(config.agent)) config.agent = 'shell'
-      if (Array.isArray(config.capabilities)) config.capabilities = config.capabilities.filter((c) => !plugins.has(c as string))
-      if (config.labels === undefined || isPlain(config.labels)) config.labels = { ...(config.labels as object), ...label }
+      if (Array.isArray(config.capabilities))
+        config.capabilities = config.capabilities.filter((c) => !plugins.has(c as string))
+      if (config.labels === undefined || isPlain(config.labels))
+        config.labels = { ...(config.labels as object), ...label }
       return { ...input, config }
     }
-    if (command === 'send_command' && typeof input.timeoutMs === 'number' && input.timeoutMs > DOCKER_TIMEOUT_MS) {
+    if (
+      command === 'send_command' &&
+      typeof input.timeoutMs === 'number' &&
+      input.timeoutMs > DOCKER_TIMEOUT_MS
+    ) {
       return { ...input, timeoutMs: DOCKER_TIMEOUT_MS }
     }
-    if (command === 'send_command' && input.timeoutMs === undefined) return { ...input, timeoutMs: DOCKER_TIMEOUT_MS }
+    if (command === 'send_command' && input.timeoutMs === undefined)
+      return { ...input, timeoutMs: DOCKER_TIMEOUT_MS }
     return input
   }
   return {
@@ -60,8 +75,15 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
     workers: () => keepWorkers(service, label),
     constrain,
     async cleanup() {
-      const mine = await docker.listContainers({ all: true, filters: { label: [`fuzz-run=${run}`] } })
-      for (const c of mine) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+      const mine = await docker.listContainers({
+        all: true,
+        filters: { label: [`fuzz-run=${run}`] },
+      })
+      for (const c of mine)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined)
       await close()
     },
   }

@@ -1,6 +1,16 @@
 import fc from 'fast-check'
 import { catalog, type Command } from '../../src/core/catalog.ts'
-import { Raw, anyValue, badUtf8, brokenJsonText, mutate, nastyString, toJsonText, toQueryText, trickyPath } from './mutations.ts'
+import {
+  Raw,
+  anyValue,
+  badUtf8,
+  brokenJsonText,
+  mutate,
+  nastyString,
+  toJsonText,
+  toQueryText,
+  trickyPath,
+} from './mutations.ts'
 import { arbitraryOf, inputJsonSchema, type Hints } from './schema-arbitrary.ts'
 import { isPlain, WorkerRef } from './target.ts'
 
@@ -17,7 +27,8 @@ export type Auth =
   /** A token signed with the service's secret over these claims (WorkerRefs resolved first). */
   | { kind: 'signed'; claims: unknown; tamper: boolean }
 
-export type Body = { kind: 'none' } | { kind: 'text'; text: string } | { kind: 'bytes'; bytes: Uint8Array }
+export type Body =
+  { kind: 'none' } | { kind: 'text'; text: string } | { kind: 'bytes'; bytes: Uint8Array }
 
 /** One HTTP request, before worker references are resolved. */
 export interface HttpCase {
@@ -41,7 +52,19 @@ export interface HttpCase {
   leave: boolean
 }
 
-const METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS', 'PROPFIND', 'FOO', 'patch', 'Get']
+const METHODS = [
+  'GET',
+  'POST',
+  'PUT',
+  'PATCH',
+  'DELETE',
+  'HEAD',
+  'OPTIONS',
+  'PROPFIND',
+  'FOO',
+  'patch',
+  'Get',
+]
 
 const OTHER_PATHS = [
   '/',
@@ -125,11 +148,38 @@ const CONTENT_TYPES = [
   'application/\u00e9',
 ]
 
-const ACCEPTS = [undefined, 'application/json', 'text/event-stream', '*/*', 'text/event-stream, application/json', 'text/html', '']
+const ACCEPTS = [
+  undefined,
+  'application/json',
+  'text/event-stream',
+  '*/*',
+  'text/event-stream, application/json',
+  'text/html',
+  '',
+]
 
-const HOSTS = ['localhost', 'localhost', '127.0.0.1:8080', '[::1]:80', 'spawner.lan', 'evil.test', 'localhost.', 'LOCALHOST', '127.0.0.1.nip.io', 'host.docker.internal:41234']
+const HOSTS = [
+  'localhost',
+  'localhost',
+  '127.0.0.1:8080',
+  '[::1]:80',
+  'spawner.lan',
+  'evil.test',
+  'localhost.',
+  'LOCALHOST',
+  '127.0.0.1.nip.io',
+  'host.docker.internal:41234',
+]
 
-const ORIGINS = ['null', 'http://localhost', 'https://evil.test', 'http://127.0.0.1:8080', '', 'garbage', 'file://']
+const ORIGINS = [
+  'null',
+  'http://localhost',
+  'https://evil.test',
+  'http://127.0.0.1:8080',
+  '',
+  'garbage',
+  'file://',
+]
 
 const AUTH_HEADERS = [
   'Bearer',
@@ -160,16 +210,26 @@ const claims = (tools: string[]): fc.Arbitrary<unknown> =>
         exp: fc.constant(4102444800),
       }),
     },
-    { weight: 3, arbitrary: fc.record({
-      iss: fc.constantFrom('workers-spawner', 'workers-spawner', 'someone'),
-      sub: fc.oneof(fc.nat(7).map((i) => new WorkerRef(i)), fc.constantFrom('w-0123456789abcdef', '', '__proto__', '../x'), nastyString),
-      tools: fc.oneof({ weight: 5, arbitrary: fc.subarray(tools) }, { weight: 1, arbitrary: anyValue }),
-      iat: fc.constantFrom(0, Math.floor(Date.now() / 1000)),
-      exp: fc.oneof(
-        fc.constantFrom(Math.floor(Date.now() / 1000) + 3600, 4102444800, 1, 0),
-        oddNumber(),
-      ),
-    }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({
+        iss: fc.constantFrom('workers-spawner', 'workers-spawner', 'someone'),
+        sub: fc.oneof(
+          fc.nat(7).map((i) => new WorkerRef(i)),
+          fc.constantFrom('w-0123456789abcdef', '', '__proto__', '../x'),
+          nastyString,
+        ),
+        tools: fc.oneof(
+          { weight: 5, arbitrary: fc.subarray(tools) },
+          { weight: 1, arbitrary: anyValue },
+        ),
+        iat: fc.constantFrom(0, Math.floor(Date.now() / 1000)),
+        exp: fc.oneof(
+          fc.constantFrom(Math.floor(Date.now() / 1000) + 3600, 4102444800, 1, 0),
+          oddNumber(),
+        ),
+      }),
+    },
     { weight: 1, arbitrary: anyValue },
   )
 
@@ -177,16 +237,27 @@ const oddNumber = () => fc.constantFrom(new Raw('1e309'), new Raw('-0'), '999999
 
 const auth = (tools: string[]): fc.Arbitrary<Auth> =>
   fc.oneof(
-    { weight: 10, arbitrary: fc.nat(7).map((i) => ({ kind: 'usual', worker: new WorkerRef(i) }) as const) },
+    {
+      weight: 10,
+      arbitrary: fc.nat(7).map((i) => ({ kind: 'usual', worker: new WorkerRef(i) }) as const),
+    },
     { weight: 2, arbitrary: fc.constant({ kind: 'none' } as const) },
     { weight: 2, arbitrary: fc.constant({ kind: 'operator' } as const) },
-    { weight: 1, arbitrary: fc.constantFrom(...AUTH_HEADERS).map((value) => ({ kind: 'header', value }) as const) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .constantFrom(...AUTH_HEADERS)
+        .map((value) => ({ kind: 'header', value }) as const),
+    },
     {
       weight: 5,
       arbitrary: fc.record({
         kind: fc.constant('signed' as const),
         claims: claims(tools),
-        tamper: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        tamper: fc.oneof(
+          { weight: 6, arbitrary: fc.constant(false) },
+          { weight: 1, arbitrary: fc.constant(true) },
+        ),
       }),
     },
   )
@@ -217,7 +288,12 @@ const requestParts = (cmd: Command, input: unknown) => {
   const id = rest.workerId
   delete rest.workerId
   const binding = cmd.http.body
-  if (binding === 'json') return { id, query: [], body: { kind: 'text', text: toJsonText(isObject(input) ? rest : input) } as Body }
+  if (binding === 'json')
+    return {
+      id,
+      query: [],
+      body: { kind: 'text', text: toJsonText(isObject(input) ? rest : input) } as Body,
+    }
   if (binding === 'config') {
     const config = isObject(input) && 'config' in input ? input.config : input
     return { id, query: [], body: { kind: 'text', text: toJsonText(config) } as Body }
@@ -225,22 +301,37 @@ const requestParts = (cmd: Command, input: unknown) => {
   if (binding === 'raw') {
     const content = rest.content
     delete rest.content
-    const body: Body = typeof content === 'string' ? { kind: 'bytes', bytes: utf8(content) } : { kind: 'text', text: toJsonText(content ?? '') }
+    const body: Body =
+      typeof content === 'string'
+        ? { kind: 'bytes', bytes: utf8(content) }
+        : { kind: 'text', text: toJsonText(content ?? '') }
     return { id, query: queryOf(cmd, rest), body }
   }
   return { id, query: queryOf(cmd, rest), body: { kind: 'none' } as Body }
 }
 
 const defaultType = (cmd: Command | undefined) =>
-  cmd?.http.body === 'raw' ? 'application/octet-stream' : cmd?.http.body === 'none' ? undefined : 'application/json'
+  cmd?.http.body === 'raw'
+    ? 'application/octet-stream'
+    : cmd?.http.body === 'none'
+      ? undefined
+      : 'application/json'
 
 /** Requests aimed at one catalog command, with every knob of the request turned now and then. */
-const commandCase = (cmd: Command, hints: Hints, tools: string[], constrain: Constrain): fc.Arbitrary<HttpCase> =>
+const commandCase = (
+  cmd: Command,
+  hints: Hints,
+  tools: string[],
+  constrain: Constrain,
+): fc.Arbitrary<HttpCase> =>
   fc
     .record({
       app: fc.nat(2),
       input: commandInput(cmd, hints).map((v) => constrain(cmd.name, v)),
-      method: fc.oneof({ weight: 9, arbitrary: fc.constant(cmd.http.method.toUpperCase()) }, { weight: 1, arbitrary: fc.constantFrom(...METHODS) }),
+      method: fc.oneof(
+        { weight: 9, arbitrary: fc.constant(cmd.http.method.toUpperCase()) },
+        { weight: 1, arbitrary: fc.constantFrom(...METHODS) },
+      ),
       idChoice: fc.oneof(
         { weight: 5, arbitrary: fc.nat(7).map((i) => new WorkerRef(i)) },
         { weight: 2, arbitrary: fc.constant('from-input') },
@@ -248,29 +339,79 @@ const commandCase = (cmd: Command, hints: Hints, tools: string[], constrain: Con
       ),
       extraQuery: fc.oneof(
         { weight: 8, arbitrary: fc.constant([]) },
-        { weight: 1, arbitrary: fc.array(fc.tuple(fc.constantFrom('path', 'tail', 'since', 'mode', 'follow', 'label', 'encoding', '__proto__', 'x'), anyValue), { maxLength: 2 }) },
+        {
+          weight: 1,
+          arbitrary: fc.array(
+            fc.tuple(
+              fc.constantFrom(
+                'path',
+                'tail',
+                'since',
+                'mode',
+                'follow',
+                'label',
+                'encoding',
+                '__proto__',
+                'x',
+              ),
+              anyValue,
+            ),
+            { maxLength: 2 },
+          ),
+        },
       ),
-      rawQuery: fc.oneof({ weight: 10, arbitrary: fc.constant('') }, { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERIES) }),
+      rawQuery: fc.oneof(
+        { weight: 10, arbitrary: fc.constant('') },
+        { weight: 1, arbitrary: fc.constantFrom(...RAW_QUERIES) },
+      ),
       body: fc.oneof(
         { weight: 16, arbitrary: fc.constant(undefined) },
         { weight: 1, arbitrary: brokenJsonText.map((text) => ({ kind: 'text', text }) as Body) },
         { weight: 1, arbitrary: badUtf8.map((bytes) => ({ kind: 'bytes', bytes }) as Body) },
         { weight: 1, arbitrary: fc.constant({ kind: 'none' } as Body) },
       ),
-      contentType: fc.oneof({ weight: 8, arbitrary: fc.constant('default') }, { weight: 1, arbitrary: fc.constantFrom(...CONTENT_TYPES) }),
-      accept: cmd.name === 'send_command'
-        ? fc.oneof({ weight: 2, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constant('text/event-stream') }, { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) })
-        : fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) }),
-      follow: cmd.name === 'logs' ? fc.constantFrom<[string, unknown][]>([], [], [['follow', '1']]) : fc.constant([]),
+      contentType: fc.oneof(
+        { weight: 8, arbitrary: fc.constant('default') },
+        { weight: 1, arbitrary: fc.constantFrom(...CONTENT_TYPES) },
+      ),
+      accept:
+        cmd.name === 'send_command'
+          ? fc.oneof(
+              { weight: 2, arbitrary: fc.constant(undefined) },
+              { weight: 1, arbitrary: fc.constant('text/event-stream') },
+              { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) },
+            )
+          : fc.oneof(
+              { weight: 4, arbitrary: fc.constant(undefined) },
+              { weight: 1, arbitrary: fc.constantFrom(...ACCEPTS) },
+            ),
+      follow:
+        cmd.name === 'logs'
+          ? fc.constantFrom<[string, unknown][]>([], [], [['follow', '1']])
+          : fc.constant([]),
       leave: fc.boolean(),
       auth: auth(tools),
-      host: fc.oneof({ weight: 6, arbitrary: fc.constant('localhost') }, { weight: 1, arbitrary: fc.constantFrom(...HOSTS) }),
-      origin: fc.oneof({ weight: 25, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ORIGINS) }),
-      site: fc.oneof({ weight: 25, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom('cross-site', 'same-site', 'same-origin', 'none') }),
+      host: fc.oneof(
+        { weight: 6, arbitrary: fc.constant('localhost') },
+        { weight: 1, arbitrary: fc.constantFrom(...HOSTS) },
+      ),
+      origin: fc.oneof(
+        { weight: 25, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom(...ORIGINS) },
+      ),
+      site: fc.oneof(
+        { weight: 25, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom('cross-site', 'same-site', 'same-origin', 'none') },
+      ),
     })
     .map((r) => {
       const parts = requestParts(cmd, r.input)
-      const id = r.idChoice === 'from-input' ? parts.id : r.idChoice instanceof WorkerRef ? r.idChoice : (r.idChoice as { text: string }).text
+      const id =
+        r.idChoice === 'from-input'
+          ? parts.id
+          : r.idChoice instanceof WorkerRef
+            ? r.idChoice
+            : (r.idChoice as { text: string }).text
       return {
         app: r.app,
         method: r.method,
@@ -296,8 +437,13 @@ const otherCase = (tools: string[]): fc.Arbitrary<HttpCase> =>
     app: fc.nat(2),
     method: fc.constantFrom(...METHODS),
     path: fc.constantFrom(...OTHER_PATHS),
-    id: fc.oneof(fc.nat(7).map((i) => new WorkerRef(i)), nastyString),
-    query: fc.array(fc.tuple(fc.constantFrom('worker', 'type', 'path', 'x'), anyValue), { maxLength: 2 }),
+    id: fc.oneof(
+      fc.nat(7).map((i) => new WorkerRef(i)),
+      nastyString,
+    ),
+    query: fc.array(fc.tuple(fc.constantFrom('worker', 'type', 'path', 'x'), anyValue), {
+      maxLength: 2,
+    }),
     rawQuery: fc.constantFrom(...RAW_QUERIES),
     body: fc.oneof(
       fc.constant({ kind: 'none' } as Body),
@@ -308,20 +454,30 @@ const otherCase = (tools: string[]): fc.Arbitrary<HttpCase> =>
     accept: fc.constantFrom(...ACCEPTS),
     auth: auth(tools),
     host: fc.constantFrom(...HOSTS),
-    origin: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(...ORIGINS) }),
+    origin: fc.oneof(
+      { weight: 4, arbitrary: fc.constant(undefined) },
+      { weight: 1, arbitrary: fc.constantFrom(...ORIGINS) },
+    ),
     site: fc.constantFrom(undefined, undefined, undefined, 'cross-site', 'same-origin'),
     leave: fc.boolean(),
   })
 
 /** Every HTTP request the fuzzer sends: mostly aimed at catalog commands, some at the rest. */
-export const httpCase = (hints: Hints, constrain: Constrain = (_, v) => v, commands: readonly Command[] = catalog): fc.Arbitrary<HttpCase> => {
+export const httpCase = (
+  hints: Hints,
+  constrain: Constrain = (_, v) => v,
+  commands: readonly Command[] = catalog,
+): fc.Arbitrary<HttpCase> => {
   const tools = [...new Set(commands.map((c) => c.permission))]
   return fc.oneof(
     // create has the deepest input (a whole WorkerConfig): it gets a larger share.
     {
       weight: 12,
       arbitrary: fc.oneof(
-        ...commands.map((cmd) => ({ weight: cmd.name === 'create' ? 3 : 1, arbitrary: commandCase(cmd, hints, tools, constrain) })),
+        ...commands.map((cmd) => ({
+          weight: cmd.name === 'create' ? 3 : 1,
+          arbitrary: commandCase(cmd, hints, tools, constrain),
+        })),
       ),
     },
     { weight: 1, arbitrary: otherCase(tools) },

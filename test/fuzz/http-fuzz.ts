@@ -10,17 +10,25 @@ import type { FuzzTarget } from './target.ts'
  * (see http-cases.ts). Fails on a 5xx, a refusal that is not the error JSON, a success that does
  * not fit its output schema, a hang, or an unhandled rejection. Returns answers by status and code.
  */
-export const fuzzHttp = async (target: FuzzTarget, opts: FuzzOptions, tally = new Tally()): Promise<Tally> => {
+export const fuzzHttp = async (
+  target: FuzzTarget,
+  opts: FuzzOptions,
+  tally = new Tally(),
+): Promise<Tally> => {
   const crashes = watchCrashes()
   try {
     // Mostly one request at a time; now and then a few at once, for races between them.
     const one = httpCase(target.hints, (name, input) => target.constrain(name, input))
-    const cases = fc.oneof({ weight: 4, arbitrary: one.map((c) => [c]) }, { weight: 1, arbitrary: fc.array(one, { minLength: 2, maxLength: 4 }) })
+    const cases = fc.oneof(
+      { weight: 4, arbitrary: one.map((c) => [c]) },
+      { weight: 1, arbitrary: fc.array(one, { minLength: 2, maxLength: 4 }) },
+    )
     await runProperty(
       'HTTP fuzz',
       cases,
       async (batch) => {
-        for (const key of await Promise.all(batch.map((c) => runHttpCase(c, target)))) tally.add(key)
+        for (const key of await Promise.all(batch.map((c) => runHttpCase(c, target))))
+          tally.add(key)
         await crashes.check(`after ${batch.map((c) => `${c.method} ${c.path}`).join(', ')}`)
       },
       opts,

@@ -27,7 +27,9 @@ export const encodeAny = (text: string) => {
     const c = ch.charCodeAt(0)
     const lone = ch.length === 1 && c >= 0xd800 && c <= 0xdfff
     out += lone
-      ? [0xed, 0xa0 | ((c >> 6) & 0x1f), 0x80 | (c & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('')
+      ? [0xed, 0xa0 | ((c >> 6) & 0x1f), 0x80 | (c & 0x3f)]
+          .map((b) => `%${b.toString(16).toUpperCase()}`)
+          .join('')
       : encodeURIComponent(ch)
   }
   return out
@@ -42,9 +44,15 @@ const idText = (id: unknown, ids: readonly string[]) => {
 }
 
 /** The Request a case describes, or undefined when fetch itself refuses to build it. */
-export const buildRequest = (c: HttpCase, target: FuzzTarget, ids: readonly string[]): Request | undefined => {
+export const buildRequest = (
+  c: HttpCase,
+  target: FuzzTarget,
+  ids: readonly string[],
+): Request | undefined => {
   const path = c.path.replace('{id}', idText(c.id, ids))
-  const params = c.query.map(([k, v]) => `${encodeAny(k)}=${encodeAny(toQueryText(resolveRefs(v, ids)))}`)
+  const params = c.query.map(
+    ([k, v]) => `${encodeAny(k)}=${encodeAny(toQueryText(resolveRefs(v, ids)))}`,
+  )
   if (c.rawQuery) params.push(c.rawQuery)
   const url = `http://${c.host}${path}${params.length ? `?${params.join('&')}` : ''}`
   const headers: Record<string, string> = {}
@@ -54,7 +62,13 @@ export const buildRequest = (c: HttpCase, target: FuzzTarget, ids: readonly stri
   if (c.site !== undefined) headers['sec-fetch-site'] = c.site
   const operator = target.operatorAuth[c.app]
   if (c.auth.kind === 'usual' && target.workerApps.includes(c.app)) {
-    const claims = { iss: 'workers-spawner', sub: resolveRefs(c.auth.worker, ids), tools: TOOLS, iat: 0, exp: 4102444800 }
+    const claims = {
+      iss: 'workers-spawner',
+      sub: resolveRefs(c.auth.worker, ids),
+      tools: TOOLS,
+      iat: 0,
+      exp: 4102444800,
+    }
     headers.authorization = `Bearer ${signClaims(target.tokenSecret, claims, false)}`
   } else if ((c.auth.kind === 'operator' || c.auth.kind === 'usual') && operator) {
     headers.authorization = operator
@@ -88,7 +102,10 @@ export const runHttpCase = async (c: HttpCase, target: FuzzTarget): Promise<stri
   const what = `${c.method} ${short(req.url, 300)} (app ${c.app})`
   let timer: ReturnType<typeof setTimeout> | undefined
   const hang = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new FuzzFailure(`no answer within ${HANG_MS} ms`, what)), HANG_MS)
+    timer = setTimeout(
+      () => reject(new FuzzFailure(`no answer within ${HANG_MS} ms`, what)),
+      HANG_MS,
+    )
   })
   try {
     const res = await Promise.race([target.apps[c.app]!.request(req), hang])
@@ -109,7 +126,8 @@ const checkResponse = async (res: Response, c: HttpCase, what: string): Promise<
         return undefined
       }
     })()
-    if (!isAgentFailure(res.status, code)) throw new FuzzFailure(`answered ${res.status}: ${short(text, 500)}`, what)
+    if (!isAgentFailure(res.status, code))
+      throw new FuzzFailure(`answered ${res.status}: ${short(text, 500)}`, what)
     return `${res.status} ${checkErrorJson(text, what)}`
   }
   if (type.startsWith('text/event-stream')) {
@@ -120,7 +138,10 @@ const checkResponse = async (res: Response, c: HttpCase, what: string): Promise<
     const text = await res.text()
     if (c.method === 'HEAD' && text === '') return `${res.status} (HEAD)`
     if (!type.startsWith('application/json')) {
-      throw new FuzzFailure(`answered ${res.status} as '${type}', not the error JSON: ${short(text, 300)}`, what)
+      throw new FuzzFailure(
+        `answered ${res.status} as '${type}', not the error JSON: ${short(text, 300)}`,
+        what,
+      )
     }
     return `${res.status} ${checkErrorJson(text, what)}`
   }
@@ -165,6 +186,7 @@ const readSse = async (res: Response, c: HttpCase, what: string): Promise<string
       last = '200 (stream)'
     }
   }
-  if (!last) throw new FuzzFailure(`SSE ended without a result or error event: ${short(text, 300)}`, what)
+  if (!last)
+    throw new FuzzFailure(`SSE ended without a result or error event: ${short(text, 300)}`, what)
   return last
 }

@@ -37,7 +37,10 @@ export const checkErrorObject = (value: unknown, text: string, what: string): st
 export const checkOutput = (cmd: Command, text: string, what: string) => {
   const result = cmd.output.safeParse(JSON.parse(text))
   if (!result.success) {
-    throw new FuzzFailure(`${cmd.name} answer does not fit its output schema: ${result.error.message} in ${short(text)}`, what)
+    throw new FuzzFailure(
+      `${cmd.name} answer does not fit its output schema: ${result.error.message} in ${short(text)}`,
+      what,
+    )
   }
 }
 
@@ -46,7 +49,8 @@ export const checkOutput = (cmd: Command, text: string, what: string) => {
  * gave no reply. Over the memory runtime the CLIs of the real agent plugins are not there, so
  * a prompt to such a worker ends so; the service itself worked and says why.
  */
-export const isAgentFailure = (status: number, code: string | undefined) => status === 502 && code === 'agent_error'
+export const isAgentFailure = (status: number, code: string | undefined) =>
+  status === 502 && code === 'agent_error'
 
 /** Counts answers by a key (`status code`) and prints them sorted. */
 export class Tally {
@@ -72,7 +76,8 @@ export class Tally {
  */
 export const watchCrashes = () => {
   const seen: string[] = []
-  const onRejection = (reason: unknown) => void seen.push(`unhandled rejection: ${describe(reason)}`)
+  const onRejection = (reason: unknown) =>
+    void seen.push(`unhandled rejection: ${describe(reason)}`)
   const onException = (err: unknown) => void seen.push(`uncaught exception: ${describe(err)}`)
   process.on('unhandledRejection', onRejection)
   process.on('uncaughtException', onException)
@@ -90,4 +95,5 @@ export const watchCrashes = () => {
   }
 }
 
-const describe = (err: unknown) => (err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err))
+const describe = (err: unknown) =>
+  err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err)

@@ -13,7 +13,9 @@ export const toJsonText = (value: unknown): string => {
   if (value instanceof Raw) return value.text
   if (Array.isArray(value)) return `[${value.map(toJsonText).join(',')}]`
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`).join(',')}}`
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}:${toJsonText(v)}`)
+      .join(',')}}`
   }
   return JSON.stringify(value) ?? 'null'
 }
@@ -74,39 +76,47 @@ export const nastyString: fc.Arbitrary<string> = fc.oneof(
 
 /** Container paths aimed at escaping the allowed roots, and odd ones that are merely strange. */
 export const trickyPath: fc.Arbitrary<string> = fc.oneof(
-  { weight: 8, arbitrary: fc.constantFrom(
-    '/workspace/a.txt',
-    '/workspace/dir/b.bin',
-    '/tmp/x',
-    '/home/worker/.bashrc',
-    'relative.txt',
-    '.',
-    '..',
-    '/',
-    '//',
-    '/workspace/',
-    '/workspace//a',
-    '/workspace/./a',
-    '/workspace/../etc/passwd',
-    '/workspace/../../../../etc/shadow',
-    '/workspace/%2e%2e/etc/passwd',
-    '/workspace/%2e%2e%2fetc%2fpasswd',
-    '/workspace/..%2f..%2fetc',
-    '/workspace/a\0b',
-    '/workspace/a%00b',
-    '/workspace\\..\\etc',
-    '/tmp/../proc/self/environ',
-    '/proc/1/root/etc/passwd',
-    '/var/run/docker.sock',
-    '/workspace/\u202eevil',
-    '/workspace/\ud800',
-    '/workspace/😀/x',
-    '~/x',
-    '/home/worker/../../root/.ssh/id_rsa',
-  ) },
-  { weight: 3, arbitrary: fc.array(fc.constantFrom('..', '.', '', 'a', '%2e%2e', '\0', 'workspace', 'tmp', '…', '\\'), { maxLength: 8 }).map(
-    (parts) => '/' + parts.join('/'),
-  ) },
+  {
+    weight: 8,
+    arbitrary: fc.constantFrom(
+      '/workspace/a.txt',
+      '/workspace/dir/b.bin',
+      '/tmp/x',
+      '/home/worker/.bashrc',
+      'relative.txt',
+      '.',
+      '..',
+      '/',
+      '//',
+      '/workspace/',
+      '/workspace//a',
+      '/workspace/./a',
+      '/workspace/../etc/passwd',
+      '/workspace/../../../../etc/shadow',
+      '/workspace/%2e%2e/etc/passwd',
+      '/workspace/%2e%2e%2fetc%2fpasswd',
+      '/workspace/..%2f..%2fetc',
+      '/workspace/a\0b',
+      '/workspace/a%00b',
+      '/workspace\\..\\etc',
+      '/tmp/../proc/self/environ',
+      '/proc/1/root/etc/passwd',
+      '/var/run/docker.sock',
+      '/workspace/\u202eevil',
+      '/workspace/\ud800',
+      '/workspace/😀/x',
+      '~/x',
+      '/home/worker/../../root/.ssh/id_rsa',
+    ),
+  },
+  {
+    weight: 3,
+    arbitrary: fc
+      .array(fc.constantFrom('..', '.', '', 'a', '%2e%2e', '\0', 'workspace', 'tmp', '…', '\\'), {
+        maxLength: 8,
+      })
+      .map((parts) => '/' + parts.join('/')),
+  },
   { weight: 1, arbitrary: fc.constantFrom(4097, 70_000).map((n) => '/workspace/' + 'p'.repeat(n)) },
 )
 
@@ -154,7 +164,18 @@ export const anyValue: fc.Arbitrary<unknown> = fc.oneof(
 )
 
 /** Keys a sloppy merge or a prototype lookup trips over. */
-const odd = fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', '', ' ', 'workerId', 'a.b', '0')
+const odd = fc.constantFrom(
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  '',
+  ' ',
+  'workerId',
+  'a.b',
+  '0',
+)
 
 /**
  * Mutates `value` a little: one change at a random depth (a value of the wrong type, a dropped
@@ -167,25 +188,47 @@ export const mutate = (value: unknown, depth = 0): fc.Arbitrary<unknown> => {
     const options: fc.Arbitrary<unknown>[] = [anyValue, fc.constant([...value, ...value])]
     if (value.length && deeper) {
       options.push(
-        fc.nat(value.length - 1).chain((i) => mutate(value[i], depth + 1).map((v) => value.map((x, j) => (j === i ? v : x)))),
+        fc
+          .nat(value.length - 1)
+          .chain((i) =>
+            mutate(value[i], depth + 1).map((v) => value.map((x, j) => (j === i ? v : x))),
+          ),
       )
     }
     options.push(anyValue.map((v) => [...value, v]))
     return fc.oneof(keep, ...options)
   }
-  if (value !== null && typeof value === 'object' && [Object.prototype, null].includes(Object.getPrototypeOf(value))) {
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    [Object.prototype, null].includes(Object.getPrototypeOf(value))
+  ) {
     const entries = Object.entries(value)
     const options: fc.WeightedArbitrary<unknown>[] = [
       { weight: 1, arbitrary: anyValue },
-      { weight: 1, arbitrary: fc.tuple(fc.oneof(odd, fc.string()), anyValue).map(([k, v]) => addKey(value, k, v)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.oneof(odd, fc.string()), anyValue)
+          .map(([k, v]) => addKey(value, k, v)),
+      },
     ]
     if (entries.length) {
-      options.push({ weight: 1, arbitrary: fc.nat(entries.length - 1).map((i) => Object.fromEntries(entries.filter((_, j) => j !== i))) })
+      options.push({
+        weight: 1,
+        arbitrary: fc
+          .nat(entries.length - 1)
+          .map((i) => Object.fromEntries(entries.filter((_, j) => j !== i))),
+      })
       if (deeper) {
         // Mostly deeper: a whole config replaced by `5` says less than one bad field inside it.
         options.push({
           weight: 5,
-          arbitrary: fc.nat(entries.length - 1).chain((i) => mutate(entries[i]![1], depth + 1).map((v) => addKey(value, entries[i]![0], v))),
+          arbitrary: fc
+            .nat(entries.length - 1)
+            .chain((i) =>
+              mutate(entries[i]![1], depth + 1).map((v) => addKey(value, entries[i]![0], v)),
+            ),
         })
       }
     }
@@ -199,7 +242,12 @@ export const mutate = (value: unknown, depth = 0): fc.Arbitrary<unknown> => {
 /** `value` with `key` set as an own property, even `__proto__`. */
 const addKey = (value: object, key: string, v: unknown) => {
   const out: Record<string, unknown> = { ...value }
-  Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true })
+  Object.defineProperty(out, key, {
+    value: v,
+    enumerable: true,
+    writable: true,
+    configurable: true,
+  })
   return out
 }
 
@@ -246,9 +294,13 @@ export const badUtf8: fc.Arbitrary<Uint8Array> = fc.oneof(
     Uint8Array.from([0xed, 0xa0, 0x80]),
     Uint8Array.from([0xf4, 0x90, 0x80, 0x80]),
   ),
-  fc.tuple(fc.jsonValue({ maxDepth: 1 }), fc.uint8Array({ minLength: 1, maxLength: 8 })).map(([v, junk]) => {
-    const text = new TextEncoder().encode(JSON.stringify({ shell: 'x', agent: 'shell', text: 'x', v }))
-    const at = text.indexOf(0x78) // inside the first "x"
-    return Uint8Array.from([...text.slice(0, at), ...junk, ...text.slice(at + 1)])
-  }),
+  fc
+    .tuple(fc.jsonValue({ maxDepth: 1 }), fc.uint8Array({ minLength: 1, maxLength: 8 }))
+    .map(([v, junk]) => {
+      const text = new TextEncoder().encode(
+        JSON.stringify({ shell: 'x', agent: 'shell', text: 'x', v }),
+      )
+      const at = text.indexOf(0x78) // inside the first "x"
+      return Uint8Array.from([...text.slice(0, at), ...junk, ...text.slice(at + 1)])
+    }),
 )

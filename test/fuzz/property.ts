@@ -10,7 +10,10 @@ export interface FuzzOptions {
 }
 
 /** FUZZ_RUNS, FUZZ_SEED, FUZZ_PATH and FUZZ_SHRINK=0 from the environment. */
-export const fuzzOptions = (defaultRuns: number, env: NodeJS.ProcessEnv = process.env): FuzzOptions => ({
+export const fuzzOptions = (
+  defaultRuns: number,
+  env: NodeJS.ProcessEnv = process.env,
+): FuzzOptions => ({
   runs: env.FUZZ_RUNS ? Number(env.FUZZ_RUNS) : defaultRuns,
   ...(env.FUZZ_SEED ? { seed: Number(env.FUZZ_SEED) } : {}),
   ...(env.FUZZ_PATH ? { path: env.FUZZ_PATH } : {}),
@@ -21,8 +24,10 @@ export const fuzzOptions = (defaultRuns: number, env: NodeJS.ProcessEnv = proces
 const SHOWN = 400
 
 const clip = (value: unknown, depth = 0): unknown => {
-  if (typeof value === 'string') return value.length > SHOWN ? `${value.slice(0, SHOWN)}…(${value.length} chars)` : value
-  if (value instanceof Uint8Array) return value.length > SHOWN ? `Uint8Array(${value.length})` : value
+  if (typeof value === 'string')
+    return value.length > SHOWN ? `${value.slice(0, SHOWN)}…(${value.length} chars)` : value
+  if (value instanceof Uint8Array)
+    return value.length > SHOWN ? `Uint8Array(${value.length})` : value
   if (depth > 8 || value === null || typeof value !== 'object') return value
   if (Array.isArray(value)) return value.slice(0, 50).map((v) => clip(v, depth + 1))
   const proto = Object.getPrototypeOf(value)

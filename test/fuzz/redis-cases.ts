@@ -23,8 +23,27 @@ export interface RedisCase {
   fields: [string | Uint8Array, FieldValue][]
 }
 
-const REQUEST_IDS = ['', ' ', 'a b', 'x'.repeat(201), 'é', 'req\n1', '\0', 'req\t', 'r'.repeat(1024 * 1024)]
-const COMMANDS = ['', 'CREATE', 'create ', 'nope', '__proto__', 'constructor', 'toString', 'x'.repeat(100_000)]
+const REQUEST_IDS = [
+  '',
+  ' ',
+  'a b',
+  'x'.repeat(201),
+  'é',
+  'req\n1',
+  '\0',
+  'req\t',
+  'r'.repeat(1024 * 1024),
+]
+const COMMANDS = [
+  '',
+  'CREATE',
+  'create ',
+  'nope',
+  '__proto__',
+  'constructor',
+  'toString',
+  'x'.repeat(100_000),
+]
 
 /** Names the service keeps for itself, relative to its prefix (`reply_to` must be refused). */
 export const OWN_NAMES = ['commands', 'event-log', 'dead', 'owners', 'answer:x', 'anything']
@@ -32,7 +51,9 @@ export const OWN_NAMES = ['commands', 'event-log', 'dead', 'owners', 'answer:x',
 const payloadOf = (hints: Hints, constrain: Constrain) =>
   fc.constantFrom(...catalog).chain((cmd) =>
     arbitraryOf(inputJsonSchema(cmd.input), hints)
-      .chain((v) => fc.oneof({ weight: 1, arbitrary: fc.constant(v) }, { weight: 1, arbitrary: mutate(v) }))
+      .chain((v) =>
+        fc.oneof({ weight: 1, arbitrary: fc.constant(v) }, { weight: 1, arbitrary: mutate(v) }),
+      )
       .map((v) => ({ command: cmd.name, payload: constrain(cmd.name, v) })),
   )
 
@@ -41,7 +62,10 @@ const payloadOf = (hints: Hints, constrain: Constrain) =>
  * bad or missing request ids, unknown commands, payloads that are not JSON objects, binary
  * garbage, huge values, refused or overlong `reply_to`, extra and repeated fields.
  */
-export const redisCase = (hints: Hints, constrain: Constrain = (_, v) => v): fc.Arbitrary<RedisCase> =>
+export const redisCase = (
+  hints: Hints,
+  constrain: Constrain = (_, v) => v,
+): fc.Arbitrary<RedisCase> =>
   fc
     .record({
       request: payloadOf(hints, constrain),
@@ -79,7 +103,10 @@ export const redisCase = (hints: Hints, constrain: Constrain = (_, v) => v): fc.
           weight: 1,
           arbitrary: fc.array(
             fc.tuple(
-              fc.oneof(fc.constantFrom('forwarded_by', 'ok', 'result', 'x', '', 'request_id', 'command'), badUtf8),
+              fc.oneof(
+                fc.constantFrom('forwarded_by', 'ok', 'result', 'x', '', 'request_id', 'command'),
+                badUtf8,
+              ),
               fc.oneof(fc.string(), nastyString, badUtf8, fc.constant('v'.repeat(2 * 1024 * 1024))),
             ),
             { maxLength: 3 },

@@ -16,35 +16,47 @@ const MAX_PAYLOAD = 256 * 1024
  * entries on a fresh key prefix (see redis-cases.ts and redis-run.ts for what is checked), then
  * one valid request, which must still be answered. Returns answers by status and code.
  */
-export const fuzzRedis = async (target: FuzzTarget, opts: FuzzOptions, tally = new Tally()): Promise<Tally> => {
+export const fuzzRedis = async (
+  target: FuzzTarget,
+  opts: FuzzOptions,
+  tally = new Tally(),
+): Promise<Tally> => {
   const { logger, trouble } = recordingLogger()
   const settings = testSettings({ REDIS_MAX_PAYLOAD_BYTES: String(MAX_PAYLOAD) })
-  const adapter = await startRedisAdapter({ settings, service: target.service, instance: 'fuzz', logger })
+  const adapter = await startRedisAdapter({
+    settings,
+    service: target.service,
+    instance: 'fuzz',
+    logger,
+  })
   const producer = new Producer(settings)
-  const bench: RedisBench = { redis: producer.redis, names: producer.names, ownStream: `fuzz-replies-${randomBytes(4).toString('hex')}` }
+  const bench: RedisBench = {
+    redis: producer.redis,
+    names: producer.names,
+    ownStream: `fuzz-replies-${randomBytes(4).toString('hex')}`,
+  }
   const crashes = watchCrashes()
   try {
     await runProperty(
       'Redis fuzz',
-      fc.array(redisCase(target.hints, (name, input) => target.constrain(name, input)), { minLength: 1, maxLength: 20 }),
+      fc.array(
+        redisCase(target.hints, (name, input) => target.constrain(name, input)),
+        { minLength: 1, maxLength: 20 },
+      ),
       async (batch) => {
-        for (const key of await runRedisBatch(bench, batch, await target.workers(), trouble)) tally.add(key)
+        for (const key of await runRedisBatch(bench, batch, await target.workers(), trouble))
+          tally.add(key)
         await crashes.check('after a batch of entries')
       },
       opts,
     )
     // The loop still reads: a plain request after all of that is answered.
     const after = await producer.response(await producer.send('plugins', {}), 30_000)
-    if (!after.ok) throw new FuzzFailure(`a valid request after the fuzz was refused: ${JSON.stringify(after.error)}`, 'plugins {}')
-  } catch (err) {
-    if (process.env.FUZZ_DEBUG) {
-      const c = adapter.consumer as unknown as { inFlight: Map<string, unknown>; lanes: Map<string, unknown>; stopped: boolean }
-      console.error('in flight', [...c.inFlight.entries()], 'lanes', [...c.lanes.keys()], 'stopped', c.stopped)
-      console.error('responses tail', JSON.stringify(await producer.redis.xrevrange(producer.names.responses, '+', '-', 'COUNT', 3)).slice(0, 3000))
-      console.error('own', await producer.redis.keys(`${bench.ownStream}*`))
-      console.error('pending', await producer.redis.xpending(producer.names.commands, adapter.consumer.names.group, '-', '+', 100))
-    }
-    throw err
+    if (!after.ok)
+      throw new FuzzFailure(
+        `a valid request after the fuzz was refused: ${JSON.stringify(after.error)}`,
+        'plugins {}',
+      )
   } finally {
     crashes.stop()
     await adapter.close()

@@ -43,9 +43,16 @@ interface Sent {
   fields: (string | Buffer)[]
 }
 
-const text = (v: string | Uint8Array) => (typeof v === 'string' ? v : Buffer.from(v).toString('utf8'))
+const text = (v: string | Uint8Array) =>
+  typeof v === 'string' ? v : Buffer.from(v).toString('utf8')
 
-const materialize = (v: FieldValue, bench: RedisBench, fresh: string, previous: string, ids: readonly string[]): string | Buffer => {
+const materialize = (
+  v: FieldValue,
+  bench: RedisBench,
+  fresh: string,
+  previous: string,
+  ids: readonly string[],
+): string | Buffer => {
   if (v instanceof Uint8Array) return Buffer.from(v)
   if (typeof v === 'string') return v.replaceAll('{prefix}', bench.names.prefix)
   if ('fresh' in v) return fresh
@@ -55,13 +62,20 @@ const materialize = (v: FieldValue, bench: RedisBench, fresh: string, previous: 
 }
 
 /** Sends a batch of entries in one pipeline. */
-const send = async (bench: RedisBench, batch: RedisCase[], ids: readonly string[]): Promise<Sent[]> => {
+const send = async (
+  bench: RedisBench,
+  batch: RedisCase[],
+  ids: readonly string[],
+): Promise<Sent[]> => {
   const p = bench.redis.pipeline()
   const sent: Omit<Sent, 'entryId'>[] = []
   let previous = `fuzz-${randomBytes(6).toString('hex')}`
   for (const c of batch) {
     const fresh = `fuzz-${randomBytes(6).toString('hex')}`
-    const fields = c.fields.flatMap(([k, v]) => [typeof k === 'string' ? k : Buffer.from(k), materialize(v, bench, fresh, previous, ids)])
+    const fields = c.fields.flatMap(([k, v]) => [
+      typeof k === 'string' ? k : Buffer.from(k),
+      materialize(v, bench, fresh, previous, ids),
+    ])
     if (c.fields.some(([, v]) => typeof v === 'object' && 'fresh' in v)) previous = fresh
     if (fields.length === 0) fields.push('x', 'y')
     const record = new Map<string, string>()
@@ -92,7 +106,13 @@ const answerStreams = async (bench: RedisBench): Promise<string[]> => {
   const streams = [bench.names.responses]
   let cursor = '0'
   do {
-    const [next, keys] = await bench.redis.scan(cursor, 'MATCH', `${bench.ownStream}*`, 'COUNT', 1000)
+    const [next, keys] = await bench.redis.scan(
+      cursor,
+      'MATCH',
+      `${bench.ownStream}*`,
+      'COUNT',
+      1000,
+    )
     cursor = next
     streams.push(...keys)
   } while (cursor !== '0')
@@ -103,7 +123,10 @@ const answerStreams = async (bench: RedisBench): Promise<string[]> => {
 const lastIds = async (bench: RedisBench): Promise<Map<string, string>> => {
   const out = new Map<string, string>()
   for (const stream of await answerStreams(bench)) {
-    const [last] = (await bench.redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [string, string[]][]
+    const [last] = (await bench.redis.xrevrange(stream, '+', '-', 'COUNT', 1)) as [
+      string,
+      string[],
+    ][]
     if (last) out.set(stream, last[0])
   }
   return out
@@ -144,7 +167,8 @@ export const runRedisBatch = async (
   const describe = (s: Sent) =>
     `entry ${s.entryId} ${short(JSON.stringify(s.fields.map((f) => (typeof f === 'string' ? f : `<bytes ${f.toString('hex').slice(0, 40)}>`))), 600)}`
   const expectedById = new Map<string, Sent[]>()
-  for (const s of sent) if (s.requestId) expectedById.set(s.requestId, [...(expectedById.get(s.requestId) ?? []), s])
+  for (const s of sent)
+    if (s.requestId) expectedById.set(s.requestId, [...(expectedById.get(s.requestId) ?? []), s])
   const matches = (s: Sent, answers: Answer[]) =>
     s.requestId
       ? answers.filter((a) => a.fields.request_id === s.requestId)
@@ -154,16 +178,19 @@ export const runRedisBatch = async (
   for (;;) {
     answers = await answersSince(bench, before)
     if (trouble.length) {
-      const culprit = sent.find((s) => trouble.some((t) => t.includes(s.entryId) || (s.requestId && t.includes(s.requestId))))
-      throw new FuzzFailure(`the service logged: ${trouble.splice(0).join('\n  ')}`, culprit ? describe(culprit) : `a batch of ${sent.length}`)
+      const culprit = sent.find((s) =>
+        trouble.some((t) => t.includes(s.entryId) || (s.requestId && t.includes(s.requestId))),
+      )
+      throw new FuzzFailure(
+        `the service logged: ${trouble.splice(0).join('\n  ')}`,
+        culprit ? describe(culprit) : `a batch of ${sent.length}`,
+      )
     }
     const expected = (s: Sent) => (s.requestId ? expectedById.get(s.requestId)!.length : 1)
     const missing = sent.filter((s) => matches(s, answers).length < expected(s))
     if (missing.length === 0) break
-    if (Date.now() > until) {
-      if (process.env.FUZZ_DEBUG) console.error(JSON.stringify({ sent: sent.map((s) => [s.entryId, s.requestId]), answers }, null, 1).slice(0, 5000))
+    if (Date.now() > until)
       throw new FuzzFailure(`no answer within ${ANSWER_MS} ms`, describe(missing[0]!))
-    }
     await new Promise((r) => setTimeout(r, 25))
   }
   const keys: string[] = []
@@ -171,17 +198,24 @@ export const runRedisBatch = async (
     const mine = matches(s, answers)
     const expected = s.requestId ? expectedById.get(s.requestId)!.length : 1
     if (mine.length !== expected) {
-      throw new FuzzFailure(`${mine.length} answers, expected ${expected}: ${short(JSON.stringify(mine), 600)}`, describe(s))
+      throw new FuzzFailure(
+        `${mine.length} answers, expected ${expected}: ${short(JSON.stringify(mine), 600)}`,
+        describe(s),
+      )
     }
     const a = mine[0]!.fields
     if (s.requestId === undefined && a.request_id !== undefined) {
-      throw new FuzzFailure(`answered with request_id '${a.request_id}' to an entry without a valid one`, describe(s))
+      throw new FuzzFailure(
+        `answered with request_id '${a.request_id}' to an entry without a valid one`,
+        describe(s),
+      )
     }
     if (a.ok === '1') {
       const cmd = findCommand(a.command ?? '')
       // A request id met before (one the fuzzer did not make fresh) gets that first request's answer.
       const fresh = s.requestId?.startsWith('fuzz-') && expected === 1
-      if (!cmd || (fresh && cmd.name !== s.command)) throw new FuzzFailure(`ok 1 for command '${a.command}'`, describe(s))
+      if (!cmd || (fresh && cmd.name !== s.command))
+        throw new FuzzFailure(`ok 1 for command '${a.command}'`, describe(s))
       checkOutput(cmd, a.result ?? '', describe(s))
       keys.push('ok')
     } else if (a.ok === '0') {
@@ -193,7 +227,11 @@ export const runRedisBatch = async (
       }
       const code = checkErrorObject(error, a.error!, describe(s))
       const status = Number(a.status)
-      if (!Number.isInteger(status) || status < 400 || (status >= 500 && !isAgentFailure(status, code))) {
+      if (
+        !Number.isInteger(status) ||
+        status < 400 ||
+        (status >= 500 && !isAgentFailure(status, code))
+      ) {
         throw new FuzzFailure(`ok 0 with status '${a.status}' (${code})`, describe(s))
       }
       keys.push(`${status} ${code}`)

@@ -41,7 +41,9 @@ const integer = (s: JsonSchema) => {
   const max = Math.min(s.maximum ?? INT32, INT32)
   // The bounds themselves are where off-by-one mistakes live.
   const edges = [s.minimum, s.maximum].filter((n): n is number => n !== undefined)
-  return edges.length ? fc.oneof(fc.integer({ min, max }), fc.constantFrom(...edges)) : fc.integer({ min, max })
+  return edges.length
+    ? fc.oneof(fc.integer({ min, max }), fc.constantFrom(...edges))
+    : fc.integer({ min, max })
 }
 
 const number = (s: JsonSchema) =>
@@ -57,9 +59,15 @@ const number = (s: JsonSchema) =>
 const string = (s: JsonSchema) => {
   const max = Math.min(s.maxLength ?? 40, 40)
   if (s.pattern) {
-    return fc.stringMatching(new RegExp(s.pattern)).map((v) => (s.maxLength ? v.slice(0, s.maxLength) : v))
+    return fc
+      .stringMatching(new RegExp(s.pattern))
+      .map((v) => (s.maxLength ? v.slice(0, s.maxLength) : v))
   }
-  return fc.string({ minLength: s.minLength ?? 0, maxLength: Math.max(max, s.minLength ?? 0), unit: 'grapheme' })
+  return fc.string({
+    minLength: s.minLength ?? 0,
+    maxLength: Math.max(max, s.minLength ?? 0),
+    unit: 'grapheme',
+  })
 }
 
 /**
@@ -67,14 +75,19 @@ const string = (s: JsonSchema) => {
  * express in JSON Schema (no `..` in a path, exactly one of prompt/shell/argv) are left to chance,
  * which is what a fuzzer wants anyway. `hints` mix chosen values in by property name.
  */
-export const arbitraryOf = (schema: JsonSchema, hints: Hints = {}, name?: string): fc.Arbitrary<unknown> => {
+export const arbitraryOf = (
+  schema: JsonSchema,
+  hints: Hints = {},
+  name?: string,
+): fc.Arbitrary<unknown> => {
   const plain = bare(schema, hints)
   const hint = name === undefined ? undefined : hints[name]
   return hint ? fc.oneof({ weight: 1, arbitrary: plain }, { weight: 5, arbitrary: hint }) : plain
 }
 
 const bare = (s: JsonSchema, hints: Hints): fc.Arbitrary<unknown> => {
-  if (s.anyOf ?? s.oneOf) return fc.oneof(...(s.anyOf ?? s.oneOf)!.map((x) => arbitraryOf(x, hints)))
+  if (s.anyOf ?? s.oneOf)
+    return fc.oneof(...(s.anyOf ?? s.oneOf)!.map((x) => arbitraryOf(x, hints)))
   if (s.enum) return fc.constantFrom(...s.enum)
   if ('const' in s) return fc.constant(s.const)
   switch (s.type) {
@@ -108,7 +121,9 @@ const object = (s: JsonSchema, hints: Hints): fc.Arbitrary<unknown> => {
   )
   if (typeof s.additionalProperties !== 'object') return known
   // A record type (env, labels, files): its keys follow propertyNames.
-  const keys = (s.propertyNames ? arbitraryOf(s.propertyNames, hints) : fc.string()) as fc.Arbitrary<string>
+  const keys = (
+    s.propertyNames ? arbitraryOf(s.propertyNames, hints) : fc.string()
+  ) as fc.Arbitrary<string>
   const extra = fc.dictionary(keys, arbitraryOf(s.additionalProperties, hints), { maxKeys: 4 })
   return fc.tuple(known, extra).map(([a, b]) => ({ ...b, ...(a as object) }))
 }

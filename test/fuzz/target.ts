@@ -29,7 +29,12 @@ export const resolveRefs = (value: unknown, ids: readonly string[]): unknown => 
   if (isPlain(value)) {
     const out: Record<string, unknown> = {}
     for (const [k, v] of Object.entries(value)) {
-      Object.defineProperty(out, k, { value: resolveRefs(v, ids), enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(out, k, {
+        value: resolveRefs(v, ids),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     }
     return out
   }
@@ -68,11 +73,26 @@ export const baseHints = (registry: PluginRegistry): Hints => {
   return {
     workerId: fc.nat(7).map((i) => new WorkerRef(i)),
     agent: fc.constantFrom('shell', ...agents),
-    capabilities: fc.subarray(names.filter((n) => !agents.includes(n)), { maxLength: 3 }),
+    capabilities: fc.subarray(
+      names.filter((n) => !agents.includes(n)),
+      { maxLength: 3 },
+    ),
     path: trickyPath,
     workdir: fc.oneof(
       { weight: 6, arbitrary: fc.constantFrom('/workspace', '/tmp/w') },
-      { weight: 1, arbitrary: fc.constantFrom('/', '/workspace/..', 'rel', '/etc/passwd', '/dev/null/x', '/sys/w', '/proc/w', '/root/w') },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          '/',
+          '/workspace/..',
+          'rel',
+          '/etc/passwd',
+          '/dev/null/x',
+          '/sys/w',
+          '/proc/w',
+          '/root/w',
+        ),
+      },
       { weight: 1, arbitrary: trickyPath },
     ),
     allowedTools: fc.subarray(TOOLS),
@@ -81,8 +101,16 @@ export const baseHints = (registry: PluginRegistry): Hints => {
     argv: fc.constantFrom(['true'], ['echo', 'a b'], ['/nonexistent']),
     mode: fc.constantFrom('0644', '0755', 420, '7777', '0888', 0o10000, -1),
     encoding: fc.constantFrom('utf8', 'base64', 'base64', 'utf8', 'hex', 'UTF8'),
-    files: fc.dictionary(fc.oneof(trickyPath, fc.constantFrom('AGENTS.md', 'dir/TASK.md')), fc.string(), { maxKeys: 2 }),
-    labels: fc.dictionary(fc.constantFrom('team', 'app.kind', 'x/y', 'team', 'workers-spawner.id', '-bad'), fc.string(), { maxKeys: 2 }),
+    files: fc.dictionary(
+      fc.oneof(trickyPath, fc.constantFrom('AGENTS.md', 'dir/TASK.md')),
+      fc.string(),
+      { maxKeys: 2 },
+    ),
+    labels: fc.dictionary(
+      fc.constantFrom('team', 'app.kind', 'x/y', 'team', 'workers-spawner.id', '-bad'),
+      fc.string(),
+      { maxKeys: 2 },
+    ),
     spawnablePlugins: fc.subarray(names, { maxLength: 2 }),
   }
 }
@@ -91,8 +119,17 @@ export const baseHints = (registry: PluginRegistry): Hints => {
 export const OPERATOR_AUTH = [undefined, `Bearer ${API_TOKEN}`, `Bearer ${API_TOKEN}`]
 
 /** The three ways the HTTP API is served, over one service. */
-export const fuzzApps = (service: WorkerService, signer: TokenSigner, logger?: Logger): Hono<AppEnv>[] => [
-  createApp({ service, auth: { signer }, allowedHosts: ['spawner.lan'], ...(logger ? { logger } : {}) }),
+export const fuzzApps = (
+  service: WorkerService,
+  signer: TokenSigner,
+  logger?: Logger,
+): Hono<AppEnv>[] => [
+  createApp({
+    service,
+    auth: { signer },
+    allowedHosts: ['spawner.lan'],
+    ...(logger ? { logger } : {}),
+  }),
   createApp({
     service,
     auth: { apiToken: API_TOKEN, signer },
@@ -100,22 +137,37 @@ export const fuzzApps = (service: WorkerService, signer: TokenSigner, logger?: L
     maxFileBytes: 2 * 1024 * 1024,
     ...(logger ? { logger } : {}),
   }),
-  createApp({ service, auth: { required: true, signer }, surface: 'worker', ...(logger ? { logger } : {}) }),
+  createApp({
+    service,
+    auth: { required: true, signer },
+    surface: 'worker',
+    ...(logger ? { logger } : {}),
+  }),
 ]
 
 /** Creates shell workers until at least two are alive; returns the live ids. */
 export const keepWorkers = async (service: WorkerService, labels: Record<string, string> = {}) => {
-  const live = () => service.records().filter((r) => !r.pool && r.state !== 'deleted').map((r) => r.workerId)
+  const live = () =>
+    service
+      .records()
+      .filter((r) => !r.pool && r.state !== 'deleted')
+      .map((r) => r.workerId)
   while (live().length < 2) {
     await service.create({
-      config: service.parseConfig({ agent: 'shell', labels, allowedTools: TOOLS.slice(0, 1 + live().length * 4) }),
+      config: service.parseConfig({
+        agent: 'shell',
+        labels,
+        allowedTools: TOOLS.slice(0, 1 + live().length * 4),
+      }),
     })
   }
   return live()
 }
 
 /** The service over the in-memory runtime, with the project's real plugins. */
-export const memoryTarget = async (logger?: Logger): Promise<FuzzTarget & { runtime: MemoryRuntime }> => {
+export const memoryTarget = async (
+  logger?: Logger,
+): Promise<FuzzTarget & { runtime: MemoryRuntime }> => {
   const runtime = new MemoryRuntime()
   const registry = await loadPlugins(PLUGINS_DIR)
   const signer = new TokenSigner(TOKEN_SECRET)
