@@ -1,9 +1,13 @@
 import { randomBytes } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import fc from 'fast-check'
 import { TokenSigner } from '../../src/core/auth/jwt.ts'
 import { DEFAULT_POLICY } from '../../src/core/policy.ts'
 import { WorkerService } from '../../src/core/service.ts'
+import { WorkerSocket } from '../../src/node/worker-socket.ts'
 import { WORKER_IMAGE } from '../setup/docker.global.ts'
 import { registryWith, startTestRuntime } from '../support/harness.ts'
 import {
@@ -26,7 +30,9 @@ const DOCKER_TIMEOUT_MS = 10_000
  */
 export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<void> }> => {
   const docker = new Dockerode()
-  const { runtime, close } = await startTestRuntime(docker)
+  // Isolated workers (the default) mount a worker API socket directory, as under `npm start`.
+  const socketDir = mkdtempSync(join(tmpdir(), 'ws-fuzz-sock-'))
+  const { runtime, close } = await startTestRuntime(docker, undefined, { workerApi: new WorkerSocket(socketDir) })
   const registry = await registryWith()
   const signer = new TokenSigner(TOKEN_SECRET)
   const service = new WorkerService({
@@ -85,6 +91,7 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
           .remove({ force: true })
           .catch(() => undefined)
       await close()
+      rmSync(socketDir, { recursive: true, force: true })
     },
   }
 }
