@@ -3,7 +3,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startRedisAdapter } from '../src/redis/index.ts'
 import { createApp } from '../src/http/app.ts'
 import { readSseUntil } from './support/sse.ts'
-import { startHarness, type Harness } from './support/harness.ts'
+import { registryWith, startHarness, type Harness } from './support/harness.ts'
+import { TokenSigner } from '../src/core/auth/jwt.ts'
+import { WorkerService } from '../src/core/service.ts'
+import { WORKER_IMAGE } from './setup/docker.global.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
 import { Producer, testSettings, waitFor } from './support/redis.ts'
 
@@ -178,5 +181,70 @@ describe('an instance killed while it holds pending entries', () => {
     expect(ran.length).toBeLessThanOrEqual(okCount + interrupted.length)
     expect(b.logs.some((l) => l.msg === 'request taken over')).toBe(true)
     await producer.call('delete', { workerId })
+  })
+})
+
+describe('a worker that calls an instance other than its own', () => {
+  it('keeps the rules for workers there, and that instance does not take the worker over', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    // Instances that share workers share the key: the worker's token is good at both.
+    const secret = 'shared-instance-secret-0123456789abcdef'
+    const signer = new TokenSigner(secret)
+    const registry = await registryWith()
+    const make = (runtime: typeof ha.runtime, instance: string) =>
+      new WorkerService({
+        runtime,
+        plugins: () => registry,
+        baseImage: WORKER_IMAGE,
+        hostEnv: {},
+        secret,
+        tokens: { signer, url: 'http://127.0.0.1:9' },
+        instance,
+      })
+    const sa = make(ha.runtime, 'ta')
+    const sb = make(hb.runtime, 'tb')
+    const a = await startRedisAdapter({ settings, service: sa, instance: 'ta', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: sb, instance: 'tb', logger: hb.logger })
+    try {
+      const appA = createApp({ service: sa, remote: a.remote, auth: { signer } })
+      const appB = createApp({ service: sb, remote: b.remote, auth: { signer } })
+      const created = await appB.request('/v1/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'shell', network: 'open', allowedTools: ['update', 'spawn'], ttlSeconds: 600, labels: hb.runLabel }),
+      })
+      expect(created.status).toBe(201)
+      const { workerId } = (await created.json()) as { workerId: string }
+      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'tb' || undefined, 5000, 'ownership')
+      const token = await signer.sign({ sub: workerId, tools: ['update', 'spawn'], exp: Math.floor(Date.now() / 1000) + 600 })
+      const asWorker = (method: string, path: string, body: unknown) =>
+        appA.request(path, {
+          method,
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+
+      // Through A, forwarded to its owner B: still the worker asking, so no longer life.
+      const longer = await asWorker('PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 7200 })
+      expect(longer.status).toBe(403)
+      expect(((await longer.json()) as { error: { code: string } }).error.code).toBe('ttl_not_allowed')
+      expect((await asWorker('PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 300 })).status).toBe(200)
+      // A looked the worker up to check the token, but it runs no deadlines of it.
+      expect(sa.records().map((r) => r.workerId)).not.toContain(workerId)
+      // Sub-workers are counted where the tree lives: not through another instance.
+      const spawned = await asWorker('POST', '/v1/workers', { agent: 'shell', network: 'open', labels: ha.runLabel })
+      expect(spawned.status).toBe(403)
+      expect(((await spawned.json()) as { error: { code: string } }).error.code).toBe('not_your_instance')
+      expect((await sb.status({ workerId })).ttlSeconds).toBe(300)
+    } finally {
+      await a.close()
+      await b.close()
+      await producer.cleanup()
+      await ha.cleanup()
+      await hb.cleanup()
+    }
   })
 })

@@ -166,6 +166,13 @@ export class WorkerService {
 
   private async createChild(parentId: string, raw: WorkerConfig, hooks: CommandHooks) {
     const { rootId } = await this.get(parentId)
+    // Quotas are counted where the tree lives: a worker spawns through its own instance.
+    if (!this.workers.has(parentId)) {
+      throw new ForbiddenError(
+        `worker '${parentId}' belongs to another instance: spawn sub-workers through the instance that runs it`,
+        'not_your_instance',
+      )
+    }
     const workerId = newWorkerId()
     const { parent, config } = await this.locked(rootId, async () => {
       const parent = await this.get(parentId)
@@ -774,11 +781,19 @@ export class WorkerService {
         return undefined
       }))
     if (!record || record.pool) throw new NotFoundError(`no worker '${workerId}'`, 'worker_not_found')
+    // Another instance's worker is looked at, never taken over: its deadlines stay its owner's
+    // (a takeover is `adopt`, decided by whoever knows the owner is gone).
+    if (record.instance === this.opts.instance) this.workers.set(workerId, record)
+    return record
+  }
+
+  /** Takes over a worker of another instance (its owner is gone): this one now runs its deadlines. */
+  async adopt(workerId: string): Promise<WorkerRecord> {
+    const record = await this.get(workerId)
     this.workers.set(workerId, record)
     return record
   }
 
-  /** A record rebuilt from a container's labels and its state file; undefined if not ours. */
   /**
    * A record rebuilt from a container's labels and its signed state file; undefined if the
    * labels are not ours. Throws StateFileError when the state file is missing (the create never

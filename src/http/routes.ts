@@ -17,7 +17,8 @@ import type { SseStreams } from './sse.ts'
 export interface RemoteDispatch {
   /** The other instance owning `workerId`, or undefined to serve it here. */
   ownerOf(workerId: string): Promise<string | undefined>
-  call(owner: string, command: string, payload: unknown, timeoutMs: number): Promise<unknown>
+  /** `caller` is the worker making the call, so the owner applies the rules for workers. */
+  call(owner: string, command: string, payload: unknown, timeoutMs: number, caller?: string): Promise<unknown>
 }
 
 /** Extra time a forwarded request gets beyond its own timeout. */
@@ -90,7 +91,7 @@ export const registerCommandRoutes = (
         const owner = await remote?.ownerOf(input.workerId)
         if (owner) {
           const payload = { ...input, content: bytesToBase64(bytes), encoding: 'base64' }
-          return c.json((await remote!.call(owner, cmd.name, payload, FORWARD_SLACK_MS)) as object, 200)
+          return c.json((await remote!.call(owner, cmd.name, payload, FORWARD_SLACK_MS, caller)) as object, 200)
         }
         return c.json(await service.putBytes(input.workerId, input.path, bytes, input.mode), 200)
       }
@@ -103,11 +104,11 @@ export const registerCommandRoutes = (
       if (owner) {
         const timeout = (input.timeoutMs ?? 0) + FORWARD_SLACK_MS
         if (cmd.http.response === 'file' && !(c.req.header('accept') ?? '').includes('application/json')) {
-          const file = (await remote!.call(owner, cmd.name, { ...input, encoding: 'base64' }, timeout)) as { content: string }
+          const file = (await remote!.call(owner, cmd.name, { ...input, encoding: 'base64' }, timeout, caller)) as { content: string }
           const bytes = base64ToBytes(file.content)
           return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' })
         }
-        const output = await remote!.call(owner, cmd.name, input, timeout)
+        const output = await remote!.call(owner, cmd.name, input, timeout, caller)
         return c.json(output as object, (cmd.http.status ?? 200) as ContentfulStatusCode)
       }
 

@@ -236,6 +236,7 @@ export class RedisConsumer {
           this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner })
           return this.forward(stream, req, owner)
         }
+        await this.opts.service.adopt(workerId)
         await this.redis.hset(this.names.owners, workerId, this.me)
         this.logger.info('worker adopted from a stopped instance', { workerId, from: owner })
       }
@@ -258,7 +259,11 @@ export class RedisConsumer {
     let answer: Answer
     // Set by the service right before the command first changes something.
     let started = false
-    const hooks = { requestId: req.requestId, onEffect: () => void (started = true) }
+    const hooks = {
+      requestId: req.requestId,
+      onEffect: () => void (started = true),
+      ...(req.caller ? { caller: req.caller } : {}),
+    }
     try {
       answer = { ok: true, result: await req.command.run(this.opts.service, input, hooks) }
     } catch (err) {

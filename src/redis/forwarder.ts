@@ -39,7 +39,7 @@ export class Forwarder {
   }
 
   /** Runs `command` at `owner`; resolves with its result or throws its error. */
-  async call(owner: string, command: string, payload: unknown, timeoutMs: number): Promise<unknown> {
+  async call(owner: string, command: string, payload: unknown, timeoutMs: number, caller?: string): Promise<unknown> {
     await (this.started ??= this.start())
     const requestId = `fwd-${this.me}-${randomBytes(8).toString('hex')}`
     const answer = new Promise<Record<string, string>>((resolve, reject) => {
@@ -52,7 +52,14 @@ export class Forwarder {
     await this.redis.xadd(
       this.names.instanceCommands(owner),
       '*',
-      ...requestFields({ requestId, command, payload, replyTo: this.names.instanceResponses(this.me), forwardedBy: this.me }),
+      ...requestFields({
+        requestId,
+        command,
+        payload,
+        replyTo: this.names.instanceResponses(this.me),
+        forwardedBy: this.me,
+        ...(caller ? { caller } : {}),
+      }),
     )
     const f = await answer
     if (f.ok === '1') return JSON.parse(f.result ?? 'null')

@@ -73,7 +73,7 @@ export const startRedisAdapter = async (opts: {
   const forwarder = new Forwarder(redis, names, opts.instance, opts.logger)
   const remote: RemoteDispatch = {
     ownerOf: (workerId) => forwarder.remoteOwner(workerId),
-    call: (owner, command, payload, timeoutMs) => forwarder.call(owner, command, payload, timeoutMs),
+    call: (owner, command, payload, timeoutMs, caller) => forwarder.call(owner, command, payload, timeoutMs, caller),
   }
   let closing: Promise<void> | undefined
   return {

@@ -13,6 +13,8 @@ export interface Request {
   replyTo?: string
   /** Set on entries one instance forwarded to another. */
   forwardedBy?: string
+  /** The worker that made a forwarded call: the owner applies the rules for workers to it. */
+  caller?: string
 }
 
 export type Parsed =
@@ -26,6 +28,7 @@ const toRecord = (fields: RawFields): Record<string, string> => {
 }
 
 const REQUEST_ID = /^[\x21-\x7e]{1,200}$/
+const WORKER_ID = /^w-[a-f0-9]{16}$/
 
 /**
  * Reads `request_id`, `command`, `payload` (JSON) and `reply_to` from an entry. Anything
@@ -55,6 +58,7 @@ export const parseEntry = (
   if (!requestId) return fail(field('request_id', 'must be 1–200 printable characters without spaces'))
   if (f.reply_to !== undefined && !wellFormed) return fail(field('reply_to', 'must be a stream name of at most 512 characters'))
   if (refusal !== undefined) return fail(field('reply_to', refusal))
+  if (f.caller !== undefined && !WORKER_ID.test(f.caller)) return fail(field('caller', 'must be a worker id'))
   if (f.command === undefined) return fail(field('command', 'required'))
   const command = findCommand(f.command)
   if (!command) return fail(new BadRequestError(`command: unknown command '${f.command.slice(0, 100)}'`, [{ path: 'command', message: 'unknown command' }]))
@@ -80,6 +84,7 @@ export const parseEntry = (
       payload,
       ...(replyTo ? { replyTo } : {}),
       ...(f.forwarded_by ? { forwardedBy: f.forwarded_by } : {}),
+      ...(f.caller !== undefined ? { caller: f.caller } : {}),
     },
   }
 }
@@ -103,10 +108,18 @@ export const responseFields = (
 }
 
 /** Fields of a request entry (for forwarding, and for clients written in TypeScript). */
-export const requestFields = (r: { requestId: string; command: string; payload: unknown; replyTo?: string; forwardedBy?: string }): string[] => {
+export const requestFields = (r: {
+  requestId: string
+  command: string
+  payload: unknown
+  replyTo?: string
+  forwardedBy?: string
+  caller?: string
+}): string[] => {
   const fields = ['request_id', r.requestId, 'command', r.command, 'payload', JSON.stringify(r.payload)]
   if (r.replyTo) fields.push('reply_to', r.replyTo)
   if (r.forwardedBy) fields.push('forwarded_by', r.forwardedBy)
+  if (r.caller) fields.push('caller', r.caller)
   return fields
 }
 
