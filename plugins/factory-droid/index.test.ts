@@ -124,14 +124,23 @@ describe('factory-droid prompt', () => {
 })
 
 describe('factory-droid config', () => {
+  it("gives the spawner's key only to the spawner's endpoint, never to one a worker names", () => {
+    const host = { FACTORY_MODEL_BASE_URL: 'http://gw/v1', FACTORY_MODEL: 'qwen3', FACTORY_MODEL_API_KEY: 'sk-operator' }
+    const keyOf = (configEnv: Record<string, string>) =>
+      JSON.parse(droid.files!(ctx(configEnv, host))['~/.factory/config.json']!).custom_models[0].api_key
+    expect(keyOf({})).toBe('sk-operator')
+    expect(keyOf({ FACTORY_MODEL: 'other' })).toBe('sk-operator')
+    expect(keyOf({ FACTORY_MODEL_BASE_URL: 'http://attacker.example/v1' })).toBeUndefined()
+    expect(keyOf({ FACTORY_MODEL_BASE_URL: 'http://mine/v1', FACTORY_MODEL_API_KEY: 'sk-mine' })).toBe('sk-mine')
+  })
+
   it('writes a custom model, makes it the default and turns airgap on', () => {
     const c = ctx(
       {
-        FACTORY_MODEL_BASE_URL: 'http://gw/v1',
         FACTORY_MODEL: 'qwen3',
         FACTORY_MODEL_NAME: 'My  Qwen',
       },
-      { FACTORY_MODEL_API_KEY: 'sk-1' },
+      { FACTORY_MODEL_BASE_URL: 'http://gw/v1', FACTORY_MODEL_API_KEY: 'sk-1' },
     )
     const files = droid.files!(c)
     expect(JSON.parse(files['~/.factory/config.json']!)).toEqual({

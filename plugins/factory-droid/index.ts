@@ -51,7 +51,11 @@ export const customModel = (ctx: PluginContext): CustomModel | undefined => {
     )
   }
   const displayName = (setting(ctx, 'FACTORY_MODEL_NAME') ?? model).trim()
-  const apiKey = setting(ctx, 'FACTORY_MODEL_API_KEY')
+  // The spawner's key goes only to the spawner's endpoint: a worker config that names its own
+  // base URL brings its own key, or a sub-worker could send the operator's key anywhere.
+  const apiKey = ctx.configEnv.FACTORY_MODEL_BASE_URL
+    ? ctx.configEnv.FACTORY_MODEL_API_KEY || undefined
+    : setting(ctx, 'FACTORY_MODEL_API_KEY')
   return {
     id: `custom:${displayName.replace(/\s+/g, '-')}-0`,
     displayName,
