@@ -5,14 +5,19 @@ import type { WorkerService } from './service.ts'
 export interface LifecycleOptions {
   /** How often deadlines are checked. Default 1 s. */
   tickMs?: number
+  /**
+   * How long past its TTL a worker's running command may keep it (default 5 min): then it is
+   * deleted anyway, so nothing the agent does (a command that never ends) outlives the TTL.
+   */
+  ttlGraceMs?: number
   logger?: Logger
   now?: () => number
 }
 
 /**
  * Enforces deadlines: deletes a worker at its TTL and pauses it after `idleSeconds` without a
- * command. A worker running a command is active — never paused or deleted mid-command; an
- * expired one goes as soon as its command ends.
+ * command. A worker running a command is active — never paused, and not deleted mid-command
+ * unless it is `ttlGraceMs` past its TTL; an expired one goes as soon as its command ends.
  */
 export class Lifecycle {
   private timer: ReturnType<typeof setInterval> | undefined
@@ -49,10 +54,16 @@ export class Lifecycle {
 
   private async pass() {
     const now = this.now()
+    const grace = this.opts.ttlGraceMs ?? 5 * 60_000
     for (const r of this.service.records()) {
-      if (r.pool || r.runningCommands > 0 || r.pausing) continue
+      const expires = r.createdAt.getTime() + r.ttlSeconds * 1000
+      const overdue = now >= expires + grace
+      if (r.pool || ((r.runningCommands > 0 || r.pausing) && !overdue)) continue
       try {
-        if (now >= r.createdAt.getTime() + r.ttlSeconds * 1000) {
+        if (overdue && r.runningCommands > 0) {
+          this.logger.warn('worker past its TTL with a command still running: deleted', { workerId: r.workerId })
+        }
+        if (now >= expires) {
           await this.service.delete({ workerId: r.workerId }, {}, 'ttl')
         } else if (
           r.idleSeconds > 0 &&
