@@ -83,6 +83,10 @@ export const settingsSchema = z.object({
   MAX_WORKERS: z.coerce.number().int().min(0).default(500),
   /** Workers in one tree: a worker made by an operator plus every sub-worker below it. */
   MAX_TREE_WORKERS: z.coerce.number().int().min(1).default(16),
+  /** Commands and file operations one worker may run at once (each may hold 32 MiB of output). */
+  MAX_WORKER_COMMANDS: z.coerce.number().int().min(1).default(8),
+  /** Commands and file operations all workers of this instance may run at once. */
+  MAX_COMMANDS: z.coerce.number().int().min(1).default(64),
   /**
    * Host paths plugins may bind-mount into workers: comma-separated prefixes, read-only
    * unless suffixed `:rw`. Default: none.

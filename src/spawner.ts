@@ -58,6 +58,8 @@ export const policyFrom = (s: Settings): WorkerPolicy => ({
   maxTtlSeconds: s.MAX_TTL_SECONDS,
   maxWorkers: s.MAX_WORKERS,
   maxTreeWorkers: s.MAX_TREE_WORKERS,
+  maxWorkerCommands: s.MAX_WORKER_COMMANDS,
+  maxCommands: s.MAX_COMMANDS,
   mounts: parseMountRules(s.ALLOWED_MOUNTS),
   caps: s.ALLOWED_CAPS,
   runtimes: s.ALLOWED_RUNTIMES,

@@ -10,6 +10,10 @@ export interface WorkerPolicy {
   maxWorkers: number
   /** Workers in one tree (an operator's worker and all its sub-workers). */
   maxTreeWorkers: number
+  /** Commands and file operations one worker may run at once. */
+  maxWorkerCommands: number
+  /** Commands and file operations all workers of this instance may run at once. */
+  maxCommands: number
   /** Host paths that may be bind-mounted, by prefix; writable only where `writable`. */
   mounts: MountRule[]
   /** Linux capabilities that may be added back. */
@@ -28,6 +32,8 @@ export const DEFAULT_POLICY: WorkerPolicy = {
   maxTtlSeconds: 30 * 86_400,
   maxWorkers: 500,
   maxTreeWorkers: 16,
+  maxWorkerCommands: 8,
+  maxCommands: 64,
   mounts: [],
   caps: [],
   runtimes: ['sysbox-runc'],

@@ -116,6 +116,8 @@ export class WorkerService {
   readonly policy: WorkerPolicy
   /** Creates under way (they count against MAX_WORKERS before their record exists). */
   private creating = 0
+  /** Commands and file operations running in workers, all together (MAX_COMMANDS). */
+  private running = 0
   /** Sub-workers being created, by id: they count against their parent's and tree's quotas. */
   private readonly reservedChildren = new Map<string, { parentId: string; rootId: string }>()
   /** The last state-file write of each worker (see `writeState`). */
@@ -952,12 +954,26 @@ export class WorkerService {
    * was paused behind our back), and last-active time moves forward.
    */
   private async active<T>(record: WorkerRecord, work: () => Promise<T>): Promise<T> {
+    // Each command may hold its output (up to 16 MiB a stream) here: their number is bounded.
+    const { maxWorkerCommands, maxCommands } = this.policy
+    if (record.runningCommands >= maxWorkerCommands) {
+      throw new SpawnerError(
+        'too_many_commands',
+        429,
+        `worker '${record.workerId}' already runs ${record.runningCommands} commands (at most ${maxWorkerCommands} at once)`,
+      )
+    }
+    if (this.running >= maxCommands) {
+      throw new SpawnerError('too_many_commands', 429, `this instance already runs ${this.running} commands (MAX_COMMANDS)`)
+    }
     record.runningCommands++
+    this.running++
     try {
       if (record.pausing) await record.pausing
       if (record.state === 'paused') await this.resume({ workerId: record.workerId })
     } catch (err) {
       record.runningCommands--
+      this.running--
       throw err
     }
     record.lastActiveAt = this.now()
@@ -973,6 +989,7 @@ export class WorkerService {
       }
     } finally {
       record.runningCommands--
+      this.running--
       record.lastActiveAt = this.now()
       if (this.workers.has(record.workerId)) this.persistActivity(record)
     }
