@@ -121,8 +121,8 @@ export const registerCommandRoutes = (
         })
       }
 
-      if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input, limits.streams)
-      if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input, limits.streams)
+      if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input, limits.streams, caller)
+      if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input, limits.streams, caller)
 
       let output = await cmd.run(service, input, caller ? { caller } : {})
       if (cmd.name === 'list' && caller) {
@@ -147,6 +147,7 @@ const streamCommand = async (
   service: WorkerService,
   input: { workerId: string },
   streams: SseStreams,
+  caller: string | undefined,
 ) => {
   await service.get(input.workerId) // a missing worker is a 404, not an event
   return streams.respond(c, async (sse) => {
@@ -155,16 +156,22 @@ const streamCommand = async (
       sse.send({ event: 'output', id: String(++id), data: JSON.stringify({ stream: s, data }) })
     }
     try {
-      const result = await cmd.run(service, input, { onOutput, signal: sse.signal })
+      const result = await cmd.run(service, input, { onOutput, signal: sse.signal, ...(caller ? { caller } : {}) })
       sse.send({ event: 'result', id: String(++id), data: JSON.stringify(result) })
     } catch (err) {
       sse.send({ event: 'error', id: String(++id), data: JSON.stringify(errorBody(toSpawnerError(err))) })
     }
-  })
+  }, caller)
 }
 
 /** logs?follow=1 as SSE: one `log` event per line until the client leaves or the worker stops. */
-const streamLogs = async (c: Context<AppEnv>, service: WorkerService, input: unknown, streams: SseStreams) => {
+const streamLogs = async (
+  c: Context<AppEnv>,
+  service: WorkerService,
+  input: unknown,
+  streams: SseStreams,
+  caller: string | undefined,
+) => {
   const parsed = parseInput(S.logsInput, input, 'logs input')
   await service.get(parsed.workerId)
   return streams.respond(c, async (sse) => {
@@ -176,5 +183,5 @@ const streamLogs = async (c: Context<AppEnv>, service: WorkerService, input: unk
       const e = err instanceof SpawnerError ? err : toSpawnerError(err)
       sse.send({ event: 'error', data: JSON.stringify(errorBody(e)) })
     }
-  })
+  }, caller)
 }

@@ -27,6 +27,9 @@ export interface SseLimits {
   maxQueuedBytes: number
 }
 
+/** Event streams one worker may have open at once on a listener. */
+export const MAX_STREAMS_PER_WORKER = 8
+
 /** 100 streams, 4 MiB behind. */
 export const DEFAULT_SSE_LIMITS: SseLimits = { maxStreams: 100, maxQueuedBytes: 4 * 1024 * 1024 }
 
@@ -73,6 +76,9 @@ export class SseStreams {
   readonly #limits: SseLimits
   readonly #logger: Logger
   #count = 0
+  /** Open streams of each worker, and of all workers together. */
+  readonly #byWorker = new Map<string, number>()
+  #workers = 0
 
   constructor(limits: SseLimits = DEFAULT_SSE_LIMITS, logger: Logger = noopLogger) {
     this.#limits = limits
@@ -86,15 +92,32 @@ export class SseStreams {
 
   /**
    * Answers with an event stream that `feed` writes to; the stream ends when `feed` settles.
-   * Throws UnavailableError `too_many_streams` (503) when `maxStreams` are open.
+   * Throws UnavailableError `too_many_streams` (503) when `maxStreams` are open. A stream a
+   * worker opens (`worker`, its id) also counts against that worker's own share
+   * (`MAX_STREAMS_PER_WORKER`), and workers together never take the fifth of the streams kept
+   * for operators: one worker cannot starve the others, nor the operator's `/v1/events`.
    */
-  respond(c: Context, feed: (sse: SseSink) => Promise<void>): Response {
+  respond(c: Context, feed: (sse: SseSink) => Promise<void>, worker?: string): Response {
     const { maxStreams, maxQueuedBytes } = this.#limits
     if (this.#count >= maxStreams) {
       throw new UnavailableError(
         `${maxStreams} event streams are open, the most this listener serves; try again later`,
         'too_many_streams',
       )
+    }
+    if (worker !== undefined) {
+      const mine = this.#byWorker.get(worker) ?? 0
+      const forWorkers = maxStreams - Math.ceil(maxStreams / 5)
+      if (mine >= MAX_STREAMS_PER_WORKER || this.#workers >= forWorkers) {
+        throw new UnavailableError(
+          mine >= MAX_STREAMS_PER_WORKER
+            ? `worker '${worker}' already has ${mine} event streams open, the most one worker may have`
+            : 'workers have every event stream they may have open; try again later',
+          'too_many_streams',
+        )
+      }
+      this.#byWorker.set(worker, mine + 1)
+      this.#workers++
     }
     this.#count++
     const abort = new AbortController()
@@ -106,6 +129,12 @@ export class SseStreams {
       over = true
       open.delete(controller)
       this.#count--
+      if (worker !== undefined) {
+        this.#workers--
+        const left = (this.#byWorker.get(worker) ?? 1) - 1
+        if (left > 0) this.#byWorker.set(worker, left)
+        else this.#byWorker.delete(worker)
+      }
       if (why !== 'done') abort.abort()
       if (why === 'done') controller.close()
     }
