@@ -6,7 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { unixFetch } from '../../cli/unix-fetch.ts'
 import { WorkerApiRelays } from './worker-api-relay.ts'
 
-/** The core, as the relay sees it: records each request; `/stream` holds until `finish()`. */
+/**
+ * The core, as the relay sees it: records each request; `/stream` holds until `finish()`. It
+ * answers every other call 200, as a core that takes anonymous calls would.
+ */
 const startUpstream = async () => {
   const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[] = []
   let finish!: () => void
@@ -25,7 +28,7 @@ const startUpstream = async () => {
         void finished.then(() => res.end('event: result\ndata: 2\n\n'))
         return
       }
-      res.writeHead(req.headers.authorization ? 200 : 401, { 'content-type': 'application/json' })
+      res.writeHead(200, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ ok: true }))
     })
   })
@@ -33,6 +36,10 @@ const startUpstream = async () => {
   const port = (server.address() as { port: number }).port
   return { server, seen, finish, streamClosed, url: `http://127.0.0.1:${port}` }
 }
+
+// Shaped like a worker token (a JWT); the core, not the relay, checks what it says.
+const WORKER_TOKEN = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ3LTEifQ.c2lnbmF0dXJl'
+const bearer = { authorization: `Bearer ${WORKER_TOKEN}` }
 
 const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()))
 
@@ -69,21 +76,46 @@ describe('WorkerApiRelays', () => {
     upstream.seen.length = 0
     const res = await fetchVia()('http://localhost/v1/workers?x=1', {
       method: 'POST',
-      headers: { authorization: 'Bearer worker-token', 'content-type': 'application/json' },
+      headers: { ...bearer, 'content-type': 'application/json' },
       body: '{"agent":"shell"}',
     })
     expect(res.status).toBe(200)
     const [req] = upstream.seen
     expect(req).toMatchObject({ method: 'POST', url: '/spawner/v1/workers?x=1', body: '{"agent":"shell"}' })
     expect(req!.headers.host).toBe(new URL(upstream.url).host)
-    expect(req!.headers.authorization).toBe('Bearer worker-token')
+    expect(req!.headers.authorization).toBe(`Bearer ${WORKER_TOKEN}`)
     expect(Object.keys(req!.headers).filter((h) => /forwarded|^x-/.test(h))).toEqual([])
-    // Without a token the core says no; the relay does not make up for it.
-    expect((await fetchVia()('http://localhost/v1/whoami')).status).toBe(401)
+  })
+
+  it('refuses, without passing it on, a call that carries no worker token', async () => {
+    upstream.seen.length = 0
+    const refused: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer an-api-token-0123456789' },
+      { authorization: 'Bearer a.b' },
+      { authorization: 'Bearer a.b.c.d' },
+      { authorization: `Basic ${btoa('operator:secret')}` },
+      { authorization: WORKER_TOKEN },
+    ]
+    for (const headers of refused) {
+      const res = await fetchVia()('http://localhost/v1/whoami', { headers })
+      expect(res.status, JSON.stringify(headers)).toBe(401)
+      expect(await res.json()).toMatchObject({ error: { code: 'worker_token_required' } })
+    }
+    const create = await fetchVia()('http://localhost/v1/workers', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"agent":"shell","network":"open"}',
+    })
+    expect(create.status).toBe(401)
+    expect(upstream.seen).toEqual([])
+    // The control: the same call with a worker token's shape goes through.
+    expect((await fetchVia()('http://localhost/v1/whoami', { headers: bearer })).status).toBe(200)
+    expect(upstream.seen.map((r) => r.url)).toEqual(['/spawner/v1/whoami'])
   })
 
   it('streams the answer: the first event arrives before the core ends the response', async () => {
-    const res = await fetchVia()('http://localhost/v1/stream')
+    const res = await fetchVia()('http://localhost/v1/stream', { headers: bearer })
     const reader = res.body!.getReader()
     expect(new TextDecoder().decode((await reader.read()).value)).toBe('event: output\ndata: 1\n\n')
     upstream.finish()
@@ -96,7 +128,10 @@ describe('WorkerApiRelays', () => {
     const fresh = await startUpstream()
     const dirFresh = await relays.dirFor(fresh.url)
     const abort = new AbortController()
-    const res = await unixFetch(join(dirFresh, 'api.sock'))('http://localhost/v1/stream', { signal: abort.signal })
+    const res = await unixFetch(join(dirFresh, 'api.sock'))('http://localhost/v1/stream', {
+      headers: bearer,
+      signal: abort.signal,
+    })
     await res.body!.getReader().read()
     abort.abort()
     await fresh.streamClosed
@@ -106,7 +141,8 @@ describe('WorkerApiRelays', () => {
 
   it('answers 502 when the core is unreachable', async () => {
     const down = await relays.dirFor('http://127.0.0.1:9/')
-    const res = await unixFetch(join(down, 'api.sock'))('http://localhost/v1/whoami')
+    const viaDown = unixFetch(join(down, 'api.sock'))
+    const res = await viaDown('http://localhost/v1/whoami', { headers: bearer })
     expect(res.status).toBe(502)
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('worker_api_unreachable')
   })
@@ -116,7 +152,7 @@ describe('WorkerApiRelays', () => {
     relays = new WorkerApiRelays(dir)
     await relays.restore()
     upstream.seen.length = 0
-    const res = await fetchVia()('http://localhost/v1/whoami', { headers: { authorization: 'Bearer t' } })
+    const res = await fetchVia()('http://localhost/v1/whoami', { headers: bearer })
     expect(res.status).toBe(200)
     expect(upstream.seen.map((r) => r.url)).toEqual(['/spawner/v1/whoami'])
   })

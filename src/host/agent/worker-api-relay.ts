@@ -40,16 +40,31 @@ const refuse = (res: ServerResponse, status: number, code: string, message: stri
   res.end(JSON.stringify({ error: { code, message } }))
 }
 
+/** `Bearer` and a token shaped like a worker's (a JWT: three base64url parts). */
+const WORKER_BEARER = /^Bearer\s+[\w-]+\.[\w-]+\.[\w-]+\s*$/i
+
 /**
  * Sends each request on to `upstream` (origin and path prefix fixed; only the path and query
  * come from the worker) and streams the answer back. It adds nothing: no credential, no
- * header but Host; the core checks the worker's own token on every call.
+ * header but Host; the core checks the worker's own token on every call. A call without a
+ * worker token is refused here and never sent: at the core's URL a call without a token may be
+ * an operator's, and only workers use these sockets.
  */
 const relayTo = (upstream: URL, logger: Logger) => {
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest
   const prefix = upstream.pathname.replace(/\/$/, '')
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!req.url?.startsWith('/')) return refuse(res, 400, 'bad_request', 'request target must be a path')
+    if (!WORKER_BEARER.test(req.headers.authorization ?? '')) {
+      // Unread, the body would hold the connection; the answer does not depend on it.
+      req.resume()
+      return refuse(
+        res,
+        401,
+        'worker_token_required',
+        'missing Authorization: Bearer <worker token> ($ORCHESTRATOR_TOKEN)',
+      )
+    }
     const out = send(
       {
         protocol: upstream.protocol,
