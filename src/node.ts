@@ -77,6 +77,11 @@ const main = async () => {
         'or listen on 127.0.0.1',
     )
   }
+  // Isolated workers on host agents reach this core over the network through the agents' relays:
+  // a call without a token must never be an operator's there.
+  if (settings.HOST_AGENT_URL && !settings.SPAWNER_API_TOKEN) {
+    return fail('refusing to start with HOST_AGENT_URL but no SPAWNER_API_TOKEN: set a token (16+ characters)')
+  }
   // Containers run on the local Docker Engine, or on host agents when HOST_AGENT_URL is set.
   let runtime: ContainerRuntime
   let docker: Dockerode | undefined

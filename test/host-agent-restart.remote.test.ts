@@ -23,6 +23,7 @@ const freePort = () =>
 describe('a host agent killed and started again mid-session', () => {
   const instance = `agent-restart-${randomBytes(3).toString('hex')}`
   const token = randomBytes(24).toString('hex')
+  const apiToken = `api-${randomBytes(12).toString('hex')}`
   const docker = new Dockerode()
   const agents: AgentProcess[] = []
   const relayDir = mkdtempSync(join(tmpdir(), 'ws-relays-'))
@@ -57,6 +58,7 @@ describe('a host agent killed and started again mid-session', () => {
       PORT: String(corePort),
       HOST_AGENT_URL: `http://127.0.0.1:${port}`,
       HOST_AGENT_TOKEN: token,
+      SPAWNER_API_TOKEN: apiToken,
       ORCHESTRATOR_URL: `http://127.0.0.1:${corePort}`,
     })
     expect(core.logs.find((l) => l.msg === 'listening')).toMatchObject({
@@ -66,7 +68,10 @@ describe('a host agent killed and started again mid-session', () => {
     const call = async (method: string, path: string, body?: unknown) => {
       const res = await fetch(`${base}${path}`, {
         method,
-        headers: body ? { 'content-type': 'application/json' } : {},
+        headers: {
+          authorization: `Bearer ${apiToken}`,
+          ...(body ? { 'content-type': 'application/json' } : {}),
+        },
         ...(body ? { body: JSON.stringify(body) } : {}),
       })
       return { status: res.status, json: (await res.json()) as any }
@@ -115,9 +120,11 @@ describe('a host agent killed and started again mid-session', () => {
     expect(same?.Id).toBe(container!.Id)
     // The new agent serves the worker's API socket again (relayed to the core).
     const socket = await call('POST', `/v1/workers/${id}/commands`, {
-      shell: `curl -s --unix-socket /run/workers-spawner/api/api.sock http://localhost/healthz`,
+      shell:
+        'curl -s --unix-socket /run/workers-spawner/api/api.sock ' +
+        '-H "authorization: Bearer $ORCHESTRATOR_TOKEN" http://localhost/v1/whoami',
     })
-    expect(socket.json.stdout).toBe('{"ok":true}')
+    expect(JSON.parse(socket.json.stdout)).toMatchObject({ kind: 'worker', workerId: id })
     expect((await call('DELETE', `/v1/workers/${id}`)).status).toBe(200)
   })
 })
