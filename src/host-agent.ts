@@ -2,10 +2,12 @@
  * Host agent entry (`npm run host-agent`): the Docker runtime of this host behind a small
  * authenticated HTTP API, for cores that run elsewhere (`HOST_AGENT_URL`). Settings come from
  * the environment: HOST_AGENT_PORT (8081), HOST_AGENT_HOST (127.0.0.1), HOST_AGENT_TOKEN,
- * HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES, HOST_AGENT_WORKER_SOCKET_DIR,
- * LOG_LEVEL, WORKER_LOG_MAX_SIZE, WORKER_LOG_MAX_FILES. Isolated containers (no network) reach
- * their core through a socket this agent serves and relays to the core's ORCHESTRATOR_URL (see
- * host/agent/worker-api-relay.ts).
+ * HOST_AGENT_ALLOWED_HOSTS, HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES,
+ * HOST_AGENT_WORKER_SOCKET_DIR, LOG_LEVEL, WORKER_LOG_MAX_SIZE, WORKER_LOG_MAX_FILES. Web pages
+ * on other sites are refused (Origin, Sec-Fetch-Site, JSON content type; without a token also
+ * foreign Host names). Isolated containers (no network) reach their core through a socket this
+ * agent serves and relays, for calls with a worker token only, to the core's ORCHESTRATOR_URL
+ * (see host/agent/worker-api-relay.ts).
  */
 import { serve } from '@hono/node-server'
 import { UnavailableError } from './core/errors.ts'
@@ -63,6 +65,7 @@ const main = async () => {
   const app = createHostAgentApp({
     runtime: new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings), workerApi: relays }),
     token,
+    allowedHosts: [...settings.HOST_AGENT_ALLOWED_HOSTS, settings.HOST_AGENT_HOST],
     name: settings.HOST_AGENT_NAME,
     capacity: dockerCapacity(docker, target),
     logger,

@@ -9,6 +9,8 @@ export interface BrowserGuardOptions {
   checkHost: boolean
   /** Names (any port) besides the loopback ones that `Host` may carry: ALLOWED_HOSTS and HOST. */
   allowedHosts?: readonly string[]
+  /** The setting a `host_not_allowed` refusal tells the operator to add the name to (default ALLOWED_HOSTS). */
+  allowedHostsSetting?: string
 }
 
 /** Drops one trailing dot: `localhost.` is the same name as `localhost`. */
@@ -50,7 +52,7 @@ export const browserGuard = (opts: BrowserGuardOptions): MiddlewareHandler => {
     const url = new URL(c.req.url)
     if (opts.checkHost && !isLoopbackName(url.hostname) && !allowed.has(bare(url.hostname))) {
       throw new ForbiddenError(
-        `Host '${url.host}' is not served: use a loopback name (localhost, 127.0.0.1) or add it to ALLOWED_HOSTS`,
+        `Host '${url.host}' is not served: use a loopback name (localhost, 127.0.0.1) or add it to ${opts.allowedHostsSetting ?? 'ALLOWED_HOSTS'}`,
         'host_not_allowed',
       )
     }

@@ -37,7 +37,8 @@ export const readJsonObject = async (c: Context): Promise<Record<string, unknown
   return body as Record<string, unknown>
 }
 
-const unsupported = (type: string | undefined) =>
+/** The 415 for a body of `type` (undefined: none named) where JSON was expected. */
+export const unsupported = (type: string | undefined) =>
   new UnsupportedMediaTypeError(
     `body must be JSON: send Content-Type: application/json${type === undefined ? '' : `, not '${type}'`}`,
     { expected: 'application/json', ...(type === undefined ? {} : { received: type }) },

@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { NotFoundError } from '../../core/errors.ts'
 import { noopLogger, type Logger } from '../../core/logger.ts'
 import type { ContainerRuntime } from '../../core/runtime.ts'
+import { browserGuard } from '../../http/browser-guard.ts'
 import { errorBody, onError } from '../../http/errors.ts'
 import { bearerAuth } from './auth.ts'
 import { registerContainerRoutes } from './container-routes.ts'
@@ -18,6 +19,11 @@ export interface HostAgentOptions {
   runtime: ContainerRuntime
   /** Bearer token every `/v1` route requires; `undefined` only for loopback test setups. */
   token: string | undefined
+  /**
+   * Names (any port) besides loopback ones that `Host` may carry while there is no token
+   * (HOST_AGENT_ALLOWED_HOSTS, HOST_AGENT_HOST).
+   */
+  allowedHosts?: readonly string[]
   /** This host's name, reported by `/healthz` and `/v1/capacity`. */
   name: string
   /** Host size and reserved limits; default: counts from the runtime, sizes unknown. */
@@ -33,6 +39,7 @@ export interface HostAgentOptions {
  * The host agent: a `ContainerRuntime` over HTTP, so a core without a Docker socket (another
  * process, another machine, a serverless runtime) can drive the containers of this host
  * through `RemoteRuntime`. The token is worth as much as the Docker socket: keep it secret.
+ * What browsers send on another site's behalf is refused, as by the service.
  * See wire.ts for the routes.
  *
  * @example
@@ -58,6 +65,16 @@ export const createHostAgentApp = (opts: HostAgentOptions): Hono => {
     ),
   )
   app.use(accessLog(logger))
+  // A web page must not drive Docker through this agent: other origins are refused always, and
+  // without a token (where a call that names no credential passes) so are foreign Host names,
+  // which is DNS rebinding. JSON routes also take only JSON bodies (request-body.ts).
+  app.use(
+    browserGuard({
+      checkHost: opts.token === undefined,
+      allowedHosts: opts.allowedHosts ?? [],
+      allowedHostsSetting: 'HOST_AGENT_ALLOWED_HOSTS',
+    }),
+  )
   app.get('/healthz', (c) => c.json({ ok: true, name: opts.name }))
   app.use('/v1/*', bearerAuth(opts.token))
   registerEngineRoutes(app, deps)

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { describeIssues } from '../../core/validation.ts'
+import { settingsSchema } from '../../settings.ts'
 import { logRotationSettings } from '../log-rotation-settings.ts'
 
 /** The host agent's settings, read from the environment. */
@@ -10,6 +11,11 @@ export const hostAgentSettingsSchema = z.object({
   /** Bearer token of every /v1 route; required unless loopback and HOST_AGENT_INSECURE=1. */
   HOST_AGENT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   HOST_AGENT_INSECURE: z.enum(['0', '1']).default('0'),
+  /**
+   * Host names (comma-separated, any port) requests may carry besides loopback names and
+   * HOST_AGENT_HOST; checked while there is no token (DNS rebinding). Read as ALLOWED_HOSTS is.
+   */
+  HOST_AGENT_ALLOWED_HOSTS: settingsSchema.shape.ALLOWED_HOSTS,
   /** How cores name this host (placement label `workers-spawner.host`). */
   HOST_AGENT_NAME: z
     .string()
