@@ -1,6 +1,7 @@
 import type Dockerode from 'dockerode'
 import type { Logger } from '../core/logger.ts'
 import { dockerMessage, dockerStatus, toDockerError } from './docker-errors.ts'
+import type { HelperTimeouts } from './exec-helper.ts'
 
 /** What every host-side Docker helper needs: the client, a logger, and where it points. */
 export interface DockerContext {
@@ -8,6 +9,8 @@ export interface DockerContext {
   logger: Logger
   /** Human description of the engine address, used in "not reachable" errors. */
   target: string
+  /** Deadlines of the helper commands run in containers (see exec-helper.ts). */
+  helperTimeouts?: Partial<HelperTimeouts>
 }
 
 /**

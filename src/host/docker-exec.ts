@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream'
 import type { ExecRequest, ExecResult } from '../core/runtime.ts'
 import type { DockerContext } from './docker-call.ts'
 import { ExecOutput } from './exec-output.ts'
-import { exitCodeOf, runHelper, startExec, streamEnded } from './exec-start.ts'
+import { helperTimeout, runHelper } from './exec-helper.ts'
+import { exitCodeOf, startExec, streamEnded } from './exec-start.ts'
 import { StartFailureGate, startFailure } from './exec-start-failure.ts'
 import { stageStdin } from './exec-stage.ts'
 import { EXEC_ENV, execCommand, killCommand, newExecKey } from './exec-wrapper.ts'
@@ -15,6 +16,8 @@ export const EXIT_ABORTED = 130
 const KILL_GRACE_MS = 5000
 /** How often the kill is repeated while the output has not ended (see `killUntilEnded`). */
 const KILL_REPEAT_MS = 500
+/** How many kills may be under way at once (one stopped or slow does not block the next). */
+const MAX_KILLS_IN_FLIGHT = 3
 
 /**
  * Runs `req.argv` in the container as its default user, tagged with `EXEC_ENV` (see
@@ -99,7 +102,9 @@ export const runExec = async (
 
 /**
  * Kills the exec's process tree, again every KILL_REPEAT_MS until its output ends: a command
- * the first kill did not find yet (it had not started) is caught by a later one. After
+ * the first kill did not find yet (it had not started) is caught by a later one. A kill is
+ * not waited for: it runs as the worker user, so the agent can stop it, and the next one
+ * starts anyway (at most MAX_KILLS_IN_FLIGHT at once, each ended by its own deadline). After
  * KILL_GRACE_MS the socket is dropped, whatever still holds it.
  */
 const killUntilEnded = async (
@@ -111,9 +116,13 @@ const killUntilEnded = async (
 ): Promise<void> => {
   const deadline = performance.now() + KILL_GRACE_MS
   let done = false
+  let inFlight = 0
   void ended.then(() => (done = true))
   while (!done) {
-    await killTree(ctx, id, key)
+    if (inFlight < MAX_KILLS_IN_FLIGHT) {
+      inFlight++
+      void killTree(ctx, id, key).finally(() => inFlight--)
+    }
     const left = deadline - performance.now()
     if (left <= 0) break
     await settleWithin(ended, Math.min(KILL_REPEAT_MS, left))
@@ -131,7 +140,8 @@ const settleWithin = async (promise: Promise<void>, ms: number): Promise<void> =
 /** Kills the processes tagged `key`; failures are logged, never thrown. */
 const killTree = async (ctx: DockerContext, id: string, key: string): Promise<void> => {
   try {
-    const result = await runHelper(ctx, id, killCommand(key))
+    const timeoutMs = helperTimeout(ctx, 'killMs')
+    const result = await runHelper(ctx, id, killCommand(key), { what: 'kill', timeoutMs })
     if (result.exitCode !== 0) {
       ctx.logger.warn('exec kill failed', { containerId: id, exitCode: result.exitCode })
     }

@@ -1,11 +1,17 @@
 import { posix } from 'node:path'
-import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../core/errors.ts'
+import { extract, type Header } from 'tar-stream'
+import {
+  BadRequestError,
+  NotFoundError,
+  PayloadTooLargeError,
+  SpawnerError,
+} from '../core/errors.ts'
 import type { FileAccess, GetFileOptions, PutFileOptions } from '../core/runtime.ts'
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { dockerMessage, dockerStatus } from './docker-errors.ts'
 import { runBytes } from './exec-bytes.ts'
 import { FILE_EXIT, getFileCommand, putFileCommand } from './exec-file-scripts.ts'
-import { runHelper } from './exec-start.ts'
+import { helperTimeout } from './exec-helper.ts'
 import { packTar, readSingleFile } from './tar.ts'
 
 /** The worker user, whom files are read and written as unless the caller says otherwise. */
@@ -61,7 +67,9 @@ export const putFile = async (
     return putArchiveFile(ctx, id, { path: file, content, mode, uid, gid, makeDir })
   }
   const cmd = putFileCommand(file, mode, roots)
-  const result = await runBytes(ctx, id, { cmd, user, stdin: content })
+  const timeoutMs = helperTimeout(ctx, 'fileMs')
+  const what = `writing ${file}`
+  const result = await runBytes(ctx, id, { cmd, user, what, timeoutMs, stdin: content })
   if (result.exitCode !== 0) throw fileError(result.exitCode, result.stderr, file, 'written')
 }
 
@@ -84,7 +92,9 @@ export const getFile = async (
   if (rootOnly(uid, opts)) return getArchiveFile(ctx, id, file, maxBytes)
   const capped = Number.isFinite(maxBytes) ? maxBytes : undefined
   const cmd = getFileCommand(file, capped, roots)
-  const result = await runBytes(ctx, id, { cmd, user, maxStdout: maxBytes + 1 })
+  const timeoutMs = helperTimeout(ctx, 'fileMs')
+  const what = `reading ${file}`
+  const result = await runBytes(ctx, id, { cmd, user, what, timeoutMs, maxStdout: maxBytes + 1 })
   if (result.exitCode === FILE_EXIT.tooLarge || result.stdoutBytes > maxBytes) {
     throw tooLarge(file, maxBytes)
   }
@@ -152,12 +162,60 @@ export const putArchiveFile = async (ctx: DockerContext, id: string, f: ArchiveF
   await mustCall(ctx, 'put archive', fields, put)
 }
 
-/** `mkdir -p` as root, for a root-owned file whose directory is missing. */
+/**
+ * `mkdir -p` as root (mode 0755), for a root-owned file whose directory is missing: through
+ * the archive API, into the deepest directory that exists, so nothing runs in the container.
+ */
 const mkdirAsRoot = (ctx: DockerContext, id: string) => async (dir: string) => {
-  const made = await runHelper(ctx, id, ['mkdir', '-p', '--', dir], '0:0')
-  if (made.exitCode !== 0) {
-    const why = made.stderr.trim() || `exit ${made.exitCode}`
-    throw new BadRequestError(`cannot create ${dir}: ${why}`)
+  const missing: string[] = []
+  let at = dir
+  while (at !== '/' && !(await archiveHeader(ctx, id, at))) {
+    missing.unshift(posix.basename(at))
+    at = posix.dirname(at)
+  }
+  if (missing.length === 0) return
+  const entries = missing.map((_, i) => ({
+    type: 'directory' as const,
+    path: missing.slice(0, i + 1).join('/'),
+    mode: 0o755,
+  }))
+  const tar = await packTar(entries)
+  const container = ctx.docker.getContainer(id)
+  await mustCall(ctx, 'put archive', { containerId: id, path: at }, () =>
+    container.putArchive(tar, { path: at }),
+  )
+}
+
+/**
+ * The tar header of `path` itself as `getArchive` gives it (a link is not followed), or
+ * undefined when it does not exist. Only the first header is read.
+ */
+export const archiveHeader = async (
+  ctx: DockerContext,
+  id: string,
+  path: string,
+): Promise<Header | undefined> => {
+  const container = ctx.docker.getContainer(id)
+  const missing = (err: unknown) => dockerStatus(err) === 404 && !isNoSuchContainer(err)
+  const source = (await dockerCall(
+    ctx,
+    'get archive',
+    { containerId: id, path },
+    () => container.getArchive({ path }),
+    missing,
+  )) as (NodeJS.ReadableStream & { destroy(): void }) | undefined
+  if (!source) return undefined
+  const ex = extract()
+  source.on('error', (err: Error) => ex.destroy(err))
+  source.pipe(ex)
+  try {
+    for await (const entry of ex) return entry.header
+    throw new Error('empty archive')
+  } catch (err) {
+    throw new SpawnerError('docker_error', 502, `docker: unreadable archive of ${path}: ${err}`)
+  } finally {
+    source.destroy()
+    ex.destroy()
   }
 }
 

@@ -26,6 +26,7 @@ import { buildImage } from './docker-build.ts'
 import { createDocker, describeDockerTarget } from './docker-connection.ts'
 import { createRefusal, dockerMessage, dockerStatus, workdirRefusal } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
+import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
@@ -48,6 +49,8 @@ export interface DockerRuntimeOptions {
    * that asks for the worker API (`workerApi`) is refused rather than started unreachable.
    */
   workerApi?: WorkerApiSockets
+  /** Deadlines of the helper commands the runtime runs in containers (see exec-helper.ts). */
+  helperTimeouts?: Partial<HelperTimeouts>
 }
 
 /** Where isolated containers find the worker API: a host directory holding `api.sock`. */
@@ -88,6 +91,7 @@ export class DockerRuntime implements ContainerRuntime {
       docker: opts.docker ?? createDocker(),
       logger: opts.logger ?? noopLogger,
       target: opts.target ?? describeDockerTarget(process.env),
+      ...(opts.helperTimeouts ? { helperTimeouts: opts.helperTimeouts } : {}),
     }
     this.#workerApi = opts.workerApi
   }
@@ -239,6 +243,7 @@ export class DockerRuntime implements ContainerRuntime {
       gone,
     )
     forgetStageCheck(this.#ctx, containerId)
+    forgetHelperEnv(this.#ctx, containerId)
   }
 
   async inspect(containerId: string): Promise<ContainerInfo | undefined> {

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream'
 import type { DockerContext } from './docker-call.ts'
 import { ExecOutput } from './exec-output.ts'
-import { exitCodeOf, startExec, streamEnded } from './exec-start.ts'
+import { helperEnded, startHelper } from './exec-helper.ts'
+import { exitCodeOf, streamEnded } from './exec-start.ts'
 
 /** How much of a helper's stderr is kept: enough for an error message. */
 const MAX_STDERR_BYTES = 64 * 1024
@@ -47,17 +48,25 @@ class ByteSink extends Writable {
 }
 
 /**
- * Runs a short helper command as `user`, feeding it `stdin` (then EOF), and returns its exit
- * code, its stdout as raw bytes (at most `maxStdout`) and its stderr as text. A command that
- * exits before reading all of `stdin` is no error here: its exit code tells what happened.
+ * Runs a helper (see `startHelper`) as `user`, feeding it `stdin` (then EOF), and returns its
+ * exit code, its stdout as raw bytes (at most `maxStdout`) and its stderr as text. A command
+ * that exits before reading all of `stdin` is no error here: its exit code tells what
+ * happened. Past `timeoutMs` it fails with `helper_timeout` (see `helperEnded`).
  */
 export const runBytes = async (
   ctx: DockerContext,
   id: string,
-  opts: { cmd: string[]; user: string; stdin?: Uint8Array; maxStdout?: number },
+  opts: {
+    cmd: string[]
+    user: string
+    what: string
+    timeoutMs: number
+    stdin?: Uint8Array
+    maxStdout?: number
+  },
 ): Promise<BytesResult> => {
   const withStdin = opts.stdin !== undefined
-  const { exec, stream } = await startExec(ctx, id, {
+  const { exec, stream } = await startHelper(ctx, id, {
     cmd: opts.cmd,
     user: opts.user,
     stdin: withStdin,
@@ -70,7 +79,7 @@ export const runBytes = async (
     const bytes = opts.stdin
     stream.end(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
   }
-  await ended
+  await helperEnded(ctx, id, stream, ended, opts.timeoutMs, opts.what)
   stderr.finish()
   const exitCode = await exitCodeOf(ctx, id, exec)
   return { exitCode, stdout: stdout.bytes(), stdoutBytes: stdout.seen, stderr: stderr.stderr }

@@ -3,6 +3,7 @@
  * docker-files.ts). They resolve the path there, with `realpath` of GNU coreutils, so a link
  * the worker planted is seen for what it points to; the roots are resolved the same way. A
  * check fails with one of `FILE_EXIT`, which the caller turns into the matching error.
+ * Programs are named by absolute path: they run as helpers (see exec-helper-env.ts).
  */
 
 /** Exit codes of the file scripts; other non-zero codes are failures of the tools they run. */
@@ -21,14 +22,14 @@ export const FILE_EXIT = {
  * The `echo .` keeps a name's trailing newlines through the command substitution.
  */
 const RESOLVE = [
-  't=$(realpath -m -- "$1" && echo .) || exit 1',
+  't=$(/usr/bin/realpath -m -- "$1" && echo .) || exit 1',
   't=${t%??}',
   'check=$2',
   'shift "$3"',
   'if [ "$check" = 1 ]; then',
   '  ok=',
   '  for r do',
-  '    r=$(realpath -m -- "$r" && echo .) || continue',
+  '    r=$(/usr/bin/realpath -m -- "$r" && echo .) || continue',
   '    r=${r%??}',
   '    case $t in "${r%/}"/?*) ok=1; break ;; esac',
   '  done',
@@ -45,10 +46,10 @@ const PUT = [
   ...RESOLVE,
   `[ ! -d "$t" ] || exit ${FILE_EXIT.directory}`,
   'd=${t%/*}',
-  'mkdir -p -- "${d:-/}" || exit 1',
-  'f=$(mktemp -- "${d}/.ws-put.XXXXXXXX") || exit 1',
-  `trap 'rm -f -- "$f"' EXIT`,
-  'cat > "$f" && chmod -- "$mode" "$f" && mv -fT -- "$f" "$t" || exit 1',
+  '/usr/bin/mkdir -p -- "${d:-/}" || exit 1',
+  'f=$(/usr/bin/mktemp -- "${d}/.ws-put.XXXXXXXX") || exit 1',
+  `trap '/usr/bin/rm -f -- "$f"' EXIT`,
+  '/usr/bin/cat > "$f" && /usr/bin/chmod -- "$mode" "$f" && /usr/bin/mv -fT -- "$f" "$t" || exit 1',
   'trap - EXIT',
 ].join('\n')
 
@@ -59,10 +60,10 @@ const GET = [
   `[ ! -d "$t" ] || exit ${FILE_EXIT.directory}`,
   `[ -f "$t" ] || exit ${FILE_EXIT.notRegular}`,
   `[ -r "$t" ] || exit ${FILE_EXIT.denied}`,
-  '[ -n "$max" ] || exec cat -- "$t"',
-  's=$(stat -c %s -- "$t") || exit 1',
+  '[ -n "$max" ] || exec /usr/bin/cat -- "$t"',
+  's=$(/usr/bin/stat -c %s -- "$t") || exit 1',
   `[ "$s" -le "$max" ] || exit ${FILE_EXIT.tooLarge}`,
-  'exec head -c "$((max + 1))" -- "$t"',
+  'exec /usr/bin/head -c "$((max + 1))" -- "$t"',
 ].join('\n')
 
 /** argv after the script: path, check flag, how many to shift to reach the roots, roots. */

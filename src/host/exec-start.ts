@@ -2,7 +2,6 @@ import type { Duplex, Readable } from 'node:stream'
 import type Dockerode from 'dockerode'
 import { SpawnerError } from '../core/errors.ts'
 import { mustCall, type DockerContext } from './docker-call.ts'
-import { ExecOutput } from './exec-output.ts'
 
 /** An exec that has been created and started, with its multiplexed output socket. */
 export interface StartedExec {
@@ -72,20 +71,4 @@ export const exitCodeOf = async (ctx: DockerContext, id: string, exec: Dockerode
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
   throw new SpawnerError('docker_error', 502, 'docker: exec did not report an exit code')
-}
-
-/** Runs a short helper command to completion and returns its exit code and output. */
-export const runHelper = async (
-  ctx: DockerContext,
-  id: string,
-  cmd: string[],
-  user?: string,
-): Promise<{ exitCode: number; stdout: string; stderr: string }> => {
-  const { exec, stream } = await startExec(ctx, id, { cmd, ...(user ? { user } : {}) })
-  const output = new ExecOutput()
-  ctx.docker.modem.demuxStream(stream, output.sink('stdout'), output.sink('stderr'))
-  await streamEnded(stream)
-  output.finish()
-  const exitCode = await exitCodeOf(ctx, id, exec)
-  return { exitCode, stdout: output.stdout, stderr: output.stderr }
 }

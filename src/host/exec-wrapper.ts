@@ -13,44 +13,14 @@ export const EXEC_ENV = 'WORKERS_SPAWNER_EXEC'
  * directory and every one above it are root-owned and closed to the worker (it could
  * otherwise turn one into a link and have root write anywhere). Mode 1733: the worker may
  * open and remove its own files by name, but not list them, and the names are random.
- * The image makes it; `STAGE_DIR_COMMAND` makes it in an older image.
+ * The image makes it; exec-stage.ts makes it in an older image.
  */
 export const EXEC_DIR = '/run/workers-spawner/stage'
 
-/** `/a/b/c` → `['/a', '/a/b']`. */
-const parentsOf = (dir: string): string[] =>
-  dir
-    .split('/')
-    .slice(1, -1)
-    .map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)
-
-/**
- * The argv (to run as root) that makes EXEC_DIR and its parents where missing, and fails
- * unless each is a real directory owned by root and closed to others, EXEC_DIR itself with
- * mode 1733. It creates each directory only inside one it has checked.
- */
-export const STAGE_DIR_COMMAND = [
-  '/bin/sh',
-  '-c',
-  [
-    'stage=$1; shift',
-    'for d in "$@" "$stage"; do',
-    '  m=755; [ "$d" != "$stage" ] || m=1733',
-    '  [ -e "$d" ] || [ -L "$d" ] || mkdir -m $m -- "$d" || exit 1',
-    '  [ ! -L "$d" ] && [ -d "$d" ] || { echo "$d is not a directory" >&2; exit 1; }',
-    '  s=$(stat -c "%u %a %A" -- "$d") || exit 1',
-    '  set -- $s',
-    '  [ "$1" = 0 ] || { echo "$d is not owned by root" >&2; exit 1; }',
-    '  [ "$d" != "$stage" ] || [ "$2" = 1733 ] || { echo "$d has mode $2, not 1733" >&2; exit 1; }',
-    '  [ "$d" = "$stage" ] || case $3 in ?????w* | ????????w*)',
-    '    echo "$d is writable by others" >&2; exit 1 ;;',
-    '  esac',
-    'done',
-  ].join('\n'),
-  'ws-stage',
-  EXEC_DIR,
-  ...parentsOf(EXEC_DIR),
-]
+/** EXEC_DIR and the directories above it, from the top: `/run`, …, EXEC_DIR. */
+export const EXEC_DIR_CHAIN: readonly string[] = EXEC_DIR.split('/')
+  .slice(1)
+  .map((_, i, parts) => `/${parts.slice(0, i + 1).join('/')}`)
 
 /** A fresh tag for one exec. */
 export const newExecKey = (): string => randomBytes(8).toString('hex')
@@ -66,7 +36,10 @@ export const stdinPath = (key: string): string => `${EXEC_DIR}/${key}.stdin`
 export const execCommand = (key: string, argv: string[], withStdin: boolean): string[] => {
   if (!withStdin) return argv
   // `command exec` keeps a failed redirect from aborting the shell before `exit 137`.
-  const script = `f=${stdinPath(key)}; command exec < $f || exit 137; rm -f $f; exec "$@"`
+  const script = [
+    `f=${stdinPath(key)}; command exec < $f || exit 137`,
+    '/usr/bin/rm -f $f; exec "$@"',
+  ].join('; ')
   return ['/bin/sh', '-c', script, 'ws-exec', ...argv]
 }
 
@@ -78,12 +51,13 @@ export const execCommand = (key: string, argv: string[], withStdin: boolean): st
  * its environment, started a session of its own and kept the output open, which would
  * otherwise keep the exec's stream open), then their process groups. A process that scrubbed
  * its environment, left the session and closed the output is out of reach. A command that has
- * not started yet is not found: the caller repeats the kill until the output ends.
+ * not started yet is not found: the caller repeats the kill until the output ends. It runs
+ * as a helper (see exec-helper-env.ts), so it names its programs by absolute path.
  */
 export const killCommand = (key: string): string[] => {
   const script = [
-    `i=${stdinPath(key)}; [ ! -e $i ] || rm -f $i`,
-    `m=$(grep -lsxzF ${EXEC_ENV}=${key} /proc/[0-9]*/environ)`,
+    `i=${stdinPath(key)}; [ ! -e $i ] || /usr/bin/rm -f $i`,
+    `m=$(/usr/bin/grep -lsxzF ${EXEC_ENV}=${key} /proc/[0-9]*/environ)`,
     'p=; s=" "; g=; o=',
     'for f in $m; do f=${f#/proc/}; p="$p ${f%/environ}"; done',
     '[ -n "$p" ] || exit 0',
