@@ -70,8 +70,11 @@ describe('lifecycle: TTL and idle time', () => {
     const id = await create({ ttlSeconds: 1, idleSeconds: 0 })
     const res = await http.post(`/v1/workers/${id}/commands`, { shell: 'sleep 2.5; echo survived' })
     expect(res.json).toMatchObject({ exitCode: 0, stdout: 'survived\n' })
-    await waitFor(async () => (await dockerState(h, id)) === undefined || undefined, 10_000, 'TTL removal')
-    expect(events).toContainEqual(expect.objectContaining({ type: 'status', workerId: id, state: 'deleted', reason: 'ttl' }))
+    // The event is published once the container is gone: wait on it, then look at Docker.
+    const deleted = (e: SpawnerEvent) => e.type === 'status' && e.workerId === id && e.state === 'deleted'
+    await waitFor(() => events.find(deleted), 30_000, 'TTL removal event')
+    expect(events.find(deleted)).toMatchObject({ reason: 'ttl' })
+    expect(await dockerState(h, id)).toBeUndefined()
     expect((await http.get(`/v1/workers/${id}`)).status).toBe(404)
   })
 
