@@ -52,7 +52,8 @@ describe('a spawner killed and started again', () => {
     const paused = await make({ ttlSeconds: 3600 })
     const expiring = await make({ ttlSeconds: 2, idleSeconds: 0 })
     const updated = await make({ ttlSeconds: 60 })
-    const forged = await make({ ttlSeconds: 60 })
+    // With a file, its create ends with the signed state file (without, its labels are its state).
+    const forged = await make({ ttlSeconds: 60, files: { 'notes.txt': 'hi' } })
     await call('POST', `/v1/workers/${running}/commands`, { shell: 'echo hi' })
     await call('POST', `/v1/workers/${paused}/pause`)
     expect((await call('PATCH', `/v1/workers/${updated}`, { ttlSeconds: 7200, idleSeconds: 30 })).status).toBe(200)

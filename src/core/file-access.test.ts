@@ -39,9 +39,12 @@ describe('files the service reads and writes in a worker', () => {
   const roots = ['/workspace', '/tmp', '/home/worker']
 
   it('writes plugin, config and token files as the worker user, inside the roots', async () => {
-    const { at } = await setup()
+    const { at, service, workerId } = await setup()
     expect(at('/home/worker/.echo/config.json')).toEqual({ mode: 0o600, roots })
     expect(at('/workspace/TASK.md')).toEqual({ roots })
+    // At create the token is in the env; the file comes with the first renewal.
+    expect(at(TOKEN_FILE)).toBeUndefined()
+    await service.update({ workerId, ttlSeconds: 600 })
     expect(at(TOKEN_FILE)).toEqual({ mode: 0o600, roots: ['/home/worker'] })
   })
 

@@ -18,6 +18,18 @@ export const LABELS = {
   allowedTools: `${LABEL_PREFIX}allowed-tools`,
   maxChildren: `${LABEL_PREFIX}max-children`,
   maxDepth: `${LABEL_PREFIX}max-depth`,
+  /** Limits sub-worker rules compare against: `memoryMb,cpus,pids`. */
+  resources: `${LABEL_PREFIX}resources`,
+  /** Host mounts, as JSON (host paths, never secrets). */
+  mounts: `${LABEL_PREFIX}mounts`,
+  spawnablePlugins: `${LABEL_PREFIX}spawnable-plugins`,
+  network: `${LABEL_PREFIX}network`,
+  /**
+   * `true` when the create wrote nothing into the container after starting it: until the
+   * service first writes the signed state file (hand-out, update, activity), these labels are
+   * the whole state. Without it, a container with no state file never finished its create.
+   */
+  stateInLabels: `${LABEL_PREFIX}state-in-labels`,
   /** Set on warm-pool containers: the pool they were made for. */
   pool: `${LABEL_PREFIX}pool`,
 } as const

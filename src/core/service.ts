@@ -13,7 +13,7 @@ import { EXTRA_FILE_ROOTS, configFilePath, resolveFilePath } from './paths.ts'
 import type { AgentPlugin, Plugin } from './plugin/contract.ts'
 import type { PluginRegistry } from './plugin/registry.ts'
 import { resolvePlugins, type ResolvedPlugins } from './resolve.ts'
-import type { ContainerInfo, ContainerRuntime, ContainerSpec, ExecRequest, LogLine } from './runtime.ts'
+import type { ContainerInfo, ContainerRuntime, ContainerSpec, ExecRequest, LogLine, PutFileOptions } from './runtime.ts'
 import { readWorkerState, StateFileError, writeWorkerState, type WorkerStateFile } from './worker-state.ts'
 import type { WarmPools } from './pool.ts'
 import type * as S from './schemas.ts'
@@ -291,6 +291,11 @@ export class WorkerService {
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const image = await this.images.resolve(this.opts.baseImage, resolved.ordered)
     const orchestrator = await this.orchestratorEnv(workerId, config, createdAt)
+    const files = this.filesFor(config, workerId, resolved.ordered, hostFiles)
+    // The token is in the env; its file is written only when `update` renews it (the CLI
+    // prefers the file). Nothing else to write after the start: the labels hold the state, and
+    // the create is done once the container runs (no state-file write on the way, see `restore`).
+    const writesAfterStart = files.length > 0
     const full: ContainerSpec = {
       ...spec,
       env: { ...spec.env, ...orchestrator },
@@ -301,6 +306,7 @@ export class WorkerService {
         ...spec.labels,
         ...extraLabels,
         ...(this.opts.instance ? { [LABELS.instance]: this.opts.instance } : {}),
+        ...(writesAfterStart ? {} : { [LABELS.stateInLabels]: 'true' }),
       },
     }
     this.logger.info('worker creating', { workerId, agent: config.agent, capabilities: config.capabilities, image: image.tag })
@@ -335,9 +341,9 @@ export class WorkerService {
       mounts: full.mounts,
       network: config.network,
     }
+    if (!writesAfterStart) return { record, built: image.built }
     try {
-      await this.writeFiles(containerId, config, workerId, resolved.ordered, hostFiles)
-      await this.writeToken(containerId, orchestrator)
+      await this.writeFiles(containerId, files)
       // Written last: a container without it never finished its create and is removed at restart.
       await this.writeState(record)
     } catch (err) {
@@ -444,7 +450,7 @@ export class WorkerService {
     delete handedOut.pool
     hooks.onEffect?.()
     try {
-      await this.writeFiles(record.containerId, config, record.workerId, resolved.ordered, hostFiles)
+      await this.writeFiles(record.containerId, this.filesFor(config, record.workerId, resolved.ordered, hostFiles))
       await this.writeToken(record.containerId, orchestrator)
       await this.writeState(handedOut)
     } catch (err) {
@@ -472,24 +478,29 @@ export class WorkerService {
     }
   }
 
-  /** Plugin files (CLI config, host files) first, then the config's own files, which may override them. */
-  private async writeFiles(
-    containerId: string,
+  /** What a create writes into the container, in order; see `writeFiles`. */
+  private filesFor(
     config: WorkerConfig,
     workerId: string,
     plugins: readonly Plugin[],
     hostFiles: readonly FileToWrite[],
-  ) {
+  ): { path: string; content: Uint8Array; opts: PutFileOptions }[] {
     const pctx = pluginContext(config, workerId, this.opts.hostEnv)
-    for (const file of pluginFiles(plugins, pctx)) {
-      await this.opts.runtime.putFile(containerId, file.path, utf8Encode(file.content), { mode: 0o600, roots: this.fileRoots(config.workdir) })
-    }
-    for (const file of hostFiles) {
-      await this.opts.runtime.putFile(containerId, file.path, file.content, { mode: file.mode })
-    }
-    for (const [key, content] of Object.entries(config.files)) {
-      await this.opts.runtime.putFile(containerId, configFilePath(key, config.workdir), utf8Encode(content), { roots: this.fileRoots(config.workdir) })
-    }
+    const roots = this.fileRoots(config.workdir)
+    return [
+      ...pluginFiles(plugins, pctx).map((f) => ({ path: f.path, content: utf8Encode(f.content), opts: { mode: 0o600, roots } })),
+      ...hostFiles.map((f) => ({ path: f.path, content: f.content, opts: { mode: f.mode } })),
+      ...Object.entries(config.files).map(([key, content]) => ({
+        path: configFilePath(key, config.workdir),
+        content: utf8Encode(content),
+        opts: { roots },
+      })),
+    ]
+  }
+
+  /** Plugin files (CLI config, host files) first, then the config's own files, which may override them. */
+  private async writeFiles(containerId: string, files: readonly { path: string; content: Uint8Array; opts: PutFileOptions }[]) {
+    for (const file of files) await this.opts.runtime.putFile(containerId, file.path, file.content, file.opts)
   }
 
   async sendCommand(input: In<typeof S.sendCommandInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.sendCommandOutput>> {
@@ -798,13 +809,19 @@ export class WorkerService {
 
   /**
    * A record rebuilt from a container's labels and its signed state file; undefined if the
-   * labels are not ours. Throws StateFileError when the state file is missing (the create never
-   * finished), forged, or out of bounds: such a container is never served.
+   * labels are not ours. A worker whose create wrote nothing after the start has no state file
+   * until its first change (`stateInLabels`): its labels are its state. Throws StateFileError
+   * when the state file is missing otherwise (the create never finished), forged, or out of
+   * bounds: such a container is never served.
    */
   async restore(info: ContainerInfo): Promise<WorkerRecord | undefined> {
     const record = recordFromContainer(info)
     if (!record) return undefined
     const state = await readWorkerState(this.opts.runtime, record.containerId, record.workerId, this.mac)
+    if (!state && info.labels[LABELS.stateInLabels] === 'true') {
+      record.persistedActiveAt = record.createdAt.getTime()
+      return record
+    }
     if (!state) throw new StateFileError('no state file: its create never finished')
     const createdAt = new Date(state.createdAt)
     const lastActiveAt = new Date(state.lastActiveAt)

@@ -95,8 +95,13 @@ export const buildContainerSpec = (
     [LABELS.maxDepth]: String(config.maxDepth),
     [LABELS.depth]: String(ctx.parent ? ctx.parent.depth + 1 : 0),
     [LABELS.root]: ctx.parent ? ctx.parent.rootId : ctx.workerId,
+    [LABELS.spawnablePlugins]: config.spawnablePlugins.join(','),
+    [LABELS.network]: config.network,
   }
   if (ctx.parent) labels[LABELS.parent] = ctx.parent.workerId
+  const { memoryMb, cpus, pids } = config.resources
+  labels[LABELS.resources] = `${memoryMb},${cpus},${pids}`
+  if (mounts.length > 0) labels[LABELS.mounts] = JSON.stringify(mounts)
   if (ctx.instance) labels[LABELS.instance] = ctx.instance
 
   const spec: ContainerSpec = {

@@ -102,11 +102,33 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     allowedTools: (l[LABELS.allowedTools] ?? '').split(',').filter(Boolean),
     maxChildren: Number(l[LABELS.maxChildren] ?? 0),
     maxDepth: Number(l[LABELS.maxDepth] ?? 0),
-    // Until the signed state file is read, a worker may pass nothing on.
-    spawnablePlugins: [],
-    resources: { memoryMb: 0, cpus: 0, pids: 0 },
-    mounts: [],
-    network: 'isolated',
+    // Labels the service wrote at create; where one is missing or unreadable (a container of an
+    // older version), the worker passes nothing on to sub-workers.
+    spawnablePlugins: (l[LABELS.spawnablePlugins] ?? '').split(',').filter(Boolean),
+    resources: resourcesOf(l[LABELS.resources]),
+    mounts: mountsOf(l[LABELS.mounts]),
+    network: l[LABELS.network] === 'open' ? 'open' : 'isolated',
+  }
+}
+
+const resourcesOf = (label: string | undefined): WorkerRecord['resources'] => {
+  const [memoryMb, cpus, pids] = (label ?? '').split(',').map(Number)
+  const ok = [memoryMb, cpus, pids].every((n) => n !== undefined && Number.isFinite(n) && n > 0)
+  return ok ? { memoryMb: memoryMb!, cpus: cpus!, pids: pids! } : { memoryMb: 0, cpus: 0, pids: 0 }
+}
+
+const mountsOf = (label: string | undefined): WorkerRecord['mounts'] => {
+  if (!label) return []
+  try {
+    const parsed: unknown = JSON.parse(label)
+    if (!Array.isArray(parsed)) return []
+    return parsed.flatMap((m: { source?: unknown; target?: unknown; readOnly?: unknown }) =>
+      typeof m?.source === 'string' && typeof m.target === 'string'
+        ? [{ source: m.source, target: m.target, readOnly: m.readOnly !== false }]
+        : [],
+    )
+  } catch {
+    return []
   }
 }
 

@@ -8,6 +8,7 @@ import { recoverWorkers } from './recovery.ts'
 import { WorkerService } from './service.ts'
 import { STATE_FILE } from './worker-state.ts'
 import { NotFoundError } from './errors.ts'
+import { LABELS } from './labels.ts'
 
 const shell = defineAgent({
   apiVersion: 'v1',
@@ -38,10 +39,15 @@ const enc = new TextEncoder()
 const dec = new TextDecoder()
 
 /** A worker made by one service, and a second service over the same containers (a restart). */
-const restartWith = async (tamper: (runtime: MemoryRuntime, containerId: string, workerId: string) => void, secret = SECRET) => {
+const restartWith = async (
+  tamper: (runtime: MemoryRuntime, containerId: string, workerId: string) => void,
+  secret = SECRET,
+  // A file written after the start: the create ends with the signed state file.
+  config: object = { agent: 'shell', ttlSeconds: 600, files: { 'notes.txt': 'hi' } },
+) => {
   const runtime = memory()
   const first = service(runtime)
-  const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
+  const { workerId } = await first.create({ config: workerConfigSchema.parse(config) })
   const containerId = (await first.get(workerId)).containerId
   tamper(runtime, containerId, workerId)
   const second = service(runtime, secret)
@@ -102,6 +108,49 @@ describe('the state a worker carries is trusted only when the service signed it'
     const { report, runtime, containerId } = await restartWith((runtime, id) => runtime.files.delete(`${id}:${STATE_FILE}`))
     expect(report.broken).toEqual([{ containerId, reason: expect.stringContaining('never finished') }])
     expect(await runtime.inspect(containerId)).toBeUndefined()
+  })
+
+  it('restores a worker whose create wrote nothing after the start from its labels alone', async () => {
+    const config = {
+      agent: 'shell',
+      ttlSeconds: 600,
+      idleSeconds: 30,
+      allowedTools: ['spawn'],
+      spawnablePlugins: ['shell'],
+      resources: { memoryMb: 512, cpus: 0.5, pids: 64 },
+      network: 'open',
+    }
+    const { report, second, runtime, workerId, containerId } = await restartWith(() => {}, SECRET, config)
+    expect(runtime.files.has(`${containerId}:${STATE_FILE}`)).toBe(false)
+    expect(report.recovered).toEqual([workerId])
+    expect(await second.status({ workerId })).toMatchObject({ ttlSeconds: 600, idleSeconds: 30 })
+    // What sub-worker rules compare against comes back too: a child is no wider than before.
+    expect(await second.get(workerId)).toMatchObject({
+      allowedTools: ['spawn'],
+      spawnablePlugins: ['shell'],
+      resources: { memoryMb: 512, cpus: 0.5, pids: 64 },
+      network: 'open',
+    })
+  })
+
+  it('needs the signed file once a label-only worker changed, and without the label', async () => {
+    // After an update the file holds the state: tampering with it is refused as for any worker.
+    const runtime = memory()
+    const first = service(runtime)
+    const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
+    await first.update({ workerId, ttlSeconds: 60 })
+    const containerId = (await first.get(workerId)).containerId
+    const envelope = stateOf(runtime, containerId)
+    envelope.state = envelope.state.replace('"ttlSeconds":60', '"ttlSeconds":2592000')
+    runtime.files.set(`${containerId}:${STATE_FILE}`, enc.encode(JSON.stringify(envelope)))
+    const report = await recoverWorkers(service(runtime), { instance: 'a', logger: noopLogger })
+    expect(report.broken.map((b) => b.containerId)).toEqual([containerId])
+    // The labels stand for the state only where the service said so at create.
+    const unlabelled = await restartWith((runtime, id) => {
+      runtime.files.delete(`${id}:${STATE_FILE}`)
+      delete runtime.containers.get(id)!.labels[LABELS.stateInLabels]
+    }, SECRET, { agent: 'shell' })
+    expect(unlabelled.report.broken).toEqual([{ containerId: unlabelled.containerId, reason: expect.stringContaining('never finished') }])
   })
 
   it('leaves a worker alone when the engine cannot read a state file that is there', async () => {

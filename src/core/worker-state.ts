@@ -15,6 +15,9 @@ import type { ContainerRuntime } from './runtime.ts'
  */
 export const STATE_FILE = '/etc/workers-spawner.json'
 
+/** A file every worker image has, read to tell a missing state file from an unreadable one. */
+const PROBE_FILE = '/etc/passwd'
+
 const DAYS_30 = 30 * 86_400
 
 export const workerStateSchema = z
@@ -69,10 +72,14 @@ export const readWorkerState = async (
     bytes = await runtime.getFile(containerId, STATE_FILE, { maxBytes: 1024 * 1024, uid: 0 })
   } catch (err) {
     if (!(err instanceof NotFoundError) || /container/i.test(err.message)) throw err
-    // The engine's archive API also answers "not found" when it cannot set the container's
-    // mounts up (a bind mount's host directory was removed): ask the container itself.
-    const probe = await runtime.exec(containerId, { argv: ['test', '-e', STATE_FILE], timeoutMs: 30_000 })
-    if (probe.exitCode === 1) return undefined
+    // The engine's archive API also answers "not found" for every path when it cannot set the
+    // container's mounts up (a bind mount's host directory was removed): the file is missing
+    // only if a file every image has can be read. (Not an exec: that fails on a paused worker.)
+    const seen = await runtime.getFile(containerId, PROBE_FILE, { maxBytes: 64 * 1024, uid: 0 }).then(
+      () => true,
+      (probeErr: unknown) => !(probeErr instanceof NotFoundError),
+    )
+    if (seen) return undefined
     throw new UnavailableError(`the state file of container ${containerId} cannot be read (${err.message})`)
   }
   let envelope: z.infer<typeof envelopeSchema>

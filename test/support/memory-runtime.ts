@@ -27,7 +27,13 @@ export class MemoryRuntime implements ContainerRuntime {
   readonly specs = new Map<string, ContainerSpec>()
   readonly builds: string[] = []
   runtimeNames = ['runc']
-  onExec: FakeExec = async (_id, req) => {
+  onExec: FakeExec = async (id, req) => {
+    // `test -e PATH` answers from the files, as in a container (the service probes with it).
+    const [cmd, flag, path] = req.argv
+    if (cmd === 'test' && flag === '-e' && req.argv.length === 3) {
+      const exitCode = this.files.has(`${this.#find(id)?.id ?? id}:${path}`) ? 0 : 1
+      return { exitCode, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
+    }
     const stdout = `${req.argv.join(' ')}\n`
     req.onOutput?.('stdout', stdout)
     return { exitCode: 0, stdout, stderr: '', timedOut: false, durationMs: 1 }
@@ -68,6 +74,8 @@ export class MemoryRuntime implements ContainerRuntime {
       labels: spec.labels,
       createdAt: new Date().toISOString(),
     })
+    // What every image has (the service reads it to tell a missing file from an unreadable one).
+    this.files.set(`${id}:/etc/passwd`, new TextEncoder().encode('root:x:0:0:root:/root:/bin/sh\n'))
     return id
   }
   async exec(id: string, req: ExecRequest) {
