@@ -5,21 +5,13 @@
  *   BENCH_CREATES=20 BENCH_COMMANDS=50 npm run bench
  */
 import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { cpus, totalmem } from 'node:os'
 import { promisify } from 'node:util'
-import { serve } from '@hono/node-server'
-import type { AddressInfo } from 'node:net'
-import { WorkerService } from '../../src/core/service.ts'
-import { createApp } from '../../src/http/app.ts'
-import { DockerRuntime } from '../../src/host/docker-runtime.ts'
-import { loadPlugins } from '../../src/node/plugin-loader.ts'
+import { Redis } from 'ioredis'
+import { startNode, type RunningNode } from '../../src/node/start.ts'
 import { compare, fmt, median } from './stats.ts'
 import { benchAgents } from './agents.ts'
-import { Redis } from 'ioredis'
-import { randomBytes } from 'node:crypto'
-import { redisSettingsSchema, startRedisAdapter } from '../../src/redis/index.ts'
-import { noopLogger } from '../../src/core/logger.ts'
-import { WarmPools } from '../../src/core/pool.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -38,18 +30,38 @@ const time = async (fn: () => Promise<unknown>) => {
 
 const docker = async (...args: string[]) => (await run('docker', args)).stdout.trim()
 
+/** The service exactly as `npm start` runs it (same entry, same settings reader), on a free port. */
+const startService = (instance: string, extra: Record<string, string> = {}) => {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    WORKER_PORT: '0',
+    WATCH_PLUGINS: '0',
+    WORKER_IMAGE: IMAGE,
+    LOG_LEVEL: 'warn',
+    SPAWNER_INSTANCE: instance,
+    SPAWNER_TOKEN_SECRET: randomBytes(32).toString('hex'),
+    REDIS_URL,
+    REDIS_PREFIX: `${instance}-${randomBytes(3).toString('hex')}`,
+    REDIS_BLOCK_MS: '1000',
+    WARM_POOLS: '',
+    ...extra,
+  }
+  // Calls from loopback without a token are an operator's, as with a plain `npm start`.
+  delete env.SPAWNER_API_TOKEN
+  return startNode(env)
+}
+
 const main = async () => {
-  const runtime = new DockerRuntime()
-  await runtime.ping()
-  if (!(await runtime.hasImage(IMAGE))) throw new Error(`image ${IMAGE} missing: npm run image:worker`)
-  const registry = await loadPlugins(new URL('../../plugins', import.meta.url).pathname)
-  const service = new WorkerService({ runtime, plugins: () => registry, baseImage: IMAGE, hostEnv: process.env })
-  const app = createApp({ service })
-  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
-  await new Promise((r) => server.once('listening', r))
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const post = async (path: string, body: unknown) => {
-    const res = await fetch(base + path, {
+  const images = await docker('images', '-q', IMAGE)
+  if (!images) throw new Error(`image ${IMAGE} missing: npm run image:worker`)
+  const suffix = randomBytes(3).toString('hex')
+  const node: RunningNode = await startService(`bench-${suffix}`)
+  const { service } = node.spawner
+  const base = node.url
+  const post = async (path: string, body: unknown, at = base) => {
+    const res = await fetch(at + path, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
@@ -87,9 +99,10 @@ const main = async () => {
     }
     rows.push(compare('create-to-ready (HTTP POST /v1/workers vs docker run -d --network none)', ours, cli, 'docker run -d'))
 
-    // Warm pool: every create is a hit (the pool is refilled before the next one).
-    const pools = new WarmPools(service, [{ key: 'shell', agent: 'shell', capabilities: [], size: 2 }])
-    pools.start()
+    // Warm pool: every create is a hit (the pool is refilled before the next one). A second
+    // service, as `WARM_POOLS=shell=2 npm start` runs it.
+    const pooled = await startService(`bench-pool-${suffix}`, { WARM_POOLS: 'shell=2' })
+    const pools = pooled.spawner.pools!
     const poolOurs: number[] = []
     const poolCli: number[] = []
     try {
@@ -98,18 +111,19 @@ const main = async () => {
         while (pools.sizes().shell! < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
         let id = ''
         poolOurs.push(await time(async () => {
-          id = String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })).workerId)
+          id = String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } }, pooled.url)).workerId)
         }))
         let cid = ''
         poolCli.push(await time(async () => {
           cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
         }))
         await docker('rm', '-f', cid)
-        await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
+        await fetch(`${pooled.url}/v1/workers/${id}`, { method: 'DELETE' })
       }
     } finally {
-      pools.close()
-      for (const r of service.records()) if (r.pool) await runtime.remove(r.containerId)
+      await pooled.close()
+      const left = await docker('ps', '-aq', '--filter', `label=workers-spawner.instance=bench-pool-${suffix}`)
+      if (left) await run('docker', ['rm', '-f', ...left.split('\n')])
     }
     rows.push(compare('create-to-ready from a warm pool (HTTP vs docker run -d --network none)', poolOurs, poolCli, 'docker run -d'))
 
@@ -121,9 +135,8 @@ const main = async () => {
     }
     rows.push(compare('command round trip (send_command true vs docker exec true)', execOurs, execCli, 'docker exec'))
 
-    // Redis: the same service behind the Redis adapter, against HTTP in the same run.
-    const settings = redisSettingsSchema.parse({ REDIS_URL, REDIS_PREFIX: `bench-${randomBytes(3).toString('hex')}`, REDIS_BLOCK_MS: '1000' })
-    const adapter = await startRedisAdapter({ settings, service, instance: 'bench', logger: noopLogger })
+    // Redis: the same service's Redis adapter, against its HTTP API in the same run.
+    const adapter = node.redis!
     const producer = new Redis(REDIS_URL)
     const reader = new Redis(REDIS_URL)
     const names = adapter.consumer.names
@@ -175,9 +188,6 @@ const main = async () => {
       redisExtra.push(`status through Redis, ${STATUS_WORKERS} workers, ${STATUS_REQUESTS} requests: ${(STATUS_REQUESTS / seconds).toFixed(0)} requests/s (${failures} errors; target ≥ 2,000/s)`)
       for (const id of workers) await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
     } finally {
-      await adapter.close()
-      const keys = await producer.keys(`${settings.REDIS_PREFIX}:*`)
-      if (keys.length) await producer.del(...keys)
       producer.disconnect()
       reader.disconnect()
     }
@@ -188,7 +198,11 @@ const main = async () => {
     const agents = (process.env.BENCH_AGENTS ?? 'claude-code').split(',').filter(Boolean)
     agentRows = await benchAgents(service, agents, Number(process.env.BENCH_PROMPTS ?? 10))
   } finally {
-    server.close()
+    await node.close()
+    const redis = new Redis(REDIS_URL)
+    const keys = await redis.keys(`bench-*${suffix}-*`)
+    if (keys.length) await redis.del(...keys)
+    redis.disconnect()
     const left = await docker('ps', '-aq', '--filter', `label=${LABEL}`)
     if (left) await run('docker', ['rm', '-f', ...left.split('\n')])
     const ws = await docker('ps', '-aq', '--filter', 'label=bench=1')

@@ -1,0 +1,307 @@
+/**
+ * The Node service as `npm start` runs it, as a function: HTTP API, in-process Docker runtime
+ * (or host agents with HOST_AGENT_URL), worker listeners, plugin watcher and Redis adapter,
+ * built by `createSpawner`. `src/node.ts` calls it with the process environment; the benchmarks
+ * call it too, so their figures are the users' figures.
+ */
+import { readFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { serve } from '@hono/node-server'
+import type Dockerode from 'dockerode'
+import type { ContainerRuntime } from '../core/runtime.ts'
+import { UnavailableError } from '../core/errors.ts'
+import type { Logger } from '../core/logger.ts'
+import { DockerRuntime } from '../host/docker-runtime.ts'
+import { createDocker, describeDockerTarget } from '../host/docker-connection.ts'
+import { MultiRuntime } from '../host/multi-runtime.ts'
+import { runtimeFromConfig } from '../host/runtime-from-config.ts'
+import { logRotationOf } from '../host/log-rotation-settings.ts'
+import { createJsonLogger } from './logger.ts'
+import { PluginHost } from './plugin-loader.ts'
+import { registerPluginResolver } from './plugin-resolve.ts'
+import { readNodeSettings, type NodeSettings } from './settings.ts'
+import { WorkerSocket, defaultWorkerSocketDir } from './worker-socket.ts'
+import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
+import { readHostFile } from './host-files.ts'
+import { redisSettingsSchema, startRedisAdapter, type RedisAdapter } from '../redis/index.ts'
+import { describeIssues } from '../core/validation.ts'
+import { createSpawner, type AppExtras, type Spawner } from '../spawner.ts'
+
+/** A setting or a dependency that keeps the service from starting; its message is for operators. */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'StartupError'
+  }
+}
+
+/** The running service. */
+export interface RunningNode {
+  settings: NodeSettings
+  spawner: Spawner
+  /** The Redis adapter, with REDIS_URL. */
+  redis: RedisAdapter | undefined
+  /** The operator API's address, e.g. `http://127.0.0.1:8080`. */
+  url: string
+  logger: Logger
+  /** Reads the plugins again (what SIGHUP does); load errors are logged and listed. */
+  reloadPlugins(): Promise<void>
+  /** Stops reading Redis (answering what it holds), then the listeners, deadlines and watcher. */
+  close(): Promise<void>
+}
+
+/** The password in a Redis URL, so logs never show it. */
+const redisPassword = (raw: string | undefined) => {
+  try {
+    return raw ? decodeURIComponent(new URL(raw).password) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A URL without its password, for logs and messages. */
+const redactUrl = (raw: string) => {
+  try {
+    const url = new URL(raw)
+    if (url.password) url.password = '***'
+    return url.toString()
+  } catch {
+    return '(unparsable URL)'
+  }
+}
+
+const fail = (message: string, cause?: unknown): never => {
+  throw new StartupError(message, cause === undefined ? undefined : { cause })
+}
+
+/** Listens, resolving with the address once bound, rejecting when it cannot bind. */
+const listen = (fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string) =>
+  new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((resolve, reject) => {
+    const server = serve({ fetch, port, hostname }, (info) => resolve({ server, address: info }))
+    server.once('error', reject)
+  })
+
+const closeServer = (server: ReturnType<typeof serve> | undefined) =>
+  new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+
+/**
+ * Starts the service from an environment (as `npm start` does with the process's).
+ * Throws StartupError, with a line for the operator, when it cannot start.
+ */
+export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> => {
+  let settings: NodeSettings
+  try {
+    settings = readNodeSettings(env)
+  } catch (err) {
+    return fail((err as Error).message, err)
+  }
+  const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+  let plugins: PluginHost | undefined
+  // Every declared secret's value, so the logger can scrub it wherever it shows up.
+  let secret: string | undefined
+  const secretValues = () =>
+    [
+      ...(plugins?.current.ordered ?? []).flatMap((p) => p.secrets ?? []).map((s) => env[s.name]),
+      settings.HOST_AGENT_TOKEN,
+      settings.SPAWNER_API_TOKEN,
+      secret,
+      redisPassword(env.REDIS_URL),
+    ].filter((v): v is string => typeof v === 'string' && v.length > 0)
+  const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
+
+  if (!isLoopback(settings.HOST) && !settings.SPAWNER_API_TOKEN) {
+    fail(
+      `refusing to listen on ${settings.HOST} without SPAWNER_API_TOKEN: set a token (16+ characters) ` +
+        'or listen on 127.0.0.1',
+    )
+  }
+  // Isolated workers on host agents reach this core over the network through the agents' relays:
+  // a call without a token must never be an operator's there.
+  if (settings.HOST_AGENT_URL && !settings.SPAWNER_API_TOKEN) {
+    fail('refusing to start with HOST_AGENT_URL but no SPAWNER_API_TOKEN: set a token (16+ characters)')
+  }
+  // Containers run on the local Docker Engine, or on host agents when HOST_AGENT_URL is set.
+  let runtime: ContainerRuntime
+  let docker: Dockerode | undefined
+  let target: string
+  let workerSocket: WorkerSocket | undefined
+  if (settings.HOST_AGENT_URL) {
+    let remote
+    try {
+      remote = runtimeFromConfig(settings.HOST_AGENT_URL, settings.HOST_AGENT_TOKEN, { logger })
+    } catch (err) {
+      return fail((err as Error).message, err)
+    }
+    const agents = remote instanceof MultiRuntime ? remote.agents : [remote]
+    target = agents.map((a) => `${a.name}=${a.url}`).join(',')
+    try {
+      // Several agents: enough that one answers; the others are left out until they do.
+      await remote.ping()
+    } catch (err) {
+      if (err instanceof UnavailableError && err.code === 'host_agent_unauthorized') fail(err.message, err)
+      const reason = err instanceof UnavailableError ? err.message : `host agent at ${target}: ${String(err)}`
+      fail(`${reason}; start it (npm run host-agent) or fix HOST_AGENT_URL`, err)
+    }
+    runtime = remote
+  } else {
+    target = describeDockerTarget(env)
+    docker = createDocker()
+    try {
+      // Quiet preflight: when Docker is missing, the one line below is all the operator sees.
+      await new DockerRuntime({ docker, target }).ping()
+    } catch (err) {
+      const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
+      fail(`${reason}; start Docker or point DOCKER_HOST at it`, err)
+    }
+    workerSocket = new WorkerSocket(settings.WORKER_SOCKET_DIR ?? defaultWorkerSocketDir(settings.SPAWNER_INSTANCE))
+    runtime = new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings), workerApi: workerSocket })
+  }
+
+  registerPluginResolver()
+  const host = new PluginHost(settings.PLUGINS_DIR, logger)
+  plugins = host
+  await host.reload()
+  if (settings.WATCH_PLUGINS === '1') host.watch()
+  // Everything started from here on is undone if a later step fails.
+  const undo: (() => Promise<void> | void)[] = [() => host.close()]
+  const unwind = async () => {
+    for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined)
+  }
+  try {
+    if (!(await runtime.hasImage(settings.WORKER_IMAGE))) {
+      logger.warn('worker image missing: creates will fail until it is built', {
+        image: settings.WORKER_IMAGE,
+        hint: 'npm run image:worker (or: npm run image:base && BASE_IMAGE=workers-spawner/base:trixie npm run image:worker)',
+      })
+    }
+
+    try {
+      secret = tokenSecret(settings)
+    } catch (err) {
+      fail(`cannot keep the token key in ~/.workers-spawner: ${(err as Error).message}; set SPAWNER_TOKEN_SECRET`, err)
+    }
+    let spawner: Spawner
+    try {
+      spawner = createSpawner({
+        settings,
+        runtime,
+        plugins: () => host.current,
+        hostEnv: env,
+        secret: secret!,
+        logger,
+        version,
+        readHostFile,
+      })
+    } catch (err) {
+      return fail((err as Error).message, err)
+    }
+    const { tokens } = spawner
+    undo.push(() => spawner.close())
+    // Isolated workers mount the socket's directory: the engine cannot reach into them (their
+    // state file included) while it is missing, so it exists before anything is recovered.
+    await workerSocket?.dirFor()
+    await spawner.start()
+    let redis: RedisAdapter | undefined
+    if (env.REDIS_URL) {
+      const parsed = redisSettingsSchema.safeParse(env)
+      if (!parsed.success) {
+        fail(`invalid environment: ${describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`)
+      }
+      try {
+        redis = await startRedisAdapter({ settings: parsed.data!, service: spawner.service, instance: settings.SPAWNER_INSTANCE, logger })
+      } catch (err) {
+        fail(`cannot use Redis at ${redactUrl(env.REDIS_URL)}: ${(err as Error).message}`, err)
+      }
+      const adapter = redis!
+      undo.push(() => adapter.close())
+    }
+    const adapter = redis
+    const extras: AppExtras = adapter
+      ? {
+          events: adapter.feed,
+          remote: adapter.remote,
+          ready: { docker: () => runtime.ping(), redis: () => adapter.redis.ping() },
+        }
+      : {}
+    const app = spawner.api(extras)
+    // Isolated workers have no network: the worker API on a socket is their only way here.
+    const socketPath = await workerSocket?.listen(spawner.workerApi(extras).fetch).catch(
+      (err: Error) => fail(`cannot serve isolated workers: ${err.message} (WORKER_SOCKET_DIR)`, err),
+    )
+    if (workerSocket) undo.push(() => workerSocket.close())
+    if (socketPath) logger.info('listening for isolated workers', { socket: socketPath })
+
+    // Open workers call back (orchestrator CLI) through the Docker bridge. With a loopback HOST, a
+    // second listener on the bridge serves them, and it never takes an unauthenticated call.
+    // Only with Docker in this process: workers on host agents reach it through ORCHESTRATOR_URL.
+    let workerServer: ReturnType<typeof serve> | undefined
+    if (!settings.ORCHESTRATOR_URL && !docker) {
+      logger.warn('no ORCHESTRATOR_URL: workers on host agents cannot reach this service; set it to a URL they can reach')
+    }
+    if (!settings.ORCHESTRATOR_URL && docker && isLoopback(settings.HOST)) {
+      const gateway = await bridgeGateway(docker)
+      if (gateway) {
+        try {
+          const bound = await listen(spawner.workerApi(extras).fetch, settings.WORKER_PORT ?? 0, gateway)
+          workerServer = bound.server
+          undo.push(() => closeServer(bound.server))
+          tokens.url = `http://host.docker.internal:${bound.address.port}`
+          logger.info('listening for workers', { address: `${gateway}:${bound.address.port}`, url: tokens.url })
+        } catch (err) {
+          logger.warn('no listener for workers; the orchestrator CLI will not reach this service', { error: (err as Error).message })
+        }
+      } else {
+        logger.warn('no Docker bridge found; set ORCHESTRATOR_URL so workers can reach this service')
+      }
+    }
+
+    let bound
+    try {
+      bound = await listen(app.fetch, settings.PORT, settings.HOST)
+    } catch (err) {
+      return fail(`cannot listen on ${settings.HOST}:${settings.PORT}: ${(err as Error).message}`, err)
+    }
+    const { server, address } = bound
+    const shown = address.address.includes(':') ? `[${address.address}]` : address.address
+    const url = `http://${shown}:${address.port}`
+    if (!tokens.url) tokens.url = `http://host.docker.internal:${address.port}`
+    logger.info('listening', {
+      url,
+      docs: `http://${settings.HOST}:${address.port}/docs`,
+      ...(docker ? { docker: target } : { hostAgents: target }),
+      image: settings.WORKER_IMAGE,
+      redis: adapter ? redactUrl(env.REDIS_URL ?? '') : 'off',
+      instance: settings.SPAWNER_INSTANCE,
+      version,
+    })
+
+    let closed: Promise<void> | undefined
+    return {
+      settings,
+      spawner,
+      redis: adapter,
+      url,
+      logger,
+      reloadPlugins: () => host.reload().then(() => undefined),
+      close() {
+        closed ??= (async () => {
+          host.close()
+          void spawner.close()
+          // Redis first: requests in flight finish and are answered before the listeners go.
+          await (adapter?.close() ?? Promise.resolve()).catch((err) =>
+            logger.error('redis shutdown failed', { error: String(err) }),
+          )
+          await closeServer(workerServer)
+          await workerSocket?.close()
+          await closeServer(server)
+          await spawner.close()
+        })()
+        return closed
+      },
+    }
+  } catch (err) {
+    await unwind()
+    throw err
+  }
+}
