@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { describeIssues } from './core/validation.ts'
 import { logRotationSettings } from './host/log-rotation-settings.ts'
+import { redisSettingsSchema } from './redis/settings.ts'
 
 const int = (def: number) => z.coerce.number().int().positive().default(def)
 
@@ -99,17 +100,23 @@ export const settingsSchema = z.object({
     .string()
     .default('sysbox-runc')
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+  // The Redis adapter's (src/redis/settings.ts); it runs when REDIS_URL is set.
+  ...redisSettingsSchema.shape,
+  REDIS_URL: redisSettingsSchema.shape.REDIS_URL.optional(),
 })
 export type Settings = z.infer<typeof settingsSchema>
 
 /**
- * Parses settings from an environment; an empty variable counts as unset (`FOO= npm start`).
- * The error names each bad variable.
+ * The one way every entry reads its environment: an empty variable counts as unset
+ * (`FOO= npm start`), and the error names each bad variable.
  */
-export const readSettings = (env: Readonly<Record<string, unknown>>): Settings => {
+export const parseEnv = <S extends z.ZodType>(schema: S, env: Readonly<Record<string, unknown>>): z.output<S> => {
   const set = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string' && v !== ''))
-  const parsed = settingsSchema.safeParse(set)
+  const parsed = schema.safeParse(set)
   if (parsed.success) return parsed.data
   const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')
   throw new Error(`invalid environment: ${issues}`)
 }
+
+/** Parses the service's settings from an environment (see `parseEnv`). */
+export const readSettings = (env: Readonly<Record<string, unknown>>): Settings => parseEnv(settingsSchema, env)

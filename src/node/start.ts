@@ -23,8 +23,7 @@ import { readNodeSettings, type NodeSettings } from './settings.ts'
 import { WorkerSocket, defaultWorkerSocketDir } from './worker-socket.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
-import { redisSettingsSchema, startRedisAdapter, type RedisAdapter } from '../redis/index.ts'
-import { describeIssues } from '../core/validation.ts'
+import { startRedisAdapter, type RedisAdapter } from '../redis/index.ts'
 import { createSpawner, type AppExtras, type Spawner } from '../spawner.ts'
 
 /** A setting or a dependency that keeps the service from starting; its message is for operators. */
@@ -106,7 +105,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       settings.HOST_AGENT_TOKEN,
       settings.SPAWNER_API_TOKEN,
       secret,
-      redisPassword(env.REDIS_URL),
+      redisPassword(settings.REDIS_URL),
     ].filter((v): v is string => typeof v === 'string' && v.length > 0)
   const logger = createJsonLogger({ level: settings.LOG_LEVEL, secrets: secretValues })
 
@@ -203,15 +202,17 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     await workerSocket?.dirFor()
     await spawner.start()
     let redis: RedisAdapter | undefined
-    if (env.REDIS_URL) {
-      const parsed = redisSettingsSchema.safeParse(env)
-      if (!parsed.success) {
-        fail(`invalid environment: ${describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}`)
-      }
+    const redisUrl = settings.REDIS_URL
+    if (redisUrl) {
       try {
-        redis = await startRedisAdapter({ settings: parsed.data!, service: spawner.service, instance: settings.SPAWNER_INSTANCE, logger })
+        redis = await startRedisAdapter({
+          settings: { ...settings, REDIS_URL: redisUrl },
+          service: spawner.service,
+          instance: settings.SPAWNER_INSTANCE,
+          logger,
+        })
       } catch (err) {
-        fail(`cannot use Redis at ${redactUrl(env.REDIS_URL)}: ${(err as Error).message}`, err)
+        fail(`cannot use Redis at ${redactUrl(redisUrl)}: ${(err as Error).message}`, err)
       }
       const adapter = redis!
       undo.push(() => adapter.close())
@@ -271,7 +272,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       docs: `http://${settings.HOST}:${address.port}/docs`,
       ...(docker ? { docker: target } : { hostAgents: target }),
       image: settings.WORKER_IMAGE,
-      redis: adapter ? redactUrl(env.REDIS_URL ?? '') : 'off',
+      redis: adapter ? redactUrl(settings.REDIS_URL ?? '') : 'off',
       instance: settings.SPAWNER_INSTANCE,
       version,
     })

@@ -1,7 +1,6 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
-import { describeIssues } from '../../core/validation.ts'
-import { settingsSchema } from '../../settings.ts'
+import { parseEnv, settingsSchema } from '../../settings.ts'
 import { logRotationSettings } from '../log-rotation-settings.ts'
 
 /** The host agent's settings, read from the environment. */
@@ -37,16 +36,8 @@ export const hostAgentSettingsSchema = z.object({
 })
 export type HostAgentSettings = z.infer<typeof hostAgentSettingsSchema>
 
-/** Parses the settings; the error names each bad variable. Empty variables count as unset. */
-export const readHostAgentSettings = (env: NodeJS.ProcessEnv): HostAgentSettings => {
-  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''))
-  const parsed = hostAgentSettingsSchema.safeParse(set)
-  if (parsed.success) return parsed.data
-  const list = describeIssues(parsed.error)
-    .map((i) => `${i.path}: ${i.message}`)
-    .join('; ')
-  throw new Error(`invalid environment: ${list}`)
-}
+/** Parses the settings (see `parseEnv`): the error names each bad variable; empty ones count as unset. */
+export const readHostAgentSettings = (env: NodeJS.ProcessEnv): HostAgentSettings => parseEnv(hostAgentSettingsSchema, env)
 
 /**
  * Why these settings must not start, or undefined. A host agent drives Docker for whoever
