@@ -144,7 +144,7 @@ describe('an instance killed while it holds pending entries', () => {
       REDIS_CLAIM_IDLE_MS: '1500',
       REDIS_BLOCK_MS: '200',
     }
-    a = await startSpawner({ ...env, SPAWNER_INSTANCE: 'crash-a' })
+    a = await startSpawner({ ...env, SPAWNER_INSTANCE: `crash-a-${settings.REDIS_PREFIX}` })
     const { workerId } = await producer.call('create', { config: { agent: 'shell', labels: { 'test-run': settings.REDIS_PREFIX } } })
     const N = 12
     const ids: string[] = []
@@ -157,7 +157,7 @@ describe('an instance killed while it holds pending entries', () => {
     const answeredByA = (await producer.responses()).filter((r) => ids.includes(r.requestId ?? '')).length
     expect(answeredByA).toBeLessThan(N)
 
-    b = await startSpawner({ ...env, SPAWNER_INSTANCE: 'crash-b' })
+    b = await startSpawner({ ...env, SPAWNER_INSTANCE: `crash-b-${settings.REDIS_PREFIX}` })
     const answers = await waitFor(async () => {
       const rs = (await producer!.responses()).filter((r) => ids.includes(r.requestId ?? ''))
       return rs.length >= N ? rs : undefined

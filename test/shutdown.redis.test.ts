@@ -20,7 +20,7 @@ describe('SIGTERM', () => {
     const settings = testSettings()
     producer = new Producer(settings)
     const env = { REDIS_URL: settings.REDIS_URL, REDIS_PREFIX: settings.REDIS_PREFIX, REDIS_BLOCK_MS: '200' }
-    const a = await startSpawner({ ...env, SPAWNER_INSTANCE: 'term-a' })
+    const a = await startSpawner({ ...env, SPAWNER_INSTANCE: `term-a-${settings.REDIS_PREFIX}` })
     procs.push(a)
     const { workerId } = await producer.call('create', {
       config: { agent: 'shell', labels: { 'test-run': settings.REDIS_PREFIX } },
@@ -47,7 +47,7 @@ describe('SIGTERM', () => {
     expect(a.logs.some((l) => l.msg === 'redis consumer stopped')).toBe(true)
 
     // What arrived after the stop is served by the next instance.
-    const b = await startSpawner({ ...env, SPAWNER_INSTANCE: 'term-b' })
+    const b = await startSpawner({ ...env, SPAWNER_INSTANCE: `term-b-${settings.REDIS_PREFIX}` })
     procs.push(b)
     expect((await producer.response(late, 30_000)).result.stdout).toBe('late\n')
     await producer.call('delete', { workerId })
