@@ -7,18 +7,18 @@
  * on other sites are refused (Origin, Sec-Fetch-Site, JSON content type; without a token also
  * foreign Host names). Isolated containers (no network) reach their core through a socket this
  * agent serves and relays, for calls with a worker token only, to the core's ORCHESTRATOR_URL
- * (see host/agent/worker-api-relay.ts).
+ * (see host-agent/worker-api-relay.ts).
  */
 import { serve } from '@hono/node-server'
 import { UnavailableError } from './core/errors.ts'
-import { createHostAgentApp } from './host/agent/app.ts'
-import { dockerCapacity } from './host/agent/docker-capacity.ts'
-import { InFlight } from './host/agent/ndjson-response.ts'
-import { readHostAgentSettings, refusal } from './host/agent/settings.ts'
-import { WorkerApiRelays, defaultRelayDir } from './host/agent/worker-api-relay.ts'
-import { createDocker, describeDockerTarget } from './host/docker-connection.ts'
-import { DockerRuntime } from './host/docker-runtime.ts'
-import { logRotationOf } from './host/log-rotation-settings.ts'
+import { createHostAgentApp } from './host-agent/app.ts'
+import { dockerCapacity } from './host-agent/docker-capacity.ts'
+import { InFlight } from './host-agent/ndjson-response.ts'
+import { readHostAgentSettings, refusal } from './host-agent/settings.ts'
+import { WorkerApiRelays, defaultRelayDir } from './host-agent/worker-api-relay.ts'
+import { createDocker, describeDockerTarget } from './docker/docker-connection.ts'
+import { DockerRuntime } from './docker/docker-runtime.ts'
+import { logRotationOf } from './core/log-rotation.ts'
 import { isLoopback } from './node/auth-setup.ts'
 import { createJsonLogger } from './node/logger.ts'
 

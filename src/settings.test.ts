@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
-import { readSettings } from './settings.ts'
-import { readHostAgentSettings } from './host/agent/settings.ts'
+import { parseEnv, readSettings } from './settings.ts'
+import { redisSettingsSchema } from './redis/settings.ts'
+import { readHostAgentSettings } from './host-agent/settings.ts'
 
 describe('ALLOWED_HOSTS', () => {
   it('is a comma-separated list of host names, empty by default', () => {
@@ -35,18 +36,20 @@ describe('stream and log limits', () => {
 })
 
 describe('one reader for every entry', () => {
-  it('reads the Redis adapter settings with the rest, Redis off without REDIS_URL', () => {
+  it('reads the Redis adapter settings the same way, Redis off without REDIS_URL', () => {
     expect(readSettings({}).REDIS_URL).toBeUndefined()
-    expect(readSettings({ REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: 'p' })).toMatchObject({
+    expect(parseEnv(redisSettingsSchema, { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: '' })).toMatchObject({
       REDIS_URL: 'redis://127.0.0.1:6379',
-      REDIS_PREFIX: 'p',
+      REDIS_PREFIX: 'cli-agent',
       REDIS_MAX_ATTEMPTS: 5,
     })
-    expect(() => readSettings({ REDIS_URL: 'redis://x', REDIS_BLOCK_MS: 'soon' })).toThrow(/REDIS_BLOCK_MS/)
+    expect(() => parseEnv(redisSettingsSchema, { REDIS_URL: 'redis://x', REDIS_BLOCK_MS: 'soon' })).toThrow(
+      /invalid environment: REDIS_BLOCK_MS/,
+    )
   })
 
   it('takes an empty variable as unset, for the host agent too', () => {
-    expect(readSettings({ REDIS_PREFIX: '', PORT: '' })).toMatchObject({ REDIS_PREFIX: 'cli-agent', PORT: 8080 })
+    expect(readSettings({ PORT: '' }).PORT).toBe(8080)
     expect(readHostAgentSettings({ HOST_AGENT_PORT: '' }).HOST_AGENT_PORT).toBe(8081)
     expect(() => readHostAgentSettings({ HOST_AGENT_PORT: 'x' })).toThrow(/invalid environment: HOST_AGENT_PORT/)
   })

@@ -1,7 +1,6 @@
 import { z } from 'zod'
 import { describeIssues } from './core/validation.ts'
-import { logRotationSettings } from './host/log-rotation-settings.ts'
-import { redisSettingsSchema } from './redis/settings.ts'
+import { logRotationSettings } from './core/log-rotation.ts'
 
 const int = (def: number) => z.coerce.number().int().positive().default(def)
 
@@ -73,7 +72,7 @@ export const settingsSchema = z.object({
   PERSIST_ACTIVITY_MS: int(30_000),
   /**
    * Host agents to run containers on instead of the local Docker Engine: one URL, or several
-   * as comma-separated `name=url` pairs (see src/host/runtime-from-config.ts).
+   * as comma-separated `name=url` pairs (see src/remote/runtime-from-config.ts).
    */
   HOST_AGENT_URL: z.string().min(1).optional(),
   /** The host agents' bearer token (their HOST_AGENT_TOKEN). */
@@ -100,9 +99,8 @@ export const settingsSchema = z.object({
     .string()
     .default('sysbox-runc')
     .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
-  // The Redis adapter's (src/redis/settings.ts); it runs when REDIS_URL is set.
-  ...redisSettingsSchema.shape,
-  REDIS_URL: redisSettingsSchema.shape.REDIS_URL.optional(),
+  /** Redis to serve the stream protocol on (its other settings: src/redis/settings.ts). */
+  REDIS_URL: z.string().min(1).optional(),
 })
 export type Settings = z.infer<typeof settingsSchema>
 

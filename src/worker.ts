@@ -9,7 +9,7 @@ import { PluginRegistry } from './core/plugin/registry.ts'
 import { SpawnerError } from './core/errors.ts'
 import { bundledPlugins } from './generated/plugins.ts'
 import { errorBody } from './http/errors.ts'
-import { runtimeFromConfig } from './host/runtime-from-config.ts'
+import { runtimeFromConfig } from './remote/runtime-from-config.ts'
 import { readSettings } from './settings.ts'
 import { createSpawner, type Spawner } from './spawner.ts'
 

@@ -12,8 +12,8 @@ import {
   UnavailableError,
 } from '../src/core/errors.ts'
 import type { ContainerRuntime, ContainerSpec } from '../src/core/runtime.ts'
-import { describeDockerTarget } from '../src/host/docker-connection.ts'
-import { DockerRuntime } from '../src/host/docker-runtime.ts'
+import { describeDockerTarget } from '../src/docker/docker-connection.ts'
+import { DockerRuntime } from '../src/docker/docker-runtime.ts'
 import {
   EXEC_DIR,
   EXEC_ENV,
@@ -21,8 +21,8 @@ import {
   killCommand,
   newExecKey,
   stdinPath,
-} from '../src/host/exec-wrapper.ts'
-import { truncationNotice } from '../src/host/exec-output.ts'
+} from '../src/docker/exec-wrapper.ts'
+import { truncationNotice } from '../src/docker/exec-output.ts'
 import { startTestRuntime, type TestRuntime } from './support/harness.ts'
 
 /** The image every container here runs; point WORKER_IMAGE at any image with user `worker`. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ContainerSpec } from '../src/core/runtime.ts'
-import { DockerRuntime } from '../src/host/docker-runtime.ts'
+import { DockerRuntime } from '../src/docker/docker-runtime.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 import { startLocalAgent, type LocalAgent } from './support/host-agent.ts'
 

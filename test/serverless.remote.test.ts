@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { createRequire } from 'node:module'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { bundleWorker } from '../scripts/bundle-worker.ts'
-import { DockerRuntime } from '../src/host/docker-runtime.ts'
+import { DockerRuntime } from '../src/docker/docker-runtime.ts'
 import { startLocalAgent, type LocalAgent } from './support/host-agent.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 
@@ -106,6 +106,9 @@ describe('the serverless bundle', () => {
     expect(inputs.filter((i) => /node_modules\/(dockerode|docker-modem|ioredis|ssh2)\//.test(i))).toEqual([])
     expect(inputs.some((i) => i.includes('src/core/service.ts'))).toBe(true)
     expect(inputs.some((i) => i.includes('plugins/claude-code/index.ts'))).toBe(true)
+    // The bundle's boundary is a folder: the remote runtime, never the Node-only ones.
+    expect(inputs.some((i) => i.includes('src/remote/remote-runtime.ts'))).toBe(true)
+    expect(inputs.filter((i) => /src\/(docker|host-agent|node|redis)\//.test(i))).toEqual([])
     const code = readFileSync(outfile, 'utf8')
     expect(code).not.toMatch(/from\s*["']node:|require\(["']node:|import\(["']node:/)
     expect(code).not.toMatch(/from\s*["'](fs|net|child_process|os|crypto)["']/)

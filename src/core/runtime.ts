@@ -1,5 +1,5 @@
 /**
- * The only way the core reaches containers. `DockerRuntime` (src/host) implements it with
+ * The only way the core reaches containers. `DockerRuntime` (src/docker) implements it with
  * dockerode; a remote client implements it over the host agent's HTTP API.
  */
 

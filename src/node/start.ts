@@ -11,11 +11,11 @@ import type Dockerode from 'dockerode'
 import type { ContainerRuntime } from '../core/runtime.ts'
 import { UnavailableError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
-import { DockerRuntime } from '../host/docker-runtime.ts'
-import { createDocker, describeDockerTarget } from '../host/docker-connection.ts'
-import { MultiRuntime } from '../host/multi-runtime.ts'
-import { runtimeFromConfig } from '../host/runtime-from-config.ts'
-import { logRotationOf } from '../host/log-rotation-settings.ts'
+import { DockerRuntime } from '../docker/docker-runtime.ts'
+import { createDocker, describeDockerTarget } from '../docker/docker-connection.ts'
+import { MultiRuntime } from '../remote/multi-runtime.ts'
+import { runtimeFromConfig } from '../remote/runtime-from-config.ts'
+import { logRotationOf } from '../core/log-rotation.ts'
 import { createJsonLogger } from './logger.ts'
 import { PluginHost } from './plugin-loader.ts'
 import { registerPluginResolver } from './plugin-resolve.ts'
@@ -23,8 +23,9 @@ import { readNodeSettings, type NodeSettings } from './settings.ts'
 import { WorkerSocket, defaultWorkerSocketDir } from './worker-socket.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
-import { startRedisAdapter, type RedisAdapter } from '../redis/index.ts'
+import { redisSettingsSchema, startRedisAdapter, type RedisAdapter, type RedisSettings } from '../redis/index.ts'
 import { createSpawner, type AppExtras, type Spawner } from '../spawner.ts'
+import { parseEnv } from '../settings.ts'
 
 /** A setting or a dependency that keeps the service from starting; its message is for operators. */
 export class StartupError extends Error {
@@ -89,8 +90,11 @@ const closeServer = (server: ReturnType<typeof serve> | undefined) =>
  */
 export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> => {
   let settings: NodeSettings
+  let redisSettings: RedisSettings | undefined
   try {
     settings = readNodeSettings(env)
+    // The Redis adapter runs with REDIS_URL; its settings are read (and refused) up front too.
+    if (settings.REDIS_URL) redisSettings = parseEnv(redisSettingsSchema, env)
   } catch (err) {
     return fail((err as Error).message, err)
   }
@@ -202,11 +206,11 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     await workerSocket?.dirFor()
     await spawner.start()
     let redis: RedisAdapter | undefined
-    const redisUrl = settings.REDIS_URL
-    if (redisUrl) {
+    if (redisSettings) {
+      const redisUrl = redisSettings.REDIS_URL
       try {
         redis = await startRedisAdapter({
-          settings: { ...settings, REDIS_URL: redisUrl },
+          settings: redisSettings,
           service: spawner.service,
           instance: settings.SPAWNER_INSTANCE,
           logger,

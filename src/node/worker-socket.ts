@@ -3,8 +3,8 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Server } from 'node:net'
 import { createAdaptorServer } from '@hono/node-server'
-import type { WorkerApiSockets } from '../host/docker-runtime.ts'
-import { listenInSocketDir } from '../host/socket-dir.ts'
+import type { WorkerApiSockets } from '../docker/docker-runtime.ts'
+import { listenInSocketDir } from '../docker/socket-dir.ts'
 
 /** Where the socket lives when WORKER_SOCKET_DIR is unset: one directory per instance. */
 export const defaultWorkerSocketDir = (instance: string) =>

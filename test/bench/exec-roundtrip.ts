@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import { DockerRuntime } from '../../src/host/docker-runtime.ts'
+import { DockerRuntime } from '../../src/docker/docker-runtime.ts'
 
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
 const ROUNDS = Number(process.env.ROUNDS ?? 30)

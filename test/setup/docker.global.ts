@@ -1,5 +1,5 @@
 import Dockerode from 'dockerode'
-import { describeDockerTarget } from '../../src/host/docker-connection.ts'
+import { describeDockerTarget } from '../../src/docker/docker-connection.ts'
 
 /** The worker image the integration tests run (built by .ci/run or `npm run image:worker`). */
 export const WORKER_IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'

@@ -3,10 +3,10 @@ import { fileURLToPath } from 'node:url'
 import { serve } from '@hono/node-server'
 import type { ContainerRuntime } from '../../src/core/runtime.ts'
 import type { Logger } from '../../src/core/logger.ts'
-import { createHostAgentApp, type HostAgentOptions } from '../../src/host/agent/app.ts'
-import { RemoteRuntime } from '../../src/host/remote-runtime.ts'
+import { createHostAgentApp, type HostAgentOptions } from '../../src/host-agent/app.ts'
+import { RemoteRuntime } from '../../src/remote/remote-runtime.ts'
 import { startNodeProcess, type NodeProcess } from './process.ts'
-import type { AgentClientOptions } from '../../src/host/remote/agent-client.ts'
+import type { AgentClientOptions } from '../../src/remote/agent-client.ts'
 
 const ENTRY = fileURLToPath(new URL('../../src/host-agent.ts', import.meta.url))
 

@@ -14,9 +14,9 @@ import type {
   LogsResult,
   PutFileOptions,
 } from '../core/runtime.ts'
-import { NO_SUCH_CONTAINER, type BuildBody, type HostCapacity } from './agent/wire.ts'
-import { AgentClient, type AgentClientOptions } from './remote/agent-client.ts'
-import { remoteExec } from './remote/remote-exec.ts'
+import { NO_SUCH_CONTAINER, type BuildBody, type HostCapacity } from './wire.ts'
+import { AgentClient, type AgentClientOptions } from './agent-client.ts'
+import { remoteExec } from './remote-exec.ts'
 
 export type { AgentClientOptions as RemoteRuntimeOptions }
 

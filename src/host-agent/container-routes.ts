@@ -1,6 +1,6 @@
 import type { Context, Hono } from 'hono'
-import { BadRequestError, NotFoundError } from '../../core/errors.ts'
-import { parseInput } from '../../core/validation.ts'
+import { BadRequestError, NotFoundError } from '../core/errors.ts'
+import { parseInput } from '../core/validation.ts'
 import type { AgentDeps } from './deps.ts'
 import { ndjsonResponse } from './ndjson-response.ts'
 import { bodyCap, jsonBody } from './request-body.ts'
@@ -10,7 +10,7 @@ import {
   logsQuerySchema,
   putFileQuerySchema,
 } from './schemas.ts'
-import { NO_SUCH_CONTAINER } from './wire.ts'
+import { NO_SUCH_CONTAINER } from '../remote/wire.ts'
 
 /** `label=k=v` → `{ k: 'v' }`, `label=k` → `{ k: undefined }` (present, any value). */
 const labelQuery = (values: string[] | undefined): Record<string, string | undefined> =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { Logger } from '../../core/logger.ts'
+import type { Logger } from '../core/logger.ts'
 import { ndjsonResponse } from './ndjson-response.ts'
 
 const KiB = 1024

@@ -5,7 +5,7 @@ import {
   PayloadTooLargeError,
   SpawnerError,
   UnavailableError,
-} from '../../core/errors.ts'
+} from '../core/errors.ts'
 
 /** The error body of the core and the host agent. */
 interface WireError {

@@ -3,7 +3,7 @@ import { NotFoundError, UnavailableError } from '../core/errors.ts'
 import type { ContainerSpec } from '../core/runtime.ts'
 import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { fakeAgent } from '../../test/support/host-agent.ts'
-import type { CapacityReport } from './agent/deps.ts'
+import type { CapacityReport } from '../host-agent/deps.ts'
 import { HOST_LABEL, MultiRuntime } from './multi-runtime.ts'
 
 const GiB = 2 ** 30

@@ -30,7 +30,7 @@
  * answer that fails after its first line ends with `{ error, status }` instead of `{ result }`;
  * while it is quiet it sends `{ heartbeat: true }` so a dead connection is noticed.
  */
-import type { ExecResult, LogLine } from '../../core/runtime.ts'
+import type { ExecResult, LogLine } from '../core/runtime.ts'
 
 /** The code of the 404 that `GET /v1/containers/:id` answers for an unknown container. */
 export const NO_SUCH_CONTAINER = 'no_such_container'

@@ -1,6 +1,6 @@
 import type Dockerode from 'dockerode'
-import { LABELS } from '../../core/labels.ts'
-import { toDockerError } from '../docker-errors.ts'
+import { LABELS } from '../core/labels.ts'
+import { toDockerError } from '../docker/docker-errors.ts'
 import type { CapacityReport } from './deps.ts'
 
 /** How many containers are inspected at once when summing limits. */

@@ -1,5 +1,15 @@
 import { z } from 'zod'
-import { DEFAULT_LOG_ROTATION, type LogRotation } from './container-mapping.ts'
+
+/** How a container's log is rotated on the Docker host (the `json-file` driver's options). */
+export interface LogRotation {
+  /** Size of one log file before it is rotated, in Docker's units: `10m`, `512k`, `1g`. */
+  maxSize: string
+  /** Log files kept per container, the current one included. */
+  maxFiles: number
+}
+
+/** 10 MiB × 3 files: at most 30 MiB of log per worker on the host's disk. */
+export const DEFAULT_LOG_ROTATION: LogRotation = { maxSize: '10m', maxFiles: 3 }
 
 /**
  * The environment variables that set how workers' logs are rotated, shared by the service

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { ConflictError } from '../../core/errors.ts'
-import { MemoryRuntime } from '../../../test/support/memory-runtime.ts'
+import { ConflictError } from '../core/errors.ts'
+import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { createHostAgentApp } from './app.ts'
 
 const TOKEN = 'agent-token-0123456789'

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { unixFetch } from '../../cli/unix-fetch.ts'
+import { unixFetch } from '../cli/unix-fetch.ts'
 import { WorkerApiRelays } from './worker-api-relay.ts'
 
 /**

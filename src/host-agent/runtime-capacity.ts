@@ -1,5 +1,5 @@
-import { LABELS } from '../../core/labels.ts'
-import type { ContainerRuntime } from '../../core/runtime.ts'
+import { LABELS } from '../core/labels.ts'
+import type { ContainerRuntime } from '../core/runtime.ts'
 import type { CapacityReport } from './deps.ts'
 
 const active = (state: string) => state === 'running' || state === 'paused'

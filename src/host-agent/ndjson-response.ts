@@ -1,6 +1,6 @@
-import { UnavailableError, toSpawnerError } from '../../core/errors.ts'
-import { noopLogger, type Logger } from '../../core/logger.ts'
-import type { StreamLine } from './wire.ts'
+import { UnavailableError, toSpawnerError } from '../core/errors.ts'
+import { noopLogger, type Logger } from '../core/logger.ts'
+import type { StreamLine } from '../remote/wire.ts'
 
 /** Streamed work still running, so a shutdown can wait for it (an aborted exec's kill). */
 export class InFlight {

@@ -1,6 +1,6 @@
-import { UnavailableError } from '../../core/errors.ts'
-import type { ExecRequest, ExecResult } from '../../core/runtime.ts'
-import type { ExecBody } from '../agent/wire.ts'
+import { UnavailableError } from '../core/errors.ts'
+import type { ExecRequest, ExecResult } from '../core/runtime.ts'
+import type { ExecBody } from './wire.ts'
 import type { AgentClient } from './agent-client.ts'
 import { OutputTail } from './output-tail.ts'
 

@@ -1,5 +1,5 @@
 import type { ContainerSpec } from '../core/runtime.ts'
-import type { HostCapacity } from './agent/wire.ts'
+import type { HostCapacity } from './wire.ts'
 
 /**
  * How many more containers like `spec` fit on a host: free memory over the spec's memory

@@ -13,7 +13,7 @@ import type {
   LogsResult,
   PutFileOptions,
 } from '../core/runtime.ts'
-import type { HostCapacity } from './agent/wire.ts'
+import type { HostCapacity } from './wire.ts'
 import { placementOrder } from './placement.ts'
 import type { RemoteRuntime } from './remote-runtime.ts'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { MemoryRuntime } from '../../../test/support/memory-runtime.ts'
+import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { createHostAgentApp, type HostAgentOptions } from './app.ts'
 import { readHostAgentSettings } from './settings.ts'
 

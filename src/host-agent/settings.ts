@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
-import { parseEnv, settingsSchema } from '../../settings.ts'
-import { logRotationSettings } from '../log-rotation-settings.ts'
+import { parseEnv, settingsSchema } from '../settings.ts'
+import { logRotationSettings } from '../core/log-rotation.ts'
 
 /** The host agent's settings, read from the environment. */
 export const hostAgentSettingsSchema = z.object({

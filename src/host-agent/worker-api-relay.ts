@@ -11,9 +11,9 @@ import {
 import { request as httpsRequest } from 'node:https'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
-import { noopLogger, type Logger } from '../../core/logger.ts'
-import type { WorkerApiSockets } from '../docker-runtime.ts'
-import { listenInSocketDir } from '../socket-dir.ts'
+import { noopLogger, type Logger } from '../core/logger.ts'
+import type { WorkerApiSockets } from '../docker/docker-runtime.ts'
+import { listenInSocketDir } from '../docker/socket-dir.ts'
 
 /** Where relay sockets live when HOST_AGENT_WORKER_SOCKET_DIR is unset: one directory per agent. */
 export const defaultRelayDir = (agentName: string) =>

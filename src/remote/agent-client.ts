@@ -1,6 +1,6 @@
-import { SpawnerError, UnavailableError } from '../../core/errors.ts'
-import { noopLogger, type Logger } from '../../core/logger.ts'
-import type { StreamLine } from '../agent/wire.ts'
+import { SpawnerError, UnavailableError } from '../core/errors.ts'
+import { noopLogger, type Logger } from '../core/logger.ts'
+import type { StreamLine } from './wire.ts'
 import { errorFromWire } from './wire-errors.ts'
 
 /** Options of `AgentClient` (and of `RemoteRuntime`). */

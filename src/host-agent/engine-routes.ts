@@ -1,12 +1,12 @@
 import type { Hono } from 'hono'
-import { BadRequestError } from '../../core/errors.ts'
-import { base64ToBytes } from '../../core/bytes.ts'
-import { parseInput } from '../../core/validation.ts'
+import { BadRequestError } from '../core/errors.ts'
+import { base64ToBytes } from '../core/bytes.ts'
+import { parseInput } from '../core/validation.ts'
 import type { AgentDeps } from './deps.ts'
 import { ndjsonResponse } from './ndjson-response.ts'
 import { bodyCap, jsonBody } from './request-body.ts'
 import { buildBodySchema } from './schemas.ts'
-import type { HostCapacity } from './wire.ts'
+import type { HostCapacity } from '../remote/wire.ts'
 
 const decode = (content: string, path: string): Uint8Array => {
   try {

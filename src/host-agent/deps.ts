@@ -1,7 +1,7 @@
-import type { Logger } from '../../core/logger.ts'
-import type { ContainerRuntime } from '../../core/runtime.ts'
+import type { Logger } from '../core/logger.ts'
+import type { ContainerRuntime } from '../core/runtime.ts'
 import type { NdjsonOptions } from './ndjson-response.ts'
-import type { HostCapacity } from './wire.ts'
+import type { HostCapacity } from '../remote/wire.ts'
 
 /** What a host's capacity provider reports; the agent adds its name and the image check. */
 export type CapacityReport = Omit<HostCapacity, 'name' | 'image'>
