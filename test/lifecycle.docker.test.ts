@@ -37,8 +37,11 @@ describe('lifecycle: TTL and idle time', () => {
 
   it('pauses an idle worker, and a command resumes it and succeeds', async () => {
     const id = await create({ idleSeconds: 1 })
-    await waitFor(async () => (await dockerState(h, id)) === 'paused' || undefined, 10_000, 'idle pause')
-    expect(events).toContainEqual(expect.objectContaining({ type: 'status', workerId: id, state: 'paused', reason: 'idle' }))
+    // The event follows the engine's pause: wait on it, then look at Docker.
+    const paused = (e: SpawnerEvent) => e.type === 'status' && e.workerId === id && e.state === 'paused'
+    await waitFor(() => events.find(paused), 30_000, 'idle pause event')
+    expect(events.find(paused)).toMatchObject({ reason: 'idle' })
+    expect(await dockerState(h, id)).toBe('paused')
     const status = await http.get(`/v1/workers/${id}`)
     expect(status.json).toMatchObject({ state: 'paused', idleSeconds: 1 })
     const res = await http.post(`/v1/workers/${id}/commands`, { shell: 'echo back' })
