@@ -18,7 +18,12 @@ export const shellAgent = defineAgent({
 
 /** A registry holding `plugins` (default: the shell agent). */
 export const registryOf = (...plugins: Plugin[]) =>
-  PluginRegistry.fromModules((plugins.length ? plugins : [shellAgent]).map((p) => ({ name: p.name, module: { default: p } })))
+  PluginRegistry.fromModules(
+    (plugins.length ? plugins : [shellAgent]).map((p) => ({
+      name: p.name,
+      module: { default: p },
+    })),
+  )
 
 /** The key every memory service signs worker state with, so a second one knows the first's workers. */
 export const TEST_SECRET = 'memory-service-key-0123456789abcdef'
@@ -28,17 +33,20 @@ export const TEST_SECRET = 'memory-service-key-0123456789abcdef'
  * takes a raw config (agent `shell` unless given). Pass `runtime` to share containers between
  * services (a restart, another instance).
  */
-export const memoryService = (opts: Partial<WorkerServiceOptions> & { runtime?: MemoryRuntime } = {}) => {
+export const memoryService = (
+  opts: Partial<WorkerServiceOptions> & { runtime?: MemoryRuntime } = {},
+) => {
   const runtime = opts.runtime ?? new MemoryRuntime()
   const registry = registryOf()
-  const service = new WorkerService({
+  const options: WorkerServiceOptions = {
     plugins: () => registry,
     baseImage: 'base',
     hostEnv: {},
     secret: TEST_SECRET,
     ...opts,
     runtime,
-  })
+  }
+  const service = new WorkerService(options)
   const events: SpawnerEvent[] = []
   service.events.subscribe((e) => events.push(e))
   const create = (config: Partial<WorkerConfigInput> = {}, hooks = {}) =>
@@ -50,8 +58,10 @@ export const memoryService = (opts: Partial<WorkerServiceOptions> & { runtime?: 
     return bytes && JSON.parse(JSON.parse(new TextDecoder().decode(bytes)).state)
   }
   const statusEvents = (workerId: string) =>
-    events.flatMap((e) => (e.type === 'status' && e.workerId === workerId ? [`${e.state}:${e.reason}`] : []))
-  return { runtime, service, events, create, containerOf, keptState, statusEvents }
+    events.flatMap((e) =>
+      e.type === 'status' && e.workerId === workerId ? [`${e.state}:${e.reason}`] : [],
+    )
+  return { runtime, options, service, events, create, containerOf, keptState, statusEvents }
 }
 
 /** The error a promise rejects with (fails the test when it resolves). */
