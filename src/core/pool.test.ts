@@ -22,16 +22,40 @@ const filled = async (opts: Parameters<typeof memoryService>[0] = {}) => {
 describe('warm pools', () => {
   it('hand out a started container with the config applied, then refill', async () => {
     let clock = Date.parse('2026-06-01T00:00:00Z')
-    const { service, runtime, create, keptState, pools, pooled, statusEvents } = await filled({ now: () => new Date(clock) })
+    const { service, runtime, create, keptState, pools, pooled, statusEvents } = await filled({
+      now: () => new Date(clock),
+    })
     clock += 60_000
-    const created = await create({ env: { GREETING: 'hi' }, files: { 'TASK.md': 'the task' }, labels: { team: 'a' }, ttlSeconds: 600 })
-    expect(created).toMatchObject({ workerId: pooled.workerId, imageBuilt: false, createdAt: new Date(clock).toISOString() })
+    const created = await create({
+      env: { GREETING: 'hi' },
+      files: { 'TASK.md': 'the task' },
+      labels: { team: 'a' },
+      ttlSeconds: 600,
+    })
+    expect(created).toMatchObject({
+      workerId: pooled.workerId,
+      imageBuilt: false,
+      createdAt: new Date(clock).toISOString(),
+    })
     expect(statusEvents(created.workerId)).toEqual(['running:request'])
-    expect(await service.status({ workerId: created.workerId })).toMatchObject({ labels: { team: 'a' }, ttlSeconds: 600 })
-    expect(new TextDecoder().decode(runtime.files.get(`${pooled.containerId}:/workspace/TASK.md`))).toBe('the task')
+    expect(await service.status({ workerId: created.workerId })).toMatchObject({
+      labels: { team: 'a' },
+      ttlSeconds: 600,
+    })
+    expect(
+      new TextDecoder().decode(runtime.files.get(`${pooled.containerId}:/workspace/TASK.md`)),
+    ).toBe('the task')
     // The hand-out is written into the container: a restart knows it is a worker now.
-    expect(keptState(pooled.containerId)).toMatchObject({ handedOut: true, env: { GREETING: 'hi' }, ttlSeconds: 600 })
-    const out = await service.sendCommand({ workerId: created.workerId, shell: 'echo', timeoutMs: 1000 })
+    expect(keptState(pooled.containerId)).toMatchObject({
+      handedOut: true,
+      env: { GREETING: 'hi' },
+      ttlSeconds: 600,
+    })
+    const out = await service.sendCommand({
+      workerId: created.workerId,
+      shell: 'echo',
+      timeoutMs: 1000,
+    })
     expect(out.exitCode).toBe(0)
     await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))
     expect(service.records().filter((r) => r.pool)).toHaveLength(1)
@@ -42,8 +66,12 @@ describe('warm pools', () => {
   it('keep their containers out of sight: no worker, not listed, not reaped', async () => {
     const { service, pooled, pools } = await filled()
     expect((await service.list({ labels: {} })).workers).toEqual([])
-    expect(await refusal(service.status({ workerId: pooled.workerId }))).toMatchObject({ status: 404 })
-    expect(await refusal(service.delete({ workerId: pooled.workerId }))).toMatchObject({ status: 404 })
+    expect(await refusal(service.status({ workerId: pooled.workerId }))).toMatchObject({
+      status: 404,
+    })
+    expect(await refusal(service.delete({ workerId: pooled.workerId }))).toMatchObject({
+      status: 404,
+    })
     pools.close()
   })
 
@@ -51,11 +79,17 @@ describe('warm pools', () => {
     const { service, create, pooled, pools } = await filled()
     expect((await create({ workdir: '/tmp' })).workerId).not.toBe(pooled.workerId)
     expect((await create({ env: { INSTALL_COMMANDS: 'true' } })).workerId).not.toBe(pooled.workerId)
-    expect((await create({ resources: { memoryMb: 256, cpus: 1, pids: 256 } })).workerId).not.toBe(pooled.workerId)
+    expect((await create({ resources: { memoryMb: 256, cpus: 1, pids: 256 } })).workerId).not.toBe(
+      pooled.workerId,
+    )
     const parent = await create({ allowedTools: ['spawn'], workdir: '/tmp' })
-    const child = await service.create({ config: workerConfigSchema.parse({ agent: 'shell', workdir: '/tmp' }) }, {}, {
-      parentId: parent.workerId,
-    })
+    const child = await service.create(
+      { config: workerConfigSchema.parse({ agent: 'shell', workdir: '/tmp' }) },
+      {},
+      {
+        parentId: parent.workerId,
+      },
+    )
     expect(child.workerId).not.toBe(pooled.workerId)
     expect(pools.sizes().shell).toBe(1)
     pools.close()
@@ -92,12 +126,18 @@ describe('warm pools', () => {
     })
     const second = memoryService({ instance: 'a', runtime: first.runtime })
     const report = await recoverWorkers(second.service, { instance: 'a', logger: noopLogger })
-    expect(report.recovered.sort()).toEqual([first.pooled.workerId, handedOut.workerId, strayId].sort())
-    expect((await second.service.list({ labels: {} })).workers.map((w) => w.workerId)).toEqual([handedOut.workerId])
+    expect(report.recovered.sort()).toEqual(
+      [first.pooled.workerId, handedOut.workerId, strayId].sort(),
+    )
+    expect((await second.service.list({ labels: {} })).workers.map((w) => w.workerId)).toEqual([
+      handedOut.workerId,
+    ])
     const pools = new WarmPools(second.service, SHELL)
     pools.start()
     expect(pools.sizes().shell).toBe(1)
-    await vi.waitFor(async () => expect(await first.runtime.inspect(strayContainer)).toBeUndefined())
+    await vi.waitFor(async () =>
+      expect(await first.runtime.inspect(strayContainer)).toBeUndefined(),
+    )
     // Nothing new was started: the pool was full with what it took back.
     expect(first.runtime.containers.size).toBe(2)
     expect((await second.create()).workerId).toBe(first.pooled.workerId)
@@ -107,7 +147,12 @@ describe('warm pools', () => {
   it('read WARM_POOLS', () => {
     expect(parsePoolSpecs('shell=2, claude-code+node+git=1')).toEqual([
       { key: 'shell', agent: 'shell', capabilities: [], size: 2 },
-      { key: poolKey('claude-code', ['git', 'node']), agent: 'claude-code', capabilities: ['node', 'git'], size: 1 },
+      {
+        key: poolKey('claude-code', ['git', 'node']),
+        agent: 'claude-code',
+        capabilities: ['node', 'git'],
+        size: 1,
+      },
     ])
     expect(() => parsePoolSpecs('shell')).toThrow(/agent\[\+capability…\]=N/)
   })

@@ -25,10 +25,18 @@ describe('recovery after a restart', () => {
 
     clock += 60_000
     const second = memoryService({ instance: 'a', now, runtime: first.runtime })
-    const report = await recoverWorkers(second.service, { instance: 'a', logger: noopLogger, now: () => clock })
-    expect(report.recovered.sort()).toEqual([running, paused, updated].map((w) => w.workerId).sort())
+    const report = await recoverWorkers(second.service, {
+      instance: 'a',
+      logger: noopLogger,
+      now: () => clock,
+    })
+    expect(report.recovered.sort()).toEqual(
+      [running, paused, updated].map((w) => w.workerId).sort(),
+    )
     expect(report.expired).toEqual([expiring.workerId])
-    expect(report.broken).toEqual([{ containerId: expect.any(String), reason: 'container is exited' }])
+    expect(report.broken).toEqual([
+      { containerId: expect.any(String), reason: 'container is exited' },
+    ])
     expect(second.statusEvents(expiring.workerId)).toEqual(['deleted:ttl'])
     expect(await second.service.status({ workerId: updated.workerId })).toMatchObject({
       ttlSeconds: 7200,
@@ -46,15 +54,24 @@ describe('recovery after a restart', () => {
     const first = memoryService({ instance: 'a' })
     const kept = await first.create({ files: { 'notes.txt': 'hi' } })
     const spec = first.runtime.specs.get(await first.containerOf(kept.workerId))!
-    const broken = await first.runtime.run({ ...spec, name: 'broken', labels: { [LABELS.managed]: 'true', [LABELS.instance]: 'a' } })
+    const broken = await first.runtime.run({
+      ...spec,
+      name: 'broken',
+      labels: { [LABELS.managed]: 'true', [LABELS.instance]: 'a' },
+    })
     first.runtime.getFile = async () => {
       throw new UnavailableError('engine busy')
     }
-    const report = await recoverWorkers(memoryService({ instance: 'a', runtime: first.runtime }).service, {
-      instance: 'a',
-      logger: noopLogger,
-    })
-    expect(report.broken).toEqual([{ containerId: broken, reason: expect.stringContaining('labels incomplete') }])
+    const report = await recoverWorkers(
+      memoryService({ instance: 'a', runtime: first.runtime }).service,
+      {
+        instance: 'a',
+        logger: noopLogger,
+      },
+    )
+    expect(report.broken).toEqual([
+      { containerId: broken, reason: expect.stringContaining('labels incomplete') },
+    ])
     expect(report.skipped).toEqual([{ containerId: expect.any(String), reason: 'engine busy' }])
     expect(await first.runtime.inspect(broken)).toBeUndefined()
     expect(first.runtime.containers.size).toBe(1)

@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { memoryService, refusal, registryOf, shellAgent } from '../../test/support/memory-service.ts'
+import {
+  memoryService,
+  refusal,
+  registryOf,
+  shellAgent,
+} from '../../test/support/memory-service.ts'
 import { TokenSigner } from './auth/jwt.ts'
 import { workerConfigSchema } from './config.ts'
 import { UnavailableError } from './errors.ts'
@@ -9,13 +14,19 @@ import { PluginRegistry } from './plugin/registry.ts'
 import { DEFAULT_POLICY } from './policy.ts'
 import { TOKEN_FILE } from './worker-tokens.ts'
 
-const tokens = { signer: new TokenSigner('a test secret that is long enough!!'), url: 'http://127.0.0.1:9' }
+const tokens = {
+  signer: new TokenSigner('a test secret that is long enough!!'),
+  url: 'http://127.0.0.1:9',
+}
 
 describe('create', () => {
   it('starts a container, knows the worker and says creating, then running', async () => {
     const { service, runtime, create, statusEvents, keptState, events } = memoryService()
     let effects = 0
-    const first = await create({ ttlSeconds: 600, labels: { team: 'a' } }, { requestId: 'r-1', onEffect: () => effects++ })
+    const first = await create(
+      { ttlSeconds: 600, labels: { team: 'a' } },
+      { requestId: 'r-1', onEffect: () => effects++ },
+    )
     expect(first).toMatchObject({ status: 'running', image: 'base', imageBuilt: false })
     expect(effects).toBe(1)
     expect(statusEvents(first.workerId)).toEqual(['creating:request', 'running:request'])
@@ -37,17 +48,23 @@ describe('create', () => {
     const { runtime, create, containerOf, keptState } = memoryService()
     const { workerId } = await create({ files: { 'TASK.md': 'the task' }, ttlSeconds: 600 })
     const containerId = await containerOf(workerId)
-    expect(new TextDecoder().decode(runtime.files.get(`${containerId}:/workspace/TASK.md`))).toBe('the task')
+    expect(new TextDecoder().decode(runtime.files.get(`${containerId}:/workspace/TASK.md`))).toBe(
+      'the task',
+    )
     expect(runtime.containers.get(containerId)!.labels).not.toHaveProperty(LABELS.stateInLabels)
     expect(keptState(containerId)).toMatchObject({ ttlSeconds: 600, handedOut: true })
   })
 
   it('changes nothing when refused before the start', async () => {
-    const { runtime, create, events } = memoryService({ policy: { ...DEFAULT_POLICY, maxTtlSeconds: 3600 } })
+    const { runtime, create, events } = memoryService({
+      policy: { ...DEFAULT_POLICY, maxTtlSeconds: 3600 },
+    })
     let effects = 0
     const e = await refusal(create({ ttlSeconds: 3601 }, { onEffect: () => effects++ }))
     expect(e).toMatchObject({ status: 400 })
-    expect(await refusal(create({ files: { '/etc/profile.d/x.sh': 'x' } }))).toMatchObject({ status: 400 })
+    expect(await refusal(create({ files: { '/etc/profile.d/x.sh': 'x' } }))).toMatchObject({
+      status: 400,
+    })
     expect([effects, runtime.containers.size, events.length]).toEqual([0, 0, 0])
   })
 
@@ -79,16 +96,29 @@ describe('delete', () => {
     const { service, runtime, create, statusEvents } = memoryService()
     const parent = await create({ allowedTools: ['spawn'], maxChildren: 2, maxDepth: 2 })
     const spawn = (parentId: string) =>
-      service.create({ config: workerConfigSchema.parse({ agent: 'shell', allowedTools: ['spawn'] }) }, {}, { parentId })
+      service.create(
+        { config: workerConfigSchema.parse({ agent: 'shell', allowedTools: ['spawn'] }) },
+        {},
+        { parentId },
+      )
     const child = await spawn(parent.workerId)
     const grandchild = await spawn(child.workerId)
     const other = await create()
     const gone = await service.delete({ workerId: parent.workerId })
-    expect(gone).toEqual({ workerId: parent.workerId, deleted: true, children: [child.workerId, grandchild.workerId] })
+    expect(gone).toEqual({
+      workerId: parent.workerId,
+      deleted: true,
+      children: [child.workerId, grandchild.workerId],
+    })
     expect(statusEvents(grandchild.workerId)).toContain('deleted:request')
-    expect([...runtime.containers.values()].map((c) => c.labels[LABELS.workerId])).toEqual([other.workerId])
+    expect([...runtime.containers.values()].map((c) => c.labels[LABELS.workerId])).toEqual([
+      other.workerId,
+    ])
     expect(service.records().map((r) => r.workerId)).toEqual([other.workerId])
-    expect(await refusal(service.status({ workerId: child.workerId }))).toMatchObject({ status: 404, code: 'worker_not_found' })
+    expect(await refusal(service.status({ workerId: child.workerId }))).toMatchObject({
+      status: 404,
+      code: 'worker_not_found',
+    })
   })
 
   it('forgets a worker whose container went away behind its back', async () => {
@@ -124,7 +154,9 @@ describe('update', () => {
     runtime.putFile = async () => {
       throw new UnavailableError('engine gone')
     }
-    expect(await refusal(service.update({ workerId, ttlSeconds: 60 }))).toMatchObject({ status: 503 })
+    expect(await refusal(service.update({ workerId, ttlSeconds: 60 }))).toMatchObject({
+      status: 503,
+    })
     expect((await service.status({ workerId })).ttlSeconds).toBe(600)
   })
 })
@@ -135,19 +167,35 @@ describe('pause, resume and commands', () => {
     const { workerId } = await create()
     const containerId = await containerOf(workerId)
     expect(await service.pause({ workerId })).toEqual({ workerId, state: 'paused' })
-    expect((await service.sendCommand({ workerId, shell: 'echo hi', timeoutMs: 1000 })).exitCode).toBe(0)
+    expect(
+      (await service.sendCommand({ workerId, shell: 'echo hi', timeoutMs: 1000 })).exitCode,
+    ).toBe(0)
     expect(runtime.containers.get(containerId)!.state).toBe('running')
-    expect(statusEvents(workerId)).toEqual(['creating:request', 'running:request', 'paused:request', 'running:request'])
+    expect(statusEvents(workerId)).toEqual([
+      'creating:request',
+      'running:request',
+      'paused:request',
+      'running:request',
+    ])
     await runtime.pause(containerId)
-    expect((await service.sendCommand({ workerId, argv: ['true'], timeoutMs: 1000 })).exitCode).toBe(0)
+    expect(
+      (await service.sendCommand({ workerId, argv: ['true'], timeoutMs: 1000 })).exitCode,
+    ).toBe(0)
     expect(runtime.containers.get(containerId)!.state).toBe('running')
 
     let release = () => {}
     runtime.onExec = () =>
-      new Promise((r) => (release = () => r({ exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 })))
+      new Promise(
+        (r) =>
+          (release = () =>
+            r({ exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 })),
+      )
     const running = service.sendCommand({ workerId, shell: 'sleep 1', timeoutMs: 1000 })
     await expect.poll(async () => (await service.status({ workerId })).commandRunning).toBe(true)
-    expect(await refusal(service.pause({ workerId }))).toMatchObject({ status: 409, code: 'worker_busy' })
+    expect(await refusal(service.pause({ workerId }))).toMatchObject({
+      status: 409,
+      code: 'worker_busy',
+    })
     release()
     await running
     expect((await service.status({ workerId })).commandRunning).toBe(false)
@@ -158,7 +206,11 @@ describe('pause, resume and commands', () => {
       ...shellAgent,
       parse: (r) => {
         if (r.stdout.includes('fail')) throw new Error('no result line')
-        return { text: r.stdout, raw: null, usage: { inputTokens: 3, outputTokens: 2, costUsd: 0.5 } }
+        return {
+          text: r.stdout,
+          raw: null,
+          usage: { inputTokens: 3, outputTokens: 2, costUsd: 0.5 },
+        }
       },
     })
     let registry = registryOf(counting)
@@ -169,17 +221,27 @@ describe('pause, resume and commands', () => {
     const { reply } = await service.sendCommand({ workerId, prompt: 'echo hello', timeoutMs: 1000 })
     expect(reply?.text).toContain('echo hello')
     expect(events.filter((e) => e.type === 'response')).toHaveLength(1)
-    expect(await refusal(service.sendCommand({ workerId, prompt: 'fail', timeoutMs: 1000 }))).toMatchObject({
+    expect(
+      await refusal(service.sendCommand({ workerId, prompt: 'fail', timeoutMs: 1000 })),
+    ).toMatchObject({
       status: 502,
       code: 'agent_error',
     })
-    expect((await service.status({ workerId })).usage).toEqual({ prompts: 1, inputTokens: 3, outputTokens: 2, costUsd: 0.5 })
+    expect((await service.status({ workerId })).usage).toEqual({
+      prompts: 1,
+      inputTokens: 3,
+      outputTokens: 2,
+      costUsd: 0.5,
+    })
   })
 
   it('persists the last activity now and then, so a restart keeps the idle deadline', async () => {
     let clock = Date.parse('2026-06-01T00:00:00Z')
     const now = () => new Date(clock)
-    const { service, create, containerOf, keptState } = memoryService({ now, persistActivityMs: 10_000 })
+    const { service, create, containerOf, keptState } = memoryService({
+      now,
+      persistActivityMs: 10_000,
+    })
     const { workerId } = await create({ idleSeconds: 600 })
     const containerId = await containerOf(workerId)
     clock += 5_000
@@ -187,7 +249,9 @@ describe('pause, resume and commands', () => {
     expect(keptState(containerId)).toBeUndefined()
     clock += 10_000
     await service.sendCommand({ workerId, argv: ['true'], timeoutMs: 1000 })
-    await expect.poll(() => keptState(containerId)?.lastActiveAt).toBe(new Date(clock).toISOString())
+    await expect
+      .poll(() => keptState(containerId)?.lastActiveAt)
+      .toBe(new Date(clock).toISOString())
   })
 })
 
@@ -198,8 +262,12 @@ describe('workers of other instances', () => {
     const mine = await b.create({ labels: { team: 'b' } })
     const theirs = await a.create({ labels: { team: 'a' } })
     const listed = await b.service.list({ labels: {} })
-    expect(listed.workers.map((w) => w.workerId).sort()).toEqual([mine.workerId, theirs.workerId].sort())
-    expect((await b.service.list({ labels: { team: 'a' } })).workers.map((w) => w.workerId)).toEqual([theirs.workerId])
+    expect(listed.workers.map((w) => w.workerId).sort()).toEqual(
+      [mine.workerId, theirs.workerId].sort(),
+    )
+    expect(
+      (await b.service.list({ labels: { team: 'a' } })).workers.map((w) => w.workerId),
+    ).toEqual([theirs.workerId])
     expect((await b.service.get(theirs.workerId)).instance).toBe('a')
     expect(b.service.records().map((r) => r.workerId)).toEqual([mine.workerId])
     await b.service.adopt(theirs.workerId)
@@ -211,7 +279,11 @@ describe('workers of other instances', () => {
     const b = memoryService({ instance: 'b', runtime: a.runtime })
     const parent = await a.create({ allowedTools: ['spawn'] })
     const e = await refusal(
-      b.service.create({ config: workerConfigSchema.parse({ agent: 'shell' }) }, {}, { parentId: parent.workerId }),
+      b.service.create(
+        { config: workerConfigSchema.parse({ agent: 'shell' }) },
+        {},
+        { parentId: parent.workerId },
+      ),
     )
     expect(e).toMatchObject({ status: 403, code: 'not_your_instance' })
   })
@@ -221,7 +293,15 @@ describe('respond', () => {
   it("publishes the agent's message as a response event", async () => {
     const { service, create, events } = memoryService()
     const { workerId } = await create()
-    expect(await service.respond({ workerId, text: 'halfway' }, { requestId: 'r-2' })).toEqual({ workerId, published: true })
-    expect(events.at(-1)).toMatchObject({ type: 'response', workerId, requestId: 'r-2', reply: { text: 'halfway' } })
+    expect(await service.respond({ workerId, text: 'halfway' }, { requestId: 'r-2' })).toEqual({
+      workerId,
+      published: true,
+    })
+    expect(events.at(-1)).toMatchObject({
+      type: 'response',
+      workerId,
+      requestId: 'r-2',
+      reply: { text: 'halfway' },
+    })
   })
 })
