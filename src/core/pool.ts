@@ -57,7 +57,7 @@ export class WarmPools implements PoolSource {
     this.logger = opts.logger ?? noopLogger
   }
 
-  /** Serves the host's creates, takes back pool containers found at start-up, then fills every pool. */
+  /** Serves the host's creates, takes back pool containers found at start-up, fills every pool. */
   start(): void {
     this.host.usePool(this)
     for (const r of this.host.records()) {
