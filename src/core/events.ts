@@ -64,3 +64,17 @@ export class EventBus {
     return this.listeners.size
   }
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never
+
+/** An event as the service raises it; the time and the request are added when it is published. */
+export type EventDraft = DistributiveOmit<SpawnerEvent, 'at' | 'requestId'>
+
+/** Publishes an event, stamped with the time and the request that caused it. */
+export type Emit = (event: EventDraft, requestId?: string) => void
+
+/** An `Emit` that publishes on `bus` with times from `now`. */
+export const stampedEmit =
+  (bus: EventBus, now: () => Date): Emit =>
+  (event, requestId) =>
+    bus.publish({ ...event, at: now().toISOString(), ...(requestId ? { requestId } : {}) } as SpawnerEvent)

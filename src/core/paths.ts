@@ -17,6 +17,9 @@ export const hasLoneSurrogate = (text: string) => LONE_SURROGATE.test(text)
 /** Directories a worker's files may live under, besides its workdir. */
 export const EXTRA_FILE_ROOTS = ['/tmp', '/home/worker'] as const
 
+/** Directories a worker with this workdir may have files under. */
+export const fileRoots = (workdir: string): string[] => [workdir, ...EXTRA_FILE_ROOTS]
+
 /**
  * Normalises a container path and checks it stays under one of `roots`. Relative paths, `..`
  * escapes and NUL bytes are refused; `.` and repeated slashes are folded away.

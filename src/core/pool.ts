@@ -2,7 +2,7 @@ import { START_ENV, workerConfigSchema, type WorkerConfig } from './config.ts'
 import { LABELS } from './labels.ts'
 import type { Logger } from './logger.ts'
 import { noopLogger } from './logger.ts'
-import type { WorkerService } from './service.ts'
+import type { PoolHost, PoolSource } from './pool-host.ts'
 import type { WorkerRecord } from './worker-record.ts'
 
 /** One warm pool: how many started containers to keep for an agent and capability set. */
@@ -39,28 +39,31 @@ const DEFAULTS = workerConfigSchema.parse({ agent: 'x' })
  * config matches — same plugins, default network, workdir and resources, no start-time env —
  * and gets its files, env, labels and deadlines applied at hand-out; the pool refills in the
  * background. Pool containers run no TTL until handed out.
+ * @example
+ * const pools = new WarmPools(service, parsePoolSpecs('shell=2'))
+ * pools.start() // service.create now takes from the pools
  */
-export class WarmPools {
+export class WarmPools implements PoolSource {
   private readonly ready = new Map<string, WorkerRecord[]>()
   private readonly filling = new Set<string>()
   private closed = false
   private readonly logger: Logger
 
   constructor(
-    private readonly service: WorkerService,
+    private readonly host: PoolHost,
     readonly specs: PoolSpec[],
     opts: { logger?: Logger } = {},
   ) {
     this.logger = opts.logger ?? noopLogger
-    service.pool = this
   }
 
-  /** Takes back pool containers found at start-up, then fills every pool. */
+  /** Serves the host's creates, takes back pool containers found at start-up, fills every pool. */
   start(): void {
-    for (const r of this.service.records()) {
+    this.host.usePool(this)
+    for (const r of this.host.records()) {
       if (!r.pool) continue
       if (!this.specs.some((s) => s.key === r.pool)) {
-        void this.service.runtime.remove(r.containerId).catch(() => undefined)
+        void this.host.runtime.remove(r.containerId).catch(() => undefined)
         continue
       }
       this.queue(r.pool).push(r)
@@ -109,15 +112,15 @@ export class WarmPools {
 
   private async startOne(spec: PoolSpec) {
     const config = workerConfigSchema.parse({ agent: spec.agent, capabilities: spec.capabilities, idleSeconds: 0 })
-    const { resolved, spec: containerSpec, workerId, createdAt } = this.service.prepare(config)
-    const { record } = await this.service.startContainer(config, resolved, workerId, createdAt, containerSpec, {
+    const { resolved, spec: containerSpec, workerId, createdAt } = this.host.prepare(config)
+    const { record } = await this.host.startContainer(config, resolved, workerId, createdAt, containerSpec, {
       [LABELS.pool]: spec.key,
     })
     if (this.closed) {
-      await this.service.runtime.remove(record.containerId)
+      await this.host.runtime.remove(record.containerId)
       return
     }
-    this.service.adoptPooled(record, resolved.agent)
+    this.host.adoptPooled(record, resolved.agent)
     this.queue(spec.key).push(record)
     this.logger.debug('warm pool container ready', { pool: spec.key, workerId })
   }

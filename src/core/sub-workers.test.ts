@@ -5,6 +5,7 @@ import { defineAgent, defineCapability } from './plugin/contract.ts'
 import { PluginRegistry } from './plugin/registry.ts'
 import { DEFAULT_POLICY, parseMountRules, type WorkerPolicy } from './policy.ts'
 import { WorkerService } from './service.ts'
+import { UnavailableError } from './errors.ts'
 
 const agent = (name: string, extra: object = {}) =>
   defineAgent({
@@ -180,3 +181,49 @@ describe('update never lengthens a lifetime past its limits', () => {
     expect(await refusal(create({ agent: 'shell', ttlSeconds: 7201 }))).toMatchObject({ status: 400, details: [{ path: 'ttlSeconds' }] })
   })
 })
+
+describe('the worker tree', () => {
+  it('knows who is within whom, also from container labels after a restart', async () => {
+    const { create, spawn, service, runtime } = setup()
+    const root = await create(PARENT)
+    const child = await spawn(root.workerId, { agent: 'shell', allowedTools: ['spawn'], maxDepth: 1 })
+    const grandchild = await spawn(child.workerId, { agent: 'shell' })
+    const stranger = await create(PARENT)
+    expect(await service.isWithin(grandchild.workerId, root.workerId)).toBe(true)
+    expect(await service.isWithin(root.workerId, root.workerId)).toBe(true)
+    expect(await service.isWithin(root.workerId, child.workerId)).toBe(false)
+    expect(await service.isWithin(stranger.workerId, root.workerId)).toBe(false)
+    expect(await service.childrenOf(root.workerId)).toEqual([child.workerId])
+
+    // A service that has not seen them yet counts them from their labels.
+    const again = new WorkerService({ runtime, plugins: () => registry, baseImage: 'base:latest', hostEnv: {} })
+    expect(await again.childrenOf(root.workerId)).toEqual([child.workerId])
+    expect(await again.isWithin(grandchild.workerId, root.workerId)).toBe(true)
+  })
+
+  it('counts children a restarted service has not looked at yet against maxChildren', async () => {
+    const { create, spawn, runtime } = setup()
+    const parent = await create({ ...PARENT, maxChildren: 1 })
+    await spawn(parent.workerId, { agent: 'shell' })
+    const again = new WorkerService({ runtime, plugins: () => registry, baseImage: 'base:latest', hostEnv: {}, policy: DEFAULT_POLICY })
+    expect(again.records()).toEqual([])
+    const e = await again
+      .create({ config: workerConfigSchema.parse({ agent: 'shell' }) }, {}, { parentId: parent.workerId })
+      .catch((err: { code: string }) => err)
+    expect(e).toMatchObject({ code: 'quota_exceeded' })
+  })
+
+  it('frees the place of a sub-worker whose create failed', async () => {
+    const { create, spawn, runtime, refusal } = setup()
+    const parent = await create({ ...PARENT, maxChildren: 1 })
+    const run = runtime.run.bind(runtime)
+    runtime.run = async () => {
+      throw new UnavailableError('engine gone')
+    }
+    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ status: 503 })
+    runtime.run = run
+    expect((await spawn(parent.workerId, { agent: 'shell' })).status).toBe('running')
+    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ code: 'quota_exceeded' })
+  })
+})
+

@@ -56,6 +56,12 @@ export interface AgentUsage {
   costUsd: number
 }
 
+/** A new worker id: `w-` and 16 hex digits. */
+export const newWorkerId = () => {
+  const bytes = crypto.getRandomValues(new Uint8Array(8))
+  return 'w-' + [...bytes].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
 /** Adds one reply's usage to a worker's totals. */
 export const addUsage = (r: WorkerRecord, u: { inputTokens?: number; outputTokens?: number; costUsd?: number } | undefined) => {
   const t = (r.usage ??= { prompts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 })

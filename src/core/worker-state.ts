@@ -4,6 +4,7 @@ import { networkSchema, resourcesSchema } from './config.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError, UnavailableError } from './errors.ts'
 import type { ContainerRuntime } from './runtime.ts'
+import type { WorkerRecord } from './worker-record.ts'
 
 /**
  * What labels cannot hold because they are fixed at container creation (deadlines changed by
@@ -42,6 +43,47 @@ export const workerStateSchema = z
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
+
+/** What a record keeps in its state file. `applyState` is the way back. */
+export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
+  createdAt: r.createdAt.toISOString(),
+  ttlSeconds: r.ttlSeconds,
+  idleSeconds: r.idleSeconds,
+  lastActiveAt: r.lastActiveAt.toISOString(),
+  labels: r.labels,
+  env: r.env,
+  handedOut: r.pool === undefined,
+  allowedTools: r.allowedTools,
+  maxChildren: r.maxChildren,
+  maxDepth: r.maxDepth,
+  spawnablePlugins: r.spawnablePlugins,
+  resources: r.resources,
+  mounts: r.mounts,
+  network: r.network,
+})
+
+/** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
+export const applyState = (record: WorkerRecord, state: WorkerStateFile): WorkerRecord => {
+  const lastActiveAt = new Date(state.lastActiveAt)
+  Object.assign(record, {
+    createdAt: new Date(state.createdAt),
+    ttlSeconds: state.ttlSeconds,
+    idleSeconds: state.idleSeconds,
+    lastActiveAt,
+    persistedActiveAt: lastActiveAt.getTime(),
+    labels: state.labels,
+    env: state.env,
+    allowedTools: state.allowedTools,
+    maxChildren: state.maxChildren,
+    maxDepth: state.maxDepth,
+    spawnablePlugins: state.spawnablePlugins,
+    resources: state.resources,
+    mounts: state.mounts,
+    network: state.network,
+  } satisfies Partial<WorkerRecord>)
+  if (state.handedOut) delete record.pool
+  return record
+}
 
 /** The file as written: the state as a JSON string, and its tag. */
 const envelopeSchema = z.object({ v: z.literal(2), workerId: z.string(), state: z.string(), mac: z.string() }).strict()

@@ -1,0 +1,18 @@
+/** Why a worker is paused or deleted. */
+export type ChangeReason = 'request' | 'ttl' | 'idle' | 'error'
+
+/** What an adapter passes along with a command: streaming, cancellation, who asks. */
+export interface CommandHooks {
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
+  signal?: AbortSignal
+  /** Carried into the events this request causes. */
+  requestId?: string
+  /** The worker making the call (orchestrator CLI); a create by it makes a sub-worker. */
+  caller?: string
+  /**
+   * Called right before the command's first call that changes something (a container started,
+   * a command run, a file or state written, a pause, a removal). A failure before it left
+   * nothing changed, so the command may be retried; after it, it may have taken effect.
+   */
+  onEffect?: () => void
+}

@@ -1,0 +1,85 @@
+import type { z } from 'zod'
+import type { ActivityGuard } from './activity.ts'
+import type { CoreContext } from './context.ts'
+import { SpawnerError } from './errors.ts'
+import type { CommandHooks } from './hooks.ts'
+import type { AgentPlugin } from './plugin/contract.ts'
+import type { ExecRequest } from './runtime.ts'
+import type * as S from './schemas.ts'
+import { addUsage } from './worker-record.ts'
+import type { WorkerStore } from './worker-store.ts'
+
+/** What `sendCommand` works with. */
+export interface SendCommandParts {
+  ctx: CoreContext
+  store: WorkerStore
+  guard: ActivityGuard
+}
+
+/**
+ * The `send_command` command: a prompt through the worker's agent plugin (its reply parsed and
+ * its usage summed), or a shell or argv command. Output goes out as events while it runs.
+ */
+export const sendCommand = async (
+  { ctx, store, guard }: SendCommandParts,
+  input: z.output<typeof S.sendCommandInput>,
+  hooks: CommandHooks = {},
+): Promise<z.output<typeof S.sendCommandOutput>> => {
+  const record = await store.get(input.workerId)
+  let req: ExecRequest
+  let agent: AgentPlugin | undefined
+  if (input.prompt !== undefined) {
+    agent = store.agentFor(record)
+    const cmd = agent.prompt({
+      prompt: input.prompt,
+      workdir: input.workdir ?? record.workdir,
+      env: input.env ?? {},
+      stream: hooks.onOutput !== undefined,
+      ...(input.sessionId ? { sessionId: input.sessionId } : {}),
+    })
+    req = { argv: cmd.argv, env: { ...record.env, ...cmd.env, ...input.env } }
+    if (cmd.stdin !== undefined) req.stdin = cmd.stdin
+  } else if (input.shell !== undefined) {
+    req = { argv: ['/bin/bash', '-c', input.shell], env: { ...record.env, ...input.env } }
+  } else {
+    req = { argv: input.argv ?? [], env: { ...record.env, ...input.env } }
+  }
+  req.workdir = input.workdir ?? record.workdir
+  req.timeoutMs = input.timeoutMs
+  if (hooks.signal) req.signal = hooks.signal
+  let seq = 0
+  const workerId = record.workerId
+  req.onOutput = (stream, data) => {
+    ctx.emit({ type: 'output', workerId, stream, data, seq: seq++ }, hooks.requestId)
+    hooks.onOutput?.(stream, data)
+  }
+
+  hooks.onEffect?.()
+  const result = await guard.active(record, () => ctx.runtime.exec(record.containerId, req))
+  ctx.emit(
+    {
+      type: 'command_exit',
+      workerId,
+      exitCode: result.exitCode,
+      timedOut: result.timedOut,
+      durationMs: result.durationMs,
+    },
+    hooks.requestId,
+  )
+  if (!agent) return result
+  try {
+    const reply = agent.parse(result)
+    addUsage(record, reply.usage)
+    ctx.emit({ type: 'response', workerId, reply }, hooks.requestId)
+    return { ...result, reply }
+  } catch (err) {
+    // A plugin's parse() throws when the CLI failed or said nothing usable; its message says why.
+    ctx.logger.warn('agent reported no reply', { workerId, agent: agent.name })
+    throw new SpawnerError(
+      'agent_error',
+      502,
+      `agent '${agent.name}' (exit ${result.exitCode}) gave no reply: ${err instanceof Error ? err.message : String(err)}`,
+      { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) },
+    )
+  }
+}

@@ -1,0 +1,285 @@
+import type { WorkerConfig } from './config.ts'
+import type { CoreContext } from './context.ts'
+import { LABELS } from './labels.ts'
+import { configFilePath, fileRoots } from './paths.ts'
+import type { Plugin } from './plugin/contract.ts'
+import {
+  assertConfigFiles,
+  assertLifetime,
+  assertRuntime,
+  readHostFiles,
+  type FileToWrite,
+} from './preflight.ts'
+import { resolvePlugins, type ResolvedPlugins } from './resolve.ts'
+import type { ContainerSpec, PutFileOptions } from './runtime.ts'
+import { assertSecrets, buildContainerSpec, pluginContext, pluginFiles } from './spec.ts'
+import { assertStartable } from './startable.ts'
+import { assertChildMounts } from './sub-workers.ts'
+import { newWorkerId, type WorkerRecord } from './worker-record.ts'
+import type { WorkerStore } from './worker-store.ts'
+import { orchestratorEnv, writeToken } from './worker-tokens.ts'
+import { utf8Encode } from './bytes.ts'
+
+/** The parent a sub-worker is made under, as its spec needs it. */
+type SpecParent = { workerId: string; depth: number; rootId: string }
+
+/** A config checked and its container spec built, with nothing started yet. */
+export interface Prepared {
+  resolved: ResolvedPlugins
+  spec: ContainerSpec
+  workerId: string
+  createdAt: Date
+}
+
+/**
+ * Makes worker containers, for `create` and for the warm pools alike: checks a config and
+ * builds its spec (`prepare`, `check`), builds or reuses its image and starts it
+ * (`startContainer`), and writes the files, token and state a worker starts with.
+ */
+export class WorkerFactory {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly store: WorkerStore,
+  ) {}
+
+  /** Validates a config and prepares its spec without starting anything (pools use it). */
+  prepare(
+    config: WorkerConfig,
+    workerId = newWorkerId(),
+    createdAt = this.ctx.now(),
+    parent?: SpecParent,
+  ): Prepared {
+    const { opts } = this.ctx
+    assertStartable(config)
+    const resolved = resolvePlugins(opts.plugins(), config)
+    assertSecrets(resolved.ordered, opts.hostEnv)
+    const spec = buildContainerSpec(config, resolved.ordered, {
+      workerId,
+      image: opts.baseImage,
+      hostEnv: opts.hostEnv,
+      now: createdAt,
+      policy: this.ctx.policy,
+      ...(parent ? { parent } : {}),
+    })
+    return { resolved, spec, workerId, createdAt }
+  }
+
+  /**
+   * Everything a create checks before it starts anything: lifetime, plugins, spec, a
+   * sub-worker's mounts against its parent's, files, host files and the container runtime.
+   */
+  async check(
+    config: WorkerConfig,
+    parent?: WorkerRecord,
+    id?: string,
+  ): Promise<Prepared & { hostFiles: FileToWrite[] }> {
+    assertLifetime(config.ttlSeconds, this.ctx.policy)
+    const prepared = this.prepare(
+      config,
+      id,
+      undefined,
+      parent
+        ? { workerId: parent.workerId, depth: parent.depth, rootId: parent.rootId }
+        : undefined,
+    )
+    if (parent) assertChildMounts(parent, prepared.spec.mounts)
+    assertConfigFiles(config, this.ctx.maxFileBytes)
+    const hostFiles = await readHostFiles(this.ctx, prepared.resolved.ordered)
+    // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
+    if (prepared.spec.runtime)
+      await assertRuntime(this.ctx, prepared.spec.runtime, prepared.resolved.ordered)
+    return { ...prepared, hostFiles }
+  }
+
+  /** Builds or reuses the image, starts the container and writes the config's files. */
+  async startContainer(
+    config: WorkerConfig,
+    resolved: ResolvedPlugins,
+    workerId: string,
+    createdAt: Date,
+    spec: ContainerSpec,
+    extraLabels: Record<string, string> = {},
+    hostFiles: FileToWrite[] = [],
+    onEffect?: () => void,
+  ): Promise<{ record: WorkerRecord; built: boolean }> {
+    const { opts, runtime } = this.ctx
+    const image = await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
+    const orchestrator = await this.orchestratorEnv(workerId, config, createdAt)
+    const files = this.filesFor(config, workerId, resolved.ordered, hostFiles)
+    // The token is in the env; its file is written only when `update` renews it (the CLI
+    // prefers the file). Nothing else to write after the start: the labels hold the state, and
+    // the create is done once the container runs (no state-file write on the way, see `restore`).
+    const writesAfterStart = files.length > 0
+    const full: ContainerSpec = {
+      ...spec,
+      env: { ...spec.env, ...orchestrator },
+      image: image.tag,
+      extraHosts: opts.extraHosts ?? ['host.docker.internal:host-gateway'],
+      ...(opts.tokens?.url ? { workerApi: opts.tokens.url } : {}),
+      labels: {
+        ...spec.labels,
+        ...extraLabels,
+        ...(opts.instance ? { [LABELS.instance]: opts.instance } : {}),
+        ...(writesAfterStart ? {} : { [LABELS.stateInLabels]: 'true' }),
+      },
+    }
+    this.ctx.logger.info('worker creating', {
+      workerId,
+      agent: config.agent,
+      capabilities: config.capabilities,
+      image: image.tag,
+    })
+    onEffect?.()
+    const containerId = await runtime.run(full)
+    const record: WorkerRecord = {
+      workerId,
+      containerId,
+      agent: config.agent,
+      capabilities: config.capabilities,
+      image: image.tag,
+      workdir: config.workdir,
+      ...configured(config),
+      createdAt,
+      lastActiveAt: createdAt,
+      persistedActiveAt: createdAt.getTime(),
+      state: 'running',
+      runningCommands: 0,
+      env: {},
+      ...(opts.instance ? { instance: opts.instance } : {}),
+      ...(extraLabels[LABELS.pool] ? { pool: extraLabels[LABELS.pool] } : {}),
+      ...(full.labels[LABELS.parent] ? { parentId: full.labels[LABELS.parent] } : {}),
+      depth: Number(full.labels[LABELS.depth] ?? 0),
+      rootId: full.labels[LABELS.root] ?? workerId,
+      resources: config.resources,
+      mounts: full.mounts,
+      network: config.network,
+    }
+    if (!writesAfterStart) return { record, built: image.built }
+    try {
+      await this.writeFiles(containerId, files)
+      // Written last: a container without it never finished its create and is removed at restart.
+      await this.store.writeState(record)
+    } catch (err) {
+      await runtime.remove(containerId).catch(() => undefined)
+      throw err
+    }
+    return { record, built: image.built }
+  }
+
+  /**
+   * Turns a warm pool container into a worker made from `config`: its files, token and state
+   * are written, then `record` becomes the worker. A failed hand-out removes the container.
+   */
+  async handOut(
+    record: WorkerRecord,
+    config: WorkerConfig,
+    resolved: ResolvedPlugins,
+    hostFiles: FileToWrite[],
+    onEffect?: () => void,
+  ) {
+    const now = this.ctx.now()
+    const orchestrator = await this.orchestratorEnv(record.workerId, config, now)
+    const handedOut: WorkerRecord = {
+      ...record,
+      ...configured(config),
+      env: { ...config.env, ...orchestrator },
+      createdAt: now,
+      lastActiveAt: now,
+      persistedActiveAt: now.getTime(),
+    }
+    delete handedOut.pool
+    onEffect?.()
+    try {
+      await this.writeFiles(
+        record.containerId,
+        this.filesFor(config, record.workerId, resolved.ordered, hostFiles),
+      )
+      await writeToken(this.ctx.runtime, record.containerId, orchestrator)
+      await this.store.writeState(handedOut)
+    } catch (err) {
+      this.store.forget(record.workerId)
+      await this.ctx.runtime.remove(record.containerId).catch(() => undefined)
+      throw err
+    }
+    delete record.pool
+    Object.assign(record, handedOut)
+    this.store.keep(record, resolved.agent)
+  }
+
+  /** ORCHESTRATOR_* for a worker whose token lives from `from` for the config's TTL. */
+  orchestratorEnv(
+    workerId: string,
+    config: { allowedTools: string[]; ttlSeconds: number },
+    from: Date,
+  ) {
+    return orchestratorEnv(this.ctx.opts.tokens, workerId, config, from)
+  }
+
+  /**
+   * A failed create may have left a container behind (started, then the engine's answer was
+   * lost or a file write failed): whatever carries the new worker's id goes. The create's own
+   * error is what the caller gets, so a failure here is only logged.
+   */
+  async removeLeftovers(workerId: string) {
+    const { runtime, logger } = this.ctx
+    try {
+      for (const c of await runtime.list({ [LABELS.workerId]: workerId })) {
+        await runtime
+          .remove(c.id)
+          .catch((err: unknown) =>
+            logger.warn('container of a failed create not removed', {
+              workerId,
+              containerId: c.id,
+              error: String(err),
+            }),
+          )
+      }
+    } catch (err) {
+      logger.warn('containers of a failed create not listed', { workerId, error: String(err) })
+    }
+  }
+
+  /** What a create writes into the container, in order; see `writeFiles`. */
+  private filesFor(
+    config: WorkerConfig,
+    workerId: string,
+    plugins: readonly Plugin[],
+    hostFiles: readonly FileToWrite[],
+  ) {
+    const pctx = pluginContext(config, workerId, this.ctx.opts.hostEnv)
+    const roots = fileRoots(config.workdir)
+    return [
+      ...pluginFiles(plugins, pctx).map((f) => ({
+        path: f.path,
+        content: utf8Encode(f.content),
+        opts: { mode: 0o600, roots },
+      })),
+      ...hostFiles.map((f) => ({ path: f.path, content: f.content, opts: { mode: f.mode } })),
+      ...Object.entries(config.files).map(([key, content]) => ({
+        path: configFilePath(key, config.workdir),
+        content: utf8Encode(content),
+        opts: { roots },
+      })),
+    ]
+  }
+
+  /** Plugin files (CLI config, host files) first, then the config's own files, which may override them. */
+  private async writeFiles(
+    containerId: string,
+    files: readonly { path: string; content: Uint8Array; opts: PutFileOptions }[],
+  ) {
+    for (const file of files)
+      await this.ctx.runtime.putFile(containerId, file.path, file.content, file.opts)
+  }
+}
+
+/** What a config decides of a worker that a warm pool container takes on at hand-out too. */
+const configured = (config: WorkerConfig) => ({
+  labels: config.labels,
+  ttlSeconds: config.ttlSeconds,
+  idleSeconds: config.idleSeconds,
+  allowedTools: config.allowedTools,
+  maxChildren: config.maxChildren,
+  maxDepth: config.maxDepth,
+  spawnablePlugins: config.spawnablePlugins,
+})
