@@ -38,6 +38,8 @@ describe('WorkerConfig', () => {
     [{ agent: 'shell', files: { '../etc/passwd': 'x' } }, /files/],
     [{ agent: 'shell', labels: { 'workers-spawner.agent': 'x' } }, /labels/],
     [{ agent: 'shell', resources: { memoryMb: 1 } }, /resources.memoryMb/],
+    // Found by the fuzz suite: the engine refused it with a 502.
+    [{ agent: 'shell', resources: { cpus: 0.001 } }, /resources.cpus/],
     [{ agent: 'shell', network: 'host' }, /network/],
   ])('refuses %j naming the field', (raw, field) => {
     let error: unknown

@@ -21,7 +21,8 @@ export const absolutePath = z
 export const resourcesSchema = z
   .object({
     memoryMb: z.number().int().min(64).max(262_144).default(2048),
-    cpus: z.number().positive().max(256).default(1),
+    // Docker refuses less than a hundredth of a CPU.
+    cpus: z.number().min(0.01).max(256).default(1),
     pids: z.number().int().min(16).max(65_536).default(1024),
   })
   .strict()
