@@ -2,7 +2,7 @@ import Dockerode from 'dockerode'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startRedisAdapter } from '../src/redis/index.ts'
 import { createApp } from '../src/http/app.ts'
-import { readSseUntil } from './support/sse.ts'
+import { readSseUntil, sseEvents } from './support/sse.ts'
 import { registryWith, startHarness, type Harness } from './support/harness.ts'
 import { TokenSigner } from '../src/core/auth/jwt.ts'
 import { WorkerService } from '../src/core/service.ts'
@@ -110,6 +110,58 @@ describe('HTTP at the instance that does not own the worker', () => {
       const del = await appA.request(`/v1/workers/${workerId}`, { method: 'DELETE' })
       expect(del.status).toBe(200)
       expect(await hb.containers()).toEqual([])
+    } finally {
+      await a.close()
+      await b.close()
+      await producer.cleanup()
+      await ha.cleanup()
+      await hb.cleanup()
+    }
+  })
+})
+
+describe('a streamed command at the instance that does not own the worker', () => {
+  it('comes back as an event stream: the output as it comes, then the result', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'sa', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'sb', logger: hb.logger })
+    try {
+      const appA = createApp({ service: ha.service, remote: a.remote, events: a.feed })
+      const appB = createApp({ service: hb.service, remote: b.remote, events: b.feed })
+      const created = await appB.request('/v1/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'shell', labels: hb.runLabel }),
+      })
+      const { workerId } = (await created.json()) as { workerId: string }
+      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'sb' || undefined, 5000, 'ownership')
+
+      const forwardedBefore = await producer.redis.xlen(producer.names.instanceCommands('sb'))
+      const res = await appA.request(`/v1/workers/${workerId}/commands`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ shell: 'for i in 1 2 3; do echo line$i; sleep 0.1; done' }),
+      })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
+      const events = sseEvents(await res.text())
+      // Run by its owner, not looked at here.
+      expect(await producer.redis.xlen(producer.names.instanceCommands('sb'))).toBe(forwardedBefore + 1)
+      expect(events.filter(([e]) => e === 'output').map(([, d]) => d.data).join('')).toBe('line1\nline2\nline3\n')
+      expect(events.at(-1)?.[0]).toBe('result')
+      expect(events.at(-1)?.[1]).toMatchObject({ exitCode: 0, stdout: 'line1\nline2\nline3\n' })
+      expect(ha.service.records().map((r) => r.workerId)).not.toContain(workerId)
+
+      // A log can be followed only where the worker runs: refused, naming that instance.
+      const follow = await appA.request(`/v1/workers/${workerId}/logs?follow=1`)
+      expect(follow.status).toBe(409)
+      const refusal = (await follow.json()) as { error: { code: string; message: string } }
+      expect(refusal.error.code).toBe('stream_not_forwarded')
+      expect(refusal.error.message).toContain("'sb'")
+
     } finally {
       await a.close()
       await b.close()

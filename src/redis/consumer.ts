@@ -3,7 +3,9 @@ import { SpawnerError, toSpawnerError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
-import { parseInput } from '../core/validation.ts'
+import type { Principal } from '../core/auth/authorize.ts'
+import { Dispatcher, type Forwarder as Owners } from '../core/dispatcher.ts'
+import { Forwarder } from './forwarder.ts'
 import { parseEntry, requestFields, responseFields, type Parsed, type Request } from './protocol.ts'
 import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
 import { fitAnswer } from './answer-size.ts'
@@ -20,6 +22,8 @@ export interface RedisConsumerOptions {
   logger?: Logger
   /** Longest close() waits for requests in flight before releasing them. */
   shutdownMs?: number
+  /** Where the owners of workers are found (default: this Redis). */
+  owners?: Owners
 }
 
 type Answer = { ok: true; result: unknown } | { ok: false; error: SpawnerError }
@@ -57,6 +61,7 @@ export class RedisConsumer {
   readonly names: RedisNames
   private readonly redis: Redis
   private readonly reader: Redis
+  private readonly dispatcher: Dispatcher
   private readonly logger: Logger
   private readonly s: RedisSettings
   private readonly me: string
@@ -81,6 +86,8 @@ export class RedisConsumer {
     this.me = opts.instance
     this.names = redisNames(opts.settings)
     this.myStream = this.names.instanceCommands(this.me)
+    const owners = opts.owners ?? new Forwarder(opts.redis, this.names, this.me, this.logger)
+    this.dispatcher = new Dispatcher({ service: opts.service, forwarder: owners, logger: this.logger })
   }
 
   /** Starts reading. A second call is refused. */
@@ -225,21 +232,24 @@ export class RedisConsumer {
     const stored = await this.redis.get(this.names.answer(req.requestId))
     if (stored !== null) return this.resend(stream, req, stored)
 
-    const workerId = (req.payload as { workerId?: unknown }).workerId
-    if (typeof workerId === 'string') {
-      const owner = await this.redis.hget(this.names.owners, workerId)
-      if (owner && owner !== this.me) {
-        if (await this.isAlive(owner)) return this.forward(stream, req, owner)
-        // Its owner is gone. If this instance's Docker host runs the worker too, serve it and
-        // take it over; otherwise keep the request for the owner's return (nothing is lost).
-        if (!(await this.opts.service.get(workerId).then(() => true, () => false))) {
-          this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner })
-          return this.forward(stream, req, owner)
-        }
-        await this.opts.service.adopt(workerId)
-        await this.redis.hset(this.names.owners, workerId, this.me)
-        this.logger.info('worker adopted from a stopped instance', { workerId, from: owner })
+    // Validated, checked and placed: another instance's worker is handed to it with the entry's
+    // request_id and reply_to, and answered there.
+    const principal: Principal = req.caller ? { kind: 'forwarded', workerId: req.caller } : { kind: 'operator' }
+    let call
+    try {
+      call = await this.dispatcher.prepare(principal, req.command, req.payload, { inputName: 'payload' })
+    } catch (err) {
+      const error = toSpawnerError(err)
+      if (retryable(error)) throw error
+      // Refused before running: not stored, so a corrected request may reuse its request_id.
+      return this.answer(stream, req.entryId, { ...req, store: false, held: false }, { ok: false, error })
+    }
+    if (call.owner) {
+      if (!call.owner.alive) {
+        const { workerId } = call.input
+        this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner: call.owner.instance })
       }
+      return this.forward(stream, req, call.owner.instance)
     }
 
     // The lease lives as long as answers do: if its holder dies, whoever takes over sees it
@@ -248,24 +258,13 @@ export class RedisConsumer {
     const claimed = await this.redis.set(running, this.me, 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS, 'NX')
     if (claimed !== 'OK') return this.awaitOther(stream, req)
 
-    let input: unknown
-    try {
-      input = parseInput(req.command.input, req.payload, `${req.command.name} payload`)
-    } catch (err) {
-      // Refused before running: not stored, so a corrected request may reuse its request_id.
-      return this.answer(stream, req.entryId, { ...req, store: false }, { ok: false, error: toSpawnerError(err) })
-    }
     this.runningHere.add(req.requestId)
     let answer: Answer
     // Set by the service right before the command first changes something.
     let started = false
-    const hooks = {
-      requestId: req.requestId,
-      onEffect: () => void (started = true),
-      ...(req.caller ? { caller: req.caller } : {}),
-    }
+    const hooks = { requestId: req.requestId, onEffect: () => void (started = true) }
     try {
-      answer = { ok: true, result: await req.command.run(this.opts.service, input, hooks) }
+      answer = { ok: true, result: await this.dispatcher.result(call, hooks) }
     } catch (err) {
       const error = toSpawnerError(err)
       if (retryable(error) && !started) {
@@ -347,7 +346,7 @@ export class RedisConsumer {
   private async answer(
     stream: string,
     entryId: string,
-    meta: { requestId?: string; replyTo?: string; command?: { name: string }; store?: boolean },
+    meta: { requestId?: string; replyTo?: string; command?: { name: string }; store?: boolean; held?: boolean },
     answer: Answer,
   ) {
     const fields = responseFields(fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name), {
@@ -361,7 +360,8 @@ export class RedisConsumer {
     }
     m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
     m.xack(stream, this.names.group, entryId)
-    if (meta.requestId) m.del(this.names.running(meta.requestId))
+    // Only this runner's lease: a request refused before it took one leaves another's alone.
+    if (meta.requestId && meta.held !== false) m.del(this.names.running(meta.requestId))
     m.del(this.failureKey(stream, entryId))
     const results = await m.exec()
     const failed = results?.find(([err]) => err)
