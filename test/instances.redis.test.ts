@@ -236,6 +236,52 @@ describe('an instance killed while it holds pending entries', () => {
   })
 })
 
+describe('a forwarded call handed on by an instance that does not own the worker', () => {
+  it('keeps its caller: the owner still applies the rules for workers', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    const secret = 'shared-instance-secret-0123456789abcdef'
+    const signer = new TokenSigner(secret)
+    const registry = await registryWith()
+    const make = (runtime: typeof ha.runtime, instance: string) =>
+      new WorkerService({ runtime, plugins: () => registry, baseImage: WORKER_IMAGE, hostEnv: {}, secret, tokens: { signer, url: 'http://127.0.0.1:9' }, instance })
+    const sa = make(ha.runtime, 'pa')
+    const sb = make(hb.runtime, 'pb')
+    const a = await startRedisAdapter({ settings, service: sa, instance: 'pa', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: sb, instance: 'pb', logger: hb.logger })
+    try {
+      const appB = createApp({ service: sb, remote: b.remote })
+      const created = await appB.request('/v1/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'shell', network: 'open', allowedTools: ['update'], ttlSeconds: 600, labels: hb.runLabel }),
+      })
+      expect(created.status).toBe(201)
+      const { workerId } = (await created.json()) as { workerId: string }
+      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'pb' || undefined, 5000, 'ownership')
+
+      // What an instance forwards for a worker's call, reaching one that no longer owns it.
+      const requestId = 'handed-on-1'
+      await producer.redis.xadd(producer.names.instanceCommands('pa'), '*',
+        'request_id', requestId, 'command', 'update', 'payload', JSON.stringify({ workerId, ttlSeconds: 7200 }),
+        'forwarded_by', 'elsewhere', 'caller', workerId)
+      const answer = await producer.response(requestId)
+      expect(answer.error?.code).toBe('ttl_not_allowed')
+      expect((await sb.status({ workerId })).ttlSeconds).toBe(600)
+      const handedOn = (await producer.redis.xrange(producer.names.instanceCommands('pb'), '-', '+')) as [string, string[]][]
+      expect(handedOn.map(([, f]) => f[f.indexOf('request_id') + 1])).toContain(requestId)
+    } finally {
+      await a.close()
+      await b.close()
+      await producer.cleanup()
+      await ha.cleanup()
+      await hb.cleanup()
+    }
+  })
+})
+
 describe('a worker that calls an instance other than its own', () => {
   it('keeps the rules for workers there, and that instance does not take the worker over', async () => {
     const settings = testSettings()

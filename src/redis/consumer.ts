@@ -4,9 +4,9 @@ import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
 import type { Principal } from '../core/auth/authorize.ts'
-import { Dispatcher, type Forwarder as Owners } from '../core/dispatcher.ts'
-import { Forwarder } from './forwarder.ts'
-import { parseEntry, requestFields, responseFields, type Parsed, type Request } from './protocol.ts'
+import { Dispatcher } from '../core/dispatcher.ts'
+import { RedisForwarder } from './forwarder.ts'
+import { parseEntry, responseFields, type Parsed, type Request } from './protocol.ts'
 import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
 import { fitAnswer } from './answer-size.ts'
 import { trimHandled } from './trim.ts'
@@ -22,8 +22,8 @@ export interface RedisConsumerOptions {
   logger?: Logger
   /** Longest close() waits for requests in flight before releasing them. */
   shutdownMs?: number
-  /** Where the owners of workers are found (default: this Redis). */
-  owners?: Owners
+  /** Finds the owners of workers and hands requests to them (default: one of its own). */
+  forwarder?: RedisForwarder
 }
 
 type Answer = { ok: true; result: unknown } | { ok: false; error: SpawnerError }
@@ -62,6 +62,7 @@ export class RedisConsumer {
   private readonly redis: Redis
   private readonly reader: Redis
   private readonly dispatcher: Dispatcher
+  private readonly forwarder: RedisForwarder
   private readonly logger: Logger
   private readonly s: RedisSettings
   private readonly me: string
@@ -86,8 +87,8 @@ export class RedisConsumer {
     this.me = opts.instance
     this.names = redisNames(opts.settings)
     this.myStream = this.names.instanceCommands(this.me)
-    const owners = opts.owners ?? new Forwarder(opts.redis, this.names, this.me, this.logger)
-    this.dispatcher = new Dispatcher({ service: opts.service, forwarder: owners, logger: this.logger })
+    this.forwarder = opts.forwarder ?? new RedisForwarder(opts.redis, this.names, this.me, this.logger)
+    this.dispatcher = new Dispatcher({ service: opts.service, forwarder: this.forwarder, logger: this.logger })
   }
 
   /** Starts reading. A second call is refused. */
@@ -249,7 +250,8 @@ export class RedisConsumer {
         const { workerId } = call.input
         this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner: call.owner.instance })
       }
-      return this.forward(stream, req, call.owner.instance)
+      this.logger.debug('request forwarded', { requestId: req.requestId, owner: call.owner.instance })
+      return this.forwarder.handOff(call.owner.instance, req, { stream, group: this.names.group })
     }
 
     // The lease lives as long as answers do: if its holder dies, whoever takes over sees it
@@ -323,21 +325,6 @@ export class RedisConsumer {
     await this.redis
       .multi()
       .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
-      .xack(stream, this.names.group, req.entryId)
-      .exec()
-  }
-
-  private async forward(stream: string, req: Request, owner: string) {
-    this.logger.debug('request forwarded', { requestId: req.requestId, owner })
-    await this.redis
-      .multi()
-      .xadd(this.names.instanceCommands(owner), '*', ...requestFields({
-        requestId: req.requestId,
-        command: req.command.name,
-        payload: req.payload,
-        ...(req.replyTo ? { replyTo: req.replyTo } : {}),
-        forwardedBy: this.me,
-      }))
       .xack(stream, this.names.group, req.entryId)
       .exec()
   }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import type { ForwardOptions, Forwarder as CoreForwarder } from '../core/dispatcher.ts'
+import type { ForwardOptions, Forwarder } from '../core/dispatcher.ts'
 import { SpawnerError, UnavailableError } from '../core/errors.ts'
 import type { SpawnerEvent } from '../core/events.ts'
 import type { Logger } from '../core/logger.ts'
 import type { EventFeed } from '../http/events.ts'
-import { fieldsToRecord, requestFields } from './protocol.ts'
+import { fieldsToRecord, requestFields, type Request } from './protocol.ts'
 import type { ReadReply } from './replies.ts'
 import type { RedisNames } from './settings.ts'
 
@@ -19,12 +19,13 @@ type Waiter = { resolve: (fields: Record<string, string>) => void; reject: (err:
 const OUTPUT_GRACE_MS = 2000
 
 /**
- * Where this instance finds the owners of workers (`<owners>` and the heartbeats) and how it
- * sends a request that entered it (over HTTP) to the instance that owns the worker: through that
- * instance's command stream, waiting for the answer on this instance's own response stream. A
- * command's output, when asked for, comes from the events of every instance (`feed`).
+ * Where this instance finds the owners of workers (`<owners>` and the heartbeats), and the one
+ * way requests reach them: the owner's command stream. A request read from a stream is handed
+ * on as it is (`handOff`); one that entered over HTTP is sent and waited for on this instance's
+ * own response stream (`call`), its output, when asked for, relayed from the events of every
+ * instance (`feed`).
  */
-export class Forwarder implements CoreForwarder {
+export class RedisForwarder implements Forwarder {
   private readonly waiting = new Map<string, Waiter>()
   private started: Promise<void> | undefined
   private stopped = false
@@ -92,6 +93,29 @@ export class Forwarder implements CoreForwarder {
     } finally {
       output?.stop()
     }
+  }
+
+  /**
+   * Hands a request read from `from` to `owner` as it is (request_id, reply_to, caller) and acks
+   * it, in one transaction: the owner answers it.
+   */
+  async handOff(owner: string, req: Request, from: { stream: string; group: string }): Promise<void> {
+    await this.redis
+      .multi()
+      .xadd(
+        this.names.instanceCommands(owner),
+        '*',
+        ...requestFields({
+          requestId: req.requestId,
+          command: req.command.name,
+          payload: req.payload,
+          forwardedBy: this.me,
+          ...(req.replyTo ? { replyTo: req.replyTo } : {}),
+          ...(req.caller ? { caller: req.caller } : {}),
+        }),
+      )
+      .xack(from.stream, from.group, req.entryId)
+      .exec()
   }
 
   /** Hands the output events of request `requestId` to `onOutput`, until `stop`. */

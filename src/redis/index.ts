@@ -4,7 +4,7 @@ import type { WorkerService } from '../core/service.ts'
 import { RedisConsumer } from './consumer.ts'
 import { RedisEventFeed, publishEvents, trackOwnership, type EventPublisher } from './events.ts'
 import { redisNames, type RedisSettings } from './settings.ts'
-import { Forwarder } from './forwarder.ts'
+import { RedisForwarder } from './forwarder.ts'
 import type { Forwarder as Remote } from '../core/dispatcher.ts'
 
 export { redisSettingsSchema, redisNames, type RedisSettings, type RedisNames } from './settings.ts'
@@ -62,14 +62,14 @@ export const startRedisAdapter = async (opts: {
   const feed = new RedisEventFeed(subscriber, names.events, opts.logger)
   await feed.start()
   // One forwarder for both protocols: the consumer finds owners with it, HTTP forwards through it.
-  const forwarder = new Forwarder(redis, names, opts.instance, opts.logger, feed)
+  const forwarder = new RedisForwarder(redis, names, opts.instance, opts.logger, feed)
   const consumer = new RedisConsumer({
     redis,
     service: opts.service,
     settings: opts.settings,
     instance: opts.instance,
     logger: opts.logger,
-    owners: forwarder,
+    forwarder,
     ...(opts.shutdownMs ? { shutdownMs: opts.shutdownMs } : {}),
   })
   await consumer.run()
