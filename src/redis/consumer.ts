@@ -6,9 +6,9 @@ import type { WorkerService } from '../core/service.ts'
 import type { Principal } from '../core/auth/authorize.ts'
 import { Dispatcher } from '../core/dispatcher.ts'
 import { RedisForwarder } from './forwarder.ts'
-import { parseEntry, responseFields, type Parsed, type Request } from './protocol.ts'
+import { parseEntry, type Parsed, type Request } from './protocol.ts'
 import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
-import { fitAnswer } from './answer-size.ts'
+import { Answers, type Answer } from './answers.ts'
 import { trimHandled } from './trim.ts'
 import { redisNames, replyToRefusal, type RedisNames, type RedisSettings } from './settings.ts'
 
@@ -25,8 +25,6 @@ export interface RedisConsumerOptions {
   /** Finds the owners of workers and hands requests to them (default: one of its own). */
   forwarder?: RedisForwarder
 }
-
-type Answer = { ok: true; result: unknown } | { ok: false; error: SpawnerError }
 
 /** Errors worth another delivery: the engine was away, or something broke unexpectedly. */
 const retryable = (e: SpawnerError) => e.status === 503 || e.code === 'internal'
@@ -63,6 +61,7 @@ export class RedisConsumer {
   private readonly reader: Redis
   private readonly dispatcher: Dispatcher
   private readonly forwarder: RedisForwarder
+  private readonly answers: Answers
   private readonly logger: Logger
   private readonly s: RedisSettings
   private readonly me: string
@@ -87,6 +86,7 @@ export class RedisConsumer {
     this.me = opts.instance
     this.names = redisNames(opts.settings)
     this.myStream = this.names.instanceCommands(this.me)
+    this.answers = new Answers(opts.redis, this.names, opts.settings, this.logger)
     this.forwarder = opts.forwarder ?? new RedisForwarder(opts.redis, this.names, this.me, this.logger)
     this.dispatcher = new Dispatcher({ service: opts.service, forwarder: this.forwarder, logger: this.logger })
   }
@@ -210,7 +210,7 @@ export class RedisConsumer {
       })
     }
     entry.done = work
-      .catch((err: unknown) => this.failed(stream, id, err))
+      .catch((err: unknown) => this.answers.failed(stream, id, err))
       .finally(() => {
         this.inFlight.delete(key)
         this.wake?.()
@@ -226,12 +226,12 @@ export class RedisConsumer {
         code: parsed.error.code,
         message: parsed.error.message,
       })
-      await this.answer(stream, parsed.entryId, { ...parsed, store: false }, { ok: false, error: parsed.error })
+      await this.answers.send(stream, parsed.entryId, { ...parsed, store: false }, { ok: false, error: parsed.error })
       return
     }
     const req = parsed.request
-    const stored = await this.redis.get(this.names.answer(req.requestId))
-    if (stored !== null) return this.resend(stream, req, stored)
+    const stored = await this.answers.stored(req.requestId)
+    if (stored !== null) return this.answers.resend(stream, req, stored)
 
     // Validated, checked and placed: another instance's worker is handed to it with the entry's
     // request_id and reply_to, and answered there.
@@ -243,7 +243,7 @@ export class RedisConsumer {
       const error = toSpawnerError(err)
       if (retryable(error)) throw error
       // Refused before running: not stored, so a corrected request may reuse its request_id.
-      return this.answer(stream, req.entryId, { ...req, store: false, held: false }, { ok: false, error })
+      return this.answers.send(stream, req.entryId, { ...req, store: false, held: false }, { ok: false, error })
     }
     if (call.owner) {
       if (!call.owner.alive) {
@@ -284,7 +284,7 @@ export class RedisConsumer {
       answer = { ok: false, error: retryable(error) ? interrupted(req.requestId, error) : error }
     }
     try {
-      await this.answer(stream, req.entryId, req, answer)
+      await this.answers.send(stream, req.entryId, req, answer)
     } finally {
       this.runningHere.delete(req.requestId)
     }
@@ -297,8 +297,8 @@ export class RedisConsumer {
    */
   private async awaitOther(stream: string, req: Request): Promise<void> {
     for (;;) {
-      const stored = await this.redis.get(this.names.answer(req.requestId))
-      if (stored !== null) return this.resend(stream, req, stored)
+      const stored = await this.answers.stored(req.requestId)
+      if (stored !== null) return this.answers.resend(stream, req, stored)
       const holder = await this.redis.get(this.names.running(req.requestId))
       const holderAlive =
         holder !== null &&
@@ -313,64 +313,16 @@ export class RedisConsumer {
             'it was not run again (it may or may not have taken effect)',
         )
         this.logger.warn('request interrupted by a dead instance', { requestId: req.requestId, holder })
-        return this.answer(stream, req.entryId, req, { ok: false, error })
+        return this.answers.send(stream, req.entryId, req, { ok: false, error })
       }
       if (this.stopped) throw new SpawnerError('shutting_down', 503, 'instance is shutting down')
       await sleep(200)
     }
   }
 
-  private async resend(stream: string, req: Request, stored: string) {
-    const fields = JSON.parse(stored) as string[]
-    await this.redis
-      .multi()
-      .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
-      .xack(stream, this.names.group, req.entryId)
-      .exec()
-  }
-
-  /** Stores the answer (when there is a request_id), sends it and acks, in one transaction. */
-  private async answer(
-    stream: string,
-    entryId: string,
-    meta: { requestId?: string; replyTo?: string; command?: { name: string }; store?: boolean; held?: boolean },
-    answer: Answer,
-  ) {
-    const fields = responseFields(fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name), {
-      entryId,
-      ...(meta.requestId ? { requestId: meta.requestId } : {}),
-      ...(meta.command ? { command: meta.command.name } : {}),
-    })
-    const m = this.redis.multi()
-    if (meta.requestId && meta.store !== false) {
-      m.set(this.names.answer(meta.requestId), JSON.stringify(fields), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
-    }
-    m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
-    m.xack(stream, this.names.group, entryId)
-    // Only this runner's lease: a request refused before it took one leaves another's alone.
-    if (meta.requestId && meta.held !== false) m.del(this.names.running(meta.requestId))
-    m.del(this.failureKey(stream, entryId))
-    const results = await m.exec()
-    const failed = results?.find(([err]) => err)
-    if (failed) throw failed[0]
-  }
-
   private parse(id: string, fields: string[]): Parsed {
     const refuse = (replyTo: string) => replyToRefusal(this.names, replyTo)
     return parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES, refuse)
-  }
-
-  private failureKey(stream: string, entryId: string) {
-    return `${this.names.dead}:failure:${stream}:${entryId}`
-  }
-
-  /** Records why an entry failed; it stays pending and is delivered again after the idle time. */
-  private async failed(stream: string, id: string, err: unknown) {
-    const e = toSpawnerError(err)
-    this.logger.warn('request failed; it will be retried', { entryId: id, code: e.code, message: e.message })
-    await this.redis
-      .set(this.failureKey(stream, id), JSON.stringify(e.toJSON()), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
-      .catch((x) => this.warn('failure record failed', x))
   }
 
   private async isAlive(instance: string): Promise<boolean> {
@@ -433,7 +385,7 @@ export class RedisConsumer {
   }
 
   private async deadLetter(stream: string, id: string, fields: string[], deliveries: number) {
-    const last = (await this.redis.get(this.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
+    const last = (await this.redis.get(this.answers.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
     const parsed = this.parse(id, fields)
     const error = new SpawnerError(
       'dead_lettered',
@@ -446,7 +398,7 @@ export class RedisConsumer {
       'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields,
     )
     const meta = parsed.ok ? parsed.request : parsed
-    await this.answer(stream, id, meta, { ok: false, error })
+    await this.answers.send(stream, id, meta, { ok: false, error })
   }
 
   private warn(msg: string, err: unknown) {
