@@ -1,9 +1,22 @@
 import type { z } from 'zod'
-import { commandTable, type BytesSpec, type CommandName, type CommandSpec, type StreamSpec } from './commands.ts'
+import {
+  commandTable,
+  type BytesSpec,
+  type CommandName,
+  type CommandSpec,
+  type StreamSpec,
+} from './commands.ts'
 import * as S from './schemas.ts'
 import type { CommandHooks, WorkerService } from './service.ts'
 
-export type { BytesSpec, CommandName, CommandSpec, HttpBinding, Scope, StreamSpec } from './commands.ts'
+export type {
+  BytesSpec,
+  CommandName,
+  CommandSpec,
+  HttpBinding,
+  Scope,
+  StreamSpec,
+} from './commands.ts'
 
 /** Runs a command as a stream: each item goes to `emit`; the result closes the stream. */
 export type StreamRun<I> = (
@@ -22,7 +35,12 @@ export interface FileBytes {
 /** How a command with bytes moves them without base64 (see BytesSpec). */
 export interface BytesRun<I> {
   /** Writes `bytes` as the input's bytes field (which holds `''`). */
-  put?: (service: WorkerService, input: I, bytes: Uint8Array, hooks: CommandHooks) => Promise<unknown>
+  put?: (
+    service: WorkerService,
+    input: I,
+    bytes: Uint8Array,
+    hooks: CommandHooks,
+  ) => Promise<unknown>
   /** Reads the bytes the output field would hold. */
   get?: (service: WorkerService, input: I) => Promise<FileBytes>
 }
@@ -47,7 +65,10 @@ interface Impl<I extends z.ZodType, O extends z.ZodType> {
   bytes?: BytesRun<z.output<I>>
 }
 
-const command = <I extends z.ZodType, O extends z.ZodType>(name: CommandName, impl: Impl<I, O>): Command<I, O> => {
+const command = <I extends z.ZodType, O extends z.ZodType>(
+  name: CommandName,
+  impl: Impl<I, O>,
+): Command<I, O> => {
   const spec: CommandSpec = commandTable[name]
   const { stream, bytes, ...rest } = spec
   if (!stream !== !impl.stream || !bytes !== !impl.bytes) {
@@ -69,10 +90,15 @@ export const catalog = [
   command('create', {
     input: S.createInput,
     output: S.createOutput,
-    run: (s, input, hooks) => s.create(input, hooks, hooks.caller ? { parentId: hooks.caller } : undefined),
+    run: (s, input, hooks) =>
+      s.create(input, hooks, hooks.caller ? { parentId: hooks.caller } : undefined),
   }),
   command('list', { input: S.listInput, output: S.listOutput, run: (s, input) => s.list(input) }),
-  command('status', { input: S.statusInput, output: S.statusOutput, run: (s, input) => s.status(input) }),
+  command('status', {
+    input: S.statusInput,
+    output: S.statusOutput,
+    run: (s, input) => s.status(input),
+  }),
   command('send_command', {
     input: S.sendCommandInput,
     output: S.sendCommandOutput,
@@ -98,12 +124,36 @@ export const catalog = [
     run: (s, input) => s.logs(input),
     stream: (s, input, hooks, emit) => s.followLogs(input, emit, hooks.signal),
   }),
-  command('pause', { input: S.workerRefInput, output: S.stateOutput, run: (s, input, hooks) => s.pause(input, hooks) }),
-  command('resume', { input: S.workerRefInput, output: S.stateOutput, run: (s, input, hooks) => s.resume(input, hooks) }),
-  command('update', { input: S.updateInput, output: S.statusOutput, run: (s, input, hooks) => s.update(input, hooks) }),
-  command('delete', { input: S.workerRefInput, output: S.deleteOutput, run: (s, input, hooks) => s.delete(input, hooks) }),
-  command('respond', { input: S.respondInput, output: S.respondOutput, run: (s, input, hooks) => s.respond(input, hooks) }),
-  command('plugins', { input: S.pluginsInput, output: S.pluginsOutput, run: async (s) => s.plugins() }),
+  command('pause', {
+    input: S.workerRefInput,
+    output: S.stateOutput,
+    run: (s, input, hooks) => s.pause(input, hooks),
+  }),
+  command('resume', {
+    input: S.workerRefInput,
+    output: S.stateOutput,
+    run: (s, input, hooks) => s.resume(input, hooks),
+  }),
+  command('update', {
+    input: S.updateInput,
+    output: S.statusOutput,
+    run: (s, input, hooks) => s.update(input, hooks),
+  }),
+  command('delete', {
+    input: S.workerRefInput,
+    output: S.deleteOutput,
+    run: (s, input, hooks) => s.delete(input, hooks),
+  }),
+  command('respond', {
+    input: S.respondInput,
+    output: S.respondOutput,
+    run: (s, input, hooks) => s.respond(input, hooks),
+  }),
+  command('plugins', {
+    input: S.pluginsInput,
+    output: S.pluginsOutput,
+    run: async (s) => s.plugins(),
+  }),
 ] as const satisfies readonly Command[]
 
 /** Looks a command up by name. */

@@ -41,7 +41,7 @@ export interface HttpBinding {
   bodyField?: string
   /** Query parameters read in a form of their own. */
   query?: Readonly<Record<string, QueryField>>
-  /** `file`: the answer is the file's bytes unless the request accepts JSON (see `bytes.output`). */
+  /** `file`: the answer is the file's bytes unless the request accepts JSON (`bytes.output`). */
   response?: 'json' | 'file'
   status?: 200 | 201
   /** What asks for the command's stream (see `stream`): an Accept type, or a query switch. */
@@ -83,7 +83,7 @@ export interface CommandSpec {
   scope: Scope
   /** For `listing`: the output field that lists workers (each with a `workerId`). */
   lists?: string
-  /** The input field holding the command's own time limit, in ms; forwarding waits that long more. */
+  /** The input field holding the command's own time limit (ms); forwarding waits that more. */
   timeoutField?: string
   stream?: StreamSpec
   bytes?: BytesSpec
@@ -95,7 +95,8 @@ const byId = { id: 'workerId' } as const
 /** Every command, by name. */
 export const commandTable = {
   create: {
-    summary: 'Create a worker from a WorkerConfig (builds or reuses its image, starts the container)',
+    summary:
+      'Create a worker from a WorkerConfig (builds or reuses its image, starts the container)',
     permission: 'spawn',
     scope: 'spawn',
     http: { method: 'post', path: '/v1/workers', body: 'config', bodyField: 'config', status: 201 },
@@ -119,7 +120,8 @@ export const commandTable = {
     http: { method: 'get', path: '/v1/workers/:id', params: byId, body: 'none' },
   },
   send_command: {
-    summary: 'Run a prompt through the agent, or a shell/argv command; SSE with Accept: text/event-stream',
+    summary:
+      'Run a prompt through the agent, or a shell/argv command; SSE with Accept: text/event-stream',
     permission: 'send',
     scope: 'worker',
     timeoutField: 'timeoutMs',
@@ -144,7 +146,13 @@ export const commandTable = {
     permission: 'file',
     scope: 'worker',
     bytes: { output: 'content', encoding: 'encoding', path: 'path' },
-    http: { method: 'get', path: '/v1/workers/:id/files', params: byId, body: 'none', response: 'file' },
+    http: {
+      method: 'get',
+      path: '/v1/workers/:id/files',
+      params: byId,
+      body: 'none',
+      response: 'file',
+    },
   },
   logs: {
     summary: "The worker container's log lines (?tail=N&since=unix; follow=1 streams SSE)",

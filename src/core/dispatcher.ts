@@ -113,7 +113,8 @@ export class Dispatcher {
     input: unknown,
     opts: RunOptions & PrepareOptions = {},
   ): Promise<Outcome> {
-    const call = await this.prepare(principal, command, input, { ...opts, rawBytes: opts.body !== undefined })
+    const rawBytes = opts.body !== undefined
+    const call = await this.prepare(principal, command, input, { ...opts, rawBytes })
     return this.run(call, opts)
   }
 
@@ -121,12 +122,20 @@ export class Dispatcher {
    * What `execute` does before anything runs: validation, authorization, and the owner. An
    * owner that stopped gives its worker up to this instance when this one can reach it.
    */
-  async prepare(principal: Principal, command: Command | string, raw: unknown, opts: PrepareOptions = {}): Promise<PreparedCall> {
+  async prepare(
+    principal: Principal,
+    command: Command | string,
+    raw: unknown,
+    opts: PrepareOptions = {},
+  ): Promise<PreparedCall> {
     const cmd = typeof command === 'string' ? findCommand(command) : command
-    if (!cmd) throw new BadRequestError(`command: unknown command '${String(command).slice(0, 100)}'`)
+    if (!cmd) {
+      throw new BadRequestError(`command: unknown command '${String(command).slice(0, 100)}'`)
+    }
     const field = opts.rawBytes ? cmd.bytes?.input : undefined
     const given = field ? { ...(raw as object), [field]: '' } : raw
-    const input = parseInput(cmd.input, given, `${cmd.name} ${opts.inputName ?? 'input'}`) as Record<string, unknown>
+    const what = `${cmd.name} ${opts.inputName ?? 'input'}`
+    const input = parseInput(cmd.input, given, what) as Record<string, unknown>
     await authorize(principal, cmd, input, this.service)
     const owner = await this.place(cmd, input)
     return { command: cmd, input, principal, ...(owner ? { owner } : {}) }
@@ -138,23 +147,27 @@ export class Dispatcher {
     const caller = callerOf(call.principal)
     const hooks: CommandHooks = { ...opts.hooks, ...(caller ? { caller } : {}) }
     const remote = call.owner?.alive ? call.owner.instance : undefined
-    if (opts.stream && cmd.stream) return { kind: 'stream', stream: await this.stream(call, remote, hooks, opts.signal) }
+    if (opts.stream && cmd.stream) {
+      return { kind: 'stream', stream: await this.stream(call, remote, hooks, opts.signal) }
+    }
     const bytes = opts.body && cmd.bytes?.input ? await opts.body() : undefined
     if (remote) return this.forward(call, remote, bytes, opts)
-    if (bytes && cmd.bytes?.put) return this.visible(call, await cmd.bytes.put(this.service, input, bytes, hooks))
-    if (opts.bytes && cmd.bytes?.get) return { kind: 'bytes', ...(await cmd.bytes.get(this.service, input)) }
+    const { put, get } = cmd.bytes ?? {}
+    if (bytes && put) return this.visible(call, await put(this.service, input, bytes, hooks))
+    if (opts.bytes && get) return { kind: 'bytes', ...(await get(this.service, input)) }
     return this.visible(call, await cmd.run(this.service, input, hooks))
   }
 
   /** Runs a prepared call for its JSON result (adapters that answer nothing else). */
   async result(call: PreparedCall, hooks?: RunOptions['hooks']): Promise<unknown> {
     const out = await this.run(call, hooks ? { hooks } : {})
-    if (out.kind !== 'result') throw new Error(`'${call.command.name}' answered ${out.kind}, not a result`)
-    return out.result
+    if (out.kind === 'result') return out.result
+    throw new Error(`'${call.command.name}' answered ${out.kind}, not a result`)
   }
 
   private async visible(call: PreparedCall, output: unknown): Promise<Outcome> {
-    return { kind: 'result', result: await visibleOutput(call.principal, call.command, output, this.service) }
+    const result = await visibleOutput(call.principal, call.command, output, this.service)
+    return { kind: 'result', result }
   }
 
   /** The instance owning the command's worker, if not this one (see `prepare`). */
@@ -172,17 +185,27 @@ export class Dispatcher {
     return undefined
   }
 
-  private async forward(call: PreparedCall, owner: string, bytes: Uint8Array | undefined, opts: RunOptions): Promise<Outcome> {
+  /** Runs the call at `owner`; bytes travel there in base64. */
+  private async forward(
+    call: PreparedCall,
+    owner: string,
+    bytes: Uint8Array | undefined,
+    opts: RunOptions,
+  ): Promise<Outcome> {
     const { command: cmd } = call
     let input = call.input
     const spec = cmd.bytes
-    if (spec?.input && bytes) input = { ...input, [spec.input]: bytesToBase64(bytes), [spec.encoding]: 'base64' }
+    if (spec?.input && bytes) {
+      input = { ...input, [spec.input]: bytesToBase64(bytes), [spec.encoding]: 'base64' }
+    }
     const asBytes = opts.bytes && spec?.output
     if (asBytes) input = { ...input, [spec.encoding]: 'base64' }
-    const result = await this.forwarder!.call(owner, cmd.name, input, this.forwardOptions(call, opts.signal))
+    const forwarded = this.forwardOptions(call, opts.signal)
+    const result = await this.forwarder!.call(owner, cmd.name, input, forwarded)
     if (asBytes) {
       const out = result as Record<string, unknown>
-      return { kind: 'bytes', path: String(out[spec.path ?? 'path'] ?? ''), bytes: base64ToBytes(String(out[asBytes])) }
+      const path = String(out[spec.path ?? 'path'] ?? '')
+      return { kind: 'bytes', path, bytes: base64ToBytes(String(out[asBytes])) }
     }
     return this.visible(call, result)
   }
@@ -199,13 +222,18 @@ export class Dispatcher {
   }
 
   /** A command's stream; it opens only for a worker that exists, and only where it can run. */
-  private async stream(call: PreparedCall, remote: string | undefined, hooks: CommandHooks, signal?: AbortSignal): Promise<CommandStream> {
+  private async stream(
+    call: PreparedCall,
+    remote: string | undefined,
+    hooks: CommandHooks,
+    signal?: AbortSignal,
+  ): Promise<CommandStream> {
     const { command: cmd, input } = call
     const spec = cmd.stream!
     if (remote && spec.relay === 'none') {
       throw new ConflictError(
-        `'${cmd.name}' streams only from the instance that runs worker '${String(input.workerId)}' ` +
-          `('${remote}'); ask there, or ask without streaming`,
+        `'${cmd.name}' streams only from the instance that runs worker ` +
+          `'${String(input.workerId)}' ('${remote}'); ask there, or ask without streaming`,
         'stream_not_forwarded',
       )
     }

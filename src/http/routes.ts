@@ -33,13 +33,20 @@ const pairs = (name: string, values: string[]) =>
   Object.fromEntries(
     values.map((v) => {
       const at = v.indexOf('=')
-      if (at <= 0) throw new BadRequestError(`${name}: '${v}' must be key=value`, [{ path: name, message: 'must be key=value' }])
+      if (at <= 0) {
+        const issue = { path: name, message: 'must be key=value' }
+        throw new BadRequestError(`${name}: '${v}' must be key=value`, [issue])
+      }
       return [v.slice(0, at), v.slice(at + 1)]
     }),
   )
 
 /** Collects a command's input from query, body and path, as its binding says. */
-const collectInput = async (c: Context<AppEnv>, http: HttpBinding, switches: ReadonlySet<string>) => {
+const collectInput = async (
+  c: Context<AppEnv>,
+  http: HttpBinding,
+  switches: ReadonlySet<string>,
+) => {
   const input: Record<string, unknown> = {}
   for (const [key, values] of Object.entries(c.req.queries())) {
     if (switches.has(key)) continue
@@ -70,14 +77,22 @@ const wantsStream = (c: Context, http: HttpBinding) => {
  * closing one, or an `error` event. A client that leaves or falls too far behind (see
  * SseStreams) aborts the command.
  */
-const sendStream = (c: Context<AppEnv>, stream: CommandStream, streams: SseStreams, worker: string | undefined, abort: AbortController) =>
+const sendStream = (
+  c: Context<AppEnv>,
+  stream: CommandStream,
+  streams: SseStreams,
+  worker: string | undefined,
+  abort: AbortController,
+) =>
   streams.respond(
     c,
     async (sse) => {
       sse.signal.addEventListener('abort', () => abort.abort(), { once: true })
       let id = 0
-      const send = (event: string, data: unknown) =>
-        sse.send({ event, data: JSON.stringify(data), ...(stream.numbered ? { id: String(++id) } : {}) })
+      const send = (event: string, data: unknown) => {
+        const numbered = stream.numbered ? { id: String(++id) } : {}
+        return sse.send({ event, data: JSON.stringify(data), ...numbered })
+      }
       try {
         for await (const e of stream) if (!send(e.event, e.data)) break
       } catch (err) {
@@ -87,8 +102,15 @@ const sendStream = (c: Context<AppEnv>, stream: CommandStream, streams: SseStrea
     worker,
   )
 
-const respond = (c: Context<AppEnv>, cmd: Command, out: Outcome, streams: SseStreams, abort: AbortController) => {
-  if (out.kind === 'result') return c.json(out.result as object, (cmd.http.status ?? 200) as ContentfulStatusCode)
+const respond = (
+  c: Context<AppEnv>,
+  cmd: Command,
+  out: Outcome,
+  streams: SseStreams,
+  abort: AbortController,
+) => {
+  const status = (cmd.http.status ?? 200) as ContentfulStatusCode
+  if (out.kind === 'result') return c.json(out.result as object, status)
   if (out.kind === 'bytes') {
     return c.body(out.bytes as Uint8Array<ArrayBuffer>, 200, {
       'content-type': 'application/octet-stream',
@@ -125,6 +147,7 @@ export const registerCommandRoutes = (
       })
       return respond(c, cmd, out, limits.streams, abort)
     }
-    app.on(cmd.http.method.toUpperCase(), cmd.http.path, bodyLimit({ maxSize: max, onError: tooLarge(max) }), handler)
+    const limit = bodyLimit({ maxSize: max, onError: tooLarge(max) })
+    app.on(cmd.http.method.toUpperCase(), cmd.http.path, limit, handler)
   }
 }

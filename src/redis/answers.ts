@@ -34,16 +34,18 @@ export class Answers {
 
   /** Stores the answer (when there is a request_id), sends it and acks, in one transaction. */
   async send(stream: string, entryId: string, meta: AnswerMeta, answer: Answer): Promise<void> {
-    const fields = responseFields(fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name), {
+    const fitted = fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name)
+    const fields = responseFields(fitted, {
       entryId,
       ...(meta.requestId ? { requestId: meta.requestId } : {}),
       ...(meta.command ? { command: meta.command.name } : {}),
     })
+    const { REDIS_DEDUPE_TTL_SECONDS: ttl, REDIS_RESPONSES_MAXLEN: maxLen } = this.s
     const m = this.redis.multi()
     if (meta.requestId && meta.store !== false) {
-      m.set(this.names.answer(meta.requestId), JSON.stringify(fields), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
+      m.set(this.names.answer(meta.requestId), JSON.stringify(fields), 'EX', ttl)
     }
-    m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
+    m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', maxLen, '*', ...fields)
     m.xack(stream, this.names.group, entryId)
     // Only this runner's lease: a request refused before it took one leaves another's alone.
     if (meta.requestId && meta.held !== false) m.del(this.names.running(meta.requestId))
@@ -63,7 +65,8 @@ export class Answers {
     const fields = JSON.parse(stored) as string[]
     await this.redis
       .multi()
-      .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
+      .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*',
+        ...fields)
       .xack(stream, this.names.group, req.entryId)
       .exec()
   }
@@ -76,9 +79,14 @@ export class Answers {
   /** Records why an entry failed; it stays pending and is delivered again after the idle time. */
   async failed(stream: string, id: string, err: unknown): Promise<void> {
     const e = toSpawnerError(err)
-    this.logger.warn('request failed; it will be retried', { entryId: id, code: e.code, message: e.message })
+    const fields = { entryId: id, code: e.code, message: e.message }
+    this.logger.warn('request failed; it will be retried', fields)
+    const ttl = this.s.REDIS_DEDUPE_TTL_SECONDS
     await this.redis
-      .set(this.failureKey(stream, id), JSON.stringify(e.toJSON()), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
-      .catch((x: unknown) => this.logger.warn('failure record failed', { error: x instanceof Error ? x.message : String(x) }))
+      .set(this.failureKey(stream, id), JSON.stringify(e.toJSON()), 'EX', ttl)
+      .catch((x: unknown) => {
+        const error = x instanceof Error ? x.message : String(x)
+        this.logger.warn('failure record failed', { error })
+      })
   }
 }

@@ -37,8 +37,9 @@ export const authorize = async (
 ): Promise<void> => {
   if (principal.kind !== 'worker') return
   if (!principal.tools.includes(cmd.permission)) {
+    const allowed = principal.tools.join(', ') || 'none'
     throw new ForbiddenError(
-      `worker '${principal.workerId}' lacks the tool '${cmd.permission}' (allowed: ${principal.tools.join(', ') || 'none'})`,
+      `worker '${principal.workerId}' lacks the tool '${cmd.permission}' (allowed: ${allowed})`,
       'tool_not_allowed',
     )
   }
@@ -47,7 +48,8 @@ export const authorize = async (
   if (id === undefined) throw new ForbiddenError(`'${cmd.name}' is for operators only`)
   if (!(await service.isWithin(id, principal.workerId))) {
     throw new ForbiddenError(
-      `worker '${principal.workerId}' may act only on itself and the workers it spawned, not '${id}'`,
+      `worker '${principal.workerId}' may act only on itself and the workers it spawned, ` +
+        `not '${id}'`,
       'not_your_worker',
     )
   }
@@ -66,6 +68,7 @@ export const visibleOutput = async (
   const caller = callerOf(principal)
   if (!caller || cmd.scope !== 'listing' || !cmd.lists) return output
   const all = (output as Record<string, { workerId: string }[]>)[cmd.lists] ?? []
-  const mine = await Promise.all(all.map((w) => service.isWithin(w.workerId, caller).catch(() => false)))
+  const within = (id: string) => service.isWithin(id, caller).catch(() => false)
+  const mine = await Promise.all(all.map((w) => within(w.workerId)))
   return { ...(output as object), [cmd.lists]: all.filter((_, i) => mine[i]) }
 }
