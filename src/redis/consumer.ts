@@ -87,8 +87,13 @@ export class RedisConsumer {
     this.names = redisNames(opts.settings)
     this.myStream = this.names.instanceCommands(this.me)
     this.answers = new Answers(opts.redis, this.names, opts.settings, this.logger)
-    this.forwarder = opts.forwarder ?? new RedisForwarder(opts.redis, this.names, this.me, this.logger)
-    this.dispatcher = new Dispatcher({ service: opts.service, forwarder: this.forwarder, logger: this.logger })
+    this.forwarder =
+      opts.forwarder ?? new RedisForwarder(opts.redis, this.names, this.me, this.logger)
+    this.dispatcher = new Dispatcher({
+      service: opts.service,
+      forwarder: this.forwarder,
+      logger: this.logger,
+    })
   }
 
   /** Starts reading. A second call is refused. */
@@ -226,7 +231,8 @@ export class RedisConsumer {
         code: parsed.error.code,
         message: parsed.error.message,
       })
-      await this.answers.send(stream, parsed.entryId, { ...parsed, store: false }, { ok: false, error: parsed.error })
+      const meta = { ...parsed, store: false }
+      await this.answers.send(stream, parsed.entryId, meta, { ok: false, error: parsed.error })
       return
     }
     const req = parsed.request
@@ -235,22 +241,28 @@ export class RedisConsumer {
 
     // Validated, checked and placed: another instance's worker is handed to it with the entry's
     // request_id and reply_to, and answered there.
-    const principal: Principal = req.caller ? { kind: 'forwarded', workerId: req.caller } : { kind: 'operator' }
+    const principal: Principal = req.caller
+      ? { kind: 'forwarded', workerId: req.caller }
+      : { kind: 'operator' }
     let call
     try {
-      call = await this.dispatcher.prepare(principal, req.command, req.payload, { inputName: 'payload' })
+      call = await this.dispatcher.prepare(principal, req.command, req.payload, {
+        inputName: 'payload',
+      })
     } catch (err) {
       const error = toSpawnerError(err)
       if (retryable(error)) throw error
       // Refused before running: not stored, so a corrected request may reuse its request_id.
-      return this.answers.send(stream, req.entryId, { ...req, store: false, held: false }, { ok: false, error })
+      const meta = { ...req, store: false, held: false }
+      return this.answers.send(stream, req.entryId, meta, { ok: false, error })
     }
     if (call.owner) {
+      const fields = { requestId: req.requestId, owner: call.owner.instance }
       if (!call.owner.alive) {
         const { workerId } = call.input
-        this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner: call.owner.instance })
+        this.logger.warn('request kept for a stopped owner', { ...fields, workerId })
       }
-      this.logger.debug('request forwarded', { requestId: req.requestId, owner: call.owner.instance })
+      this.logger.debug('request forwarded', fields)
       return this.forwarder.handOff(call.owner.instance, req, { stream, group: this.names.group })
     }
 
