@@ -2,7 +2,7 @@ import Dockerode from 'dockerode'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { startRedisAdapter } from '../src/redis/index.ts'
 import { createApp } from '../src/http/app.ts'
-import { readSseUntil } from './support/sse.ts'
+import { readSseUntil, sseEvents } from './support/sse.ts'
 import { registryWith, startHarness, type Harness } from './support/harness.ts'
 import { TokenSigner } from '../src/core/auth/jwt.ts'
 import { WorkerService } from '../src/core/service.ts'
@@ -120,6 +120,58 @@ describe('HTTP at the instance that does not own the worker', () => {
   })
 })
 
+describe('a streamed command at the instance that does not own the worker', () => {
+  it('comes back as an event stream: the output as it comes, then the result', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'sa', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'sb', logger: hb.logger })
+    try {
+      const appA = createApp({ service: ha.service, remote: a.remote, events: a.feed })
+      const appB = createApp({ service: hb.service, remote: b.remote, events: b.feed })
+      const created = await appB.request('/v1/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'shell', labels: hb.runLabel }),
+      })
+      const { workerId } = (await created.json()) as { workerId: string }
+      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'sb' || undefined, 5000, 'ownership')
+
+      const forwardedBefore = await producer.redis.xlen(producer.names.instanceCommands('sb'))
+      const res = await appA.request(`/v1/workers/${workerId}/commands`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+        body: JSON.stringify({ shell: 'for i in 1 2 3; do echo line$i; sleep 0.1; done' }),
+      })
+      expect(res.status).toBe(200)
+      expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
+      const events = sseEvents(await res.text())
+      // Run by its owner, not looked at here.
+      expect(await producer.redis.xlen(producer.names.instanceCommands('sb'))).toBe(forwardedBefore + 1)
+      expect(events.filter(([e]) => e === 'output').map(([, d]) => d.data).join('')).toBe('line1\nline2\nline3\n')
+      expect(events.at(-1)?.[0]).toBe('result')
+      expect(events.at(-1)?.[1]).toMatchObject({ exitCode: 0, stdout: 'line1\nline2\nline3\n' })
+      expect(ha.service.records().map((r) => r.workerId)).not.toContain(workerId)
+
+      // A log can be followed only where the worker runs: refused, naming that instance.
+      const follow = await appA.request(`/v1/workers/${workerId}/logs?follow=1`)
+      expect(follow.status).toBe(409)
+      const refusal = (await follow.json()) as { error: { code: string; message: string } }
+      expect(refusal.error.code).toBe('stream_not_forwarded')
+      expect(refusal.error.message).toContain("'sb'")
+
+    } finally {
+      await a.close()
+      await b.close()
+      await producer.cleanup()
+      await ha.cleanup()
+      await hb.cleanup()
+    }
+  })
+})
+
 describe('an instance killed while it holds pending entries', () => {
   let a: SpawnerProcess | undefined
   let b: SpawnerProcess | undefined
@@ -181,6 +233,52 @@ describe('an instance killed while it holds pending entries', () => {
     expect(ran.length).toBeLessThanOrEqual(okCount + interrupted.length)
     expect(b.logs.some((l) => l.msg === 'request taken over')).toBe(true)
     await producer.call('delete', { workerId })
+  })
+})
+
+describe('a forwarded call handed on by an instance that does not own the worker', () => {
+  it('keeps its caller: the owner still applies the rules for workers', async () => {
+    const settings = testSettings()
+    const producer = new Producer(settings)
+    const ha = await startHarness()
+    const hb = await startHarness()
+    const secret = 'shared-instance-secret-0123456789abcdef'
+    const signer = new TokenSigner(secret)
+    const registry = await registryWith()
+    const make = (runtime: typeof ha.runtime, instance: string) =>
+      new WorkerService({ runtime, plugins: () => registry, baseImage: WORKER_IMAGE, hostEnv: {}, secret, tokens: { signer, url: 'http://127.0.0.1:9' }, instance })
+    const sa = make(ha.runtime, 'pa')
+    const sb = make(hb.runtime, 'pb')
+    const a = await startRedisAdapter({ settings, service: sa, instance: 'pa', logger: ha.logger })
+    const b = await startRedisAdapter({ settings, service: sb, instance: 'pb', logger: hb.logger })
+    try {
+      const appB = createApp({ service: sb, remote: b.remote })
+      const created = await appB.request('/v1/workers', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ agent: 'shell', network: 'open', allowedTools: ['update'], ttlSeconds: 600, labels: hb.runLabel }),
+      })
+      expect(created.status).toBe(201)
+      const { workerId } = (await created.json()) as { workerId: string }
+      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'pb' || undefined, 5000, 'ownership')
+
+      // What an instance forwards for a worker's call, reaching one that no longer owns it.
+      const requestId = 'handed-on-1'
+      await producer.redis.xadd(producer.names.instanceCommands('pa'), '*',
+        'request_id', requestId, 'command', 'update', 'payload', JSON.stringify({ workerId, ttlSeconds: 7200 }),
+        'forwarded_by', 'elsewhere', 'caller', workerId)
+      const answer = await producer.response(requestId)
+      expect(answer.error?.code).toBe('ttl_not_allowed')
+      expect((await sb.status({ workerId })).ttlSeconds).toBe(600)
+      const handedOn = (await producer.redis.xrange(producer.names.instanceCommands('pb'), '-', '+')) as [string, string[]][]
+      expect(handedOn.map(([, f]) => f[f.indexOf('request_id') + 1])).toContain(requestId)
+    } finally {
+      await a.close()
+      await b.close()
+      await producer.cleanup()
+      await ha.cleanup()
+      await hb.cleanup()
+    }
   })
 })
 

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { commandTable, type CommandName } from '../core/commands.ts'
 import { EXIT, parseArgs, run, type CliIo } from './run.ts'
 
 interface Call {
@@ -90,6 +91,27 @@ describe('orchestrator CLI', () => {
     expect(await run(['delete', 'w-2'], t.io)).toBe(EXIT.denied)
     expect(t.err()).toContain("lacks the tool 'delete'")
     expect(t.calls).toEqual([])
+  })
+
+  it('takes the tool each command needs from the command table', async () => {
+    const all = [...new Set(Object.values(commandTable).map((c) => c.permission))]
+    const cases: [string[], CommandName][] = [
+      [['respond', 'hi'], 'respond'],
+      [['spawn', '--agent', 'shell'], 'create'],
+      [['send', 'w-2', '--prompt', 'p'], 'send_command'],
+      [['status', 'w-2'], 'status'],
+      [['logs', 'w-2'], 'logs'],
+      [['delete', 'w-2'], 'delete'],
+      [['file', 'put', 'w-2', '/x'], 'send_file'],
+      [['file', 'get', 'w-2', '/x'], 'read_file'],
+    ]
+    for (const [argv, command] of cases) {
+      const tool = commandTable[command].permission
+      const t = setup(undefined, { ORCHESTRATOR_ALLOWED_TOOLS: all.filter((x) => x !== tool).join(',') })
+      expect(await run(argv, t.io), argv.join(' ')).toBe(EXIT.denied)
+      expect(t.err()).toContain(`lacks the tool '${tool}'`)
+      expect(t.calls).toEqual([])
+    }
   })
 
   it('maps server refusals to exit codes: 401/403 → 3, 404 → 4, other → 1', async () => {

@@ -1,7 +1,10 @@
 /**
  * The `orchestrator` CLI: what an agent inside a worker runs to call back into the service.
- * Pure apart from its injected I/O, so every command is testable without a container.
+ * Pure apart from its injected I/O, so every command is testable without a container. Which
+ * tool a verb needs and how its request looks come from the command table.
  */
+import { commandTable, type CommandName } from '../core/commands.ts'
+import { requestFor } from './request.ts'
 
 /** Exit codes: documented in `orchestrator --help`. */
 export const EXIT = { ok: 0, other: 1, usage: 2, denied: 3, notFound: 4 } as const
@@ -64,18 +67,24 @@ Environment: ORCHESTRATOR_URL (http(s)://… or unix://<socket path>), ORCHESTRA
   file: 'Usage: orchestrator file put <worker> <path> [--from F] [--json]\n       orchestrator file get <worker> <path>\nWrites or reads a file in a worker.',
 }
 
-/** Which tool each command needs (the server checks the same). */
-const TOOL: Record<string, string | undefined> = {
-  whoami: undefined,
-  tools: undefined,
-  respond: 'respond',
-  spawn: 'spawn',
-  send: 'send',
-  status: 'status',
-  logs: 'logs',
-  delete: 'delete',
-  file: 'file',
+/**
+ * The catalog commands each verb calls; it needs their tools, as the server checks. (`spawn
+ * --prompt` also sends the prompt: that the server checks alone, once the worker exists.)
+ */
+const USES: Record<string, readonly CommandName[]> = {
+  whoami: [],
+  tools: [],
+  respond: ['respond'],
+  spawn: ['create'],
+  send: ['send_command'],
+  status: ['status'],
+  logs: ['logs'],
+  delete: ['delete'],
+  file: ['send_file', 'read_file'],
 }
+
+/** The tools a verb needs. */
+const toolsOf = (verb: string) => [...new Set(USES[verb]!.map((name) => commandTable[name].permission))]
 
 interface Parsed {
   command: string
@@ -127,11 +136,11 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
       io.stdout(`${HELP[p.help ? p.command : ''] ?? HELP['']}\n`)
       return p.command || p.help ? EXIT.ok : EXIT.usage
     }
-    if (!(p.command in TOOL)) throw new CliError(EXIT.usage, `unknown command '${p.command}'\n${HELP['']}`, 'usage')
-    const tool = TOOL[p.command]
+    if (!Object.hasOwn(USES, p.command)) throw new CliError(EXIT.usage, `unknown command '${p.command}'\n${HELP['']}`, 'usage')
     const allowed = (io.env.ORCHESTRATOR_ALLOWED_TOOLS ?? '').split(',').filter(Boolean)
-    if (tool && io.env.ORCHESTRATOR_ALLOWED_TOOLS !== undefined && !allowed.includes(tool)) {
-      throw new CliError(EXIT.denied, `permission denied: this worker lacks the tool '${tool}'`, 'tool_not_allowed')
+    const missing = toolsOf(p.command).find((tool) => !allowed.includes(tool))
+    if (missing && io.env.ORCHESTRATOR_ALLOWED_TOOLS !== undefined) {
+      throw new CliError(EXIT.denied, `permission denied: this worker lacks the tool '${missing}'`, 'tool_not_allowed')
     }
     const api = client(io)
     return await commands[p.command]!(p, api, io)
@@ -186,9 +195,15 @@ const client = (io: CliIo) => {
     const exit = res.status === 401 || res.status === 403 ? EXIT.denied : res.status === 404 ? EXIT.notFound : res.status === 400 ? EXIT.usage : EXIT.other
     throw new CliError(exit, error.message, error.code)
   }
+  /** Calls catalog command `name`; `bytes` is the body of a command that takes raw bytes. */
+  const command = (name: CommandName, input: Record<string, unknown>, bytes?: Uint8Array) => {
+    const r = requestFor(commandTable[name].http, input)
+    return call(r.method, r.path, r.body, bytes)
+  }
   return {
     json: async (method: string, path: string, body?: unknown) => (await call(method, path, body)).json() as Promise<any>,
-    raw: call,
+    run: async (name: CommandName, input: Record<string, unknown>) => (await command(name, input)).json() as Promise<any>,
+    command,
   }
 }
 
@@ -223,20 +238,20 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
   },
   async respond(p, api, io) {
     const text = need(p.positional.join(' ') || undefined, '<text>', 'respond')
-    const r = await api.json('POST', `/v1/workers/${self(io)}/respond`, { text })
+    const r = await api.run('respond', { workerId: self(io), text })
     print(io, p, r, '')
     return EXIT.ok
   },
   async spawn(p, api, io) {
     const agent = need(one(p, 'agent'), '--agent', 'spawn')
     const config = { agent, capabilities: p.flags.get('cap') ?? [], allowedTools: p.flags.get('tool') ?? [] }
-    const created = await api.json('POST', '/v1/workers', config)
+    const created = await api.run('create', { config })
     const prompt = one(p, 'prompt')
     if (!prompt) {
       print(io, p, created, created.workerId)
       return EXIT.ok
     }
-    const r = await api.json('POST', `/v1/workers/${created.workerId}/commands`, { prompt })
+    const r = await api.run('send_command', { workerId: created.workerId, prompt })
     print(io, p, { workerId: created.workerId, ...r }, `${created.workerId}\n${sendResult(r)}`)
     return r.exitCode === 0 ? EXIT.ok : EXIT.other
   },
@@ -245,13 +260,13 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
     const prompt = one(p, 'prompt')
     if (!prompt && p.rest.length === 0) throw new CliError(EXIT.usage, `send: give --prompt P or -- CMD…\n${HELP.send}`, 'usage')
     if (prompt && p.rest.length > 0) throw new CliError(EXIT.usage, 'send: --prompt and -- CMD are exclusive', 'usage')
-    const r = await api.json('POST', `/v1/workers/${worker}/commands`, prompt ? { prompt } : { argv: p.rest })
+    const r = await api.run('send_command', { workerId: worker, ...(prompt ? { prompt } : { argv: p.rest }) })
     print(io, p, r, sendResult(r))
     return r.exitCode === 0 ? EXIT.ok : EXIT.other
   },
   async status(p, api, io) {
     const worker = p.positional[0] ?? self(io)
-    const s = await api.json('GET', `/v1/workers/${worker}`)
+    const s = await api.run('status', { workerId: worker })
     print(io, p, s, `${s.workerId} ${s.state} agent=${s.agent} expires=${s.expiresAt}${s.commandRunning ? ' (command running)' : ''}`)
     return EXIT.ok
   },
@@ -259,30 +274,28 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
     const worker = need(p.positional[0], '<worker>', 'logs')
     const tail = one(p, 'tail')
     if (tail !== undefined && !/^\d+$/.test(tail)) throw new CliError(EXIT.usage, '--tail must be a number', 'usage')
-    const r = await api.json('GET', `/v1/workers/${worker}/logs${tail ? `?tail=${tail}` : ''}`)
+    const r = await api.run('logs', { workerId: worker, ...(tail ? { tail } : {}) })
     print(io, p, r, (r.lines as { text: string }[]).map((l) => l.text).join('\n'))
     return EXIT.ok
   },
   async delete(p, api, io) {
     const worker = need(p.positional[0], '<worker>', 'delete')
-    const r = await api.json('DELETE', `/v1/workers/${worker}`)
+    const r = await api.run('delete', { workerId: worker })
     print(io, p, r, `deleted ${r.workerId}${r.children.length ? ` and ${r.children.length} sub-workers` : ''}`)
     return EXIT.ok
   },
   async file(p, api, io) {
     const [verb, worker, path] = p.positional
     if (verb !== 'put' && verb !== 'get') throw new CliError(EXIT.usage, `file: expected put or get\n${HELP.file}`, 'usage')
-    need(worker, '<worker>', 'file')
-    need(path, '<path>', 'file')
-    const url = `/v1/workers/${worker}/files?path=${encodeURIComponent(path!)}`
+    const input = { workerId: need(worker, '<worker>', 'file'), path: need(path, '<path>', 'file') }
     if (verb === 'put') {
       const from = one(p, 'from')
       const bytes = from ? await io.readFile(from) : await io.readStdin()
-      const r = (await (await api.raw('PUT', url, undefined, bytes)).json()) as { path: string; size: number }
+      const r = (await (await api.command('send_file', input, bytes)).json()) as { path: string; size: number }
       print(io, p, r, `wrote ${r.size} bytes to ${r.path}`)
       return EXIT.ok
     }
-    const res = await api.raw('GET', url)
+    const res = await api.command('read_file', input)
     const bytes = new Uint8Array(await res.arrayBuffer())
     if (p.json) print(io, p, { path, size: bytes.length, content: btoa(String.fromCharCode(...bytes)) }, '')
     else io.stdout(bytes)

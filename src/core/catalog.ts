@@ -1,158 +1,160 @@
 import type { z } from 'zod'
+import {
+  commandTable,
+  type BytesSpec,
+  type CommandName,
+  type CommandSpec,
+  type StreamSpec,
+} from './commands.ts'
 import * as S from './schemas.ts'
 import type { CommandHooks, WorkerService } from './service.ts'
 
-/** How a command is exposed over HTTP. The Redis adapter ignores this. */
-export interface HttpBinding {
-  method: 'get' | 'post' | 'put' | 'patch' | 'delete'
-  /** Hono-style path; `:id` is the worker id. */
+export type {
+  BytesSpec,
+  CommandName,
+  CommandSpec,
+  HttpBinding,
+  Scope,
+  StreamSpec,
+} from './commands.ts'
+
+/** Runs a command as a stream: each item goes to `emit`; the result closes the stream. */
+export type StreamRun<I> = (
+  service: WorkerService,
+  input: I,
+  hooks: CommandHooks & { signal: AbortSignal },
+  emit: (item: unknown) => void,
+) => Promise<unknown>
+
+/** A file's bytes read out of a worker, and the path they were read from. */
+export interface FileBytes {
   path: string
-  /**
-   * Where the input comes from besides path and query: `json` merges the JSON body,
-   * `config` wraps the JSON body as `{ config }`, `raw` is a raw byte body (files), `none`.
-   */
-  body: 'json' | 'config' | 'raw' | 'none'
-  /** `file` answers with raw bytes unless the caller asks for JSON. */
-  response?: 'json' | 'file'
-  status?: 200 | 201
+  bytes: Uint8Array
+}
+
+/** How a command with bytes moves them without base64 (see BytesSpec). */
+export interface BytesRun<I> {
+  /** Writes `bytes` as the input's bytes field (which holds `''`). */
+  put?: (
+    service: WorkerService,
+    input: I,
+    bytes: Uint8Array,
+    hooks: CommandHooks,
+  ) => Promise<unknown>
+  /** Reads the bytes the output field would hold. */
+  get?: (service: WorkerService, input: I) => Promise<FileBytes>
 }
 
 /** One operation, declared once and served over both HTTP and Redis. */
-export interface Command<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType> {
+export interface Command<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType>
+  extends Omit<CommandSpec, 'stream' | 'bytes'> {
   name: string
-  summary: string
   input: I
   output: O
-  /** The permission a worker token needs to call it (see allowedTools). */
-  permission: string
-  http: HttpBinding
   run: (service: WorkerService, input: z.output<I>, hooks: CommandHooks) => Promise<z.output<O>>
+  stream?: StreamSpec & { run: StreamRun<z.output<I>> }
+  bytes?: BytesSpec & BytesRun<z.output<I>>
 }
 
-const command = <I extends z.ZodType, O extends z.ZodType>(c: Command<I, O>): Command<I, O> => c
+/** The code of a command, joined to its entry in the command table. */
+interface Impl<I extends z.ZodType, O extends z.ZodType> {
+  input: I
+  output: O
+  run: Command<I, O>['run']
+  stream?: StreamRun<z.output<I>>
+  bytes?: BytesRun<z.output<I>>
+}
+
+const command = <I extends z.ZodType, O extends z.ZodType>(
+  name: CommandName,
+  impl: Impl<I, O>,
+): Command<I, O> => {
+  const spec: CommandSpec = commandTable[name]
+  const { stream, bytes, ...rest } = spec
+  if (!stream !== !impl.stream || !bytes !== !impl.bytes) {
+    throw new Error(`catalog: '${name}' must implement exactly what the command table declares`)
+  }
+  return {
+    name,
+    ...rest,
+    input: impl.input,
+    output: impl.output,
+    run: impl.run,
+    ...(stream && impl.stream ? { stream: { ...stream, run: impl.stream } } : {}),
+    ...(bytes && impl.bytes ? { bytes: { ...bytes, ...impl.bytes } } : {}),
+  }
+}
 
 /** The command catalog: every operation the service offers, in one table. */
 export const catalog = [
-  command({
-    name: 'create',
-    summary: 'Create a worker from a WorkerConfig (builds or reuses its image, starts the container)',
+  command('create', {
     input: S.createInput,
     output: S.createOutput,
-    permission: 'spawn',
-    http: { method: 'post', path: '/v1/workers', body: 'config', status: 201 },
-    run: (s, input, hooks) => s.create(input, hooks, hooks.caller ? { parentId: hooks.caller } : undefined),
+    run: (s, input, hooks) =>
+      s.create(input, hooks, hooks.caller ? { parentId: hooks.caller } : undefined),
   }),
-  command({
-    name: 'list',
-    summary: 'List workers, optionally filtered by labels',
-    input: S.listInput,
-    output: S.listOutput,
-    permission: 'status',
-    http: { method: 'get', path: '/v1/workers', body: 'none' },
-    run: (s, input) => s.list(input),
-  }),
-  command({
-    name: 'status',
-    summary: "A worker's state, plugins, times and deadlines",
+  command('list', { input: S.listInput, output: S.listOutput, run: (s, input) => s.list(input) }),
+  command('status', {
     input: S.statusInput,
     output: S.statusOutput,
-    permission: 'status',
-    http: { method: 'get', path: '/v1/workers/:id', body: 'none' },
     run: (s, input) => s.status(input),
   }),
-  command({
-    name: 'send_command',
-    summary: 'Run a prompt through the agent, or a shell/argv command; SSE with Accept: text/event-stream',
+  command('send_command', {
     input: S.sendCommandInput,
     output: S.sendCommandOutput,
-    permission: 'send',
-    http: { method: 'post', path: '/v1/workers/:id/commands', body: 'json' },
     run: (s, input, hooks) => s.sendCommand(input, hooks),
+    stream: (s, input, hooks, emit) =>
+      s.sendCommand(input, { ...hooks, onOutput: (stream, data) => emit({ stream, data }) }),
   }),
-  command({
-    name: 'send_file',
-    summary: 'Write a file into the worker (HTTP: raw body bytes, ?path=&mode=)',
+  command('send_file', {
     input: S.sendFileInput,
     output: S.sendFileOutput,
-    permission: 'file',
-    http: { method: 'put', path: '/v1/workers/:id/files', body: 'raw' },
     run: (s, input, hooks) => s.sendFile(input, hooks),
+    bytes: { put: (s, input, bytes) => s.putBytes(input.workerId, input.path, bytes, input.mode) },
   }),
-  command({
-    name: 'read_file',
-    summary: 'Read a file from the worker (HTTP: raw bytes, or JSON with Accept: application/json)',
+  command('read_file', {
     input: S.readFileInput,
     output: S.readFileOutput,
-    permission: 'file',
-    http: { method: 'get', path: '/v1/workers/:id/files', body: 'none', response: 'file' },
     run: (s, input) => s.readFile(input),
+    bytes: { get: (s, input) => s.getBytes(input.workerId, input.path) },
   }),
-  command({
-    name: 'logs',
-    summary: "The worker container's log lines (?tail=N&since=unix; follow=1 streams SSE)",
+  command('logs', {
     input: S.logsInput,
     output: S.logsOutput,
-    permission: 'logs',
-    http: { method: 'get', path: '/v1/workers/:id/logs', body: 'none' },
     run: (s, input) => s.logs(input),
+    stream: (s, input, hooks, emit) => s.followLogs(input, emit, hooks.signal),
   }),
-  command({
-    name: 'pause',
-    summary: 'Freeze the worker (docker pause)',
+  command('pause', {
     input: S.workerRefInput,
     output: S.stateOutput,
-    permission: 'pause',
-    http: { method: 'post', path: '/v1/workers/:id/pause', body: 'none' },
     run: (s, input, hooks) => s.pause(input, hooks),
   }),
-  command({
-    name: 'resume',
-    summary: 'Thaw a paused worker',
+  command('resume', {
     input: S.workerRefInput,
     output: S.stateOutput,
-    permission: 'pause',
-    http: { method: 'post', path: '/v1/workers/:id/resume', body: 'none' },
     run: (s, input, hooks) => s.resume(input, hooks),
   }),
-  command({
-    name: 'update',
-    summary: "Change a worker's TTL or idle time",
+  command('update', {
     input: S.updateInput,
     output: S.statusOutput,
-    permission: 'update',
-    http: { method: 'patch', path: '/v1/workers/:id', body: 'json' },
     run: (s, input, hooks) => s.update(input, hooks),
   }),
-  command({
-    name: 'delete',
-    summary: 'Stop and remove the worker',
+  command('delete', {
     input: S.workerRefInput,
     output: S.deleteOutput,
-    permission: 'delete',
-    http: { method: 'delete', path: '/v1/workers/:id', body: 'none' },
     run: (s, input, hooks) => s.delete(input, hooks),
   }),
-  command({
-    name: 'respond',
-    summary: "Publish a response event for the worker (an agent talking back mid-task)",
+  command('respond', {
     input: S.respondInput,
     output: S.respondOutput,
-    permission: 'respond',
-    http: { method: 'post', path: '/v1/workers/:id/respond', body: 'json' },
     run: (s, input, hooks) => s.respond(input, hooks),
   }),
-  command({
-    name: 'plugins',
-    summary: 'Loaded plugins, their versions, and load errors',
+  command('plugins', {
     input: S.pluginsInput,
     output: S.pluginsOutput,
-    permission: 'plugins',
-    http: { method: 'get', path: '/v1/plugins', body: 'none' },
     run: async (s) => s.plugins(),
   }),
 ] as const satisfies readonly Command[]
-
-export type CommandName = (typeof catalog)[number]['name']
 
 /** Looks a command up by name. */
 export const findCommand = (name: string): Command | undefined =>

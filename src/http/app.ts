@@ -8,7 +8,8 @@ import type { WorkerService } from '../core/service.ts'
 import { docsPage } from './docs.ts'
 import { errorBody, onError } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
-import { registerCommandRoutes, type RemoteDispatch } from './routes.ts'
+import { registerCommandRoutes } from './routes.ts'
+import { Dispatcher, type Forwarder } from '../core/dispatcher.ts'
 import { registerEventRoute, type EventFeed } from './events.ts'
 import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
@@ -29,7 +30,9 @@ export interface AppOptions {
   /** Who may call: API token, worker tokens, and whether unauthenticated calls are refused. */
   auth?: Omit<AuthOptions, 'service'>
   /** Forwards commands for workers owned by other instances (Redis on). */
-  remote?: RemoteDispatch
+  remote?: Forwarder
+  /** Runs the commands (default: one over `service` and `remote`). */
+  dispatcher?: Dispatcher
   /** Source of `GET /v1/events` (default: this process's event bus). */
   events?: EventFeed
   /** Readiness checks by dependency name; each resolves when it answers (default: docker ping). */
@@ -67,7 +70,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   app.use('/v1/*', authenticate({ ...opts.auth, service: opts.service }))
   app.get('/v1/whoami', async (c) => {
     const p = principalOf(c)
-    if (p.kind === 'operator') return c.json({ kind: 'operator' })
+    if (p.kind !== 'worker') return c.json({ kind: 'operator' })
     const status = await opts.service.status({ workerId: p.workerId })
     return c.json({ kind: 'worker', workerId: p.workerId, tools: p.tools, parentId: status.parentId ?? null, agent: status.agent })
   })
@@ -79,11 +82,14 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
     },
     logger,
   )
-  registerCommandRoutes(app, catalog as readonly Command[], opts.service, {
+  const dispatcher =
+    opts.dispatcher ??
+    new Dispatcher({ service: opts.service, logger, ...(opts.remote ? { forwarder: opts.remote } : {}) })
+  registerCommandRoutes(app, catalog as readonly Command[], dispatcher, {
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
     streams,
-  }, opts.remote)
+  })
 
   registerEventRoute(app, opts.events ?? opts.service.events, streams)
 

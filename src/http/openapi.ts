@@ -22,11 +22,17 @@ const errorSchema = {
   required: ['error'],
 }
 
-/** Input fields that travel in the path or query rather than the body. */
+/** Input fields that travel as query parameters of their own name. */
 const queryFields = (cmd: Command): string[] => {
-  if (cmd.http.body === 'json' || cmd.http.body === 'config') return []
+  const { http } = cmd
+  if (http.body === 'json' || http.body === 'config') return []
+  const elsewhere = new Set([
+    ...Object.values(http.params ?? {}),
+    ...Object.values(http.query ?? {}).map((q) => q.field),
+    ...(http.body === 'raw' && cmd.bytes?.input ? [cmd.bytes.input] : []),
+  ])
   const json = schema(cmd.input, 'input') as { properties?: Record<string, unknown> }
-  return Object.keys(json.properties ?? {}).filter((k) => k !== 'workerId' && k !== 'content' && k !== 'labels')
+  return Object.keys(json.properties ?? {}).filter((k) => !elsewhere.has(k))
 }
 
 /** Builds the OpenAPI 3 document from the command catalog. */
@@ -35,8 +41,9 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
   for (const cmd of commands) {
     const path = toOpenApiPath(cmd.http.path)
     const parameters: unknown[] = []
-    if (cmd.http.path.includes(':id')) {
-      parameters.push({ name: 'id', in: 'path', required: true, schema: { type: 'string' }, description: 'worker id' })
+    for (const [name, field] of Object.entries(cmd.http.params ?? {})) {
+      const description = field === 'workerId' ? 'worker id' : field
+      parameters.push({ name, in: 'path', required: true, schema: { type: 'string' }, description })
     }
     const inputJson = schema(cmd.input, 'input') as {
       properties?: Record<string, unknown>
@@ -50,22 +57,25 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
         schema: inputJson.properties?.[name] ?? {},
       })
     }
-    if (cmd.name === 'list') {
-      parameters.push({ name: 'label', in: 'query', schema: { type: 'string' }, description: 'key=value, repeatable' })
+    for (const [name, q] of Object.entries(cmd.http.query ?? {})) {
+      parameters.push({ name, in: 'query', schema: { type: 'string' }, description: q.description })
     }
-    if (cmd.name === 'logs') {
-      parameters.push({ name: 'follow', in: 'query', schema: { type: 'string', enum: ['1'] }, description: 'stream as SSE' })
+    const when = cmd.http.streamWhen
+    if (when && 'query' in when) {
+      parameters.push({ name: when.query, in: 'query', schema: { type: 'string', enum: [when.value] }, description: when.description })
     }
     let requestBody: unknown
     if (cmd.http.body === 'config') {
-      requestBody = { required: true, content: { 'application/json': { schema: (inputJson.properties ?? {}).config } } }
+      const field = (inputJson.properties ?? {})[cmd.http.bodyField ?? 'config']
+      requestBody = { required: true, content: { 'application/json': { schema: field } } }
     } else if (cmd.http.body === 'json') {
-      const { workerId: _omit, ...props } = inputJson.properties ?? {}
+      const inPath = new Set(Object.values(cmd.http.params ?? {}))
+      const props = Object.fromEntries(Object.entries(inputJson.properties ?? {}).filter(([k]) => !inPath.has(k)))
       requestBody = {
         required: true,
         content: {
           'application/json': {
-            schema: { ...inputJson, properties: props, required: (inputJson.required ?? []).filter((r) => r !== 'workerId') },
+            schema: { ...inputJson, properties: props, required: (inputJson.required ?? []).filter((r) => !inPath.has(r)) },
           },
         },
       }
@@ -74,7 +84,7 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
     }
     const ok: Record<string, unknown> = { 'application/json': { schema: schema(cmd.output, 'output') } }
     if (cmd.http.response === 'file') ok['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } }
-    if (cmd.name === 'send_command' || cmd.name === 'logs') ok['text/event-stream'] = { schema: { type: 'string' } }
+    if (cmd.stream) ok['text/event-stream'] = { schema: { type: 'string' } }
     const err = { content: { 'application/json': { schema: errorSchema } } }
     paths[path] ??= {}
     paths[path][cmd.http.method] = {

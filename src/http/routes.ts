@@ -1,28 +1,14 @@
 import type { Context, Hono } from 'hono'
-import { authorize } from '../core/auth/authorize.ts'
-import { principalOf, type AppEnv } from './auth.ts'
 import { bodyLimit } from 'hono/body-limit'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
-import type { Command } from '../core/catalog.ts'
-import { BadRequestError, PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
-import { parseInput } from '../core/validation.ts'
-import * as S from '../core/schemas.ts'
-import type { WorkerService } from '../core/service.ts'
+import { callerOf } from '../core/auth/authorize.ts'
+import type { Command, HttpBinding } from '../core/catalog.ts'
+import type { CommandStream, Dispatcher, Outcome } from '../core/dispatcher.ts'
+import { BadRequestError, PayloadTooLargeError, toSpawnerError } from '../core/errors.ts'
+import { principalOf, type AppEnv } from './auth.ts'
 import { errorBody } from './errors.ts'
 import { readJsonObject } from './json-body.ts'
-import { base64ToBytes, bytesToBase64 } from '../core/bytes.ts'
 import type { SseStreams } from './sse.ts'
-
-/** Sends a worker's command to the instance that owns it (several instances on one Redis). */
-export interface RemoteDispatch {
-  /** The other instance owning `workerId`, or undefined to serve it here. */
-  ownerOf(workerId: string): Promise<string | undefined>
-  /** `caller` is the worker making the call, so the owner applies the rules for workers. */
-  call(owner: string, command: string, payload: unknown, timeoutMs: number, caller?: string): Promise<unknown>
-}
-
-/** Extra time a forwarded request gets beyond its own timeout. */
-const FORWARD_SLACK_MS = 30_000
 
 export interface RouteLimits {
   /** Largest JSON body. */
@@ -33,155 +19,135 @@ export interface RouteLimits {
   streams: SseStreams
 }
 
-/** Query parameters that steer the HTTP answer and are not command input. */
-const HTTP_ONLY_QUERY = new Set(['follow'])
+/** Query parameters that switch some command's answer to a stream: never command input. */
+const streamSwitches = (commands: readonly Command[]) =>
+  new Set(
+    commands.flatMap((c) => {
+      const when = c.http.streamWhen
+      return when && 'query' in when ? [when.query] : []
+    }),
+  )
 
-const wantsSse = (c: Context) => (c.req.header('accept') ?? '').includes('text/event-stream')
+/** Repeated `key=value` query values as a record. */
+const pairs = (name: string, values: string[]) =>
+  Object.fromEntries(
+    values.map((v) => {
+      const at = v.indexOf('=')
+      if (at <= 0) {
+        const issue = { path: name, message: 'must be key=value' }
+        throw new BadRequestError(`${name}: '${v}' must be key=value`, [issue])
+      }
+      return [v.slice(0, at), v.slice(at + 1)]
+    }),
+  )
 
-/** Collects a command's input from path, query and body, as its binding says. */
-const collectInput = async (c: Context<AppEnv>, cmd: Command): Promise<Record<string, unknown>> => {
+/** Collects a command's input from query, body and path, as its binding says. */
+const collectInput = async (
+  c: Context<AppEnv>,
+  http: HttpBinding,
+  switches: ReadonlySet<string>,
+) => {
   const input: Record<string, unknown> = {}
   for (const [key, values] of Object.entries(c.req.queries())) {
-    if (HTTP_ONLY_QUERY.has(key)) continue
-    if (cmd.name === 'list' && key === 'label') {
-      input.labels = Object.fromEntries(
-        values.map((v) => {
-          const at = v.indexOf('=')
-          if (at <= 0) throw new BadRequestError(`label: '${v}' must be key=value`, [{ path: 'label', message: 'must be key=value' }])
-          return [v.slice(0, at), v.slice(at + 1)]
-        }),
-      )
-      continue
-    }
-    input[key] = values.length === 1 ? values[0] : values
+    if (switches.has(key)) continue
+    const special = Object.hasOwn(http.query ?? {}, key) ? http.query![key]! : undefined
+    if (special) input[special.field] = pairs(key, values)
+    else input[key] = values.length === 1 ? values[0] : values
   }
-  if (cmd.http.body === 'json' || cmd.http.body === 'config') {
-    const body = await readJsonObject(c)
-    if (cmd.http.body === 'config') input.config = body
-    else Object.assign(input, body)
+  if (http.body === 'json') Object.assign(input, await readJsonObject(c))
+  else if (http.body === 'config') input[http.bodyField ?? 'config'] = await readJsonObject(c)
+  // Last: the path names the worker, whatever the body says.
+  for (const [param, field] of Object.entries(http.params ?? {})) {
+    const value = c.req.param(param)
+    if (value !== undefined) input[field] = value
   }
-  const id = c.req.param('id')
-  if (id !== undefined) input.workerId = id
   return input
 }
 
-/** Registers one route per catalog command. */
-export const registerCommandRoutes = (
-  app: Hono<AppEnv>,
-  commands: readonly Command[],
-  service: WorkerService,
-  limits: RouteLimits,
-  remote?: RemoteDispatch,
-) => {
-  const tooLarge = (max: number) => (c: Context) =>
-    c.json(errorBody(new PayloadTooLargeError(`body is larger than ${max} bytes`)), 413)
+const accepts = (c: Context, type: string) => (c.req.header('accept') ?? '').includes(type)
 
-  for (const cmd of commands) {
-    const max = cmd.http.body === 'raw' ? limits.maxFileBytes : limits.maxBodyBytes
-    const handler = async (c: Context<AppEnv>) => {
-      const raw = await collectInput(c, cmd)
-      const principal = principalOf(c)
-      const caller = principal.kind === 'worker' ? principal.workerId : undefined
-
-      if (cmd.http.body === 'raw') {
-        // File bytes skip base64: validate the other fields, then hand the body over as is.
-        const input = parseInput(cmd.input, { ...raw, content: '' }, `${cmd.name} input`) as { workerId: string; path: string; mode?: number }
-        await authorize(principal, cmd, input, service)
-        const bytes = new Uint8Array(await c.req.arrayBuffer())
-        const owner = await remote?.ownerOf(input.workerId)
-        if (owner) {
-          const payload = { ...input, content: bytesToBase64(bytes), encoding: 'base64' }
-          return c.json((await remote!.call(owner, cmd.name, payload, FORWARD_SLACK_MS, caller)) as object, 200)
-        }
-        return c.json(await service.putBytes(input.workerId, input.path, bytes, input.mode), 200)
-      }
-
-      // Every command with a file or stream answer takes a workerId (and file commands a path).
-      const input = parseInput(cmd.input, raw, `${cmd.name} input`) as { workerId: string; path: string; timeoutMs?: number }
-      await authorize(principal, cmd, input, service)
-
-      const owner = typeof input.workerId === 'string' ? await remote?.ownerOf(input.workerId) : undefined
-      if (owner) {
-        const timeout = (input.timeoutMs ?? 0) + FORWARD_SLACK_MS
-        if (cmd.http.response === 'file' && !(c.req.header('accept') ?? '').includes('application/json')) {
-          const file = (await remote!.call(owner, cmd.name, { ...input, encoding: 'base64' }, timeout, caller)) as { content: string }
-          const bytes = base64ToBytes(file.content)
-          return c.body(bytes as Uint8Array<ArrayBuffer>, 200, { 'content-type': 'application/octet-stream' })
-        }
-        const output = await remote!.call(owner, cmd.name, input, timeout, caller)
-        return c.json(output as object, (cmd.http.status ?? 200) as ContentfulStatusCode)
-      }
-
-      if (cmd.http.response === 'file' && !(c.req.header('accept') ?? '').includes('application/json')) {
-        const { path, bytes } = await service.getBytes(input.workerId, input.path)
-        return c.body(bytes as Uint8Array<ArrayBuffer>, 200, {
-          'content-type': 'application/octet-stream',
-          'content-length': String(bytes.length),
-          'x-file-path': encodeURIComponent(path),
-        })
-      }
-
-      if (cmd.name === 'send_command' && wantsSse(c)) return streamCommand(c, cmd, service, input, limits.streams, caller)
-      if (cmd.name === 'logs' && c.req.query('follow') === '1') return streamLogs(c, service, input, limits.streams, caller)
-
-      let output = await cmd.run(service, input, caller ? { caller } : {})
-      if (cmd.name === 'list' && caller) {
-        // A worker sees itself and what it spawned.
-        const all = (output as { workers: { workerId: string }[] }).workers
-        const mine = await Promise.all(all.map((w) => service.isWithin(w.workerId, caller).catch(() => false)))
-        output = { workers: all.filter((_, i) => mine[i]) }
-      }
-      return c.json(output as object, (cmd.http.status ?? 200) as ContentfulStatusCode)
-    }
-    app.on(cmd.http.method.toUpperCase(), cmd.http.path, bodyLimit({ maxSize: max, onError: tooLarge(max) }), handler)
-  }
+const wantsStream = (c: Context, http: HttpBinding) => {
+  const when = http.streamWhen
+  if (!when) return false
+  return 'accept' in when ? accepts(c, when.accept) : c.req.query(when.query) === when.value
 }
 
 /**
- * send_command as SSE: `output` events while it runs, then one `result` (or `error`). A client
- * that leaves or falls too far behind (see SseStreams) aborts the command.
+ * The stream as SSE: each event as it comes (numbered when the command says so), then the
+ * closing one, or an `error` event. A client that leaves or falls too far behind (see
+ * SseStreams) aborts the command.
  */
-const streamCommand = async (
+const sendStream = (
+  c: Context<AppEnv>,
+  stream: CommandStream,
+  streams: SseStreams,
+  worker: string | undefined,
+  abort: AbortController,
+) =>
+  streams.respond(
+    c,
+    async (sse) => {
+      sse.signal.addEventListener('abort', () => abort.abort(), { once: true })
+      let id = 0
+      const send = (event: string, data: unknown) => {
+        const numbered = stream.numbered ? { id: String(++id) } : {}
+        return sse.send({ event, data: JSON.stringify(data), ...numbered })
+      }
+      try {
+        for await (const e of stream) if (!send(e.event, e.data)) break
+      } catch (err) {
+        send('error', errorBody(toSpawnerError(err)))
+      }
+    },
+    worker,
+  )
+
+const respond = (
   c: Context<AppEnv>,
   cmd: Command,
-  service: WorkerService,
-  input: { workerId: string },
+  out: Outcome,
   streams: SseStreams,
-  caller: string | undefined,
+  abort: AbortController,
 ) => {
-  await service.get(input.workerId) // a missing worker is a 404, not an event
-  return streams.respond(c, async (sse) => {
-    let id = 0
-    const onOutput = (s: 'stdout' | 'stderr', data: string) => {
-      sse.send({ event: 'output', id: String(++id), data: JSON.stringify({ stream: s, data }) })
-    }
-    try {
-      const result = await cmd.run(service, input, { onOutput, signal: sse.signal, ...(caller ? { caller } : {}) })
-      sse.send({ event: 'result', id: String(++id), data: JSON.stringify(result) })
-    } catch (err) {
-      sse.send({ event: 'error', id: String(++id), data: JSON.stringify(errorBody(toSpawnerError(err))) })
-    }
-  }, caller)
+  const status = (cmd.http.status ?? 200) as ContentfulStatusCode
+  if (out.kind === 'result') return c.json(out.result as object, status)
+  if (out.kind === 'bytes') {
+    return c.body(out.bytes as Uint8Array<ArrayBuffer>, 200, {
+      'content-type': 'application/octet-stream',
+      'content-length': String(out.bytes.length),
+      'x-file-path': encodeURIComponent(out.path),
+    })
+  }
+  return sendStream(c, out.stream, streams, callerOf(principalOf(c)), abort)
 }
 
-/** logs?follow=1 as SSE: one `log` event per line until the client leaves or the worker stops. */
-const streamLogs = async (
-  c: Context<AppEnv>,
-  service: WorkerService,
-  input: unknown,
-  streams: SseStreams,
-  caller: string | undefined,
+/** Registers one route per catalog command, built from its HTTP binding. */
+export const registerCommandRoutes = (
+  app: Hono<AppEnv>,
+  commands: readonly Command[],
+  dispatcher: Dispatcher,
+  limits: RouteLimits,
 ) => {
-  const parsed = parseInput(S.logsInput, input, 'logs input')
-  await service.get(parsed.workerId)
-  return streams.respond(c, async (sse) => {
-    try {
-      await service.followLogs(parsed, (line) => sse.send({ event: 'log', data: JSON.stringify(line) }), sse.signal)
-      sse.send({ event: 'end', data: '{}' })
-    } catch (err) {
-      if (sse.signal.aborted) return
-      const e = err instanceof SpawnerError ? err : toSpawnerError(err)
-      sse.send({ event: 'error', data: JSON.stringify(errorBody(e)) })
+  const tooLarge = (max: number) => (c: Context) =>
+    c.json(errorBody(new PayloadTooLargeError(`body is larger than ${max} bytes`)), 413)
+  const switches = streamSwitches(commands)
+
+  for (const cmd of commands) {
+    const raw = cmd.http.body === 'raw'
+    const max = raw ? limits.maxFileBytes : limits.maxBodyBytes
+    const handler = async (c: Context<AppEnv>) => {
+      const input = await collectInput(c, cmd.http, switches)
+      const abort = new AbortController()
+      const out = await dispatcher.execute(principalOf(c), cmd, input, {
+        stream: wantsStream(c, cmd.http),
+        bytes: cmd.http.response === 'file' && !accepts(c, 'application/json'),
+        // File bytes skip base64, and are read only once the call is allowed.
+        ...(raw ? { body: async () => new Uint8Array(await c.req.arrayBuffer()) } : {}),
+        signal: abort.signal,
+      })
+      return respond(c, cmd, out, limits.streams, abort)
     }
-  }, caller)
+    const limit = bodyLimit({ maxSize: max, onError: tooLarge(max) })
+    app.on(cmd.http.method.toUpperCase(), cmd.http.path, limit, handler)
+  }
 }

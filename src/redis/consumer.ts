@@ -3,10 +3,12 @@ import { SpawnerError, toSpawnerError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
-import { parseInput } from '../core/validation.ts'
-import { parseEntry, requestFields, responseFields, type Parsed, type Request } from './protocol.ts'
+import type { Principal } from '../core/auth/authorize.ts'
+import { Dispatcher } from '../core/dispatcher.ts'
+import { RedisForwarder } from './forwarder.ts'
+import { parseEntry, type Parsed, type Request } from './protocol.ts'
 import type { AutoClaimReply, PendingReply, ReadReply, StreamEntry } from './replies.ts'
-import { fitAnswer } from './answer-size.ts'
+import { Answers, type Answer } from './answers.ts'
 import { trimHandled } from './trim.ts'
 import { redisNames, replyToRefusal, type RedisNames, type RedisSettings } from './settings.ts'
 
@@ -20,9 +22,9 @@ export interface RedisConsumerOptions {
   logger?: Logger
   /** Longest close() waits for requests in flight before releasing them. */
   shutdownMs?: number
+  /** Finds the owners of workers and hands requests to them (default: one of its own). */
+  forwarder?: RedisForwarder
 }
-
-type Answer = { ok: true; result: unknown } | { ok: false; error: SpawnerError }
 
 /** Errors worth another delivery: the engine was away, or something broke unexpectedly. */
 const retryable = (e: SpawnerError) => e.status === 503 || e.code === 'internal'
@@ -57,6 +59,9 @@ export class RedisConsumer {
   readonly names: RedisNames
   private readonly redis: Redis
   private readonly reader: Redis
+  private readonly dispatcher: Dispatcher
+  private readonly forwarder: RedisForwarder
+  private readonly answers: Answers
   private readonly logger: Logger
   private readonly s: RedisSettings
   private readonly me: string
@@ -81,6 +86,14 @@ export class RedisConsumer {
     this.me = opts.instance
     this.names = redisNames(opts.settings)
     this.myStream = this.names.instanceCommands(this.me)
+    this.answers = new Answers(opts.redis, this.names, opts.settings, this.logger)
+    this.forwarder =
+      opts.forwarder ?? new RedisForwarder(opts.redis, this.names, this.me, this.logger)
+    this.dispatcher = new Dispatcher({
+      service: opts.service,
+      forwarder: this.forwarder,
+      logger: this.logger,
+    })
   }
 
   /** Starts reading. A second call is refused. */
@@ -202,7 +215,7 @@ export class RedisConsumer {
       })
     }
     entry.done = work
-      .catch((err: unknown) => this.failed(stream, id, err))
+      .catch((err: unknown) => this.answers.failed(stream, id, err))
       .finally(() => {
         this.inFlight.delete(key)
         this.wake?.()
@@ -218,28 +231,39 @@ export class RedisConsumer {
         code: parsed.error.code,
         message: parsed.error.message,
       })
-      await this.answer(stream, parsed.entryId, { ...parsed, store: false }, { ok: false, error: parsed.error })
+      const meta = { ...parsed, store: false }
+      await this.answers.send(stream, parsed.entryId, meta, { ok: false, error: parsed.error })
       return
     }
     const req = parsed.request
-    const stored = await this.redis.get(this.names.answer(req.requestId))
-    if (stored !== null) return this.resend(stream, req, stored)
+    const stored = await this.answers.stored(req.requestId)
+    if (stored !== null) return this.answers.resend(stream, req, stored)
 
-    const workerId = (req.payload as { workerId?: unknown }).workerId
-    if (typeof workerId === 'string') {
-      const owner = await this.redis.hget(this.names.owners, workerId)
-      if (owner && owner !== this.me) {
-        if (await this.isAlive(owner)) return this.forward(stream, req, owner)
-        // Its owner is gone. If this instance's Docker host runs the worker too, serve it and
-        // take it over; otherwise keep the request for the owner's return (nothing is lost).
-        if (!(await this.opts.service.get(workerId).then(() => true, () => false))) {
-          this.logger.warn('request kept for a stopped owner', { requestId: req.requestId, workerId, owner })
-          return this.forward(stream, req, owner)
-        }
-        await this.opts.service.adopt(workerId)
-        await this.redis.hset(this.names.owners, workerId, this.me)
-        this.logger.info('worker adopted from a stopped instance', { workerId, from: owner })
+    // Validated, checked and placed: another instance's worker is handed to it with the entry's
+    // request_id and reply_to, and answered there.
+    const principal: Principal = req.caller
+      ? { kind: 'forwarded', workerId: req.caller }
+      : { kind: 'operator' }
+    let call
+    try {
+      call = await this.dispatcher.prepare(principal, req.command, req.payload, {
+        inputName: 'payload',
+      })
+    } catch (err) {
+      const error = toSpawnerError(err)
+      if (retryable(error)) throw error
+      // Refused before running: not stored, so a corrected request may reuse its request_id.
+      const meta = { ...req, store: false, held: false }
+      return this.answers.send(stream, req.entryId, meta, { ok: false, error })
+    }
+    if (call.owner) {
+      const fields = { requestId: req.requestId, owner: call.owner.instance }
+      if (!call.owner.alive) {
+        const { workerId } = call.input
+        this.logger.warn('request kept for a stopped owner', { ...fields, workerId })
       }
+      this.logger.debug('request forwarded', fields)
+      return this.forwarder.handOff(call.owner.instance, req, { stream, group: this.names.group })
     }
 
     // The lease lives as long as answers do: if its holder dies, whoever takes over sees it
@@ -248,24 +272,13 @@ export class RedisConsumer {
     const claimed = await this.redis.set(running, this.me, 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS, 'NX')
     if (claimed !== 'OK') return this.awaitOther(stream, req)
 
-    let input: unknown
-    try {
-      input = parseInput(req.command.input, req.payload, `${req.command.name} payload`)
-    } catch (err) {
-      // Refused before running: not stored, so a corrected request may reuse its request_id.
-      return this.answer(stream, req.entryId, { ...req, store: false }, { ok: false, error: toSpawnerError(err) })
-    }
     this.runningHere.add(req.requestId)
     let answer: Answer
     // Set by the service right before the command first changes something.
     let started = false
-    const hooks = {
-      requestId: req.requestId,
-      onEffect: () => void (started = true),
-      ...(req.caller ? { caller: req.caller } : {}),
-    }
+    const hooks = { requestId: req.requestId, onEffect: () => void (started = true) }
     try {
-      answer = { ok: true, result: await req.command.run(this.opts.service, input, hooks) }
+      answer = { ok: true, result: await this.dispatcher.result(call, hooks) }
     } catch (err) {
       const error = toSpawnerError(err)
       if (retryable(error) && !started) {
@@ -283,7 +296,7 @@ export class RedisConsumer {
       answer = { ok: false, error: retryable(error) ? interrupted(req.requestId, error) : error }
     }
     try {
-      await this.answer(stream, req.entryId, req, answer)
+      await this.answers.send(stream, req.entryId, req, answer)
     } finally {
       this.runningHere.delete(req.requestId)
     }
@@ -296,8 +309,8 @@ export class RedisConsumer {
    */
   private async awaitOther(stream: string, req: Request): Promise<void> {
     for (;;) {
-      const stored = await this.redis.get(this.names.answer(req.requestId))
-      if (stored !== null) return this.resend(stream, req, stored)
+      const stored = await this.answers.stored(req.requestId)
+      if (stored !== null) return this.answers.resend(stream, req, stored)
       const holder = await this.redis.get(this.names.running(req.requestId))
       const holderAlive =
         holder !== null &&
@@ -312,78 +325,16 @@ export class RedisConsumer {
             'it was not run again (it may or may not have taken effect)',
         )
         this.logger.warn('request interrupted by a dead instance', { requestId: req.requestId, holder })
-        return this.answer(stream, req.entryId, req, { ok: false, error })
+        return this.answers.send(stream, req.entryId, req, { ok: false, error })
       }
       if (this.stopped) throw new SpawnerError('shutting_down', 503, 'instance is shutting down')
       await sleep(200)
     }
   }
 
-  private async resend(stream: string, req: Request, stored: string) {
-    const fields = JSON.parse(stored) as string[]
-    await this.redis
-      .multi()
-      .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
-      .xack(stream, this.names.group, req.entryId)
-      .exec()
-  }
-
-  private async forward(stream: string, req: Request, owner: string) {
-    this.logger.debug('request forwarded', { requestId: req.requestId, owner })
-    await this.redis
-      .multi()
-      .xadd(this.names.instanceCommands(owner), '*', ...requestFields({
-        requestId: req.requestId,
-        command: req.command.name,
-        payload: req.payload,
-        ...(req.replyTo ? { replyTo: req.replyTo } : {}),
-        forwardedBy: this.me,
-      }))
-      .xack(stream, this.names.group, req.entryId)
-      .exec()
-  }
-
-  /** Stores the answer (when there is a request_id), sends it and acks, in one transaction. */
-  private async answer(
-    stream: string,
-    entryId: string,
-    meta: { requestId?: string; replyTo?: string; command?: { name: string }; store?: boolean },
-    answer: Answer,
-  ) {
-    const fields = responseFields(fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name), {
-      entryId,
-      ...(meta.requestId ? { requestId: meta.requestId } : {}),
-      ...(meta.command ? { command: meta.command.name } : {}),
-    })
-    const m = this.redis.multi()
-    if (meta.requestId && meta.store !== false) {
-      m.set(this.names.answer(meta.requestId), JSON.stringify(fields), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
-    }
-    m.xadd(meta.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*', ...fields)
-    m.xack(stream, this.names.group, entryId)
-    if (meta.requestId) m.del(this.names.running(meta.requestId))
-    m.del(this.failureKey(stream, entryId))
-    const results = await m.exec()
-    const failed = results?.find(([err]) => err)
-    if (failed) throw failed[0]
-  }
-
   private parse(id: string, fields: string[]): Parsed {
     const refuse = (replyTo: string) => replyToRefusal(this.names, replyTo)
     return parseEntry(id, fields, this.s.REDIS_MAX_PAYLOAD_BYTES, refuse)
-  }
-
-  private failureKey(stream: string, entryId: string) {
-    return `${this.names.dead}:failure:${stream}:${entryId}`
-  }
-
-  /** Records why an entry failed; it stays pending and is delivered again after the idle time. */
-  private async failed(stream: string, id: string, err: unknown) {
-    const e = toSpawnerError(err)
-    this.logger.warn('request failed; it will be retried', { entryId: id, code: e.code, message: e.message })
-    await this.redis
-      .set(this.failureKey(stream, id), JSON.stringify(e.toJSON()), 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS)
-      .catch((x) => this.warn('failure record failed', x))
   }
 
   private async isAlive(instance: string): Promise<boolean> {
@@ -446,7 +397,7 @@ export class RedisConsumer {
   }
 
   private async deadLetter(stream: string, id: string, fields: string[], deliveries: number) {
-    const last = (await this.redis.get(this.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
+    const last = (await this.redis.get(this.answers.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
     const parsed = this.parse(id, fields)
     const error = new SpawnerError(
       'dead_lettered',
@@ -459,7 +410,7 @@ export class RedisConsumer {
       'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields,
     )
     const meta = parsed.ok ? parsed.request : parsed
-    await this.answer(stream, id, meta, { ok: false, error })
+    await this.answers.send(stream, id, meta, { ok: false, error })
   }
 
   private warn(msg: string, err: unknown) {

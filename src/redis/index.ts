@@ -3,9 +3,9 @@ import type { Logger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
 import { RedisConsumer } from './consumer.ts'
 import { RedisEventFeed, publishEvents, trackOwnership, type EventPublisher } from './events.ts'
-import type { RedisSettings } from './settings.ts'
-import { Forwarder } from './forwarder.ts'
-import type { RemoteDispatch } from '../http/routes.ts'
+import { redisNames, type RedisSettings } from './settings.ts'
+import { RedisForwarder } from './forwarder.ts'
+import type { Forwarder as Remote } from '../core/dispatcher.ts'
 
 export { redisSettingsSchema, redisNames, type RedisSettings, type RedisNames } from './settings.ts'
 export { RedisConsumer } from './consumer.ts'
@@ -16,8 +16,8 @@ export interface RedisAdapter {
   /** The event publisher's buffer (bytes waiting for Redis, output events dropped). */
   publisher: EventPublisher
   feed: RedisEventFeed
-  /** Sends HTTP requests for other instances' workers to their owners. */
-  remote: RemoteDispatch
+  /** Finds the owners of workers and forwards HTTP requests for other instances' workers to them. */
+  remote: Remote
   redis: Redis
   close(): Promise<void>
 }
@@ -50,15 +50,7 @@ export const startRedisAdapter = async (opts: {
     redis.disconnect()
     throw new Error(lastError || (err as Error).message)
   }
-  const consumer = new RedisConsumer({
-    redis,
-    service: opts.service,
-    settings: opts.settings,
-    instance: opts.instance,
-    logger: opts.logger,
-    ...(opts.shutdownMs ? { shutdownMs: opts.shutdownMs } : {}),
-  })
-  const names = consumer.names
+  const names = redisNames(opts.settings)
   const publisher = publishEvents(opts.service.events, redis, names, {
     maxLen: opts.settings.REDIS_EVENT_LOG_MAXLEN,
     maxBufferBytes: opts.settings.REDIS_EVENT_BUFFER_BYTES,
@@ -69,18 +61,24 @@ export const startRedisAdapter = async (opts: {
   subscriber.on('error', () => undefined)
   const feed = new RedisEventFeed(subscriber, names.events, opts.logger)
   await feed.start()
+  // One forwarder for both protocols: the consumer finds owners with it, HTTP forwards through it.
+  const forwarder = new RedisForwarder(redis, names, opts.instance, opts.logger, feed)
+  const consumer = new RedisConsumer({
+    redis,
+    service: opts.service,
+    settings: opts.settings,
+    instance: opts.instance,
+    logger: opts.logger,
+    forwarder,
+    ...(opts.shutdownMs ? { shutdownMs: opts.shutdownMs } : {}),
+  })
   await consumer.run()
-  const forwarder = new Forwarder(redis, names, opts.instance, opts.logger)
-  const remote: RemoteDispatch = {
-    ownerOf: (workerId) => forwarder.remoteOwner(workerId),
-    call: (owner, command, payload, timeoutMs, caller) => forwarder.call(owner, command, payload, timeoutMs, caller),
-  }
   let closing: Promise<void> | undefined
   return {
     consumer,
     publisher,
     feed,
-    remote,
+    remote: forwarder,
     redis,
     close() {
       closing ??= (async () => {

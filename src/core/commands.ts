@@ -1,0 +1,209 @@
+/**
+ * What each command is, as data for the adapters: the permission a worker needs, whom a
+ * worker may aim it at, whether it streams or carries bytes, and its HTTP shape. The catalog
+ * (`catalog.ts`) adds schemas and code; the HTTP routes, the Redis consumer, the OpenAPI
+ * document and the `orchestrator` CLI are built from this table and never name a command.
+ * Free of zod and of the service, so the CLI bundles it without either.
+ */
+
+/**
+ * Whom a worker may aim a command at; operators may aim any command anywhere.
+ * - `worker`: the input's `workerId`, which must be the caller or a worker it spawned.
+ * - `spawn`: nobody yet; a worker's call makes a sub-worker of it.
+ * - `listing`: the workers it lists, cut down to the caller and those it spawned (`lists`).
+ * - `operator`: operators only.
+ */
+export type Scope = 'worker' | 'spawn' | 'listing' | 'operator'
+
+/** A query parameter read into an input field in a form of its own. */
+export interface QueryField {
+  /** The input field it fills. */
+  field: string
+  /** `pairs`: repeatable `key=value` values, read into a record. */
+  form: 'pairs'
+  description: string
+}
+
+/** How a command is exposed over HTTP. */
+export interface HttpBinding {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete'
+  /** Hono-style path. */
+  path: string
+  /** The input field each path parameter fills. */
+  params?: Readonly<Record<string, string>>
+  /**
+   * The body: `json`, a JSON object whose keys are input fields; `config`, a JSON object that is
+   * the one field `bodyField`; `raw`, bytes that are the field `bytes.input` (see CommandSpec);
+   * `none`. Query parameters are input fields of the same name, except those in `query` and
+   * the stream switch.
+   */
+  body: 'json' | 'config' | 'raw' | 'none'
+  bodyField?: string
+  /** Query parameters read in a form of their own. */
+  query?: Readonly<Record<string, QueryField>>
+  /** `file`: the answer is the file's bytes unless the request accepts JSON (`bytes.output`). */
+  response?: 'json' | 'file'
+  status?: 200 | 201
+  /** What asks for the command's stream (see `stream`): an Accept type, or a query switch. */
+  streamWhen?: { accept: string } | { query: string; value: string; description: string }
+}
+
+/** A command that can stream its progress instead of answering once. */
+export interface StreamSpec {
+  /** The event each item is sent as. */
+  item: string
+  /** The closing event; it carries the command's result (or `{}` when it has none). */
+  end: string
+  /** Events are numbered 1, 2, … (an SSE `id`), the error event too. */
+  numbered: boolean
+  /**
+   * How another instance relays it: `output`, its items are the command's output chunks
+   * (`{ stream, data }`), which reach it as events; `none`, only the owner can stream it.
+   */
+  relay: 'output' | 'none'
+}
+
+/** A command whose input or output is a file's bytes. In JSON they travel in base64. */
+export interface BytesSpec {
+  /** The input field the bytes fill. */
+  input?: string
+  /** The output field that holds the bytes. */
+  output?: string
+  /** The field that says how `input`/`output` is encoded (`base64` for bytes). */
+  encoding: string
+  /** The output field naming the file the bytes are (with `output`). */
+  path?: string
+}
+
+/** What the adapters need to know of one command. */
+export interface CommandSpec {
+  summary: string
+  /** The tool a worker token needs to call it (see allowedTools). */
+  permission: string
+  scope: Scope
+  /** For `listing`: the output field that lists workers (each with a `workerId`). */
+  lists?: string
+  /** The input field holding the command's own time limit (ms); forwarding waits that more. */
+  timeoutField?: string
+  stream?: StreamSpec
+  bytes?: BytesSpec
+  http: HttpBinding
+}
+
+const byId = { id: 'workerId' } as const
+
+/** Every command, by name. */
+export const commandTable = {
+  create: {
+    summary:
+      'Create a worker from a WorkerConfig (builds or reuses its image, starts the container)',
+    permission: 'spawn',
+    scope: 'spawn',
+    http: { method: 'post', path: '/v1/workers', body: 'config', bodyField: 'config', status: 201 },
+  },
+  list: {
+    summary: 'List workers, optionally filtered by labels',
+    permission: 'status',
+    scope: 'listing',
+    lists: 'workers',
+    http: {
+      method: 'get',
+      path: '/v1/workers',
+      body: 'none',
+      query: { label: { field: 'labels', form: 'pairs', description: 'key=value, repeatable' } },
+    },
+  },
+  status: {
+    summary: "A worker's state, plugins, times and deadlines",
+    permission: 'status',
+    scope: 'worker',
+    http: { method: 'get', path: '/v1/workers/:id', params: byId, body: 'none' },
+  },
+  send_command: {
+    summary:
+      'Run a prompt through the agent, or a shell/argv command; SSE with Accept: text/event-stream',
+    permission: 'send',
+    scope: 'worker',
+    timeoutField: 'timeoutMs',
+    stream: { item: 'output', end: 'result', numbered: true, relay: 'output' },
+    http: {
+      method: 'post',
+      path: '/v1/workers/:id/commands',
+      params: byId,
+      body: 'json',
+      streamWhen: { accept: 'text/event-stream' },
+    },
+  },
+  send_file: {
+    summary: 'Write a file into the worker (HTTP: raw body bytes, ?path=&mode=)',
+    permission: 'file',
+    scope: 'worker',
+    bytes: { input: 'content', encoding: 'encoding' },
+    http: { method: 'put', path: '/v1/workers/:id/files', params: byId, body: 'raw' },
+  },
+  read_file: {
+    summary: 'Read a file from the worker (HTTP: raw bytes, or JSON with Accept: application/json)',
+    permission: 'file',
+    scope: 'worker',
+    bytes: { output: 'content', encoding: 'encoding', path: 'path' },
+    http: {
+      method: 'get',
+      path: '/v1/workers/:id/files',
+      params: byId,
+      body: 'none',
+      response: 'file',
+    },
+  },
+  logs: {
+    summary: "The worker container's log lines (?tail=N&since=unix; follow=1 streams SSE)",
+    permission: 'logs',
+    scope: 'worker',
+    stream: { item: 'log', end: 'end', numbered: false, relay: 'none' },
+    http: {
+      method: 'get',
+      path: '/v1/workers/:id/logs',
+      params: byId,
+      body: 'none',
+      streamWhen: { query: 'follow', value: '1', description: 'stream as SSE' },
+    },
+  },
+  pause: {
+    summary: 'Freeze the worker (docker pause)',
+    permission: 'pause',
+    scope: 'worker',
+    http: { method: 'post', path: '/v1/workers/:id/pause', params: byId, body: 'none' },
+  },
+  resume: {
+    summary: 'Thaw a paused worker',
+    permission: 'pause',
+    scope: 'worker',
+    http: { method: 'post', path: '/v1/workers/:id/resume', params: byId, body: 'none' },
+  },
+  update: {
+    summary: "Change a worker's TTL or idle time",
+    permission: 'update',
+    scope: 'worker',
+    http: { method: 'patch', path: '/v1/workers/:id', params: byId, body: 'json' },
+  },
+  delete: {
+    summary: 'Stop and remove the worker',
+    permission: 'delete',
+    scope: 'worker',
+    http: { method: 'delete', path: '/v1/workers/:id', params: byId, body: 'none' },
+  },
+  respond: {
+    summary: 'Publish a response event for the worker (an agent talking back mid-task)',
+    permission: 'respond',
+    scope: 'worker',
+    http: { method: 'post', path: '/v1/workers/:id/respond', params: byId, body: 'json' },
+  },
+  plugins: {
+    summary: 'Loaded plugins, their versions, and load errors',
+    permission: 'plugins',
+    scope: 'operator',
+    http: { method: 'get', path: '/v1/plugins', body: 'none' },
+  },
+} as const satisfies Record<string, CommandSpec>
+
+export type CommandName = keyof typeof commandTable
+
