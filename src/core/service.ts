@@ -11,6 +11,7 @@ import type { Logger } from './logger.ts'
 import { noopLogger } from './logger.ts'
 import { EXTRA_FILE_ROOTS, configFilePath, resolveFilePath } from './paths.ts'
 import type { AgentPlugin, Plugin } from './plugin/contract.ts'
+import { agentPrompt, agentReply } from './plugin/hooks.ts'
 import type { PluginRegistry } from './plugin/registry.ts'
 import { resolvePlugins, type ResolvedPlugins } from './resolve.ts'
 import type { ContainerInfo, ContainerRuntime, ContainerSpec, ExecRequest, LogLine, PutFileOptions } from './runtime.ts'
@@ -509,7 +510,7 @@ export class WorkerService {
     let agent: AgentPlugin | undefined
     if (input.prompt !== undefined) {
       agent = this.agentFor(record)
-      const cmd = agent.prompt({
+      const cmd = agentPrompt(agent, {
         prompt: input.prompt,
         workdir: input.workdir ?? record.workdir,
         env: input.env ?? {},
@@ -541,12 +542,12 @@ export class WorkerService {
     )
     if (!agent) return result
     try {
-      const reply = agent.parse(result)
+      const reply = agentReply(agent, result)
       addUsage(record, reply.usage)
       this.emit({ type: 'response', workerId, reply }, hooks.requestId)
       return { ...result, reply }
     } catch (err) {
-      // A plugin's parse() throws when the CLI failed or said nothing usable; its message says why.
+      // parse() threw (the CLI reported a failure) or said noResult(): the message says why.
       this.logger.warn('agent reported no reply', { workerId: record.workerId, agent: agent.name })
       throw new SpawnerError(
         'agent_error',
