@@ -6,7 +6,7 @@ import type { Logger } from './logger.ts'
 /** Repository of images derived from the base with plugins' install steps baked in. */
 export const DERIVED_REPOSITORY = 'workers-spawner/derived'
 
-/** The install steps of `plugins` (each one's `install`, then its `cli`), in their (dependency) order. */
+/** The install steps of `plugins` (`install`, then `cli`), in their (dependency) order. */
 export const installSteps = (plugins: readonly Plugin[]): InstallStep[] =>
   plugins.flatMap(pluginInstallSteps)
 
