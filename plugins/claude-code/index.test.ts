@@ -3,8 +3,20 @@ import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { ExecOutcome, PluginContext, PromptRequest } from 'workers-spawner/plugin'
-import plugin, { CLAUDE_CODE_VERSION, parseClaudeOutput } from './index.ts'
+import {
+  agentPrompt,
+  agentReply,
+  createContext,
+  pluginInstallSteps,
+  type ExecOutcome,
+  type PluginContext,
+  type PromptRequest,
+} from 'workers-spawner/plugin'
+import plugin, { CLAUDE_CODE_VERSION } from './index.ts'
+
+// The plugin's hooks, called as the core calls them.
+const parseClaudeOutput = (out: ExecOutcome) => agentReply(plugin, out)
+const command = (req: PromptRequest) => agentPrompt(plugin, req)
 
 // Output of claude 2.1.332 against the stub model (test/support/stub-model/anthropic.ts),
 // captured as is; only the long lists of the `init` line (tools, commands, skills) are cut to
@@ -64,14 +76,15 @@ const request = (over: Partial<PromptRequest> = {}): PromptRequest => ({
   ...over,
 })
 
-const context = (hostEnv: Record<string, string> = {}): PluginContext => ({
-  workerId: 'w1',
-  workdir: '/workspace',
-  hostEnv,
-  configEnv: {},
-  agent: 'claude-code',
-  capabilities: [],
-})
+const context = (hostEnv: Record<string, string> = {}): PluginContext =>
+  createContext({
+    workerId: 'w1',
+    workdir: '/workspace',
+    hostEnv,
+    configEnv: {},
+    agent: 'claude-code',
+    capabilities: [],
+  })
 
 describe('claude-code parse', () => {
   it('reads the result line of stream-json: text, session, usage, cost', () => {
@@ -131,7 +144,7 @@ describe('claude-code prompt', () => {
   const claudeArgs = (argv: string[]) => argv.slice(argv.indexOf('claude') + 1)
 
   it('runs claude -p with stream-json, the prompt after --', () => {
-    const cmd = plugin.prompt(request())
+    const cmd = command(request())
     expect(cmd.argv.slice(0, 2)).toEqual(['/bin/sh', '-c'])
     expect(claudeArgs(cmd.argv)).toEqual([
       '-p',
@@ -146,21 +159,21 @@ describe('claude-code prompt', () => {
   })
 
   it('resumes a session with --resume=<id>', () => {
-    const args = claudeArgs(plugin.prompt(request({ sessionId: 'abc-123' })).argv)
+    const args = claudeArgs(command(request({ sessionId: 'abc-123' })).argv)
     expect(args).toContain('--resume=abc-123')
     expect(args.indexOf('--resume=abc-123')).toBeLessThan(args.indexOf('--'))
   })
 
   it('asks for token-level partial messages only when streaming', () => {
-    expect(plugin.prompt(request({ stream: true })).argv).toContain('--include-partial-messages')
-    expect(plugin.prompt(request({ stream: false })).argv).not.toContain(
+    expect(command(request({ stream: true })).argv).toContain('--include-partial-messages')
+    expect(command(request({ stream: false })).argv).not.toContain(
       '--include-partial-messages',
     )
   })
 
   it('sends a prompt too long for one argument through stdin', () => {
     const prompt = 'x'.repeat(150_000)
-    const cmd = plugin.prompt(request({ prompt }))
+    const cmd = command(request({ prompt }))
     expect(cmd.stdin).toBe(prompt)
     expect(cmd.argv).not.toContain(prompt)
     expect(cmd.argv.at(-1)).toBe('--dangerously-skip-permissions')
@@ -183,7 +196,7 @@ describe('claude-code launcher: an OAuth session takes precedence over the API k
         mkdirSync(join(root, '.claude'))
         writeFileSync(join(root, '.claude', '.credentials.json'), '{"claudeAiOauth":{}}')
       }
-      const argv = plugin.prompt(request({ prompt: 'hi' })).argv
+      const argv = command(request({ prompt: 'hi' })).argv
       const env: Record<string, string> = {
         PATH: `${bin}:/usr/bin:/bin`,
         HOME: root,
@@ -213,7 +226,7 @@ describe('claude-code launcher: an OAuth session takes precedence over the API k
 
 describe('claude-code plugin', () => {
   it('pins the CLI and checks that it runs', () => {
-    expect(plugin.install).toEqual([
+    expect(pluginInstallSteps(plugin)).toEqual([
       { npm: [`@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`] },
       { run: 'claude --version' },
     ])

@@ -3,8 +3,19 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import type { ExecOutcome, PluginContext, PromptRequest } from 'workers-spawner/plugin'
-import codex, { DEFAULT_BASE_URL, RUN_SCRIPT, codexConfig, parseCodex } from './index.ts'
+import {
+  agentPrompt,
+  agentReply,
+  createContext,
+  type ExecOutcome,
+  type PluginContext,
+  type PromptRequest,
+} from 'workers-spawner/plugin'
+import codex, { DEFAULT_BASE_URL, RUN_SCRIPT, codexConfig } from './index.ts'
+
+// The plugin's hooks, called as the core calls them.
+const parseCodex = (out: ExecOutcome) => agentReply(codex, out)
+const promptFor = (req: PromptRequest) => agentPrompt(codex, req)
 
 // Output captured from codex 0.171.0 in the worker image against the test stub model.
 const THREAD = '01a21a49-0603-7f93-be46-979985c9f450'
@@ -97,27 +108,28 @@ const request = (o: Partial<PromptRequest> = {}): PromptRequest => ({
 const context = (
   configEnv: Record<string, string>,
   hostEnv: Record<string, string> = {},
-): PluginContext => ({
-  workerId: 'w1',
-  workdir: '/workspace',
-  hostEnv,
-  configEnv,
-  agent: 'codex',
-  capabilities: [],
-})
+): PluginContext =>
+  createContext({
+    workerId: 'w1',
+    workdir: '/workspace',
+    hostEnv,
+    configEnv,
+    agent: 'codex',
+    capabilities: [],
+  })
 
 const FLAGS = ['--json', '--skip-git-repo-check', '--dangerously-bypass-approvals-and-sandbox']
 
 describe('codex prompt', () => {
   it('runs codex exec --json through the stdin-closing wrapper', () => {
-    const { argv, stdin } = codex.prompt(request())
+    const { argv, stdin } = promptFor(request())
     expect(argv.slice(0, 3)).toEqual(['/bin/bash', '-c', RUN_SCRIPT])
     expect(argv.slice(3)).toEqual(['codex', '', 'codex', 'exec', ...FLAGS, '--', 'What is 5 + 7?'])
     expect(stdin).toBeUndefined()
   })
 
   it('resumes a session by id, and looks its usage up only for a UUID', () => {
-    const { argv } = codex.prompt(request({ prompt: '-n What is 1 + 2?', sessionId: THREAD }))
+    const { argv } = promptFor(request({ prompt: '-n What is 1 + 2?', sessionId: THREAD }))
     expect(argv.slice(3)).toEqual([
       'codex',
       THREAD,
@@ -129,14 +141,14 @@ describe('codex prompt', () => {
       THREAD,
       '-n What is 1 + 2?',
     ])
-    const named = codex.prompt(request({ sessionId: 'my thread*' })).argv
+    const named = promptFor(request({ sessionId: 'my thread*' })).argv
     expect(named.slice(4, 7)).toEqual(['', 'codex', 'exec'])
     expect(named.slice(-2)).toEqual(['my thread*', 'What is 5 + 7?'])
   })
 
   it('streams the same JSONL with or without SSE, and takes a per-prompt model', () => {
-    expect(codex.prompt(request({ stream: true })).argv).toEqual(codex.prompt(request()).argv)
-    const { argv } = codex.prompt(request({ env: { CODEX_MODEL: 'gpt-5-codex' } }))
+    expect(promptFor(request({ stream: true })).argv).toEqual(promptFor(request()).argv)
+    const { argv } = promptFor(request({ env: { CODEX_MODEL: 'gpt-5-codex' } }))
     expect(argv.slice(argv.indexOf('--model'), argv.indexOf('--model') + 2)).toEqual([
       '--model',
       'gpt-5-codex',
@@ -223,7 +235,7 @@ describe('codex files', () => {
   })
 
   it('escapes values as TOML strings', () => {
-    expect(codexConfig({ model: 'a"b\\c', withKey: false })).toContain('model = "a\\"b\\\\c"')
+    expect(codexConfig(context({ CODEX_MODEL: 'a"b\\c' }))).toContain('model = "a\\"b\\\\c"')
   })
 })
 
@@ -264,7 +276,7 @@ describe('codex parse', () => {
 
   it('throws the CLI’s error when it exits without an answer (unknown session)', () => {
     expect(() => parseCodex(outcome({ exitCode: 1, stderr: NO_ROLLOUT }))).toThrow(
-      /^codex exited 1 without an answer: Error: thread\/resume: .*no rollout found/,
+      /^codex exited 1 without a result: Error: thread\/resume: .*no rollout found/,
     )
   })
 
@@ -272,7 +284,7 @@ describe('codex parse', () => {
     expect(() =>
       parseCodex(outcome({ exitCode: 124, timedOut: true, durationMs: 60_000, stdout: DEAD })),
     ).toThrow(
-      'codex timed out after 60000 ms: Reconnecting... waiting for network (Connection failed: error sending request)',
+      'codex timed out after 60000 ms without a result: Reconnecting... waiting for network (Connection failed: error sending request)',
     )
   })
 })

@@ -1,6 +1,20 @@
 import { describe, expect, it } from 'vitest'
-import type { ExecOutcome, PluginContext } from 'workers-spawner/plugin'
+import {
+  agentPrompt,
+  agentReply,
+  createContext,
+  pluginFileContents,
+  pluginInstallSteps,
+  type ExecOutcome,
+  type PluginContext,
+  type PromptRequest,
+} from 'workers-spawner/plugin'
 import droid, { customModel } from './index.ts'
+
+// The plugin's hooks, called as the core calls them.
+const parse = (out: ExecOutcome) => agentReply(droid, out)
+const promptFor = (req: PromptRequest) => agentPrompt(droid, req)
+const filesOf = (c: PluginContext) => pluginFileContents(droid, c)
 
 // Real output of droid 0.225.2 (`droid exec … -o json | -o stream-json`) against the stub model.
 const JSON_OK = `{"type":"result","subtype":"success","is_error":false,"duration_ms":127,"num_turns":1,"result":"12","session_id":"4ae78c00-c54a-4e51-b0bb-d196ef518f7e","usage":{"input_tokens":12,"output_tokens":3,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"factory_credits":0,"ttft_ms":16}}
@@ -39,18 +53,19 @@ const run = (stdout: string, exitCode = 0, more: Partial<ExecOutcome> = {}): Exe
 const ctx = (
   configEnv: Record<string, string>,
   hostEnv: Record<string, string> = {},
-): PluginContext => ({
-  workerId: 'w1',
-  workdir: '/workspace',
-  hostEnv,
-  configEnv,
-  agent: 'factory-droid',
-  capabilities: [],
-})
+): PluginContext =>
+  createContext({
+    workerId: 'w1',
+    workdir: '/workspace',
+    hostEnv,
+    configEnv,
+    agent: 'factory-droid',
+    capabilities: [],
+  })
 
 describe('factory-droid parse', () => {
   it('reads text, session id and usage from -o json', () => {
-    const reply = droid.parse(run(JSON_OK))
+    const reply = parse(run(JSON_OK))
     expect(reply.text).toBe('12')
     expect(reply.sessionId).toBe('4ae78c00-c54a-4e51-b0bb-d196ef518f7e')
     expect(reply.usage).toMatchObject({ inputTokens: 12, outputTokens: 3, factoryCredits: 0 })
@@ -58,13 +73,13 @@ describe('factory-droid parse', () => {
   })
 
   it('a continued (forked) session answers under a new session id', () => {
-    const reply = droid.parse(run(JSON_FORK))
+    const reply = parse(run(JSON_FORK))
     expect(reply.text).toBe('3')
     expect(reply.sessionId).toBe('4afc8339-4c89-4901-922d-bdcbab7a57b2')
   })
 
   it('reads the completion event of -o stream-json and keeps every event as raw', () => {
-    const reply = droid.parse(run(STREAM_OK))
+    const reply = parse(run(STREAM_OK))
     expect(reply.text).toBe('42')
     expect(reply.sessionId).toBe('c28ca700-7e0f-4c6b-943c-08a06ac6f7fc')
     expect(reply.usage).toMatchObject({ inputTokens: 12, outputTokens: 3 })
@@ -77,22 +92,22 @@ describe('factory-droid parse', () => {
   })
 
   it("throws droid's own message when a run failed", () => {
-    expect(() => droid.parse(run(JSON_AUTH, 1))).toThrow(
+    expect(() => parse(run(JSON_AUTH, 1))).toThrow(
       /exit 1\): Authentication failed\. Please log in/,
     )
-    expect(() => droid.parse(run(STREAM_AUTH, 1))).toThrow(/Error: Authentication failed/)
-    expect(() => droid.parse(run(JSON_CONN, 1))).toThrow(
+    expect(() => parse(run(STREAM_AUTH, 1))).toThrow(/Error: Authentication failed/)
+    expect(() => parse(run(JSON_CONN, 1))).toThrow(
       /droid exec failed \(exit 1\): Exec failed/,
     )
-    expect(() => droid.parse(run(STREAM_CONN, 1))).toThrow(/Connection error\.; Exec failed/)
+    expect(() => parse(run(STREAM_CONN, 1))).toThrow(/Connection error\.; Exec failed/)
   })
 
   it('throws when droid printed nothing (an unknown session id ends so)', () => {
-    expect(() => droid.parse(run('', 1))).toThrow(
+    expect(() => parse(run('', 1))).toThrow(
       /exited 1 without a result: no output, as with an unknown sessionId/,
     )
-    expect(() => droid.parse(run('', 1, { stderr: 'boom\n' }))).toThrow(/without a result: boom$/)
-    expect(() => droid.parse(run('', 137, { timedOut: true, durationMs: 9000 }))).toThrow(
+    expect(() => parse(run('', 1, { stderr: 'boom\n' }))).toThrow(/without a result: boom$/)
+    expect(() => parse(run('', 137, { timedOut: true, durationMs: 9000 }))).toThrow(
       /timed out after 9000 ms/,
     )
   })
@@ -102,7 +117,7 @@ describe('factory-droid prompt', () => {
   const req = { prompt: 'What is 5 + 7?', workdir: '/workspace', env: {}, stream: false }
 
   it('runs droid exec headless with JSON output and no approvals', () => {
-    expect(droid.prompt(req).argv).toEqual([
+    expect(promptFor(req).argv).toEqual([
       'droid',
       'exec',
       '--output-format',
@@ -114,11 +129,11 @@ describe('factory-droid prompt', () => {
   })
 
   it('streams with stream-json', () => {
-    expect(droid.prompt({ ...req, stream: true }).argv).toContain('stream-json')
+    expect(promptFor({ ...req, stream: true }).argv).toContain('stream-json')
   })
 
   it('continues a session by forking it', () => {
-    const { argv } = droid.prompt({ ...req, prompt: '-x', sessionId: 'abc' })
+    const { argv } = promptFor({ ...req, prompt: '-x', sessionId: 'abc' })
     expect(argv.slice(-4)).toEqual(['--fork', 'abc', '--', '-x'])
   })
 })
@@ -127,7 +142,7 @@ describe('factory-droid config', () => {
   it("gives the spawner's key only to the spawner's endpoint, never to one a worker names", () => {
     const host = { FACTORY_MODEL_BASE_URL: 'http://gw/v1', FACTORY_MODEL: 'qwen3', FACTORY_MODEL_API_KEY: 'sk-operator' }
     const keyOf = (configEnv: Record<string, string>) =>
-      JSON.parse(droid.files!(ctx(configEnv, host))['~/.factory/config.json']!).custom_models[0].api_key
+      JSON.parse(filesOf(ctx(configEnv, host))['~/.factory/config.json']!).custom_models[0].api_key
     expect(keyOf({})).toBe('sk-operator')
     expect(keyOf({ FACTORY_MODEL: 'other' })).toBe('sk-operator')
     expect(keyOf({ FACTORY_MODEL_BASE_URL: 'http://attacker.example/v1' })).toBeUndefined()
@@ -142,7 +157,7 @@ describe('factory-droid config', () => {
       },
       { FACTORY_MODEL_BASE_URL: 'http://gw/v1', FACTORY_MODEL_API_KEY: 'sk-1' },
     )
-    const files = droid.files!(c)
+    const files = filesOf(c)
     expect(JSON.parse(files['~/.factory/config.json']!)).toEqual({
       custom_models: [
         {
@@ -162,12 +177,12 @@ describe('factory-droid config', () => {
 
   it('without a base URL writes only the default model, and stays online', () => {
     const c = ctx({ FACTORY_MODEL: 'claude-sonnet-4-6' })
-    expect(droid.files!(c)).toEqual({
+    expect(filesOf(c)).toEqual({
       '~/.factory/settings.json':
         JSON.stringify({ sessionDefaultSettings: { model: 'claude-sonnet-4-6' } }, null, 2) + '\n',
     })
     expect(droid.env!(c).FACTORY_AIRGAP_ENABLED).toBeUndefined()
-    expect(droid.files!(ctx({}))).toEqual({})
+    expect(filesOf(ctx({}))).toEqual({})
   })
 
   it('refuses an incomplete or unknown model setup', () => {
@@ -186,7 +201,7 @@ describe('factory-droid config', () => {
   })
 
   it('pins the CLI and checks the binary runs', () => {
-    expect(droid.install).toEqual([
+    expect(pluginInstallSteps(droid)).toEqual([
       { npm: ['@factory/cli-linux-x64@0.225.2', '@factory/cli@0.225.1'] },
       { run: 'droid --version' },
     ])

@@ -1,6 +1,18 @@
 import { describe, expect, it } from 'vitest'
-import type { ExecOutcome, PluginContext } from 'workers-spawner/plugin'
-import gemini, { DEFAULT_MODEL, geminiSettings, parseGeminiOutput } from './index.ts'
+import {
+  agentPrompt,
+  agentReply,
+  createContext,
+  pluginFileContents,
+  type ExecOutcome,
+  type PluginContext,
+  type PromptRequest,
+} from 'workers-spawner/plugin'
+import gemini, { DEFAULT_MODEL, geminiSettings } from './index.ts'
+
+// The plugin's hooks, called as the core calls them.
+const parseGeminiOutput = (out: ExecOutcome) => agentReply(gemini, out)
+const promptFor = (req: PromptRequest) => agentPrompt(gemini, req)
 
 // Output captured from gemini 0.61.0 in the worker image against the test stub model.
 const NOTICES = [
@@ -138,27 +150,27 @@ describe('gemini-cli prompt', () => {
   const req = { prompt: 'What is 5 + 7?', workdir: '/workspace', env: {}, stream: false }
 
   it('runs headless with json output and every tool call approved', () => {
-    expect(gemini.prompt(req)).toEqual({
+    expect(promptFor(req)).toEqual({
       argv: ['gemini', '--prompt=What is 5 + 7?', '--output-format=json', '--approval-mode=yolo'],
     })
   })
 
   it('asks for stream-json when streaming', () => {
-    expect(gemini.prompt({ ...req, stream: true }).argv).toContain('--output-format=stream-json')
+    expect(promptFor({ ...req, stream: true }).argv).toContain('--output-format=stream-json')
   })
 
   it('resumes a session as one argument', () => {
-    const argv = gemini.prompt({ ...req, sessionId: '36a44430-c741-4c09-80f8-b6fd016ddd77' }).argv
+    const argv = promptFor({ ...req, sessionId: '36a44430-c741-4c09-80f8-b6fd016ddd77' }).argv
     expect(argv.at(-1)).toBe('--resume=36a44430-c741-4c09-80f8-b6fd016ddd77')
   })
 
   it('keeps a prompt that starts with a dash inside --prompt=', () => {
-    expect(gemini.prompt({ ...req, prompt: '--version' }).argv[1]).toBe('--prompt=--version')
+    expect(promptFor({ ...req, prompt: '--version' }).argv[1]).toBe('--prompt=--version')
   })
 
   it('sends a prompt too large for argv through stdin', () => {
     const prompt = 'x'.repeat(200_000)
-    const cmd = gemini.prompt({ ...req, prompt })
+    const cmd = promptFor({ ...req, prompt })
     expect(cmd.argv[1]).toBe('--prompt=')
     expect(cmd.stdin).toBe(prompt)
   })
@@ -168,17 +180,18 @@ describe('gemini-cli settings', () => {
   const ctx = (
     configEnv: Record<string, string>,
     hostEnv: Record<string, string> = {},
-  ): PluginContext => ({
-    workerId: 'w1',
-    workdir: '/workspace',
-    hostEnv,
-    configEnv,
-    agent: 'gemini-cli',
-    capabilities: [],
-  })
+  ): PluginContext =>
+    createContext({
+      workerId: 'w1',
+      workdir: '/workspace',
+      hostEnv,
+      configEnv,
+      agent: 'gemini-cli',
+      capabilities: [],
+    })
 
   it('writes the api-key auth type and turns off telemetry and usage statistics', () => {
-    const files = gemini.files!(ctx({}))
+    const files = pluginFileContents(gemini, ctx({}))
     const settings = JSON.parse(files['~/.gemini/settings.json']!)
     expect(settings.security.auth.selectedType).toBe('gemini-api-key')
     expect(settings.privacy.usageStatisticsEnabled).toBe(false)

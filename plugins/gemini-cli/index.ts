@@ -1,9 +1,5 @@
-import {
-  defineAgent,
-  type ExecOutcome,
-  type PluginContext,
-  type Reply,
-} from 'workers-spawner/plugin'
+import { defineAgent, jsonLines, lastJson, noResult, num, obj, str } from 'workers-spawner/plugin'
+import type { Json, PluginContext } from 'workers-spawner/plugin'
 
 /** The Gemini CLI release baked into the image. */
 export const GEMINI_CLI_VERSION = '0.61.0'
@@ -11,181 +7,29 @@ export const GEMINI_CLI_VERSION = '0.61.0'
 /** Used when neither the worker's env nor the spawner's sets `GEMINI_MODEL`. */
 export const DEFAULT_MODEL = 'gemini-2.5-pro'
 
-/** Prompts larger than this go through stdin: Linux refuses one argv string over 128 KiB. */
-const MAX_ARGV_PROMPT_BYTES = 100_000
-
-/** The worker's setting, else the spawner's: a gateway or model set once for every worker. */
-const setting = (ctx: PluginContext, name: string): string | undefined =>
-  ctx.configEnv[name] || ctx.hostEnv[name] || undefined
-
 /**
  * `~/.gemini/settings.json`. The CLI refuses a base URL and key without an auth type
  * ("Invalid auth method"); the rest keeps it from calling anything but the model.
  */
-export const geminiSettings = (ctx: PluginContext) => {
-  const attempts = Number(setting(ctx, 'GEMINI_MAX_ATTEMPTS'))
+export const geminiSettings = ({ setting }: PluginContext) => {
+  // The CLI retries a failing model call up to 10 times with backoff (minutes); caps it.
+  const n = Number(setting('GEMINI_MAX_ATTEMPTS'))
+  const maxAttempts = Number.isInteger(n) && n >= 1 ? Math.min(n, 10) : undefined
   return {
     security: { auth: { selectedType: 'gemini-api-key' } },
     privacy: { usageStatisticsEnabled: false },
     telemetry: { enabled: false },
-    general: {
-      enableAutoUpdate: false,
-      enableAutoUpdateNotification: false,
-      // The CLI retries a failing model call up to 10 times with backoff (minutes); caps it.
-      ...(Number.isInteger(attempts) && attempts >= 1
-        ? { maxAttempts: Math.min(attempts, 10) }
-        : {}),
-    },
+    general: { enableAutoUpdate: false, enableAutoUpdateNotification: false, maxAttempts },
     // A named model: the CLI's `auto` default first asks a router model which one to use.
-    model: { name: setting(ctx, 'GEMINI_MODEL') ?? DEFAULT_MODEL },
+    model: { name: setting('GEMINI_MODEL') ?? DEFAULT_MODEL },
   }
 }
 
-interface GeminiError {
-  type?: string
-  message?: string
-}
-
-/** `--output-format json`: one object, on stdout when the run succeeds and on stderr when not. */
-interface JsonResult {
-  session_id?: string
-  response?: unknown
-  stats?: {
-    models?: Record<string, { tokens?: { prompt?: number; candidates?: number; cached?: number } }>
-  }
-  error?: GeminiError
-}
-
-/** One line of `--output-format stream-json` (`init`, `message`, `tool_use`, `result`, …). */
-interface StreamEvent {
-  type: string
-  session_id?: string
-  role?: string
-  content?: unknown
-  status?: string
-  severity?: string
-  message?: string
-  error?: GeminiError
-  stats?: { input_tokens?: number; output_tokens?: number; cached?: number }
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0)
-
-const streamEvents = (stdout: string): StreamEvent[] =>
-  stdout.split('\n').flatMap((line) => {
-    if (!line.startsWith('{')) return []
-    try {
-      const v: unknown = JSON.parse(line)
-      return isObject(v) && typeof v.type === 'string' ? [v as unknown as StreamEvent] : []
-    } catch {
-      return [] // cut off by the output cap
-    }
-  })
-
-/** The last pretty-printed top-level object in `s` (log lines may come before it). */
-const jsonResult = (s: string): JsonResult | undefined => {
-  const lines = s.split('\n')
-  for (let start = lines.length - 1; start >= 0; start--) {
-    if (lines[start] !== '{') continue
-    const end = lines.indexOf('}', start)
-    if (end < 0) continue
-    try {
-      const v: unknown = JSON.parse(lines.slice(start, end + 1).join('\n'))
-      if (isObject(v) && ('response' in v || 'error' in v)) return v as JsonResult
-    } catch {
-      // not the CLI's object: keep looking
-    }
-  }
-  return undefined
-}
-
-/** Lines of stderr that say something: no stack frames and no start-up notices. */
-const NOISE =
-  /^\s+at |^(Warning: 256-color|YOLO mode is enabled|Ripgrep is not available|\[STARTUP\])/
-const gist = (s: string, n = 500): string => {
-  const said = s
-    .split('\n')
-    .filter((l) => l.trim() && !NOISE.test(l))
-    .join('\n')
-    .trim()
-  return said.length > n ? `…${said.slice(-n)}` : said
-}
-
-const reported = (e: GeminiError | undefined, also: string[] = []): string => {
-  const kind = e?.type ? ` (${e.type})` : ''
-  return `gemini reported an error${kind}: ${e?.message || also.join('; ') || 'no message'}`
-}
-
-const noResult = (out: ExecOutcome): string => {
-  if (out.timedOut) return `gemini timed out after ${out.durationMs} ms without a result`
-  const said = gist(out.stderr) || gist(out.stdout) || 'no output'
-  return `gemini exited ${out.exitCode} without a result: ${said}`
-}
-
-const fromStream = (events: StreamEvent[], out: ExecOutcome): Reply => {
-  let sessionId: string | undefined
-  let text = ''
-  let result: StreamEvent | undefined
-  const errors: string[] = []
-  for (const e of events) {
-    if (e.type === 'init' && e.session_id) {
-      sessionId = e.session_id
-    } else if (e.type === 'message' && e.role === 'assistant' && typeof e.content === 'string') {
-      text += e.content
-    } else if (e.type === 'tool_use' || e.type === 'tool_result') {
-      // The reply is the last model turn's text, as `--output-format json` gives it.
-      text = ''
-    } else if (e.type === 'error' && e.severity === 'error' && e.message) {
-      errors.push(e.message)
-    } else if (e.type === 'result') {
-      result = e
-    }
-  }
-  if (!result) throw new Error(noResult(out))
-  if (result.status !== 'success') throw new Error(reported(result.error, errors))
-  const s = result.stats ?? {}
-  return {
-    text,
-    ...(sessionId ? { sessionId } : {}),
-    usage: {
-      inputTokens: num(s.input_tokens),
-      outputTokens: num(s.output_tokens),
-      cachedInputTokens: num(s.cached),
-    },
-    raw: result,
-  }
-}
-
-const fromJson = (r: JsonResult): Reply => {
-  if (r.error) throw new Error(reported(r.error))
-  const models = Object.values(r.stats?.models ?? {})
-  const sum = (key: 'prompt' | 'candidates' | 'cached') =>
-    models.reduce((n, m) => n + num(m?.tokens?.[key]), 0)
-  return {
-    text: typeof r.response === 'string' ? r.response : '',
-    ...(r.session_id ? { sessionId: r.session_id } : {}),
-    // The CLI's own split: `prompt` counts cached tokens too; thinking tokens are not output.
-    usage: {
-      inputTokens: sum('prompt'),
-      outputTokens: sum('candidates'),
-      cachedInputTokens: sum('cached'),
-    },
-    raw: r,
-  }
-}
-
-/**
- * Turns Gemini CLI output (`json` or `stream-json`) into a reply. A run that failed (an error
- * object, a result whose status is not `success`, or no result at all) throws an Error that says
- * why, so an error never reads as the model's answer.
- */
-export const parseGeminiOutput = (out: ExecOutcome): Reply => {
-  const events = streamEvents(out.stdout)
-  if (events.length > 0) return fromStream(events, out)
-  const r = jsonResult(out.stdout) ?? jsonResult(out.stderr)
-  if (!r) throw new Error(noResult(out))
-  return fromJson(r)
+/** The error the CLI reported (`{ type, message }`), or the error events when it has no message. */
+const reported = ({ type, message }: Json, events: Json[]) => {
+  const also = events.filter((e) => e.type === 'error' && e.severity === 'error' && e.message)
+  const said = message || also.map((e) => e.message).join('; ') || 'no message'
+  return new Error(`gemini reported an error${type ? ` (${type})` : ''}: ${said}`)
 }
 
 /**
@@ -201,42 +45,48 @@ export default defineAgent({
   name: 'gemini-cli',
   version: '1.0.0',
   description: `Gemini CLI ${GEMINI_CLI_VERSION} (gemini --prompt, json or stream-json, --resume)`,
-  install: [
-    // The CLI's search tool uses ripgrep when it is on PATH and a slower fallback otherwise.
-    { apt: ['ripgrep'] },
-    { npm: [`@google/gemini-cli@${GEMINI_CLI_VERSION}`] },
-    { run: 'gemini --version' },
-  ],
-  secrets: [
-    { name: 'GEMINI_API_KEY', description: 'Gemini API key (or the key of a model gateway)' },
-  ],
-  env: (ctx) => {
-    const env: Record<string, string> = {
-      // Headless runs stop at the folder-trust question without this.
-      GEMINI_CLI_TRUST_WORKSPACE: 'true',
-      // The CLI otherwise starts a second Node process to raise its heap to half the host's
-      // memory (not the container's): ~0.6 s more per prompt, for nothing a worker needs.
-      GEMINI_CLI_NO_RELAUNCH: 'true',
-    }
-    const base = ctx.hostEnv.GOOGLE_GEMINI_BASE_URL
-    if (base) env.GOOGLE_GEMINI_BASE_URL = base
-    return env
-  },
-  files: (ctx) => ({
-    '~/.gemini/settings.json': `${JSON.stringify(geminiSettings(ctx), null, 2)}\n`,
+  // The CLI's search tool uses ripgrep when it is on PATH and a slower fallback otherwise.
+  install: [{ apt: ['ripgrep'] }],
+  cli: { npm: `@google/gemini-cli@${GEMINI_CLI_VERSION}`, bin: 'gemini' },
+  secrets: [{ name: 'GEMINI_API_KEY', description: "Gemini API key (or a model gateway's)" }],
+  env: (ctx) => ({
+    // Headless runs stop at the folder-trust question without this.
+    GEMINI_CLI_TRUST_WORKSPACE: 'true',
+    // The CLI otherwise starts a second Node process to raise its heap to half the host's
+    // memory (not the container's): ~0.6 s more per prompt, for nothing a worker needs.
+    GEMINI_CLI_NO_RELAUNCH: 'true',
+    GOOGLE_GEMINI_BASE_URL: ctx.setting('GOOGLE_GEMINI_BASE_URL'),
   }),
-  prompt: (req) => {
-    const viaStdin = new TextEncoder().encode(req.prompt).length > MAX_ARGV_PROMPT_BYTES
-    // `--opt=value` keeps a prompt or session id that starts with a dash from reading as an option.
-    const argv = [
-      'gemini',
-      // Empty: the CLI appends stdin to the prompt, so a long prompt arrives whole through stdin.
-      `--prompt=${viaStdin ? '' : req.prompt}`,
-      `--output-format=${req.stream ? 'stream-json' : 'json'}`,
-      '--approval-mode=yolo',
-    ]
-    if (req.sessionId) argv.push(`--resume=${req.sessionId}`)
-    return viaStdin ? { argv, stdin: req.prompt } : { argv }
+  files: (ctx) => ({ '~/.gemini/settings.json': geminiSettings(ctx) }),
+  promptVia: 'auto',
+  // `--opt=value` keeps a prompt or session id that starts with a dash from reading as an option;
+  // an empty `--prompt=` takes the prompt from stdin (the CLI appends stdin to it).
+  prompt: ({ prompt, via, stream, sessionId: id }) => ({
+    argv: ['gemini', `--prompt=${via === 'argv' ? prompt : ''}`]
+      .concat(`--output-format=${stream ? 'stream-json' : 'json'}`, '--approval-mode=yolo')
+      .concat(id ? [`--resume=${id}`] : []),
+  }),
+  // Start-up notices the CLI prints on stderr, left out of a failure message.
+  noise: /^(Warning: 256-color|YOLO mode is enabled|Ripgrep is not available|\[STARTUP\])/,
+  // A run that failed (an error object, a result whose status is not `success`) throws why.
+  // stream-json: events, the reply being the last model turn's text (after the last tool call,
+  // as json gives it); json: one pretty-printed object, on stdout, or on stderr when it failed.
+  parse: (out) => {
+    const events = jsonLines(out.stdout).filter((e) => typeof e.type === 'string')
+    const stream = events.length > 0
+    const json = lastJson(`${out.stderr}\n${out.stdout}`, (v) => 'response' in v || 'error' in v)
+    const r = stream ? events.findLast((e) => e.type === 'result') : json
+    if (!r) return noResult()
+    if (r.error || (stream && r.status !== 'success')) throw reported(obj(r.error), events)
+    const turn = events.slice(events.findLastIndex((e) => String(e.type).startsWith('tool_')) + 1)
+    const said = turn.filter((e) => e.role === 'assistant').map((e) => str(e.content) ?? '')
+    const sessionId = str(stream ? events.find((e) => e.type === 'init')?.session_id : r.session_id)
+    // Token counts: the result's stats, or json's per model. Prompt tokens count cached ones too.
+    const s = obj(r.stats)
+    const counts = stream ? [s] : Object.values(obj(s.models)).map((m) => obj(obj(m).tokens))
+    const sum = (k: string) => counts.reduce((n, t) => n + num(t[k]), 0)
+    const [i, o] = stream ? ['input_tokens', 'output_tokens'] : ['prompt', 'candidates']
+    const usage = { inputTokens: sum(i), outputTokens: sum(o), cachedInputTokens: sum('cached') }
+    return { text: stream ? said.join('') : (str(r.response) ?? ''), sessionId, usage, raw: r }
   },
-  parse: parseGeminiOutput,
 })

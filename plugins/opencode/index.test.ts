@@ -1,11 +1,19 @@
 import { describe, expect, it } from 'vitest'
-import type { ExecOutcome, PluginContext, PromptRequest } from 'workers-spawner/plugin'
-import plugin, {
-  CONFIG_PATH,
-  OPENCODE_VERSION,
-  opencodeConfig,
-  parseOpencodeOutput,
-} from './index.ts'
+import {
+  agentPrompt,
+  agentReply,
+  createContext,
+  pluginFileContents,
+  pluginInstallSteps,
+  type ExecOutcome,
+  type PluginContext,
+  type PromptRequest,
+} from 'workers-spawner/plugin'
+import plugin, { CONFIG_PATH, OPENCODE_VERSION, opencodeConfig } from './index.ts'
+
+// The plugin's hooks, called as the core calls them.
+const parseOpencodeOutput = (out: ExecOutcome) => agentReply(plugin, out)
+const promptFor = (req: PromptRequest) => agentPrompt(plugin, req)
 
 // Real output of `opencode run --format json` 1.18.33 in a worker: FIRST and SECOND against the
 // stub model (test/support/stub-model/openai-chat.ts), SECOND resuming FIRST's session; TOOL
@@ -62,14 +70,15 @@ const request = (over: Partial<PromptRequest> = {}): PromptRequest => ({
 
 type Env = Record<string, string>
 
-const context = (configEnv: Env = {}, hostEnv: Env = {}): PluginContext => ({
-  workerId: 'w1',
-  workdir: '/workspace',
-  hostEnv,
-  configEnv,
-  agent: 'opencode',
-  capabilities: [],
-})
+const context = (configEnv: Env = {}, hostEnv: Env = {}): PluginContext =>
+  createContext({
+    workerId: 'w1',
+    workdir: '/workspace',
+    hostEnv,
+    configEnv,
+    agent: 'opencode',
+    capabilities: [],
+  })
 
 const GATEWAY = {
   OPENCODE_PROVIDER_BASE_URL: 'http://gateway:4000/v1',
@@ -114,7 +123,7 @@ describe('opencode parse', () => {
 
   it('throws what stderr said when there is no event, without colour codes', () => {
     const out = outcome('', { exitCode: 1, stderr: NO_SESSION_STDERR })
-    expect(() => parseOpencodeOutput(out)).toThrow(/^opencode exited 1: Error: Session not found$/)
+    expect(() => parseOpencodeOutput(out)).toThrow(/^opencode exited 1 without a result: Error: Session not found$/)
   })
 
   it('throws on a timeout, even after some events', () => {
@@ -125,37 +134,37 @@ describe('opencode parse', () => {
 
   it('throws when no step finished', () => {
     const cut = FIRST.trim().split('\n').slice(0, 2).join('\n')
-    expect(() => parseOpencodeOutput(outcome(cut))).toThrow(/finished no step/)
-    expect(() => parseOpencodeOutput(outcome(''))).toThrow(/finished no step: no output/)
+    expect(() => parseOpencodeOutput(outcome(cut))).toThrow(/exited 0 without a result/)
+    expect(() => parseOpencodeOutput(outcome(''))).toThrow(/exited 0 without a result: no output/)
   })
 })
 
 describe('opencode prompt', () => {
   it('runs opencode with JSON events and the prompt on stdin, verbatim', () => {
-    const cmd = plugin.prompt(request({ prompt: '-h "quoted" and spaced' }))
+    const cmd = promptFor(request({ prompt: '-h "quoted" and spaced' }))
     expect(cmd.argv).toEqual(['opencode', 'run', '--format', 'json', '--auto', '--title'])
     expect(cmd.stdin).toBe('-h "quoted" and spaced')
   })
 
   it('continues a session with --session=<id> and leaves its title alone', () => {
-    const { argv } = plugin.prompt(request({ sessionId: 'ses_abc' }))
+    const { argv } = promptFor(request({ sessionId: 'ses_abc' }))
     expect(argv).toContain('--session=ses_abc')
     expect(argv).not.toContain('--title')
   })
 
   it('streams the same JSON lines: opencode prints each event as it happens', () => {
-    expect(plugin.prompt(request({ stream: true })).argv).toEqual(plugin.prompt(request()).argv)
+    expect(promptFor(request({ stream: true })).argv).toEqual(promptFor(request()).argv)
   })
 })
 
 describe('opencode config', () => {
   it('installs a pinned opencode and checks that it runs', () => {
-    expect(plugin.install).toContainEqual({ npm: [`opencode-ai@${OPENCODE_VERSION}`] })
-    expect(plugin.install?.at(-1)).toEqual({ run: 'opencode --version' })
+    expect(pluginInstallSteps(plugin)).toContainEqual({ npm: [`opencode-ai@${OPENCODE_VERSION}`] })
+    expect(pluginInstallSteps(plugin).at(-1)).toEqual({ run: 'opencode --version' })
   })
 
   it('writes a gateway provider whose key stays in the environment', () => {
-    const files = plugin.files!(context({ ...GATEWAY, OPENCODE_PROVIDER_API_KEY: 'sk-secret' }))
+    const files = pluginFileContents(plugin, context({ ...GATEWAY, OPENCODE_PROVIDER_API_KEY: 'sk-secret' }))
     const text = files[CONFIG_PATH]!
     expect(text).not.toContain('sk-secret')
     expect(JSON.parse(text)).toEqual({

@@ -1,13 +1,14 @@
 import type { InstallStep, Plugin } from './plugin/contract.ts'
+import { pluginInstallSteps } from './plugin/hooks.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import type { Logger } from './logger.ts'
 
 /** Repository of images derived from the base with plugins' install steps baked in. */
 export const DERIVED_REPOSITORY = 'workers-spawner/derived'
 
-/** The install steps of `plugins`, in their (dependency) order. */
+/** The install steps of `plugins` (`install`, then `cli`), in their (dependency) order. */
 export const installSteps = (plugins: readonly Plugin[]): InstallStep[] =>
-  plugins.flatMap((p) => p.install ?? [])
+  plugins.flatMap(pluginInstallSteps)
 
 const hex = (buf: ArrayBuffer) =>
   [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('')

@@ -4,6 +4,7 @@ import type { CoreContext } from './context.ts'
 import { SpawnerError } from './errors.ts'
 import type { CommandHooks } from './hooks.ts'
 import type { AgentPlugin } from './plugin/contract.ts'
+import { agentPrompt, agentReply } from './plugin/hooks.ts'
 import type { ExecRequest } from './runtime.ts'
 import type * as S from './schemas.ts'
 import { addUsage } from './worker-record.ts'
@@ -30,7 +31,7 @@ export const sendCommand = async (
   let agent: AgentPlugin | undefined
   if (input.prompt !== undefined) {
     agent = store.agentFor(record)
-    const cmd = agent.prompt({
+    const cmd = agentPrompt(agent, {
       prompt: input.prompt,
       workdir: input.workdir ?? record.workdir,
       env: input.env ?? {},
@@ -68,12 +69,12 @@ export const sendCommand = async (
   )
   if (!agent) return result
   try {
-    const reply = agent.parse(result)
+    const reply = agentReply(agent, result)
     addUsage(record, reply.usage)
     ctx.emit({ type: 'response', workerId, reply }, hooks.requestId)
     return { ...result, reply }
   } catch (err) {
-    // A plugin's parse() throws when the CLI failed or said nothing usable; its message says why.
+    // parse() threw (the CLI reported a failure) or said noResult(): the message says why.
     ctx.logger.warn('agent reported no reply', { workerId, agent: agent.name })
     throw new SpawnerError(
       'agent_error',

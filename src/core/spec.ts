@@ -1,6 +1,6 @@
 import type { WorkerConfig } from './config.ts'
-import type { ContainerTweak, Plugin, PluginContext } from './plugin/contract.ts'
-import { containerTweakSchema, mountSchema } from './plugin/contract.ts'
+import type { Plugin, PluginContext } from './plugin/contract.ts'
+import { createContext, pluginEnv, pluginFault, pluginFileContents, pluginMounts, pluginTweak } from './plugin/hooks.ts'
 import type { ContainerSpec } from './runtime.ts'
 import { BadRequestError } from './errors.ts'
 import { LABELS } from './labels.ts'
@@ -43,16 +43,14 @@ export const buildContainerSpec = (
     WORKERS_SPAWNER_WORKER_ID: ctx.workerId,
     WORKERS_SPAWNER_WORKDIR: config.workdir,
   }
-  for (const plugin of plugins) Object.assign(env, callHook(plugin, 'env', pctx) ?? {})
+  for (const plugin of plugins) Object.assign(env, pluginEnv(plugin, pctx))
   for (const secret of collectSecrets(plugins, ctx.hostEnv)) env[secret.name] = secret.value
   Object.assign(env, config.env)
 
   const policy = ctx.policy ?? DEFAULT_POLICY
   const mounts = plugins.flatMap((plugin) => {
-    const raw = callHook(plugin, 'mounts', pctx) ?? []
-    const parsed = mountSchema.array().safeParse(raw)
-    if (!parsed.success) throw pluginFault(plugin, 'mounts', parsed.error.issues[0]?.message)
-    for (const mount of parsed.data) {
+    const mounts = pluginMounts(plugin, pctx)
+    for (const mount of mounts) {
       const why = mountRefusal(mount, policy.mounts)
       if (why) {
         throw new BadRequestError(
@@ -62,7 +60,7 @@ export const buildContainerSpec = (
         )
       }
     }
-    return parsed.data
+    return mounts
   })
 
   const tweak = mergeTweaks(plugins, pctx)
@@ -132,14 +130,15 @@ export const pluginContext = (
   config: WorkerConfig,
   workerId: string,
   hostEnv: Readonly<Record<string, string | undefined>>,
-): PluginContext => ({
-  workerId,
-  workdir: config.workdir,
-  hostEnv,
-  configEnv: config.env,
-  agent: config.agent,
-  capabilities: config.capabilities,
-})
+): PluginContext =>
+  createContext({
+    workerId,
+    workdir: config.workdir,
+    hostEnv,
+    configEnv: config.env,
+    agent: config.agent,
+    capabilities: config.capabilities,
+  })
 
 const HOME = '/home/worker'
 
@@ -149,14 +148,11 @@ const HOME = '/home/worker'
  */
 export const pluginFiles = (plugins: readonly Plugin[], pctx: PluginContext): { path: string; content: string }[] =>
   plugins.flatMap((plugin) => {
-    const raw = callHook(plugin, 'files', pctx) ?? {}
-    if (typeof raw !== 'object' || raw === null) throw pluginFault(plugin, 'files', 'must return an object')
-    return Object.entries(raw as Record<string, unknown>).map(([key, content]) => {
+    return Object.entries(pluginFileContents(plugin, pctx)).map(([key, content]) => {
       const path = key.startsWith('~/') ? `${HOME}/${key.slice(2)}` : key
       if (!path.startsWith('/') || path.split('/').includes('..')) {
-        throw pluginFault(plugin, 'files', `'${key}' must be absolute or start with ~/, without '..'`)
+        throw pluginFault(plugin.name, 'files', `'${key}' must be absolute or start with ~/, without '..'`)
       }
-      if (typeof content !== 'string') throw pluginFault(plugin, 'files', `'${key}' content must be a string`)
       return { path, content }
     })
   })
@@ -202,11 +198,8 @@ export const mergeTweaks = (
     capBy: {},
   }
   for (const plugin of plugins) {
-    const raw = callHook(plugin, 'container', pctx)
-    if (raw === undefined) continue
-    const parsed = containerTweakSchema.safeParse(raw)
-    if (!parsed.success) throw pluginFault(plugin, 'container', parsed.error.issues[0]?.message)
-    const t: ContainerTweak = parsed.data
+    const t = pluginTweak(plugin, pctx)
+    if (t === undefined) continue
     if (t.runtime) {
       if (out.runtime && out.runtime !== t.runtime) {
         throw new BadRequestError(
@@ -227,22 +220,3 @@ export const mergeTweaks = (
   }
   return out
 }
-
-type Hook = 'env' | 'mounts' | 'container' | 'files'
-
-const callHook = (plugin: Plugin, hook: Hook, ctx: PluginContext): unknown => {
-  const fn = plugin[hook] as ((c: PluginContext) => unknown) | undefined
-  if (!fn) return undefined
-  try {
-    return fn(ctx)
-  } catch (err) {
-    throw pluginFault(plugin, hook, err instanceof Error ? err.message : String(err))
-  }
-}
-
-const pluginFault = (plugin: Plugin, hook: Hook, reason: string | undefined) =>
-  new BadRequestError(
-    `plugin '${plugin.name}' ${hook}(): ${reason ?? 'invalid result'}`,
-    undefined,
-    'plugin_error',
-  )

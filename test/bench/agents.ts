@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { AgentPlugin } from '../../src/core/plugin/contract.ts'
+import { agentPrompt, type AgentPlugin } from '../../src/core/plugin/contract.ts'
 import type { WorkerService } from '../../src/core/service.ts'
 import { StubModel, type ProviderHandler } from '../support/stub-model/server.ts'
 import { anthropic } from '../support/stub-model/anthropic.ts'
@@ -51,7 +51,7 @@ export const benchAgents = async (service: WorkerService, names: string[], n: nu
       const plugin = service.plugins().plugins.find((p) => p.name === name)
       if (!plugin) throw new Error(`agent '${name}' is not loaded`)
       const agent = (await import(`../../plugins/${name}/index.ts`)).default as AgentPlugin
-      const cmd = agent.prompt({ prompt: 'What is 5 + 7?', workdir: '/workspace', env: {}, stream: false })
+      const cmd = agentPrompt(agent, { prompt: 'What is 5 + 7?', workdir: '/workspace', env: {}, stream: false })
       const envArgs = Object.entries(cmd.env ?? {}).flatMap(([k, v]) => ['-e', `${k}=${v}`])
       const ours: number[] = []
       const raw: number[] = []

@@ -20,13 +20,22 @@ const agent = (name: string, extra: object = {}) => ({
 const cap = (name: string, extra: object = {}) => ({
   name,
   module: {
-    default: defineCapability({ apiVersion: 'v1', name, version: '2.0.0', description: `${name} cap`, ...extra }),
+    default: defineCapability({
+      apiVersion: 'v1',
+      name,
+      version: '2.0.0',
+      description: `${name} cap`,
+      ...extra,
+    }),
   },
 })
 
 describe('PluginRegistry', () => {
   it('loads valid plugins with defaults filled in', () => {
-    const r = PluginRegistry.fromModules([agent('shell'), cap('git', { install: [{ apt: ['git'] }] })])
+    const r = PluginRegistry.fromModules([
+      agent('shell'),
+      cap('git', { install: [{ apt: ['git'] }] }),
+    ])
     expect(r.errors).toEqual([])
     expect(r.get('shell')?.kind).toBe('agent')
     expect(r.get('git')?.install).toEqual([{ apt: ['git'] }])
@@ -47,8 +56,31 @@ describe('PluginRegistry', () => {
   it('reports a broken plugin by name and field while the others load', () => {
     const r = PluginRegistry.fromModules([
       agent('good'),
-      { name: 'bad', module: { default: { apiVersion: 'v2', kind: 'capability', name: 'bad', version: '1', description: 'x' } } },
-      { name: 'noprompt', module: { default: { apiVersion: 'v1', kind: 'agent', name: 'noprompt', version: '1', description: 'x', parse: () => 0 } } },
+      {
+        name: 'bad',
+        module: {
+          default: {
+            apiVersion: 'v2',
+            kind: 'capability',
+            name: 'bad',
+            version: '1',
+            description: 'x',
+          },
+        },
+      },
+      {
+        name: 'noprompt',
+        module: {
+          default: {
+            apiVersion: 'v1',
+            kind: 'agent',
+            name: 'noprompt',
+            version: '1',
+            description: 'x',
+            parse: () => 0,
+          },
+        },
+      },
       { name: 'throws', error: new Error('SyntaxError: Unexpected token\n    at stack') },
       { name: 'empty', module: {} },
     ])
@@ -73,7 +105,28 @@ describe('PluginRegistry', () => {
     expect(r.ordered).toEqual([])
     expect(r.errors).toContainEqual({ plugin: 'typo', field: 'instal', reason: 'unknown key' })
     expect(r.errors).toContainEqual(expect.objectContaining({ plugin: 'folder', field: 'name' }))
-    expect(r.errors).toContainEqual(expect.objectContaining({ plugin: 'steps', field: 'install.0.apt.1' }))
+    expect(r.errors).toContainEqual(
+      expect.objectContaining({ plugin: 'steps', field: 'install.0.apt.1' }),
+    )
+  })
+
+  it('validates the kit declarations: cli, promptVia and noise', () => {
+    const r = PluginRegistry.fromModules([
+      agent('good-cli', { cli: { npm: ['a@1', 'b@2'], bin: 'b' }, promptVia: 'auto', noise: /^x/ }),
+      agent('bad-bin', { cli: { npm: 'a@1', bin: 'a; rm -rf /' } }),
+      agent('bad-npm', { cli: { npm: ['--registry=x y'], bin: 'a' } }),
+      agent('bad-via', { promptVia: 'file' }),
+      agent('bad-noise', { noise: '^x' }),
+    ])
+    expect(r.ordered.map((p) => p.name)).toEqual(['good-cli'])
+    expect(r.get('good-cli')).toMatchObject({ promptVia: 'auto', cli: { bin: 'b' } })
+    const fields = Object.fromEntries(r.errors.map((e) => [e.plugin, e.field]))
+    expect(fields).toEqual({
+      'bad-bin': 'cli.bin',
+      'bad-npm': 'cli.npm.0',
+      'bad-via': 'promptVia',
+      'bad-noise': 'noise',
+    })
   })
 
   it('refuses a plugin whose requirement is missing, refused, or on a cycle', () => {
@@ -94,9 +147,16 @@ describe('PluginRegistry', () => {
   it('keeps import failures from stopping the load', async () => {
     const r = await PluginRegistry.load([
       { name: 'ok', load: async () => cap('ok').module },
-      { name: 'boom', load: async () => { throw new Error('cannot find module x') } },
+      {
+        name: 'boom',
+        load: async () => {
+          throw new Error('cannot find module x')
+        },
+      },
     ])
     expect(r.get('ok')).toBeDefined()
-    expect(r.errors).toEqual([{ plugin: 'boom', field: 'index.ts', reason: 'failed to import: cannot find module x' }])
+    expect(r.errors).toEqual([
+      { plugin: 'boom', field: 'index.ts', reason: 'failed to import: cannot find module x' },
+    ])
   })
 })
