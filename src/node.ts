@@ -120,7 +120,10 @@ const main = async () => {
   }
 
   registerPluginResolver()
-  plugins = new PluginHost(settings.PLUGINS_DIR, logger)
+  plugins = new PluginHost(settings.PLUGINS_DIR, logger, {
+    nodeModules: settings.PLUGIN_NODE_MODULES,
+    names: settings.PLUGIN_PACKAGES,
+  })
   await plugins.reload()
   if (settings.WATCH_PLUGINS === '1') plugins.watch()
   const host = plugins
