@@ -149,11 +149,6 @@ export class PluginRegistry {
       ...(this.packages.has(p.name) ? { package: this.packages.get(p.name)! } : {}),
     }))
   }
-
-  /** The npm package a loaded plugin came from, if any. */
-  packageOf(name: string): PluginPackage | undefined {
-    return this.packages.get(name)
-  }
 }
 
 const importReason = (err: unknown): string => {
