@@ -10,7 +10,9 @@ import { formatReport, formatSummary } from '../scripts/plugin-check/table.ts'
 import { PLUGINS_DIR } from './support/harness.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 
-const BUNDLED = readdirSync(PLUGINS_DIR).filter((name) => existsSync(join(PLUGINS_DIR, name, 'index.ts')))
+const BUNDLED = readdirSync(PLUGINS_DIR).filter((name) =>
+  existsSync(join(PLUGINS_DIR, name, 'index.ts')),
+)
 
 // The agent plugins run their real CLIs: the first run builds their images (minutes); later runs
 // reuse them. Four plugins at a time.
@@ -28,7 +30,10 @@ describe('the conformance kit on every bundled plugin', () => {
 
   it.each(BUNDLED)('%s passes every check that applies to it', (name) => {
     const report = reports.get(name)!
-    expect(report.results.filter((r) => r.status === 'fail').map((r) => `${r.id}: ${r.detail}`), formatReport(report)).toEqual([])
+    expect(
+      report.results.filter((r) => r.status === 'fail').map((r) => `${r.id}: ${r.detail}`),
+      formatReport(report),
+    ).toEqual([])
     // Every check ran (or does not apply): none was skipped behind a failure.
     expect(report.results.filter((r) => r.status === 'skip')).toEqual([])
   })
@@ -49,16 +54,41 @@ describe('the conformance kit on third-party plugins', () => {
     // An installed package that passes: its prompt goes through stdin, so no argv limit applies.
     const pkg = join(nodeModules, '@acme', 'workers-spawner-plugin-summer')
     mkdirSync(pkg, { recursive: true })
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@acme/workers-spawner-plugin-summer', version: '0.3.0', type: 'module' }))
-    writeFileSync(join(pkg, 'index.js'), agent('summer', `env: (ctx) => ({ SUMMER_MODE: ctx.hostEnv.SUMMER_MODE ?? 'plain' }),\n  prompt: (req) => ({ argv: ['/bin/bash'], stdin: req.prompt }),`))
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({
+        name: '@acme/workers-spawner-plugin-summer',
+        version: '0.3.0',
+        type: 'module',
+      }),
+    )
+    writeFileSync(
+      join(pkg, 'index.js'),
+      agent(
+        'summer',
+        `env: (ctx) => ({ SUMMER_MODE: ctx.hostEnv.SUMMER_MODE ?? 'plain' }),\n  prompt: (req) => ({ argv: ['/bin/bash'], stdin: req.prompt }),`,
+      ),
+    )
     writeFileSync(join(pkg, 'README.md'), '# summer\n\n`SUMMER_MODE` (spawner env): how it sums.\n')
-    writeFileSync(join(pkg, 'plugin-check.json'), JSON.stringify({ model: false, prompt: 'echo $(({a} + {b})) # {filler}' }))
+    writeFileSync(
+      join(pkg, 'plugin-check.json'),
+      JSON.stringify({ model: false, prompt: 'echo $(({a} + {b})) # {filler}' }),
+    )
     // A folder that fails two checks: its README forgets a setting and its prompt is one argv string.
     const folder = join(root, 'plugins', 'argvy')
     mkdirSync(folder, { recursive: true })
-    writeFileSync(join(folder, 'index.js'), agent('argvy', `env: (ctx) => ({ X: ctx.configEnv.ARGVY_LEVEL ?? '1' }),\n  prompt: (req) => ({ argv: ['/bin/bash', '-c', req.prompt] }),`))
+    writeFileSync(
+      join(folder, 'index.js'),
+      agent(
+        'argvy',
+        `env: (ctx) => ({ X: ctx.configEnv.ARGVY_LEVEL ?? '1' }),\n  prompt: (req) => ({ argv: ['/bin/bash', '-c', req.prompt] }),`,
+      ),
+    )
     writeFileSync(join(folder, 'README.md'), '# argvy\n')
-    writeFileSync(join(folder, 'plugin-check.json'), JSON.stringify({ model: false, prompt: 'echo $(({a} + {b})) # {filler}' }))
+    writeFileSync(
+      join(folder, 'plugin-check.json'),
+      JSON.stringify({ model: false, prompt: 'echo $(({a} + {b})) # {filler}' }),
+    )
     const reports = await checkPlugins(['@acme/workers-spawner-plugin-summer', folder], {
       image: WORKER_IMAGE,
       nodeModules,
@@ -88,16 +118,26 @@ describe('the conformance kit on third-party plugins', () => {
   })
 
   it('fails a plugin whose README misses a setting and whose long prompt hits the argv limit', () => {
-    expect(statuses(bad), formatReport(bad)).toMatchObject({ schema: 'pass', readme: 'fail', answer: 'pass', 'long-prompt': 'fail' })
+    expect(statuses(bad), formatReport(bad)).toMatchObject({
+      schema: 'pass',
+      readme: 'fail',
+      answer: 'pass',
+      'long-prompt': 'fail',
+    })
     expect(bad.results.find((r) => r.id === 'readme')?.detail).toBe('does not name ARGVY_LEVEL')
-    expect(bad.results.find((r) => r.id === 'long-prompt')?.detail).toContain('argument list too long')
+    expect(bad.results.find((r) => r.id === 'long-prompt')?.detail).toContain(
+      'argument list too long',
+    )
     expect(bad.ok).toBe(false)
   })
   it('npm run plugin:check prints the table and exits 0 when all pass, 1 when one fails', async () => {
     // Under tsx, as an author runs it: this package imports the contract by its public name.
     const pkg = join(nodeModules, 'workers-spawner-plugin-upper')
     mkdirSync(pkg, { recursive: true })
-    writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'workers-spawner-plugin-upper', version: '1.0.0', type: 'module' }))
+    writeFileSync(
+      join(pkg, 'package.json'),
+      JSON.stringify({ name: 'workers-spawner-plugin-upper', version: '1.0.0', type: 'module' }),
+    )
     writeFileSync(
       join(pkg, 'index.js'),
       `import { defineAgent } from 'workers-spawner/plugin'\n` +
@@ -105,14 +145,27 @@ describe('the conformance kit on third-party plugins', () => {
         `  prompt: (req) => ({ argv: ['/bin/bash'], stdin: req.prompt }), parse: (r) => ({ text: r.stdout.trim(), raw: r.stdout }) })\n`,
     )
     writeFileSync(join(pkg, 'README.md'), '# upper\n')
-    writeFileSync(join(pkg, 'plugin-check.json'), JSON.stringify({ model: false, prompt: 'echo $(({a} + {b})) # {filler}' }))
+    writeFileSync(
+      join(pkg, 'plugin-check.json'),
+      JSON.stringify({ model: false, prompt: 'echo $(({a} + {b})) # {filler}' }),
+    )
     const cli = (arg: string) =>
       new Promise<{ code: number; stdout: string }>((resolve) => {
         execFile(
           process.execPath,
-          ['--import', 'tsx', fileURLToPath(new URL('../scripts/plugin-check.ts', import.meta.url)), '--', arg],
-          { env: { ...process.env, WORKER_IMAGE, PLUGIN_NODE_MODULES: nodeModules }, timeout: 300_000 },
-          (err, stdout) => resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout }),
+          [
+            '--import',
+            'tsx',
+            fileURLToPath(new URL('../scripts/plugin-check.ts', import.meta.url)),
+            '--',
+            arg,
+          ],
+          {
+            env: { ...process.env, WORKER_IMAGE, PLUGIN_NODE_MODULES: nodeModules },
+            timeout: 300_000,
+          },
+          (err, stdout) =>
+            resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout }),
         )
       })
     const ok = await cli('workers-spawner-plugin-upper')

@@ -20,7 +20,12 @@ const writeSource = (dir: string, version: string, tag: string) => {
   mkdirSync(dir, { recursive: true })
   writeFileSync(
     join(dir, 'package.json'),
-    JSON.stringify({ name: 'workers-spawner-plugin-shout', version, type: 'module', exports: { '.': './index.js' } }),
+    JSON.stringify({
+      name: 'workers-spawner-plugin-shout',
+      version,
+      type: 'module',
+      exports: { '.': './index.js' },
+    }),
   )
   writeFileSync(
     join(dir, 'index.js'),
@@ -41,7 +46,11 @@ export default defineAgent({
 
 /** `npm pack` then `npm install` of the tarball into `prefix`, as an operator would. */
 const install = async (source: string, prefix: string) => {
-  const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', join(source, '..')], { cwd: source })
+  const { stdout } = await run(
+    'npm',
+    ['pack', '--silent', '--pack-destination', join(source, '..')],
+    { cwd: source },
+  )
   const tarball = join(source, '..', stdout.trim().split('\n').at(-1)!)
   await run('npm', ['install', '--prefix', prefix, '--no-audit', '--no-fund', '--offline', tarball])
 }
@@ -53,10 +62,14 @@ describe('a plugin installed as an npm package (npm start)', () => {
   const prefix = join(root, 'service')
   const source = join(root, 'src', 'shout')
   let spawner: SpawnerProcess
-  const call = (method: string, path: string, body?: unknown) => spawnerClient(spawner)(method, path, body)
+  const call = (method: string, path: string, body?: unknown) =>
+    spawnerClient(spawner)(method, path, body)
 
   const ask = async (prompt: string) => {
-    const created = await call('POST', '/v1/workers', { agent: 'shout', labels: { 'pkg-test': instance } })
+    const created = await call('POST', '/v1/workers', {
+      agent: 'shout',
+      labels: { 'pkg-test': instance },
+    })
     expect(created.status, JSON.stringify(created.json)).toBe(201)
     const r = await call('POST', `/v1/workers/${created.json.workerId}/commands`, { prompt })
     expect(r.status, JSON.stringify(r.json)).toBe(200)
@@ -77,8 +90,15 @@ describe('a plugin installed as an npm package (npm start)', () => {
   })
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
     rmSync(root, { recursive: true, force: true })
   })
 
@@ -90,7 +110,9 @@ describe('a plugin installed as an npm package (npm start)', () => {
       package: { name: 'workers-spawner-plugin-shout', version: '1.0.0' },
     })
     // Folder plugins are still there, without a package.
-    expect(listed.json.plugins.find((p: { name: string }) => p.name === 'shell').package).toBeUndefined()
+    expect(
+      listed.json.plugins.find((p: { name: string }) => p.name === 'shell').package,
+    ).toBeUndefined()
     expect(listed.json.errors).toContainEqual({
       plugin: 'acme-missing',
       field: 'PLUGIN_PACKAGES',
@@ -103,9 +125,15 @@ describe('a plugin installed as an npm package (npm start)', () => {
     writeSource(source, '1.1.0', 'v2')
     await install(source, prefix)
     await expect
-      .poll(async () => (await call('GET', '/v1/plugins')).json.plugins.find((p: { name: string }) => p.name === 'shout')?.package?.version, {
-        timeout: 15_000,
-      })
+      .poll(
+        async () =>
+          (await call('GET', '/v1/plugins')).json.plugins.find(
+            (p: { name: string }) => p.name === 'shout',
+          )?.package?.version,
+        {
+          timeout: 15_000,
+        },
+      )
       .toBe('1.1.0')
     expect(await ask('again')).toBe('v2: AGAIN')
   })

@@ -6,7 +6,11 @@ import { fail, na, pass, seconds, skipped, type Outcome, type Recorder } from '.
 export const FAILING_ENDPOINT_BOUND_MS = 60_000
 
 /** JSON calls to the service's HTTP API. */
-export type Call = (method: string, path: string, body?: unknown) => Promise<{ status: number; json: any }>
+export type Call = (
+  method: string,
+  path: string,
+  body?: unknown,
+) => Promise<{ status: number; json: any }>
 
 /** The error of an HTTP answer in one line. */
 export const errorOf = (r: { status: number; json: any }) =>
@@ -30,7 +34,11 @@ export interface AgentCheckContext {
  */
 export const agentChecks = async (rec: Recorder, ctx: AgentCheckContext): Promise<void> => {
   const { config, stub } = ctx
-  const ask = async (a: number, b: number, extra: { sessionId?: string; filler?: string; timeoutMs?: number } = {}) => {
+  const ask = async (
+    a: number,
+    b: number,
+    extra: { sessionId?: string; filler?: string; timeoutMs?: number } = {},
+  ) => {
     const t0 = Date.now()
     const r = await ctx.call('POST', `/v1/workers/${ctx.workerId}/commands`, {
       prompt: promptFor(config, a, b, extra.filler),
@@ -43,8 +51,12 @@ export const agentChecks = async (rec: Recorder, ctx: AgentCheckContext): Promis
     if (r.status !== 200) return fail(errorOf(r) + ctx.hint)
     const text = String(r.json.reply?.text ?? '')
     if (text.trim() === String(sum)) return pass(`'${sum}' in ${seconds(r.ms)}`)
-    const said = String(r.json.stderr ?? '').trim().slice(-200)
-    return fail(`expected '${sum}', got '${text.slice(0, 200)}' (exit ${r.json.exitCode}${said ? `, stderr: ${said}` : ''})${ctx.hint}`)
+    const said = String(r.json.stderr ?? '')
+      .trim()
+      .slice(-200)
+    return fail(
+      `expected '${sum}', got '${text.slice(0, 200)}' (exit ${r.json.exitCode}${said ? `, stderr: ${said}` : ''})${ctx.hint}`,
+    )
   }
 
   let first: Awaited<ReturnType<typeof ask>> | undefined
@@ -72,10 +84,12 @@ export const agentChecks = async (rec: Recorder, ctx: AgentCheckContext): Promis
   await rec.run('usage', () => {
     if (!config.model) return na('the agent calls no model')
     if (answer.status !== 'pass') return skipped('no first answer')
-    const usage = first?.json.reply?.usage as { inputTokens?: number; outputTokens?: number } | undefined
+    const usage = first?.json.reply?.usage as
+      { inputTokens?: number; outputTokens?: number } | undefined
     if (!usage) return fail('the reply has no usage')
     const { inputTokens: input = 0, outputTokens: output = 0 } = usage
-    if (!(input > 0 && output > 0)) return fail(`inputTokens ${input}, outputTokens ${output}: both should be above 0`)
+    if (!(input > 0 && output > 0))
+      return fail(`inputTokens ${input}, outputTokens ${output}: both should be above 0`)
     return pass(`${input} in, ${output} out`)
   })
 
@@ -83,7 +97,9 @@ export const agentChecks = async (rec: Recorder, ctx: AgentCheckContext): Promis
     const filler = longFiller()
     const r = await ask(20, 22, { filler })
     const outcome = expectSum(r, 42)
-    const kib = Math.round(new TextEncoder().encode(promptFor(config, 20, 22, filler)).length / 1024)
+    const kib = Math.round(
+      new TextEncoder().encode(promptFor(config, 20, 22, filler)).length / 1024,
+    )
     return { ...outcome, detail: `${kib} KiB: ${outcome.detail}` }
   })
 
@@ -95,11 +111,15 @@ export const agentChecks = async (rec: Recorder, ctx: AgentCheckContext): Promis
       const r = await ask(2, 2, { timeoutMs: FAILING_ENDPOINT_BOUND_MS + 5_000 })
       const code = r.json?.error?.code
       if (r.status !== 502 || code !== 'agent_error') {
-        return fail(`expected 502 agent_error, got ${r.status} ${code ?? JSON.stringify(r.json?.reply ?? r.json).slice(0, 200)}`)
+        return fail(
+          `expected 502 agent_error, got ${r.status} ${code ?? JSON.stringify(r.json?.reply ?? r.json).slice(0, 200)}`,
+        )
       }
       if (r.ms > FAILING_ENDPOINT_BOUND_MS) {
         const why = String(r.json.error.message ?? '').slice(0, 160)
-        return fail(`agent_error after ${seconds(r.ms)}, over the ${seconds(FAILING_ENDPOINT_BOUND_MS)} bound (does the CLI retry?): ${why}`)
+        return fail(
+          `agent_error after ${seconds(r.ms)}, over the ${seconds(FAILING_ENDPOINT_BOUND_MS)} bound (does the CLI retry?): ${why}`,
+        )
       }
       return pass(`agent_error in ${seconds(r.ms)}`)
     } finally {

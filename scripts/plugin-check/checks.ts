@@ -13,7 +13,16 @@ import { openaiResponses } from '../../test/support/stub-model/openai-responses.
 import { StubModel, type ProviderHandler } from '../../test/support/stub-model/server.ts'
 import { agentChecks, errorOf, type Call } from './agent-checks.ts'
 import { readCheckConfig, workerEnv, type CheckConfig, type ConfigSource } from './config.ts'
-import { AGENT_CHECKS, CHECKS, Recorder, fail, na, pass, type CheckId, type PluginReport } from './report.ts'
+import {
+  AGENT_CHECKS,
+  CHECKS,
+  Recorder,
+  fail,
+  na,
+  pass,
+  type CheckId,
+  type PluginReport,
+} from './report.ts'
 import { settingsOf, unnamedIn } from './settings-read.ts'
 import type { CheckTarget } from './target.ts'
 
@@ -51,7 +60,12 @@ const failingGate = (state: { failing: boolean }): ProviderHandler => ({
   match: () => state.failing,
   handle: ({ res }) => {
     res.writeHead(500, { 'content-type': 'application/json' })
-    res.end(JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'plugin-check: the endpoint is failing' } }))
+    res.end(
+      JSON.stringify({
+        type: 'error',
+        error: { type: 'api_error', message: 'plugin-check: the endpoint is failing' },
+      }),
+    )
   },
 })
 
@@ -76,7 +90,8 @@ export const checkTarget = async (target: CheckTarget, env: CheckEnv): Promise<P
   let loaded: { config: CheckConfig; source: ConfigSource } | undefined
   await rec.run('schema', () => {
     const errors = env.registry.errors.filter((e) => e.plugin === target.name)
-    if (errors.length > 0 || !plugin) return fail(errors.map((e) => `${e.field}: ${e.reason}`).join('; ') || 'not loaded')
+    if (errors.length > 0 || !plugin)
+      return fail(errors.map((e) => `${e.field}: ${e.reason}`).join('; ') || 'not loaded')
     loaded = readCheckConfig(target.dir, target.name, target.bundled)
     return pass(`${plugin.kind} ${plugin.name}@${plugin.version}`)
   })
@@ -100,10 +115,19 @@ export const checkTarget = async (target: CheckTarget, env: CheckEnv): Promise<P
   })
 
   const state = { failing: false }
-  const stub = agent && config.model ? new StubModel([failingGate(state), anthropic, openaiChat, openaiResponses, gemini]) : undefined
+  const stub =
+    agent && config.model
+      ? new StubModel([failingGate(state), anthropic, openaiChat, openaiResponses, gemini])
+      : undefined
   const workerConfig: WorkerConfigInput = {
     agent: agent ? plugin.name : 'shell',
-    capabilities: [...new Set([...(agent ? [] : [plugin.name]), ...requiresOf(env.registry, plugin.name), ...config.capabilities])],
+    capabilities: [
+      ...new Set([
+        ...(agent ? [] : [plugin.name]),
+        ...requiresOf(env.registry, plugin.name),
+        ...config.capabilities,
+      ]),
+    ],
     // The CLI reaches the stub model on the Docker host; a worker without a model needs no network.
     network: stub ? 'open' : 'isolated',
     ttlSeconds: 3600,
@@ -113,7 +137,10 @@ export const checkTarget = async (target: CheckTarget, env: CheckEnv): Promise<P
   try {
     const image = await rec.run('image', async () => {
       const resolved = resolvePlugins(env.registry, workerConfigSchema.parse(workerConfig))
-      const { tag, built } = await new ImageResolver(env.runtime, env.logger).resolve(env.image, resolved.ordered)
+      const { tag, built } = await new ImageResolver(env.runtime, env.logger).resolve(
+        env.image,
+        resolved.ordered,
+      )
       return pass(`${built ? 'built' : 'reused'} ${tag}`)
     })
     if (image.status !== 'pass') {
@@ -125,11 +152,18 @@ export const checkTarget = async (target: CheckTarget, env: CheckEnv): Promise<P
     const worker = await rec.run('worker', async () => {
       const created = await env.call('POST', '/v1/workers', workerConfig)
       // The one refusal that is the host's, not the plugin's: a runtime this engine lacks.
-      if (created.json?.error?.code === 'runtime_unavailable') return na(`this Docker Engine cannot run it: ${created.json.error.message}`)
+      if (created.json?.error?.code === 'runtime_unavailable')
+        return na(`this Docker Engine cannot run it: ${created.json.error.message}`)
       if (created.status !== 201) return fail(errorOf(created))
       workerId = created.json.workerId as string
-      const ran = await env.call('POST', `/v1/workers/${workerId}/commands`, { argv: ['true'], timeoutMs: 30_000 })
-      if (ran.status !== 200 || ran.json.exitCode !== 0) return fail(`\`true\` in the worker: ${ran.status === 200 ? `exit ${ran.json.exitCode}` : errorOf(ran)}`)
+      const ran = await env.call('POST', `/v1/workers/${workerId}/commands`, {
+        argv: ['true'],
+        timeoutMs: 30_000,
+      })
+      if (ran.status !== 200 || ran.json.exitCode !== 0)
+        return fail(
+          `\`true\` in the worker: ${ran.status === 200 ? `exit ${ran.json.exitCode}` : errorOf(ran)}`,
+        )
       return pass(workerId)
     })
     if (!agent) return report()
@@ -143,7 +177,10 @@ export const checkTarget = async (target: CheckTarget, env: CheckEnv): Promise<P
       call: env.call,
       ...(stub ? { stub } : {}),
       setFailing: (failing) => (state.failing = failing),
-      hint: source === 'none' ? ' (no plugin-check.json: the kit does not know how to point this CLI at the stub model)' : '',
+      hint:
+        source === 'none'
+          ? ' (no plugin-check.json: the kit does not know how to point this CLI at the stub model)'
+          : '',
     })
     return report()
   } finally {

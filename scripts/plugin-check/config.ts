@@ -84,7 +84,9 @@ export const readCheckConfig = (
     }
     const parsed = checkConfigSchema.safeParse(raw)
     if (!parsed.success) {
-      const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')
+      const issues = describeIssues(parsed.error)
+        .map((i) => `${i.path}: ${i.message}`)
+        .join('; ')
       throw new Error(`plugin-check.json: ${issues}`)
     }
     return { config: parsed.data, source: 'plugin-check.json' }
@@ -99,7 +101,10 @@ export const workerEnv = (config: CheckConfig, stub: string): Record<string, str
 
 /** The check prompt for `a + b`, with or without the long filler. */
 export const promptFor = (config: CheckConfig, a: number, b: number, filler = ''): string =>
-  config.prompt.replaceAll('{a}', String(a)).replaceAll('{b}', String(b)).replaceAll('{filler}', filler)
+  config.prompt
+    .replaceAll('{a}', String(a))
+    .replaceAll('{b}', String(b))
+    .replaceAll('{filler}', filler)
 
 /** Bytes of filler in the long-prompt check: over Linux's 128 KiB limit for one argv string. */
 export const FILLER_BYTES = 160 * 1024

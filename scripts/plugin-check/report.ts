@@ -18,7 +18,13 @@ export const CHECKS = {
 export type CheckId = keyof typeof CHECKS
 
 /** The checks only an agent gets. */
-export const AGENT_CHECKS: CheckId[] = ['answer', 'session', 'usage', 'long-prompt', 'failing-endpoint']
+export const AGENT_CHECKS: CheckId[] = [
+  'answer',
+  'session',
+  'usage',
+  'long-prompt',
+  'failing-endpoint',
+]
 
 export interface CheckResult {
   id: CheckId
@@ -64,7 +70,8 @@ export class Recorder {
   /** Marks the checks that have not run as skipped, saying why. */
   skip(ids: readonly CheckId[], why: string): void {
     for (const id of ids) {
-      if (!this.results.some((r) => r.id === id)) this.results.push({ id, status: 'skip', ms: 0, detail: why })
+      if (!this.results.some((r) => r.id === id))
+        this.results.push({ id, status: 'skip', ms: 0, detail: why })
     }
   }
 }

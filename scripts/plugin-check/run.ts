@@ -31,7 +31,9 @@ const unresolved = (arg: string, reason: string): PluginReport => ({
   target: arg,
   plugin: arg,
   results: (Object.keys(CHECKS) as CheckId[]).map((id, i) =>
-    i === 0 ? { id, status: 'fail', ms: 0, detail: reason } : { id, status: 'skip', ms: 0, detail: 'schema failed' },
+    i === 0
+      ? { id, status: 'fail', ms: 0, detail: reason }
+      : { id, status: 'skip', ms: 0, detail: 'schema failed' },
   ),
   ms: 0,
   ok: false,
@@ -43,7 +45,10 @@ const unresolved = (arg: string, reason: string): PluginReport => ({
  * the local Docker Engine through the real service, and drives the agent against the stub model.
  * Every container it starts carries its own instance label and is removed at the end.
  */
-export const checkPlugins = async (args: readonly string[], opts: KitOptions = {}): Promise<PluginReport[]> => {
+export const checkPlugins = async (
+  args: readonly string[],
+  opts: KitOptions = {},
+): Promise<PluginReport[]> => {
   const env = readNodeSettings(process.env)
   const logger = opts.logger ?? noopLogger
   const image = opts.image ?? env.WORKER_IMAGE
@@ -71,12 +76,16 @@ export const checkPlugins = async (args: readonly string[], opts: KitOptions = {
   const runtime = new DockerRuntime({ docker, logger })
   await runtime.ping()
   if (!(await runtime.hasImage(image))) {
-    throw new Error(`worker image ${image} is missing: build it (npm run image:worker) or set WORKER_IMAGE`)
+    throw new Error(
+      `worker image ${image} is missing: build it (npm run image:worker) or set WORKER_IMAGE`,
+    )
   }
   const instance = `plugin-check-${randomBytes(4).toString('hex')}`
   // Hermetic: no secret of the operator's reaches a checked plugin; required ones get a stand-in.
   const hostEnv = Object.fromEntries(
-    registry.ordered.flatMap((p) => (p.secrets ?? []).filter((s) => s.required).map((s) => [s.name, 'plugin-check'])),
+    registry.ordered.flatMap((p) =>
+      (p.secrets ?? []).filter((s) => s.required).map((s) => [s.name, 'plugin-check']),
+    ),
   )
   const spawner = createSpawner({
     settings: readSettings({ WORKER_IMAGE: image, SPAWNER_INSTANCE: instance, MAX_WORKERS: '0' }),
@@ -96,7 +105,9 @@ export const checkPlugins = async (args: readonly string[], opts: KitOptions = {
     call: async (method, path, body) => {
       const res = await app.request(path, {
         method,
-        ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
+        ...(body === undefined
+          ? {}
+          : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }),
       })
       const text = await res.text()
       let json: unknown
@@ -120,8 +131,18 @@ export const checkPlugins = async (args: readonly string[], opts: KitOptions = {
     await Promise.all(Array.from({ length: Math.max(1, opts.concurrency ?? 1) }, worker))
   } finally {
     await spawner.close()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    await Promise.all(left.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)))
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    await Promise.all(
+      left.map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    )
   }
   return args.map((arg) => reports.get(arg)!)
 }

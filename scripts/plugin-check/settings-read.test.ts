@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest'
-import { defineAgent, defineCapability, pluginSchema, type Plugin } from '../../src/core/plugin/contract.ts'
+import {
+  defineAgent,
+  defineCapability,
+  pluginSchema,
+  type Plugin,
+} from '../../src/core/plugin/contract.ts'
 import { settingsOf, unnamedIn } from './settings-read.ts'
 
 const parsed = (p: unknown) => pluginSchema.parse(p) as Plugin
@@ -13,8 +18,13 @@ describe('settingsOf', () => {
         version: '1.0.0',
         description: 'd',
         secrets: [{ name: 'MY_CLI_KEY' }],
-        hostFiles: [{ fromEnv: 'HOST_MY_CLI_DIR', file: 'login.json', target: '~/.my-cli/login.json' }],
-        env: (ctx) => ({ MY_CLI_RETRIES: ctx.hostEnv.MY_CLI_RETRIES ?? '0', HOME_COPY: ctx.hostEnv.HOME ?? '' }),
+        hostFiles: [
+          { fromEnv: 'HOST_MY_CLI_DIR', file: 'login.json', target: '~/.my-cli/login.json' },
+        ],
+        env: (ctx) => ({
+          MY_CLI_RETRIES: ctx.hostEnv.MY_CLI_RETRIES ?? '0',
+          HOME_COPY: ctx.hostEnv.HOME ?? '',
+        }),
         files: (ctx) => {
           const mode = ctx.configEnv.MY_CLI_MODE ?? 'fast'
           // A made-up value is refused; what follows is read once the kit leaves it unset.
@@ -22,11 +32,19 @@ describe('settingsOf', () => {
           const url = ctx.configEnv.MY_CLI_BASE_URL
           if (url) new URL(url)
           const files: Record<string, string> = {}
-          if (url) files['~/.my-cli/config.json'] = JSON.stringify({ url, model: ctx.configEnv.MY_CLI_MODEL })
+          if (url)
+            files['~/.my-cli/config.json'] = JSON.stringify({
+              url,
+              model: ctx.configEnv.MY_CLI_MODEL,
+            })
           return files
         },
         prompt: (req) => ({
-          argv: ['my-cli', ...(req.sessionId && 'MY_CLI_RESUME_FLAG' in req.env ? ['--resume'] : []), req.prompt],
+          argv: [
+            'my-cli',
+            ...(req.sessionId && 'MY_CLI_RESUME_FLAG' in req.env ? ['--resume'] : []),
+            req.prompt,
+          ],
         }),
         parse: (r) => ({ text: r.stdout, raw: r.stdout }),
       }),
@@ -43,7 +61,15 @@ describe('settingsOf', () => {
   })
 
   it('finds nothing in a plugin that reads nothing', () => {
-    const plugin = parsed(defineCapability({ apiVersion: 'v1', name: 'jq', version: '1', description: 'd', install: [{ apt: ['jq'] }] }))
+    const plugin = parsed(
+      defineCapability({
+        apiVersion: 'v1',
+        name: 'jq',
+        version: '1',
+        description: 'd',
+        install: [{ apt: ['jq'] }],
+      }),
+    )
     expect(settingsOf(plugin)).toEqual([])
   })
 })
@@ -51,6 +77,8 @@ describe('settingsOf', () => {
 describe('unnamedIn', () => {
   it('wants each name as a whole word', () => {
     const readme = '| `MY_CLI_KEY` | the key |\nSet MY_CLI_MODEL_NAME for the model name.'
-    expect(unnamedIn(readme, ['MY_CLI_KEY', 'MY_CLI_MODEL', 'MY_CLI_MODEL_NAME'])).toEqual(['MY_CLI_MODEL'])
+    expect(unnamedIn(readme, ['MY_CLI_KEY', 'MY_CLI_MODEL', 'MY_CLI_MODEL_NAME'])).toEqual([
+      'MY_CLI_MODEL',
+    ])
   })
 })

@@ -3,7 +3,17 @@ import type { Plugin, PluginContext } from '../../src/core/plugin/contract.ts'
 import { pluginContext } from '../../src/core/spec.ts'
 
 /** Names a plugin may read that are the system's, not its own settings. */
-const SYSTEM = new Set(['HOME', 'PATH', 'USER', 'SHELL', 'TERM', 'LANG', 'PWD', 'TMPDIR', 'HOSTNAME'])
+const SYSTEM = new Set([
+  'HOME',
+  'PATH',
+  'USER',
+  'SHELL',
+  'TERM',
+  'LANG',
+  'PWD',
+  'TMPDIR',
+  'HOSTNAME',
+])
 const SETTING = /^[A-Z][A-Z0-9_]*$/
 
 /** Values each read gets, one pass each: unset, then set (a hook may read more when a value is set). */
@@ -29,7 +39,11 @@ const recording = (read: string[], value: (name: string) => string | undefined) 
   })
 
 /** One way of calling a hook, given the environments it reads. */
-type HookCall = (env: { host: Record<string, string>; config: Record<string, string>; prompt: Record<string, string> }) => unknown
+type HookCall = (env: {
+  host: Record<string, string>
+  config: Record<string, string>
+  prompt: Record<string, string>
+}) => unknown
 
 /** The hooks of a plugin, each as a call that builds its own context. */
 const hookCalls = (plugin: Plugin): HookCall[] => {
@@ -37,13 +51,27 @@ const hookCalls = (plugin: Plugin): HookCall[] => {
   for (const hook of ['env', 'files', 'mounts', 'container'] as const) {
     const fn = plugin[hook] as ((c: PluginContext) => unknown) | undefined
     if (!fn) continue
-    calls.push((e) => fn(pluginContext({ ...workerConfigSchema.parse({ agent: plugin.name }), env: e.config }, 'w-check', e.host)))
+    calls.push((e) =>
+      fn(
+        pluginContext(
+          { ...workerConfigSchema.parse({ agent: plugin.name }), env: e.config },
+          'w-check',
+          e.host,
+        ),
+      ),
+    )
   }
   if (plugin.kind === 'agent') {
     for (const sessionId of [undefined, 'session-1']) {
       for (const stream of [false, true]) {
         calls.push((e) =>
-          plugin.prompt({ prompt: 'What is 1 + 2?', workdir: '/workspace', env: e.prompt, stream, ...(sessionId ? { sessionId } : {}) }),
+          plugin.prompt({
+            prompt: 'What is 1 + 2?',
+            workdir: '/workspace',
+            env: e.prompt,
+            stream,
+            ...(sessionId ? { sessionId } : {}),
+          }),
         )
       }
     }
@@ -56,7 +84,11 @@ const hookCalls = (plugin: Plugin): HookCall[] => {
  * after each throw the last name it read that still had a value is left unset, and it runs again.
  * Every name read on the way is added to `seen`.
  */
-const explore = (call: HookCall, value: (name: string) => string | undefined, seen: Set<string>) => {
+const explore = (
+  call: HookCall,
+  value: (name: string) => string | undefined,
+  seen: Set<string>,
+) => {
   const unset = new Set<string>()
   for (let round = 0; round < 32; round++) {
     const read: string[] = []

@@ -25,7 +25,10 @@ const real = (p: string) => (existsSync(p) ? realpathSync(p) : p)
  * Resolves a command-line argument: a folder (a plugin folder, or a package's folder when it has
  * a `package.json`), else the name of a package installed in `nodeModules`. Throws with what to fix.
  */
-export const resolveTarget = (arg: string, opts: { nodeModules: string; pluginsDir: string }): CheckTarget => {
+export const resolveTarget = (
+  arg: string,
+  opts: { nodeModules: string; pluginsDir: string },
+): CheckTarget => {
   const stamp = `check-${Date.now()}`
   const asPackage = (dir: string): CheckTarget => {
     const manifest = readManifest(dir)
@@ -37,11 +40,21 @@ export const resolveTarget = (arg: string, opts: { nodeModules: string; pluginsD
     if (existsSync(join(dir, 'package.json'))) return asPackage(dir)
     const name = basename(dir)
     const candidate = folderCandidate(dir, name, stamp)
-    if (!candidate) throw new Error(`${arg}: no index.ts, index.js or index.mjs (and no package.json)`)
-    return { arg, name, dir: real(dir), candidate, bundled: real(dir) === real(join(opts.pluginsDir, name)) }
+    if (!candidate)
+      throw new Error(`${arg}: no index.ts, index.js or index.mjs (and no package.json)`)
+    return {
+      arg,
+      name,
+      dir: real(dir),
+      candidate,
+      bundled: real(dir) === real(join(opts.pluginsDir, name)),
+    }
   }
   if (!NPM_NAME.test(arg)) throw new Error(`${arg}: neither a folder nor an npm package name`)
   const dir = join(opts.nodeModules, arg)
-  if (!isDir(dir)) throw new Error(`${arg}: not a folder, and no such package in ${opts.nodeModules} (PLUGIN_NODE_MODULES)`)
+  if (!isDir(dir))
+    throw new Error(
+      `${arg}: not a folder, and no such package in ${opts.nodeModules} (PLUGIN_NODE_MODULES)`,
+    )
   return asPackage(dir)
 }

@@ -43,7 +43,10 @@ describe('plugin loader', () => {
     mkdirSync(join(dir, 'broken'))
     writeFileSync(join(dir, 'broken', 'index.ts'), 'export default {')
     const second = await host.reload()
-    expect(second.list().map((p) => `${p.name}@${p.version}`)).toEqual(['alpha@1.1.0', 'beta@1.0.0'])
+    expect(second.list().map((p) => `${p.name}@${p.version}`)).toEqual([
+      'alpha@1.1.0',
+      'beta@1.0.0',
+    ])
     expect(second.errors.map((e) => e.plugin)).toEqual(['broken'])
     // The old snapshot is untouched: whoever holds it keeps a consistent view.
     expect(first.list().map((p) => p.version)).toEqual(['1.0.0'])
@@ -73,7 +76,13 @@ describe('plugin loader', () => {
 const writePackage = (
   nodeModules: string,
   pkg: string,
-  opts: { plugin?: string; version?: string; manifest?: object; entry?: string; body?: string } = {},
+  opts: {
+    plugin?: string
+    version?: string
+    manifest?: object
+    entry?: string
+    body?: string
+  } = {},
 ) => {
   const dir = join(nodeModules, pkg)
   const entry = opts.entry ?? 'index.js'
@@ -142,29 +151,47 @@ describe('plugin packages', () => {
       package: { name: 'workers-spawner-plugin-alpha', version: '9.0.0' },
     })
     const beta = registry.errors.filter((e) => e.plugin === 'beta')
-    expect(beta.map((e) => e.package?.name)).toEqual(['@acme/workers-spawner-plugin-beta', 'workers-spawner-plugin-beta'])
+    expect(beta.map((e) => e.package?.name)).toEqual([
+      '@acme/workers-spawner-plugin-beta',
+      'workers-spawner-plugin-beta',
+    ])
     expect(beta[0]!.reason).toContain('none is loaded until one is removed')
   })
 
   it('reports broken packages like broken folders, naming the package', async () => {
     writePackage(nodeModules, 'workers-spawner-plugin-wrong', { plugin: 'other' })
     writePackage(nodeModules, 'workers-spawner-plugin-syntax', { body: 'export default {' })
-    writePackage(nodeModules, 'workers-spawner-plugin-escape', { manifest: { main: '../../etc/passwd' } })
+    writePackage(nodeModules, 'workers-spawner-plugin-escape', {
+      manifest: { main: '../../etc/passwd' },
+    })
     mkdirSync(join(nodeModules, 'workers-spawner-plugin-nojson'))
     writeFileSync(join(nodeModules, 'workers-spawner-plugin-nojson', 'package.json'), '{')
 
-    const registry = await loadPlugins(plugins, { nodeModules, names: ['not-installed', '@acme/gone'] })
+    const registry = await loadPlugins(plugins, {
+      nodeModules,
+      names: ['not-installed', '@acme/gone'],
+    })
     expect(registry.list()).toEqual([])
     const byPlugin = Object.fromEntries(registry.errors.map((e) => [e.plugin, e]))
     expect(byPlugin.wrong).toEqual({
       plugin: 'wrong',
       field: 'name',
-      reason: "is 'other' but the package 'workers-spawner-plugin-wrong' names 'wrong'; they must match",
+      reason:
+        "is 'other' but the package 'workers-spawner-plugin-wrong' names 'wrong'; they must match",
       package: { name: 'workers-spawner-plugin-wrong', version: '1.0.0' },
     })
-    expect(byPlugin.syntax).toMatchObject({ field: 'index.js', reason: expect.stringContaining('failed to import') })
-    expect(byPlugin.escape).toMatchObject({ field: 'package.json', reason: expect.stringContaining('leaves the package') })
-    expect(byPlugin.nojson).toMatchObject({ field: 'package.json', reason: expect.stringContaining('not JSON') })
+    expect(byPlugin.syntax).toMatchObject({
+      field: 'index.js',
+      reason: expect.stringContaining('failed to import'),
+    })
+    expect(byPlugin.escape).toMatchObject({
+      field: 'package.json',
+      reason: expect.stringContaining('leaves the package'),
+    })
+    expect(byPlugin.nojson).toMatchObject({
+      field: 'package.json',
+      reason: expect.stringContaining('not JSON'),
+    })
     expect(byPlugin['not-installed']).toEqual({
       plugin: 'not-installed',
       field: 'PLUGIN_PACKAGES',
@@ -182,14 +209,20 @@ describe('plugin packages', () => {
       await expect.poll(() => host.current.get('jq')?.version, { timeout: 5000 }).toBe('1.0.0')
       // An update rewrites the package's own files (npm may also replace its folder).
       writePackage(nodeModules, 'workers-spawner-plugin-jq', { version: '1.1.0' })
-      await expect.poll(() => host.current.list().find((p) => p.name === 'jq')?.package?.version, { timeout: 5000 }).toBe('1.1.0')
+      await expect
+        .poll(() => host.current.list().find((p) => p.name === 'jq')?.package?.version, {
+          timeout: 5000,
+        })
+        .toBe('1.1.0')
       rmSync(join(nodeModules, 'workers-spawner-plugin-jq'), { recursive: true })
       writePackage(nodeModules, 'workers-spawner-plugin-jq', { version: '1.2.0' })
       await expect.poll(() => host.current.get('jq')?.version, { timeout: 5000 }).toBe('1.2.0')
       // A scope folder that appears later, and a listed package installed later.
       writePackage(nodeModules, '@acme/workers-spawner-plugin-aider')
       writePackage(nodeModules, 'acme-tools')
-      await expect.poll(() => host.current.list().map((p) => p.name), { timeout: 5000 }).toEqual(['acme-tools', 'aider', 'jq'])
+      await expect
+        .poll(() => host.current.list().map((p) => p.name), { timeout: 5000 })
+        .toEqual(['acme-tools', 'aider', 'jq'])
       rmSync(join(nodeModules, 'workers-spawner-plugin-jq'), { recursive: true })
       await expect.poll(() => host.current.get('jq'), { timeout: 5000 }).toBeUndefined()
     } finally {

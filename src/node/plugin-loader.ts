@@ -2,7 +2,11 @@ import { existsSync, readdirSync, watch, type FSWatcher } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import type { Logger } from '../core/logger.ts'
-import { PluginRegistry, type PluginCandidate, type PluginLoadError } from '../core/plugin/registry.ts'
+import {
+  PluginRegistry,
+  type PluginCandidate,
+  type PluginLoadError,
+} from '../core/plugin/registry.ts'
 import {
   findPluginPackages,
   packageCandidate,
@@ -20,7 +24,11 @@ export const folderEntry = (folder: string): string | undefined =>
   ['index.ts', 'index.js', 'index.mjs'].map((f) => join(folder, f)).find(existsSync)
 
 /** One plugin folder as a candidate, imported with `stamp` so a reload sees its files as they are. */
-export const folderCandidate = (folder: string, name: string, stamp = newStamp()): PluginCandidate | undefined => {
+export const folderCandidate = (
+  folder: string,
+  name: string,
+  stamp = newStamp(),
+): PluginCandidate | undefined => {
   const file = folderEntry(folder)
   if (!file) return undefined
   return { name, load: () => import(`${pathToFileURL(file).href}?${PLUGIN_STAMP}=${stamp}`) }
@@ -84,7 +92,10 @@ export const pluginSources = (dir: string, packages?: PackageSource): PluginSour
 }
 
 /** Loads every plugin in `dir` (and, when given, the plugin packages) into a new registry. */
-export const loadPlugins = async (dir: string, packages?: PackageSource): Promise<PluginRegistry> => {
+export const loadPlugins = async (
+  dir: string,
+  packages?: PackageSource,
+): Promise<PluginRegistry> => {
   const { candidates, refused } = pluginSources(dir, packages)
   return PluginRegistry.load(candidates, refused)
 }
@@ -122,7 +133,12 @@ export class PluginHost {
       this.packagesSeen = sources.packages
       this.logger.info('plugins loaded', {
         dir: this.dir,
-        plugins: loaded.list().map((p) => `${p.name}@${p.version}${p.package ? ` (${p.package.name}@${p.package.version})` : ''}`),
+        plugins: loaded
+          .list()
+          .map(
+            (p) =>
+              `${p.name}@${p.version}${p.package ? ` (${p.package.name}@${p.package.version})` : ''}`,
+          ),
         errors: loaded.errors,
       })
       if (this.watching) this.updateWatchers()
@@ -186,7 +202,9 @@ export class PluginHost {
     if (!this.watching) return
     clearTimeout(this.timer)
     this.timer = setTimeout(() => {
-      this.reload().catch((err) => this.logger.error('plugin reload failed', { error: String(err) }))
+      this.reload().catch((err) =>
+        this.logger.error('plugin reload failed', { error: String(err) }),
+      )
     }, this.watching.debounceMs)
   }
 

@@ -8,7 +8,6 @@ import { PLUGIN_STAMP } from './plugin-resolve.ts'
 /** Packages with this name (bare or under any `@scope/`) are loaded as plugins when installed. */
 export const PLUGIN_PACKAGE_PREFIX = 'workers-spawner-plugin-'
 
-
 /** Where plugin packages are looked up, and which ones besides the `workers-spawner-plugin-*` ones. */
 export interface PackageSource {
   /** A `node_modules` folder (the service's own by default). */
@@ -131,14 +130,23 @@ export const readManifest = (dir: string): PackageManifest => {
     exports?: Exports
     main?: unknown
   }
-  if (typeof raw.name !== 'string' || !NPM_NAME.test(raw.name)) throw new Error('package.json has no valid name')
+  if (typeof raw.name !== 'string' || !NPM_NAME.test(raw.name))
+    throw new Error('package.json has no valid name')
   const version = typeof raw.version === 'string' ? raw.version : '0.0.0'
   const target =
-    raw.exports !== undefined ? exportTarget(raw.exports) : typeof raw.main === 'string' ? raw.main : 'index.js'
-  if (!target) throw new Error("package.json exports nothing an `import` of the package can load ('.' with import/default)")
+    raw.exports !== undefined
+      ? exportTarget(raw.exports)
+      : typeof raw.main === 'string'
+        ? raw.main
+        : 'index.js'
+  if (!target)
+    throw new Error(
+      "package.json exports nothing an `import` of the package can load ('.' with import/default)",
+    )
   const entry = target.replace(/^\.\//, '')
   // The entry stays inside the package: a manifest never points the loader elsewhere on disk.
-  if (entry.startsWith('/') || entry.split('/').includes('..')) throw new Error(`entry '${target}' leaves the package`)
+  if (entry.startsWith('/') || entry.split('/').includes('..'))
+    throw new Error(`entry '${target}' leaves the package`)
   return { name: raw.name, version, entry }
 }
 
@@ -152,7 +160,10 @@ export const packageCandidate = (pkg: FoundPackage, stamp: string): PluginCandid
   try {
     manifest = readManifest(pkg.dir)
   } catch (err) {
-    const reason = err instanceof SyntaxError ? `package.json is not JSON: ${err.message}` : (err as Error).message
+    const reason =
+      err instanceof SyntaxError
+        ? `package.json is not JSON: ${err.message}`
+        : (err as Error).message
     return {
       name,
       entry: 'package.json',
