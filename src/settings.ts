@@ -6,6 +6,8 @@ const int = (def: number) => z.coerce.number().int().positive().default(def)
 
 /** A DNS name or IPv4 address, or an IPv6 address in brackets. */
 const HOST_NAME = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])$/
+/** An npm package name: `name` or `@scope/name`, lower case, nothing that walks out of node_modules. */
+export const NPM_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*$/
 const list = z
   .string()
   .default('')
@@ -21,6 +23,16 @@ export const settingsSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   PLUGINS_DIR: z.string().min(1).optional(),
   WATCH_PLUGINS: z.enum(['0', '1']).default('1'),
+  /**
+   * npm packages loaded as plugins besides the `workers-spawner-plugin-*` ones, comma-separated
+   * (installed in PLUGIN_NODE_MODULES).
+   */
+  PLUGIN_PACKAGES: list.refine(
+    (names) => names.every((n) => NPM_NAME.test(n)),
+    'npm package names (name or @scope/name), comma-separated',
+  ),
+  /** The node_modules folder plugin packages are installed in (Node entry; default: the service's own). */
+  PLUGIN_NODE_MODULES: z.string().min(1).optional(),
   WORKER_IMAGE: z.string().min(1).default('workers-spawner/universal-worker:latest'),
   MAX_FILE_BYTES: int(16 * 1024 * 1024),
   MAX_BODY_BYTES: int(4 * 1024 * 1024),

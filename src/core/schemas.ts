@@ -181,6 +181,7 @@ export const listInput = z
 export const listOutput = z.object({ workers: z.array(workerStatusSchema) })
 
 export const pluginsInput = z.object({}).strict()
+const pluginPackageSchema = z.object({ name: z.string(), version: z.string() })
 export const pluginsOutput = z.object({
   loadedAt: z.string(),
   plugins: z.array(
@@ -191,7 +192,11 @@ export const pluginsOutput = z.object({
       description: z.string(),
       requires: z.array(z.string()),
       secrets: z.array(z.object({ name: z.string(), required: z.boolean() })),
+      /** The npm package it was loaded from; absent for a folder plugin. */
+      package: pluginPackageSchema.optional(),
     }),
   ),
-  errors: z.array(z.object({ plugin: z.string(), field: z.string(), reason: z.string() })),
+  errors: z.array(
+    z.object({ plugin: z.string(), field: z.string(), reason: z.string(), package: pluginPackageSchema.optional() }),
+  ),
 })

@@ -162,7 +162,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
   }
 
   registerPluginResolver()
-  const host = new PluginHost(settings.PLUGINS_DIR, logger)
+  const host = new PluginHost(settings.PLUGINS_DIR, logger, {
+    nodeModules: settings.PLUGIN_NODE_MODULES,
+    names: settings.PLUGIN_PACKAGES,
+  })
   plugins = host
   await host.reload()
   if (settings.WATCH_PLUGINS === '1') host.watch()

@@ -1,11 +1,21 @@
 import { pluginSchema, type Plugin } from './contract.ts'
 import { describeIssues } from '../validation.ts'
 
-/** A plugin folder that could be loaded: its name and how to import it. */
+/** The npm package a plugin came from (folder plugins have none). */
+export interface PluginPackage {
+  name: string
+  version: string
+}
+
+/** A plugin folder or package that could be loaded: its name and how to import it. */
 export interface PluginCandidate {
-  /** Folder name; must equal the plugin's `name`. */
+  /** Folder name, or the name a package's plugin must have; must equal the plugin's `name`. */
   name: string
   load: () => Promise<unknown>
+  /** Set when the plugin comes from an installed npm package. */
+  package?: PluginPackage
+  /** The file a failed import is reported against (default `index.ts`). */
+  entry?: string
 }
 
 /** Why a plugin was refused: the plugin, the field at fault and the reason. */
@@ -13,6 +23,8 @@ export interface PluginLoadError {
   plugin: string
   field: string
   reason: string
+  /** The package the refused plugin came from, when it is one. */
+  package?: PluginPackage
 }
 
 /** What `GET /v1/plugins` shows for a loaded plugin. */
@@ -23,6 +35,17 @@ export interface PluginInfo {
   description: string
   requires: string[]
   secrets: { name: string; required: boolean }[]
+  /** The npm package it was loaded from; absent for a folder under PLUGINS_DIR. */
+  package?: PluginPackage
+}
+
+/** One imported module (or its import failure) with where it came from. */
+export interface PluginModule {
+  name: string
+  module?: unknown
+  error?: unknown
+  package?: PluginPackage
+  entry?: string
 }
 
 /**
@@ -37,64 +60,73 @@ export class PluginRegistry {
   private constructor(
     readonly ordered: readonly Plugin[],
     readonly errors: readonly PluginLoadError[],
+    private readonly packages: ReadonlyMap<string, PluginPackage> = new Map(),
   ) {
     this.byName = new Map(ordered.map((p) => [p.name, p]))
     this.loadedAt = new Date()
   }
 
-  /** Imports and validates every candidate; a broken one is reported, the rest still load. */
-  static async load(candidates: readonly PluginCandidate[]): Promise<PluginRegistry> {
+  /**
+   * Imports and validates every candidate; a broken one is reported, the rest still load.
+   * `refused` are candidates turned away before import (e.g. a package a folder shadows).
+   */
+  static async load(
+    candidates: readonly PluginCandidate[],
+    refused: readonly PluginLoadError[] = [],
+  ): Promise<PluginRegistry> {
     const entries = await Promise.all(
-      candidates.map(async (c) => {
+      candidates.map(async (c): Promise<PluginModule> => {
+        const from = { name: c.name, ...(c.package ? { package: c.package } : {}), ...(c.entry ? { entry: c.entry } : {}) }
         try {
-          return { name: c.name, module: await c.load() }
+          return { ...from, module: await c.load() }
         } catch (err) {
-          return { name: c.name, error: err }
+          return { ...from, error: err }
         }
       }),
     )
-    return PluginRegistry.fromModules(entries)
+    return PluginRegistry.fromModules(entries, refused)
   }
 
   /** Builds a registry from already imported modules (or import failures). */
   static fromModules(
-    entries: readonly { name: string; module?: unknown; error?: unknown }[],
+    entries: readonly PluginModule[],
+    refused: readonly PluginLoadError[] = [],
   ): PluginRegistry {
-    const errors: PluginLoadError[] = []
+    const errors: PluginLoadError[] = [...refused]
     const valid = new Map<string, Plugin>()
+    const packages = new Map<string, PluginPackage>()
     for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name))) {
+      const entryFile = entry.entry ?? 'index.ts'
+      const fail = (field: string, reason: string) =>
+        errors.push({ plugin: entry.name, field, reason, ...(entry.package ? { package: entry.package } : {}) })
       if (entry.error !== undefined) {
-        errors.push({ plugin: entry.name, field: 'index.ts', reason: importReason(entry.error) })
+        fail(entryFile, importReason(entry.error))
         continue
       }
       const exported = (entry.module as { default?: unknown } | null)?.default
       if (exported === undefined) {
-        errors.push({
-          plugin: entry.name,
-          field: 'default export',
-          reason: 'index.ts must default-export defineAgent({...}) or defineCapability({...})',
-        })
+        fail('default export', `${entryFile} must default-export defineAgent({...}) or defineCapability({...})`)
         continue
       }
       const parsed = pluginSchema.safeParse(exported)
       if (!parsed.success) {
-        for (const issue of describeIssues(parsed.error)) {
-          errors.push({ plugin: entry.name, field: issue.path, reason: issue.message })
-        }
+        for (const issue of describeIssues(parsed.error)) fail(issue.path, issue.message)
         continue
       }
       if (parsed.data.name !== entry.name) {
-        errors.push({
-          plugin: entry.name,
-          field: 'name',
-          reason: `is '${parsed.data.name}' but the folder is '${entry.name}'; they must match`,
-        })
+        const where = entry.package ? `the package '${entry.package.name}' names` : 'the folder is'
+        fail('name', `is '${parsed.data.name}' but ${where} '${entry.name}'; they must match`)
         continue
       }
       valid.set(entry.name, parsed.data as Plugin)
+      if (entry.package) packages.set(entry.name, entry.package)
     }
-    const { ordered, refused } = orderByRequires(valid)
-    return new PluginRegistry(ordered, [...errors, ...refused])
+    const { ordered, refused: unordered } = orderByRequires(valid)
+    const withPackage = unordered.map((e) => {
+      const pkg = packages.get(e.plugin)
+      return pkg ? { ...e, package: pkg } : e
+    })
+    return new PluginRegistry(ordered, [...errors, ...withPackage], packages)
   }
 
   static empty(): PluginRegistry {
@@ -114,6 +146,7 @@ export class PluginRegistry {
       description: p.description,
       requires: p.requires ?? [],
       secrets: (p.secrets ?? []).map((s) => ({ name: s.name, required: s.required ?? false })),
+      ...(this.packages.has(p.name) ? { package: this.packages.get(p.name)! } : {}),
     }))
   }
 }
