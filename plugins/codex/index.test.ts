@@ -11,7 +11,9 @@ import {
   type PluginContext,
   type PromptRequest,
 } from 'workers-spawner/plugin'
-import codex, { DEFAULT_BASE_URL, RUN_SCRIPT, codexConfig } from './index.ts'
+import codex, { RUN_SCRIPT, codexConfig } from './index.ts'
+
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
 
 // The plugin's hooks, called as the core calls them.
 const parseCodex = (out: ExecOutcome) => agentReply(codex, out)
@@ -124,14 +126,21 @@ describe('codex prompt', () => {
   it('runs codex exec --json through the stdin-closing wrapper', () => {
     const { argv, stdin } = promptFor(request())
     expect(argv.slice(0, 3)).toEqual(['/bin/bash', '-c', RUN_SCRIPT])
-    expect(argv.slice(3)).toEqual(['codex', '', 'codex', 'exec', ...FLAGS, '--', 'What is 5 + 7?'])
+    expect(argv.slice(3)).toEqual(['/dev/null', '', 'codex', 'exec', ...FLAGS, '--', 'What is 5 + 7?'])
     expect(stdin).toBeUndefined()
+  })
+
+  it('sends a prompt over the argv limit through stdin, as `-`', () => {
+    const prompt = `What is 5 + 7? ${'x'.repeat(150_000)}`
+    const { argv, stdin } = promptFor(request({ prompt }))
+    expect(argv.slice(3)).toEqual(['/dev/stdin', '', 'codex', 'exec', ...FLAGS, '--', '-'])
+    expect(stdin).toBe(prompt)
   })
 
   it('resumes a session by id, and looks its usage up only for a UUID', () => {
     const { argv } = promptFor(request({ prompt: '-n What is 1 + 2?', sessionId: THREAD }))
     expect(argv.slice(3)).toEqual([
-      'codex',
+      '/dev/null',
       THREAD,
       'codex',
       'exec',
@@ -173,10 +182,11 @@ describe('RUN_SCRIPT', () => {
   // Stdin comes from a file, not a pipe: a script that exits before reading it cannot EPIPE.
   const stdin = join(home, 'stdin.txt')
   writeFileSync(stdin, 'never read')
-  const run = (id: string, ...argv: string[]) => {
+  const run = (id: string, ...argv: string[]) => runFrom('/dev/null', id, ...argv)
+  const runFrom = (input: string, id: string, ...argv: string[]) => {
     const fd = openSync(stdin, 'r')
     try {
-      return execFileSync('/bin/bash', ['-c', RUN_SCRIPT, 'codex', id, ...argv], {
+      return execFileSync('/bin/bash', ['-c', RUN_SCRIPT, input, id, ...argv], {
         env: { PATH: process.env.PATH, HOME: home, CODEX_HOME: home },
         stdio: [fd, 'pipe', 'pipe'],
         encoding: 'utf8',
@@ -188,6 +198,10 @@ describe('RUN_SCRIPT', () => {
 
   it('prints the session’s last token_count record, then runs argv with stdin closed', () => {
     expect(run(THREAD, 'cat')).toBe(`${PRIOR}\n`)
+  })
+
+  it('gives argv the prompt on stdin when told to', () => {
+    expect(runFrom('/dev/stdin', '', 'cat')).toBe('never read')
   })
 
   it('prints nothing for a new or unknown session', () => {

@@ -3,9 +3,6 @@ import { defineAgent, jsonLines, noResult, num, obj, str, type Json } from 'work
 /** The pinned `@openai/codex` release. */
 export const CODEX_VERSION = '0.171.0'
 
-/** Where the Responses API is when `OPENAI_BASE_URL` is not set. */
-export const DEFAULT_BASE_URL = 'https://api.openai.com/v1'
-
 const FLAGS = ['--json', '--skip-git-repo-check', '--dangerously-bypass-approvals-and-sandbox']
 
 /**
@@ -25,7 +22,7 @@ sandbox_mode = "danger-full-access"
 
 [model_providers.custom]
 name = ${JSON.stringify(baseUrl ? 'OpenAI-compatible' : 'OpenAI')}
-base_url = ${JSON.stringify(baseUrl || DEFAULT_BASE_URL)}
+base_url = ${JSON.stringify(baseUrl || 'https://api.openai.com/v1')}
 ${setting('OPENAI_API_KEY') ? 'env_key = "OPENAI_API_KEY"\n' : ''}wire_api = "responses"
 
 [analytics]
@@ -39,20 +36,19 @@ apps = false
 }
 
 /**
- * Runs codex with stdin from /dev/null (it reads stdin whenever stdin is not a terminal). For a
- * resumed session it first prints the session's last `token_count` record: Codex reports the
- * thread's running total, and parse() subtracts this to get the usage of this prompt alone.
- * $1 is a session UUID or empty; the rest is codex's argv.
+ * Runs codex with stdin from $0: /dev/null (it reads stdin whenever stdin is not a terminal), or
+ * /dev/stdin when the prompt comes that way. For a resumed session it first prints the session's
+ * last `token_count` record: Codex reports the thread's running total, and parse() subtracts this
+ * to get the usage of this prompt alone. $1 is a session UUID or empty; the rest is codex's argv.
  */
 export const RUN_SCRIPT = `if [ -n "$1" ]; then
   for f in "\${CODEX_HOME:-$HOME/.codex}"/sessions/*/*/*/rollout-*-"$1".jsonl; do [ -f "$f" ] &&
-  grep -h '"type":"token_count"' "$f" | tail -n 1; break; done; fi; shift; exec "$@" </dev/null`
+  grep -h '"type":"token_count"' "$f" | tail -n 1; break; done; fi; shift; exec "$@" <"$0"`
 
 /** This prompt's usage: the thread's running total (`turn.completed`) less the one before it. */
 const usageOf = (done: Json, before: Json | undefined) => {
-  const prior = obj(obj(obj(before?.payload).info).total_token_usage)
-  const d = (k: string) =>
-    Math.max(0, num(obj(done.usage)[`${k}_tokens`]) - num(prior[`${k}_tokens`]))
+  const p = obj(obj(obj(before?.payload).info).total_token_usage)
+  const d = (k: string) => Math.max(0, num(obj(done.usage)[`${k}_tokens`]) - num(p[`${k}_tokens`]))
   const [inputTokens, cachedInputTokens] = [d('input'), d('cached_input')]
   const [outputTokens, reasoningOutputTokens] = [d('output'), d('reasoning_output')]
   return { inputTokens, outputTokens, cachedInputTokens, reasoningOutputTokens }
@@ -67,12 +63,15 @@ export default defineAgent({
   cli: { npm: `@openai/codex@${CODEX_VERSION}`, bin: 'codex' },
   secrets: [{ name: 'OPENAI_API_KEY', description: 'Responses API key (a gateway may need none)' }],
   files: (ctx) => ({ '~/.codex/config.toml': codexConfig(ctx) }),
-  prompt: ({ prompt, sessionId: id, env }) => {
+  // A prompt over Linux's argv limit goes through stdin (`-`).
+  promptVia: 'auto',
+  prompt: ({ prompt, sessionId: id, env, via }) => {
     const flags = [...FLAGS, ...(env.CODEX_MODEL ? ['--model', env.CODEX_MODEL] : [])]
     const exec = id ? ['exec', 'resume', ...flags, '--', id] : ['exec', ...flags, '--']
     // RUN_SCRIPT's $1: the session whose total so far is looked up, when it looks like a UUID.
     const lookup = id && /^[0-9a-f-]{36}$/i.test(id) ? id : ''
-    return { argv: ['/bin/bash', '-c', RUN_SCRIPT, 'codex', lookup, 'codex', ...exec, prompt] }
+    const [input, text] = via === 'stdin' ? ['/dev/stdin', '-'] : ['/dev/null', prompt]
+    return { argv: ['/bin/bash', '-c', RUN_SCRIPT, input, lookup, 'codex', ...exec, text] }
   },
   // The last `agent_message` is the reply, `thread.started` names the session, `turn.completed`
   // carries usage; a failed turn throws Codex's own message.

@@ -197,7 +197,7 @@ describe('gemini-cli settings', () => {
     expect(settings.privacy.usageStatisticsEnabled).toBe(false)
     expect(settings.telemetry.enabled).toBe(false)
     expect(settings.model.name).toBe(DEFAULT_MODEL)
-    expect(settings.general.maxAttempts).toBeUndefined()
+    expect(settings.general.maxAttempts).toBe(1)
   })
 
   it("takes the model from the worker's env, then the spawner's", () => {
@@ -205,10 +205,12 @@ describe('gemini-cli settings', () => {
     expect(geminiSettings(ctx({}, { GEMINI_MODEL: 'b' })).model.name).toBe('b')
   })
 
-  it('caps model call attempts when GEMINI_MAX_ATTEMPTS is set', () => {
+  it('makes one model call attempt unless GEMINI_MAX_ATTEMPTS says more (at most 10)', () => {
+    expect(geminiSettings(ctx({})).general.maxAttempts).toBe(1)
+    expect(geminiSettings(ctx({ GEMINI_MAX_ATTEMPTS: '3' })).general.maxAttempts).toBe(3)
     expect(geminiSettings(ctx({ GEMINI_MAX_ATTEMPTS: '1' })).general.maxAttempts).toBe(1)
     expect(geminiSettings(ctx({ GEMINI_MAX_ATTEMPTS: '50' })).general.maxAttempts).toBe(10)
-    expect(geminiSettings(ctx({ GEMINI_MAX_ATTEMPTS: 'x' })).general.maxAttempts).toBeUndefined()
+    expect(geminiSettings(ctx({ GEMINI_MAX_ATTEMPTS: 'x' })).general.maxAttempts).toBe(1)
   })
 
   it('trusts the workspace and passes a spawner-wide base URL through', () => {

@@ -12,9 +12,10 @@ export const DEFAULT_MODEL = 'gemini-2.5-pro'
  * ("Invalid auth method"); the rest keeps it from calling anything but the model.
  */
 export const geminiSettings = ({ setting }: PluginContext) => {
-  // The CLI retries a failing model call up to 10 times with backoff (minutes); caps it.
+  // The CLI retries a failing model call up to 10 times with backoff (minutes): a dead endpoint
+  // fails in seconds instead, with one attempt unless GEMINI_MAX_ATTEMPTS says more.
   const n = Number(setting('GEMINI_MAX_ATTEMPTS'))
-  const maxAttempts = Number.isInteger(n) && n >= 1 ? Math.min(n, 10) : undefined
+  const maxAttempts = Number.isInteger(n) && n >= 1 ? Math.min(n, 10) : 1
   return {
     security: { auth: { selectedType: 'gemini-api-key' } },
     privacy: { usageStatisticsEnabled: false },
