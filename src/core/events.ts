@@ -38,6 +38,11 @@ export const spawnerEventSchema = z.discriminatedUnion('type', [
 export type SpawnerEvent = z.infer<typeof spawnerEventSchema>
 export type EventType = SpawnerEvent['type']
 
+/** Anything events can be subscribed to: the local bus, or Redis pub/sub across instances. */
+export interface EventFeed {
+  subscribe(listener: (event: SpawnerEvent) => void): () => void
+}
+
 /** Distributes events to subscribers (Redis publisher, SSE clients). */
 export class EventBus {
   private readonly listeners = new Set<(event: SpawnerEvent) => void>()

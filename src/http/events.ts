@@ -1,14 +1,11 @@
 import type { Hono } from 'hono'
-import type { SpawnerEvent } from '../core/events.ts'
+import type { EventFeed } from '../core/events.ts'
 import type { AppEnv } from './auth.ts'
 import { principalOf } from './auth.ts'
 import { ForbiddenError } from '../core/errors.ts'
 import type { SseStreams } from './sse.ts'
 
-/** Anything events can be subscribed to: the local bus, or Redis pub/sub across instances. */
-export interface EventFeed {
-  subscribe(listener: (event: SpawnerEvent) => void): () => void
-}
+export type { EventFeed } from '../core/events.ts'
 
 /**
  * `GET /v1/events`: server-sent events, one per spawner event (`event:` is its type).

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import type { EventBus, SpawnerEvent } from '../core/events.ts'
 import type { Logger } from '../core/logger.ts'
-import type { EventFeed } from '../http/events.ts'
+import type { EventFeed } from '../core/events.ts'
 import type { RedisNames } from './settings.ts'
 
 /** The event publisher's buffer, as it stands. */
