@@ -2,7 +2,7 @@ import type { WorkerConfig } from './config.ts'
 import type { ContainerTweak, Plugin, PluginContext } from './plugin/contract.ts'
 import { containerTweakSchema, mountSchema } from './plugin/contract.ts'
 import type { ContainerSpec } from './runtime.ts'
-import { BadRequestError } from './errors.ts'
+import { BadRequestError, type CodeOf } from './errors.ts'
 import { LABELS } from './labels.ts'
 import { DEFAULT_POLICY, mountRefusal, type WorkerPolicy } from './policy.ts'
 
@@ -66,7 +66,12 @@ export const buildContainerSpec = (
   })
 
   const tweak = mergeTweaks(plugins, pctx)
-  const refuse = (what: string, setting: string, allowed: readonly string[], code: string): never => {
+  const refuse = (
+    what: string,
+    setting: string,
+    allowed: readonly string[],
+    code: CodeOf<'bad_request'>,
+  ): never => {
     throw new BadRequestError(
       `${what}, which the operator does not allow (${setting}: ${allowed.join(',') || 'none'})`,
       [{ path: 'capabilities', message: `not allowed by ${setting}` }],
