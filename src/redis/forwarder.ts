@@ -23,7 +23,7 @@ const OUTPUT_GRACE_MS = 2000
  * the answer as its `cause`. A code this version does not know (an instance of another version)
  * becomes a 502 `remote_error`, the code kept in the message.
  */
-const forwardedError = (field: string | undefined, owner: string): SpawnerError => {
+export const forwardedError = (field: string | undefined, owner: string): SpawnerError => {
   const e = JSON.parse(field ?? '{}') as { code?: unknown; message?: string; details?: unknown }
   const message = e.message ?? 'remote error'
   const options = { ...(e.details === undefined ? {} : { details: e.details }), cause: e }
