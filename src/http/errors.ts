@@ -8,6 +8,10 @@ import type { Logger } from '../core/logger.ts'
 /** The design's error body: code, message and details; never the cause. */
 export const errorBody = (err: SpawnerError) => ({ error: err.toJSON() })
 
+/** Answers `err` with its status, after the fields of `extra` (a readiness check's). */
+export const errorResponse = (c: Context, err: SpawnerError, extra: object = {}) =>
+  c.json({ ...extra, ...errorBody(err) }, httpStatusOf(err) as ContentfulStatusCode)
+
 /**
  * Renders any thrown value as the design's error JSON; the one place errors become statuses.
  * A 5xx is logged with its causes, which the answer never holds.
