@@ -7,6 +7,7 @@
 import { redactSecrets, type Logger } from './core/logger.ts'
 import { PluginRegistry } from './core/plugin/registry.ts'
 import { SpawnerError } from './core/errors.ts'
+import { httpStatusOf } from './core/http-status.ts'
 import { bundledPlugins } from './generated/plugins.ts'
 import { errorBody } from './http/errors.ts'
 import { runtimeFromConfig } from './remote/runtime-from-config.ts'
@@ -38,7 +39,7 @@ const consoleLogger = (level: string | undefined, secrets: () => readonly string
 /** A deployment that cannot serve safely: every request gets this answer instead. */
 class NotConfiguredError extends SpawnerError {
   constructor(message: string) {
-    super('not_configured', 503, message)
+    super('not_configured', message)
   }
 }
 
@@ -97,7 +98,9 @@ const build = (env: Env): Core | NotConfiguredError => {
 export default {
   fetch(request: Request, env: Env, ctx: unknown): Response | Promise<Response> {
     core ??= build(env)
-    if (core instanceof NotConfiguredError) return Response.json(errorBody(core), { status: core.status })
+    if (core instanceof NotConfiguredError) {
+      return Response.json(errorBody(core), { status: httpStatusOf(core) })
+    }
     return core.app.fetch(request, env, ctx as never)
   },
   /** A cron trigger runs the TTL / idle pass (serverless runtimes keep no timers between requests). */

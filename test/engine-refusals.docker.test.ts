@@ -87,7 +87,7 @@ describe('create and files with values the engine API carries badly', () => {
       encoding: 'base64',
     })
     await expect(read).rejects.toMatchObject({
-      status: 400,
+      kind: 'bad_request',
       message: expect.stringMatching(/^path: /),
     })
   })

@@ -224,7 +224,7 @@ describe('helper commands in a worker the agent controls', () => {
       ].join('\n'),
     )
     const read = shortRt.runtime.getFile(id, '/dev/shm/slow', { maxBytes: 100 })
-    await expect(read).rejects.toMatchObject({ code: 'helper_timeout', status: 503 })
+    await expect(read).rejects.toMatchObject({ code: 'helper_timeout', kind: 'unavailable' })
     expect(await watcher.exited).toMatch(/stopped \d+/)
   })
 })

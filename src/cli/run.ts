@@ -4,6 +4,7 @@
  * tool a verb needs and how its request looks come from the command table.
  */
 import { commandTable, type CommandName } from '../core/commands.ts'
+import type { ErrorCode } from '../core/error-codes.ts'
 import { requestFor } from './request.ts'
 
 /** Exit codes: documented in `orchestrator --help`. */
@@ -22,11 +23,14 @@ export interface CliIo {
   readToken: () => Promise<string | undefined>
 }
 
+/** The CLI's own codes, besides the service's (`ErrorCode`) it answers with or relays. */
+type CliCode = 'error' | 'usage' | 'unreachable'
+
 class CliError extends Error {
   constructor(
     readonly exitCode: number,
     message: string,
-    readonly code = 'error',
+    readonly code: CliCode | ErrorCode = 'error',
   ) {
     super(message)
   }
@@ -186,8 +190,12 @@ const client = (io: CliIo) => {
       throw new CliError(EXIT.other, `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, 'unreachable')
     }
     if (res.ok) return res
-    let error = { code: 'error', message: `HTTP ${res.status}` }
+    let error: { code: CliCode | ErrorCode; message: string } = {
+      code: 'error',
+      message: `HTTP ${res.status}`,
+    }
     try {
+      // Relayed as the service answered it: a newer service may answer a code not listed here.
       error = ((await res.json()) as { error: typeof error }).error ?? error
     } catch {
       // not the error JSON

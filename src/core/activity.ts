@@ -32,14 +32,12 @@ export class ActivityGuard {
     if (record.runningCommands >= maxWorkerCommands) {
       throw new SpawnerError(
         'too_many_commands',
-        429,
         `worker '${record.workerId}' already runs ${record.runningCommands} commands (at most ${maxWorkerCommands} at once)`,
       )
     }
     if (this.running >= maxCommands) {
       throw new SpawnerError(
         'too_many_commands',
-        429,
         `this instance already runs ${this.running} commands (MAX_COMMANDS)`,
       )
     }

@@ -34,13 +34,13 @@ describe('commands running at once', () => {
     const make = async () => (await service.create({ config: workerConfigSchema.parse({ agent: 'shell' }) })).workerId
     const [a, b] = [await make(), await make()]
     const run = (workerId: string) => service.sendCommand({ workerId, shell: 'true', timeoutMs: 60_000 })
-    const refused = (p: Promise<unknown>) => p.then(() => undefined, (e: { code: string; status: number }) => e)
+    const refused = (p: Promise<unknown>) => p.then(() => undefined, (e: { code: string; kind: string }) => e)
 
     const running = [run(a), run(a)]
-    expect(await refused(run(a))).toMatchObject({ code: 'too_many_commands', status: 429 })
-    expect(await refused(service.readFile({ workerId: a, path: '/workspace/x', encoding: 'utf8' }))).toMatchObject({ status: 429 })
+    expect(await refused(run(a))).toMatchObject({ code: 'too_many_commands', kind: 'too_many' })
+    expect(await refused(service.readFile({ workerId: a, path: '/workspace/x', encoding: 'utf8' }))).toMatchObject({ kind: 'too_many' })
     running.push(run(b))
-    expect(await refused(run(b))).toMatchObject({ code: 'too_many_commands', status: 429 })
+    expect(await refused(run(b))).toMatchObject({ code: 'too_many_commands', kind: 'too_many' })
     for (const r of release.splice(0)) r()
     await Promise.all(running)
     // Freed again once they end.

@@ -49,7 +49,7 @@ describe('WorkerConfig', () => {
       error = err
     }
     expect(error).toBeInstanceOf(BadRequestError)
-    expect((error as BadRequestError).status).toBe(400)
+    expect((error as BadRequestError).kind).toBe('bad_request')
     expect((error as BadRequestError).message).toMatch(field)
     expect((error as BadRequestError).details).toBeInstanceOf(Array)
   })

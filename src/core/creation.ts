@@ -45,7 +45,6 @@ export class Creation {
     if (max > 0 && live + this.creating >= max) {
       throw new SpawnerError(
         'worker_limit',
-        429,
         `this instance already runs its maximum of ${max} workers (MAX_WORKERS)`,
       )
     }

@@ -48,7 +48,7 @@ const refusal = (p: Promise<unknown>) =>
     () => {
       throw new Error('not refused')
     },
-    (err: { code: string; status: number; message: string }) => err,
+    (err: { code: string; kind: string; message: string }) => err,
   )
 
 const result = (out: Outcome) => {
@@ -67,9 +67,9 @@ describe('Dispatcher', () => {
   it('validates before it authorizes, naming the input as the adapter does', async () => {
     const { dispatcher, asWorker, parent } = await setup()
     const bad = await refusal(dispatcher.execute(asWorker(parent, []), 'status', { workerId: 'x' }, { inputName: 'payload' }))
-    expect(bad).toMatchObject({ status: 400, code: 'bad_request' })
+    expect(bad).toMatchObject({ kind: 'bad_request', code: 'bad_request' })
     expect(bad.message).toMatch(/^invalid status payload: workerId: /)
-    expect(await refusal(dispatcher.execute(operator, 'nope', {}))).toMatchObject({ status: 400 })
+    expect(await refusal(dispatcher.execute(operator, 'nope', {}))).toMatchObject({ kind: 'bad_request' })
   })
 
   it('authorizes by the command scope: tools, own tree, operators only', async () => {
@@ -78,7 +78,7 @@ describe('Dispatcher', () => {
     expect(result(await dispatcher.execute(me, 'status', { workerId: child })).workerId).toBe(child)
     expect(await refusal(dispatcher.execute(me, 'status', { workerId: other }))).toMatchObject({ code: 'not_your_worker' })
     expect(await refusal(dispatcher.execute(me, 'delete', { workerId: child }))).toMatchObject({ code: 'tool_not_allowed' })
-    expect(await refusal(dispatcher.execute(me, 'plugins', {}))).toMatchObject({ status: 403, code: 'forbidden' })
+    expect(await refusal(dispatcher.execute(me, 'plugins', {}))).toMatchObject({ kind: 'forbidden', code: 'forbidden' })
     expect(result(await dispatcher.execute(operator, 'status', { workerId: other })).workerId).toBe(other)
   })
 
@@ -147,7 +147,7 @@ describe('Dispatcher', () => {
     expect(events[2]!.data).toMatchObject({ exitCode: 0, stdout: 'a\n' })
     // A stream opens only for a worker that exists.
     const missing = await refusal(dispatcher.execute(operator, 'logs', { workerId: 'w-0000000000000000' }, { stream: true }))
-    expect(missing).toMatchObject({ status: 404 })
+    expect(missing).toMatchObject({ kind: 'not_found' })
   })
 
   it('stops a stream when its reader stops, and aborts the command', async () => {
@@ -182,7 +182,7 @@ describe('Dispatcher', () => {
       { event: 'result', data: expect.objectContaining({ stdout: 'far\n' }) },
     ])
     const follow = await refusal(dispatcher.execute(operator, 'logs', { workerId: child }, { stream: true }))
-    expect(follow).toMatchObject({ status: 409, code: 'stream_not_forwarded' })
+    expect(follow).toMatchObject({ kind: 'conflict', code: 'stream_not_forwarded' })
     expect(follow.message).toContain("'b'")
   })
 
@@ -199,7 +199,7 @@ describe('Dispatcher', () => {
     const call = await dispatcher.prepare(operator, 'status', { workerId: elsewhere })
     expect(call.owner).toEqual({ instance: 'gone', alive: false })
     // Waited for here, it is not found; a queue hands it to its owner instead.
-    expect(await refusal(dispatcher.run(call))).toMatchObject({ status: 404 })
+    expect(await refusal(dispatcher.run(call))).toMatchObject({ kind: 'not_found' })
     expect(service.records().map((r) => r.workerId)).toContain(other)
   })
 })

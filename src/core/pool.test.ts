@@ -67,10 +67,10 @@ describe('warm pools', () => {
     const { service, pooled, pools } = await filled()
     expect((await service.list({ labels: {} })).workers).toEqual([])
     expect(await refusal(service.status({ workerId: pooled.workerId }))).toMatchObject({
-      status: 404,
+      kind: 'not_found',
     })
     expect(await refusal(service.delete({ workerId: pooled.workerId }))).toMatchObject({
-      status: 404,
+      kind: 'not_found',
     })
     pools.close()
   })
@@ -104,7 +104,7 @@ describe('warm pools', () => {
       if (path.endsWith('TASK.md')) throw new UnavailableError('engine gone')
       return put(id, path, content, opts)
     }
-    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({ status: 503 })
+    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({ kind: 'unavailable' })
     expect(await runtime.inspect(pooled.containerId)).toBeUndefined()
     expect(service.records().filter((r) => !r.pool || r.workerId === pooled.workerId)).toEqual([])
     await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))

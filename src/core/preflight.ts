@@ -64,6 +64,7 @@ export const readHostFiles = async (
           `plugin '${plugin.name}': cannot read ${source} (from ${hf.fromEnv}): ${err instanceof Error ? err.message : String(err)}`,
           field,
           'host_file_unreadable',
+          { cause: err },
         )
       }
       const path = hf.target.startsWith('~/') ? `${HOME}/${hf.target.slice(2)}` : hf.target

@@ -78,9 +78,8 @@ export const sendCommand = async (
     ctx.logger.warn('agent reported no reply', { workerId, agent: agent.name })
     throw new SpawnerError(
       'agent_error',
-      502,
       `agent '${agent.name}' (exit ${result.exitCode}) gave no reply: ${err instanceof Error ? err.message : String(err)}`,
-      { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) },
+      { details: { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) }, cause: err },
     )
   }
 }

@@ -61,9 +61,9 @@ describe('create', () => {
     })
     let effects = 0
     const e = await refusal(create({ ttlSeconds: 3601 }, { onEffect: () => effects++ }))
-    expect(e).toMatchObject({ status: 400 })
+    expect(e).toMatchObject({ kind: 'bad_request' })
     expect(await refusal(create({ files: { '/etc/profile.d/x.sh': 'x' } }))).toMatchObject({
-      status: 400,
+      kind: 'bad_request',
     })
     expect([effects, runtime.containers.size, events.length]).toEqual([0, 0, 0])
   })
@@ -75,7 +75,7 @@ describe('create', () => {
       if (path.endsWith('TASK.md')) throw new UnavailableError('engine gone')
       return put(id, path, content, opts)
     }
-    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({ status: 503 })
+    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({ kind: 'unavailable' })
     // The engine started it, then its answer was lost: found by its worker id and removed.
     const run = runtime.run.bind(runtime)
     runtime.run = async (spec) => {
@@ -116,7 +116,7 @@ describe('delete', () => {
     ])
     expect(service.records().map((r) => r.workerId)).toEqual([other.workerId])
     expect(await refusal(service.status({ workerId: child.workerId }))).toMatchObject({
-      status: 404,
+      kind: 'not_found',
       code: 'worker_not_found',
     })
   })
@@ -125,7 +125,7 @@ describe('delete', () => {
     const { service, runtime, create, containerOf } = memoryService()
     const { workerId } = await create()
     runtime.containers.delete(await containerOf(workerId))
-    expect(await refusal(service.status({ workerId }))).toMatchObject({ status: 404 })
+    expect(await refusal(service.status({ workerId }))).toMatchObject({ kind: 'not_found' })
     expect(service.records()).toEqual([])
   })
 })
@@ -155,7 +155,7 @@ describe('update', () => {
       throw new UnavailableError('engine gone')
     }
     expect(await refusal(service.update({ workerId, ttlSeconds: 60 }))).toMatchObject({
-      status: 503,
+      kind: 'unavailable',
     })
     expect((await service.status({ workerId })).ttlSeconds).toBe(600)
   })
@@ -193,7 +193,7 @@ describe('pause, resume and commands', () => {
     const running = service.sendCommand({ workerId, shell: 'sleep 1', timeoutMs: 1000 })
     await expect.poll(async () => (await service.status({ workerId })).commandRunning).toBe(true)
     expect(await refusal(service.pause({ workerId }))).toMatchObject({
-      status: 409,
+      kind: 'conflict',
       code: 'worker_busy',
     })
     release()
@@ -224,7 +224,7 @@ describe('pause, resume and commands', () => {
     expect(
       await refusal(service.sendCommand({ workerId, prompt: 'fail', timeoutMs: 1000 })),
     ).toMatchObject({
-      status: 502,
+      kind: 'bad_gateway',
       code: 'agent_error',
     })
     expect((await service.status({ workerId })).usage).toEqual({
@@ -285,7 +285,7 @@ describe('workers of other instances', () => {
         { parentId: parent.workerId },
       ),
     )
-    expect(e).toMatchObject({ status: 403, code: 'not_your_instance' })
+    expect(e).toMatchObject({ kind: 'forbidden', code: 'not_your_instance' })
   })
 })
 

@@ -112,7 +112,7 @@ describe('what plugins may ask for (the operator policy)', () => {
     try {
       fn()
     } catch (err) {
-      return err as { code: string; message: string; status: number }
+      return err as { code: string; message: string; kind: string }
     }
     throw new Error('not refused')
   }
@@ -122,7 +122,7 @@ describe('what plugins may ask for (the operator policy)', () => {
 
   it('refuses host mounts by default, and any not under ALLOWED_MOUNTS', () => {
     const e = refusal(() => buildContainerSpec(config, plugins(['bot']), base))
-    expect(e).toMatchObject({ code: 'mount_not_allowed', status: 400 })
+    expect(e).toMatchObject({ code: 'mount_not_allowed', kind: 'bad_request' })
     expect(e.message).toMatch(/plugin 'bot' asks to mount \/host\/bot/)
     const elsewhere = { ...ctx, policy: { ...DEFAULT_POLICY, mounts: parseMountRules(['/srv/shared']) } }
     expect(refusal(() => buildContainerSpec(config, plugins(['bot']), elsewhere)).code).toBe('mount_not_allowed')

@@ -2,7 +2,7 @@ import type { WorkerConfig } from './config.ts'
 import type { Plugin, PluginContext } from './plugin/contract.ts'
 import { createContext, pluginEnv, pluginFault, pluginFileContents, pluginMounts, pluginTweak } from './plugin/hooks.ts'
 import type { ContainerSpec } from './runtime.ts'
-import { BadRequestError } from './errors.ts'
+import { BadRequestError, type CodeOf } from './errors.ts'
 import { LABELS } from './labels.ts'
 import { DEFAULT_POLICY, mountRefusal, type WorkerPolicy } from './policy.ts'
 
@@ -64,7 +64,12 @@ export const buildContainerSpec = (
   })
 
   const tweak = mergeTweaks(plugins, pctx)
-  const refuse = (what: string, setting: string, allowed: readonly string[], code: string): never => {
+  const refuse = (
+    what: string,
+    setting: string,
+    allowed: readonly string[],
+    code: CodeOf<'bad_request'>,
+  ): never => {
     throw new BadRequestError(
       `${what}, which the operator does not allow (${setting}: ${allowed.join(',') || 'none'})`,
       [{ path: 'capabilities', message: `not allowed by ${setting}` }],

@@ -70,7 +70,7 @@ describe('configs no container can start with', () => {
   ])('refuses %s with 400, before anything runs', async (_name, config, message) => {
     const { runtime, create } = setup()
     await expect(create(config)).rejects.toMatchObject({
-      status: 400,
+      kind: 'bad_request',
       code: 'bad_request',
       message: expect.stringMatching(message),
     })

@@ -47,7 +47,7 @@ const setup = (policy: Partial<WorkerPolicy> = {}, now = () => new Date()) => {
       () => {
         throw new Error('not refused')
       },
-      (err: { code: string; status: number; message: string; details?: unknown }) => err,
+      (err: { code: string; kind: string; message: string; details?: unknown }) => err,
     )
   return { runtime, service, create, spawn, refusal }
 }
@@ -68,7 +68,7 @@ describe('a sub-worker is never wider than its parent', () => {
     const parent = await create(PARENT)
     for (const config of [{ agent: 'secretive' }, { agent: 'shell', capabilities: ['tools'] }, { agent: 'shell', spawnablePlugins: ['secretive'] }]) {
       const e = await refusal(spawn(parent.workerId, config))
-      expect(e).toMatchObject({ code: 'not_wider_than_parent', status: 403 })
+      expect(e).toMatchObject({ code: 'not_wider_than_parent', kind: 'forbidden' })
     }
     // Nothing was started for the refused ones, so no secret reached a container.
     expect([...runtime.specs.values()].some((s) => 'SECRETIVE_KEY' in s.env)).toBe(false)
@@ -162,7 +162,7 @@ describe('a sub-worker is never wider than its parent', () => {
     const results = await Promise.allSettled(Array.from({ length: 7 }, () => create({ agent: 'shell' })))
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
     const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
-    expect(reasons.every((e) => e.code === 'worker_limit' && e.status === 429)).toBe(true)
+    expect(reasons.every((e) => e.code === 'worker_limit' && e.kind === 'too_many')).toBe(true)
   })
 })
 
@@ -170,7 +170,7 @@ describe('update never lengthens a lifetime past its limits', () => {
   it('caps at MAX_TTL_SECONDS, refuses a worker lengthening itself, and keeps a child within its parent', async () => {
     const { create, spawn, service, refusal } = setup({ maxTtlSeconds: 7200 })
     const parent = await create({ ...PARENT, allowedTools: ['spawn', 'update'] })
-    expect(await refusal(service.update({ workerId: parent.workerId, ttlSeconds: 7201 }))).toMatchObject({ status: 400 })
+    expect(await refusal(service.update({ workerId: parent.workerId, ttlSeconds: 7201 }))).toMatchObject({ kind: 'bad_request' })
     expect(await refusal(service.update({ workerId: parent.workerId, ttlSeconds: 7000 }, { caller: parent.workerId }))).toMatchObject({
       code: 'ttl_not_allowed',
     })
@@ -178,7 +178,7 @@ describe('update never lengthens a lifetime past its limits', () => {
     const child = await spawn(parent.workerId, { agent: 'shell' })
     const extended = await service.update({ workerId: child.workerId, ttlSeconds: 7200 }, { caller: parent.workerId })
     expect(new Date(extended.expiresAt).getTime()).toBeLessThanOrEqual(new Date(parent.createdAt).getTime() + 60_000)
-    expect(await refusal(create({ agent: 'shell', ttlSeconds: 7201 }))).toMatchObject({ status: 400, details: [{ path: 'ttlSeconds' }] })
+    expect(await refusal(create({ agent: 'shell', ttlSeconds: 7201 }))).toMatchObject({ kind: 'bad_request', details: [{ path: 'ttlSeconds' }] })
   })
 })
 
@@ -220,7 +220,7 @@ describe('the worker tree', () => {
     runtime.run = async () => {
       throw new UnavailableError('engine gone')
     }
-    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ status: 503 })
+    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ kind: 'unavailable' })
     runtime.run = run
     expect((await spawn(parent.workerId, { agent: 'shell' })).status).toBe('running')
     expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ code: 'quota_exceeded' })

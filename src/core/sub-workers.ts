@@ -138,9 +138,8 @@ export class WorkerTree {
 export const wider = (path: string, message: string) =>
   new SpawnerError(
     'not_wider_than_parent',
-    403,
     `a sub-worker cannot be wider than its parent: ${message}`,
-    [{ path, message }],
+    { details: [{ path, message }] },
   )
 
 /** Seconds `record` has left before its TTL, rounded down. */

@@ -73,7 +73,7 @@ describe('the state a worker carries is trusted only when the service signed it'
     expect(report.recovered).toEqual([])
     expect(report.broken.map((b) => b.containerId)).toEqual([containerId])
     expect(await runtime.inspect(containerId)).toBeUndefined()
-    await expect(second.status({ workerId })).rejects.toMatchObject({ status: 404 })
+    await expect(second.status({ workerId })).rejects.toMatchObject({ kind: 'not_found' })
   })
 
   it('refuses a signed envelope whose state was changed, or that was signed for another worker', async () => {
@@ -164,7 +164,7 @@ describe('the state a worker carries is trusted only when the service signed it'
     })
     expect(report).toMatchObject({ recovered: [], broken: [], skipped: [{ containerId }] })
     expect(await runtime.inspect(containerId)).toBeDefined()
-    await expect(second.status({ workerId })).rejects.toMatchObject({ status: 503 })
+    await expect(second.status({ workerId })).rejects.toMatchObject({ kind: 'unavailable' })
   })
 
   it('keeps an update when a background activity write started before it lands after it', async () => {

@@ -122,7 +122,11 @@ export const readWorkerState = async (
       (probeErr: unknown) => !(probeErr instanceof NotFoundError),
     )
     if (seen) return undefined
-    throw new UnavailableError(`the state file of container ${containerId} cannot be read (${err.message})`)
+    throw new UnavailableError(
+      `the state file of container ${containerId} cannot be read (${err.message})`,
+      'unavailable',
+      { cause: err },
+    )
   }
   let envelope: z.infer<typeof envelopeSchema>
   try {

@@ -88,6 +88,5 @@ export const buildImage = async (
 const buildFailed = (tag: string, reason: string, tail: string[]): SpawnerError =>
   new SpawnerError(
     'image_build_failed',
-    500,
     [`building ${tag} failed: ${reason || 'unknown error'}`, ...tail].join('\n'),
   )

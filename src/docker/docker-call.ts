@@ -1,4 +1,5 @@
 import type Dockerode from 'dockerode'
+import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import { dockerMessage, dockerStatus, toDockerError } from './docker-errors.ts'
 import type { HelperTimeouts } from './exec-helper.ts'
@@ -38,7 +39,7 @@ export const dockerCall = async <T>(
       return undefined
     }
     const mapped = toDockerError(err, ctx.target)
-    const level = mapped.status >= 500 ? 'warn' : 'debug'
+    const level = httpStatusOf(mapped) >= 500 ? 'warn' : 'debug'
     ctx.logger[level](`docker ${op} failed`, {
       ...fields,
       status,

@@ -22,7 +22,7 @@ describe('workdirRefusal', () => {
   ])('names the workdir %s, never the host path', (workdir, message, reason) => {
     const refusal = workdirRefusal(engine(500, message), workdir)
     expect(refusal).toMatchObject({
-      status: 400,
+      kind: 'bad_request',
       code: 'bad_request',
       details: [{ path: 'workdir', message: reason }],
     })

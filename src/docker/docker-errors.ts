@@ -59,19 +59,22 @@ const short = (text: string, max = 300): string =>
 /**
  * Maps a dockerode failure onto the spawner's error classes: engine unreachable → 503
  * naming `target`; 404 → NotFoundError; 409 → ConflictError; anything else → a 502
- * `docker_error` with the engine's short message (never a stack or a raw body).
+ * `docker_error` with the engine's short message (never a stack or a raw body). The failure
+ * itself is the `cause`, for the logs.
  */
 export const toDockerError = (err: unknown, target: string): SpawnerError => {
   if (err instanceof SpawnerError) return err
   const e = asCallError(err)
   if (isUnreachable(err)) {
     const where = e.address?.startsWith('/') ? `unix://${e.address}` : target
-    return new UnavailableError(`Docker Engine not reachable at ${where} (${e.code})`)
+    const message = `Docker Engine not reachable at ${where} (${e.code})`
+    return new UnavailableError(message, 'unavailable', { cause: err })
   }
   const message = short(dockerMessage(err))
-  if (e.statusCode === 404) return new NotFoundError(message)
-  if (e.statusCode === 409) return new ConflictError(message)
-  return new SpawnerError('docker_error', 502, `docker: ${message}`)
+  const cause = { cause: err }
+  if (e.statusCode === 404) return new NotFoundError(message, 'not_found', cause)
+  if (e.statusCode === 409) return new ConflictError(message, 'conflict', cause)
+  return new SpawnerError('docker_error', `docker: ${message}`, cause)
 }
 
 /** Which WorkerConfig field an Engine refusal of a container's settings is about. */
@@ -90,7 +93,12 @@ export const createRefusal = (err: unknown): BadRequestError | undefined => {
   if (dockerStatus(err) !== 400) return undefined
   const message = short(dockerMessage(err))
   const path = SETTING_FIELDS.find(([re]) => re.test(message))?.[1] ?? 'config'
-  return new BadRequestError(`${path}: the Docker Engine refused it: ${message}`, [{ path, message }], 'bad_request')
+  return new BadRequestError(
+    `${path}: the Docker Engine refused it: ${message}`,
+    [{ path, message }],
+    'bad_request',
+    { cause: err },
+  )
 }
 
 /** What the OCI runtime says when a working directory cannot be made in the image. */
@@ -118,7 +126,10 @@ export const workdirRefusal = (err: unknown, workdir: string): BadRequestError |
   )
   const reason = WORKDIR_FAILURES.find((r) => message.includes(r))
   if (!aboutWorkdir || !reason) return undefined
-  return new BadRequestError(`workdir: '${workdir}' cannot be made in the worker's image (${reason})`, [
-    { path: 'workdir', message: reason },
-  ])
+  return new BadRequestError(
+    `workdir: '${workdir}' cannot be made in the worker's image (${reason})`,
+    [{ path: 'workdir', message: reason }],
+    'bad_request',
+    { cause: err },
+  )
 }

@@ -5,6 +5,7 @@ import {
   NotFoundError,
   PayloadTooLargeError,
   SpawnerError,
+  type CodeOf,
 } from '../core/errors.ts'
 import type { FileAccess, GetFileOptions, PutFileOptions } from '../core/runtime.ts'
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
@@ -106,7 +107,7 @@ const tooLarge = (file: string, maxBytes: number) =>
   new PayloadTooLargeError(`${file} is larger than ${maxBytes} bytes`)
 
 /** A BadRequestError about the `path` field. */
-const badPath = (file: string, message: string, code?: string) =>
+const badPath = (file: string, message: string, code?: CodeOf<'bad_request'>) =>
   new BadRequestError(`path: ${file} ${message}`, [{ path: 'path', message }], code)
 
 /** The error for a file script's exit code (see `FILE_EXIT`). */
@@ -212,7 +213,9 @@ export const archiveHeader = async (
     for await (const entry of ex) return entry.header
     throw new Error('empty archive')
   } catch (err) {
-    throw new SpawnerError('docker_error', 502, `docker: unreadable archive of ${path}: ${err}`)
+    throw new SpawnerError('docker_error', `docker: unreadable archive of ${path}: ${err}`, {
+      cause: err,
+    })
   } finally {
     source.destroy()
     ex.destroy()
@@ -271,7 +274,7 @@ const fetchArchive = async (ctx: DockerContext, id: string, path: string) => {
     )) as NodeJS.ReadableStream & { destroy?: () => void }
   } catch (err) {
     if (err instanceof NotFoundError && !/no such container/i.test(err.message)) {
-      throw new NotFoundError(`no such file: ${path}`)
+      throw new NotFoundError(`no such file: ${path}`, 'not_found', { cause: err })
     }
     throw err
   }

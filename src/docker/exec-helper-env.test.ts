@@ -28,7 +28,7 @@ describe('helperExecEnv', () => {
   it('refuses a loader variable that acts even when empty, or one it does not know', () => {
     for (const name of ['LD_TRACE_LOADED_OBJECTS', 'LD_SHOW_AUXV', 'LD_SOMETHING_NEW']) {
       expect(() => helperExecEnv([`${name}=1`]), name).toThrow(
-        expect.objectContaining({ code: 'helper_env_unsafe', status: 409 }),
+        expect.objectContaining({ code: 'helper_env_unsafe', kind: 'conflict' }),
       )
     }
   })

@@ -85,7 +85,7 @@ const makeChain = async (ctx: DockerContext, id: string, missing: string): Promi
 
 const unusable = (ctx: DockerContext, id: string, why: string): SpawnerError => {
   ctx.logger.warn('exec stdin directory unusable', { containerId: id, reason: why })
-  return new SpawnerError('exec_stdin_dir', 500, `cannot feed stdin in this container: ${why}`)
+  return new SpawnerError('exec_stdin_dir', `cannot feed stdin in this container: ${why}`)
 }
 
 /** Forgets a removed container's check. */

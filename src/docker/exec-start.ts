@@ -70,5 +70,5 @@ export const exitCodeOf = async (ctx: DockerContext, id: string, exec: Dockerode
     if (!info.Running && typeof info.ExitCode === 'number') return info.ExitCode
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
-  throw new SpawnerError('docker_error', 502, 'docker: exec did not report an exit code')
+  throw new SpawnerError('docker_error', 'docker: exec did not report an exit code')
 }

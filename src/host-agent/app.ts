@@ -4,7 +4,7 @@ import { NotFoundError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type { ContainerRuntime } from '../core/runtime.ts'
 import { browserGuard } from '../http/browser-guard.ts'
-import { errorBody, onError } from '../http/errors.ts'
+import { errorResponse, onError } from '../http/errors.ts'
 import { bearerAuth } from './auth.ts'
 import { registerContainerRoutes } from './container-routes.ts'
 import type { AgentDeps, CapacityReport } from './deps.ts'
@@ -59,9 +59,9 @@ export const createHostAgentApp = (opts: HostAgentOptions): Hono => {
   const app = new Hono()
   app.onError(onError(logger))
   app.notFound((c) =>
-    c.json(
-      errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found')),
-      404,
+    errorResponse(
+      c,
+      new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found'),
     ),
   )
   app.use(accessLog(logger))

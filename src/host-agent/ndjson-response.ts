@@ -1,4 +1,5 @@
-import { UnavailableError, toSpawnerError } from '../core/errors.ts'
+import { describeError, UnavailableError, toSpawnerError } from '../core/errors.ts'
+import { httpStatusOf } from '../core/http-status.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type { StreamLine } from '../remote/wire.ts'
 
@@ -31,7 +32,7 @@ export interface NdjsonOptions {
   inFlight?: InFlight
   /** Bytes the client may leave unread before the work is stopped (default 16 MiB). */
   maxQueuedBytes?: number
-  /** Where a client dropped for falling behind is reported. */
+  /** Where a client dropped for falling behind, and a 5xx after the first line, are reported. */
   logger?: Logger
 }
 
@@ -89,7 +90,7 @@ export const ndjsonResponse = async (
         `the client left ${queued} bytes unread (limit ${maxQueued}); the stream was stopped`,
         'client_too_slow',
       )
-      enqueue({ error: e.toJSON(), status: e.status })
+      enqueue({ error: e.toJSON(), status: httpStatusOf(e) })
       return
     }
     enqueue(line)
@@ -122,7 +123,12 @@ export const ndjsonResponse = async (
           (result) => !dropped && enqueue({ result: (result ?? null) as never }),
           (err: unknown) => {
             const e = toSpawnerError(err)
-            if (!dropped) enqueue({ error: e.toJSON(), status: e.status })
+            const status = httpStatusOf(e)
+            if (status >= 500) {
+              const fields = { code: e.code, error: describeError(err) }
+              ;(opts.logger ?? noopLogger).error('streamed answer failed', fields)
+            }
+            if (!dropped) enqueue({ error: e.toJSON(), status })
           },
         )
         .finally(() => {

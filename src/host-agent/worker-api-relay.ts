@@ -11,6 +11,8 @@ import {
 import { request as httpsRequest } from 'node:https'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
+import type { ErrorCode } from '../core/error-codes.ts'
+import { httpStatusOf } from '../core/http-status.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type { WorkerApiSockets } from '../docker/docker-runtime.ts'
 import { listenInSocketDir } from '../docker/socket-dir.ts'
@@ -35,8 +37,8 @@ const HOP_BY_HOP = new Set([
 const endToEnd = (headers: IncomingHttpHeaders) =>
   Object.fromEntries(Object.entries(headers).filter(([name]) => !HOP_BY_HOP.has(name)))
 
-const refuse = (res: ServerResponse, status: number, code: string, message: string) => {
-  res.writeHead(status, { 'content-type': 'application/json' })
+const refuse = (res: ServerResponse, code: ErrorCode, message: string) => {
+  res.writeHead(httpStatusOf(code), { 'content-type': 'application/json' })
   res.end(JSON.stringify({ error: { code, message } }))
 }
 
@@ -54,13 +56,12 @@ const relayTo = (upstream: URL, logger: Logger) => {
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest
   const prefix = upstream.pathname.replace(/\/$/, '')
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (!req.url?.startsWith('/')) return refuse(res, 400, 'bad_request', 'request target must be a path')
+    if (!req.url?.startsWith('/')) return refuse(res, 'bad_request', 'request target must be a path')
     if (!WORKER_BEARER.test(req.headers.authorization ?? '')) {
       // Unread, the body would hold the connection; the answer does not depend on it.
       req.resume()
       return refuse(
         res,
-        401,
         'worker_token_required',
         'missing Authorization: Bearer <worker token> ($ORCHESTRATOR_TOKEN)',
       )
@@ -88,7 +89,7 @@ const relayTo = (upstream: URL, logger: Logger) => {
         error: err.message,
       })
       if (res.headersSent) res.destroy()
-      else refuse(res, 502, 'worker_api_unreachable', `the service is unreachable: ${err.message}`)
+      else refuse(res, 'worker_api_unreachable', `the service is unreachable: ${err.message}`)
     })
     // A worker that hangs up (e.g. an interrupted event stream) ends the call upstream too.
     res.once('close', () => {

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
 import { docsPage } from './docs.ts'
-import { errorBody, onError } from './errors.ts'
+import { errorResponse, onError } from './errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes } from './routes.ts'
 import { Dispatcher, type Forwarder } from '../core/dispatcher.ts'
@@ -58,7 +58,10 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   const app = new Hono<AppEnv>()
   app.onError(onError(logger))
   app.notFound((c) =>
-    c.json(errorBody(new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found')), 404),
+    errorResponse(
+      c,
+      new NotFoundError(`no route ${c.req.method} ${c.req.path}`, 'route_not_found'),
+    ),
   )
 
   app.use(accessLog(logger))
@@ -110,7 +113,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
     const checks = Object.fromEntries(names.map((name) => [name, failed.includes(name) ? 'failed' : 'ok']))
     if (failed.length === 0) return c.json({ ready: true, ...checks })
     const error = new UnavailableError(`not ready: ${failed.join(', ')} did not answer`, 'not_ready')
-    return c.json({ ready: false, ...checks, ...errorBody(error) }, 503)
+    return errorResponse(c, error, { ready: false, ...checks })
   })
   const openapi = buildOpenApi(catalog as readonly Command[], { version: opts.version ?? '0.0.0' })
   app.get('/openapi.json', (c) => c.json(openapi))

@@ -4,7 +4,7 @@ import { BadRequestError, SpawnerError } from '../core/errors.ts'
 /** 415: the body is not in the media type the route reads. */
 export class UnsupportedMediaTypeError extends SpawnerError {
   constructor(message: string, details?: unknown) {
-    super('unsupported_media_type', 415, message, details)
+    super('unsupported_media_type', message, { details })
   }
 }
 

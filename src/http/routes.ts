@@ -6,7 +6,7 @@ import type { Command, HttpBinding } from '../core/catalog.ts'
 import type { CommandStream, Dispatcher, Outcome } from '../core/dispatcher.ts'
 import { BadRequestError, PayloadTooLargeError, toSpawnerError } from '../core/errors.ts'
 import { principalOf, type AppEnv } from './auth.ts'
-import { errorBody } from './errors.ts'
+import { errorBody, errorResponse } from './errors.ts'
 import { readJsonObject } from './json-body.ts'
 import type { SseStreams } from './sse.ts'
 
@@ -129,7 +129,7 @@ export const registerCommandRoutes = (
   limits: RouteLimits,
 ) => {
   const tooLarge = (max: number) => (c: Context) =>
-    c.json(errorBody(new PayloadTooLargeError(`body is larger than ${max} bytes`)), 413)
+    errorResponse(c, new PayloadTooLargeError(`body is larger than ${max} bytes`))
   const switches = streamSwitches(commands)
 
   for (const cmd of commands) {

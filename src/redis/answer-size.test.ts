@@ -42,14 +42,14 @@ describe('fitAnswer', () => {
   it('leaves answers that fit, and errors, as they are', () => {
     const small = { ok: true as const, result: { exitCode: 0, stdout: 'x', stderr: '' } }
     expect(fitAnswer(small, 1000)).toBe(small)
-    const error = { ok: false as const, error: new SpawnerError('x', 400, 'y'.repeat(5000)) }
+    const error = { ok: false as const, error: new SpawnerError('bad_request', 'y'.repeat(5000)) }
     expect(fitAnswer(error, 1000)).toBe(error)
   })
 
   it('refuses any other answer that is too large, saying how to ask for less', () => {
     const file = { path: '/workspace/big', size: 30_000, encoding: 'base64', content: 'A'.repeat(40_000) }
     const fitted = fitAnswer({ ok: true, result: file }, 10_000, 'read_file')
-    expect(fitted).toMatchObject({ ok: false, error: { code: 'payload_too_large', status: 413 } })
+    expect(fitted).toMatchObject({ ok: false, error: { code: 'payload_too_large', kind: 'too_large' } })
     expect(!fitted.ok && fitted.error.message).toMatch(/read_file answer is \d+ bytes.*smaller file/)
   })
 })

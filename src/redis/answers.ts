@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
-import { toSpawnerError, type SpawnerError } from '../core/errors.ts'
+import { describeError, toSpawnerError, type SpawnerError } from '../core/errors.ts'
+import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import { fitAnswer } from './answer-size.ts'
 import { responseFields, type Request } from './protocol.ts'
@@ -34,6 +35,15 @@ export class Answers {
 
   /** Stores the answer (when there is a request_id), sends it and acks, in one transaction. */
   async send(stream: string, entryId: string, meta: AnswerMeta, answer: Answer): Promise<void> {
+    if (!answer.ok && httpStatusOf(answer.error) >= 500) {
+      // The answer holds the code and message; what caused it is for the operator only.
+      this.logger.error('request failed', {
+        entryId,
+        ...(meta.requestId ? { requestId: meta.requestId } : {}),
+        code: answer.error.code,
+        error: describeError(answer.error),
+      })
+    }
     const fitted = fitAnswer(answer, this.s.REDIS_MAX_ANSWER_BYTES, meta.command?.name)
     const fields = responseFields(fitted, {
       entryId,
@@ -79,7 +89,7 @@ export class Answers {
   /** Records why an entry failed; it stays pending and is delivered again after the idle time. */
   async failed(stream: string, id: string, err: unknown): Promise<void> {
     const e = toSpawnerError(err)
-    const fields = { entryId: id, code: e.code, message: e.message }
+    const fields = { entryId: id, code: e.code, message: e.message, error: describeError(err) }
     this.logger.warn('request failed; it will be retried', fields)
     const ttl = this.s.REDIS_DEDUPE_TTL_SECONDS
     await this.redis

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import { SpawnerError, toSpawnerError } from '../core/errors.ts'
+import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
@@ -27,16 +28,15 @@ export interface RedisConsumerOptions {
 }
 
 /** Errors worth another delivery: the engine was away, or something broke unexpectedly. */
-const retryable = (e: SpawnerError) => e.status === 503 || e.code === 'internal'
+const retryable = (e: SpawnerError) => httpStatusOf(e) === 503 || e.code === 'internal'
 
 /** The answer to a request that failed after it started changing things: never run again. */
 const interrupted = (requestId: string, cause: SpawnerError) =>
   new SpawnerError(
     'interrupted',
-    503,
     `request '${requestId}' failed after it started (${cause.message}); it was not run again ` +
       '(it may or may not have taken effect)',
-    { cause: cause.toJSON() },
+    { details: { cause: cause.toJSON() }, cause },
   )
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -320,14 +320,13 @@ export class RedisConsumer {
       if (!holderAlive) {
         const error = new SpawnerError(
           'interrupted',
-          503,
           `request '${req.requestId}' was running on instance '${holder}', which stopped before answering; ` +
             'it was not run again (it may or may not have taken effect)',
         )
         this.logger.warn('request interrupted by a dead instance', { requestId: req.requestId, holder })
         return this.answers.send(stream, req.entryId, req, { ok: false, error })
       }
-      if (this.stopped) throw new SpawnerError('shutting_down', 503, 'instance is shutting down')
+      if (this.stopped) throw new SpawnerError('shutting_down', 'instance is shutting down')
       await sleep(200)
     }
   }
@@ -401,7 +400,6 @@ export class RedisConsumer {
     const parsed = this.parse(id, fields)
     const error = new SpawnerError(
       'dead_lettered',
-      500,
       `gave up after ${deliveries - 1} attempts; last error: ${(JSON.parse(last) as { message?: string }).message ?? 'unknown'}`,
     )
     this.logger.error('request dead-lettered', { stream, entryId: id, deliveries })

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import type { ForwardOptions, Forwarder } from '../core/dispatcher.ts'
-import { SpawnerError, UnavailableError } from '../core/errors.ts'
+import { errorOfCode, isErrorCode, SpawnerError, UnavailableError } from '../core/errors.ts'
 import type { SpawnerEvent } from '../core/events.ts'
 import type { Logger } from '../core/logger.ts'
 import type { EventFeed } from '../core/events.ts'
@@ -17,6 +17,24 @@ type Waiter = { resolve: (fields: Record<string, string>) => void; reject: (err:
  * after the output, says it is all in.
  */
 const OUTPUT_GRACE_MS = 2000
+
+/**
+ * The error another instance answered (its `error` field), rebuilt as it threw it there, with
+ * the answer as its `cause`. A code this version does not know (an instance of another version)
+ * becomes a 502 `remote_error`, the code kept in the message.
+ */
+export const forwardedError = (field: string | undefined, owner: string): SpawnerError => {
+  const e = JSON.parse(field ?? '{}') as { code?: unknown; message?: string; details?: unknown }
+  const message = e.message ?? 'remote error'
+  const options = { ...(e.details === undefined ? {} : { details: e.details }), cause: e }
+  if (e.code === undefined) return new SpawnerError('remote_error', message, options)
+  if (isErrorCode(e.code)) return errorOfCode(e.code, message, options)
+  return new SpawnerError(
+    'remote_error',
+    `instance '${owner}' answered the unknown code '${String(e.code)}': ${message}`,
+    options,
+  )
+}
 
 /**
  * Where this instance finds the owners of workers (`<owners>` and the heartbeats), and the one
@@ -70,7 +88,7 @@ export class RedisForwarder implements Forwarder {
         this.waiting.set(requestId, { resolve, reject, timer })
         opts.signal?.addEventListener('abort', () => {
           stop()
-          reject(new SpawnerError('cancelled', 499, 'the caller stopped waiting'))
+          reject(new SpawnerError('cancelled', 'the caller stopped waiting'))
         }, { once: true })
       })
       await this.redis.xadd(
@@ -88,8 +106,7 @@ export class RedisForwarder implements Forwarder {
       const f = await answer
       await output?.drained(f.ok === '1')
       if (f.ok === '1') return JSON.parse(f.result ?? 'null')
-      const e = JSON.parse(f.error ?? '{}') as { code?: string; message?: string; details?: unknown }
-      throw new SpawnerError(e.code ?? 'remote_error', Number(f.status ?? 502), e.message ?? 'remote error', e.details)
+      throw forwardedError(f.error, owner)
     } finally {
       output?.stop()
     }

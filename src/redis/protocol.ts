@@ -1,5 +1,6 @@
 import { BadRequestError, PayloadTooLargeError, SpawnerError } from '../core/errors.ts'
 import { findCommand, type Command } from '../core/catalog.ts'
+import { httpStatusOf } from '../core/http-status.ts'
 
 /** A stream entry's fields as ioredis returns them: a flat [name, value, name, value…] list. */
 export type RawFields = string[]
@@ -102,8 +103,11 @@ export const responseFields = (
   if (meta.command) fields.push('command', meta.command)
   fields.push('entry_id', meta.entryId)
   if (answer.ok) fields.push('ok', '1', 'result', JSON.stringify(answer.result))
-  // `status` is the HTTP status the same error has on the HTTP API.
-  else fields.push('ok', '0', 'error', JSON.stringify(answer.error.toJSON()), 'status', String(answer.error.status))
+  else {
+    // `status` is the HTTP status the same error has on the HTTP API.
+    const error = JSON.stringify(answer.error.toJSON())
+    fields.push('ok', '0', 'error', error, 'status', String(httpStatusOf(answer.error)))
+  }
   return fields
 }
 

@@ -74,6 +74,8 @@ export class AgentClient {
       if (timeout.signal.aborted) {
         throw new UnavailableError(
           `host agent ${this.name} (${this.url}) did not answer in ${ms} ms`,
+          'unavailable',
+          { cause: err },
         )
       }
       throw this.#lost(err)
@@ -171,7 +173,7 @@ export class AgentClient {
     try {
       return JSON.parse(text) as StreamLine
     } catch {
-      throw new SpawnerError('host_agent_error', 502, `host agent ${this.name} sent a broken line`)
+      throw new SpawnerError('host_agent_error', `host agent ${this.name} sent a broken line`)
     }
   }
 
@@ -208,6 +210,8 @@ export class AgentClient {
     if (isAbort(err) || err instanceof SpawnerError) return err
     return new UnavailableError(
       `host agent ${this.name} not reachable at ${this.url} (${describeFailure(err)})`,
+      'unavailable',
+      { cause: err },
     )
   }
 
@@ -216,6 +220,8 @@ export class AgentClient {
     if (isAbort(err) || err instanceof SpawnerError) return err
     return new UnavailableError(
       `connection to host agent ${this.name} lost (${describeFailure(err)})`,
+      'unavailable',
+      { cause: err },
     )
   }
 }

@@ -76,7 +76,7 @@ describe('MultiRuntime placement', () => {
     const id = await multi.run(spec('ws-sysbox', { runtime: 'sysbox-runc', image: 'other' }))
     expect(b.runtime.containers.has(id)).toBe(true)
     await expect(multi.run(spec('ws-none', { runtime: 'kata' }))).rejects.toMatchObject({
-      status: 400,
+      kind: 'bad_request',
       code: 'runtime_unavailable',
     })
     expect(await multi.runtimes()).toEqual(['runc', 'sysbox-runc'])

@@ -42,11 +42,11 @@ const ok: ExecResult = { exitCode: 0, stdout: '', stderr: '', timedOut: false, d
 describe('RemoteRuntime errors', () => {
   it.each([
     ['NotFoundError', new NotFoundError('No such container: abc')],
-    ['ConflictError', new ConflictError('Container abc is paused', 'paused')],
+    ['ConflictError', new ConflictError('Container abc is paused', 'worker_busy')],
     ['PayloadTooLargeError', new PayloadTooLargeError('/x is larger than 10 bytes')],
     [
       'BadRequestError',
-      new BadRequestError('path must be absolute: x', [{ path: 'path' }], 'bad_path'),
+      new BadRequestError('path must be absolute: x', [{ path: 'path' }], 'path_not_allowed'),
     ],
     [
       'UnavailableError',
@@ -54,9 +54,9 @@ describe('RemoteRuntime errors', () => {
     ],
     [
       'SpawnerError',
-      new SpawnerError('image_build_failed', 500, 'building t failed: exit 7\nabout to fail'),
+      new SpawnerError('image_build_failed', 'building t failed: exit 7\nabout to fail'),
     ],
-    ['SpawnerError', new SpawnerError('docker_error', 502, 'docker: oops')],
+    ['SpawnerError', new SpawnerError('docker_error', 'docker: oops')],
   ])(
     "rethrows the agent runtime's %s as the same class, code, status and message",
     async (cls, err) => {
@@ -74,7 +74,7 @@ describe('RemoteRuntime errors', () => {
         )
         expect(got).toBeInstanceOf(SpawnerError)
         expect((got as Error).constructor.name).toBe(cls)
-        expect(got).toMatchObject({ code: err.code, status: err.status, message: err.message })
+        expect(got).toMatchObject({ code: err.code, kind: err.kind, message: err.message })
         expect((got as SpawnerError).details).toEqual(err.details)
       }
     },
@@ -111,7 +111,7 @@ describe('RemoteRuntime errors', () => {
     agent.down = true
     const err = await agent.remote.list({}).catch((e) => e)
     expect(err).toBeInstanceOf(UnavailableError)
-    expect(err).toMatchObject({ status: 503, code: 'unavailable' })
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'unavailable' })
     expect(err.message).toBe(
       'host agent docker-1 not reachable at http://docker-1.test:8081 (ECONNREFUSED)',
     )
@@ -145,7 +145,7 @@ describe('RemoteRuntime errors', () => {
     })
     const err = await wrong.ping().catch((e) => e)
     expect(err).toBeInstanceOf(UnavailableError)
-    expect(err).toMatchObject({ status: 503, code: 'host_agent_unauthorized' })
+    expect(err).toMatchObject({ kind: 'unavailable', code: 'host_agent_unauthorized' })
     expect(err.message).toMatch(/HOST_AGENT_TOKEN/)
   })
 })

@@ -70,5 +70,5 @@ export const refusal = (p: Promise<unknown>) =>
     () => {
       throw new Error('not refused')
     },
-    (err: { code: string; status: number; message: string; details?: unknown }) => err,
+    (err: { code: string; kind: string; message: string; details?: unknown }) => err,
   )
