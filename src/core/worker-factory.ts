@@ -194,8 +194,11 @@ export class WorkerFactory {
         record.containerId,
         this.filesFor(config, record.workerId, resolved.ordered, hostFiles),
       )
-      await writeToken(this.ctx.runtime, record.containerId, orchestrator)
-      await this.store.writeState(handedOut)
+      // At once: either failing removes the container, and neither depends on the other.
+      await Promise.all([
+        writeToken(this.ctx.runtime, record.containerId, orchestrator),
+        this.store.writeState(handedOut),
+      ])
     } catch (err) {
       this.store.forget(record.workerId)
       await this.ctx.runtime.remove(record.containerId).catch(() => undefined)

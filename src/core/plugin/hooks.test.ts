@@ -91,7 +91,7 @@ describe('hook results are validated at the call', () => {
     for (const bad of [{ 'NOT A NAME': SECRET }, { KEY: 42, OTHER: SECRET }, SECRET, [SECRET]]) {
       const plugin = agent({ env: () => bad as never })
       const e = fault(() => pluginEnv(plugin, ctx()))
-      expect(e).toMatchObject({ code: 'plugin_error', status: 400 })
+      expect(e).toMatchObject({ code: 'plugin_error', kind: 'bad_request' })
       expect(e.message).toMatch(/^plugin 'probe' env\(\): returned an invalid result \(/)
       expect(e.message).not.toContain(SECRET)
     }
@@ -122,7 +122,7 @@ describe('hook results are validated at the call', () => {
         now: new Date(),
       }),
     )
-    expect(e).toMatchObject({ code: 'plugin_error', status: 400 })
+    expect(e).toMatchObject({ code: 'plugin_error', kind: 'bad_request' })
     expect(e.message).toMatch(/plugin 'probe' env\(\)/)
     expect(e.message).not.toContain(SECRET)
   })
