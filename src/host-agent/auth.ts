@@ -1,6 +1,6 @@
 import type { MiddlewareHandler } from 'hono'
 import { UnauthorizedError } from '../core/errors.ts'
-import { sameSecret } from '../http/auth.ts'
+import { sameSecret } from '../core/auth/same-secret.ts'
 
 /**
  * Requires `Authorization: Bearer <token>`. Without a token every call passes: the entry

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { BadRequestError, PayloadTooLargeError } from '../core/errors.ts'
-import { isJsonType, unsupported } from '../http/json-body.ts'
+import { isJsonType, unsupported } from '../hono/json-body.ts'
 
 /** Refuses a body over `maxBytes` with the core's 413. */
 export const bodyCap = (maxBytes: number): MiddlewareHandler =>

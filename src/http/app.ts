@@ -1,4 +1,4 @@
-import { accessLog } from './access-log.ts'
+import { accessLog } from '../hono/access-log.ts'
 import { Hono } from 'hono'
 import { catalog, type Command } from '../core/catalog.ts'
 import { NotFoundError, UnavailableError } from '../core/errors.ts'
@@ -6,14 +6,14 @@ import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
 import { docsPage } from './docs.ts'
-import { errorResponse, onError } from './errors.ts'
+import { errorResponse, onError } from '../hono/errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes } from './routes.ts'
 import { Dispatcher, type Forwarder } from '../core/dispatcher.ts'
 import { registerEventRoute, type EventFeed } from './events.ts'
 import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
-import { browserGuard } from './browser-guard.ts'
+import { browserGuard } from '../hono/browser-guard.ts'
 
 export interface AppOptions {
   service: WorkerService

@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { sameSecret } from '../core/auth/same-secret.ts'
 import type { Principal } from '../core/auth/authorize.ts'
 import type { TokenSigner } from '../core/auth/jwt.ts'
 import { NotFoundError, UnauthorizedError } from '../core/errors.ts'
@@ -15,15 +16,6 @@ export interface AuthOptions {
   /** Refuse unauthenticated calls even without an API token (the listener workers reach). */
   required?: boolean
   service: WorkerService
-}
-
-/** Compares secrets in time independent of where they differ. */
-export const sameSecret = (a: string, b: string) => {
-  const x = new TextEncoder().encode(a)
-  const y = new TextEncoder().encode(b)
-  let diff = x.length ^ y.length
-  for (let i = 0; i < Math.max(x.length, y.length); i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0)
-  return diff === 0
 }
 
 /**

@@ -6,8 +6,8 @@ import type { Command, HttpBinding } from '../core/catalog.ts'
 import type { CommandStream, Dispatcher, Outcome } from '../core/dispatcher.ts'
 import { BadRequestError, PayloadTooLargeError, toSpawnerError } from '../core/errors.ts'
 import { principalOf, type AppEnv } from './auth.ts'
-import { errorBody, errorResponse } from './errors.ts'
-import { readJsonObject } from './json-body.ts'
+import { errorBody, errorResponse } from '../hono/errors.ts'
+import { readJsonObject } from '../hono/json-body.ts'
 import type { SseStreams } from './sse.ts'
 
 export interface RouteLimits {

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { noopLogger } from '../core/logger.ts'
-import { onError } from './errors.ts'
+import { onError } from '../hono/errors.ts'
 import { MAX_STREAMS_PER_WORKER, SseStreams } from './sse.ts'
 
 describe('event streams shared between workers and operators', () => {

@@ -6,7 +6,7 @@ import type { Logger } from '../core/logger.ts'
 import { PluginRegistry } from '../core/plugin/registry.ts'
 import type { ContainerRuntime } from '../core/runtime.ts'
 import { WorkerService } from '../core/service.ts'
-import { createApp } from './app.ts'
+import { createApp } from '../http/app.ts'
 import { onError } from './errors.ts'
 
 const SECRET = 'sk-live-0123456789 at /srv/spawner/.env'
