@@ -13,7 +13,10 @@ import { build } from 'esbuild'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 /** Writes the static plugin list; returns the plugin names. */
-export const generatePlugins = (pluginsDir = join(root, 'plugins'), out = join(root, 'src/generated/plugins.ts')) => {
+export const generatePlugins = (
+  pluginsDir = join(root, 'plugins'),
+  out = join(root, 'src/generated/plugins.ts'),
+) => {
   const names = readdirSync(pluginsDir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && existsSync(join(pluginsDir, d.name, 'index.ts')))
     .map((d) => d.name)

@@ -56,7 +56,9 @@ describe('the adapters are built from the command table', () => {
     })
     const app = createApp({ service })
     const served = new Set(
-      app.routes.filter((r) => r.path.startsWith('/v1/') && r.method !== 'ALL').map((r) => `${r.method} ${r.path}`),
+      app.routes
+        .filter((r) => r.path.startsWith('/v1/') && r.method !== 'ALL')
+        .map((r) => `${r.method} ${r.path}`),
     )
     const declared = catalog.map((c) => `${c.http.method.toUpperCase()} ${c.http.path}`)
     expect([...served].sort()).toEqual([...declared, 'GET /v1/whoami', 'GET /v1/events'].sort())

@@ -63,7 +63,13 @@ const main = async () => {
   await relays.restore()
   const inFlight = new InFlight()
   const app = createHostAgentApp({
-    runtime: new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings), workerApi: relays }),
+    runtime: new DockerRuntime({
+      docker,
+      target,
+      logger,
+      logRotation: logRotationOf(settings),
+      workerApi: relays,
+    }),
     token,
     allowedHosts: [...settings.HOST_AGENT_ALLOWED_HOSTS, settings.HOST_AGENT_HOST],
     name: settings.HOST_AGENT_NAME,

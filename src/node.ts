@@ -14,7 +14,9 @@ const node = await startNode(process.env).catch((err: unknown) =>
 )
 
 process.on('SIGHUP', () => {
-  node.reloadPlugins().catch((err) => node.logger.error('plugin reload failed', { error: String(err) }))
+  node
+    .reloadPlugins()
+    .catch((err) => node.logger.error('plugin reload failed', { error: String(err) }))
 })
 
 let closing = false

@@ -6,16 +6,17 @@ import { readHostAgentSettings } from './host-agent/settings.ts'
 describe('ALLOWED_HOSTS', () => {
   it('is a comma-separated list of host names, empty by default', () => {
     expect(readSettings({}).ALLOWED_HOSTS).toEqual([])
-    expect(readSettings({ ALLOWED_HOSTS: ' spawner.lan, 10.0.0.5 ,[fd00::1],' }).ALLOWED_HOSTS).toEqual([
-      'spawner.lan',
-      '10.0.0.5',
-      '[fd00::1]',
-    ])
+    expect(
+      readSettings({ ALLOWED_HOSTS: ' spawner.lan, 10.0.0.5 ,[fd00::1],' }).ALLOWED_HOSTS,
+    ).toEqual(['spawner.lan', '10.0.0.5', '[fd00::1]'])
   })
 
-  it.each(['http://spawner.lan', 'spawner.lan:8080', 'fd00::1', 'a b'])('refuses %s, naming the variable', (value) => {
-    expect(() => readSettings({ ALLOWED_HOSTS: value })).toThrow(/ALLOWED_HOSTS: host names only/)
-  })
+  it.each(['http://spawner.lan', 'spawner.lan:8080', 'fd00::1', 'a b'])(
+    'refuses %s, naming the variable',
+    (value) => {
+      expect(() => readSettings({ ALLOWED_HOSTS: value })).toThrow(/ALLOWED_HOSTS: host names only/)
+    },
+  )
 })
 
 describe('stream and log limits', () => {
@@ -38,19 +39,23 @@ describe('stream and log limits', () => {
 describe('one reader for every entry', () => {
   it('reads the Redis adapter settings the same way, Redis off without REDIS_URL', () => {
     expect(readSettings({}).REDIS_URL).toBeUndefined()
-    expect(parseEnv(redisSettingsSchema, { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: '' })).toMatchObject({
+    expect(
+      parseEnv(redisSettingsSchema, { REDIS_URL: 'redis://127.0.0.1:6379', REDIS_PREFIX: '' }),
+    ).toMatchObject({
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_PREFIX: 'cli-agent',
       REDIS_MAX_ATTEMPTS: 5,
     })
-    expect(() => parseEnv(redisSettingsSchema, { REDIS_URL: 'redis://x', REDIS_BLOCK_MS: 'soon' })).toThrow(
-      /invalid environment: REDIS_BLOCK_MS/,
-    )
+    expect(() =>
+      parseEnv(redisSettingsSchema, { REDIS_URL: 'redis://x', REDIS_BLOCK_MS: 'soon' }),
+    ).toThrow(/invalid environment: REDIS_BLOCK_MS/)
   })
 
   it('takes an empty variable as unset, for the host agent too', () => {
     expect(readSettings({ PORT: '' }).PORT).toBe(8080)
     expect(readHostAgentSettings({ HOST_AGENT_PORT: '' }).HOST_AGENT_PORT).toBe(8081)
-    expect(() => readHostAgentSettings({ HOST_AGENT_PORT: 'x' })).toThrow(/invalid environment: HOST_AGENT_PORT/)
+    expect(() => readHostAgentSettings({ HOST_AGENT_PORT: 'x' })).toThrow(
+      /invalid environment: HOST_AGENT_PORT/,
+    )
   })
 })

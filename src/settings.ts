@@ -11,7 +11,12 @@ export const NPM_NAME = /^(?:@[a-z0-9~-][a-z0-9._~-]*\/)?[a-z0-9~-][a-z0-9._~-]*
 const list = z
   .string()
   .default('')
-  .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+  .transform((s) =>
+    s
+      .split(',')
+      .map((x) => x.trim())
+      .filter(Boolean),
+  )
 
 /**
  * The service's settings, read from the environment by every entry (`src/node.ts`, and
@@ -57,8 +62,16 @@ export const settingsSchema = z.object({
   ALLOWED_HOSTS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((h) => h.trim()).filter(Boolean))
-    .refine((hosts) => hosts.every((h) => HOST_NAME.test(h)), 'host names only (no scheme or port; IPv6 in brackets), comma-separated'),
+    .transform((v) =>
+      v
+        .split(',')
+        .map((h) => h.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (hosts) => hosts.every((h) => HOST_NAME.test(h)),
+      'host names only (no scheme or port; IPv6 in brackets), comma-separated',
+    ),
   /** Bearer token for every /v1 route; required to listen on a non-loopback address. */
   SPAWNER_API_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /**
@@ -90,7 +103,12 @@ export const settingsSchema = z.object({
   /** The host agents' bearer token (their HOST_AGENT_TOKEN). */
   HOST_AGENT_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
   /** Longest lifetime a worker may have, at create and after `update` (seconds). */
-  MAX_TTL_SECONDS: z.coerce.number().int().min(1).max(30 * 86_400).default(30 * 86_400),
+  MAX_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(30 * 86_400)
+    .default(30 * 86_400),
   /** Workers this instance runs at once (0 = no limit); warm-pool containers do not count. */
   MAX_WORKERS: z.coerce.number().int().min(0).default(500),
   /** Workers in one tree: a worker made by an operator plus every sub-worker below it. */
@@ -110,7 +128,12 @@ export const settingsSchema = z.object({
   ALLOWED_RUNTIMES: z
     .string()
     .default('sysbox-runc')
-    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
   /** Redis to serve the stream protocol on (its other settings: src/redis/settings.ts). */
   REDIS_URL: z.string().min(1).optional(),
 })
@@ -120,13 +143,21 @@ export type Settings = z.infer<typeof settingsSchema>
  * The one way every entry reads its environment: an empty variable counts as unset
  * (`FOO= npm start`), and the error names each bad variable.
  */
-export const parseEnv = <S extends z.ZodType>(schema: S, env: Readonly<Record<string, unknown>>): z.output<S> => {
-  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string' && v !== ''))
+export const parseEnv = <S extends z.ZodType>(
+  schema: S,
+  env: Readonly<Record<string, unknown>>,
+): z.output<S> => {
+  const set = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => typeof v === 'string' && v !== ''),
+  )
   const parsed = schema.safeParse(set)
   if (parsed.success) return parsed.data
-  const issues = describeIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')
+  const issues = describeIssues(parsed.error)
+    .map((i) => `${i.path}: ${i.message}`)
+    .join('; ')
   throw new Error(`invalid environment: ${issues}`)
 }
 
 /** Parses the service's settings from an environment (see `parseEnv`). */
-export const readSettings = (env: Readonly<Record<string, unknown>>): Settings => parseEnv(settingsSchema, env)
+export const readSettings = (env: Readonly<Record<string, unknown>>): Settings =>
+  parseEnv(settingsSchema, env)

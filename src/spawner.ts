@@ -115,7 +115,12 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     tokens,
     api: (extras = {}) => createApp({ ...common, ...extras, auth }),
     workerApi: (extras = {}) =>
-      createApp({ ...common, ...extras, auth: { signer: tokens.signer, required: true }, surface: 'worker' }),
+      createApp({
+        ...common,
+        ...extras,
+        auth: { signer: tokens.signer, required: true },
+        surface: 'worker',
+      }),
     async start({ timers = true } = {}) {
       const report = await recoverWorkers(service, {
         logger,

@@ -26,12 +26,20 @@ export interface Env {
   [name: string]: unknown
 }
 
-const consoleLogger = (level: string | undefined, secrets: () => readonly string[] = () => []): Logger => {
+const consoleLogger = (
+  level: string | undefined,
+  secrets: () => readonly string[] = () => [],
+): Logger => {
   const order = ['debug', 'info', 'warn', 'error']
   const min = Math.max(0, order.indexOf(level ?? 'info'))
   const emit = (lvl: string) => (msg: string, fields?: object) => {
     if (order.indexOf(lvl) < min) return
-    console.log(redactSecrets(JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...fields }), secrets()))
+    console.log(
+      redactSecrets(
+        JSON.stringify({ level: lvl, time: new Date().toISOString(), msg, ...fields }),
+        secrets(),
+      ),
+    )
   }
   return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error') }
 }
@@ -71,14 +79,18 @@ const build = (env: Env): Core | NotConfiguredError => {
   } catch (err) {
     return new NotConfiguredError((err as Error).message)
   }
-  const missing = (['HOST_AGENT_URL', 'HOST_AGENT_TOKEN', 'SPAWNER_API_TOKEN', 'SPAWNER_TOKEN_SECRET'] as const).filter(
-    (name) => !settings[name],
-  )
+  const missing = (
+    ['HOST_AGENT_URL', 'HOST_AGENT_TOKEN', 'SPAWNER_API_TOKEN', 'SPAWNER_TOKEN_SECRET'] as const
+  ).filter((name) => !settings[name])
   if (missing.length > 0) {
     logger.error('refusing to serve: settings missing', { missing })
-    return new NotConfiguredError(`this deployment is not configured: set ${missing.join(', ')} (vars / secrets)`)
+    return new NotConfiguredError(
+      `this deployment is not configured: set ${missing.join(', ')} (vars / secrets)`,
+    )
   }
-  const hostEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => typeof v === 'string')) as Record<string, string>
+  const hostEnv = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => typeof v === 'string'),
+  ) as Record<string, string>
   const spawner = createSpawner({
     settings,
     runtime: runtimeFromConfig(settings.HOST_AGENT_URL!, settings.HOST_AGENT_TOKEN),
@@ -91,7 +103,9 @@ const build = (env: Env): Core | NotConfiguredError => {
     spawner,
     app: spawner.api(),
     // Serverless runtimes keep no timers between requests: a cron trigger runs the deadlines.
-    recovered: spawner.start({ timers: false }).catch((err) => logger.warn('recovery failed', { error: String(err) })),
+    recovered: spawner
+      .start({ timers: false })
+      .catch((err) => logger.warn('recovery failed', { error: String(err) })),
   }
 }
 

@@ -38,7 +38,11 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
   })
 
   it('reuses the image for a second create with the same plugins', async () => {
-    const res = await http.post('/v1/workers', { agent: 'shell', capabilities: ['git'], labels: h.runLabel })
+    const res = await http.post('/v1/workers', {
+      agent: 'shell',
+      capabilities: ['git'],
+      labels: h.runLabel,
+    })
     expect(res.status, res.text).toBe(201)
     expect(res.json.image).toBe(image)
     expect(res.json.imageBuilt).toBe(false)
@@ -62,7 +66,9 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
   })
 
   it('sends a prompt to the agent plugin and returns its parsed reply', async () => {
-    const res = await http.post(`/v1/workers/${id}/commands`, { prompt: 'echo "hello from $(whoami)"' })
+    const res = await http.post(`/v1/workers/${id}/commands`, {
+      prompt: 'echo "hello from $(whoami)"',
+    })
     expect(res.status, res.text).toBe(200)
     expect(res.json.reply).toMatchObject({ text: 'hello from worker' })
   })
@@ -75,14 +81,20 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
     })
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
     const text = await res.text()
-    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => [m[1], JSON.parse(m[2]!)])
-    const output = events.filter(([e]) => e === 'output').map(([, d]) => d.data).join('')
+    const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => [
+      m[1],
+      JSON.parse(m[2]!),
+    ])
+    const output = events
+      .filter(([e]) => e === 'output')
+      .map(([, d]) => d.data)
+      .join('')
     expect(output).toBe('line1\nline2\nline3\n')
     expect(events.at(-1)?.[0]).toBe('result')
     expect(events.at(-1)?.[1]).toMatchObject({ exitCode: 0, stdout: 'line1\nline2\nline3\n' })
   })
 
-  it('serves the worker\'s events on GET /v1/events?worker=', async () => {
+  it("serves the worker's events on GET /v1/events?worker=", async () => {
     const res = await h.app.request(`/v1/events?worker=${id}`)
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
     const [, text] = await Promise.all([
@@ -97,17 +109,22 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
 
   it('round-trips binary files through PUT/GET and through the JSON commands', async () => {
     const bytes = new Uint8Array([...Array(256).keys(), ...randomBytes(300_000)])
-    const put = await h.app.request(`/v1/workers/${id}/files?path=/workspace/data/blob.bin&mode=0600`, {
-      method: 'PUT',
-      body: bytes,
-    })
+    const put = await h.app.request(
+      `/v1/workers/${id}/files?path=/workspace/data/blob.bin&mode=0600`,
+      {
+        method: 'PUT',
+        body: bytes,
+      },
+    )
     expect(put.status, await put.clone().text()).toBe(200)
     expect(await put.json()).toEqual({ path: '/workspace/data/blob.bin', size: bytes.length })
     const got = await h.app.request(`/v1/workers/${id}/files?path=/workspace/data/blob.bin`)
     expect(got.headers.get('content-type')).toBe('application/octet-stream')
     expect(new Uint8Array(await got.arrayBuffer())).toEqual(bytes)
 
-    const stat = await http.post(`/v1/workers/${id}/commands`, { shell: 'stat -c "%a %u" data/blob.bin' })
+    const stat = await http.post(`/v1/workers/${id}/commands`, {
+      shell: 'stat -c "%a %u" data/blob.bin',
+    })
     expect(stat.json.stdout.trim()).toBe('600 1000')
 
     const asJson = await h.app.request(`/v1/workers/${id}/files?path=/workspace/data/blob.bin`, {
@@ -124,7 +141,11 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
       encoding: 'base64',
     })
     expect(viaCommand.size).toBe(4)
-    const back = await h.service.readFile({ workerId: id, path: '/tmp/small.bin', encoding: 'base64' })
+    const back = await h.service.readFile({
+      workerId: id,
+      path: '/tmp/small.bin',
+      encoding: 'base64',
+    })
     expect(Buffer.from(back.content, 'base64')).toEqual(Buffer.from([0, 255, 10, 13]))
   })
 
@@ -138,7 +159,9 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
     const res = await h.app.request(`/v1/workers/${id}/logs?follow=1&tail=20`)
     expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
     const text = await readSseUntil(res, 'workers-spawner: ready')
-    const lines = sseEvents(text).filter(([e]) => e === 'log').map(([, d]) => d.text)
+    const lines = sseEvents(text)
+      .filter(([e]) => e === 'log')
+      .map(([, d]) => d.text)
     expect(lines).toContain('workers-spawner: ready')
   })
 
@@ -204,7 +227,12 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
       ['unknown agent', { agent: 'ghost-agent' }, 404, /ghost-agent/],
       ['unknown capability', { agent: 'shell', capabilities: ['ghost-cap'] }, 404, /ghost-cap/],
       ['unknown config key', { agent: 'shell', colour: 'red' }, 400, /colour/],
-      ['wrong types', { agent: 'shell', capabilities: 'git', ttlSeconds: -1 }, 400, /capabilities.*ttlSeconds/],
+      [
+        'wrong types',
+        { agent: 'shell', capabilities: 'git', ttlSeconds: -1 },
+        400,
+        /capabilities.*ttlSeconds/,
+      ],
     ])('create with %s', async (_name, body, status, message) => {
       const before = await countContainers()
       const res = await http.post('/v1/workers', { ...body, labels: h.runLabel })
@@ -215,15 +243,25 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
 
     it('more CPUs than the host has is a 400 naming resources.cpus, not a Docker error', async () => {
       const before = await countContainers()
-      const res = await http.post('/v1/workers', { agent: 'shell', resources: { cpus: 256 }, labels: h.runLabel })
+      const res = await http.post('/v1/workers', {
+        agent: 'shell',
+        resources: { cpus: 256 },
+        labels: h.runLabel,
+      })
       expect(res.status, res.text).toBe(400)
-      expect(res.json.error.details).toEqual([{ path: 'resources.cpus', message: expect.stringMatching(/CPU/) }])
+      expect(res.json.error.details).toEqual([
+        { path: 'resources.cpus', message: expect.stringMatching(/CPU/) },
+      ])
       expect(await countContainers()).toBe(before)
     })
 
     it('docker capability without sysbox-runc is refused, never privileged', async () => {
       const before = await countContainers()
-      const res = await http.post('/v1/workers', { agent: 'shell', capabilities: ['docker'], labels: h.runLabel })
+      const res = await http.post('/v1/workers', {
+        agent: 'shell',
+        capabilities: ['docker'],
+        labels: h.runLabel,
+      })
       expect(res.status).toBe(400)
       expect(res.json.error.code).toBe('runtime_unavailable')
       expect(res.json.error.message).toMatch(/sysbox-runc/)
@@ -247,20 +285,22 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
       expect(cmd.status).toBe(404)
     })
 
-    it.each(['relative.txt', '/workspace/../etc/passwd', '/etc/passwd', '/workspace/a/../../root/x'])(
-      'file path %s outside the allowed roots',
-      async (path) => {
-        const put = await h.app.request(`/v1/workers/${id}/files?path=${encodeURIComponent(path)}`, {
-          method: 'PUT',
-          body: 'x',
-        })
-        expect(put.status).toBe(400)
-        const err = (await put.json()) as { error: { message: string } }
-        expect(err.error.message).toMatch(/path/)
-        const get = await http.get(`/v1/workers/${id}/files?path=${encodeURIComponent(path)}`)
-        expect(get.status).toBe(400)
-      },
-    )
+    it.each([
+      'relative.txt',
+      '/workspace/../etc/passwd',
+      '/etc/passwd',
+      '/workspace/a/../../root/x',
+    ])('file path %s outside the allowed roots', async (path) => {
+      const put = await h.app.request(`/v1/workers/${id}/files?path=${encodeURIComponent(path)}`, {
+        method: 'PUT',
+        body: 'x',
+      })
+      expect(put.status).toBe(400)
+      const err = (await put.json()) as { error: { message: string } }
+      expect(err.error.message).toMatch(/path/)
+      const get = await http.get(`/v1/workers/${id}/files?path=${encodeURIComponent(path)}`)
+      expect(get.status).toBe(400)
+    })
 
     it('a file body over the cap is 413 and nothing is written', async () => {
       const res = await h.app.request(`/v1/workers/${id}/files?path=/workspace/big.bin`, {
@@ -268,8 +308,12 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
         body: new Uint8Array(4 * 1024 * 1024 + 1),
       })
       expect(res.status).toBe(413)
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('payload_too_large')
-      const check = await http.post(`/v1/workers/${id}/commands`, { shell: 'test -e /workspace/big.bin; echo $?' })
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+        'payload_too_large',
+      )
+      const check = await http.post(`/v1/workers/${id}/commands`, {
+        shell: 'test -e /workspace/big.bin; echo $?',
+      })
       expect(check.json.stdout).toBe('1\n')
     })
 
@@ -282,7 +326,10 @@ describe('worker lifecycle over HTTP against the real Docker Engine', () => {
   it('deletes the worker and leaves no container with its labels', async () => {
     const res = await http.del(`/v1/workers/${id}`)
     expect(res.json).toEqual({ workerId: id, deleted: true, children: [] })
-    const left = await h.docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${id}`] } })
+    const left = await h.docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.workerId}=${id}`] },
+    })
     expect(left).toEqual([])
     expect((await http.get(`/v1/workers/${id}`)).status).toBe(404)
   })
@@ -305,7 +352,13 @@ describe('derived images', () => {
     try {
       const results = await Promise.all(
         Array.from({ length: 10 }, () =>
-          h.service.create({ config: h.service.parseConfig({ agent: 'shell', capabilities: ['nonce'], labels: h.runLabel }) }),
+          h.service.create({
+            config: h.service.parseConfig({
+              agent: 'shell',
+              capabilities: ['nonce'],
+              labels: h.runLabel,
+            }),
+          }),
         ),
       )
       tag = results[0]!.image
@@ -322,7 +375,11 @@ describe('derived images', () => {
     } finally {
       await h.cleanup()
       // Each run makes a new nonce image; drop it so runs do not pile images up.
-      if (tag) await h.docker.getImage(tag).remove({ force: true }).catch(() => undefined)
+      if (tag)
+        await h.docker
+          .getImage(tag)
+          .remove({ force: true })
+          .catch(() => undefined)
     }
   })
 })

@@ -25,7 +25,11 @@ const FLAGS = [
 type Report = { type?: string; status?: number; read?: string | null; error?: string }
 
 /** The attacker's pages: each tries one trick against `target`, then reports what it saw. */
-const attackPages = (target: string, config: Record<string, unknown>, formConfig: string): Record<string, string> => {
+const attackPages = (
+  target: string,
+  config: Record<string, unknown>,
+  formConfig: string,
+): Record<string, string> => {
   const page = (script: string, body = '') =>
     `<!doctype html><html><body>${body}<script>const TARGET = ${JSON.stringify(target)}\n${script}</script></body></html>`
   return {
@@ -71,7 +75,8 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
   let target: string
 
   /** Containers carrying this run's attack label, as the Docker Engine sees them. */
-  const attackContainers = () => docker.listContainers({ all: true, filters: { label: [`attack-run=${run}`] } })
+  const attackContainers = () =>
+    docker.listContainers({ all: true, filters: { label: [`attack-run=${run}`] } })
   /** Workers carrying this run's attack label, as the service lists them. */
   const attackWorkers = async () => {
     const res = await fetch(`${target}/v1/workers?label=attack-run=${run}`)
@@ -79,7 +84,11 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
     return ((await res.json()) as { workers: unknown[] }).workers
   }
   /** Resolves with `count` access log lines matching, from line `since` on, as the process writes them. */
-  const accessLogged = (since: number, match: (l: Record<string, unknown>) => boolean, count: number) =>
+  const accessLogged = (
+    since: number,
+    match: (l: Record<string, unknown>) => boolean,
+    count: number,
+  ) =>
     new Promise<Record<string, unknown>[]>((resolve) => {
       const check = () => {
         const hits = spawner.logs.slice(since).filter((l) => l.msg === 'http' && match(l))
@@ -96,7 +105,11 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
   const newPage = async (): Promise<Page> => {
     launched ??= existsSync(CHROMIUM)
       ? chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
-      : Promise.reject(new Error(`${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, or bash .ci/run)`))
+      : Promise.reject(
+          new Error(
+            `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium, or bash .ci/run)`,
+          ),
+        )
     return (await launched).newPage()
   }
 
@@ -131,11 +144,21 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
   })
 
   afterAll(async () => {
-    await launched?.then((b) => b.close(), () => undefined)
+    await launched?.then(
+      (b) => b.close(),
+      () => undefined,
+    )
     await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)))
     await spawner?.kill()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
   })
 
   it('refuses a cross-site no-cors POST and a text/plain form POST: no worker is created', async () => {
@@ -146,7 +169,11 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
     expect(form).toEqual({ read: null })
 
     // Both reached the service (answered, so any create is done): nothing exists, it refused them.
-    const answered = await accessLogged(since, (l) => l.method === 'POST' && l.path === '/v1/workers', 2)
+    const answered = await accessLogged(
+      since,
+      (l) => l.method === 'POST' && l.path === '/v1/workers',
+      2,
+    )
     expect((await attackContainers()).map((c) => c.Labels.attack)).toEqual([])
     expect(await attackWorkers()).toEqual([])
     expect(answered.map((l) => l.status)).toEqual([403, 403])
@@ -159,7 +186,11 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
     expect(read.error).toMatch(/TypeError/)
     const events = await attack('/events')
     expect(events).toEqual({ read: null, error: 'EventSource error' })
-    const answered = await accessLogged(since, (l) => l.method === 'GET' && (l.path === '/v1/workers' || l.path === '/v1/events'), 2)
+    const answered = await accessLogged(
+      since,
+      (l) => l.method === 'GET' && (l.path === '/v1/workers' || l.path === '/v1/events'),
+      2,
+    )
     expect(answered.map((l) => l.status)).toEqual([403, 403])
   })
 
@@ -172,9 +203,16 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
       // The attacker's script now runs in the rebound origin: its requests are same-origin.
       const config = { agent: 'shell', labels: { 'attack-run': run, attack: 'rebind' } }
       const result = await page.evaluate(async (body) => {
-        const post = await fetch('/v1/workers', { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+        const post = await fetch('/v1/workers', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body,
+        })
         const list = await fetch('/v1/workers')
-        return { post: { status: post.status, body: await post.text() }, list: { status: list.status, body: await list.text() } }
+        return {
+          post: { status: post.status, body: await post.text() },
+          list: { status: list.status, body: await list.text() },
+        }
       }, JSON.stringify(config))
       expect(result.post.status).toBe(403)
       expect(JSON.parse(result.post.body).error.code).toBe('host_not_allowed')
@@ -198,8 +236,16 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
         const result = await page.evaluate(async () => {
           const plugins = await fetch('/v1/plugins')
           // Invalid on purpose: a same-origin POST gets through to validation, creates nothing.
-          const post = await fetch('/v1/workers', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' })
-          return { plugins: plugins.status, post: post.status, code: ((await post.json()) as { error: { code: string } }).error.code }
+          const post = await fetch('/v1/workers', {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: '{}',
+          })
+          return {
+            plugins: plugins.status,
+            post: post.status,
+            code: ((await post.json()) as { error: { code: string } }).error.code,
+          }
         })
         expect(result).toEqual({ plugins: 200, post: 400, code: 'bad_request' })
       } finally {

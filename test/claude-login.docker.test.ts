@@ -1,5 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
@@ -24,43 +32,69 @@ const snapshot = (dir: string): Record<string, string> => {
 describe("the host's Claude login (HOST_CLAUDE_DIR) with claude-code workers", () => {
   const instance = `claude-${randomBytes(3).toString('hex')}`
   const docker = new Dockerode()
-  const credentials = JSON.stringify({ claudeAiOauth: { accessToken: `sk-ant-oat-${randomBytes(8).toString('hex')}` } })
+  const credentials = JSON.stringify({
+    claudeAiOauth: { accessToken: `sk-ant-oat-${randomBytes(8).toString('hex')}` },
+  })
   let home: string
   let before: Record<string, string>
   let spawner: SpawnerProcess
   let a: string
   let b: string
 
-  const call = (method: string, path: string, body?: unknown) => spawnerClient(spawner)(method, path, body)
-  const sh = async (workerId: string, shell: string) => (await call('POST', `/v1/workers/${workerId}/commands`, { shell })).json
+  const call = (method: string, path: string, body?: unknown) =>
+    spawnerClient(spawner)(method, path, body)
+  const sh = async (workerId: string, shell: string) =>
+    (await call('POST', `/v1/workers/${workerId}/commands`, { shell })).json
 
   beforeAll(async () => {
     home = mkdtempSync(join(tmpdir(), 'ws-claude-home-'))
     writeFileSync(join(home, '.credentials.json'), credentials, { mode: 0o600 })
     writeFileSync(join(home, 'settings.json'), '{"hooks":{}}')
     mkdirSync(join(home, 'projects', '-home-me'), { recursive: true })
-    writeFileSync(join(home, 'projects', '-home-me', 'host-session.jsonl'), '{"the operator":"transcript"}\n')
+    writeFileSync(
+      join(home, 'projects', '-home-me', 'host-session.jsonl'),
+      '{"the operator":"transcript"}\n',
+    )
     before = snapshot(home)
     spawner = await startSpawner({ SPAWNER_INSTANCE: instance, HOST_CLAUDE_DIR: home })
     // The first create may build the claude-code image: here, where the hook timeout allows it.
-    const made = await Promise.all([0, 1].map(() => call('POST', '/v1/workers', { agent: 'claude-code' })))
+    const made = await Promise.all(
+      [0, 1].map(() => call('POST', '/v1/workers', { agent: 'claude-code' })),
+    )
     for (const m of made) expect(m.status, JSON.stringify(m.json)).toBe(201)
     ;[a, b] = made.map((m) => m.json.workerId as string) as [string, string]
   }, 600_000)
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
     rmSync(home, { recursive: true, force: true })
   })
 
   it('gives each worker its own copy of the login, and nothing a worker writes reaches the host or another worker', async () => {
     // The login is there, the worker's own (uid 1000, 0600); the host's directory is not mounted.
-    const own = await sh(a, 'stat -c "%u %a" ~/.claude/.credentials.json; cat ~/.claude/.credentials.json')
+    const own = await sh(
+      a,
+      'stat -c "%u %a" ~/.claude/.credentials.json; cat ~/.claude/.credentials.json',
+    )
     expect(own.stdout).toBe(`1000 600\n${credentials}`)
     for (const id of [a, b]) {
-      const [row] = await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${id}`] } })
-      expect((await docker.getContainer(row!.Id).inspect()).Mounts.filter((m) => m.Source.startsWith(home))).toEqual([])
+      const [row] = await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.workerId}=${id}`] },
+      })
+      expect(
+        (await docker.getContainer(row!.Id).inspect()).Mounts.filter((m) =>
+          m.Source.startsWith(home),
+        ),
+      ).toEqual([])
     }
     // The host's transcripts and settings are not visible.
     expect((await sh(a, 'ls -A ~/.claude')).stdout).toBe('.credentials.json\n')

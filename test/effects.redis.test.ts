@@ -24,7 +24,14 @@ const lost = () => new UnavailableError('Docker Engine not reachable (connection
  * `effects` counts the calls that took effect.
  */
 class LossyRuntime extends MemoryRuntime {
-  readonly effects: Record<Effect, number> = { run: 0, exec: 0, putFile: 0, pause: 0, unpause: 0, remove: 0 }
+  readonly effects: Record<Effect, number> = {
+    run: 0,
+    exec: 0,
+    putFile: 0,
+    pause: 0,
+    unpause: 0,
+    remove: 0,
+  }
   lose = new Set<Effect>()
   down = 0
 
@@ -74,7 +81,13 @@ describe('a command whose engine answer was lost after it took effect', () => {
     producer = new Producer(settings)
     runtime = new LossyRuntime()
     registry = await registryWith()
-    service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {}, secret: SECRET })
+    service = new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: 'img',
+      hostEnv: {},
+      secret: SECRET,
+    })
     adapter = await startRedisAdapter({ settings, service, instance: 'lossy', logger: noopLogger })
   })
   afterEach(async () => {
@@ -84,11 +97,16 @@ describe('a command whose engine answer was lost after it took effect', () => {
 
   const expectInterrupted = async (command: string, payload: unknown) => {
     const answer = await producer.response(await producer.send(command, payload), 30_000)
-    expect(answer).toMatchObject({ ok: false, error: { code: 'interrupted' }, fields: { status: '503' } })
+    expect(answer).toMatchObject({
+      ok: false,
+      error: { code: 'interrupted' },
+      fields: { status: '503' },
+    })
     expect(answer.error?.message).toMatch(/may or may not have taken effect/)
     return answer
   }
-  const worker = async () => (await producer.call('create', { config: { agent: 'shell' } })).workerId as string
+  const worker = async () =>
+    (await producer.call('create', { config: { agent: 'shell' } })).workerId as string
 
   it('send_command: the exec ran once and the answer is interrupted', async () => {
     const workerId = await worker()
@@ -100,7 +118,11 @@ describe('a command whose engine answer was lost after it took effect', () => {
   it('send_file, update, pause, resume and delete: each took effect once', async () => {
     const workerId = await worker()
     const cases: [Effect, string, object][] = [
-      ['putFile', 'send_file', { workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }],
+      [
+        'putFile',
+        'send_file',
+        { workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' },
+      ],
       ['putFile', 'update', { workerId, ttlSeconds: 7200 }],
       ['pause', 'pause', { workerId }],
       ['unpause', 'resume', { workerId }],
@@ -123,10 +145,19 @@ describe('a command whose engine answer was lost after it took effect', () => {
 
   it('a command that failed before it started is still retried, and runs once', async () => {
     // Created by another instance on the same engine: this one looks the worker up first.
-    const other = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {}, secret: SECRET })
+    const other = new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: 'img',
+      hostEnv: {},
+      secret: SECRET,
+    })
     const { workerId } = await other.create({ config: service.parseConfig({ agent: 'shell' }) })
     runtime.down = 1
-    const answer = await producer.response(await producer.send('send_command', { workerId, shell: 'echo later' }), 30_000)
+    const answer = await producer.response(
+      await producer.send('send_command', { workerId, shell: 'echo later' }),
+      30_000,
+    )
     expect(answer).toMatchObject({ ok: true, result: { exitCode: 0 } })
     expect(runtime.down).toBe(0)
     expect(runtime.effects.exec).toBe(1)
@@ -167,12 +198,24 @@ describe('with Docker: an answer lost after the effect', () => {
       get: (target, key: keyof ContainerRuntime) => overrides[key] ?? target[key].bind(target),
     })
     const registry = await registryWith()
-    const service = new WorkerService({ runtime, plugins: () => registry, baseImage: WORKER_IMAGE, hostEnv: {} })
+    const service = new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: WORKER_IMAGE,
+      hostEnv: {},
+    })
     const settings = testSettings({ REDIS_CLAIM_IDLE_MS: '300', REDIS_MAX_ATTEMPTS: '3' })
     producer = new Producer(settings)
-    adapter = await startRedisAdapter({ settings, service, instance: 'lossy-docker', logger: noopLogger })
+    adapter = await startRedisAdapter({
+      settings,
+      service,
+      instance: 'lossy-docker',
+      logger: noopLogger,
+    })
 
-    const { workerId } = await producer.call('create', { config: { agent: 'shell', labels: h.runLabel } })
+    const { workerId } = await producer.call('create', {
+      config: { agent: 'shell', labels: h.runLabel },
+    })
     lose.add('exec')
     const answer = await producer.response(
       await producer.send('send_command', { workerId, shell: 'echo run >> /workspace/count' }),
@@ -180,7 +223,9 @@ describe('with Docker: an answer lost after the effect', () => {
     )
     expect(answer).toMatchObject({ ok: false, error: { code: 'interrupted' } })
     lose.delete('exec')
-    expect((await producer.call('send_command', { workerId, shell: 'wc -l < /workspace/count' })).stdout).toBe('1\n')
+    expect(
+      (await producer.call('send_command', { workerId, shell: 'wc -l < /workspace/count' })).stdout,
+    ).toBe('1\n')
 
     lose.add('run')
     const lostCreate = await producer.response(
@@ -190,7 +235,10 @@ describe('with Docker: an answer lost after the effect', () => {
     expect(lostCreate).toMatchObject({ ok: false, error: { code: 'interrupted' } })
     expect(started).toHaveLength(2)
     const docker = new Dockerode()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${started[1]}`] } })
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.workerId}=${started[1]}`] },
+    })
     expect(left).toEqual([])
   })
 })

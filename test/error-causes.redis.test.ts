@@ -77,10 +77,14 @@ describe("an error's cause over Redis", () => {
     const answer = await producer.response(requestId, 30_000)
     expect(answer.error?.code).toBe('dead_lettered')
     expect(JSON.stringify(answer.fields)).not.toContain('sk-live')
-    const dead = await waitFor(async () => {
-      const rows = await producer.redis.xrange(producer.names.dead, '-', '+')
-      return rows.find(([, flat]) => flat.includes(requestId))
-    }, 10_000, 'dead entry')
+    const dead = await waitFor(
+      async () => {
+        const rows = await producer.redis.xrange(producer.names.dead, '-', '+')
+        return rows.find(([, flat]) => flat.includes(requestId))
+      },
+      10_000,
+      'dead entry',
+    )
     expect(dead[1].join(' ')).not.toContain('sk-live')
     const logged = lines.find((l) => l.msg === 'request failed; it will be retried')
     const error = `internal error ← ${SECRET}`

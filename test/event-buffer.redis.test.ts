@@ -22,10 +22,19 @@ describe('events while Redis is not answering', () => {
     await redis.ping()
     const names = redisNames({ REDIS_PREFIX: 'buffer-test' })
     const warnings: { msg: string; fields?: object }[] = []
-    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg, fields) => void warnings.push({ msg, fields }) }
+    const logger: Logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (msg, fields) => void warnings.push({ msg, fields }),
+    }
     const limit = 256 * 1024
     const bus = new EventBus()
-    const publisher = publishEvents(bus, redis, names, { maxLen: 100_000, maxBufferBytes: limit, logger })
+    const publisher = publishEvents(bus, redis, names, {
+      maxLen: 100_000,
+      maxBufferBytes: limit,
+      logger,
+    })
 
     const at = new Date().toISOString()
     const base = { workerId: 'w-0123456789abcdef', requestId: 'r-1', at }
@@ -46,16 +55,28 @@ describe('events while Redis is not answering', () => {
     bus.publish({ ...base, type: 'output', stream: 'stdout', data: 'after', seq: flood })
     await waitFor(() => publisher.pendingBytes() === 0 || undefined, 30_000, 'the last chunk')
 
-    const log = (await redis.xrange(names.eventLog, '-', '+')).map(([, f]) => JSON.parse(f[5]!) as SpawnerEvent)
+    const log = (await redis.xrange(names.eventLog, '-', '+')).map(
+      ([, f]) => JSON.parse(f[5]!) as SpawnerEvent,
+    )
     const output = log.filter((e) => e.type === 'output')
     // What went out while Redis was frozen fit in the buffer; the rest was dropped and counted.
-    const perEvent = 3 * Buffer.byteLength(JSON.stringify({ ...base, type: 'output', stream: 'stdout', data, seq: 1000 }))
+    const perEvent =
+      3 *
+      Buffer.byteLength(
+        JSON.stringify({ ...base, type: 'output', stream: 'stdout', data, seq: 1000 }),
+      )
     expect(output.length - 1).toBeLessThanOrEqual(Math.ceil(limit / perEvent))
     expect(highest).toBeLessThanOrEqual(limit)
     expect(publisher.dropped()).toBe(flood + 1 - output.length)
-    expect(log.map((e) => e.type).filter((t) => t !== 'output')).toEqual(['status', 'response', 'command_exit'])
+    expect(log.map((e) => e.type).filter((t) => t !== 'output')).toEqual([
+      'status',
+      'response',
+      'command_exit',
+    ])
     expect(output.at(-1)).toMatchObject({ data: 'after', seq: flood })
-    expect(warnings.find((w) => w.msg === 'output events dropped while redis was behind')?.fields).toMatchObject({
+    expect(
+      warnings.find((w) => w.msg === 'output events dropped while redis was behind')?.fields,
+    ).toMatchObject({
       dropped: publisher.dropped(),
     })
   })

@@ -12,7 +12,12 @@ describe('the original flow over Redis only', () => {
   beforeAll(async () => {
     h = await startHarness()
     const settings = testSettings({ REDIS_MAX_PAYLOAD_BYTES: '65536' })
-    adapter = await startRedisAdapter({ settings, service: h.service, instance: 'solo', logger: h.logger })
+    adapter = await startRedisAdapter({
+      settings,
+      service: h.service,
+      instance: 'solo',
+      logger: h.logger,
+    })
     producer = new Producer(settings)
   })
   afterAll(async () => {
@@ -38,14 +43,29 @@ describe('the original flow over Redis only', () => {
     const response = await producer.response(requestId)
     expect(response.ok).toBe(true)
     expect(response.result).toMatchObject({ exitCode: 4, stdout: 'out1\nout2\nout3\nout4\nout5\n' })
-    await waitFor(() => perWorker.events.some((e) => e.type === 'command_exit') || undefined, 5000, 'command_exit')
+    await waitFor(
+      () => perWorker.events.some((e) => e.type === 'command_exit') || undefined,
+      5000,
+      'command_exit',
+    )
     const mine = perWorker.events.filter((e) => 'requestId' in e && e.requestId === requestId)
     const output = mine.filter((e) => e.type === 'output')
     expect(output.map((e) => (e.type === 'output' ? e.seq : -1))).toEqual(output.map((_, i) => i))
-    const stdout = output.flatMap((e) => (e.type === 'output' && e.stream === 'stdout' ? [e.data] : [])).join('')
+    const stdout = output
+      .flatMap((e) => (e.type === 'output' && e.stream === 'stdout' ? [e.data] : []))
+      .join('')
     expect(stdout).toBe('out1\nout2\nout3\nout4\nout5\n')
-    expect(mine.at(-1)).toMatchObject({ type: 'command_exit', exitCode: 4, timedOut: false, workerId })
-    await waitFor(() => all.events.some((e) => e.type === 'command_exit') || undefined, 5000, 'events on the shared channel')
+    expect(mine.at(-1)).toMatchObject({
+      type: 'command_exit',
+      exitCode: 4,
+      timedOut: false,
+      workerId,
+    })
+    await waitFor(
+      () => all.events.some((e) => e.type === 'command_exit') || undefined,
+      5000,
+      'events on the shared channel',
+    )
     perWorker.stop()
     all.stop()
     // The same events were appended to the capped log, for consumers that were away.
@@ -60,13 +80,22 @@ describe('the original flow over Redis only', () => {
     const result = await producer.call('send_command', { workerId, prompt: 'echo 12' })
     expect(result.reply.text).toBe('12')
     await waitFor(() => events.events.find((e) => e.type === 'response'), 5000, 'response event')
-    expect(events.events.find((e) => e.type === 'response')).toMatchObject({ reply: { text: '12' } })
+    expect(events.events.find((e) => e.type === 'response')).toMatchObject({
+      reply: { text: '12' },
+    })
     events.stop()
   })
 
   it('writes and reads a file, reports status and logs', async () => {
     const content = Buffer.from([0, 1, 2, 253, 254, 255]).toString('base64')
-    expect(await producer.call('send_file', { workerId, path: '/workspace/x.bin', content, encoding: 'base64' })).toEqual({
+    expect(
+      await producer.call('send_file', {
+        workerId,
+        path: '/workspace/x.bin',
+        content,
+        encoding: 'base64',
+      }),
+    ).toEqual({
       path: '/workspace/x.bin',
       size: 6,
     })
@@ -79,15 +108,23 @@ describe('the original flow over Redis only', () => {
   })
 
   it('answers errors with ok 0 and the same codes as HTTP', async () => {
-    const missing = await producer.response(await producer.send('status', { workerId: 'w-00000000deadbeef' }))
+    const missing = await producer.response(
+      await producer.send('status', { workerId: 'w-00000000deadbeef' }),
+    )
     expect(missing).toMatchObject({ ok: false, error: { code: 'worker_not_found' } })
-    const bad = await producer.response(await producer.send('create', { config: { agent: 'shell', colour: 1 } }))
+    const bad = await producer.response(
+      await producer.send('create', { config: { agent: 'shell', colour: 1 } }),
+    )
     expect(bad).toMatchObject({ ok: false, error: { code: 'bad_request' } })
     expect(bad.error?.message).toMatch(/colour/)
   })
 
   it('deletes the worker and clears its ownership', async () => {
-    expect(await producer.call('delete', { workerId })).toEqual({ workerId, deleted: true, children: [] })
+    expect(await producer.call('delete', { workerId })).toEqual({
+      workerId,
+      deleted: true,
+      children: [],
+    })
     expect(await producer.redis.hget(producer.names.owners, workerId)).toBeNull()
     expect(await h.containers()).toEqual([])
   })
@@ -96,10 +133,14 @@ describe('the original flow over Redis only', () => {
     // A stream of the producer's own, outside the service's prefix.
     const mine = `${producer.settings.REDIS_PREFIX}-app:my-replies`
     const requestId = await producer.send('plugins', {}, undefined, ['reply_to', mine])
-    const replies = await waitFor(async () => {
-      const rows = await producer.redis.xrange(mine, '-', '+')
-      return rows.length ? rows : undefined
-    }, 10_000, 'reply_to stream')
+    const replies = await waitFor(
+      async () => {
+        const rows = await producer.redis.xrange(mine, '-', '+')
+        return rows.length ? rows : undefined
+      },
+      10_000,
+      'reply_to stream',
+    )
     await producer.redis.del(mine)
     expect(replies[0]![1]).toContain(requestId)
   })
@@ -113,7 +154,12 @@ describe('delivery guarantees', () => {
   beforeAll(async () => {
     h = await startHarness()
     const settings = testSettings({ REDIS_MAX_PAYLOAD_BYTES: '2048' })
-    adapter = await startRedisAdapter({ settings, service: h.service, instance: 'one', logger: h.logger })
+    adapter = await startRedisAdapter({
+      settings,
+      service: h.service,
+      instance: 'one',
+      logger: h.logger,
+    })
     producer = new Producer(settings)
   })
   afterAll(async () => {
@@ -123,23 +169,40 @@ describe('delivery guarantees', () => {
   })
 
   it('a repeated request_id runs once and gets two identical answers', async () => {
-    const { workerId } = await producer.call('create', { config: { agent: 'shell', labels: h.runLabel } })
+    const { workerId } = await producer.call('create', {
+      config: { agent: 'shell', labels: h.runLabel },
+    })
     const payload = { workerId, shell: 'echo run >> /workspace/count; wc -l < /workspace/count' }
     await producer.send('send_command', payload, 'same-id')
     await producer.send('send_command', payload, 'same-id')
-    const answers = await waitFor(async () => {
-      const mine = (await producer.responses()).filter((r) => r.requestId === 'same-id')
-      return mine.length === 2 ? mine : undefined
-    }, 30_000, 'two answers')
+    const answers = await waitFor(
+      async () => {
+        const mine = (await producer.responses()).filter((r) => r.requestId === 'same-id')
+        return mine.length === 2 ? mine : undefined
+      },
+      30_000,
+      'two answers',
+    )
     expect(answers[0]!.fields).toEqual(answers[1]!.fields)
     expect(answers[0]!.result.stdout).toBe('1\n')
-    const count = await producer.call('send_command', { workerId, shell: 'wc -l < /workspace/count' })
+    const count = await producer.call('send_command', {
+      workerId,
+      shell: 'wc -l < /workspace/count',
+    })
     expect(count.stdout).toBe('1\n')
     // Later still: the stored answer, not a new run.
-    const third = await producer.response(await producer.send('send_command', payload, 'same-id').then(async (id) => {
-      await waitFor(async () => ((await producer.responses()).filter((r) => r.requestId === id).length === 3) || undefined, 10_000, 'third answer')
-      return id
-    }))
+    const third = await producer.response(
+      await producer.send('send_command', payload, 'same-id').then(async (id) => {
+        await waitFor(
+          async () =>
+            (await producer.responses()).filter((r) => r.requestId === id).length === 3 ||
+            undefined,
+          10_000,
+          'third answer',
+        )
+        return id
+      }),
+    )
     expect(third.fields).toEqual(answers[0]!.fields)
   })
 
@@ -152,29 +215,58 @@ describe('delivery guarantees', () => {
       ['request_id', 'x2', 'command', 'status', 'payload', '{not json'],
       ['request_id', 'x3', 'command', 'status', 'payload', '[1,2]'],
       ['request_id', 'x4', 'command', 'status', 'payload', JSON.stringify({ workerId: 'nope' })],
-      ['request_id', 'x5', 'command', 'send_command', 'payload', JSON.stringify({ pad: 'x'.repeat(4096) })],
+      [
+        'request_id',
+        'x5',
+        'command',
+        'send_command',
+        'payload',
+        JSON.stringify({ pad: 'x'.repeat(4096) }),
+      ],
       ['request_id', 'x6'],
-      ['request_id', 'x7', 'command', 'create', 'payload', JSON.stringify({ config: { agent: 'shell', capabilities: 'git' } })],
+      [
+        'request_id',
+        'x7',
+        'command',
+        'create',
+        'payload',
+        JSON.stringify({ config: { agent: 'shell', capabilities: 'git' } }),
+      ],
       ['garbage', '\u0000\u00ff'],
     ]
     const valid: string[] = []
     const bad: string[] = []
     const pipe = producer.redis.pipeline()
     for (let i = 0; i < 1000; i++) {
-      const m = malformed[i % malformed.length]!.map((v) => (v.startsWith('x') && v.length < 3 ? `${v}-${i}` : v))
+      const m = malformed[i % malformed.length]!.map((v) =>
+        v.startsWith('x') && v.length < 3 ? `${v}-${i}` : v,
+      )
       pipe.xadd(producer.names.commands, '*', ...m)
       bad.push(m[1]!)
       if (i % 20 === 0) {
         const id = `valid-${i}`
         valid.push(id)
-        pipe.xadd(producer.names.commands, '*', 'request_id', id, 'command', 'plugins', 'payload', '{}')
+        pipe.xadd(
+          producer.names.commands,
+          '*',
+          'request_id',
+          id,
+          'command',
+          'plugins',
+          'payload',
+          '{}',
+        )
       }
     }
     await pipe.exec()
-    const all = await waitFor(async () => {
-      const rs = await producer.responses()
-      return rs.length - before >= 1000 + valid.length ? rs.slice(before) : undefined
-    }, 90_000, 'all answers')
+    const all = await waitFor(
+      async () => {
+        const rs = await producer.responses()
+        return rs.length - before >= 1000 + valid.length ? rs.slice(before) : undefined
+      },
+      90_000,
+      'all answers',
+    )
     expect(all).toHaveLength(1000 + valid.length)
     const okOnes = all.filter((r) => r.ok)
     expect(okOnes.map((r) => r.requestId).sort()).toEqual([...valid].sort())
@@ -186,7 +278,10 @@ describe('delivery guarantees', () => {
     // No request_id, an invalid one, or no fields we know: answered by entry id.
     expect(all.filter((r) => !r.requestId).length).toBe(300)
     expect(all.filter((r) => !r.requestId).every((r) => r.fields.entry_id)).toBe(true)
-    const pending = (await producer.redis.xpending(producer.names.commands, adapter.consumer.names.group)) as [number]
+    const pending = (await producer.redis.xpending(
+      producer.names.commands,
+      adapter.consumer.names.group,
+    )) as [number]
     expect(pending[0]).toBe(0)
     // Still reading.
     expect((await producer.call('plugins', {})).plugins.length).toBeGreaterThan(0)

@@ -38,7 +38,11 @@ describe('helper commands in a worker the agent controls', () => {
       all: true,
       filters: { label: [`test-run=${label['test-run']}`] },
     })
-    for (const c of mine) await docker.getContainer(c.Id).remove({ force: true }).catch(() => {})
+    for (const c of mine)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => {})
     await rt?.close()
     await shortRt?.close()
   })

@@ -21,14 +21,32 @@ describe('several instances on one Redis', () => {
     const producer = new Producer(settings)
     const ha = await startHarness()
     const hb = await startHarness()
-    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'a', logger: ha.logger })
-    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'b', logger: hb.logger })
-    cleanups.push(() => a.close(), () => b.close(), () => producer.cleanup(), () => ha.cleanup(), () => hb.cleanup())
+    const a = await startRedisAdapter({
+      settings,
+      service: ha.service,
+      instance: 'a',
+      logger: ha.logger,
+    })
+    const b = await startRedisAdapter({
+      settings,
+      service: hb.service,
+      instance: 'b',
+      logger: hb.logger,
+    })
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+      () => producer.cleanup(),
+      () => ha.cleanup(),
+      () => hb.cleanup(),
+    )
 
     // Creates are shared: each instance takes some.
     const created = await Promise.all(
       Array.from({ length: 6 }, () =>
-        producer.call('create', { config: { agent: 'shell', labels: { ...ha.runLabel, ...hb.runLabel } } }),
+        producer.call('create', {
+          config: { agent: 'shell', labels: { ...ha.runLabel, ...hb.runLabel } },
+        }),
       ),
     )
     const owners = await producer.redis.hgetall(producer.names.owners)
@@ -40,7 +58,10 @@ describe('several instances on one Redis', () => {
     )
     const ids = await Promise.all(
       sent.map((s) =>
-        producer.send('send_command', { workerId: s.workerId, shell: `echo ${s.i} $WORKERS_SPAWNER_WORKER_ID` }),
+        producer.send('send_command', {
+          workerId: s.workerId,
+          shell: `echo ${s.i} $WORKERS_SPAWNER_WORKER_ID`,
+        }),
       ),
     )
     const answers = await Promise.all(ids.map((id) => producer.response(id)))
@@ -69,8 +90,18 @@ describe('HTTP at the instance that does not own the worker', () => {
     const producer = new Producer(settings)
     const ha = await startHarness()
     const hb = await startHarness()
-    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'ha', logger: ha.logger })
-    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'hb', logger: hb.logger })
+    const a = await startRedisAdapter({
+      settings,
+      service: ha.service,
+      instance: 'ha',
+      logger: ha.logger,
+    })
+    const b = await startRedisAdapter({
+      settings,
+      service: hb.service,
+      instance: 'hb',
+      logger: hb.logger,
+    })
     try {
       const appA = createApp({ service: ha.service, remote: a.remote, events: a.feed })
       const appB = createApp({ service: hb.service, remote: b.remote, events: b.feed })
@@ -81,7 +112,12 @@ describe('HTTP at the instance that does not own the worker', () => {
         body: JSON.stringify({ agent: 'shell', labels: hb.runLabel }),
       })
       const { workerId } = (await created.json()) as { workerId: string }
-      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'hb' || undefined, 5000, 'ownership')
+      await waitFor(
+        async () =>
+          (await producer.redis.hget(producer.names.owners, workerId)) === 'hb' || undefined,
+        5000,
+        'ownership',
+      )
 
       const events = await appA.request(`/v1/events?worker=${workerId}`)
       const forwardedBefore = await producer.redis.xlen(producer.names.instanceCommands('hb'))
@@ -92,10 +128,15 @@ describe('HTTP at the instance that does not own the worker', () => {
       })
       expect(res.status).toBe(200)
       expect(((await res.json()) as { stdout: string }).stdout).toBe('via-a\n')
-      expect(await producer.redis.xlen(producer.names.instanceCommands('hb'))).toBe(forwardedBefore + 1)
+      expect(await producer.redis.xlen(producer.names.instanceCommands('hb'))).toBe(
+        forwardedBefore + 1,
+      )
 
       const bytes = new Uint8Array([0, 1, 2, 255, 254])
-      const put = await appA.request(`/v1/workers/${workerId}/files?path=/tmp/f.bin`, { method: 'PUT', body: bytes })
+      const put = await appA.request(`/v1/workers/${workerId}/files?path=/tmp/f.bin`, {
+        method: 'PUT',
+        body: bytes,
+      })
       expect(put.status).toBe(200)
       const got = await appA.request(`/v1/workers/${workerId}/files?path=/tmp/f.bin`)
       expect(new Uint8Array(await got.arrayBuffer())).toEqual(bytes)
@@ -126,8 +167,18 @@ describe('a streamed command at the instance that does not own the worker', () =
     const producer = new Producer(settings)
     const ha = await startHarness()
     const hb = await startHarness()
-    const a = await startRedisAdapter({ settings, service: ha.service, instance: 'sa', logger: ha.logger })
-    const b = await startRedisAdapter({ settings, service: hb.service, instance: 'sb', logger: hb.logger })
+    const a = await startRedisAdapter({
+      settings,
+      service: ha.service,
+      instance: 'sa',
+      logger: ha.logger,
+    })
+    const b = await startRedisAdapter({
+      settings,
+      service: hb.service,
+      instance: 'sb',
+      logger: hb.logger,
+    })
     try {
       const appA = createApp({ service: ha.service, remote: a.remote, events: a.feed })
       const appB = createApp({ service: hb.service, remote: b.remote, events: b.feed })
@@ -137,7 +188,12 @@ describe('a streamed command at the instance that does not own the worker', () =
         body: JSON.stringify({ agent: 'shell', labels: hb.runLabel }),
       })
       const { workerId } = (await created.json()) as { workerId: string }
-      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'sb' || undefined, 5000, 'ownership')
+      await waitFor(
+        async () =>
+          (await producer.redis.hget(producer.names.owners, workerId)) === 'sb' || undefined,
+        5000,
+        'ownership',
+      )
 
       const forwardedBefore = await producer.redis.xlen(producer.names.instanceCommands('sb'))
       const res = await appA.request(`/v1/workers/${workerId}/commands`, {
@@ -149,8 +205,15 @@ describe('a streamed command at the instance that does not own the worker', () =
       expect(res.headers.get('content-type')).toMatch(/text\/event-stream/)
       const events = sseEvents(await res.text())
       // Run by its owner, not looked at here.
-      expect(await producer.redis.xlen(producer.names.instanceCommands('sb'))).toBe(forwardedBefore + 1)
-      expect(events.filter(([e]) => e === 'output').map(([, d]) => d.data).join('')).toBe('line1\nline2\nline3\n')
+      expect(await producer.redis.xlen(producer.names.instanceCommands('sb'))).toBe(
+        forwardedBefore + 1,
+      )
+      expect(
+        events
+          .filter(([e]) => e === 'output')
+          .map(([, d]) => d.data)
+          .join(''),
+      ).toBe('line1\nline2\nline3\n')
       expect(events.at(-1)?.[0]).toBe('result')
       expect(events.at(-1)?.[1]).toMatchObject({ exitCode: 0, stdout: 'line1\nline2\nline3\n' })
       expect(ha.service.records().map((r) => r.workerId)).not.toContain(workerId)
@@ -161,7 +224,6 @@ describe('a streamed command at the instance that does not own the worker', () =
       const refusal = (await follow.json()) as { error: { code: string; message: string } }
       expect(refusal.error.code).toBe('stream_not_forwarded')
       expect(refusal.error.message).toContain("'sb'")
-
     } finally {
       await a.close()
       await b.close()
@@ -181,8 +243,15 @@ describe('an instance killed while it holds pending entries', () => {
     await b?.kill()
     if (producer) {
       const docker = new Dockerode()
-      const left = await docker.listContainers({ all: true, filters: { label: [`test-run=${producer.settings.REDIS_PREFIX}`] } })
-      for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+      const left = await docker.listContainers({
+        all: true,
+        filters: { label: [`test-run=${producer.settings.REDIS_PREFIX}`] },
+      })
+      for (const c of left)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined)
       await producer.cleanup()
     }
   })
@@ -197,30 +266,49 @@ describe('an instance killed while it holds pending entries', () => {
       REDIS_BLOCK_MS: '200',
     }
     a = await startSpawner({ ...env, SPAWNER_INSTANCE: `crash-a-${settings.REDIS_PREFIX}` })
-    const { workerId } = await producer.call('create', { config: { agent: 'shell', labels: { 'test-run': settings.REDIS_PREFIX } } })
+    const { workerId } = await producer.call('create', {
+      config: { agent: 'shell', labels: { 'test-run': settings.REDIS_PREFIX } },
+    })
     const N = 12
     const ids: string[] = []
     for (let i = 0; i < N; i++) {
-      ids.push(await producer.send('send_command', { workerId, shell: `sleep 0.4; echo ${i} >> /workspace/ran` }))
+      ids.push(
+        await producer.send('send_command', {
+          workerId,
+          shell: `sleep 0.4; echo ${i} >> /workspace/ran`,
+        }),
+      )
     }
     // A works through them one by one (one worker's requests keep their order); kill it mid-way.
-    await waitFor(async () => ((await producer!.responses()).length >= 3) || undefined, 30_000, 'first answers')
+    await waitFor(
+      async () => (await producer!.responses()).length >= 3 || undefined,
+      30_000,
+      'first answers',
+    )
     await a.kill('SIGKILL')
-    const answeredByA = (await producer.responses()).filter((r) => ids.includes(r.requestId ?? '')).length
+    const answeredByA = (await producer.responses()).filter((r) =>
+      ids.includes(r.requestId ?? ''),
+    ).length
     expect(answeredByA).toBeLessThan(N)
 
     b = await startSpawner({ ...env, SPAWNER_INSTANCE: `crash-b-${settings.REDIS_PREFIX}` })
-    const answers = await waitFor(async () => {
-      const rs = (await producer!.responses()).filter((r) => ids.includes(r.requestId ?? ''))
-      return rs.length >= N ? rs : undefined
-    }, 60_000, 'every request answered')
+    const answers = await waitFor(
+      async () => {
+        const rs = (await producer!.responses()).filter((r) => ids.includes(r.requestId ?? ''))
+        return rs.length >= N ? rs : undefined
+      },
+      60_000,
+      'every request answered',
+    )
     // Exactly one answer each.
     expect(answers.map((r) => r.requestId).sort()).toEqual([...ids].sort())
     await new Promise((r) => setTimeout(r, 2000))
     const later = (await producer.responses()).filter((r) => ids.includes(r.requestId ?? ''))
     expect(later).toHaveLength(N)
     // Nothing ran twice; what was cut off mid-command says so instead of running again.
-    const ran = (await producer.call('send_command', { workerId, shell: 'cat /workspace/ran' })).stdout
+    const ran = (
+      await producer.call('send_command', { workerId, shell: 'cat /workspace/ran' })
+    ).stdout
       .trim()
       .split('\n')
     expect(new Set(ran).size).toBe(ran.length)
@@ -246,7 +334,15 @@ describe('a forwarded call handed on by an instance that does not own the worker
     const signer = new TokenSigner(secret)
     const registry = await registryWith()
     const make = (runtime: typeof ha.runtime, instance: string) =>
-      new WorkerService({ runtime, plugins: () => registry, baseImage: WORKER_IMAGE, hostEnv: {}, secret, tokens: { signer, url: 'http://127.0.0.1:9' }, instance })
+      new WorkerService({
+        runtime,
+        plugins: () => registry,
+        baseImage: WORKER_IMAGE,
+        hostEnv: {},
+        secret,
+        tokens: { signer, url: 'http://127.0.0.1:9' },
+        instance,
+      })
     const sa = make(ha.runtime, 'pa')
     const sb = make(hb.runtime, 'pb')
     const a = await startRedisAdapter({ settings, service: sa, instance: 'pa', logger: ha.logger })
@@ -256,21 +352,47 @@ describe('a forwarded call handed on by an instance that does not own the worker
       const created = await appB.request('/v1/workers', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ agent: 'shell', network: 'open', allowedTools: ['update'], ttlSeconds: 600, labels: hb.runLabel }),
+        body: JSON.stringify({
+          agent: 'shell',
+          network: 'open',
+          allowedTools: ['update'],
+          ttlSeconds: 600,
+          labels: hb.runLabel,
+        }),
       })
       expect(created.status).toBe(201)
       const { workerId } = (await created.json()) as { workerId: string }
-      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'pb' || undefined, 5000, 'ownership')
+      await waitFor(
+        async () =>
+          (await producer.redis.hget(producer.names.owners, workerId)) === 'pb' || undefined,
+        5000,
+        'ownership',
+      )
 
       // What an instance forwards for a worker's call, reaching one that no longer owns it.
       const requestId = 'handed-on-1'
-      await producer.redis.xadd(producer.names.instanceCommands('pa'), '*',
-        'request_id', requestId, 'command', 'update', 'payload', JSON.stringify({ workerId, ttlSeconds: 7200 }),
-        'forwarded_by', 'elsewhere', 'caller', workerId)
+      await producer.redis.xadd(
+        producer.names.instanceCommands('pa'),
+        '*',
+        'request_id',
+        requestId,
+        'command',
+        'update',
+        'payload',
+        JSON.stringify({ workerId, ttlSeconds: 7200 }),
+        'forwarded_by',
+        'elsewhere',
+        'caller',
+        workerId,
+      )
       const answer = await producer.response(requestId)
       expect(answer.error?.code).toBe('ttl_not_allowed')
       expect((await sb.status({ workerId })).ttlSeconds).toBe(600)
-      const handedOn = (await producer.redis.xrange(producer.names.instanceCommands('pb'), '-', '+')) as [string, string[]][]
+      const handedOn = (await producer.redis.xrange(
+        producer.names.instanceCommands('pb'),
+        '-',
+        '+',
+      )) as [string, string[]][]
       expect(handedOn.map(([, f]) => f[f.indexOf('request_id') + 1])).toContain(requestId)
     } finally {
       await a.close()
@@ -312,12 +434,27 @@ describe('a worker that calls an instance other than its own', () => {
       const created = await appB.request('/v1/workers', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ agent: 'shell', network: 'open', allowedTools: ['update', 'spawn'], ttlSeconds: 600, labels: hb.runLabel }),
+        body: JSON.stringify({
+          agent: 'shell',
+          network: 'open',
+          allowedTools: ['update', 'spawn'],
+          ttlSeconds: 600,
+          labels: hb.runLabel,
+        }),
       })
       expect(created.status).toBe(201)
       const { workerId } = (await created.json()) as { workerId: string }
-      await waitFor(async () => (await producer.redis.hget(producer.names.owners, workerId)) === 'tb' || undefined, 5000, 'ownership')
-      const token = await signer.sign({ sub: workerId, tools: ['update', 'spawn'], exp: Math.floor(Date.now() / 1000) + 600 })
+      await waitFor(
+        async () =>
+          (await producer.redis.hget(producer.names.owners, workerId)) === 'tb' || undefined,
+        5000,
+        'ownership',
+      )
+      const token = await signer.sign({
+        sub: workerId,
+        tools: ['update', 'spawn'],
+        exp: Math.floor(Date.now() / 1000) + 600,
+      })
       const asWorker = (method: string, path: string, body: unknown) =>
         appA.request(path, {
           method,
@@ -328,14 +465,24 @@ describe('a worker that calls an instance other than its own', () => {
       // Through A, forwarded to its owner B: still the worker asking, so no longer life.
       const longer = await asWorker('PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 7200 })
       expect(longer.status).toBe(403)
-      expect(((await longer.json()) as { error: { code: string } }).error.code).toBe('ttl_not_allowed')
-      expect((await asWorker('PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 300 })).status).toBe(200)
+      expect(((await longer.json()) as { error: { code: string } }).error.code).toBe(
+        'ttl_not_allowed',
+      )
+      expect((await asWorker('PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 300 })).status).toBe(
+        200,
+      )
       // A looked the worker up to check the token, but it runs no deadlines of it.
       expect(sa.records().map((r) => r.workerId)).not.toContain(workerId)
       // Sub-workers are counted where the tree lives: not through another instance.
-      const spawned = await asWorker('POST', '/v1/workers', { agent: 'shell', network: 'open', labels: ha.runLabel })
+      const spawned = await asWorker('POST', '/v1/workers', {
+        agent: 'shell',
+        network: 'open',
+        labels: ha.runLabel,
+      })
       expect(spawned.status).toBe(403)
-      expect(((await spawned.json()) as { error: { code: string } }).error.code).toBe('not_your_instance')
+      expect(((await spawned.json()) as { error: { code: string } }).error.code).toBe(
+        'not_your_instance',
+      )
       expect((await sb.status({ workerId })).ttlSeconds).toBe(300)
     } finally {
       await a.close()

@@ -7,7 +7,10 @@ import { api, startHarness, type Harness } from './support/harness.ts'
 import { waitFor } from './support/redis.ts'
 
 const dockerState = async (h: Harness, workerId: string) => {
-  const [c] = await h.docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${workerId}`] } })
+  const [c] = await h.docker.listContainers({
+    all: true,
+    filters: { label: [`${LABELS.workerId}=${workerId}`] },
+  })
   return c?.State
 }
 
@@ -38,7 +41,8 @@ describe('lifecycle: TTL and idle time', () => {
   it('pauses an idle worker, and a command resumes it and succeeds', async () => {
     const id = await create({ idleSeconds: 1 })
     // The event follows the engine's pause: wait on it, then look at Docker.
-    const paused = (e: SpawnerEvent) => e.type === 'status' && e.workerId === id && e.state === 'paused'
+    const paused = (e: SpawnerEvent) =>
+      e.type === 'status' && e.workerId === id && e.state === 'paused'
     await waitFor(() => events.find(paused), 30_000, 'idle pause event')
     expect(events.find(paused)).toMatchObject({ reason: 'idle' })
     expect(await dockerState(h, id)).toBe('paused')
@@ -74,7 +78,8 @@ describe('lifecycle: TTL and idle time', () => {
     const res = await http.post(`/v1/workers/${id}/commands`, { shell: 'sleep 2.5; echo survived' })
     expect(res.json).toMatchObject({ exitCode: 0, stdout: 'survived\n' })
     // The event is published once the container is gone: wait on it, then look at Docker.
-    const deleted = (e: SpawnerEvent) => e.type === 'status' && e.workerId === id && e.state === 'deleted'
+    const deleted = (e: SpawnerEvent) =>
+      e.type === 'status' && e.workerId === id && e.state === 'deleted'
     await waitFor(() => events.find(deleted), 30_000, 'TTL removal event')
     expect(events.find(deleted)).toMatchObject({ reason: 'ttl' })
     expect(await dockerState(h, id)).toBeUndefined()
@@ -101,7 +106,11 @@ describe('warm pools', () => {
     pools?.close()
     await h?.cleanup()
     // Pool containers carry no test label: remove them by their pool label and this service's records.
-    for (const r of h?.service.records() ?? []) await h.docker.getContainer(r.containerId).remove({ force: true }).catch(() => undefined)
+    for (const r of h?.service.records() ?? [])
+      await h.docker
+        .getContainer(r.containerId)
+        .remove({ force: true })
+        .catch(() => undefined)
   })
 
   it('hands out a started container and refills to the pool size', async () => {
@@ -109,11 +118,18 @@ describe('warm pools', () => {
     pools = new WarmPools(h.service, [{ key: 'shell', agent: 'shell', capabilities: [], size: 2 }])
     pools.start()
     await waitFor(() => pools.sizes().shell === 2 || undefined, 60_000, 'pool filled')
-    const pooled = h.service.records().filter((r) => r.pool).map((r) => r.workerId)
+    const pooled = h.service
+      .records()
+      .filter((r) => r.pool)
+      .map((r) => r.workerId)
     expect(pooled).toHaveLength(2)
     // Waiting pool containers are nobody's workers.
     const http = api(h.app)
-    expect((await http.get('/v1/workers')).json.workers.filter((w: { workerId: string }) => pooled.includes(w.workerId))).toEqual([])
+    expect(
+      (await http.get('/v1/workers')).json.workers.filter((w: { workerId: string }) =>
+        pooled.includes(w.workerId),
+      ),
+    ).toEqual([])
 
     const res = await http.post('/v1/workers', {
       agent: 'shell',
@@ -125,7 +141,9 @@ describe('warm pools', () => {
     expect(res.status, res.text).toBe(201)
     expect(pooled).toContain(res.json.workerId)
     const id = res.json.workerId as string
-    const out = await http.post(`/v1/workers/${id}/commands`, { shell: 'echo $GREETING; cat TASK.md' })
+    const out = await http.post(`/v1/workers/${id}/commands`, {
+      shell: 'echo $GREETING; cat TASK.md',
+    })
     expect(out.json.stdout).toBe('from-config\nthe task')
     const status = await http.get(`/v1/workers/${id}`)
     expect(status.json).toMatchObject({ labels: { ...h.runLabel, team: 'a' }, ttlSeconds: 600 })
@@ -134,7 +152,11 @@ describe('warm pools', () => {
     expect(h.service.records().filter((r) => r.pool)).toHaveLength(2)
 
     // A config the pool cannot serve starts a fresh container instead.
-    const other = await http.post('/v1/workers', { agent: 'shell', workdir: '/tmp', labels: h.runLabel })
+    const other = await http.post('/v1/workers', {
+      agent: 'shell',
+      workdir: '/tmp',
+      labels: h.runLabel,
+    })
     expect(pooled).not.toContain(other.json.workerId)
     expect(pools.sizes().shell).toBe(2)
   })

@@ -5,7 +5,13 @@ import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ContainerRuntime, ContainerSpec } from '../src/core/runtime.ts'
 import { DEFAULT_LOG_TAIL } from '../src/core/schemas.ts'
-import { api, startHarness, startTestRuntime, type Harness, type TestRuntime } from './support/harness.ts'
+import {
+  api,
+  startHarness,
+  startTestRuntime,
+  type Harness,
+  type TestRuntime,
+} from './support/harness.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 
 // Limits that keep a worker from filling the host's memory or disk through its output.
@@ -53,8 +59,18 @@ const run = async (runtime: ContainerRuntime, line: string, id: string) => {
 }
 
 const cleanup = async () => {
-  const mine = await docker.listContainers({ all: true, filters: { label: [`workers-spawner.test.run=${RUN}`] } })
-  await Promise.all(mine.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)))
+  const mine = await docker.listContainers({
+    all: true,
+    filters: { label: [`workers-spawner.test.run=${RUN}`] },
+  })
+  await Promise.all(
+    mine.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  )
 }
 
 describe('container logs', () => {

@@ -14,9 +14,15 @@ describe('answer size and reply_to', () => {
   beforeAll(async () => {
     h = await startHarness()
     const settings = testSettings({ REDIS_MAX_ANSWER_BYTES: String(maxAnswer) })
-    adapter = await startRedisAdapter({ settings, service: h.service, instance: 'limits', logger: h.logger })
+    adapter = await startRedisAdapter({
+      settings,
+      service: h.service,
+      instance: 'limits',
+      logger: h.logger,
+    })
     producer = new Producer(settings)
-    workerId = (await producer.call('create', { config: { agent: 'shell', labels: h.runLabel } })).workerId
+    workerId = (await producer.call('create', { config: { agent: 'shell', labels: h.runLabel } }))
+      .workerId
   })
   afterAll(async () => {
     await adapter?.close()
@@ -43,20 +49,42 @@ describe('answer size and reply_to', () => {
   })
 
   it('refuses a read too large for an answer with payload_too_large', async () => {
-    await producer.call('send_command', { workerId, shell: 'head -c 900000 /dev/urandom > /workspace/big' })
-    const answer = await producer.response(await producer.send('read_file', { workerId, path: '/workspace/big' }))
-    expect(answer).toMatchObject({ ok: false, error: { code: 'payload_too_large' }, fields: { status: '413' } })
+    await producer.call('send_command', {
+      workerId,
+      shell: 'head -c 900000 /dev/urandom > /workspace/big',
+    })
+    const answer = await producer.response(
+      await producer.send('read_file', { workerId, path: '/workspace/big' }),
+    )
+    expect(answer).toMatchObject({
+      ok: false,
+      error: { code: 'payload_too_large' },
+      fields: { status: '413' },
+    })
     expect(answer.error?.message).toMatch(/smaller file/)
     // A read that fits is answered.
-    await producer.call('send_command', { workerId, shell: 'head -c 600000 /dev/urandom > /workspace/small' })
-    expect((await producer.call('read_file', { workerId, path: '/workspace/small' })).size).toBe(600_000)
+    await producer.call('send_command', {
+      workerId,
+      shell: 'head -c 600000 /dev/urandom > /workspace/small',
+    })
+    expect((await producer.call('read_file', { workerId, path: '/workspace/small' })).size).toBe(
+      600_000,
+    )
   })
 
   it("refuses a reply_to that names the service's own streams or keys", async () => {
     const p = producer.settings.REDIS_PREFIX
-    const refused = [producer.names.commands, producer.names.eventLog, producer.names.dead, producer.names.owners, `${p}:answer:x`, `${p}:anything`]
+    const refused = [
+      producer.names.commands,
+      producer.names.eventLog,
+      producer.names.dead,
+      producer.names.owners,
+      `${p}:answer:x`,
+      `${p}:anything`,
+    ]
     const ids: string[] = []
-    for (const name of refused) ids.push(await producer.send('plugins', {}, undefined, ['reply_to', name]))
+    for (const name of refused)
+      ids.push(await producer.send('plugins', {}, undefined, ['reply_to', name]))
     for (const [k, id] of ids.entries()) {
       // Answered on the responses stream, not on the stream it named.
       const answer = await producer.response(id)
@@ -66,21 +94,32 @@ describe('answer size and reply_to', () => {
     }
     // No answer landed anywhere else.
     for (const stream of [producer.names.commands, producer.names.eventLog]) {
-      const answers = (await producer.redis.xrange(stream, '-', '+')).filter(([, f]) => f.includes('ok'))
+      const answers = (await producer.redis.xrange(stream, '-', '+')).filter(([, f]) =>
+        f.includes('ok'),
+      )
       expect({ stream, answers }).toEqual({ stream, answers: [] })
     }
-    expect(await producer.redis.exists(producer.names.dead, `${p}:answer:x`, `${p}:anything`)).toBe(0)
+    expect(await producer.redis.exists(producer.names.dead, `${p}:answer:x`, `${p}:anything`)).toBe(
+      0,
+    )
     expect(await producer.redis.type(producer.names.owners)).toBe('hash')
   })
 
   it("answers on the producer's own stream and on the responses stream", async () => {
     const mine = await producer.send('plugins', {}, undefined, ['reply_to', ownStream()])
-    const rows = await waitFor(async () => {
-      const r = await producer.redis.xrange(ownStream(), '-', '+')
-      return r.length ? r : undefined
-    }, 10_000, 'an answer on the own stream')
+    const rows = await waitFor(
+      async () => {
+        const r = await producer.redis.xrange(ownStream(), '-', '+')
+        return r.length ? r : undefined
+      },
+      10_000,
+      'an answer on the own stream',
+    )
     expect(rows[0]![1]).toContain(mine)
-    const named = await producer.send('plugins', {}, undefined, ['reply_to', producer.names.responses])
+    const named = await producer.send('plugins', {}, undefined, [
+      'reply_to',
+      producer.names.responses,
+    ])
     expect((await producer.response(named)).ok).toBe(true)
   })
 
@@ -88,10 +127,15 @@ describe('answer size and reply_to', () => {
     const own = producer.names.instanceCommands('limits')
     const pipe = producer.redis.pipeline()
     const ids = Array.from({ length: 250 }, (_, i) => `own-${i}`)
-    for (const id of ids) pipe.xadd(own, '*', 'request_id', id, 'command', 'plugins', 'payload', '{}')
+    for (const id of ids)
+      pipe.xadd(own, '*', 'request_id', id, 'command', 'plugins', 'payload', '{}')
     await pipe.exec()
     await Promise.all(ids.map((id) => producer.response(id)))
-    await waitFor(async () => ((await producer.redis.xlen(own)) <= 100) || undefined, 30_000, 'the handled entries trimmed')
+    await waitFor(
+      async () => (await producer.redis.xlen(own)) <= 100 || undefined,
+      30_000,
+      'the handled entries trimmed',
+    )
     const [pending] = (await producer.redis.xpending(own, adapter.consumer.names.group)) as [number]
     expect(pending).toBe(0)
     // The shared stream is the producers': left as it is.

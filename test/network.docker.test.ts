@@ -85,10 +85,13 @@ describe('what a worker can reach', () => {
     return r.json as { exitCode: number; stdout: string; stderr: string }
   }
   const inspect = async (workerId: string) => {
-    const [c] = await docker.listContainers({ filters: { label: [`${LABELS.workerId}=${workerId}`] } })
+    const [c] = await docker.listContainers({
+      filters: { label: [`${LABELS.workerId}=${workerId}`] },
+    })
     return docker.getContainer(c!.Id).inspect()
   }
-  const ipOf = async (workerId: string) => (await inspect(workerId)).NetworkSettings.Networks.bridge!.IPAddress
+  const ipOf = async (workerId: string) =>
+    (await inspect(workerId)).NetworkSettings.Networks.bridge!.IPAddress
 
   beforeAll(async () => {
     gateway = (await bridgeGateway(docker)) ?? ''
@@ -100,7 +103,11 @@ describe('what a worker can reach', () => {
     })
     await new Promise<void>((resolve) => listener.listen(0, gateway, resolve))
 
-    const env = { SPAWNER_INSTANCE: instance, SPAWNER_API_TOKEN: API_TOKEN, SPAWNER_TOKEN_SECRET: SECRET }
+    const env = {
+      SPAWNER_INSTANCE: instance,
+      SPAWNER_API_TOKEN: API_TOKEN,
+      SPAWNER_TOKEN_SECRET: SECRET,
+    }
     if (REMOTE) {
       const agentPort = await freePort()
       const token = randomBytes(24).toString('hex')
@@ -126,8 +133,15 @@ describe('what a worker can reach', () => {
     await spawner?.kill()
     await agent?.kill()
     listener?.close()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
     rmSync(dir, { recursive: true, force: true })
   })
 
@@ -145,7 +159,9 @@ describe('what a worker can reach', () => {
       expect(Object.values(info.NetworkSettings.Networks).map((n) => n.IPAddress)).toEqual([''])
       expect((await sh(id, 'ls /sys/class/net')).stdout).toBe('lo\n')
     }
-    expect((await sh(isolated, 'getent hosts host.docker.internal || echo unknown')).stdout).toBe('unknown\n')
+    expect((await sh(isolated, 'getent hosts host.docker.internal || echo unknown')).stdout).toBe(
+      'unknown\n',
+    )
 
     // Listeners inside an open worker and inside an isolated one (reachable on its own loopback).
     expect((await sh(open, LISTEN)).stdout).toBe('listening\n')
@@ -163,7 +179,10 @@ describe('what a worker can reach', () => {
     await reached
     expect(peers).toEqual([await ipOf(other)])
     expect((await sh(other, tryConnect(openIp, 8000))).stdout).toBe('ok\n')
-    const conns = await sh(open, 'timeout 30 sh -c "until [ -s /tmp/conns ]; do sleep 0.05; done"; cat /tmp/conns')
+    const conns = await sh(
+      open,
+      'timeout 30 sh -c "until [ -s /tmp/conns ]; do sleep 0.05; done"; cat /tmp/conns',
+    )
     // One peer only: the open worker. The isolated worker's attempt never arrived.
     expect(conns.stdout).toBe(`${await ipOf(other)}\n`)
     // The isolated listener saw only its own loopback probe.
@@ -175,12 +194,30 @@ describe('what a worker can reach', () => {
     expect((await sh(id, 'printf %s "$ORCHESTRATOR_URL"')).stdout).toBe(`unix://${SOCKET}`)
     const me = await sh(id, 'orchestrator whoami --json')
     expect(me.exitCode, me.stderr).toBe(0)
-    expect(JSON.parse(me.stdout).result).toMatchObject({ kind: 'worker', workerId: id, tools: ['send'] })
+    expect(JSON.parse(me.stdout).result).toMatchObject({
+      kind: 'worker',
+      workerId: id,
+      tools: ['send'],
+    })
 
     const curl = `curl -s -o /dev/null -w '%{http_code}' --unix-socket ${SOCKET}`
     expect((await sh(id, `${curl} http://localhost/v1/whoami`)).stdout).toBe('401')
-    expect((await sh(id, `${curl} -H 'authorization: Bearer forged.token.value' http://localhost/v1/whoami`)).stdout).toBe('401')
-    expect((await sh(id, `${curl} -H "authorization: Bearer $ORCHESTRATOR_TOKEN" http://localhost/v1/whoami`)).stdout).toBe('200')
+    expect(
+      (
+        await sh(
+          id,
+          `${curl} -H 'authorization: Bearer forged.token.value' http://localhost/v1/whoami`,
+        )
+      ).stdout,
+    ).toBe('401')
+    expect(
+      (
+        await sh(
+          id,
+          `${curl} -H "authorization: Bearer $ORCHESTRATOR_TOKEN" http://localhost/v1/whoami`,
+        )
+      ).stdout,
+    ).toBe('200')
 
     // Event streams pass through (the worker runs a command on itself and reads it as SSE).
     const sse = await sh(
@@ -193,7 +230,10 @@ describe('what a worker can reach', () => {
     expect(sse.stdout).toMatch(/event: result\n/)
 
     // The mount is read-only: the agent cannot put anything of its own in the socket's place.
-    const tamper = await sh(id, `rm -f ${SOCKET}; touch /run/workers-spawner/api/x; test -S ${SOCKET} && echo kept`)
+    const tamper = await sh(
+      id,
+      `rm -f ${SOCKET}; touch /run/workers-spawner/api/x; test -S ${SOCKET} && echo kept`,
+    )
     expect(tamper.stdout).toBe('kept\n')
     expect(tamper.stderr).toMatch(/Read-only file system/)
   })

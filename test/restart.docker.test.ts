@@ -12,25 +12,43 @@ describe('a spawner killed and started again', () => {
   const procs: SpawnerProcess[] = []
   afterAll(async () => {
     for (const p of procs) await p.kill('SIGKILL')
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
   })
 
   const client = (p: SpawnerProcess) => spawnerClient(p)
 
   /** Runs `script` in a container as root: the test plays an attacker who got root inside. */
   const asRoot = async (containerId: string, script: string) => {
-    const exec = await docker.getContainer(containerId).exec({ Cmd: ['sh', '-c', script], User: '0:0', AttachStdout: true, AttachStderr: true })
+    const exec = await docker
+      .getContainer(containerId)
+      .exec({ Cmd: ['sh', '-c', script], User: '0:0', AttachStdout: true, AttachStderr: true })
     const stream = await exec.start({ hijack: true, stdin: false })
     let out = ''
     await new Promise<void>((resolve) => {
-      docker.modem.demuxStream(stream, { write: (b: Buffer) => (out += b.toString()) } as never, { write: () => true } as never)
+      docker.modem.demuxStream(
+        stream,
+        { write: (b: Buffer) => (out += b.toString()) } as never,
+        { write: () => true } as never,
+      )
       stream.on('end', resolve)
     })
     return out
   }
   const containerOf = async (workerId: string) =>
-    (await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${workerId}`] } }))[0]!.Id
+    (
+      await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.workerId}=${workerId}`] },
+      })
+    )[0]!.Id
   /** The state the service keeps in a worker, as written there. */
   const keptState = async (workerId: string) => {
     const raw = await asRoot(await containerOf(workerId), 'cat /etc/workers-spawner.json')
@@ -39,7 +57,11 @@ describe('a spawner killed and started again', () => {
 
   it('knows every worker again with its original deadlines and removes the expired and broken ones', async () => {
     // The first instance never reaps (ticks far apart): `expiring` must pass its TTL while it is down.
-    const env = { SPAWNER_INSTANCE: instance, LIFECYCLE_TICK_MS: '3600000', PERSIST_ACTIVITY_MS: '1' }
+    const env = {
+      SPAWNER_INSTANCE: instance,
+      LIFECYCLE_TICK_MS: '3600000',
+      PERSIST_ACTIVITY_MS: '1',
+    }
     const first = await startSpawner(env)
     procs.push(first)
     const call = client(first)
@@ -56,10 +78,16 @@ describe('a spawner killed and started again', () => {
     const forged = await make({ ttlSeconds: 60, files: { 'notes.txt': 'hi' } })
     await call('POST', `/v1/workers/${running}/commands`, { shell: 'echo hi' })
     await call('POST', `/v1/workers/${paused}/pause`)
-    expect((await call('PATCH', `/v1/workers/${updated}`, { ttlSeconds: 7200, idleSeconds: 30 })).status).toBe(200)
+    expect(
+      (await call('PATCH', `/v1/workers/${updated}`, { ttlSeconds: 7200, idleSeconds: 30 })).status,
+    ).toBe(200)
     // The activity write is fire-and-forget: wait until the worker holds it.
     const activeAt = (await call('GET', `/v1/workers/${running}`)).json.lastActiveAt
-    await waitFor(async () => (await keptState(running)).lastActiveAt === activeAt, 30_000, 'activity written into the worker')
+    await waitFor(
+      async () => (await keptState(running)).lastActiveAt === activeAt,
+      30_000,
+      'activity written into the worker',
+    )
     // Whoever writes the state file without the service's key gains nothing: a longer life is refused.
     const kept = await asRoot(await containerOf(forged), 'cat /etc/workers-spawner.json')
     const longer = JSON.parse(JSON.parse(kept).state)
@@ -68,7 +96,12 @@ describe('a spawner killed and started again', () => {
     const planted = JSON.stringify({ ...JSON.parse(kept), state: JSON.stringify(longer) })
     await asRoot(await containerOf(forged), `printf '%s' '${planted}' > /etc/workers-spawner.json`)
     const before = Object.fromEntries(
-      await Promise.all([running, paused, expiring, updated].map(async (id) => [id, (await call('GET', `/v1/workers/${id}`)).json])),
+      await Promise.all(
+        [running, paused, expiring, updated].map(async (id) => [
+          id,
+          (await call('GET', `/v1/workers/${id}`)).json,
+        ]),
+      ),
     )
 
     // A container with our labels but no worker id: broken, to be cleaned at start.
@@ -90,7 +123,12 @@ describe('a spawner killed and started again', () => {
     const warnings = JSON.stringify(second.logs.filter((l) => l.level === 'warn'))
     expect(recovered, warnings).toMatchObject({ recovered: 3, expired: 1, broken: 2 })
     expect((await again('GET', `/v1/workers/${forged}`)).status).toBe(404)
-    expect(await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${forged}`] } })).toEqual([])
+    expect(
+      await docker.listContainers({
+        all: true,
+        filters: { label: [`${LABELS.workerId}=${forged}`] },
+      }),
+    ).toEqual([])
 
     for (const id of [running, paused, updated]) {
       const now = (await again('GET', `/v1/workers/${id}`)).json
@@ -98,24 +136,37 @@ describe('a spawner killed and started again', () => {
       expect(now.createdAt, id).toBe(before[id].createdAt)
       expect(now.ttlSeconds, id).toBe(before[id].ttlSeconds)
     }
-    expect((await again('GET', `/v1/workers/${running}`)).json.idleDeadline).toBe(before[running].idleDeadline)
+    expect((await again('GET', `/v1/workers/${running}`)).json.idleDeadline).toBe(
+      before[running].idleDeadline,
+    )
     expect((await again('GET', `/v1/workers/${paused}`)).json.state).toBe('paused')
-    expect((await again('GET', `/v1/workers/${updated}`)).json).toMatchObject({ ttlSeconds: 7200, idleSeconds: 30 })
+    expect((await again('GET', `/v1/workers/${updated}`)).json).toMatchObject({
+      ttlSeconds: 7200,
+      idleSeconds: 30,
+    })
     expect((await again('GET', `/v1/workers/${expiring}`)).status).toBe(404)
-    const gone = await docker.listContainers({ all: true, filters: { label: [`${LABELS.workerId}=${expiring}`] } })
+    const gone = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.workerId}=${expiring}`] },
+    })
     expect(gone).toEqual([])
-    await waitFor(async () => {
-      try {
-        await broken.inspect()
-        return undefined
-      } catch {
-        return true
-      }
-    }, 5000, 'broken container removed')
+    await waitFor(
+      async () => {
+        try {
+          await broken.inspect()
+          return undefined
+        } catch {
+          return true
+        }
+      },
+      5000,
+      'broken container removed',
+    )
 
     // They answer commands: the paused one is resumed on the way.
     const res = await again('POST', `/v1/workers/${paused}/commands`, { shell: 'echo resumed' })
     expect(res.json.stdout).toBe('resumed\n')
-    for (const id of [running, paused, updated]) expect((await again('DELETE', `/v1/workers/${id}`)).status).toBe(200)
+    for (const id of [running, paused, updated])
+      expect((await again('DELETE', `/v1/workers/${id}`)).status).toBe(200)
   })
 })

@@ -21,7 +21,12 @@ const freePort = () =>
 const TOKEN_SECRET = 'serverless-token-secret-0123456789abcdef'
 
 /** Starts `worker.mjs` (in `dir`) under `workerd serve` on `port`, with these text bindings. */
-const serveWorkerd = (dir: string, name: string, port: number, bindings: Record<string, string>): ChildProcess => {
+const serveWorkerd = (
+  dir: string,
+  name: string,
+  port: number,
+  bindings: Record<string, string>,
+): ChildProcess => {
   const texts = Object.entries(bindings).map(([k, v]) => `  (name = "${k}", text = "${v}"),`)
   writeFileSync(
     join(dir, `${name}.capnp`),
@@ -43,34 +48,53 @@ globalOutbound = "internet",
 );
 `,
   )
-  return spawn(workerdBin(), ['serve', join(dir, `${name}.capnp`)], { stdio: ['ignore', 'pipe', 'pipe'] })
+  return spawn(workerdBin(), ['serve', join(dir, `${name}.capnp`)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
 }
 
-const workerdBin = () => join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd')
-
+const workerdBin = () =>
+  join(createRequire(import.meta.url).resolve('workerd/package.json'), '..', 'bin', 'workerd')
 
 /** The core flow against a serverless core at `base` (API token 'serverless-api-token-0123'). */
 const exerciseCore = async (base: string, log: () => string) => {
-  const call = async (method: string, path: string, body?: unknown, token = 'serverless-api-token-0123') => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    token = 'serverless-api-token-0123',
+  ) => {
     const res = await fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       ...(body ? { body: JSON.stringify(body) } : {}),
     })
     return { status: res.status, json: (await res.json()) as any }
   }
   expect((await call('GET', '/v1/workers', undefined, 'wrong')).status).toBe(401)
   const plugins = await call('GET', '/v1/plugins')
-  expect(plugins.json.plugins.map((p: { name: string }) => p.name)).toEqual(expect.arrayContaining(['shell', 'claude-code', 'git']))
-  const created = await call('POST', '/v1/workers', { agent: 'shell', labels: { 'test-run': 'serverless' } })
+  expect(plugins.json.plugins.map((p: { name: string }) => p.name)).toEqual(
+    expect.arrayContaining(['shell', 'claude-code', 'git']),
+  )
+  const created = await call('POST', '/v1/workers', {
+    agent: 'shell',
+    labels: { 'test-run': 'serverless' },
+  })
   expect(created.status, JSON.stringify(created.json) + log()).toBe(201)
   const id = created.json.workerId
-  const out = await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo from-workerd; uname -s' })
+  const out = await call('POST', `/v1/workers/${id}/commands`, {
+    shell: 'echo from-workerd; uname -s',
+  })
   expect(out.json).toMatchObject({ exitCode: 0, stdout: 'from-workerd\nLinux\n' })
   const prompt = await call('POST', `/v1/workers/${id}/commands`, { prompt: 'echo 12' })
   expect(prompt.json.reply.text).toBe('12')
   expect((await call('POST', `/v1/workers/${id}/pause`)).json.state).toBe('paused')
-  expect((await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo resumed' })).json.stdout).toBe('resumed\n')
+  expect(
+    (await call('POST', `/v1/workers/${id}/commands`, { shell: 'echo resumed' })).json.stdout,
+  ).toBe('resumed\n')
   expect((await call('DELETE', `/v1/workers/${id}`)).json.deleted).toBe(true)
   expect((await call('GET', `/v1/workers/${id}`)).status).toBe(404)
 }
@@ -103,7 +127,9 @@ describe('the serverless bundle', () => {
 
   it('reaches no dockerode, ioredis or node: module', () => {
     const inputs = Object.keys(metafile.inputs)
-    expect(inputs.filter((i) => /node_modules\/(dockerode|docker-modem|ioredis|ssh2)\//.test(i))).toEqual([])
+    expect(
+      inputs.filter((i) => /node_modules\/(dockerode|docker-modem|ioredis|ssh2)\//.test(i)),
+    ).toEqual([])
     expect(inputs.some((i) => i.includes('src/core/service.ts'))).toBe(true)
     expect(inputs.some((i) => i.includes('plugins/claude-code/index.ts'))).toBe(true)
     // The bundle's boundary is a folder: the remote runtime, never the Node-only ones.
@@ -115,7 +141,10 @@ describe('the serverless bundle', () => {
   })
 
   /** Runs the bundle under a local server (`launch` starts it on `port`) against a host agent. */
-  const describeServed = (title: string, launch: (agent: LocalAgent, port: number) => ChildProcess) =>
+  const describeServed = (
+    title: string,
+    launch: (agent: LocalAgent, port: number) => ChildProcess,
+  ) =>
     describe(title, () => {
       let agent: LocalAgent
       let server: ChildProcess
@@ -171,7 +200,10 @@ describe('the serverless bundle', () => {
           ...(body ? { body, headers: { 'content-type': 'application/json' } } : {}),
         })
         expect(res.status, `${method} ${path}`).toBe(503)
-        expect(((await res.json()) as any).error).toMatchObject({ code: 'not_configured', message: expect.stringContaining('SPAWNER_API_TOKEN') })
+        expect(((await res.json()) as any).error).toMatchObject({
+          code: 'not_configured',
+          message: expect.stringContaining('SPAWNER_API_TOKEN'),
+        })
       }
       expect(connections).toBe(0)
     } finally {
@@ -190,28 +222,36 @@ describe('the serverless bundle', () => {
     }),
   )
 
-  describeServed('under `wrangler dev` (wrangler 3 runs on Node 20), against a host agent', (agent, port) => {
-    writeFileSync(
-      join(dir, 'wrangler.toml'),
-      [
-        'name = "workers-spawner-dev"',
-        'main = "worker.mjs"',
-        'compatibility_date = "2024-09-01"',
-        'no_bundle = true',
-        '[vars]',
-        `HOST_AGENT_URL = "${agent.url}"`,
-        `HOST_AGENT_TOKEN = "${agent.token}"`,
-        'SPAWNER_API_TOKEN = "serverless-api-token-0123"',
-        `SPAWNER_TOKEN_SECRET = "${TOKEN_SECRET}"`,
-        `WORKER_IMAGE = "${WORKER_IMAGE}"`,
-        '',
-      ].join('\n'),
-    )
-    const bin = join(createRequire(import.meta.url).resolve('wrangler/package.json'), '..', 'bin', 'wrangler.js')
-    return spawn(process.execPath, [bin, 'dev', '--port', String(port), '--ip', '127.0.0.1'], {
-      cwd: dir,
-      env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-  })
+  describeServed(
+    'under `wrangler dev` (wrangler 3 runs on Node 20), against a host agent',
+    (agent, port) => {
+      writeFileSync(
+        join(dir, 'wrangler.toml'),
+        [
+          'name = "workers-spawner-dev"',
+          'main = "worker.mjs"',
+          'compatibility_date = "2024-09-01"',
+          'no_bundle = true',
+          '[vars]',
+          `HOST_AGENT_URL = "${agent.url}"`,
+          `HOST_AGENT_TOKEN = "${agent.token}"`,
+          'SPAWNER_API_TOKEN = "serverless-api-token-0123"',
+          `SPAWNER_TOKEN_SECRET = "${TOKEN_SECRET}"`,
+          `WORKER_IMAGE = "${WORKER_IMAGE}"`,
+          '',
+        ].join('\n'),
+      )
+      const bin = join(
+        createRequire(import.meta.url).resolve('wrangler/package.json'),
+        '..',
+        'bin',
+        'wrangler.js',
+      )
+      return spawn(process.execPath, [bin, 'dev', '--port', String(port), '--ip', '127.0.0.1'], {
+        cwd: dir,
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false', CI: 'true' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    },
+  )
 })

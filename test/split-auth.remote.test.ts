@@ -42,7 +42,10 @@ describe('split shape: no anonymous caller through a host agent', () => {
     await agent?.kill()
     for (const instance of instances) {
       for (const c of await containersOf(instance)) {
-        await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined)
       }
     }
     rmSync(relayDir, { recursive: true, force: true })

@@ -12,18 +12,30 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
   let open: string
   let isolated: string
 
-  const call = (method: string, path: string, body?: unknown) => spawnerClient(spawner)(method, path, body)
+  const call = (method: string, path: string, body?: unknown) =>
+    spawnerClient(spawner)(method, path, body)
 
   beforeAll(async () => {
     spawner = await startSpawner({ SPAWNER_INSTANCE: instance, WORKER_IMAGE })
-    const made = await Promise.all(['open', 'isolated'].map((network) => call('POST', '/v1/workers', { agent: 'shell', network })))
+    const made = await Promise.all(
+      ['open', 'isolated'].map((network) =>
+        call('POST', '/v1/workers', { agent: 'shell', network }),
+      ),
+    )
     for (const m of made) expect(m.status, JSON.stringify(m.json)).toBe(201)
     ;[open, isolated] = made.map((m) => m.json.workerId as string) as [string, string]
   })
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({ all: true, filters: { label: [`${LABELS.instance}=${instance}`] } })
-    for (const c of left) await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
   })
 
   it('serves a worker its /v1 routes and /healthz, not the docs, the API document or readiness', async () => {
@@ -33,12 +45,18 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
     const script = [
       'u="$ORCHESTRATOR_URL"; s=',
       'case "$u" in unix://*) s="--unix-socket ${u#unix://}"; u=http://worker-api ;; esac',
-      ...paths.map((p) => `printf '%s ' "$(curl -s $s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $ORCHESTRATOR_TOKEN" "$u${p}")"`),
+      ...paths.map(
+        (p) =>
+          `printf '%s ' "$(curl -s $s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $ORCHESTRATOR_TOKEN" "$u${p}")"`,
+      ),
     ].join('\n')
     for (const workerId of [open, isolated]) {
       const r = await call('POST', `/v1/workers/${workerId}/commands`, { shell: script })
       expect(r.json.exitCode, r.json.stderr).toBe(0)
-      expect(Object.fromEntries(paths.map((p, i) => [p, r.json.stdout.trim().split(' ')[i]])), workerId).toEqual({
+      expect(
+        Object.fromEntries(paths.map((p, i) => [p, r.json.stdout.trim().split(' ')[i]])),
+        workerId,
+      ).toEqual({
         '/healthz': '200',
         '/v1/whoami': '200',
         '/docs': '404',

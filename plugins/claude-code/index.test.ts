@@ -166,9 +166,7 @@ describe('claude-code prompt', () => {
 
   it('asks for token-level partial messages only when streaming', () => {
     expect(command(request({ stream: true })).argv).toContain('--include-partial-messages')
-    expect(command(request({ stream: false })).argv).not.toContain(
-      '--include-partial-messages',
-    )
+    expect(command(request({ stream: false })).argv).not.toContain('--include-partial-messages')
   })
 
   it('sends a prompt too long for one argument through stdin', () => {
@@ -235,7 +233,11 @@ describe('claude-code plugin', () => {
   it('copies only the OAuth credentials from HOST_CLAUDE_DIR, and mounts nothing', () => {
     expect(plugin.mounts).toBeUndefined()
     expect(plugin.hostFiles).toEqual([
-      { fromEnv: 'HOST_CLAUDE_DIR', file: '.credentials.json', target: '~/.claude/.credentials.json' },
+      {
+        fromEnv: 'HOST_CLAUDE_DIR',
+        file: '.credentials.json',
+        target: '~/.claude/.credentials.json',
+      },
     ])
   })
 

@@ -126,7 +126,15 @@ describe('codex prompt', () => {
   it('runs codex exec --json through the stdin-closing wrapper', () => {
     const { argv, stdin } = promptFor(request())
     expect(argv.slice(0, 3)).toEqual(['/bin/bash', '-c', RUN_SCRIPT])
-    expect(argv.slice(3)).toEqual(['/dev/null', '', 'codex', 'exec', ...FLAGS, '--', 'What is 5 + 7?'])
+    expect(argv.slice(3)).toEqual([
+      '/dev/null',
+      '',
+      'codex',
+      'exec',
+      ...FLAGS,
+      '--',
+      'What is 5 + 7?',
+    ])
     expect(stdin).toBeUndefined()
   })
 

@@ -5,7 +5,8 @@ export default defineAgent({
   apiVersion: 'v1',
   name: 'shell',
   version: '1.0.0',
-  description: 'Reference agent: the prompt runs as a bash command; the reply is its stdout (no LLM)',
+  description:
+    'Reference agent: the prompt runs as a bash command; the reply is its stdout (no LLM)',
   // Over Linux's argv limit the command comes on stdin, and runs as it would from `-c`.
   promptVia: 'auto',
   prompt: ({ prompt, via }) => ({

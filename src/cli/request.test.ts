@@ -16,7 +16,10 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   list: { input: { labels: { team: 'x y', 'a.b': 'c=d' } } },
   status: { input: { workerId: WID } },
   send_command: { input: { workerId: WID, argv: ['ls', '-la'], timeoutMs: 5 } },
-  send_file: { input: { workerId: WID, path: '/a b/c?d', mode: '0600' }, bytes: new Uint8Array([0, 255]) },
+  send_file: {
+    input: { workerId: WID, path: '/a b/c?d', mode: '0600' },
+    bytes: new Uint8Array([0, 255]),
+  },
   read_file: { input: { workerId: WID, path: '/x&y' } },
   logs: { input: { workerId: WID, tail: '5' } },
   pause: { input: { workerId: WID } },
@@ -32,13 +35,25 @@ describe('requestFor', () => {
     const app = new Hono<AppEnv>()
     // The routes as served, over a dispatcher that answers with the input it was given.
     const echo = {
-      execute: async (_p: unknown, _c: unknown, input: Record<string, unknown>, opts: { body?: () => Promise<Uint8Array> }) => ({
+      execute: async (
+        _p: unknown,
+        _c: unknown,
+        input: Record<string, unknown>,
+        opts: { body?: () => Promise<Uint8Array> },
+      ) => ({
         kind: 'result',
         result: { input, bytes: opts.body ? [...(await opts.body())] : undefined },
       }),
     } as unknown as Dispatcher
-    registerCommandRoutes(app, catalog, echo, { maxBodyBytes: 1 << 20, maxFileBytes: 1 << 20, streams: new SseStreams() })
-    for (const [name, { input, bytes }] of Object.entries(samples) as [CommandName, (typeof samples)[CommandName]][]) {
+    registerCommandRoutes(app, catalog, echo, {
+      maxBodyBytes: 1 << 20,
+      maxFileBytes: 1 << 20,
+      streams: new SseStreams(),
+    })
+    for (const [name, { input, bytes }] of Object.entries(samples) as [
+      CommandName,
+      (typeof samples)[CommandName],
+    ][]) {
       const r = requestFor(commandTable[name].http, input)
       const init: RequestInit = { method: r.method }
       if (bytes) init.body = bytes as Uint8Array<ArrayBuffer>

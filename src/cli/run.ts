@@ -59,15 +59,18 @@ Options: --json (machine output), --help
 Exit codes: 0 ok, 2 usage, 3 permission denied, 4 not found, 1 other
 Environment: ORCHESTRATOR_URL (http(s)://… or unix://<socket path>), ORCHESTRATOR_TOKEN,
   ORCHESTRATOR_ALLOWED_TOOLS`,
-  whoami: 'Usage: orchestrator whoami [--json]\nPrints this worker\'s id, parent, agent and tools.',
+  whoami: "Usage: orchestrator whoami [--json]\nPrints this worker's id, parent, agent and tools.",
   tools: 'Usage: orchestrator tools [--json]\nPrints the tools this worker may use, one per line.',
-  respond: 'Usage: orchestrator respond <text> [--json]\nPublishes a response event for this worker.',
+  respond:
+    'Usage: orchestrator respond <text> [--json]\nPublishes a response event for this worker.',
   spawn:
     'Usage: orchestrator spawn --agent A [--cap C]… [--tool T]… [--prompt P] [--json]\nStarts a sub-worker; with --prompt, sends it and prints the reply.',
   send: 'Usage: orchestrator send <worker> --prompt P [--json]\n       orchestrator send <worker> -- CMD [ARG…]\nRuns a prompt or command in a worker (itself or one it spawned).',
-  status: 'Usage: orchestrator status [<worker>] [--json]\nPrints the state of a worker (default: this one).',
-  logs: 'Usage: orchestrator logs <worker> [--tail N] [--json]\nPrints a worker\'s container log.',
-  delete: 'Usage: orchestrator delete <worker> [--json]\nDeletes a worker it spawned, with its sub-workers.',
+  status:
+    'Usage: orchestrator status [<worker>] [--json]\nPrints the state of a worker (default: this one).',
+  logs: "Usage: orchestrator logs <worker> [--tail N] [--json]\nPrints a worker's container log.",
+  delete:
+    'Usage: orchestrator delete <worker> [--json]\nDeletes a worker it spawned, with its sub-workers.',
   file: 'Usage: orchestrator file put <worker> <path> [--from F] [--json]\n       orchestrator file get <worker> <path>\nWrites or reads a file in a worker.',
 }
 
@@ -88,7 +91,9 @@ const USES: Record<string, readonly CommandName[]> = {
 }
 
 /** The tools a verb needs. */
-const toolsOf = (verb: string) => [...new Set(USES[verb]!.map((name) => commandTable[name].permission))]
+const toolsOf = (verb: string) => [
+  ...new Set(USES[verb]!.map((name) => commandTable[name].permission)),
+]
 
 interface Parsed {
   command: string
@@ -103,7 +108,14 @@ const VALUE_FLAGS = new Set(['agent', 'cap', 'tool', 'prompt', 'tail', 'from'])
 
 /** Splits argv into command, positionals, flags and what follows `--`. */
 export const parseArgs = (argv: string[]): Parsed => {
-  const out: Parsed = { command: '', positional: [], flags: new Map(), rest: [], json: false, help: false }
+  const out: Parsed = {
+    command: '',
+    positional: [],
+    flags: new Map(),
+    rest: [],
+    json: false,
+    help: false,
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!
     if (a === '--') {
@@ -114,7 +126,8 @@ export const parseArgs = (argv: string[]): Parsed => {
     else if (a === '--help' || a === '-h') out.help = true
     else if (a.startsWith('--')) {
       const [name, inline] = a.slice(2).split(/=(.*)/s, 2) as [string, string | undefined]
-      if (!VALUE_FLAGS.has(name)) throw new CliError(EXIT.usage, `unknown option --${name}`, 'usage')
+      if (!VALUE_FLAGS.has(name))
+        throw new CliError(EXIT.usage, `unknown option --${name}`, 'usage')
       const value = inline ?? argv[++i]
       if (value === undefined) throw new CliError(EXIT.usage, `--${name} needs a value`, 'usage')
       out.flags.set(name, [...(out.flags.get(name) ?? []), value])
@@ -127,7 +140,8 @@ export const parseArgs = (argv: string[]): Parsed => {
 const one = (p: Parsed, flag: string) => p.flags.get(flag)?.at(-1)
 
 const need = (value: string | undefined, what: string, command: string): string => {
-  if (!value) throw new CliError(EXIT.usage, `${command}: missing ${what}\n${HELP[command] ?? ''}`, 'usage')
+  if (!value)
+    throw new CliError(EXIT.usage, `${command}: missing ${what}\n${HELP[command] ?? ''}`, 'usage')
   return value
 }
 
@@ -140,17 +154,26 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
       io.stdout(`${HELP[p.help ? p.command : ''] ?? HELP['']}\n`)
       return p.command || p.help ? EXIT.ok : EXIT.usage
     }
-    if (!Object.hasOwn(USES, p.command)) throw new CliError(EXIT.usage, `unknown command '${p.command}'\n${HELP['']}`, 'usage')
+    if (!Object.hasOwn(USES, p.command))
+      throw new CliError(EXIT.usage, `unknown command '${p.command}'\n${HELP['']}`, 'usage')
     const allowed = (io.env.ORCHESTRATOR_ALLOWED_TOOLS ?? '').split(',').filter(Boolean)
     const missing = toolsOf(p.command).find((tool) => !allowed.includes(tool))
     if (missing && io.env.ORCHESTRATOR_ALLOWED_TOOLS !== undefined) {
-      throw new CliError(EXIT.denied, `permission denied: this worker lacks the tool '${missing}'`, 'tool_not_allowed')
+      throw new CliError(
+        EXIT.denied,
+        `permission denied: this worker lacks the tool '${missing}'`,
+        'tool_not_allowed',
+      )
     }
     const api = client(io)
     return await commands[p.command]!(p, api, io)
   } catch (err) {
-    const e = err instanceof CliError ? err : new CliError(EXIT.other, err instanceof Error ? err.message : String(err))
-    if (p?.json) io.stdout(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message } })}\n`)
+    const e =
+      err instanceof CliError
+        ? err
+        : new CliError(EXIT.other, err instanceof Error ? err.message : String(err))
+    if (p?.json)
+      io.stdout(`${JSON.stringify({ ok: false, error: { code: e.code, message: e.message } })}\n`)
     else io.stderr(`orchestrator: ${e.message}\n`)
     return e.exitCode
   }
@@ -162,20 +185,34 @@ type Api = ReturnType<typeof client>
  * Where the service is: `http(s)://host[/prefix]`, or `unix://<socket path>` (HTTP over the
  * socket; an isolated worker's only way out).
  */
-export const endpoint = (url: string, io: Pick<CliIo, 'fetch' | 'unixFetch'>): { base: string; fetch: typeof fetch } => {
+export const endpoint = (
+  url: string,
+  io: Pick<CliIo, 'fetch' | 'unixFetch'>,
+): { base: string; fetch: typeof fetch } => {
   if (!url.startsWith('unix:')) return { base: url.replace(/\/$/, ''), fetch: io.fetch }
   const socketPath = decodeURIComponent(new URL(url).pathname)
-  if (!socketPath.startsWith('/')) throw new CliError(EXIT.other, `ORCHESTRATOR_URL: '${url}' names no socket path`)
+  if (!socketPath.startsWith('/'))
+    throw new CliError(EXIT.other, `ORCHESTRATOR_URL: '${url}' names no socket path`)
   return { base: 'http://localhost', fetch: io.unixFetch(socketPath) }
 }
 
 const client = (io: CliIo) => {
   const url = io.env.ORCHESTRATOR_URL
-  const call = async (method: string, path: string, body?: unknown, raw?: Uint8Array): Promise<Response> => {
-    if (!url) throw new CliError(EXIT.other, 'ORCHESTRATOR_URL is not set (this command runs inside a worker)')
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    raw?: Uint8Array,
+  ): Promise<Response> => {
+    if (!url)
+      throw new CliError(
+        EXIT.other,
+        'ORCHESTRATOR_URL is not set (this command runs inside a worker)',
+      )
     const { base, fetch } = endpoint(url, io)
     const token = (await io.readToken()) ?? io.env.ORCHESTRATOR_TOKEN
-    if (!token) throw new CliError(EXIT.denied, 'no worker token (ORCHESTRATOR_TOKEN)', 'unauthorized')
+    if (!token)
+      throw new CliError(EXIT.denied, 'no worker token (ORCHESTRATOR_TOKEN)', 'unauthorized')
     const headers: Record<string, string> = { authorization: `Bearer ${token}` }
     let payload: BodyInit | undefined
     if (raw) payload = raw as Uint8Array<ArrayBuffer>
@@ -185,9 +222,17 @@ const client = (io: CliIo) => {
     }
     let res: Response
     try {
-      res = await fetch(`${base}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) })
+      res = await fetch(`${base}${path}`, {
+        method,
+        headers,
+        ...(payload !== undefined ? { body: payload } : {}),
+      })
     } catch (err) {
-      throw new CliError(EXIT.other, `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`, 'unreachable')
+      throw new CliError(
+        EXIT.other,
+        `cannot reach ${url}: ${err instanceof Error ? err.message : String(err)}`,
+        'unreachable',
+      )
     }
     if (res.ok) return res
     let error: { code: CliCode | ErrorCode; message: string } = {
@@ -200,7 +245,14 @@ const client = (io: CliIo) => {
     } catch {
       // not the error JSON
     }
-    const exit = res.status === 401 || res.status === 403 ? EXIT.denied : res.status === 404 ? EXIT.notFound : res.status === 400 ? EXIT.usage : EXIT.other
+    const exit =
+      res.status === 401 || res.status === 403
+        ? EXIT.denied
+        : res.status === 404
+          ? EXIT.notFound
+          : res.status === 400
+            ? EXIT.usage
+            : EXIT.other
     throw new CliError(exit, error.message, error.code)
   }
   /** Calls catalog command `name`; `bytes` is the body of a command that takes raw bytes. */
@@ -209,20 +261,30 @@ const client = (io: CliIo) => {
     return call(r.method, r.path, r.body, bytes)
   }
   return {
-    json: async (method: string, path: string, body?: unknown) => (await call(method, path, body)).json() as Promise<any>,
-    run: async (name: CommandName, input: Record<string, unknown>) => (await command(name, input)).json() as Promise<any>,
+    json: async (method: string, path: string, body?: unknown) =>
+      (await call(method, path, body)).json() as Promise<any>,
+    run: async (name: CommandName, input: Record<string, unknown>) =>
+      (await command(name, input)).json() as Promise<any>,
     command,
   }
 }
 
 const print = (io: CliIo, p: Parsed, data: unknown, human: string) =>
-  io.stdout(p.json ? `${JSON.stringify({ ok: true, result: data })}\n` : human.endsWith('\n') || human === '' ? human : `${human}\n`)
+  io.stdout(
+    p.json
+      ? `${JSON.stringify({ ok: true, result: data })}\n`
+      : human.endsWith('\n') || human === ''
+        ? human
+        : `${human}\n`,
+  )
 
 const self = (io: CliIo) => {
   const token = io.env.ORCHESTRATOR_TOKEN
   // The worker id is the token's subject; whoami asks the server, the others need it locally.
   try {
-    const claims = JSON.parse(atob((token ?? '').split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/'))) as { sub?: string }
+    const claims = JSON.parse(
+      atob((token ?? '').split('.')[1]!.replace(/-/g, '+').replace(/_/g, '/')),
+    ) as { sub?: string }
     if (claims.sub) return claims.sub
   } catch {
     // fall through
@@ -230,13 +292,22 @@ const self = (io: CliIo) => {
   return io.env.WORKERS_SPAWNER_WORKER_ID ?? ''
 }
 
-const sendResult = (r: { exitCode: number; stdout: string; stderr: string; reply?: { text: string } }) =>
-  r.reply ? r.reply.text : `${r.stdout}${r.stderr ? r.stderr : ''}`
+const sendResult = (r: {
+  exitCode: number
+  stdout: string
+  stderr: string
+  reply?: { text: string }
+}) => (r.reply ? r.reply.text : `${r.stdout}${r.stderr ? r.stderr : ''}`)
 
 const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<number>> = {
   async whoami(p, api, io) {
     const me = await api.json('GET', '/v1/whoami')
-    print(io, p, me, `${me.workerId} (agent ${me.agent}${me.parentId ? `, spawned by ${me.parentId}` : ''})\ntools: ${me.tools.join(', ') || 'none'}`)
+    print(
+      io,
+      p,
+      me,
+      `${me.workerId} (agent ${me.agent}${me.parentId ? `, spawned by ${me.parentId}` : ''})\ntools: ${me.tools.join(', ') || 'none'}`,
+    )
     return EXIT.ok
   },
   async tools(p, api, io) {
@@ -252,7 +323,11 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
   },
   async spawn(p, api, io) {
     const agent = need(one(p, 'agent'), '--agent', 'spawn')
-    const config = { agent, capabilities: p.flags.get('cap') ?? [], allowedTools: p.flags.get('tool') ?? [] }
+    const config = {
+      agent,
+      capabilities: p.flags.get('cap') ?? [],
+      allowedTools: p.flags.get('tool') ?? [],
+    }
     const created = await api.run('create', { config })
     const prompt = one(p, 'prompt')
     if (!prompt) {
@@ -266,22 +341,33 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
   async send(p, api, io) {
     const worker = need(p.positional[0], '<worker>', 'send')
     const prompt = one(p, 'prompt')
-    if (!prompt && p.rest.length === 0) throw new CliError(EXIT.usage, `send: give --prompt P or -- CMD…\n${HELP.send}`, 'usage')
-    if (prompt && p.rest.length > 0) throw new CliError(EXIT.usage, 'send: --prompt and -- CMD are exclusive', 'usage')
-    const r = await api.run('send_command', { workerId: worker, ...(prompt ? { prompt } : { argv: p.rest }) })
+    if (!prompt && p.rest.length === 0)
+      throw new CliError(EXIT.usage, `send: give --prompt P or -- CMD…\n${HELP.send}`, 'usage')
+    if (prompt && p.rest.length > 0)
+      throw new CliError(EXIT.usage, 'send: --prompt and -- CMD are exclusive', 'usage')
+    const r = await api.run('send_command', {
+      workerId: worker,
+      ...(prompt ? { prompt } : { argv: p.rest }),
+    })
     print(io, p, r, sendResult(r))
     return r.exitCode === 0 ? EXIT.ok : EXIT.other
   },
   async status(p, api, io) {
     const worker = p.positional[0] ?? self(io)
     const s = await api.run('status', { workerId: worker })
-    print(io, p, s, `${s.workerId} ${s.state} agent=${s.agent} expires=${s.expiresAt}${s.commandRunning ? ' (command running)' : ''}`)
+    print(
+      io,
+      p,
+      s,
+      `${s.workerId} ${s.state} agent=${s.agent} expires=${s.expiresAt}${s.commandRunning ? ' (command running)' : ''}`,
+    )
     return EXIT.ok
   },
   async logs(p, api, io) {
     const worker = need(p.positional[0], '<worker>', 'logs')
     const tail = one(p, 'tail')
-    if (tail !== undefined && !/^\d+$/.test(tail)) throw new CliError(EXIT.usage, '--tail must be a number', 'usage')
+    if (tail !== undefined && !/^\d+$/.test(tail))
+      throw new CliError(EXIT.usage, '--tail must be a number', 'usage')
     const r = await api.run('logs', { workerId: worker, ...(tail ? { tail } : {}) })
     print(io, p, r, (r.lines as { text: string }[]).map((l) => l.text).join('\n'))
     return EXIT.ok
@@ -289,23 +375,33 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
   async delete(p, api, io) {
     const worker = need(p.positional[0], '<worker>', 'delete')
     const r = await api.run('delete', { workerId: worker })
-    print(io, p, r, `deleted ${r.workerId}${r.children.length ? ` and ${r.children.length} sub-workers` : ''}`)
+    print(
+      io,
+      p,
+      r,
+      `deleted ${r.workerId}${r.children.length ? ` and ${r.children.length} sub-workers` : ''}`,
+    )
     return EXIT.ok
   },
   async file(p, api, io) {
     const [verb, worker, path] = p.positional
-    if (verb !== 'put' && verb !== 'get') throw new CliError(EXIT.usage, `file: expected put or get\n${HELP.file}`, 'usage')
+    if (verb !== 'put' && verb !== 'get')
+      throw new CliError(EXIT.usage, `file: expected put or get\n${HELP.file}`, 'usage')
     const input = { workerId: need(worker, '<worker>', 'file'), path: need(path, '<path>', 'file') }
     if (verb === 'put') {
       const from = one(p, 'from')
       const bytes = from ? await io.readFile(from) : await io.readStdin()
-      const r = (await (await api.command('send_file', input, bytes)).json()) as { path: string; size: number }
+      const r = (await (await api.command('send_file', input, bytes)).json()) as {
+        path: string
+        size: number
+      }
       print(io, p, r, `wrote ${r.size} bytes to ${r.path}`)
       return EXIT.ok
     }
     const res = await api.command('read_file', input)
     const bytes = new Uint8Array(await res.arrayBuffer())
-    if (p.json) print(io, p, { path, size: bytes.length, content: btoa(String.fromCharCode(...bytes)) }, '')
+    if (p.json)
+      print(io, p, { path, size: bytes.length, content: btoa(String.fromCharCode(...bytes)) }, '')
     else io.stdout(bytes)
     return EXIT.ok
   },

@@ -14,7 +14,8 @@ describe('unixFetch', () => {
     return dir
   }
   afterEach(async () => {
-    for (const s of servers.splice(0)) await new Promise<void>((resolve) => s.close(() => resolve()))
+    for (const s of servers.splice(0))
+      await new Promise<void>((resolve) => s.close(() => resolve()))
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
   })
 
@@ -31,7 +32,10 @@ describe('unixFetch', () => {
       let body = ''
       req.on('data', (d: Buffer) => (body += d.toString()))
       req.on('end', () => {
-        res.writeHead(201, { 'content-type': 'application/json', 'x-seen': req.headers.authorization ?? '' })
+        res.writeHead(201, {
+          'content-type': 'application/json',
+          'x-seen': req.headers.authorization ?? '',
+        })
         res.end(JSON.stringify({ method: req.method, url: req.url, host: req.headers.host, body }))
       })
     })
@@ -42,7 +46,12 @@ describe('unixFetch', () => {
     })
     expect(res.status).toBe(201)
     expect(res.headers.get('x-seen')).toBe('Bearer t')
-    expect(await res.json()).toEqual({ method: 'POST', url: '/v1/workers?x=1', host: 'localhost', body: '{"agent":"shell"}' })
+    expect(await res.json()).toEqual({
+      method: 'POST',
+      url: '/v1/workers?x=1',
+      host: 'localhost',
+      body: '{"agent":"shell"}',
+    })
     const empty = await serve((_req, res) => res.writeHead(204).end())
     expect((await unixFetch(empty)('http://localhost/x', { method: 'DELETE' })).status).toBe(204)
   })
@@ -61,11 +70,14 @@ describe('unixFetch', () => {
     expect(new TextDecoder().decode(first.value)).toBe('event: output\ndata: 1\n\n')
     finish()
     let rest = ''
-    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value)
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      rest += new TextDecoder().decode(r.value)
     expect(rest).toBe('event: result\ndata: 2\n\n')
   })
 
   it('rejects when nothing listens on the socket', async () => {
-    await expect(unixFetch(join(tempDir(), 'api.sock'))('http://localhost/v1/whoami')).rejects.toThrow(/ENOENT/)
+    await expect(
+      unixFetch(join(tempDir(), 'api.sock'))('http://localhost/v1/whoami'),
+    ).rejects.toThrow(/ENOENT/)
   })
 })

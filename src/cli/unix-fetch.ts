@@ -23,25 +23,40 @@ export const unixFetch = (socketPath: string): typeof fetch =>
     const url = new URL(input instanceof Request ? input.url : input)
     const headers: Record<string, string> = {}
     new Headers(init.headers).forEach((value, name) => (headers[name] = value))
-    const body = init.body == null ? undefined : Buffer.from(await new Response(init.body).arrayBuffer())
+    const body =
+      init.body == null ? undefined : Buffer.from(await new Response(init.body).arrayBuffer())
     if (body) headers['content-length'] = String(body.length)
     const method = init.method ?? 'GET'
     return new Promise<Response>((resolve, reject) => {
       const req = request(
-        { socketPath, path: `${url.pathname}${url.search}`, method, headers: { host: url.host, ...headers } },
+        {
+          socketPath,
+          path: `${url.pathname}${url.search}`,
+          method,
+          headers: { host: url.host, ...headers },
+        },
         (res) => {
           const status = res.statusCode ?? 502
           const empty = status === 204 || status === 304 || method === 'HEAD'
           if (empty) res.resume()
           const stream = empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>)
-          resolve(new Response(stream, { status, statusText: res.statusMessage ?? '', headers: responseHeaders(res.headers) }))
+          resolve(
+            new Response(stream, {
+              status,
+              statusText: res.statusMessage ?? '',
+              headers: responseHeaders(res.headers),
+            }),
+          )
         },
       )
       req.once('error', reject)
       const signal = init.signal
       if (signal) {
         if (signal.aborted) req.destroy(signal.reason as Error)
-        else signal.addEventListener('abort', () => req.destroy(signal.reason as Error), { once: true })
+        else
+          signal.addEventListener('abort', () => req.destroy(signal.reason as Error), {
+            once: true,
+          })
       }
       req.end(body)
     })

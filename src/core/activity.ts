@@ -119,13 +119,11 @@ export class ActivityGuard {
     const every = this.ctx.opts.persistActivityMs ?? 30_000
     if (record.lastActiveAt.getTime() - record.persistedActiveAt < every) return
     record.persistedActiveAt = record.lastActiveAt.getTime()
-    this.store
-      .writeState(record)
-      .catch((err) =>
-        this.ctx.logger.debug('activity not persisted', {
-          workerId: record.workerId,
-          error: String(err),
-        }),
-      )
+    this.store.writeState(record).catch((err) =>
+      this.ctx.logger.debug('activity not persisted', {
+        workerId: record.workerId,
+        error: String(err),
+      }),
+    )
   }
 }

@@ -46,8 +46,10 @@ export interface BytesRun<I> {
 }
 
 /** One operation, declared once and served over both HTTP and Redis. */
-export interface Command<I extends z.ZodType = z.ZodType, O extends z.ZodType = z.ZodType>
-  extends Omit<CommandSpec, 'stream' | 'bytes'> {
+export interface Command<
+  I extends z.ZodType = z.ZodType,
+  O extends z.ZodType = z.ZodType,
+> extends Omit<CommandSpec, 'stream' | 'bytes'> {
   name: string
   input: I
   output: O

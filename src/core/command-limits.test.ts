@@ -22,7 +22,9 @@ describe('commands running at once', () => {
     const release: (() => void)[] = []
     runtime.onExec = () =>
       new Promise((resolve) =>
-        release.push(() => resolve({ exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 })),
+        release.push(() =>
+          resolve({ exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }),
+        ),
       )
     const service = new WorkerService({
       runtime,
@@ -31,14 +33,22 @@ describe('commands running at once', () => {
       hostEnv: {},
       policy: { ...DEFAULT_POLICY, maxWorkerCommands: 2, maxCommands: 3 },
     })
-    const make = async () => (await service.create({ config: workerConfigSchema.parse({ agent: 'shell' }) })).workerId
+    const make = async () =>
+      (await service.create({ config: workerConfigSchema.parse({ agent: 'shell' }) })).workerId
     const [a, b] = [await make(), await make()]
-    const run = (workerId: string) => service.sendCommand({ workerId, shell: 'true', timeoutMs: 60_000 })
-    const refused = (p: Promise<unknown>) => p.then(() => undefined, (e: { code: string; kind: string }) => e)
+    const run = (workerId: string) =>
+      service.sendCommand({ workerId, shell: 'true', timeoutMs: 60_000 })
+    const refused = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: { code: string; kind: string }) => e,
+      )
 
     const running = [run(a), run(a)]
     expect(await refused(run(a))).toMatchObject({ code: 'too_many_commands', kind: 'too_many' })
-    expect(await refused(service.readFile({ workerId: a, path: '/workspace/x', encoding: 'utf8' }))).toMatchObject({ kind: 'too_many' })
+    expect(
+      await refused(service.readFile({ workerId: a, path: '/workspace/x', encoding: 'utf8' })),
+    ).toMatchObject({ kind: 'too_many' })
     running.push(run(b))
     expect(await refused(run(b))).toMatchObject({ code: 'too_many_commands', kind: 'too_many' })
     for (const r of release.splice(0)) r()

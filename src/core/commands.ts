@@ -206,4 +206,3 @@ export const commandTable = {
 } as const satisfies Record<string, CommandSpec>
 
 export type CommandName = keyof typeof commandTable
-

@@ -53,25 +53,54 @@ export const workerConfigSchema = z
       .default({})
       .describe('extra environment variables'),
     files: z
-      .record(absolutePath.or(z.string().regex(/^[^/]/).refine((p) => !p.split('/').includes('..'), "must not contain '..'")), z.string())
+      .record(
+        absolutePath.or(
+          z
+            .string()
+            .regex(/^[^/]/)
+            .refine((p) => !p.split('/').includes('..'), "must not contain '..'"),
+        ),
+        z.string(),
+      )
       .default({})
       .describe('files written before the first command; relative paths are under workdir'),
     workdir: absolutePath
-      .refine((p) => p.replace(/\/+$/, '') !== '', "must not be '/' (file commands may reach everything under it)")
+      .refine(
+        (p) => p.replace(/\/+$/, '') !== '',
+        "must not be '/' (file commands may reach everything under it)",
+      )
       .default('/workspace'),
-    ttlSeconds: z.number().int().min(1).max(30 * 86_400).default(86_400),
-    idleSeconds: z.number().int().min(0).max(30 * 86_400).default(900),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .default(86_400),
+    idleSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .default(900),
     resources: resourcesSchema.default({ memoryMb: 2048, cpus: 1, pids: 1024 }),
     allowedTools: z
       .array(z.string().regex(/^[a-z][a-z0-9_:-]{0,63}$/, 'not a tool name'))
       .default([])
-      .describe("what the worker's orchestrator CLI may do: whoami, tools, respond, spawn, send, status, logs, delete, file, …"),
-    maxChildren: z.number().int().min(0).max(100).default(4).describe('sub-workers it may have at once'),
+      .describe(
+        "what the worker's orchestrator CLI may do: whoami, tools, respond, spawn, send, status, logs, delete, file, …",
+      ),
+    maxChildren: z
+      .number()
+      .int()
+      .min(0)
+      .max(100)
+      .default(4)
+      .describe('sub-workers it may have at once'),
     maxDepth: z.number().int().min(0).max(10).default(1).describe('levels of sub-workers below it'),
     spawnablePlugins: z
       .array(z.string().min(1))
       .default([])
-      .describe("plugins its sub-workers may use besides its own agent and capabilities"),
+      .describe('plugins its sub-workers may use besides its own agent and capabilities'),
     network: networkSchema.default('isolated'),
     labels: z
       .record(

@@ -178,7 +178,13 @@ export class Dispatcher {
     if (!owner || owner.alive) return owner
     // Its owner is gone. If this instance's Docker host runs the worker too, serve it and take
     // it over; otherwise it stays the stopped owner's.
-    if (!(await this.service.get(workerId).then(() => true, () => false))) return owner
+    if (
+      !(await this.service.get(workerId).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return owner
     await this.service.adopt(workerId)
     await this.forwarder.claim(workerId)
     this.logger.info('worker adopted from a stopped instance', { workerId, from: owner.instance })

@@ -82,4 +82,8 @@ export type Emit = (event: EventDraft, requestId?: string) => void
 export const stampedEmit =
   (bus: EventBus, now: () => Date): Emit =>
   (event, requestId) =>
-    bus.publish({ ...event, at: now().toISOString(), ...(requestId ? { requestId } : {}) } as SpawnerEvent)
+    bus.publish({
+      ...event,
+      at: now().toISOString(),
+      ...(requestId ? { requestId } : {}),
+    } as SpawnerEvent)

@@ -15,7 +15,11 @@ describe('derived images', () => {
   })
 
   it('renders steps as root and ends as worker, quoting package names', () => {
-    const file = renderDockerfile('base:1', [{ apt: ['git', 'jq'] }, { pip: ['requests>=2'] }, { run: 'echo hi' }])
+    const file = renderDockerfile('base:1', [
+      { apt: ['git', 'jq'] },
+      { pip: ['requests>=2'] },
+      { run: 'echo hi' },
+    ])
     const lines = file.trim().split('\n')
     expect(lines[0]).toBe('FROM base:1')
     expect(lines[1]).toBe('USER root')

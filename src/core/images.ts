@@ -14,7 +14,10 @@ const hex = (buf: ArrayBuffer) =>
   [...new Uint8Array(buf)].map((b) => b.toString(16).padStart(2, '0')).join('')
 
 /** Tag of the image for (base, ordered steps); the base itself when there are no steps. */
-export const derivedImageTag = async (base: string, steps: readonly InstallStep[]): Promise<string> => {
+export const derivedImageTag = async (
+  base: string,
+  steps: readonly InstallStep[],
+): Promise<string> => {
   if (steps.length === 0) return base
   const digest = await crypto.subtle.digest(
     'SHA-256',
@@ -66,7 +69,10 @@ export class ImageResolver {
   ) {}
 
   /** Returns the tag to run for `plugins` on `base`, building it if absent. */
-  async resolve(base: string, plugins: readonly Plugin[]): Promise<{ tag: string; built: boolean }> {
+  async resolve(
+    base: string,
+    plugins: readonly Plugin[],
+  ): Promise<{ tag: string; built: boolean }> {
     const steps = installSteps(plugins)
     if (steps.length === 0) return { tag: base, built: false }
     // The base's content id, not only its name: a rebuilt base gets new derived images.
@@ -103,7 +109,12 @@ export class ImageResolver {
     return id
   }
 
-  private async build(base: string, tag: string, steps: readonly InstallStep[], plugins: readonly Plugin[]) {
+  private async build(
+    base: string,
+    tag: string,
+    steps: readonly InstallStep[],
+    plugins: readonly Plugin[],
+  ) {
     const started = Date.now()
     this.logger.info('image build started', { tag, base, plugins: plugins.map((p) => p.name) })
     await this.runtime.buildImage(tag, renderDockerfile(base, steps), {

@@ -33,7 +33,9 @@ describe('Lifecycle', () => {
       now: () => new Date(clock),
     })
     const lifecycle = new Lifecycle(service, { now: () => clock, ttlGraceMs: 60_000 })
-    const { workerId } = await service.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 10 }) })
+    const { workerId } = await service.create({
+      config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 10 }),
+    })
     const { containerId } = await service.get(workerId)
     void service.sendCommand({ workerId, shell: 'sleep infinity', timeoutMs: 600_000 })
     await expect.poll(async () => (await service.status({ workerId })).commandRunning).toBe(true)
@@ -66,13 +68,20 @@ describe('Lifecycle', () => {
     await lifecycle.tick()
     expect(statusEvents(short.workerId).at(-1)).toBe('deleted:ttl')
     expect((await service.status({ workerId: never.workerId })).state).toBe('running')
-    expect(service.records().map((r) => r.workerId).sort()).toEqual([idle.workerId, never.workerId].sort())
+    expect(
+      service
+        .records()
+        .map((r) => r.workerId)
+        .sort(),
+    ).toEqual([idle.workerId, never.workerId].sort())
   })
 
   it('leaves warm pool containers alone: they have no deadlines until handed out', async () => {
     let clock = Date.parse('2026-06-01T00:00:00Z')
     const { service, runtime } = memoryService({ now: () => new Date(clock) })
-    const pools = new WarmPools(service, [{ key: 'shell', agent: 'shell', capabilities: [], size: 1 }])
+    const pools = new WarmPools(service, [
+      { key: 'shell', agent: 'shell', capabilities: [], size: 1 },
+    ])
     pools.start()
     await expect.poll(() => pools.sizes().shell).toBe(1)
     pools.close()

@@ -61,7 +61,9 @@ export class Lifecycle {
       if (r.pool || ((r.runningCommands > 0 || r.pausing) && !overdue)) continue
       try {
         if (overdue && r.runningCommands > 0) {
-          this.logger.warn('worker past its TTL with a command still running: deleted', { workerId: r.workerId })
+          this.logger.warn('worker past its TTL with a command still running: deleted', {
+            workerId: r.workerId,
+          })
         }
         if (now >= expires) {
           await this.service.delete({ workerId: r.workerId }, {}, 'ttl')

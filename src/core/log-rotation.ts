@@ -22,11 +22,19 @@ export const logRotationSettings = {
     .regex(/^[1-9][0-9]*[kmg]?$/, 'a size such as 10m, 512k or 1g')
     .default(DEFAULT_LOG_ROTATION.maxSize),
   /** Log files kept per worker, the current one included. */
-  WORKER_LOG_MAX_FILES: z.coerce.number().int().min(1).max(100).default(DEFAULT_LOG_ROTATION.maxFiles),
+  WORKER_LOG_MAX_FILES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(100)
+    .default(DEFAULT_LOG_ROTATION.maxFiles),
 }
 
 /** The `LogRotation` those variables describe. */
-export const logRotationOf = (s: { WORKER_LOG_MAX_SIZE: string; WORKER_LOG_MAX_FILES: number }): LogRotation => ({
+export const logRotationOf = (s: {
+  WORKER_LOG_MAX_SIZE: string
+  WORKER_LOG_MAX_FILES: number
+}): LogRotation => ({
   maxSize: s.WORKER_LOG_MAX_SIZE,
   maxFiles: s.WORKER_LOG_MAX_FILES,
 })

@@ -27,9 +27,19 @@ const registry = PluginRegistry.fromModules([
 const setup = () => {
   const runtime = new MemoryRuntime()
   runtime.images.set('base', 'sha256:base')
-  const tokens = { signer: new TokenSigner('a test secret that is long enough!!'), url: 'http://spawner.test:8080' }
-  const service = new WorkerService({ runtime, tokens, plugins: () => registry, baseImage: 'base', hostEnv: {} })
-  const specOf = async (workerId: string) => runtime.specs.get((await service.get(workerId)).containerId)!
+  const tokens = {
+    signer: new TokenSigner('a test secret that is long enough!!'),
+    url: 'http://spawner.test:8080',
+  }
+  const service = new WorkerService({
+    runtime,
+    tokens,
+    plugins: () => registry,
+    baseImage: 'base',
+    hostEnv: {},
+  })
+  const specOf = async (workerId: string) =>
+    runtime.specs.get((await service.get(workerId)).containerId)!
   return { runtime, service, specOf }
 }
 
@@ -56,7 +66,9 @@ describe('a worker’s network', () => {
 
   it('decides whether a warm pool container fits: pools are isolated', async () => {
     const { service, runtime } = setup()
-    const pools = new WarmPools(service, [{ key: 'shell', agent: 'shell', capabilities: [], size: 1 }])
+    const pools = new WarmPools(service, [
+      { key: 'shell', agent: 'shell', capabilities: [], size: 1 },
+    ])
     pools.start()
     await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))
     const pooled = service.records().find((r) => r.pool)!

@@ -10,17 +10,24 @@ describe('resolveFilePath', () => {
     expect(resolveFilePath('/tmp/x', roots)).toBe('/tmp/x')
   })
 
-  it.each(['relative.txt', '/workspace/../etc/passwd', '/etc/passwd', '/workspace', '/workspacex/a', '/../tmp/a', '/tmp/a\0b'])(
-    'refuses %j',
-    (p) => {
-      expect(() => resolveFilePath(p, roots)).toThrow(/path/)
-    },
-  )
+  it.each([
+    'relative.txt',
+    '/workspace/../etc/passwd',
+    '/etc/passwd',
+    '/workspace',
+    '/workspacex/a',
+    '/../tmp/a',
+    '/tmp/a\0b',
+  ])('refuses %j', (p) => {
+    expect(() => resolveFilePath(p, roots)).toThrow(/path/)
+  })
 })
 
 describe('resolveFilePath limits', () => {
   it('refuses a name longer than a filesystem takes (255 bytes), before Docker sees it', () => {
-    expect(resolveFilePath(`/workspace/${'p'.repeat(255)}`, roots)).toBe(`/workspace/${'p'.repeat(255)}`)
+    expect(resolveFilePath(`/workspace/${'p'.repeat(255)}`, roots)).toBe(
+      `/workspace/${'p'.repeat(255)}`,
+    )
     expect(() => resolveFilePath(`/workspace/${'p'.repeat(256)}`, roots)).toThrow(/255 bytes/)
     // Bytes, not characters: 128 two-byte letters are 256 bytes.
     expect(() => resolveFilePath(`/workspace/${'é'.repeat(128)}/a`, roots)).toThrow(/255 bytes/)

@@ -29,7 +29,9 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
     throw new BadRequestError(`${field}: required`, [{ path: field, message: 'required' }])
   }
   if (path.includes('\0')) {
-    throw new BadRequestError(`${field}: must not contain NUL`, [{ path: field, message: 'NUL byte' }])
+    throw new BadRequestError(`${field}: must not contain NUL`, [
+      { path: field, message: 'NUL byte' },
+    ])
   }
   if (hasLoneSurrogate(path)) {
     throw new BadRequestError(`${field}: not well-formed Unicode (a lone surrogate)`, [
@@ -68,17 +70,21 @@ export const resolveFilePath = (path: string, roots: readonly string[], field = 
  */
 export const assertPathLimits = (path: string, field: string) => {
   const parts = path.split('/').filter((p) => p !== '')
-  const refuse = (message: string) => new BadRequestError(`${field}: ${message}`, [{ path: field, message }])
+  const refuse = (message: string) =>
+    new BadRequestError(`${field}: ${message}`, [{ path: field, message }])
   if (hasLoneSurrogate(path)) throw refuse('not well-formed Unicode (a lone surrogate)')
-  if (parts.some((p) => bytes(p) > NAME_MAX)) throw refuse(`a name in it is longer than ${NAME_MAX} bytes`)
+  if (parts.some((p) => bytes(p) > NAME_MAX))
+    throw refuse(`a name in it is longer than ${NAME_MAX} bytes`)
   if (bytes(path) > PATH_MAX) throw refuse(`longer than ${PATH_MAX} bytes`)
   if (parts.length > MAX_DEPTH) throw refuse(`deeper than ${MAX_DEPTH} levels`)
 }
 
 const outside = (path: string, roots: readonly string[], field: string) =>
-  new BadRequestError(`${field}: '${path}' is outside the allowed roots (${roots.join(', ')})`, [
-    { path: field, message: 'outside the allowed roots' },
-  ], 'path_not_allowed')
+  new BadRequestError(
+    `${field}: '${path}' is outside the allowed roots (${roots.join(', ')})`,
+    [{ path: field, message: 'outside the allowed roots' }],
+    'path_not_allowed',
+  )
 
 /** Joins a WorkerConfig `files` key (absolute, or relative to workdir) to an absolute path. */
 export const configFilePath = (key: string, workdir: string): string =>

@@ -45,13 +45,20 @@ export const parseMountRules = (entries: readonly string[]): MountRule[] =>
     const writable = entry.endsWith(':rw')
     const prefix = entry.replace(/:(rw|ro)$/, '').replace(/\/+$/, '') || '/'
     if (!prefix.startsWith('/') || prefix.split('/').includes('..')) {
-      throw new Error(`ALLOWED_MOUNTS: '${entry}' must be an absolute path without '..' (optionally :rw)`)
+      throw new Error(
+        `ALLOWED_MOUNTS: '${entry}' must be an absolute path without '..' (optionally :rw)`,
+      )
     }
     return { prefix, writable }
   })
 
 /** Host paths no rule can open: the container engine's own sockets are root on the host. */
-const NEVER = [/(^|\/)docker\.sock$/, /^\/(var\/)?run\/(docker|containerd)(\/|$)/, /^\/proc(\/|$)/, /^\/sys(\/|$)/]
+const NEVER = [
+  /(^|\/)docker\.sock$/,
+  /^\/(var\/)?run\/(docker|containerd)(\/|$)/,
+  /^\/proc(\/|$)/,
+  /^\/sys(\/|$)/,
+]
 
 /**
  * Why a mount is refused, or undefined when the policy allows it. A source is matched by
@@ -64,8 +71,11 @@ export const mountRefusal = (
   const parts = mount.source.split('/').filter((p) => p !== '' && p !== '.')
   if (parts.includes('..')) return "must not contain '..'"
   const source = '/' + parts.join('/')
-  if (NEVER.some((re) => re.test(source))) return 'is never allowed (container engine or kernel interface)'
-  const matching = rules.filter((r) => r.prefix === '/' || source === r.prefix || source.startsWith(r.prefix + '/'))
+  if (NEVER.some((re) => re.test(source)))
+    return 'is never allowed (container engine or kernel interface)'
+  const matching = rules.filter(
+    (r) => r.prefix === '/' || source === r.prefix || source.startsWith(r.prefix + '/'),
+  )
   if (matching.length === 0) return 'is not under ALLOWED_MOUNTS'
   if (!mount.readOnly && !matching.some((r) => r.writable)) {
     return `may only be mounted read-only (add '${source}:rw' to ALLOWED_MOUNTS to allow writes)`

@@ -104,7 +104,9 @@ describe('warm pools', () => {
       if (path.endsWith('TASK.md')) throw new UnavailableError('engine gone')
       return put(id, path, content, opts)
     }
-    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({ kind: 'unavailable' })
+    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({
+      kind: 'unavailable',
+    })
     expect(await runtime.inspect(pooled.containerId)).toBeUndefined()
     expect(service.records().filter((r) => !r.pool || r.workerId === pooled.workerId)).toEqual([])
     await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))

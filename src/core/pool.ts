@@ -111,11 +111,22 @@ export class WarmPools implements PoolSource {
   }
 
   private async startOne(spec: PoolSpec) {
-    const config = workerConfigSchema.parse({ agent: spec.agent, capabilities: spec.capabilities, idleSeconds: 0 })
-    const { resolved, spec: containerSpec, workerId, createdAt } = this.host.prepare(config)
-    const { record } = await this.host.startContainer(config, resolved, workerId, createdAt, containerSpec, {
-      [LABELS.pool]: spec.key,
+    const config = workerConfigSchema.parse({
+      agent: spec.agent,
+      capabilities: spec.capabilities,
+      idleSeconds: 0,
     })
+    const { resolved, spec: containerSpec, workerId, createdAt } = this.host.prepare(config)
+    const { record } = await this.host.startContainer(
+      config,
+      resolved,
+      workerId,
+      createdAt,
+      containerSpec,
+      {
+        [LABELS.pool]: spec.key,
+      },
+    )
     if (this.closed) {
       await this.host.runtime.remove(record.containerId)
       return

@@ -29,7 +29,10 @@ export const resolvePlugins = (registry: PluginRegistry, config: WorkerConfig): 
       )
     }
     const known = registry.ordered.map((p) => p.name).join(', ') || 'none'
-    throw new NotFoundError(`${field}: unknown plugin '${name}' (loaded: ${known})`, 'unknown_plugin')
+    throw new NotFoundError(
+      `${field}: unknown plugin '${name}' (loaded: ${known})`,
+      'unknown_plugin',
+    )
   }
 
   const agent = lookup(config.agent, 'agent')

@@ -35,7 +35,8 @@ export interface ContainerSpec {
   workerApi?: string
 }
 
-export type ContainerState = 'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'
+export type ContainerState =
+  'created' | 'running' | 'paused' | 'restarting' | 'exited' | 'dead' | 'removing'
 
 /** What the runtime knows of one container. */
 export interface ContainerInfo {
@@ -150,7 +151,11 @@ export interface ContainerRuntime {
   buildImage(
     tag: string,
     dockerfile: string,
-    opts?: { files?: BuildFile[]; labels?: Record<string, string>; onProgress?: (line: string) => void },
+    opts?: {
+      files?: BuildFile[]
+      labels?: Record<string, string>
+      onProgress?: (line: string) => void
+    },
   ): Promise<void>
   /** Creates and starts a container; returns its id. */
   run(spec: ContainerSpec): Promise<string>
@@ -168,7 +173,12 @@ export interface ContainerRuntime {
   getFile(id: string, path: string, opts?: GetFileOptions): Promise<Uint8Array>
   logs(id: string, req?: LogsRequest): Promise<LogsResult>
   /** Streams log lines until `signal` aborts or the container stops. */
-  followLogs(id: string, req: LogsRequest, onLine: (line: LogLine) => void, signal: AbortSignal): Promise<void>
+  followLogs(
+    id: string,
+    req: LogsRequest,
+    onLine: (line: LogLine) => void,
+    signal: AbortSignal,
+  ): Promise<void>
   pause(id: string): Promise<void>
   unpause(id: string): Promise<void>
   /** Stops and removes; absent containers are not an error. */

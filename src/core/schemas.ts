@@ -11,7 +11,14 @@ export const workerIdSchema = z
 
 const byWorker = z.object({ workerId: workerIdSchema }).strict()
 
-export const workerStateSchema = z.enum(['running', 'paused', 'exited', 'failed', 'creating', 'deleted'])
+export const workerStateSchema = z.enum([
+  'running',
+  'paused',
+  'exited',
+  'failed',
+  'creating',
+  'deleted',
+])
 export type WorkerState = z.infer<typeof workerStateSchema>
 
 export const workerStatusSchema = z.object({
@@ -31,8 +38,13 @@ export const workerStatusSchema = z.object({
   commandRunning: z.boolean(),
   agentState: z.enum(['idle', 'running']),
   usage: z
-    .object({ prompts: z.number(), inputTokens: z.number(), outputTokens: z.number(), costUsd: z.number() })
-    .describe("prompts sent to the agent and the usage its CLI reported, summed"),
+    .object({
+      prompts: z.number(),
+      inputTokens: z.number(),
+      outputTokens: z.number(),
+      costUsd: z.number(),
+    })
+    .describe('prompts sent to the agent and the usage its CLI reported, summed'),
   allowedTools: z.array(z.string()),
   parentId: z.string().optional().describe('the worker that spawned it'),
 })
@@ -48,7 +60,10 @@ export const createOutput = z.object({
   expiresAt: z.string(),
 })
 
-const envRecord = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'), z.string())
+const envRecord = z.record(
+  z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an environment variable name'),
+  z.string(),
+)
 
 export const MAX_TIMEOUT_MS = 6 * 60 * 60 * 1000
 
@@ -80,9 +95,14 @@ export const sendCommandOutput = z.object({
   exitCode: z.number().int(),
   stdout: z.string(),
   stderr: z.string(),
-  timedOut: z.boolean().describe('true when timeoutMs ran out and the command was killed (exitCode 124)'),
+  timedOut: z
+    .boolean()
+    .describe('true when timeoutMs ran out and the command was killed (exitCode 124)'),
   durationMs: z.number(),
-  truncated: z.boolean().optional().describe('true when output beyond 16 MiB per stream was dropped'),
+  truncated: z
+    .boolean()
+    .optional()
+    .describe('true when output beyond 16 MiB per stream was dropped'),
   reply: replySchema.optional(),
 })
 export type SendCommandOutput = z.infer<typeof sendCommandOutput>
@@ -94,7 +114,13 @@ export const sendFileInput = z
     content: z.string(),
     encoding: z.enum(['utf8', 'base64']).default('utf8'),
     mode: z
-      .union([z.number().int(), z.string().regex(/^[0-7]{3,4}$/).transform((s) => parseInt(s, 8))])
+      .union([
+        z.number().int(),
+        z
+          .string()
+          .regex(/^[0-7]{3,4}$/)
+          .transform((s) => parseInt(s, 8)),
+      ])
       .pipe(z.number().int().min(0).max(0o7777))
       .optional()
       .describe('file mode, e.g. 420 or "0644"'),
@@ -131,7 +157,9 @@ export const logsInput = z
       .min(0)
       .max(100_000)
       .default(DEFAULT_LOG_TAIL)
-      .describe(`the last N lines (default ${DEFAULT_LOG_TAIL}); with follow=1, the backlog sent first`),
+      .describe(
+        `the last N lines (default ${DEFAULT_LOG_TAIL}); with follow=1, the backlog sent first`,
+      ),
     since: z.coerce.number().int().min(0).optional().describe('unix seconds'),
   })
   .strict()
@@ -146,7 +174,9 @@ export const logsOutput = z.object({
   truncated: z
     .boolean()
     .optional()
-    .describe('true when reading stopped after 16 MiB of log: the newest lines are missing; ask for a smaller tail'),
+    .describe(
+      'true when reading stopped after 16 MiB of log: the newest lines are missing; ask for a smaller tail',
+    ),
 })
 
 export const workerRefInput = byWorker
@@ -155,8 +185,18 @@ export const stateOutput = z.object({ workerId: z.string(), state: workerStateSc
 export const updateInput = z
   .object({
     workerId: workerIdSchema,
-    ttlSeconds: z.number().int().min(1).max(30 * 86_400).optional(),
-    idleSeconds: z.number().int().min(0).max(30 * 86_400).optional(),
+    ttlSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(30 * 86_400)
+      .optional(),
+    idleSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86_400)
+      .optional(),
   })
   .strict()
 
@@ -197,6 +237,11 @@ export const pluginsOutput = z.object({
     }),
   ),
   errors: z.array(
-    z.object({ plugin: z.string(), field: z.string(), reason: z.string(), package: pluginPackageSchema.optional() }),
+    z.object({
+      plugin: z.string(),
+      field: z.string(),
+      reason: z.string(),
+      package: pluginPackageSchema.optional(),
+    }),
   ),
 })

@@ -75,7 +75,9 @@ describe('create', () => {
       if (path.endsWith('TASK.md')) throw new UnavailableError('engine gone')
       return put(id, path, content, opts)
     }
-    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({ kind: 'unavailable' })
+    expect(await refusal(create({ files: { 'TASK.md': 'x' } }))).toMatchObject({
+      kind: 'unavailable',
+    })
     // The engine started it, then its answer was lost: found by its worker id and removed.
     const run = runtime.run.bind(runtime)
     runtime.run = async (spec) => {

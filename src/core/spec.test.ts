@@ -17,7 +17,9 @@ const registry = PluginRegistry.fromModules([
         secrets: [{ name: 'BOT_KEY', required: true }, { name: 'BOT_OPTIONAL' }],
         env: (ctx) => ({ BOT_HOME: `${ctx.workdir}/.bot`, SHARED: 'from-plugin' }),
         mounts: (ctx) =>
-          ctx.hostEnv.BOT_DIR ? [{ source: ctx.hostEnv.BOT_DIR, target: '/home/worker/.bot', readOnly: true }] : [],
+          ctx.hostEnv.BOT_DIR
+            ? [{ source: ctx.hostEnv.BOT_DIR, target: '/home/worker/.bot', readOnly: true }]
+            : [],
         prompt: (r) => ({ argv: [r.prompt] }),
         parse: (r) => ({ text: r.stdout, raw: null }),
       }),
@@ -93,7 +95,9 @@ describe('buildContainerSpec', () => {
   it('takes image, workdir, mounts and runtime from config and plugins', () => {
     expect(spec.image).toBe(ctx.image)
     expect(spec.workdir).toBe('/workspace')
-    expect(spec.mounts).toEqual([{ source: '/host/bot', target: '/home/worker/.bot', readOnly: true }])
+    expect(spec.mounts).toEqual([
+      { source: '/host/bot', target: '/home/worker/.bot', readOnly: true },
+    ])
     expect(spec.runtime).toBe('sysbox-runc')
     expect(spec.name).toBe(`workers-spawner-${ctx.workerId}`)
   })
@@ -117,34 +121,53 @@ describe('what plugins may ask for (the operator policy)', () => {
     throw new Error('not refused')
   }
   const withPlugin = (tweaks: Partial<Parameters<typeof defineCapability>[0]>) =>
-    defineCapability({ apiVersion: 'v1', name: 'asker', version: '1.0.0', description: 'asks', ...tweaks })
+    defineCapability({
+      apiVersion: 'v1',
+      name: 'asker',
+      version: '1.0.0',
+      description: 'asks',
+      ...tweaks,
+    })
   const base = { ...ctx, policy: DEFAULT_POLICY }
 
   it('refuses host mounts by default, and any not under ALLOWED_MOUNTS', () => {
     const e = refusal(() => buildContainerSpec(config, plugins(['bot']), base))
     expect(e).toMatchObject({ code: 'mount_not_allowed', kind: 'bad_request' })
     expect(e.message).toMatch(/plugin 'bot' asks to mount \/host\/bot/)
-    const elsewhere = { ...ctx, policy: { ...DEFAULT_POLICY, mounts: parseMountRules(['/srv/shared']) } }
-    expect(refusal(() => buildContainerSpec(config, plugins(['bot']), elsewhere)).code).toBe('mount_not_allowed')
+    const elsewhere = {
+      ...ctx,
+      policy: { ...DEFAULT_POLICY, mounts: parseMountRules(['/srv/shared']) },
+    }
+    expect(refusal(() => buildContainerSpec(config, plugins(['bot']), elsewhere)).code).toBe(
+      'mount_not_allowed',
+    )
   })
 
   it('never allows the Docker socket, and writable mounts only where the rule says :rw', () => {
     const rules = parseMountRules(['/', '/data:rw'])
     expect(mountRefusal({ source: '/var/run/docker.sock', readOnly: true }, rules)).toMatch(/never/)
     expect(mountRefusal({ source: '/run/docker.sock', readOnly: true }, rules)).toMatch(/never/)
-    expect(mountRefusal({ source: '/home/me/x/../../var/run/docker.sock', readOnly: true }, rules)).toMatch(/\.\./)
+    expect(
+      mountRefusal({ source: '/home/me/x/../../var/run/docker.sock', readOnly: true }, rules),
+    ).toMatch(/\.\./)
     expect(mountRefusal({ source: '/home/me', readOnly: false }, rules)).toMatch(/read-only/)
     expect(mountRefusal({ source: '/data/x', readOnly: false }, rules)).toBeUndefined()
-    expect(mountRefusal({ source: '/database', readOnly: true }, parseMountRules(['/data']))).toMatch(/not under/)
+    expect(
+      mountRefusal({ source: '/database', readOnly: true }, parseMountRules(['/data'])),
+    ).toMatch(/not under/)
   })
 
   it('refuses added capabilities and runtimes the operator did not allow', () => {
     const caps = withPlugin({ container: () => ({ capAdd: ['SYS_ADMIN'] }) })
-    expect(refusal(() => buildContainerSpec(config, [caps], base))).toMatchObject({ code: 'capability_not_allowed' })
+    expect(refusal(() => buildContainerSpec(config, [caps], base))).toMatchObject({
+      code: 'capability_not_allowed',
+    })
     const allowed = { ...base, policy: { ...DEFAULT_POLICY, caps: ['SYS_ADMIN'] } }
     expect(buildContainerSpec(config, [caps], allowed).capAdd).toEqual(['SYS_ADMIN'])
     const runtime = withPlugin({ container: () => ({ runtime: 'runsc' }) })
-    expect(refusal(() => buildContainerSpec(config, [runtime], base))).toMatchObject({ code: 'runtime_not_allowed' })
+    expect(refusal(() => buildContainerSpec(config, [runtime], base))).toMatchObject({
+      code: 'runtime_not_allowed',
+    })
   })
 
   it('keeps /dev/shm within the memory limit', () => {

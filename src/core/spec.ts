@@ -1,6 +1,13 @@
 import type { WorkerConfig } from './config.ts'
 import type { Plugin, PluginContext } from './plugin/contract.ts'
-import { createContext, pluginEnv, pluginFault, pluginFileContents, pluginMounts, pluginTweak } from './plugin/hooks.ts'
+import {
+  createContext,
+  pluginEnv,
+  pluginFault,
+  pluginFileContents,
+  pluginMounts,
+  pluginTweak,
+} from './plugin/hooks.ts'
 import type { ContainerSpec } from './runtime.ts'
 import { BadRequestError, type CodeOf } from './errors.ts'
 import { LABELS } from './labels.ts'
@@ -55,7 +62,12 @@ export const buildContainerSpec = (
       if (why) {
         throw new BadRequestError(
           `plugin '${plugin.name}' asks to mount ${mount.source} at ${mount.target}: the source ${why}`,
-          [{ path: 'capabilities', message: `'${plugin.name}' needs a host mount the operator does not allow` }],
+          [
+            {
+              path: 'capabilities',
+              message: `'${plugin.name}' needs a host mount the operator does not allow`,
+            },
+          ],
           'mount_not_allowed',
         )
       }
@@ -77,10 +89,21 @@ export const buildContainerSpec = (
     )
   }
   for (const cap of tweak.capAdd) {
-    if (!policy.caps.includes(cap)) refuse(`plugin '${tweak.capBy[cap]}' asks for capability ${cap}`, 'ALLOWED_CAPS', policy.caps, 'capability_not_allowed')
+    if (!policy.caps.includes(cap))
+      refuse(
+        `plugin '${tweak.capBy[cap]}' asks for capability ${cap}`,
+        'ALLOWED_CAPS',
+        policy.caps,
+        'capability_not_allowed',
+      )
   }
   if (tweak.runtime && !policy.runtimes.includes(tweak.runtime)) {
-    refuse(`plugin '${tweak.runtimeBy}' asks for runtime ${tweak.runtime}`, 'ALLOWED_RUNTIMES', policy.runtimes, 'runtime_not_allowed')
+    refuse(
+      `plugin '${tweak.runtimeBy}' asks for runtime ${tweak.runtime}`,
+      'ALLOWED_RUNTIMES',
+      policy.runtimes,
+      'runtime_not_allowed',
+    )
   }
 
   const labels: Record<string, string> = {
@@ -126,7 +149,8 @@ export const buildContainerSpec = (
   }
   if (tweak.runtime) spec.runtime = tweak.runtime
   // /dev/shm is memory: never more than the worker may use.
-  if (tweak.shmSizeMb) spec.shmSizeBytes = Math.min(tweak.shmSizeMb, config.resources.memoryMb) * 1024 * 1024
+  if (tweak.shmSizeMb)
+    spec.shmSizeBytes = Math.min(tweak.shmSizeMb, config.resources.memoryMb) * 1024 * 1024
   return spec
 }
 
@@ -151,12 +175,19 @@ const HOME = '/home/worker'
  * The files plugins ask for (`files(ctx)`), in plugin order, with `~/` expanded to the
  * worker's home. A path that is relative or climbs with `..` is the plugin's fault.
  */
-export const pluginFiles = (plugins: readonly Plugin[], pctx: PluginContext): { path: string; content: string }[] =>
+export const pluginFiles = (
+  plugins: readonly Plugin[],
+  pctx: PluginContext,
+): { path: string; content: string }[] =>
   plugins.flatMap((plugin) => {
     return Object.entries(pluginFileContents(plugin, pctx)).map(([key, content]) => {
       const path = key.startsWith('~/') ? `${HOME}/${key.slice(2)}` : key
       if (!path.startsWith('/') || path.split('/').includes('..')) {
-        throw pluginFault(plugin.name, 'files', `'${key}' must be absolute or start with ~/, without '..'`)
+        throw pluginFault(
+          plugin.name,
+          'files',
+          `'${key}' must be absolute or start with ~/, without '..'`,
+        )
       }
       return { path, content }
     })
@@ -197,8 +228,20 @@ export const assertSecrets = (
 export const mergeTweaks = (
   plugins: readonly Plugin[],
   pctx: PluginContext,
-): { runtime?: string; runtimeBy?: string; capAdd: string[]; capBy: Record<string, string>; shmSizeMb?: number } => {
-  const out: { runtime?: string; runtimeBy?: string; capAdd: string[]; capBy: Record<string, string>; shmSizeMb?: number } = {
+): {
+  runtime?: string
+  runtimeBy?: string
+  capAdd: string[]
+  capBy: Record<string, string>
+  shmSizeMb?: number
+} => {
+  const out: {
+    runtime?: string
+    runtimeBy?: string
+    capAdd: string[]
+    capBy: Record<string, string>
+    shmSizeMb?: number
+  } = {
     capAdd: [],
     capBy: {},
   }

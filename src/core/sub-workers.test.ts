@@ -25,7 +25,9 @@ const registry = PluginRegistry.fromModules(
     agent('shell'),
     agent('secretive', { secrets: [{ name: 'SECRETIVE_KEY' }] }),
     capability('git'),
-    capability('tools', { mounts: () => [{ source: '/srv/tools', target: '/opt/tools', readOnly: true }] }),
+    capability('tools', {
+      mounts: () => [{ source: '/srv/tools', target: '/opt/tools', readOnly: true }],
+    }),
   ].map((p) => ({ name: p.name, module: { default: p } })),
 )
 
@@ -39,7 +41,8 @@ const setup = (policy: Partial<WorkerPolicy> = {}, now = () => new Date()) => {
     policy: { ...DEFAULT_POLICY, mounts: parseMountRules(['/srv']), ...policy },
     now,
   })
-  const create = (config: WorkerConfigInput) => service.create({ config: workerConfigSchema.parse(config) })
+  const create = (config: WorkerConfigInput) =>
+    service.create({ config: workerConfigSchema.parse(config) })
   const spawn = (parentId: string, config: WorkerConfigInput) =>
     service.create({ config: workerConfigSchema.parse(config) }, { caller: parentId }, { parentId })
   const refusal = (p: Promise<unknown>) =>
@@ -66,7 +69,11 @@ describe('a sub-worker is never wider than its parent', () => {
   it('refuses plugins the parent lacks, unless its config lets it spawn them', async () => {
     const { create, spawn, refusal, runtime } = setup()
     const parent = await create(PARENT)
-    for (const config of [{ agent: 'secretive' }, { agent: 'shell', capabilities: ['tools'] }, { agent: 'shell', spawnablePlugins: ['secretive'] }]) {
+    for (const config of [
+      { agent: 'secretive' },
+      { agent: 'shell', capabilities: ['tools'] },
+      { agent: 'shell', spawnablePlugins: ['secretive'] },
+    ]) {
       const e = await refusal(spawn(parent.workerId, config))
       expect(e).toMatchObject({ code: 'not_wider_than_parent', kind: 'forbidden' })
     }
@@ -81,22 +88,36 @@ describe('a sub-worker is never wider than its parent', () => {
   it('refuses tools, start-time env and a workdir outside the parent', async () => {
     const { create, spawn, refusal } = setup()
     const parent = await create(PARENT)
-    expect(await refusal(spawn(parent.workerId, { agent: 'shell', allowedTools: ['delete'] }))).toMatchObject({ code: 'tool_not_allowed' })
-    for (const env of [{ AGENT_COMMAND: 'id' }, { INSTALL_COMMANDS: 'id' }] as Record<string, string>[]) {
+    expect(
+      await refusal(spawn(parent.workerId, { agent: 'shell', allowedTools: ['delete'] })),
+    ).toMatchObject({ code: 'tool_not_allowed' })
+    for (const env of [{ AGENT_COMMAND: 'id' }, { INSTALL_COMMANDS: 'id' }] as Record<
+      string,
+      string
+    >[]) {
       const e = await refusal(spawn(parent.workerId, { agent: 'shell', env }))
-      expect(e).toMatchObject({ code: 'not_wider_than_parent', details: [{ path: `env.${Object.keys(env)[0]}` }] })
+      expect(e).toMatchObject({
+        code: 'not_wider_than_parent',
+        details: [{ path: `env.${Object.keys(env)[0]}` }],
+      })
     }
-    expect(await refusal(spawn(parent.workerId, { agent: 'shell', workdir: '/etc' }))).toMatchObject({
+    expect(
+      await refusal(spawn(parent.workerId, { agent: 'shell', workdir: '/etc' })),
+    ).toMatchObject({
       code: 'not_wider_than_parent',
       details: [{ path: 'workdir' }],
     })
-    expect((await spawn(parent.workerId, { agent: 'shell', workdir: '/workspace/sub' })).status).toBe('running')
+    expect(
+      (await spawn(parent.workerId, { agent: 'shell', workdir: '/workspace/sub' })).status,
+    ).toBe('running')
   })
 
   it('stays isolated under an isolated parent', async () => {
     const { create, spawn, refusal } = setup()
     const isolated = await create(PARENT)
-    expect(await refusal(spawn(isolated.workerId, { agent: 'shell', network: 'open' }))).toMatchObject({
+    expect(
+      await refusal(spawn(isolated.workerId, { agent: 'shell', network: 'open' })),
+    ).toMatchObject({
       code: 'not_wider_than_parent',
       details: [{ path: 'network' }],
     })
@@ -115,7 +136,9 @@ describe('a sub-worker is never wider than its parent', () => {
       resources: { memoryMb: 262_144, cpus: 256, pids: 65_536 },
       ttlSeconds: 30 * 86_400,
     })
-    const spec = [...runtime.specs.values()].find((s) => s.labels['workers-spawner.worker-id'] === child.workerId)!
+    const spec = [...runtime.specs.values()].find(
+      (s) => s.labels['workers-spawner.worker-id'] === child.workerId,
+    )!
     expect(spec.memoryBytes).toBe(512 * 1024 * 1024)
     expect(spec.nanoCpus).toBe(500_000_000)
     expect(spec.pidsLimit).toBe(128)
@@ -127,26 +150,39 @@ describe('a sub-worker is never wider than its parent', () => {
     const { create, spawn, refusal } = setup()
     const parent = await create({ ...PARENT, spawnablePlugins: ['tools'] })
     const e = await refusal(spawn(parent.workerId, { agent: 'shell', capabilities: ['tools'] }))
-    expect(e).toMatchObject({ code: 'not_wider_than_parent', message: expect.stringContaining('/srv/tools') })
+    expect(e).toMatchObject({
+      code: 'not_wider_than_parent',
+      message: expect.stringContaining('/srv/tools'),
+    })
     const mounted = await create({ ...PARENT, capabilities: ['git', 'tools'] })
-    expect((await spawn(mounted.workerId, { agent: 'shell', capabilities: ['tools'] })).status).toBe('running')
+    expect(
+      (await spawn(mounted.workerId, { agent: 'shell', capabilities: ['tools'] })).status,
+    ).toBe('running')
   })
 
   it('holds maxChildren under concurrent spawns', async () => {
     const { create, spawn, runtime } = setup()
     const parent = await create(PARENT)
-    const results = await Promise.allSettled(Array.from({ length: 8 }, () => spawn(parent.workerId, { agent: 'shell' })))
-    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
-    expect(results.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(
-      Array(5).fill('quota_exceeded'),
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => spawn(parent.workerId, { agent: 'shell' })),
     )
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
+    expect(
+      results
+        .filter((r) => r.status === 'rejected')
+        .map((r) => (r as PromiseRejectedResult).reason.code),
+    ).toEqual(Array(5).fill('quota_exceeded'))
     expect(await runtime.list({ 'workers-spawner.parent': parent.workerId })).toHaveLength(3)
   })
 
   it('holds MAX_TREE_WORKERS across levels and under concurrency', async () => {
     const { create, spawn } = setup({ maxTreeWorkers: 4 })
     const root = await create({ ...PARENT, maxChildren: 10 })
-    const child = await spawn(root.workerId, { agent: 'shell', allowedTools: ['spawn'], maxChildren: 10 })
+    const child = await spawn(root.workerId, {
+      agent: 'shell',
+      allowedTools: ['spawn'],
+      maxChildren: 10,
+    })
     const results = await Promise.allSettled([
       ...Array.from({ length: 3 }, () => spawn(root.workerId, { agent: 'shell' })),
       ...Array.from({ length: 3 }, () => spawn(child.workerId, { agent: 'shell' })),
@@ -159,7 +195,9 @@ describe('a sub-worker is never wider than its parent', () => {
 
   it('holds MAX_WORKERS under concurrent creates', async () => {
     const { create } = setup({ maxWorkers: 3 })
-    const results = await Promise.allSettled(Array.from({ length: 7 }, () => create({ agent: 'shell' })))
+    const results = await Promise.allSettled(
+      Array.from({ length: 7 }, () => create({ agent: 'shell' })),
+    )
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3)
     const reasons = results.flatMap((r) => (r.status === 'rejected' ? [r.reason] : []))
     expect(reasons.every((e) => e.code === 'worker_limit' && e.kind === 'too_many')).toBe(true)
@@ -170,15 +208,39 @@ describe('update never lengthens a lifetime past its limits', () => {
   it('caps at MAX_TTL_SECONDS, refuses a worker lengthening itself, and keeps a child within its parent', async () => {
     const { create, spawn, service, refusal } = setup({ maxTtlSeconds: 7200 })
     const parent = await create({ ...PARENT, allowedTools: ['spawn', 'update'] })
-    expect(await refusal(service.update({ workerId: parent.workerId, ttlSeconds: 7201 }))).toMatchObject({ kind: 'bad_request' })
-    expect(await refusal(service.update({ workerId: parent.workerId, ttlSeconds: 7000 }, { caller: parent.workerId }))).toMatchObject({
+    expect(
+      await refusal(service.update({ workerId: parent.workerId, ttlSeconds: 7201 })),
+    ).toMatchObject({ kind: 'bad_request' })
+    expect(
+      await refusal(
+        service.update(
+          { workerId: parent.workerId, ttlSeconds: 7000 },
+          { caller: parent.workerId },
+        ),
+      ),
+    ).toMatchObject({
       code: 'ttl_not_allowed',
     })
-    expect((await service.update({ workerId: parent.workerId, ttlSeconds: 60 }, { caller: parent.workerId })).ttlSeconds).toBe(60)
+    expect(
+      (
+        await service.update(
+          { workerId: parent.workerId, ttlSeconds: 60 },
+          { caller: parent.workerId },
+        )
+      ).ttlSeconds,
+    ).toBe(60)
     const child = await spawn(parent.workerId, { agent: 'shell' })
-    const extended = await service.update({ workerId: child.workerId, ttlSeconds: 7200 }, { caller: parent.workerId })
-    expect(new Date(extended.expiresAt).getTime()).toBeLessThanOrEqual(new Date(parent.createdAt).getTime() + 60_000)
-    expect(await refusal(create({ agent: 'shell', ttlSeconds: 7201 }))).toMatchObject({ kind: 'bad_request', details: [{ path: 'ttlSeconds' }] })
+    const extended = await service.update(
+      { workerId: child.workerId, ttlSeconds: 7200 },
+      { caller: parent.workerId },
+    )
+    expect(new Date(extended.expiresAt).getTime()).toBeLessThanOrEqual(
+      new Date(parent.createdAt).getTime() + 60_000,
+    )
+    expect(await refusal(create({ agent: 'shell', ttlSeconds: 7201 }))).toMatchObject({
+      kind: 'bad_request',
+      details: [{ path: 'ttlSeconds' }],
+    })
   })
 })
 
@@ -186,7 +248,11 @@ describe('the worker tree', () => {
   it('knows who is within whom, also from container labels after a restart', async () => {
     const { create, spawn, service, runtime } = setup()
     const root = await create(PARENT)
-    const child = await spawn(root.workerId, { agent: 'shell', allowedTools: ['spawn'], maxDepth: 1 })
+    const child = await spawn(root.workerId, {
+      agent: 'shell',
+      allowedTools: ['spawn'],
+      maxDepth: 1,
+    })
     const grandchild = await spawn(child.workerId, { agent: 'shell' })
     const stranger = await create(PARENT)
     expect(await service.isWithin(grandchild.workerId, root.workerId)).toBe(true)
@@ -196,7 +262,12 @@ describe('the worker tree', () => {
     expect(await service.childrenOf(root.workerId)).toEqual([child.workerId])
 
     // A service that has not seen them yet counts them from their labels.
-    const again = new WorkerService({ runtime, plugins: () => registry, baseImage: 'base:latest', hostEnv: {} })
+    const again = new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: 'base:latest',
+      hostEnv: {},
+    })
     expect(await again.childrenOf(root.workerId)).toEqual([child.workerId])
     expect(await again.isWithin(grandchild.workerId, root.workerId)).toBe(true)
   })
@@ -205,10 +276,20 @@ describe('the worker tree', () => {
     const { create, spawn, runtime } = setup()
     const parent = await create({ ...PARENT, maxChildren: 1 })
     await spawn(parent.workerId, { agent: 'shell' })
-    const again = new WorkerService({ runtime, plugins: () => registry, baseImage: 'base:latest', hostEnv: {}, policy: DEFAULT_POLICY })
+    const again = new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: 'base:latest',
+      hostEnv: {},
+      policy: DEFAULT_POLICY,
+    })
     expect(again.records()).toEqual([])
     const e = await again
-      .create({ config: workerConfigSchema.parse({ agent: 'shell' }) }, {}, { parentId: parent.workerId })
+      .create(
+        { config: workerConfigSchema.parse({ agent: 'shell' }) },
+        {},
+        { parentId: parent.workerId },
+      )
       .catch((err: { code: string }) => err)
     expect(e).toMatchObject({ code: 'quota_exceeded' })
   })
@@ -220,10 +301,13 @@ describe('the worker tree', () => {
     runtime.run = async () => {
       throw new UnavailableError('engine gone')
     }
-    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ kind: 'unavailable' })
+    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({
+      kind: 'unavailable',
+    })
     runtime.run = run
     expect((await spawn(parent.workerId, { agent: 'shell' })).status).toBe('running')
-    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({ code: 'quota_exceeded' })
+    expect(await refusal(spawn(parent.workerId, { agent: 'shell' }))).toMatchObject({
+      code: 'quota_exceeded',
+    })
   })
 })
-

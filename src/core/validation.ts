@@ -22,7 +22,11 @@ export const describeIssues = (error: z.ZodError): FieldIssue[] =>
  * Parses `input` with `schema`, or throws a BadRequestError whose message names every bad
  * field and whose details carry the zod issues.
  */
-export const parseInput = <S extends z.ZodType>(schema: S, input: unknown, what: string): z.output<S> => {
+export const parseInput = <S extends z.ZodType>(
+  schema: S,
+  input: unknown,
+  what: string,
+): z.output<S> => {
   const result = schema.safeParse(input)
   if (result.success) return result.data
   const issues = describeIssues(result.error)

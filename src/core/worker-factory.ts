@@ -227,15 +227,13 @@ export class WorkerFactory {
     const { runtime, logger } = this.ctx
     try {
       for (const c of await runtime.list({ [LABELS.workerId]: workerId })) {
-        await runtime
-          .remove(c.id)
-          .catch((err: unknown) =>
-            logger.warn('container of a failed create not removed', {
-              workerId,
-              containerId: c.id,
-              error: String(err),
-            }),
-          )
+        await runtime.remove(c.id).catch((err: unknown) =>
+          logger.warn('container of a failed create not removed', {
+            workerId,
+            containerId: c.id,
+            error: String(err),
+          }),
+        )
       }
     } catch (err) {
       logger.warn('containers of a failed create not listed', { workerId, error: String(err) })

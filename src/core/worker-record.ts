@@ -63,7 +63,10 @@ export const newWorkerId = () => {
 }
 
 /** Adds one reply's usage to a worker's totals. */
-export const addUsage = (r: WorkerRecord, u: { inputTokens?: number; outputTokens?: number; costUsd?: number } | undefined) => {
+export const addUsage = (
+  r: WorkerRecord,
+  u: { inputTokens?: number; outputTokens?: number; costUsd?: number } | undefined,
+) => {
   const t = (r.usage ??= { prompts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 })
   t.prompts++
   t.inputTokens += u?.inputTokens ?? 0
@@ -80,7 +83,13 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
   if (!workerId || !agent || Number.isNaN(createdAt.getTime())) return undefined
   const ttlSeconds = Number(l[LABELS.ttlSeconds] ?? 86_400)
   const idleSeconds = Number(l[LABELS.idleSeconds] ?? 900)
-  if (!Number.isInteger(ttlSeconds) || ttlSeconds < 1 || !Number.isInteger(idleSeconds) || idleSeconds < 0) return undefined
+  if (
+    !Number.isInteger(ttlSeconds) ||
+    ttlSeconds < 1 ||
+    !Number.isInteger(idleSeconds) ||
+    idleSeconds < 0
+  )
+    return undefined
   const userLabels = Object.fromEntries(
     Object.entries(l).filter(([k]) => !k.startsWith(LABEL_PREFIX)),
   )

@@ -26,14 +26,22 @@ const memory = () => {
   const runtime = new MemoryRuntime()
   runtime.onExec = async (id, req) => {
     const [cmd, flag, path] = req.argv
-    const exitCode = cmd === 'test' && flag === '-e' ? (runtime.files.has(`${id}:${path}`) ? 0 : 1) : 0
+    const exitCode =
+      cmd === 'test' && flag === '-e' ? (runtime.files.has(`${id}:${path}`) ? 0 : 1) : 0
     return { exitCode, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
   }
   return runtime
 }
 
 const service = (runtime: MemoryRuntime, secret = SECRET) =>
-  new WorkerService({ runtime, plugins: () => registry, baseImage: 'base', hostEnv: {}, secret, instance: 'a' })
+  new WorkerService({
+    runtime,
+    plugins: () => registry,
+    baseImage: 'base',
+    hostEnv: {},
+    secret,
+    instance: 'a',
+  })
 
 const enc = new TextEncoder()
 const dec = new TextDecoder()
@@ -67,7 +75,11 @@ describe('the state a worker carries is trusted only when the service signed it'
 
   it('refuses an unsigned file that grants a longer life and more tools, and removes the container', async () => {
     const { report, second, runtime, workerId, containerId } = await restartWith((runtime, id) => {
-      const forged = { ...JSON.parse(stateOf(runtime, id).state), ttlSeconds: 2_592_000, allowedTools: ['spawn', 'delete'] }
+      const forged = {
+        ...JSON.parse(stateOf(runtime, id).state),
+        ttlSeconds: 2_592_000,
+        allowedTools: ['spawn', 'delete'],
+      }
       runtime.files.set(`${id}:${STATE_FILE}`, enc.encode(JSON.stringify(forged)))
     })
     expect(report.recovered).toEqual([])
@@ -96,7 +108,9 @@ describe('the state a worker carries is trusted only when the service signed it'
     // Even signed: an invalid createdAt would make a worker immortal and `list` fail.
     const runtime = new MemoryRuntime()
     const first = service(runtime)
-    const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell' }) })
+    const { workerId } = await first.create({
+      config: workerConfigSchema.parse({ agent: 'shell' }),
+    })
     const record = await first.get(workerId)
     record.createdAt = new Date(Number.NaN)
     await expect(first.update({ workerId, idleSeconds: 5 })).rejects.toThrow()
@@ -105,8 +119,12 @@ describe('the state a worker carries is trusted only when the service signed it'
   })
 
   it('treats a container without a state file as a create that never finished', async () => {
-    const { report, runtime, containerId } = await restartWith((runtime, id) => runtime.files.delete(`${id}:${STATE_FILE}`))
-    expect(report.broken).toEqual([{ containerId, reason: expect.stringContaining('never finished') }])
+    const { report, runtime, containerId } = await restartWith((runtime, id) =>
+      runtime.files.delete(`${id}:${STATE_FILE}`),
+    )
+    expect(report.broken).toEqual([
+      { containerId, reason: expect.stringContaining('never finished') },
+    ])
     expect(await runtime.inspect(containerId)).toBeUndefined()
   })
 
@@ -120,7 +138,11 @@ describe('the state a worker carries is trusted only when the service signed it'
       resources: { memoryMb: 512, cpus: 0.5, pids: 64 },
       network: 'open',
     }
-    const { report, second, runtime, workerId, containerId } = await restartWith(() => {}, SECRET, config)
+    const { report, second, runtime, workerId, containerId } = await restartWith(
+      () => {},
+      SECRET,
+      config,
+    )
     expect(runtime.files.has(`${containerId}:${STATE_FILE}`)).toBe(false)
     expect(report.recovered).toEqual([workerId])
     expect(await second.status({ workerId })).toMatchObject({ ttlSeconds: 600, idleSeconds: 30 })
@@ -137,7 +159,9 @@ describe('the state a worker carries is trusted only when the service signed it'
     // After an update the file holds the state: tampering with it is refused as for any worker.
     const runtime = memory()
     const first = service(runtime)
-    const { workerId } = await first.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
+    const { workerId } = await first.create({
+      config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }),
+    })
     await first.update({ workerId, ttlSeconds: 60 })
     const containerId = (await first.get(workerId)).containerId
     const envelope = stateOf(runtime, containerId)
@@ -146,11 +170,17 @@ describe('the state a worker carries is trusted only when the service signed it'
     const report = await recoverWorkers(service(runtime), { instance: 'a', logger: noopLogger })
     expect(report.broken.map((b) => b.containerId)).toEqual([containerId])
     // The labels stand for the state only where the service said so at create.
-    const unlabelled = await restartWith((runtime, id) => {
-      runtime.files.delete(`${id}:${STATE_FILE}`)
-      delete runtime.containers.get(id)!.labels[LABELS.stateInLabels]
-    }, SECRET, { agent: 'shell' })
-    expect(unlabelled.report.broken).toEqual([{ containerId: unlabelled.containerId, reason: expect.stringContaining('never finished') }])
+    const unlabelled = await restartWith(
+      (runtime, id) => {
+        runtime.files.delete(`${id}:${STATE_FILE}`)
+        delete runtime.containers.get(id)!.labels[LABELS.stateInLabels]
+      },
+      SECRET,
+      { agent: 'shell' },
+    )
+    expect(unlabelled.report.broken).toEqual([
+      { containerId: unlabelled.containerId, reason: expect.stringContaining('never finished') },
+    ])
   })
 
   it('leaves a worker alone when the engine cannot read a state file that is there', async () => {
@@ -192,7 +222,9 @@ describe('the state a worker carries is trusted only when the service signed it'
       persistActivityMs: 1,
       now: () => new Date((clock += 1000)),
     })
-    const { workerId } = await svc.create({ config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }) })
+    const { workerId } = await svc.create({
+      config: workerConfigSchema.parse({ agent: 'shell', ttlSeconds: 600 }),
+    })
     const { containerId } = await svc.get(workerId)
     hold = new Promise<void>((r) => (release = r))
     const before = stateWrites
@@ -204,7 +236,9 @@ describe('the state a worker carries is trusted only when the service signed it'
     expect(stateWrites - before).toBe(1)
     release()
     await updating
-    const kept = JSON.parse(JSON.parse(new TextDecoder().decode(runtime.files.get(`${containerId}:${STATE_FILE}`))).state)
+    const kept = JSON.parse(
+      JSON.parse(new TextDecoder().decode(runtime.files.get(`${containerId}:${STATE_FILE}`))).state,
+    )
     expect(kept.ttlSeconds).toBe(7200)
   })
 })

@@ -37,7 +37,9 @@ export const workerStateSchema = z
     maxChildren: z.number().int().min(0).max(100),
     maxDepth: z.number().int().min(0).max(10),
     resources: resourcesSchema,
-    mounts: z.array(z.object({ source: z.string(), target: z.string(), readOnly: z.boolean() }).strict()),
+    mounts: z.array(
+      z.object({ source: z.string(), target: z.string(), readOnly: z.boolean() }).strict(),
+    ),
     spawnablePlugins: z.array(z.string()),
     network: networkSchema,
   })
@@ -86,7 +88,9 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
 }
 
 /** The file as written: the state as a JSON string, and its tag. */
-const envelopeSchema = z.object({ v: z.literal(2), workerId: z.string(), state: z.string(), mac: z.string() }).strict()
+const envelopeSchema = z
+  .object({ v: z.literal(2), workerId: z.string(), state: z.string(), mac: z.string() })
+  .strict()
 
 /** The state file exists but is not one the service wrote for this worker. */
 export class StateFileError extends Error {
@@ -117,10 +121,12 @@ export const readWorkerState = async (
     // The engine's archive API also answers "not found" for every path when it cannot set the
     // container's mounts up (a bind mount's host directory was removed): the file is missing
     // only if a file every image has can be read. (Not an exec: that fails on a paused worker.)
-    const seen = await runtime.getFile(containerId, PROBE_FILE, { maxBytes: 64 * 1024, uid: 0 }).then(
-      () => true,
-      (probeErr: unknown) => !(probeErr instanceof NotFoundError),
-    )
+    const seen = await runtime
+      .getFile(containerId, PROBE_FILE, { maxBytes: 64 * 1024, uid: 0 })
+      .then(
+        () => true,
+        (probeErr: unknown) => !(probeErr instanceof NotFoundError),
+      )
     if (seen) return undefined
     throw new UnavailableError(
       `the state file of container ${containerId} cannot be read (${err.message})`,
@@ -134,11 +140,15 @@ export const readWorkerState = async (
   } catch {
     throw new StateFileError('state file is not a signed worker state')
   }
-  if (envelope.workerId !== workerId || !(await mac.verify(signed(workerId, envelope.state), envelope.mac))) {
+  if (
+    envelope.workerId !== workerId ||
+    !(await mac.verify(signed(workerId, envelope.state), envelope.mac))
+  ) {
     throw new StateFileError('state file signature does not match this worker')
   }
   const parsed = workerStateSchema.safeParse(JSON.parse(envelope.state))
-  if (!parsed.success) throw new StateFileError(`state file out of bounds: ${parsed.error.issues[0]?.message}`)
+  if (!parsed.success)
+    throw new StateFileError(`state file out of bounds: ${parsed.error.issues[0]?.message}`)
   return parsed.data
 }
 
@@ -152,5 +162,9 @@ export const writeWorkerState = async (
 ): Promise<void> => {
   const text = JSON.stringify(workerStateSchema.parse(state))
   const envelope = { v: 2, workerId, state: text, mac: await mac.sign(signed(workerId, text)) }
-  await runtime.putFile(containerId, STATE_FILE, utf8Encode(JSON.stringify(envelope)), { mode: 0o600, uid: 0, gid: 0 })
+  await runtime.putFile(containerId, STATE_FILE, utf8Encode(JSON.stringify(envelope)), {
+    mode: 0o600,
+    uid: 0,
+    gid: 0,
+  })
 }

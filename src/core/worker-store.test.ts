@@ -74,7 +74,10 @@ describe('the store knows a worker again after a restart, as it was', () => {
     await service.sendCommand({ workerId, argv: ['true'], timeoutMs: 1000 })
     const record = await service.get(workerId)
     const restored = (await restore(workerId))!
-    expect(known(restored)).toEqual({ ...known(record), state: { ...stateOf(record), lastActiveAt: expect.any(String) } })
+    expect(known(restored)).toEqual({
+      ...known(record),
+      state: { ...stateOf(record), lastActiveAt: expect.any(String) },
+    })
     expect(restored.persistedActiveAt).toBe(restored.lastActiveAt.getTime())
   })
 })

@@ -30,7 +30,14 @@ export const orchestratorEnv = async (
 }
 
 /** The token file the orchestrator CLI prefers over its env (it outlives TTL updates). */
-export const writeToken = async (runtime: ContainerRuntime, containerId: string, env: Record<string, string>) => {
+export const writeToken = async (
+  runtime: ContainerRuntime,
+  containerId: string,
+  env: Record<string, string>,
+) => {
   if (!env.ORCHESTRATOR_TOKEN) return
-  await runtime.putFile(containerId, TOKEN_FILE, utf8Encode(env.ORCHESTRATOR_TOKEN), { mode: 0o600, roots: ['/home/worker'] })
+  await runtime.putFile(containerId, TOKEN_FILE, utf8Encode(env.ORCHESTRATOR_TOKEN), {
+    mode: 0o600,
+    roots: ['/home/worker'],
+  })
 }

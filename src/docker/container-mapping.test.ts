@@ -24,7 +24,9 @@ describe('toCreateOptions: network', () => {
   it.each([['isolated' as const], [undefined]])(
     'network %s: no network but loopback, no host names, the worker API socket read-only',
     (network) => {
-      const host = toCreateOptions(spec(network ? { network } : {}), { apiDir: '/run/ws/api' }).HostConfig!
+      const host = toCreateOptions(spec(network ? { network } : {}), {
+        apiDir: '/run/ws/api',
+      }).HostConfig!
       expect(host.NetworkMode).toBe('none')
       expect(host.ExtraHosts).toBeUndefined()
       expect(host.Mounts).toEqual([

@@ -1,4 +1,10 @@
-import { BadRequestError, ConflictError, NotFoundError, SpawnerError, UnavailableError } from '../core/errors.ts'
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  SpawnerError,
+  UnavailableError,
+} from '../core/errors.ts'
 
 /** What dockerode / docker-modem / node:net put on a thrown error (none of it is typed). */
 export interface DockerCallError {

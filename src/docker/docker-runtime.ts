@@ -107,7 +107,13 @@ export class DockerRuntime implements ContainerRuntime {
 
   async imageId(tag: string): Promise<string | undefined> {
     const image = this.#ctx.docker.getImage(tag)
-    const found = await dockerCall(this.#ctx, 'image inspect', { tag }, () => image.inspect(), isStatus(404))
+    const found = await dockerCall(
+      this.#ctx,
+      'image inspect',
+      { tag },
+      () => image.inspect(),
+      isStatus(404),
+    )
     return found?.Id
   }
 
@@ -139,7 +145,9 @@ export class DockerRuntime implements ContainerRuntime {
         // query string too, where env values (secrets) show, megabytes get a 431 and a lone
         // surrogate throws.
         this.#ctx.docker
-          .createContainer(onlyNameInQuery(toCreateOptions(spec, { apiDir, logs: this.#logRotation })))
+          .createContainer(
+            onlyNameInQuery(toCreateOptions(spec, { apiDir, logs: this.#logRotation })),
+          )
           .catch((err: unknown) => {
             throw createRefusal(err) ?? workdirRefusal(err, spec.workdir) ?? err
           }),

@@ -96,6 +96,8 @@ describe('getFileCommand', () => {
     const fifo = sh(getFileCommand(`${root}/fifo`, undefined, [root]))
     expect(fifo.code).toBe(FILE_EXIT.notRegular)
     expect(sh(getFileCommand(`${root}/out`, undefined, [root])).code).toBe(FILE_EXIT.notAllowed)
-    expect(sh(getFileCommand(`${root}/out/../f`, undefined, [root])).code).toBe(FILE_EXIT.notAllowed)
+    expect(sh(getFileCommand(`${root}/out/../f`, undefined, [root])).code).toBe(
+      FILE_EXIT.notAllowed,
+    )
   })
 })

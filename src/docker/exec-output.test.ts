@@ -67,7 +67,10 @@ describe('ExecOutput', () => {
     for (let i = 0; i < 256; i++) out.push(i % 2 ? 'stderr' : 'stdout', chunk)
     out.finish()
     const notices = ['stdout', 'stderr'] as const
-    const noticeBytes = notices.reduce((n, s) => n + Buffer.byteLength(truncationNotice(s, 1024)), 0)
+    const noticeBytes = notices.reduce(
+      (n, s) => n + Buffer.byteLength(truncationNotice(s, 1024)),
+      0,
+    )
     // The stderr notice follows stderr's unfinished line, so it starts with a newline.
     expect(delivered).toBe(2 * 1024 + noticeBytes + 1)
     expect(out.truncated).toBe(true)

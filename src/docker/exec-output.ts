@@ -59,7 +59,9 @@ export class ExecOutput {
     if (this.#full[stream]) return
     const keep = Math.min(bytes.length, this.#maxBytes - this.#kept[stream])
     this.#kept[stream] += keep
-    const text = keep ? this.#decoders[stream].decode(bytes.subarray(0, keep), { stream: true }) : ''
+    const text = keep
+      ? this.#decoders[stream].decode(bytes.subarray(0, keep), { stream: true })
+      : ''
     this[stream] += text
     this.#notify(stream, text)
     if (keep < bytes.length) {

@@ -20,7 +20,8 @@ describe('listenInSocketDir', () => {
     return s
   }
   afterEach(async () => {
-    for (const s of servers.splice(0)) await new Promise<void>((resolve) => s.close(() => resolve()))
+    for (const s of servers.splice(0))
+      await new Promise<void>((resolve) => s.close(() => resolve()))
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true })
   })
 
@@ -37,7 +38,10 @@ describe('listenInSocketDir', () => {
     const dir = tempDir()
     const path = join(dir, 'api.sock')
     // A process that exits without closing leaves its socket file behind.
-    execFileSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`])
+    execFileSync(process.execPath, [
+      '-e',
+      `require('net').createServer().listen(${JSON.stringify(path)}, () => process.exit(0))`,
+    ])
     expect(statSync(path).isSocket()).toBe(true)
     await listenInSocketDir(server(), dir)
     expect(statSync(path).mode & 0o777).toBe(0o666)
@@ -46,14 +50,20 @@ describe('listenInSocketDir', () => {
   it('refuses a socket a live process answers on, and a directory holding anything else', async () => {
     const dir = tempDir()
     await listenInSocketDir(server(), dir)
-    await expect(listenInSocketDir(server(), dir)).rejects.toThrow(/another process serves this socket/)
+    await expect(listenInSocketDir(server(), dir)).rejects.toThrow(
+      /another process serves this socket/,
+    )
     const shared = tempDir()
     writeFileSync(join(shared, 'secret.txt'), 'x')
     mkdirSync(join(shared, 'sub'))
-    await expect(listenInSocketDir(server(), shared)).rejects.toThrow(/must hold only api.sock; it holds/)
+    await expect(listenInSocketDir(server(), shared)).rejects.toThrow(
+      /must hold only api.sock; it holds/,
+    )
   })
 
   it('refuses a path too long for a Unix socket', async () => {
-    await expect(listenInSocketDir(server(), join(tempDir(), 'x'.repeat(120)))).rejects.toThrow(/longer than a Unix socket path/)
+    await expect(listenInSocketDir(server(), join(tempDir(), 'x'.repeat(120)))).rejects.toThrow(
+      /longer than a Unix socket path/,
+    )
   })
 })

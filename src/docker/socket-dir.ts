@@ -28,7 +28,9 @@ const answers = (path: string) =>
 export const listenInSocketDir = async (server: Server, dir: string): Promise<string> => {
   const path = join(dir, WORKER_API_SOCKET)
   if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
-    throw new Error(`${path}: longer than a Unix socket path may be (${MAX_SOCKET_PATH} bytes); choose a shorter directory`)
+    throw new Error(
+      `${path}: longer than a Unix socket path may be (${MAX_SOCKET_PATH} bytes); choose a shorter directory`,
+    )
   }
   await mkdir(dir, { recursive: true, mode: 0o755 })
   const others = (await readdir(dir)).filter((name) => name !== WORKER_API_SOCKET)

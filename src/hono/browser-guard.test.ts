@@ -12,7 +12,10 @@ const appWith = (opts: BrowserGuardOptions) => {
   return app
 }
 
-const refusal = async (res: Response) => ({ status: res.status, code: ((await res.json()) as { error?: { code: string } }).error?.code })
+const refusal = async (res: Response) => ({
+  status: res.status,
+  code: ((await res.json()) as { error?: { code: string } }).error?.code,
+})
 
 describe('browserGuard: Host', () => {
   const app = appWith({ checkHost: true, allowedHosts: ['Spawner.LAN', '[fd00::1]', '127.0.0.1'] })
@@ -34,16 +37,21 @@ describe('browserGuard: Host', () => {
     expect(res.status).toBe(200)
   })
 
-  it.each(['rebind.test:8080', 'example.com', '0.0.0.0:8080', '192.168.1.20:8080', 'localhost.evil.test', 'lan:9000', '[fd00::2]'])(
-    'refuses Host %s with the error JSON',
-    async (host) => {
-      const res = await app.request(`http://${host}/v1/workers`, { method: 'POST' })
-      expect(res.status).toBe(403)
-      const body = (await res.json()) as { error: { code: string; message: string } }
-      expect(body.error.code).toBe('host_not_allowed')
-      expect(body.error.message).toMatch(/ALLOWED_HOSTS/)
-    },
-  )
+  it.each([
+    'rebind.test:8080',
+    'example.com',
+    '0.0.0.0:8080',
+    '192.168.1.20:8080',
+    'localhost.evil.test',
+    'lan:9000',
+    '[fd00::2]',
+  ])('refuses Host %s with the error JSON', async (host) => {
+    const res = await app.request(`http://${host}/v1/workers`, { method: 'POST' })
+    expect(res.status).toBe(403)
+    const body = (await res.json()) as { error: { code: string; message: string } }
+    expect(body.error.code).toBe('host_not_allowed')
+    expect(body.error.message).toMatch(/ALLOWED_HOSTS/)
+  })
 
   it('takes any Host when it is not asked to check', async () => {
     const open = appWith({ checkHost: false })
@@ -64,7 +72,10 @@ describe('browserGuard: Origin and Sec-Fetch-Site', () => {
       { origin: 'http://127.0.0.1:8080', 'sec-fetch-site': 'same-origin' },
       { 'sec-fetch-site': 'none' },
     ]) {
-      expect((await app.request(url, { method: 'POST', headers })).status, JSON.stringify(headers)).toBe(200)
+      expect(
+        (await app.request(url, { method: 'POST', headers })).status,
+        JSON.stringify(headers),
+      ).toBe(200)
     }
   })
 
@@ -78,16 +89,27 @@ describe('browserGuard: Origin and Sec-Fetch-Site', () => {
     ['a same-site fetch', { 'sec-fetch-site': 'same-site' }],
   ])('refuses %s, on GETs too', async (_name, headers) => {
     for (const method of ['GET', 'POST']) {
-      expect(await refusal(await app.request(url, { method, headers }))).toEqual({ status: 403, code: 'cross_origin' })
+      expect(await refusal(await app.request(url, { method, headers }))).toEqual({
+        status: 403,
+        code: 'cross_origin',
+      })
     }
-    expect(await refusal(await app.request('http://127.0.0.1:8080/v1/events', { headers }))).toEqual({ status: 403, code: 'cross_origin' })
+    expect(
+      await refusal(await app.request('http://127.0.0.1:8080/v1/events', { headers })),
+    ).toEqual({ status: 403, code: 'cross_origin' })
   })
 
   it('checks Origin even where Host is not checked (API token set)', async () => {
     const tokenApp = appWith({ checkHost: false })
-    const res = await tokenApp.request('http://spawner.example.com/v1/workers', { method: 'POST', headers: { origin: 'https://evil.test' } })
+    const res = await tokenApp.request('http://spawner.example.com/v1/workers', {
+      method: 'POST',
+      headers: { origin: 'https://evil.test' },
+    })
     expect(await refusal(res)).toEqual({ status: 403, code: 'cross_origin' })
-    const same = await tokenApp.request('http://spawner.example.com/v1/workers', { method: 'POST', headers: { origin: 'https://spawner.example.com' } })
+    const same = await tokenApp.request('http://spawner.example.com/v1/workers', {
+      method: 'POST',
+      headers: { origin: 'https://spawner.example.com' },
+    })
     expect(same.status).toBe(200)
   })
 })

@@ -59,11 +59,17 @@ export const browserGuard = (opts: BrowserGuardOptions): MiddlewareHandler => {
     const origin = c.req.header('origin')
     // Scheme aside: behind a TLS-terminating proxy the page is https and the request http.
     if (origin !== undefined && originHost(origin) !== url.host) {
-      throw new ForbiddenError(`requests from origin '${origin}' are refused: only same-origin pages may call`, 'cross_origin')
+      throw new ForbiddenError(
+        `requests from origin '${origin}' are refused: only same-origin pages may call`,
+        'cross_origin',
+      )
     }
     const site = c.req.header('sec-fetch-site')
     if (site === 'cross-site' || site === 'same-site') {
-      throw new ForbiddenError(`${site} browser requests are refused: only same-origin pages may call`, 'cross_origin')
+      throw new ForbiddenError(
+        `${site} browser requests are refused: only same-origin pages may call`,
+        'cross_origin',
+      )
     }
     return next()
   }

@@ -14,10 +14,8 @@ const SECRET = 'sk-live-0123456789 at /srv/spawner/.env'
 /** A logger that keeps what it is given. */
 const recorder = () => {
   const lines: { level: string; msg: string; fields?: object }[] = []
-  const at =
-    (level: string) =>
-    (msg: string, fields?: object) =>
-      void lines.push({ level, msg, ...(fields ? { fields } : {}) })
+  const at = (level: string) => (msg: string, fields?: object) =>
+    void lines.push({ level, msg, ...(fields ? { fields } : {}) })
   const logger: Logger = {
     debug: at('debug'),
     info: at('info'),

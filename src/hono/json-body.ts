@@ -29,10 +29,14 @@ export const readJsonObject = async (c: Context): Promise<Record<string, unknown
   try {
     body = JSON.parse(text)
   } catch {
-    throw new BadRequestError('body: not valid JSON', [{ path: '(body)', message: 'not valid JSON' }])
+    throw new BadRequestError('body: not valid JSON', [
+      { path: '(body)', message: 'not valid JSON' },
+    ])
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new BadRequestError('body: must be a JSON object', [{ path: '(body)', message: 'must be a JSON object' }])
+    throw new BadRequestError('body: must be a JSON object', [
+      { path: '(body)', message: 'must be a JSON object' },
+    ])
   }
   return body as Record<string, unknown>
 }

@@ -47,7 +47,10 @@ describe('host agent HTTP API', () => {
     const ok = await create({ ...spec, network: 'isolated', workerApi: 'http://core:8080' })
     expect(ok.status).toBe(201)
     const { id } = (await ok.json()) as { id: string }
-    expect(runtime.specs.get(id)).toMatchObject({ network: 'isolated', workerApi: 'http://core:8080' })
+    expect(runtime.specs.get(id)).toMatchObject({
+      network: 'isolated',
+      workerApi: 'http://core:8080',
+    })
     for (const bad of [{ network: 'host' }, { workerApi: 'file:///etc/passwd' }]) {
       const res = await create({ ...spec, name: 'ws-bad', ...bad })
       expect(res.status).toBe(400)

@@ -98,7 +98,10 @@ describe('host agent: what a web browser sends is refused', () => {
       execs.push(req.argv)
       return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
     }
-    const created = await app.request('/v1/containers', post({ 'content-type': 'application/json' }))
+    const created = await app.request(
+      '/v1/containers',
+      post({ 'content-type': 'application/json' }),
+    )
     const id = (await created.json()) as { id: string }
     const routes = [
       ['/v1/containers', JSON.stringify({ ...rootSpec, name: 'ws-page-2' })],

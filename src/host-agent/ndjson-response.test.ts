@@ -7,7 +7,12 @@ const KiB = 1024
 describe('ndjsonResponse', () => {
   it('stops the work and ends with an error once the client leaves too much unread', async () => {
     const warnings: string[] = []
-    const logger: Logger = { debug() {}, info() {}, error() {}, warn: (msg) => void warnings.push(msg) }
+    const logger: Logger = {
+      debug() {},
+      info() {},
+      error() {},
+      warn: (msg) => void warnings.push(msg),
+    }
     const chunk = 'z'.repeat(16 * KiB)
     let emitted = 0
     let stopped!: () => void
@@ -29,7 +34,10 @@ describe('ndjsonResponse', () => {
     // Nothing reads the body until the work has stopped on its own account.
     await workStopped
     const text = await res.text()
-    const lines = text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+    const lines = text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(emitted).toBeLessThanOrEqual(256 * KiB + 2 * chunk.length)
     expect(lines.at(-1)).toMatchObject({ status: 503, error: { code: 'client_too_slow' } })
     expect(lines.filter((l) => 'result' in l)).toEqual([])

@@ -112,40 +112,43 @@ export const ndjsonResponse = async (
     await running // rethrows: answered with the error's own status
   }
   let heartbeat: ReturnType<typeof setInterval> | undefined
-  const body = new ReadableStream<Uint8Array>({
-    start(controller) {
-      sink = controller
-      for (const bytes of pending.splice(0)) controller.enqueue(bytes)
-      heartbeat = setInterval(() => write({ heartbeat: true }), opts.heartbeatMs ?? 15_000)
-      running
-        .then(
-          // The last line may pass the limit: it is bounded by what the work returns.
-          (result) => !dropped && enqueue({ result: (result ?? null) as never }),
-          (err: unknown) => {
-            const e = toSpawnerError(err)
-            const status = httpStatusOf(e)
-            if (status >= 500) {
-              const fields = { code: e.code, error: describeError(err) }
-              ;(opts.logger ?? noopLogger).error('streamed answer failed', fields)
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        sink = controller
+        for (const bytes of pending.splice(0)) controller.enqueue(bytes)
+        heartbeat = setInterval(() => write({ heartbeat: true }), opts.heartbeatMs ?? 15_000)
+        running
+          .then(
+            // The last line may pass the limit: it is bounded by what the work returns.
+            (result) => !dropped && enqueue({ result: (result ?? null) as never }),
+            (err: unknown) => {
+              const e = toSpawnerError(err)
+              const status = httpStatusOf(e)
+              if (status >= 500) {
+                const fields = { code: e.code, error: describeError(err) }
+                ;(opts.logger ?? noopLogger).error('streamed answer failed', fields)
+              }
+              if (!dropped) enqueue({ error: e.toJSON(), status })
+            },
+          )
+          .finally(() => {
+            clearInterval(heartbeat)
+            signal.removeEventListener('abort', onClientGone)
+            try {
+              controller.close()
+            } catch {
+              // Already cancelled by the client.
             }
-            if (!dropped) enqueue({ error: e.toJSON(), status })
-          },
-        )
-        .finally(() => {
-          clearInterval(heartbeat)
-          signal.removeEventListener('abort', onClientGone)
-          try {
-            controller.close()
-          } catch {
-            // Already cancelled by the client.
-          }
-        })
+          })
+      },
+      cancel() {
+        clearInterval(heartbeat)
+        abort.abort()
+      },
     },
-    cancel() {
-      clearInterval(heartbeat)
-      abort.abort()
-    },
-  }, new ByteLengthQueuingStrategy({ highWaterMark: 0 }))
+    new ByteLengthQueuingStrategy({ highWaterMark: 0 }),
+  )
   return new Response(body, {
     headers: { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' },
   })

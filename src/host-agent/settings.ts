@@ -37,7 +37,8 @@ export const hostAgentSettingsSchema = z.object({
 export type HostAgentSettings = z.infer<typeof hostAgentSettingsSchema>
 
 /** Parses the settings (see `parseEnv`): the error names each bad variable; empty ones count as unset. */
-export const readHostAgentSettings = (env: NodeJS.ProcessEnv): HostAgentSettings => parseEnv(hostAgentSettingsSchema, env)
+export const readHostAgentSettings = (env: NodeJS.ProcessEnv): HostAgentSettings =>
+  parseEnv(hostAgentSettingsSchema, env)
 
 /**
  * Why these settings must not start, or undefined. A host agent drives Docker for whoever

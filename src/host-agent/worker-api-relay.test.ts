@@ -11,7 +11,8 @@ import { WorkerApiRelays } from './worker-api-relay.ts'
  * answers every other call 200, as a core that takes anonymous calls would.
  */
 const startUpstream = async () => {
-  const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[] = []
+  const seen: { method: string; url: string; headers: IncomingMessage['headers']; body: string }[] =
+    []
   let finish!: () => void
   const finished = new Promise<void>((resolve) => (finish = resolve))
   let hungUp!: () => void
@@ -81,7 +82,11 @@ describe('WorkerApiRelays', () => {
     })
     expect(res.status).toBe(200)
     const [req] = upstream.seen
-    expect(req).toMatchObject({ method: 'POST', url: '/spawner/v1/workers?x=1', body: '{"agent":"shell"}' })
+    expect(req).toMatchObject({
+      method: 'POST',
+      url: '/spawner/v1/workers?x=1',
+      body: '{"agent":"shell"}',
+    })
     expect(req!.headers.host).toBe(new URL(upstream.url).host)
     expect(req!.headers.authorization).toBe(`Bearer ${WORKER_TOKEN}`)
     expect(Object.keys(req!.headers).filter((h) => /forwarded|^x-/.test(h))).toEqual([])
@@ -120,7 +125,8 @@ describe('WorkerApiRelays', () => {
     expect(new TextDecoder().decode((await reader.read()).value)).toBe('event: output\ndata: 1\n\n')
     upstream.finish()
     let rest = ''
-    for (let r = await reader.read(); !r.done; r = await reader.read()) rest += new TextDecoder().decode(r.value)
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      rest += new TextDecoder().decode(r.value)
     expect(rest).toBe('event: result\ndata: 2\n\n')
   })
 
@@ -144,7 +150,9 @@ describe('WorkerApiRelays', () => {
     const viaDown = unixFetch(join(down, 'api.sock'))
     const res = await viaDown('http://localhost/v1/whoami', { headers: bearer })
     expect(res.status).toBe(502)
-    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('worker_api_unreachable')
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe(
+      'worker_api_unreachable',
+    )
   })
 
   it('serves the same sockets again after a restart', async () => {

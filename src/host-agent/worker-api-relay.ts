@@ -56,7 +56,8 @@ const relayTo = (upstream: URL, logger: Logger) => {
   const send = upstream.protocol === 'https:' ? httpsRequest : httpRequest
   const prefix = upstream.pathname.replace(/\/$/, '')
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (!req.url?.startsWith('/')) return refuse(res, 'bad_request', 'request target must be a path')
+    if (!req.url?.startsWith('/'))
+      return refuse(res, 'bad_request', 'request target must be a path')
     if (!WORKER_BEARER.test(req.headers.authorization ?? '')) {
       // Unread, the body would hold the connection; the answer does not depend on it.
       req.resume()

@@ -41,7 +41,12 @@ const registry = PluginRegistry.fromModules([
 
 const setup = (opts: Partial<AppOptions> = {}) => {
   const { runtime, calls } = recordingRuntime()
-  const service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {} })
+  const service = new WorkerService({
+    runtime,
+    plugins: () => registry,
+    baseImage: 'img',
+    hostEnv: {},
+  })
   return { app: createApp({ service, maxBodyBytes: 1024, maxFileBytes: 2048, ...opts }), calls }
 }
 
@@ -60,7 +65,9 @@ describe('HTTP routes', () => {
       paths: Record<string, Record<string, { operationId: string }>>
     }
     const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId))
-    expect(ops.sort()).toEqual([...catalog.map((c) => c.name), 'whoami', 'events', 'healthz', 'readyz'].sort())
+    expect(ops.sort()).toEqual(
+      [...catalog.map((c) => c.name), 'whoami', 'events', 'healthz', 'readyz'].sort(),
+    )
     for (const cmd of catalog) {
       const path = cmd.http.path.replace(':id', WID)
       const res = await app.request(path, { method: cmd.http.method.toUpperCase() })
@@ -86,10 +93,28 @@ describe('HTTP routes', () => {
     ['unknown config key', { agent: 'shell', colour: 1 }, 400, 'bad_request', /colour/],
     ['wrong type', { agent: 'shell', ttlSeconds: 'x' }, 400, 'bad_request', /ttlSeconds/],
     ['unknown agent', { agent: 'nope' }, 404, 'unknown_plugin', /'nope'/],
-    ['unknown capability', { agent: 'shell', capabilities: ['ghost'] }, 404, 'unknown_plugin', /'ghost'/],
-    ['broken capability', { agent: 'shell', capabilities: ['broken'] }, 400, 'plugin_unavailable', /broken/],
+    [
+      'unknown capability',
+      { agent: 'shell', capabilities: ['ghost'] },
+      404,
+      'unknown_plugin',
+      /'ghost'/,
+    ],
+    [
+      'broken capability',
+      { agent: 'shell', capabilities: ['broken'] },
+      400,
+      'plugin_unavailable',
+      /broken/,
+    ],
     ['invalid JSON', '{"agent":', 400, 'bad_request', /JSON/],
-    ['body over the cap', { agent: 'shell', env: { BIG: 'x'.repeat(2000) } }, 413, 'payload_too_large', /1024/],
+    [
+      'body over the cap',
+      { agent: 'shell', env: { BIG: 'x'.repeat(2000) } },
+      413,
+      'payload_too_large',
+      /1024/,
+    ],
   ])('create refuses %s without touching Docker', async (_name, body, status, code, message) => {
     const { app, calls } = setup()
     const res = await app.request('/v1/workers', json(body))
@@ -102,9 +127,14 @@ describe('HTTP routes', () => {
 
   it('refuses bad command input before looking up the worker', async () => {
     const { app, calls } = setup()
-    const both = await app.request(`/v1/workers/${WID}/commands`, json({ shell: 'ls', argv: ['ls'] }))
+    const both = await app.request(
+      `/v1/workers/${WID}/commands`,
+      json({ shell: 'ls', argv: ['ls'] }),
+    )
     expect(both.status).toBe(400)
-    expect(((await both.json()) as { error: { message: string } }).error.message).toMatch(/exactly one of/)
+    expect(((await both.json()) as { error: { message: string } }).error.message).toMatch(
+      /exactly one of/,
+    )
     const badId = await app.request('/v1/workers/nope/commands', json({ shell: 'ls' }))
     expect(badId.status).toBe(400)
     expect(calls).toEqual([])
@@ -147,7 +177,11 @@ describe('JSON bodies', () => {
     ['no type at all', undefined],
   ])('refuses %s with 415, before parsing or touching Docker', async (_name, type) => {
     const { app, calls } = setup()
-    for (const path of ['/v1/workers', `/v1/workers/${WID}/commands`, `/v1/workers/${WID}/respond`]) {
+    for (const path of [
+      '/v1/workers',
+      `/v1/workers/${WID}/commands`,
+      `/v1/workers/${WID}/respond`,
+    ]) {
       const res = await app.request(path, {
         method: 'POST',
         headers: type ? { 'content-type': type } : {},
@@ -167,16 +201,22 @@ describe('JSON bodies', () => {
     expect(calls).toEqual([])
   })
 
-  it.each(['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/merge-patch+json'])(
-    'reads %s',
-    async (type) => {
-      const { app } = setup()
-      const res = await app.request('/v1/workers', { method: 'POST', headers: { 'content-type': type }, body: '{"agent":"nope"}' })
-      // Past the media type and the parser: the config itself is judged.
-      expect(res.status).toBe(404)
-      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unknown_plugin')
-    },
-  )
+  it.each([
+    'application/json',
+    'application/json; charset=utf-8',
+    'Application/JSON',
+    'application/merge-patch+json',
+  ])('reads %s', async (type) => {
+    const { app } = setup()
+    const res = await app.request('/v1/workers', {
+      method: 'POST',
+      headers: { 'content-type': type },
+      body: '{"agent":"nope"}',
+    })
+    // Past the media type and the parser: the config itself is judged.
+    expect(res.status).toBe(404)
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unknown_plugin')
+  })
 
   it('reads an empty body without a type as {} (curl -X POST)', async () => {
     const { app } = setup()
@@ -184,7 +224,9 @@ describe('JSON bodies', () => {
     expect(create.status).toBe(400)
     expect(((await create.json()) as { error: { message: string } }).error.message).toMatch(/agent/)
     const update = await app.request(`/v1/workers/${WID}`, { method: 'PATCH' })
-    expect(((await update.json()) as { error: { code: string } }).error.code).toBe('worker_not_found')
+    expect(((await update.json()) as { error: { code: string } }).error.code).toBe(
+      'worker_not_found',
+    )
   })
 })
 
@@ -227,14 +269,21 @@ describe('surfaces and probes', () => {
       expect(res.status, path).toBe(404)
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('route_not_found')
     }
-    expect(await (await app.request('http://172.17.0.1:41234/healthz')).json()).toEqual({ ok: true })
+    expect(await (await app.request('http://172.17.0.1:41234/healthz')).json()).toEqual({
+      ok: true,
+    })
     // Its own name is host.docker.internal: no Host check here, a token is required instead.
     expect((await app.request('http://host.docker.internal:41234/v1/plugins')).status).toBe(401)
   })
 
   it('says which dependency is not ready, and keeps the detail for the log', async () => {
     const warnings: unknown[] = []
-    const logger: Logger = { debug: () => {}, info: () => {}, error: () => {}, warn: (msg, fields) => warnings.push({ msg, ...fields }) }
+    const logger: Logger = {
+      debug: () => {},
+      info: () => {},
+      error: () => {},
+      warn: (msg, fields) => warnings.push({ msg, ...fields }),
+    }
     const { app } = setup({
       logger,
       ready: {
@@ -254,6 +303,12 @@ describe('surfaces and probes', () => {
       error: { code: 'not_ready', message: 'not ready: redis did not answer' },
     })
     expect(text).not.toMatch(/10\.9\.8\.7|ECONNREFUSED|admin/)
-    expect(warnings).toEqual([{ msg: 'not ready', dependency: 'redis', error: 'connect ECONNREFUSED 10.9.8.7:6380 (user admin)' }])
+    expect(warnings).toEqual([
+      {
+        msg: 'not ready',
+        dependency: 'redis',
+        error: 'connect ECONNREFUSED 10.9.8.7:6380 (user admin)',
+      },
+    ])
   })
 })

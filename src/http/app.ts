@@ -75,7 +75,13 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
     const p = principalOf(c)
     if (p.kind !== 'worker') return c.json({ kind: 'operator' })
     const status = await opts.service.status({ workerId: p.workerId })
-    return c.json({ kind: 'worker', workerId: p.workerId, tools: p.tools, parentId: status.parentId ?? null, agent: status.agent })
+    return c.json({
+      kind: 'worker',
+      workerId: p.workerId,
+      tools: p.tools,
+      parentId: status.parentId ?? null,
+      agent: status.agent,
+    })
   })
 
   const streams = new SseStreams(
@@ -87,7 +93,11 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   )
   const dispatcher =
     opts.dispatcher ??
-    new Dispatcher({ service: opts.service, logger, ...(opts.remote ? { forwarder: opts.remote } : {}) })
+    new Dispatcher({
+      service: opts.service,
+      logger,
+      ...(opts.remote ? { forwarder: opts.remote } : {}),
+    })
   registerCommandRoutes(app, catalog as readonly Command[], dispatcher, {
     maxBodyBytes: opts.maxBodyBytes ?? 4 * 1024 * 1024,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
@@ -108,11 +118,19 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
       if (r.status === 'fulfilled') return
       failed.push(names[i]!)
       // The detail (addresses, driver messages) goes to the log; callers learn only what failed.
-      logger.warn('not ready', { dependency: names[i], error: r.reason instanceof Error ? r.reason.message : String(r.reason) })
+      logger.warn('not ready', {
+        dependency: names[i],
+        error: r.reason instanceof Error ? r.reason.message : String(r.reason),
+      })
     })
-    const checks = Object.fromEntries(names.map((name) => [name, failed.includes(name) ? 'failed' : 'ok']))
+    const checks = Object.fromEntries(
+      names.map((name) => [name, failed.includes(name) ? 'failed' : 'ok']),
+    )
     if (failed.length === 0) return c.json({ ready: true, ...checks })
-    const error = new UnavailableError(`not ready: ${failed.join(', ')} did not answer`, 'not_ready')
+    const error = new UnavailableError(
+      `not ready: ${failed.join(', ')} did not answer`,
+      'not_ready',
+    )
     return errorResponse(c, error, { ready: false, ...checks })
   })
   const openapi = buildOpenApi(catalog as readonly Command[], { version: opts.version ?? '0.0.0' })

@@ -29,7 +29,11 @@ export const authenticate = (opts: AuthOptions): MiddlewareHandler<AppEnv> =>
     const bearer = header?.match(/^Bearer\s+(\S+)\s*$/i)?.[1]
     if (!bearer) {
       if (opts.apiToken || opts.required) {
-        throw new UnauthorizedError(header ? 'Authorization must be "Bearer <token>"' : 'missing Authorization: Bearer <token>')
+        throw new UnauthorizedError(
+          header
+            ? 'Authorization must be "Bearer <token>"'
+            : 'missing Authorization: Bearer <token>',
+        )
       }
       c.set('principal', { kind: 'operator' })
       return next()
@@ -43,11 +47,13 @@ export const authenticate = (opts: AuthOptions): MiddlewareHandler<AppEnv> =>
     try {
       await opts.service.get(claims.sub)
     } catch (err) {
-      if (err instanceof NotFoundError) throw new UnauthorizedError(`token of worker '${claims.sub}', which no longer exists`)
+      if (err instanceof NotFoundError)
+        throw new UnauthorizedError(`token of worker '${claims.sub}', which no longer exists`)
       throw err
     }
     c.set('principal', { kind: 'worker', workerId: claims.sub, tools: claims.tools })
     return next()
   }
 
-export const principalOf = (c: Context<AppEnv>): Principal => c.get('principal') ?? { kind: 'operator' }
+export const principalOf = (c: Context<AppEnv>): Principal =>
+  c.get('principal') ?? { kind: 'operator' }

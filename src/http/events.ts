@@ -20,7 +20,8 @@ export const registerEventRoute = (
 ) => {
   app.get('/v1/events', (c) => {
     // Events carry every worker's output: operators only.
-    if (principalOf(c).kind !== 'operator') throw new ForbiddenError('the event stream is for operators')
+    if (principalOf(c).kind !== 'operator')
+      throw new ForbiddenError('the event stream is for operators')
     const worker = c.req.query('worker')
     const types = c.req.query('type')?.split(',').filter(Boolean)
     return streams.respond(c, async (sse) => {

@@ -4,7 +4,10 @@ import type { Command } from '../core/catalog.ts'
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}')
 
 const schema = (s: z.ZodType, io: 'input' | 'output') =>
-  z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as Record<string, unknown>
+  z.toJSONSchema(s, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as Record<
+    string,
+    unknown
+  >
 
 const errorSchema = {
   type: 'object',
@@ -62,7 +65,12 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
     }
     const when = cmd.http.streamWhen
     if (when && 'query' in when) {
-      parameters.push({ name: when.query, in: 'query', schema: { type: 'string', enum: [when.value] }, description: when.description })
+      parameters.push({
+        name: when.query,
+        in: 'query',
+        schema: { type: 'string', enum: [when.value] },
+        description: when.description,
+      })
     }
     let requestBody: unknown
     if (cmd.http.body === 'config') {
@@ -70,20 +78,32 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       requestBody = { required: true, content: { 'application/json': { schema: field } } }
     } else if (cmd.http.body === 'json') {
       const inPath = new Set(Object.values(cmd.http.params ?? {}))
-      const props = Object.fromEntries(Object.entries(inputJson.properties ?? {}).filter(([k]) => !inPath.has(k)))
+      const props = Object.fromEntries(
+        Object.entries(inputJson.properties ?? {}).filter(([k]) => !inPath.has(k)),
+      )
       requestBody = {
         required: true,
         content: {
           'application/json': {
-            schema: { ...inputJson, properties: props, required: (inputJson.required ?? []).filter((r) => !inPath.has(r)) },
+            schema: {
+              ...inputJson,
+              properties: props,
+              required: (inputJson.required ?? []).filter((r) => !inPath.has(r)),
+            },
           },
         },
       }
     } else if (cmd.http.body === 'raw') {
-      requestBody = { required: true, content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } } }
+      requestBody = {
+        required: true,
+        content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
+      }
     }
-    const ok: Record<string, unknown> = { 'application/json': { schema: schema(cmd.output, 'output') } }
-    if (cmd.http.response === 'file') ok['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } }
+    const ok: Record<string, unknown> = {
+      'application/json': { schema: schema(cmd.output, 'output') },
+    }
+    if (cmd.http.response === 'file')
+      ok['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } }
     if (cmd.stream) ok['text/event-stream'] = { schema: { type: 'string' } }
     const err = { content: { 'application/json': { schema: errorSchema } } }
     paths[path] ??= {}
@@ -111,7 +131,8 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
   paths['/v1/whoami'] = {
     get: {
       operationId: 'whoami',
-      summary: 'The caller: operator, or a worker (id, tools, parent) when called with a worker token',
+      summary:
+        'The caller: operator, or a worker (id, tools, parent) when called with a worker token',
       responses: { '200': { description: 'OK' }, '401': { description: 'Unauthorized', ...err } },
     },
   }
@@ -120,11 +141,24 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       operationId: 'events',
       summary: 'Server-sent events: status, output, response, command_exit (operators only)',
       parameters: [
-        { name: 'worker', in: 'query', schema: { type: 'string' }, description: "one worker's events" },
-        { name: 'type', in: 'query', schema: { type: 'string' }, description: 'comma-separated event types' },
+        {
+          name: 'worker',
+          in: 'query',
+          schema: { type: 'string' },
+          description: "one worker's events",
+        },
+        {
+          name: 'type',
+          in: 'query',
+          schema: { type: 'string' },
+          description: 'comma-separated event types',
+        },
       ],
       responses: {
-        '200': { description: 'An SSE stream', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+        '200': {
+          description: 'An SSE stream',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
         '403': { description: 'Not an operator', ...err },
       },
     },
@@ -133,20 +167,32 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
     ['/healthz', 'The process answers'],
     ['/readyz', 'Docker (and Redis, when on) answer; 503 otherwise'],
   ] as const) {
-    paths[path] = { get: { operationId: path.slice(1), summary, security: [], responses: { '200': { description: 'OK' } } } }
+    paths[path] = {
+      get: {
+        operationId: path.slice(1),
+        summary,
+        security: [],
+        responses: { '200': { description: 'OK' } },
+      },
+    }
   }
   return {
     openapi: '3.0.3',
     components: {
       securitySchemes: {
-        bearer: { type: 'http', scheme: 'bearer', description: 'SPAWNER_API_TOKEN, or a worker token (ORCHESTRATOR_TOKEN)' },
+        bearer: {
+          type: 'http',
+          scheme: 'bearer',
+          description: 'SPAWNER_API_TOKEN, or a worker token (ORCHESTRATOR_TOKEN)',
+        },
       },
     },
     security: [{ bearer: [] }],
     info: {
       title: 'workers-spawner',
       version: info.version,
-      description: 'Run CLI coding agents in Docker containers; drive them over HTTP and Redis Streams.',
+      description:
+        'Run CLI coding agents in Docker containers; drive them over HTTP and Redis Streams.',
     },
     paths,
   }

@@ -13,7 +13,8 @@ describe('event streams shared between workers and operators', () => {
     app.get('/s/:who', (c) =>
       streams.respond(
         c,
-        (sse) => new Promise<void>((resolve) => sse.signal.addEventListener('abort', () => resolve())),
+        (sse) =>
+          new Promise<void>((resolve) => sse.signal.addEventListener('abort', () => resolve())),
         c.req.param('who') === 'operator' ? undefined : c.req.param('who'),
       ),
     )
@@ -30,11 +31,13 @@ describe('event streams shared between workers and operators', () => {
     const op = await open('operator')
     expect(op.status).toBe(200)
     await a[0]!.close()
-    await expect.poll(async () => {
-      const b = await open('w-b')
-      if (b.status === 200) await b.close()
-      return b.status
-    }).toBe(200)
+    await expect
+      .poll(async () => {
+        const b = await open('w-b')
+        if (b.status === 200) await b.close()
+        return b.status
+      })
+      .toBe(200)
     // Seven of a's, and the operator's.
     expect(streams.count).toBe(MAX_STREAMS_PER_WORKER)
   })

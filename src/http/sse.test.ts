@@ -66,12 +66,19 @@ afterEach(async () => {
 /** The app on a random loopback port, and the server side of every connection made to it. */
 const listen = async (opts: Partial<AppOptions> = {}) => {
   const runtime = new MemoryRuntime()
-  const service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {} })
+  const service = new WorkerService({
+    runtime,
+    plugins: () => registry,
+    baseImage: 'img',
+    hostEnv: {},
+  })
   const app = createApp({ service, logger, maxSseQueuedBytes: LIMIT, ...opts })
   const sockets: Socket[] = []
   let server!: ReturnType<typeof serve>
   const port = await new Promise<number>((resolve) => {
-    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port))
+    server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) =>
+      resolve(info.port),
+    )
   })
   server.on('connection', (socket: Socket) => sockets.push(socket))
   closers.push(
@@ -89,19 +96,28 @@ const listen = async (opts: Partial<AppOptions> = {}) => {
  * Opens `path` over a real socket and, once the answer's headers are in, reads nothing more:
  * the client's receive buffer fills, then the kernel's, then the server's queue.
  */
-const openStalled = (port: number, path: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}) =>
+const openStalled = (
+  port: number,
+  path: string,
+  init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+) =>
   new Promise<IncomingMessage>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers }, (res) => {
-      res.on('error', () => {})
-      resolve(res)
-    })
+    const req = request(
+      { host: '127.0.0.1', port, path, method: init.method ?? 'GET', headers: init.headers },
+      (res) => {
+        res.on('error', () => {})
+        resolve(res)
+      },
+    )
     req.on('error', reject)
     req.end(init.body)
   })
 
 /** Resolves when `socket` is closed. */
 const closed = (socket: Socket) =>
-  new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.once('close', () => resolve())))
+  new Promise<void>((resolve) =>
+    socket.destroyed ? resolve() : socket.once('close', () => resolve()),
+  )
 
 /**
  * Calls `step` until `done()` or FLOOD_CAP bytes were sent, yielding to I/O between calls;
@@ -140,7 +156,11 @@ describe('event streams', () => {
     let gone = false
     const socketClosed = closed(socket).then(() => (gone = true))
     const chunk = 'x'.repeat(CHUNK)
-    const { sent, most } = await flood(socket, () => feed.publish(outputEvent(chunk)), () => gone)
+    const { sent, most } = await flood(
+      socket,
+      () => feed.publish(outputEvent(chunk)),
+      () => gone,
+    )
     await socketClosed
     // The queue may pass the limit by one event (JSON adds a little) before the next is refused.
     expect(most).toBeLessThanOrEqual(LIMIT + 2 * (CHUNK + KiB) + 64 * KiB)
@@ -173,7 +193,9 @@ describe('event streams', () => {
     runtime.onExec = async (_id, req) => {
       execRequest = req
       started()
-      await new Promise<void>((resolve) => req.signal?.addEventListener('abort', () => resolve(), { once: true }))
+      await new Promise<void>((resolve) =>
+        req.signal?.addEventListener('abort', () => resolve(), { once: true }),
+      )
       aborted()
       return { exitCode: 130, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
     }
@@ -187,7 +209,11 @@ describe('event streams', () => {
     const socket = sockets.find((s) => !s.destroyed)!
     let gone = false
     const socketClosed = closed(socket).then(() => (gone = true))
-    const { most } = await flood(socket, () => execRequest!.onOutput!('stdout', chunk), () => gone)
+    const { most } = await flood(
+      socket,
+      () => execRequest!.onOutput!('stdout', chunk),
+      () => gone,
+    )
     await socketClosed
     await abortSeen
     expect(most).toBeLessThanOrEqual(LIMIT + 2 * (CHUNK + KiB) + 64 * KiB)

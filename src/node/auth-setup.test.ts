@@ -39,8 +39,10 @@ describe('tokenSecret', () => {
     const script = `import { tokenSecret } from ${JSON.stringify(module)}; process.stdout.write(tokenSecret({}, ${JSON.stringify(dir)}))`
     const run = () =>
       new Promise<string>((resolve, reject) => {
-        execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], (err, stdout) =>
-          err ? reject(err) : resolve(stdout),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', '--input-type=module', '-e', script],
+          (err, stdout) => (err ? reject(err) : resolve(stdout)),
         )
       })
     const keys = await Promise.all(Array.from({ length: 8 }, run))

@@ -42,7 +42,10 @@ export const tokenSecret = (
 
 /** The address of the Docker bridge on this host: where `host.docker.internal` points. */
 export const bridgeGateway = async (docker: Dockerode): Promise<string | undefined> => {
-  let info: { IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] }; Options?: Record<string, string> }
+  let info: {
+    IPAM?: { Config?: { Gateway?: string; Subnet?: string }[] }
+    Options?: Record<string, string>
+  }
   try {
     info = await docker.getNetwork('bridge').inspect()
   } catch {

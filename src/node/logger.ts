@@ -17,7 +17,13 @@ export const createJsonLogger = (opts: JsonLoggerOptions = {}): Logger => {
   const write = opts.write ?? ((line: string) => process.stdout.write(line + '\n'))
   const emit = (level: LogLevel, msg: string, fields?: object) => {
     if (ORDER[level] < min) return
-    const line = JSON.stringify({ level, time: new Date().toISOString(), msg, ...opts.base, ...fields })
+    const line = JSON.stringify({
+      level,
+      time: new Date().toISOString(),
+      msg,
+      ...opts.base,
+      ...fields,
+    })
     write(redactSecrets(line, opts.secrets?.() ?? []))
   }
   return {

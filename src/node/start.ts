@@ -23,7 +23,12 @@ import { readNodeSettings, type NodeSettings } from './settings.ts'
 import { WorkerSocket, defaultWorkerSocketDir } from './worker-socket.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
-import { redisSettingsSchema, startRedisAdapter, type RedisAdapter, type RedisSettings } from '../redis/index.ts'
+import {
+  redisSettingsSchema,
+  startRedisAdapter,
+  type RedisAdapter,
+  type RedisSettings,
+} from '../redis/index.ts'
 import { createSpawner, type AppExtras, type Spawner } from '../spawner.ts'
 import { parseEnv } from '../settings.ts'
 
@@ -98,7 +103,11 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
   } catch (err) {
     return fail((err as Error).message, err)
   }
-  const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+  const version = (
+    JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+      version: string
+    }
+  ).version
 
   let plugins: PluginHost | undefined
   // Every declared secret's value, so the logger can scrub it wherever it shows up.
@@ -122,7 +131,9 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
   // Isolated workers on host agents reach this core over the network through the agents' relays:
   // a call without a token must never be an operator's there.
   if (settings.HOST_AGENT_URL && !settings.SPAWNER_API_TOKEN) {
-    fail('refusing to start with HOST_AGENT_URL but no SPAWNER_API_TOKEN: set a token (16+ characters)')
+    fail(
+      'refusing to start with HOST_AGENT_URL but no SPAWNER_API_TOKEN: set a token (16+ characters)',
+    )
   }
   // Containers run on the local Docker Engine, or on host agents when HOST_AGENT_URL is set.
   let runtime: ContainerRuntime
@@ -142,8 +153,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       // Several agents: enough that one answers; the others are left out until they do.
       await remote.ping()
     } catch (err) {
-      if (err instanceof UnavailableError && err.code === 'host_agent_unauthorized') fail(err.message, err)
-      const reason = err instanceof UnavailableError ? err.message : `host agent at ${target}: ${String(err)}`
+      if (err instanceof UnavailableError && err.code === 'host_agent_unauthorized')
+        fail(err.message, err)
+      const reason =
+        err instanceof UnavailableError ? err.message : `host agent at ${target}: ${String(err)}`
       fail(`${reason}; start it (npm run host-agent) or fix HOST_AGENT_URL`, err)
     }
     runtime = remote
@@ -154,11 +167,20 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       // Quiet preflight: when Docker is missing, the one line below is all the operator sees.
       await new DockerRuntime({ docker, target }).ping()
     } catch (err) {
-      const reason = err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
+      const reason =
+        err instanceof UnavailableError ? err.message : `Docker Engine at ${target}: ${String(err)}`
       fail(`${reason}; start Docker or point DOCKER_HOST at it`, err)
     }
-    workerSocket = new WorkerSocket(settings.WORKER_SOCKET_DIR ?? defaultWorkerSocketDir(settings.SPAWNER_INSTANCE))
-    runtime = new DockerRuntime({ docker, target, logger, logRotation: logRotationOf(settings), workerApi: workerSocket })
+    workerSocket = new WorkerSocket(
+      settings.WORKER_SOCKET_DIR ?? defaultWorkerSocketDir(settings.SPAWNER_INSTANCE),
+    )
+    runtime = new DockerRuntime({
+      docker,
+      target,
+      logger,
+      logRotation: logRotationOf(settings),
+      workerApi: workerSocket,
+    })
   }
 
   registerPluginResolver()
@@ -185,7 +207,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     try {
       secret = tokenSecret(settings)
     } catch (err) {
-      fail(`cannot keep the token key in ~/.workers-spawner: ${(err as Error).message}; set SPAWNER_TOKEN_SECRET`, err)
+      fail(
+        `cannot keep the token key in ~/.workers-spawner: ${(err as Error).message}; set SPAWNER_TOKEN_SECRET`,
+        err,
+      )
     }
     let spawner: Spawner
     try {
@@ -234,9 +259,11 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       : {}
     const app = spawner.api(extras)
     // Isolated workers have no network: the worker API on a socket is their only way here.
-    const socketPath = await workerSocket?.listen(spawner.workerApi(extras).fetch).catch(
-      (err: Error) => fail(`cannot serve isolated workers: ${err.message} (WORKER_SOCKET_DIR)`, err),
-    )
+    const socketPath = await workerSocket
+      ?.listen(spawner.workerApi(extras).fetch)
+      .catch((err: Error) =>
+        fail(`cannot serve isolated workers: ${err.message} (WORKER_SOCKET_DIR)`, err),
+      )
     if (workerSocket) undo.push(() => workerSocket.close())
     if (socketPath) logger.info('listening for isolated workers', { socket: socketPath })
 
@@ -245,22 +272,35 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     // Only with Docker in this process: workers on host agents reach it through ORCHESTRATOR_URL.
     let workerServer: ReturnType<typeof serve> | undefined
     if (!settings.ORCHESTRATOR_URL && !docker) {
-      logger.warn('no ORCHESTRATOR_URL: workers on host agents cannot reach this service; set it to a URL they can reach')
+      logger.warn(
+        'no ORCHESTRATOR_URL: workers on host agents cannot reach this service; set it to a URL they can reach',
+      )
     }
     if (!settings.ORCHESTRATOR_URL && docker && isLoopback(settings.HOST)) {
       const gateway = await bridgeGateway(docker)
       if (gateway) {
         try {
-          const bound = await listen(spawner.workerApi(extras).fetch, settings.WORKER_PORT ?? 0, gateway)
+          const bound = await listen(
+            spawner.workerApi(extras).fetch,
+            settings.WORKER_PORT ?? 0,
+            gateway,
+          )
           workerServer = bound.server
           undo.push(() => closeServer(bound.server))
           tokens.url = `http://host.docker.internal:${bound.address.port}`
-          logger.info('listening for workers', { address: `${gateway}:${bound.address.port}`, url: tokens.url })
+          logger.info('listening for workers', {
+            address: `${gateway}:${bound.address.port}`,
+            url: tokens.url,
+          })
         } catch (err) {
-          logger.warn('no listener for workers; the orchestrator CLI will not reach this service', { error: (err as Error).message })
+          logger.warn('no listener for workers; the orchestrator CLI will not reach this service', {
+            error: (err as Error).message,
+          })
         }
       } else {
-        logger.warn('no Docker bridge found; set ORCHESTRATOR_URL so workers can reach this service')
+        logger.warn(
+          'no Docker bridge found; set ORCHESTRATOR_URL so workers can reach this service',
+        )
       }
     }
 
@@ -268,7 +308,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     try {
       bound = await listen(app.fetch, settings.PORT, settings.HOST)
     } catch (err) {
-      return fail(`cannot listen on ${settings.HOST}:${settings.PORT}: ${(err as Error).message}`, err)
+      return fail(
+        `cannot listen on ${settings.HOST}:${settings.PORT}: ${(err as Error).message}`,
+        err,
+      )
     }
     const { server, address } = bound
     const shown = address.address.includes(':') ? `[${address.address}]` : address.address

@@ -18,7 +18,9 @@ describe('WorkerSocket', () => {
     expect(existsSync(socket.dir)).toBe(true)
     const path = await socket.listen((req) => new Response(`seen ${new URL(req.url).pathname}`))
     expect(path).toBe(join(socket.dir, 'api.sock'))
-    expect(await (await unixFetch(path)('http://localhost/v1/whoami')).text()).toBe('seen /v1/whoami')
+    expect(await (await unixFetch(path)('http://localhost/v1/whoami')).text()).toBe(
+      'seen /v1/whoami',
+    )
     await expect(socket.listen(() => new Response())).rejects.toThrow(/already listening/)
   })
 })

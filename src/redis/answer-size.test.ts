@@ -7,11 +7,27 @@ const bytes = (s: string) => storedBytes(s) - 2
 
 describe('storedHead', () => {
   it('keeps the longest head that fits once JSON-encoded twice, for every kind of character', () => {
-    const alphabet = ['a', '"', '\\', '\n', '\u0001', '\u007f', 'é', '€', '😀', '\ud800', '\udc00', '\u2028']
+    const alphabet = [
+      'a',
+      '"',
+      '\\',
+      '\n',
+      '\u0001',
+      '\u007f',
+      'é',
+      '€',
+      '😀',
+      '\ud800',
+      '\udc00',
+      '\u2028',
+    ]
     let seed = 7
     const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31
     for (let n = 0; n < 300; n++) {
-      const s = Array.from({ length: 1 + Math.floor(random() * 40) }, () => alphabet[Math.floor(random() * alphabet.length)]).join('')
+      const s = Array.from(
+        { length: 1 + Math.floor(random() * 40) },
+        () => alphabet[Math.floor(random() * alphabet.length)],
+      ).join('')
       const budget = 4 + Math.floor(random() * bytes(s))
       const head = storedHead(s, budget)
       expect(s.startsWith(head)).toBe(true)
@@ -27,7 +43,13 @@ describe('storedHead', () => {
 })
 
 describe('fitAnswer', () => {
-  const output = { exitCode: 0, stdout: '\u0001'.repeat(50_000), stderr: 'e'.repeat(100), timedOut: false, durationMs: 1 }
+  const output = {
+    exitCode: 0,
+    stdout: '\u0001'.repeat(50_000),
+    stderr: 'e'.repeat(100),
+    timedOut: false,
+    durationMs: 1,
+  }
 
   it('cuts stdout and stderr of a command to fit and marks it truncated', () => {
     const fitted = fitAnswer({ ok: true, result: output }, 10_000, 'send_command')
@@ -47,9 +69,19 @@ describe('fitAnswer', () => {
   })
 
   it('refuses any other answer that is too large, saying how to ask for less', () => {
-    const file = { path: '/workspace/big', size: 30_000, encoding: 'base64', content: 'A'.repeat(40_000) }
+    const file = {
+      path: '/workspace/big',
+      size: 30_000,
+      encoding: 'base64',
+      content: 'A'.repeat(40_000),
+    }
     const fitted = fitAnswer({ ok: true, result: file }, 10_000, 'read_file')
-    expect(fitted).toMatchObject({ ok: false, error: { code: 'payload_too_large', kind: 'too_large' } })
-    expect(!fitted.ok && fitted.error.message).toMatch(/read_file answer is \d+ bytes.*smaller file/)
+    expect(fitted).toMatchObject({
+      ok: false,
+      error: { code: 'payload_too_large', kind: 'too_large' },
+    })
+    expect(!fitted.ok && fitted.error.message).toMatch(
+      /read_file answer is \d+ bytes.*smaller file/,
+    )
   })
 })

@@ -15,7 +15,8 @@ const isOutput = (r: unknown): r is Output =>
  * Bytes of `value` as the answer key holds it: the `result` field is JSON, and the key holds
  * the fields JSON-encoded once more. The response stream's copy is never larger.
  */
-export const storedBytes = (value: unknown) => Buffer.byteLength(JSON.stringify(JSON.stringify(value)))
+export const storedBytes = (value: unknown) =>
+  Buffer.byteLength(JSON.stringify(JSON.stringify(value)))
 
 /** Bytes a string takes inside a stored result: its stored size without the outer quotes. */
 const embeddedBytes = (s: string) => storedBytes(s) - 2

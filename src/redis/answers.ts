@@ -75,8 +75,14 @@ export class Answers {
     const fields = JSON.parse(stored) as string[]
     await this.redis
       .multi()
-      .xadd(req.replyTo ?? this.names.responses, 'MAXLEN', '~', this.s.REDIS_RESPONSES_MAXLEN, '*',
-        ...fields)
+      .xadd(
+        req.replyTo ?? this.names.responses,
+        'MAXLEN',
+        '~',
+        this.s.REDIS_RESPONSES_MAXLEN,
+        '*',
+        ...fields,
+      )
       .xack(stream, this.names.group, req.entryId)
       .exec()
   }

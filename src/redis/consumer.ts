@@ -66,7 +66,10 @@ export class RedisConsumer {
   private readonly s: RedisSettings
   private readonly me: string
   private readonly myStream: string
-  private readonly inFlight = new Map<string, { stream: string; id: string; requestId?: string; done: Promise<void> }>()
+  private readonly inFlight = new Map<
+    string,
+    { stream: string; id: string; requestId?: string; done: Promise<void> }
+  >()
   private readonly runningHere = new Set<string>()
   /** Per-worker queues: one worker's requests run in stream order, different workers at once. */
   private readonly lanes = new Map<string, Promise<void>>()
@@ -102,12 +105,25 @@ export class RedisConsumer {
     for (const stream of [this.names.commands, this.myStream]) await this.ensureGroup(stream)
     await this.heartbeat()
     const beat = Math.max(75, Math.min(5000, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 4)))
-    this.timers.push(setInterval(() => void this.keepAlive().catch((e) => this.warn('keep-alive failed', e)), beat))
-    this.timers.push(setInterval(() => void this.claimIdle().catch((e) => this.warn('claim failed', e)), Math.max(100, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 2))))
+    this.timers.push(
+      setInterval(
+        () => void this.keepAlive().catch((e) => this.warn('keep-alive failed', e)),
+        beat,
+      ),
+    )
+    this.timers.push(
+      setInterval(
+        () => void this.claimIdle().catch((e) => this.warn('claim failed', e)),
+        Math.max(100, Math.floor(this.s.REDIS_CLAIM_IDLE_MS / 2)),
+      ),
+    )
     // This instance's own stream is read by no one else: what it handled can go.
     const trim = () => trimHandled(this.redis, this.myStream, this.names.group)
     this.timers.push(
-      setInterval(() => void trim().catch((e) => this.warn('trim failed', e)), Math.max(1000, this.s.REDIS_CLAIM_IDLE_MS)),
+      setInterval(
+        () => void trim().catch((e) => this.warn('trim failed', e)),
+        Math.max(1000, this.s.REDIS_CLAIM_IDLE_MS),
+      ),
     )
     // Entries this consumer held before a restart come back first.
     await this.recoverOwn()
@@ -140,7 +156,10 @@ export class RedisConsumer {
     }
     const waiting = [...this.inFlight.values()].map((f) => f.done)
     const deadline = sleep(this.opts.shutdownMs ?? 25_000).then(() => 'timeout' as const)
-    const outcome = await Promise.race([Promise.allSettled(waiting).then(() => 'done' as const), deadline])
+    const outcome = await Promise.race([
+      Promise.allSettled(waiting).then(() => 'done' as const),
+      deadline,
+    ])
     if (outcome === 'timeout') {
       this.logger.warn('redis consumer released unfinished requests', { count: this.inFlight.size })
     }
@@ -173,8 +192,19 @@ export class RedisConsumer {
       let reply: ReadReply
       try {
         reply = (await this.reader.call(
-          'XREADGROUP', 'GROUP', this.names.group, this.me, 'COUNT', String(free),
-          'BLOCK', String(this.s.REDIS_BLOCK_MS), 'STREAMS', this.names.commands, this.myStream, '>', '>',
+          'XREADGROUP',
+          'GROUP',
+          this.names.group,
+          this.me,
+          'COUNT',
+          String(free),
+          'BLOCK',
+          String(this.s.REDIS_BLOCK_MS),
+          'STREAMS',
+          this.names.commands,
+          this.myStream,
+          '>',
+          '>',
         )) as ReadReply
       } catch (err) {
         if (this.stopped) break
@@ -203,7 +233,9 @@ export class RedisConsumer {
       done: Promise.resolve(),
     }
     if (parsed.ok) entry.requestId = parsed.request.requestId
-    const workerId = parsed.ok ? (parsed.request.payload as { workerId?: unknown }).workerId : undefined
+    const workerId = parsed.ok
+      ? (parsed.request.payload as { workerId?: unknown }).workerId
+      : undefined
     const lane = typeof workerId === 'string' ? workerId : undefined
     const before = (lane && this.lanes.get(lane)) || Promise.resolve()
     const work = before.then(() => this.handle(stream, parsed))
@@ -269,7 +301,13 @@ export class RedisConsumer {
     // The lease lives as long as answers do: if its holder dies, whoever takes over sees it
     // and answers `interrupted` instead of running the command a second time.
     const running = this.names.running(req.requestId)
-    const claimed = await this.redis.set(running, this.me, 'EX', this.s.REDIS_DEDUPE_TTL_SECONDS, 'NX')
+    const claimed = await this.redis.set(
+      running,
+      this.me,
+      'EX',
+      this.s.REDIS_DEDUPE_TTL_SECONDS,
+      'NX',
+    )
     if (claimed !== 'OK') return this.awaitOther(stream, req)
 
     this.runningHere.add(req.requestId)
@@ -323,7 +361,10 @@ export class RedisConsumer {
           `request '${req.requestId}' was running on instance '${holder}', which stopped before answering; ` +
             'it was not run again (it may or may not have taken effect)',
         )
-        this.logger.warn('request interrupted by a dead instance', { requestId: req.requestId, holder })
+        this.logger.warn('request interrupted by a dead instance', {
+          requestId: req.requestId,
+          holder,
+        })
         return this.answers.send(stream, req.entryId, req, { ok: false, error })
       }
       if (this.stopped) throw new SpawnerError('shutting_down', 'instance is shutting down')
@@ -353,9 +394,11 @@ export class RedisConsumer {
   private async keepAlive() {
     await this.heartbeat()
     const byStream = new Map<string, string[]>()
-    for (const f of this.inFlight.values()) byStream.set(f.stream, [...(byStream.get(f.stream) ?? []), f.id])
+    for (const f of this.inFlight.values())
+      byStream.set(f.stream, [...(byStream.get(f.stream) ?? []), f.id])
     const p = this.redis.pipeline()
-    for (const [stream, ids] of byStream) p.xclaim(stream, this.names.group, this.me, 0, ...ids, 'JUSTID')
+    for (const [stream, ids] of byStream)
+      p.xclaim(stream, this.names.group, this.me, 0, ...ids, 'JUSTID')
     await p.exec()
   }
 
@@ -368,7 +411,14 @@ export class RedisConsumer {
         const free = this.s.REDIS_CONCURRENCY - this.inFlight.size
         if (free <= 0) return
         const [next, entries] = (await this.redis.call(
-          'XAUTOCLAIM', stream, this.names.group, this.me, String(this.s.REDIS_CLAIM_IDLE_MS), cursor, 'COUNT', String(Math.min(free, 100)),
+          'XAUTOCLAIM',
+          stream,
+          this.names.group,
+          this.me,
+          String(this.s.REDIS_CLAIM_IDLE_MS),
+          cursor,
+          'COUNT',
+          String(Math.min(free, 100)),
         )) as AutoClaimReply
         cursor = next
         for (const entry of entries) await this.takeOver(stream, entry)
@@ -380,23 +430,42 @@ export class RedisConsumer {
   private async recoverOwn() {
     for (const stream of [this.names.commands, this.myStream]) {
       const reply = (await this.redis.call(
-        'XREADGROUP', 'GROUP', this.names.group, this.me, 'COUNT', '1000', 'STREAMS', stream, '0',
+        'XREADGROUP',
+        'GROUP',
+        this.names.group,
+        this.me,
+        'COUNT',
+        '1000',
+        'STREAMS',
+        stream,
+        '0',
       )) as ReadReply
-      for (const [, entries] of reply ?? []) for (const entry of entries) await this.takeOver(stream, entry)
+      for (const [, entries] of reply ?? [])
+        for (const entry of entries) await this.takeOver(stream, entry)
     }
   }
 
   private async takeOver(stream: string, [id, fields]: StreamEntry) {
     if (this.inFlight.has(`${stream} ${id}`)) return
-    const [pending] = (await this.redis.call('XPENDING', stream, this.names.group, id, id, '1')) as PendingReply
+    const [pending] = (await this.redis.call(
+      'XPENDING',
+      stream,
+      this.names.group,
+      id,
+      id,
+      '1',
+    )) as PendingReply
     const deliveries = pending?.[3] ?? 1
-    if (fields !== null && deliveries > this.s.REDIS_MAX_ATTEMPTS) return this.deadLetter(stream, id, fields, deliveries)
+    if (fields !== null && deliveries > this.s.REDIS_MAX_ATTEMPTS)
+      return this.deadLetter(stream, id, fields, deliveries)
     this.logger.info('request taken over', { stream, entryId: id, deliveries })
     this.dispatch(stream, id, fields)
   }
 
   private async deadLetter(stream: string, id: string, fields: string[], deliveries: number) {
-    const last = (await this.redis.get(this.answers.failureKey(stream, id))) ?? JSON.stringify({ code: 'unknown', message: 'no error recorded' })
+    const last =
+      (await this.redis.get(this.answers.failureKey(stream, id))) ??
+      JSON.stringify({ code: 'unknown', message: 'no error recorded' })
     const parsed = this.parse(id, fields)
     const error = new SpawnerError(
       'dead_lettered',
@@ -404,8 +473,20 @@ export class RedisConsumer {
     )
     this.logger.error('request dead-lettered', { stream, entryId: id, deliveries })
     await this.redis.xadd(
-      this.names.dead, 'MAXLEN', '~', this.s.REDIS_DEAD_MAXLEN, '*',
-      'stream', stream, 'entry_id', id, 'deliveries', String(deliveries), 'error', last, ...fields,
+      this.names.dead,
+      'MAXLEN',
+      '~',
+      this.s.REDIS_DEAD_MAXLEN,
+      '*',
+      'stream',
+      stream,
+      'entry_id',
+      id,
+      'deliveries',
+      String(deliveries),
+      'error',
+      last,
+      ...fields,
     )
     const meta = parsed.ok ? parsed.request : parsed
     await this.answers.send(stream, id, meta, { ok: false, error })

@@ -24,10 +24,13 @@ const samples: Record<string, Sample> = {
   list: { input: () => ({}) },
   status: { input: (workerId) => ({ workerId }) },
   send_command: { input: (workerId) => ({ workerId, prompt: 'echo hi' }) },
-  send_file: { input: (workerId) => ({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }) },
+  send_file: {
+    input: (workerId) => ({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }),
+  },
   read_file: {
     input: (workerId) => ({ workerId, path: '/workspace/a.txt' }),
-    prepare: (s, workerId) => s.sendFile({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }),
+    prepare: (s, workerId) =>
+      s.sendFile({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }),
   },
   logs: { input: (workerId) => ({ workerId, tail: 10 }) },
   pause: { input: (workerId) => ({ workerId }) },
@@ -60,7 +63,12 @@ describe('onEffect', () => {
         },
       })
       const registry = PluginRegistry.fromModules([{ name: 'shell', module: { default: shell } }])
-      const service = new WorkerService({ runtime, plugins: () => registry, baseImage: 'img', hostEnv: {} })
+      const service = new WorkerService({
+        runtime,
+        plugins: () => registry,
+        baseImage: 'img',
+        hostEnv: {},
+      })
       const { workerId } = await service.create({ config: service.parseConfig({ agent: 'shell' }) })
       const sample = samples[command.name]!
       await sample.prepare?.(service, workerId)

@@ -46,7 +46,10 @@ export const publishEvents = (
         return
       }
       if (gap > 0) {
-        opts.logger.warn('output events dropped while redis was behind', { dropped: gap, total: dropped })
+        opts.logger.warn('output events dropped while redis was behind', {
+          dropped: gap,
+          total: dropped,
+        })
         gap = 0
       }
     }
@@ -55,9 +58,23 @@ export const publishEvents = (
       .pipeline()
       .publish(`${names.events}:${event.workerId}`, json)
       .publish(names.events, json)
-      .xadd(names.eventLog, 'MAXLEN', '~', opts.maxLen, '*', 'type', event.type, 'worker_id', event.workerId, 'event', json)
+      .xadd(
+        names.eventLog,
+        'MAXLEN',
+        '~',
+        opts.maxLen,
+        '*',
+        'type',
+        event.type,
+        'worker_id',
+        event.workerId,
+        'event',
+        json,
+      )
       .exec()
-      .catch((err: unknown) => opts.logger.warn('event publish failed', { type: event.type, error: String(err) }))
+      .catch((err: unknown) =>
+        opts.logger.warn('event publish failed', { type: event.type, error: String(err) }),
+      )
       .finally(() => (pending -= bytes))
   })
   return { pendingBytes: () => pending, dropped: () => dropped, stop }
@@ -67,7 +84,13 @@ export const publishEvents = (
  * Records which instance owns each worker (`<owners>` hash) from the service's status events:
  * set when a worker starts running here, cleared when it is deleted.
  */
-export const trackOwnership = (bus: EventBus, redis: Redis, names: RedisNames, instance: string, logger: Logger) =>
+export const trackOwnership = (
+  bus: EventBus,
+  redis: Redis,
+  names: RedisNames,
+  instance: string,
+  logger: Logger,
+) =>
   bus.subscribe((event) => {
     if (event.type !== 'status') return
     const op =
@@ -76,7 +99,9 @@ export const trackOwnership = (bus: EventBus, redis: Redis, names: RedisNames, i
         : event.state === 'deleted'
           ? redis.hdel(names.owners, event.workerId)
           : undefined
-    op?.catch((err: unknown) => logger.warn('ownership update failed', { workerId: event.workerId, error: String(err) }))
+    op?.catch((err: unknown) =>
+      logger.warn('ownership update failed', { workerId: event.workerId, error: String(err) }),
+    )
   })
 
 /** Events of every instance, from Redis pub/sub: the source of `GET /v1/events` with Redis on. */

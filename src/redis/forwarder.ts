@@ -9,7 +9,11 @@ import { fieldsToRecord, requestFields, type Request } from './protocol.ts'
 import type { ReadReply } from './replies.ts'
 import type { RedisNames } from './settings.ts'
 
-type Waiter = { resolve: (fields: Record<string, string>) => void; reject: (err: Error) => void; timer: ReturnType<typeof setTimeout> }
+type Waiter = {
+  resolve: (fields: Record<string, string>) => void
+  reject: (err: Error) => void
+  timer: ReturnType<typeof setTimeout>
+}
 
 /**
  * Longest a relayed command's answer waits for the rest of its output. Output comes as events
@@ -62,7 +66,10 @@ export class RedisForwarder implements Forwarder {
   async ownerOf(workerId: string): Promise<{ instance: string; alive: boolean } | undefined> {
     const owner = await this.redis.hget(this.names.owners, workerId)
     if (!owner || owner === this.me) return undefined
-    return { instance: owner, alive: (await this.redis.exists(this.names.instanceAlive(owner))) === 1 }
+    return {
+      instance: owner,
+      alive: (await this.redis.exists(this.names.instanceAlive(owner))) === 1,
+    }
   }
 
   /** Records this instance as the owner of `workerId`. */
@@ -71,10 +78,16 @@ export class RedisForwarder implements Forwarder {
   }
 
   /** Runs `command` at `owner`; resolves with its result or throws its error. */
-  async call(owner: string, command: string, payload: unknown, opts: ForwardOptions): Promise<unknown> {
+  async call(
+    owner: string,
+    command: string,
+    payload: unknown,
+    opts: ForwardOptions,
+  ): Promise<unknown> {
     await (this.started ??= this.start())
     const requestId = `fwd-${this.me}-${randomBytes(8).toString('hex')}`
-    const output = opts.onOutput && this.feed ? this.relayOutput(requestId, opts.onOutput) : undefined
+    const output =
+      opts.onOutput && this.feed ? this.relayOutput(requestId, opts.onOutput) : undefined
     try {
       const answer = new Promise<Record<string, string>>((resolve, reject) => {
         const stop = () => {
@@ -83,13 +96,22 @@ export class RedisForwarder implements Forwarder {
         }
         const timer = setTimeout(() => {
           stop()
-          reject(new UnavailableError(`instance '${owner}' did not answer within ${opts.timeoutMs} ms`, 'owner_timeout'))
+          reject(
+            new UnavailableError(
+              `instance '${owner}' did not answer within ${opts.timeoutMs} ms`,
+              'owner_timeout',
+            ),
+          )
         }, opts.timeoutMs)
         this.waiting.set(requestId, { resolve, reject, timer })
-        opts.signal?.addEventListener('abort', () => {
-          stop()
-          reject(new SpawnerError('cancelled', 'the caller stopped waiting'))
-        }, { once: true })
+        opts.signal?.addEventListener(
+          'abort',
+          () => {
+            stop()
+            reject(new SpawnerError('cancelled', 'the caller stopped waiting'))
+          },
+          { once: true },
+        )
       })
       await this.redis.xadd(
         this.names.instanceCommands(owner),
@@ -116,7 +138,11 @@ export class RedisForwarder implements Forwarder {
    * Hands a request read from `from` to `owner` as it is (request_id, reply_to, caller) and acks
    * it, in one transaction: the owner answers it.
    */
-  async handOff(owner: string, req: Request, from: { stream: string; group: string }): Promise<void> {
+  async handOff(
+    owner: string,
+    req: Request,
+    from: { stream: string; group: string },
+  ): Promise<void> {
     await this.redis
       .multi()
       .xadd(
@@ -170,7 +196,13 @@ export class RedisForwarder implements Forwarder {
 
   /** Starts reading after the last answer already there, so none of ours can be missed. */
   private async start() {
-    const [last] = (await this.redis.xrevrange(this.names.instanceResponses(this.me), '+', '-', 'COUNT', 1)) as [string, string[]][]
+    const [last] = (await this.redis.xrevrange(
+      this.names.instanceResponses(this.me),
+      '+',
+      '-',
+      'COUNT',
+      1,
+    )) as [string, string[]][]
     this.cursor = last?.[0] ?? '0-0'
     if (this.stopped) throw new UnavailableError('instance is shutting down', 'shutting_down')
     // A blocking reader gets its own connection.
@@ -185,7 +217,14 @@ export class RedisForwarder implements Forwarder {
     while (!this.stopped) {
       let reply: ReadReply
       try {
-        reply = (await reader.call('XREAD', 'BLOCK', '1000', 'STREAMS', stream, this.cursor)) as ReadReply
+        reply = (await reader.call(
+          'XREAD',
+          'BLOCK',
+          '1000',
+          'STREAMS',
+          stream,
+          this.cursor,
+        )) as ReadReply
       } catch (err) {
         if (this.stopped) return
         this.logger.warn('forwarded answers: read failed', { error: String(err) })

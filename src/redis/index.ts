@@ -35,7 +35,10 @@ export const startRedisAdapter = async (opts: {
   logger: Logger
   shutdownMs?: number
 }): Promise<RedisAdapter> => {
-  const redis = new Redis(opts.settings.REDIS_URL, { maxRetriesPerRequest: null, lazyConnect: true })
+  const redis = new Redis(opts.settings.REDIS_URL, {
+    maxRetriesPerRequest: null,
+    lazyConnect: true,
+  })
   // Connection trouble is logged once per kind; ioredis reconnects by itself.
   let lastError = ''
   redis.on('error', (err: Error) => {

@@ -44,7 +44,8 @@ export const parseEntry = (
   refuseReplyTo: (stream: string) => string | undefined = () => undefined,
 ): Parsed => {
   const f = toRecord(fields)
-  const requestId = f.request_id !== undefined && REQUEST_ID.test(f.request_id) ? f.request_id : undefined
+  const requestId =
+    f.request_id !== undefined && REQUEST_ID.test(f.request_id) ? f.request_id : undefined
   const wellFormed = f.reply_to && f.reply_to.length <= 512 ? f.reply_to : undefined
   const refusal = wellFormed === undefined ? undefined : refuseReplyTo(wellFormed)
   const replyTo = refusal === undefined ? wellFormed : undefined
@@ -56,13 +57,21 @@ export const parseEntry = (
     ...(replyTo ? { replyTo } : {}),
   })
   if (f.request_id === undefined) return fail(field('request_id', 'required'))
-  if (!requestId) return fail(field('request_id', 'must be 1–200 printable characters without spaces'))
-  if (f.reply_to !== undefined && !wellFormed) return fail(field('reply_to', 'must be a stream name of at most 512 characters'))
+  if (!requestId)
+    return fail(field('request_id', 'must be 1–200 printable characters without spaces'))
+  if (f.reply_to !== undefined && !wellFormed)
+    return fail(field('reply_to', 'must be a stream name of at most 512 characters'))
   if (refusal !== undefined) return fail(field('reply_to', refusal))
-  if (f.caller !== undefined && !WORKER_ID.test(f.caller)) return fail(field('caller', 'must be a worker id'))
+  if (f.caller !== undefined && !WORKER_ID.test(f.caller))
+    return fail(field('caller', 'must be a worker id'))
   if (f.command === undefined) return fail(field('command', 'required'))
   const command = findCommand(f.command)
-  if (!command) return fail(new BadRequestError(`command: unknown command '${f.command.slice(0, 100)}'`, [{ path: 'command', message: 'unknown command' }]))
+  if (!command)
+    return fail(
+      new BadRequestError(`command: unknown command '${f.command.slice(0, 100)}'`, [
+        { path: 'command', message: 'unknown command' },
+      ]),
+    )
   const raw = f.payload ?? '{}'
   if (new TextEncoder().encode(raw).length > maxPayloadBytes) {
     return fail(new PayloadTooLargeError(`payload: larger than ${maxPayloadBytes} bytes`))
@@ -120,7 +129,14 @@ export const requestFields = (r: {
   forwardedBy?: string
   caller?: string
 }): string[] => {
-  const fields = ['request_id', r.requestId, 'command', r.command, 'payload', JSON.stringify(r.payload)]
+  const fields = [
+    'request_id',
+    r.requestId,
+    'command',
+    r.command,
+    'payload',
+    JSON.stringify(r.payload),
+  ]
   if (r.replyTo) fields.push('reply_to', r.replyTo)
   if (r.forwardedBy) fields.push('forwarded_by', r.forwardedBy)
   if (r.caller) fields.push('caller', r.caller)

@@ -2,11 +2,21 @@ import { describe, expect, it } from 'vitest'
 import { redisNames, replyToRefusal } from './settings.ts'
 
 describe('replyToRefusal', () => {
-  const names = redisNames({ REDIS_PREFIX: 'cli-agent', REDIS_COMMANDS_STREAM: 'jobs', REDIS_DEAD_STREAM: 'graveyard' })
+  const names = redisNames({
+    REDIS_PREFIX: 'cli-agent',
+    REDIS_COMMANDS_STREAM: 'jobs',
+    REDIS_DEAD_STREAM: 'graveyard',
+  })
   const allowed = (s: string) => replyToRefusal(names, s) === undefined
 
   it("allows the responses stream, the instances' answer streams and the producer's own", () => {
-    for (const s of ['cli-agent:responses', 'cli-agent:responses:instance:a', 'my-app:answers', 'cli-agent-x', 'answers']) {
+    for (const s of [
+      'cli-agent:responses',
+      'cli-agent:responses:instance:a',
+      'my-app:answers',
+      'cli-agent-x',
+      'answers',
+    ]) {
       expect({ s, allowed: allowed(s) }).toEqual({ s, allowed: true })
     }
   })

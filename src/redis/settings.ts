@@ -66,7 +66,9 @@ export interface RedisNames {
   instanceResponses: (instance: string) => string
 }
 
-export const redisNames = (s: Pick<RedisSettings, 'REDIS_PREFIX'> & Partial<RedisSettings>): RedisNames => {
+export const redisNames = (
+  s: Pick<RedisSettings, 'REDIS_PREFIX'> & Partial<RedisSettings>,
+): RedisNames => {
   const p = s.REDIS_PREFIX
   return {
     prefix: p,
@@ -96,7 +98,11 @@ export const replyToRefusal = (names: RedisNames, stream: string): string | unde
   const isForwarded = stream.startsWith(forwarded) && stream.length > forwarded.length
   if (stream === names.responses || isForwarded) return undefined
   const own = [names.commands, names.eventLog, names.dead, names.owners]
-  if (own.includes(stream) || stream.startsWith(`${names.dead}:`) || stream.startsWith(`${names.prefix}:`)) {
+  if (
+    own.includes(stream) ||
+    stream.startsWith(`${names.dead}:`) ||
+    stream.startsWith(`${names.prefix}:`)
+  ) {
     return (
       `'${stream}' is one of the service's own streams or keys; answers go to '${names.responses}' ` +
       `or to a stream of your own outside '${names.prefix}:'`

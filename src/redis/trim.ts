@@ -12,11 +12,17 @@ type GroupsReply = (string | number | null)[][]
 export const trimHandled = async (redis: Redis, stream: string, group: string): Promise<void> => {
   const groups = (await redis.call('XINFO', 'GROUPS', stream)) as GroupsReply
   const info = groups
-    .map((flat) => Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[String(v), flat[i + 1]]]))))
+    .map((flat) =>
+      Object.fromEntries(flat.flatMap((v, i) => (i % 2 ? [] : [[String(v), flat[i + 1]]]))),
+    )
     .find((g) => g.name === group)
   const lastRead = info?.['last-delivered-id']
   if (typeof lastRead !== 'string' || lastRead === '0-0') return
-  const [count, oldest] = (await redis.xpending(stream, group)) as [number, string | null, ...unknown[]]
+  const [count, oldest] = (await redis.xpending(stream, group)) as [
+    number,
+    string | null,
+    ...unknown[],
+  ]
   const floor = count > 0 && oldest ? oldest : lastRead
   await redis.xtrim(stream, 'MINID', '~', floor)
 }

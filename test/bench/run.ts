@@ -86,18 +86,31 @@ const main = async () => {
     const made: string[] = []
     for (let i = 0; i < CREATES; i++) {
       let id = ''
-      ours.push(await time(async () => {
-        id = String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })).workerId)
-      }))
+      ours.push(
+        await time(async () => {
+          id = String(
+            (await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })).workerId,
+          )
+        }),
+      )
       made.push(id)
       let cid = ''
-      cli.push(await time(async () => {
-        cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
-      }))
+      cli.push(
+        await time(async () => {
+          cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
+        }),
+      )
       await docker('rm', '-f', cid)
       await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
     }
-    rows.push(compare('create-to-ready (HTTP POST /v1/workers vs docker run -d --network none)', ours, cli, 'docker run -d'))
+    rows.push(
+      compare(
+        'create-to-ready (HTTP POST /v1/workers vs docker run -d --network none)',
+        ours,
+        cli,
+        'docker run -d',
+      ),
+    )
 
     // Warm pool: every create is a hit (the pool is refilled before the next one). A second
     // service, as `WARM_POOLS=shell=2 npm start` runs it.
@@ -108,32 +121,61 @@ const main = async () => {
     try {
       for (let i = 0; i < CREATES; i++) {
         const until = Date.now() + 60_000
-        while (pools.sizes().shell! < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
+        while (pools.sizes().shell! < 2 && Date.now() < until)
+          await new Promise((r) => setTimeout(r, 20))
         let id = ''
-        poolOurs.push(await time(async () => {
-          id = String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } }, pooled.url)).workerId)
-        }))
+        poolOurs.push(
+          await time(async () => {
+            id = String(
+              (await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } }, pooled.url))
+                .workerId,
+            )
+          }),
+        )
         let cid = ''
-        poolCli.push(await time(async () => {
-          cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
-        }))
+        poolCli.push(
+          await time(async () => {
+            cid = await docker('run', '-d', '--network', 'none', '--label', LABEL, IMAGE)
+          }),
+        )
         await docker('rm', '-f', cid)
         await fetch(`${pooled.url}/v1/workers/${id}`, { method: 'DELETE' })
       }
     } finally {
       await pooled.close()
-      const left = await docker('ps', '-aq', '--filter', `label=workers-spawner.instance=bench-pool-${suffix}`)
+      const left = await docker(
+        'ps',
+        '-aq',
+        '--filter',
+        `label=workers-spawner.instance=bench-pool-${suffix}`,
+      )
       if (left) await run('docker', ['rm', '-f', ...left.split('\n')])
     }
-    rows.push(compare('create-to-ready from a warm pool (HTTP vs docker run -d --network none)', poolOurs, poolCli, 'docker run -d'))
+    rows.push(
+      compare(
+        'create-to-ready from a warm pool (HTTP vs docker run -d --network none)',
+        poolOurs,
+        poolCli,
+        'docker run -d',
+      ),
+    )
 
     const execOurs: number[] = []
     const execCli: number[] = []
     for (let i = 0; i < COMMANDS; i++) {
-      execOurs.push(await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })))
+      execOurs.push(
+        await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })),
+      )
       execCli.push(await time(() => docker('exec', warmCli, 'true')))
     }
-    rows.push(compare('command round trip (send_command true vs docker exec true)', execOurs, execCli, 'docker exec'))
+    rows.push(
+      compare(
+        'command round trip (send_command true vs docker exec true)',
+        execOurs,
+        execCli,
+        'docker exec',
+      ),
+    )
 
     // Redis: the same service's Redis adapter, against its HTTP API in the same run.
     const adapter = node.redis!
@@ -143,7 +185,14 @@ const main = async () => {
     let cursor = '0-0'
     const waitAnswer = async (requestId: string) => {
       for (;;) {
-        const reply = (await reader.call('XREAD', 'BLOCK', '5000', 'STREAMS', names.responses, cursor)) as [string, [string, string[]][]][] | null
+        const reply = (await reader.call(
+          'XREAD',
+          'BLOCK',
+          '5000',
+          'STREAMS',
+          names.responses,
+          cursor,
+        )) as [string, [string, string[]][]][] | null
         for (const [, entries] of reply ?? []) {
           for (const [id, f] of entries) {
             cursor = id
@@ -158,34 +207,73 @@ const main = async () => {
       const viaRedis: number[] = []
       const viaHttp: number[] = []
       for (let i = 0; i < COMMANDS; i++) {
-        viaRedis.push(await time(async () => {
-          const requestId = `b-${i}`
-          await producer.xadd(names.commands, '*', 'request_id', requestId, 'command', 'send_command', 'payload', JSON.stringify({ workerId: warm.workerId, argv: ['true'] }))
-          await waitAnswer(requestId)
-        }))
-        viaHttp.push(await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })))
+        viaRedis.push(
+          await time(async () => {
+            const requestId = `b-${i}`
+            await producer.xadd(
+              names.commands,
+              '*',
+              'request_id',
+              requestId,
+              'command',
+              'send_command',
+              'payload',
+              JSON.stringify({ workerId: warm.workerId, argv: ['true'] }),
+            )
+            await waitAnswer(requestId)
+          }),
+        )
+        viaHttp.push(
+          await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })),
+        )
       }
       rows.push(compare('send_command true round trip (Redis vs HTTP)', viaRedis, viaHttp, 'HTTP'))
-      redisExtra.push(`  Redis − HTTP median: ${(median(viaRedis) - median(viaHttp)).toFixed(1)} ms (target ≤ +5 ms)`)
+      redisExtra.push(
+        `  Redis − HTTP median: ${(median(viaRedis) - median(viaHttp)).toFixed(1)} ms (target ≤ +5 ms)`,
+      )
 
       // status throughput through Redis with many workers.
       const workers: string[] = []
       for (let i = 0; i < STATUS_WORKERS; i++) {
-        workers.push(String((await post('/v1/workers', { agent: 'shell', labels: { bench: '1' }, resources: { memoryMb: 128 } })).workerId))
+        workers.push(
+          String(
+            (
+              await post('/v1/workers', {
+                agent: 'shell',
+                labels: { bench: '1' },
+                resources: { memoryMb: 128 },
+              })
+            ).workerId,
+          ),
+        )
       }
       const before = await producer.xlen(names.responses)
       const t0 = performance.now()
       for (let i = 0; i < STATUS_REQUESTS; i += 500) {
         const p = producer.pipeline()
         for (let j = i; j < Math.min(i + 500, STATUS_REQUESTS); j++) {
-          p.xadd(names.commands, '*', 'request_id', `s-${j}`, 'command', 'status', 'payload', JSON.stringify({ workerId: workers[j % workers.length] }))
+          p.xadd(
+            names.commands,
+            '*',
+            'request_id',
+            `s-${j}`,
+            'command',
+            'status',
+            'payload',
+            JSON.stringify({ workerId: workers[j % workers.length] }),
+          )
         }
         await p.exec()
       }
-      while ((await producer.xlen(names.responses)) - before < STATUS_REQUESTS) await new Promise((r) => setTimeout(r, 5))
+      while ((await producer.xlen(names.responses)) - before < STATUS_REQUESTS)
+        await new Promise((r) => setTimeout(r, 5))
       const seconds = (performance.now() - t0) / 1000
-      const failures = (await producer.xrange(names.responses, '-', '+')).filter(([, f]) => f[f.indexOf('ok') + 1] === '0').length
-      redisExtra.push(`status through Redis, ${STATUS_WORKERS} workers, ${STATUS_REQUESTS} requests: ${(STATUS_REQUESTS / seconds).toFixed(0)} requests/s (${failures} errors; target ≥ 2,000/s)`)
+      const failures = (await producer.xrange(names.responses, '-', '+')).filter(
+        ([, f]) => f[f.indexOf('ok') + 1] === '0',
+      ).length
+      redisExtra.push(
+        `status through Redis, ${STATUS_WORKERS} workers, ${STATUS_REQUESTS} requests: ${(STATUS_REQUESTS / seconds).toFixed(0)} requests/s (${failures} errors; target ≥ 2,000/s)`,
+      )
       for (const id of workers) await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
     } finally {
       producer.disconnect()
@@ -210,11 +298,15 @@ const main = async () => {
   }
 
   const engine = await docker('version', '--format', '{{.Server.Version}}')
-  console.log(`\nworkers-spawner bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Docker ${engine}, Node ${process.version}, image ${IMAGE}\n`)
+  console.log(
+    `\nworkers-spawner bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Docker ${engine}, Node ${process.version}, image ${IMAGE}\n`,
+  )
   for (const r of rows) {
     console.log(r.name)
     console.log(`  ours      median ${fmt(r.ours.median)}  p95 ${fmt(r.ours.p95)}  (n=${r.n})`)
-    console.log(`  ${r.baseline.name.padEnd(9)} median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`)
+    console.log(
+      `  ${r.baseline.name.padEnd(9)} median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`,
+    )
     console.log(`  ratio     median ${r.ratioMedian.toFixed(2)}×  p95 ${r.ratioP95.toFixed(2)}×\n`)
   }
   for (const line of redisExtra) console.log(line)

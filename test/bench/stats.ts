@@ -10,7 +10,12 @@ export const median = (samples: readonly number[]) => percentile(samples, 50)
 export const fmt = (ms: number) => `${ms.toFixed(1)} ms`
 
 /** One row: median and p95 of ours and of the baseline, and their ratios. */
-export const compare = (name: string, ours: readonly number[], baseline: readonly number[], baselineName: string) => ({
+export const compare = (
+  name: string,
+  ours: readonly number[],
+  baseline: readonly number[],
+  baselineName: string,
+) => ({
   name,
   n: ours.length,
   ours: { median: median(ours), p95: percentile(ours, 95) },

@@ -32,7 +32,9 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
   const docker = new Dockerode()
   // Isolated workers (the default) mount a worker API socket directory, as under `npm start`.
   const socketDir = mkdtempSync(join(tmpdir(), 'ws-fuzz-sock-'))
-  const { runtime, close } = await startTestRuntime(docker, undefined, { workerApi: new WorkerSocket(socketDir) })
+  const { runtime, close } = await startTestRuntime(docker, undefined, {
+    workerApi: new WorkerSocket(socketDir),
+  })
   const registry = await registryWith()
   const signer = new TokenSigner(TOKEN_SECRET)
   const service = new WorkerService({

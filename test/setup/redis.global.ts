@@ -7,7 +7,11 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 /** Fails the run, with what to start, when Redis (or Docker) is missing. */
 export default async function setup() {
   await dockerSetup()
-  const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const redis = new Redis(REDIS_URL, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   try {
     await redis.connect()
     await redis.ping()

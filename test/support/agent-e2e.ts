@@ -35,7 +35,12 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       h = await startHarness()
       http = api(h.app)
       const settings = testSettings()
-      adapter = await startRedisAdapter({ settings, service: h.service, instance: `e2e-${agent}`, logger: h.logger })
+      adapter = await startRedisAdapter({
+        settings,
+        service: h.service,
+        instance: `e2e-${agent}`,
+        logger: h.logger,
+      })
       producer = new Producer(settings)
     }, 900_000)
     afterAll(async () => {
@@ -57,7 +62,10 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
     const checkHistory = () => {
       const second = stub.requestsWith('What is 1 + 2?')
       expect(second.length, 'the second prompt reached the stub').toBeGreaterThan(0)
-      expect(second.some((r) => r.text.includes('What is 5 + 7?')), 'the first turn is in the history').toBe(true)
+      expect(
+        second.some((r) => r.text.includes('What is 5 + 7?')),
+        'the first turn is in the history',
+      ).toBe(true)
     }
 
     it('over HTTP: answers, continues the conversation, sums usage', async () => {
@@ -65,12 +73,19 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       expect(created.status, created.text).toBe(201)
       const id = created.json.workerId as string
       stub.requests.length = 0
-      const first = await http.post(`/v1/workers/${id}/commands`, { prompt: 'What is 5 + 7?', timeoutMs })
+      const first = await http.post(`/v1/workers/${id}/commands`, {
+        prompt: 'What is 5 + 7?',
+        timeoutMs,
+      })
       expect(first.status, first.text).toBe(200)
       expect(first.json.reply?.text, JSON.stringify(first.json).slice(0, 2000)).toBe('12')
       const sessionId = first.json.reply.sessionId as string
       expect(sessionId).toBeTruthy()
-      const second = await http.post(`/v1/workers/${id}/commands`, { prompt: 'What is 1 + 2?', sessionId, timeoutMs })
+      const second = await http.post(`/v1/workers/${id}/commands`, {
+        prompt: 'What is 1 + 2?',
+        sessionId,
+        timeoutMs,
+      })
       expect(second.json.reply?.text, JSON.stringify(second.json).slice(0, 2000)).toBe('3')
       checkHistory()
       const status = await http.get(`/v1/workers/${id}`)
@@ -88,7 +103,9 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
         body: JSON.stringify({ prompt: 'What is 20 + 22?', timeoutMs }),
       })
       const text = await res.text()
-      const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map((m) => [m[1], JSON.parse(m[2]!)] as const)
+      const events = [...text.matchAll(/event: (\w+)\ndata: (.*)\n/g)].map(
+        (m) => [m[1], JSON.parse(m[2]!)] as const,
+      )
       expect(events.filter(([e]) => e === 'output').length).toBeGreaterThan(0)
       const result = events.find(([e]) => e === 'result')?.[1]
       expect(result?.reply?.text, text.slice(0, 2000)).toBe('42')
@@ -98,7 +115,11 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
     it('over Redis: answers and continues the conversation', async () => {
       const { workerId } = await producer.call('create', { config: config() })
       stub.requests.length = 0
-      const first = await producer.call('send_command', { workerId, prompt: 'What is 5 + 7?', timeoutMs })
+      const first = await producer.call('send_command', {
+        workerId,
+        prompt: 'What is 5 + 7?',
+        timeoutMs,
+      })
       expect(first.reply?.text).toBe('12')
       const second = await producer.call('send_command', {
         workerId,

@@ -22,7 +22,8 @@ export const PLUGINS_DIR = fileURLToPath(new URL('../../plugins', import.meta.ur
 /** The project's plugins plus extra ones made by a test. */
 export const registryWith = async (...extra: Plugin[]): Promise<PluginRegistry> => {
   const base = await loadPlugins(PLUGINS_DIR)
-  if (base.errors.length > 0) throw new Error(`plugins failed to load: ${JSON.stringify(base.errors)}`)
+  if (base.errors.length > 0)
+    throw new Error(`plugins failed to load: ${JSON.stringify(base.errors)}`)
   return PluginRegistry.fromModules(
     [...base.ordered, ...extra].map((p) => ({ name: p.name, module: { default: p } })),
   )
@@ -46,11 +47,15 @@ export const startTestRuntime = async (
   opts: Omit<DockerRuntimeOptions, 'docker' | 'logger'> = {},
 ): Promise<TestRuntime> => {
   const kind = process.env.TEST_RUNTIME ?? 'docker'
-  if (kind === 'docker') return { runtime: new DockerRuntime({ ...opts, docker, logger }), close: async () => {} }
+  if (kind === 'docker')
+    return { runtime: new DockerRuntime({ ...opts, docker, logger }), close: async () => {} }
   if (kind !== 'remote') throw new Error(`TEST_RUNTIME must be docker or remote, not '${kind}'`)
   const dir = mkdtempSync(join(tmpdir(), 'ws-relays-'))
   const relays = new WorkerApiRelays(dir, logger)
-  const agent = await startLocalAgent(new DockerRuntime({ ...opts, docker, logger, workerApi: relays }), logger)
+  const agent = await startLocalAgent(
+    new DockerRuntime({ ...opts, docker, logger, workerApi: relays }),
+    logger,
+  )
   return {
     runtime: agent.runtime,
     close: async () => {
@@ -79,11 +84,16 @@ export interface Harness {
  * A real service (real Docker, real plugins) behind the real HTTP app, without a port; with
  * `TEST_RUNTIME=remote` it reaches Docker through a host agent (see `startTestRuntime`).
  */
-export const startHarness = async (opts: { registry?: PluginRegistry; maxFileBytes?: number; maxBodyBytes?: number } = {}): Promise<Harness> => {
+export const startHarness = async (
+  opts: { registry?: PluginRegistry; maxFileBytes?: number; maxBodyBytes?: number } = {},
+): Promise<Harness> => {
   const docker = new Dockerode()
   // TEST_LOG=debug shows what the service does while a test runs.
   const logger = process.env.TEST_LOG
-    ? createJsonLogger({ level: process.env.TEST_LOG as 'debug', write: (l) => process.stderr.write(l + '\n') })
+    ? createJsonLogger({
+        level: process.env.TEST_LOG as 'debug',
+        write: (l) => process.stderr.write(l + '\n'),
+      })
     : noopLogger
   const { runtime, close } = await startTestRuntime(docker, logger)
   const registry = opts.registry ?? (await registryWith())
@@ -114,7 +124,10 @@ export const startHarness = async (opts: { registry?: PluginRegistry; maxFileByt
     containers,
     async cleanup() {
       for (const c of await containers()) {
-        await docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)
+        await docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined)
       }
       await close()
     },
@@ -123,7 +136,12 @@ export const startHarness = async (opts: { registry?: PluginRegistry; maxFileByt
 
 /** JSON request helpers over `app.request`. */
 export const api = (app: Harness['app']) => {
-  const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const call = async (
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) => {
     const init: RequestInit = { method, headers: { ...headers } }
     if (body !== undefined) {
       init.body = JSON.stringify(body)

@@ -95,5 +95,7 @@ export const startLocalAgent = async (
 export type AgentProcess = NodeProcess
 
 /** Starts `src/host-agent.ts` (what `npm run host-agent` runs) and waits until it listens. */
-export const startAgentProcess = async (env: Record<string, string>, timeoutMs = 30_000): Promise<AgentProcess> =>
-  startNodeProcess(ENTRY, env, timeoutMs)
+export const startAgentProcess = async (
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<AgentProcess> => startNodeProcess(ENTRY, env, timeoutMs)

@@ -33,7 +33,10 @@ export const startNodeProcess = async (
   let buffer = ''
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
   const listening = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${entry} did not start in ${timeoutMs} ms: ${stderr}`)), timeoutMs)
+    const timer = setTimeout(
+      () => reject(new Error(`${entry} did not start in ${timeoutMs} ms: ${stderr}`)),
+      timeoutMs,
+    )
     child.once('exit', (code) => {
       clearTimeout(timer)
       reject(new Error(`${entry} exited with ${code}: ${stderr}`))
@@ -80,7 +83,10 @@ export interface SpawnerProcess extends NodeProcess {
  * Its worker API socket goes to a temporary directory per instance (not the home directory),
  * removed when the process is killed.
  */
-export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_000): Promise<SpawnerProcess> => {
+export const startSpawner = async (
+  env: Record<string, string>,
+  timeoutMs = 30_000,
+): Promise<SpawnerProcess> => {
   const socketDir = join(tmpdir(), `ws-run-${env.SPAWNER_INSTANCE ?? process.pid}`)
   const p = await startNodeProcess(
     SPAWNER,
@@ -91,7 +97,8 @@ export const startSpawner = async (env: Record<string, string>, timeoutMs = 30_0
     await p.kill(signal)
     // It holds only the socket. A crash (SIGKILL) leaves it, as a real one would: its isolated
     // workers mount it, and the engine cannot reach into them while it is missing.
-    if (!env.WORKER_SOCKET_DIR && signal !== 'SIGKILL') rmSync(socketDir, { recursive: true, force: true })
+    if (!env.WORKER_SOCKET_DIR && signal !== 'SIGKILL')
+      rmSync(socketDir, { recursive: true, force: true })
   }
   return { ...p, kill, port: Number(String(p.listening.url).split(':').at(-1)) }
 }
@@ -109,7 +116,12 @@ export interface CallResult {
  */
 export const spawnerClient =
   (p: { port: number }, token?: string) =>
-  async (method: string, path: string, body?: unknown, bearer: string | undefined = token): Promise<CallResult> => {
+  async (
+    method: string,
+    path: string,
+    body?: unknown,
+    bearer: string | undefined = token,
+  ): Promise<CallResult> => {
     const res = await fetch(`http://127.0.0.1:${p.port}${path}`, {
       method,
       headers: {

@@ -3,11 +3,18 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { Redis } from 'ioredis'
 import type { SpawnerEvent } from '../../src/core/events.ts'
-import { redisNames, redisSettingsSchema, type RedisNames, type RedisSettings } from '../../src/redis/settings.ts'
+import {
+  redisNames,
+  redisSettingsSchema,
+  type RedisNames,
+  type RedisSettings,
+} from '../../src/redis/settings.ts'
 import { REDIS_URL } from '../setup/redis.global.ts'
 
 /** Settings for an isolated run: a fresh key prefix, short claim times. */
-export const testSettings = (overrides: Partial<Record<keyof RedisSettings, string>> = {}): RedisSettings =>
+export const testSettings = (
+  overrides: Partial<Record<keyof RedisSettings, string>> = {},
+): RedisSettings =>
   redisSettingsSchema.parse({
     REDIS_URL,
     REDIS_PREFIX: `test-${randomBytes(4).toString('hex')}`,
@@ -38,10 +45,21 @@ export class Producer {
   }
 
   /** Adds a request; returns its entry id. */
-  send(command: string, payload: unknown, requestId = `req-${randomBytes(6).toString('hex')}`, extra: string[] = []) {
-    return this.sendRaw(['request_id', requestId, 'command', command, 'payload', JSON.stringify(payload), ...extra]).then(
-      () => requestId,
-    )
+  send(
+    command: string,
+    payload: unknown,
+    requestId = `req-${randomBytes(6).toString('hex')}`,
+    extra: string[] = [],
+  ) {
+    return this.sendRaw([
+      'request_id',
+      requestId,
+      'command',
+      command,
+      'payload',
+      JSON.stringify(payload),
+      ...extra,
+    ]).then(() => requestId)
   }
 
   async sendRaw(fields: string[]): Promise<string> {
@@ -50,7 +68,11 @@ export class Producer {
 
   /** Every response so far (read incrementally). */
   async responses(stream = this.names.responses): Promise<Response[]> {
-    const rows = (await this.redis.xrange(stream, this.cursor === '0' ? '-' : `(${this.cursor}`, '+')) as [string, string[]][]
+    const rows = (await this.redis.xrange(
+      stream,
+      this.cursor === '0' ? '-' : `(${this.cursor}`,
+      '+',
+    )) as [string, string[]][]
     for (const [id, flat] of rows) {
       const fields: Record<string, string> = {}
       for (let i = 0; i < flat.length; i += 2) fields[flat[i]!] = flat[i + 1]!
@@ -102,7 +124,11 @@ export class Producer {
   }
 }
 
-export const waitFor = async <T>(fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 30_000, what = 'condition'): Promise<T> => {
+export const waitFor = async <T>(
+  fn: () => Promise<T | undefined> | T | undefined,
+  timeoutMs = 30_000,
+  what = 'condition',
+): Promise<T> => {
   const until = Date.now() + timeoutMs
   while (Date.now() < until) {
     const v = await fn()
@@ -134,16 +160,32 @@ const freePort = () =>
 /** Starts `redis-server` on a free loopback port, without persistence, and waits for PONG. */
 export const startPrivateRedis = async (): Promise<PrivateRedis> => {
   const port = await freePort()
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  })
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  )
   const exited = new Promise<void>((r) => child.once('exit', () => r()))
   const url = `redis://127.0.0.1:${port}`
-  const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const probe = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  })
   // Refused until the server listens: expected, and retried below.
   probe.on('error', () => undefined)
   try {
-    await waitFor(() => probe.connect().then(() => probe.ping(), () => undefined), 10_000, 'private redis-server')
+    await waitFor(
+      () =>
+        probe.connect().then(
+          () => probe.ping(),
+          () => undefined,
+        ),
+      10_000,
+      'private redis-server',
+    )
   } finally {
     probe.disconnect()
   }

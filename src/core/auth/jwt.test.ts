@@ -9,14 +9,21 @@ describe('TokenSigner', () => {
   it('signs and verifies a worker token', async () => {
     const token = await signer.sign({ sub: 'w-0123456789abcdef', tools: ['status', 'spawn'], exp })
     expect(token.split('.')).toHaveLength(3)
-    expect(await signer.verify(token)).toMatchObject({ sub: 'w-0123456789abcdef', tools: ['status', 'spawn'], exp })
+    expect(await signer.verify(token)).toMatchObject({
+      sub: 'w-0123456789abcdef',
+      tools: ['status', 'spawn'],
+      exp,
+    })
   })
 
   it('refuses forged, tampered, foreign and expired tokens', async () => {
     const token = await signer.sign({ sub: 'w-0123456789abcdef', tools: ['status'], exp })
     const [h, p, s] = token.split('.')
     const claims = JSON.parse(atob(p!.replace(/-/g, '+').replace(/_/g, '/')))
-    const widened = btoa(JSON.stringify({ ...claims, tools: ['status', 'delete'] })).replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')
+    const widened = btoa(JSON.stringify({ ...claims, tools: ['status', 'delete'] }))
+      .replace(/=+$/, '')
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
     await expect(signer.verify(`${h}.${widened}.${s}`)).rejects.toThrow('invalid token signature')
     const other = new TokenSigner('another secret, 32 bytes long!!!')
     await expect(other.verify(token)).rejects.toBeInstanceOf(UnauthorizedError)

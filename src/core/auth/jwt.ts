@@ -14,7 +14,8 @@ export const workerClaimsSchema = z.object({
 })
 export type WorkerClaims = z.infer<typeof workerClaimsSchema>
 
-const b64url = (bytes: Uint8Array) => bytesToBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
+const b64url = (bytes: Uint8Array) =>
+  bytesToBase64(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '')
 const fromB64url = (s: string) => {
   const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4))
   return Uint8Array.from(bin, (c) => c.charCodeAt(0))
@@ -32,13 +33,27 @@ export class TokenSigner {
   constructor(secret: string | Uint8Array) {
     const raw = typeof secret === 'string' ? enc.encode(secret) : secret
     if (raw.length < 16) throw new Error('token secret must be at least 16 bytes')
-    this.key = crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify'])
+    this.key = crypto.subtle.importKey(
+      'raw',
+      raw as Uint8Array<ArrayBuffer>,
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    )
   }
 
   async sign(claims: Omit<WorkerClaims, 'iss' | 'iat'> & { iat?: number }): Promise<string> {
-    const body: WorkerClaims = { iss: 'workers-spawner', iat: claims.iat ?? Math.floor(Date.now() / 1000), sub: claims.sub, tools: claims.tools, exp: claims.exp }
+    const body: WorkerClaims = {
+      iss: 'workers-spawner',
+      iat: claims.iat ?? Math.floor(Date.now() / 1000),
+      sub: claims.sub,
+      tools: claims.tools,
+      exp: claims.exp,
+    }
     const payload = b64url(enc.encode(JSON.stringify(body)))
-    const sig = new Uint8Array(await crypto.subtle.sign('HMAC', await this.key, enc.encode(`${HEADER}.${payload}`)))
+    const sig = new Uint8Array(
+      await crypto.subtle.sign('HMAC', await this.key, enc.encode(`${HEADER}.${payload}`)),
+    )
     return `${HEADER}.${payload}.${b64url(sig)}`
   }
 
@@ -52,7 +67,12 @@ export class TokenSigner {
     } catch {
       throw new UnauthorizedError('malformed token')
     }
-    const ok = await crypto.subtle.verify('HMAC', await this.key, sig as Uint8Array<ArrayBuffer>, enc.encode(`${parts[0]}.${parts[1]}`))
+    const ok = await crypto.subtle.verify(
+      'HMAC',
+      await this.key,
+      sig as Uint8Array<ArrayBuffer>,
+      enc.encode(`${parts[0]}.${parts[1]}`),
+    )
     if (!ok) throw new UnauthorizedError('invalid token signature')
     let claims: WorkerClaims
     try {

@@ -24,10 +24,13 @@ export class Mac {
   ) {
     const raw = typeof secret === 'string' ? enc.encode(secret) : secret
     if (raw.length < 16) throw new Error('MAC key must be at least 16 bytes')
-    this.key = crypto.subtle.importKey('raw', raw as Uint8Array<ArrayBuffer>, { name: 'HMAC', hash: 'SHA-256' }, false, [
-      'sign',
-      'verify',
-    ])
+    this.key = crypto.subtle.importKey(
+      'raw',
+      raw as Uint8Array<ArrayBuffer>,
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    )
   }
 
   private input(text: string) {
@@ -43,6 +46,11 @@ export class Mac {
   async verify(text: string, tag: string): Promise<boolean> {
     const bytes = fromHex(tag)
     if (!bytes) return false
-    return crypto.subtle.verify('HMAC', await this.key, bytes as Uint8Array<ArrayBuffer>, this.input(text))
+    return crypto.subtle.verify(
+      'HMAC',
+      await this.key,
+      bytes as Uint8Array<ArrayBuffer>,
+      this.input(text),
+    )
   }
 }

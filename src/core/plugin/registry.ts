@@ -76,7 +76,11 @@ export class PluginRegistry {
   ): Promise<PluginRegistry> {
     const entries = await Promise.all(
       candidates.map(async (c): Promise<PluginModule> => {
-        const from = { name: c.name, ...(c.package ? { package: c.package } : {}), ...(c.entry ? { entry: c.entry } : {}) }
+        const from = {
+          name: c.name,
+          ...(c.package ? { package: c.package } : {}),
+          ...(c.entry ? { entry: c.entry } : {}),
+        }
         try {
           return { ...from, module: await c.load() }
         } catch (err) {
@@ -98,14 +102,22 @@ export class PluginRegistry {
     for (const entry of [...entries].sort((a, b) => a.name.localeCompare(b.name))) {
       const entryFile = entry.entry ?? 'index.ts'
       const fail = (field: string, reason: string) =>
-        errors.push({ plugin: entry.name, field, reason, ...(entry.package ? { package: entry.package } : {}) })
+        errors.push({
+          plugin: entry.name,
+          field,
+          reason,
+          ...(entry.package ? { package: entry.package } : {}),
+        })
       if (entry.error !== undefined) {
         fail(entryFile, importReason(entry.error))
         continue
       }
       const exported = (entry.module as { default?: unknown } | null)?.default
       if (exported === undefined) {
-        fail('default export', `${entryFile} must default-export defineAgent({...}) or defineCapability({...})`)
+        fail(
+          'default export',
+          `${entryFile} must default-export defineAgent({...}) or defineCapability({...})`,
+        )
         continue
       }
       const parsed = pluginSchema.safeParse(exported)
@@ -186,13 +198,21 @@ export const orderByRequires = (
     state.set(name, 'visiting')
     for (const dep of plugin.requires ?? []) {
       if (!plugins.has(dep)) {
-        refused.push({ plugin: name, field: 'requires', reason: `requires '${dep}', which is not loaded` })
+        refused.push({
+          plugin: name,
+          field: 'requires',
+          reason: `requires '${dep}', which is not loaded`,
+        })
         state.set(name, 'refused')
         return false
       }
       if (!visit(dep, [...chain, name])) {
         if (state.get(name) !== 'refused') {
-          refused.push({ plugin: name, field: 'requires', reason: `requires '${dep}', which was refused` })
+          refused.push({
+            plugin: name,
+            field: 'requires',
+            reason: `requires '${dep}', which was refused`,
+          })
           state.set(name, 'refused')
         }
         return false

@@ -12,7 +12,8 @@ let counter = 0
 export const anthropic: ProviderHandler = {
   name: 'anthropic',
   match: (method, path) =>
-    (method === 'POST' && /^\/v1\/messages(\/count_tokens)?(\?|$)/.test(path)) || (method === 'HEAD' && path === '/'),
+    (method === 'POST' && /^\/v1\/messages(\/count_tokens)?(\?|$)/.test(path)) ||
+    (method === 'HEAD' && path === '/'),
   handle({ req, res, body, answer }) {
     if (req.method === 'HEAD') {
       res.writeHead(200)
@@ -47,12 +48,33 @@ export const anthropic: ProviderHandler = {
     startSse(res)
     sse(res, 'message_start', {
       type: 'message_start',
-      message: { id, type: 'message', role: 'assistant', model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: 12, output_tokens: 1 } },
+      message: {
+        id,
+        type: 'message',
+        role: 'assistant',
+        model,
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { input_tokens: 12, output_tokens: 1 },
+      },
     })
-    sse(res, 'content_block_start', { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } })
-    sse(res, 'content_block_delta', { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: answer } })
+    sse(res, 'content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'text', text: '' },
+    })
+    sse(res, 'content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'text_delta', text: answer },
+    })
     sse(res, 'content_block_stop', { type: 'content_block_stop', index: 0 })
-    sse(res, 'message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { output_tokens: 3 } })
+    sse(res, 'message_delta', {
+      type: 'message_delta',
+      delta: { stop_reason: 'end_turn', stop_sequence: null },
+      usage: { output_tokens: 3 },
+    })
     sse(res, 'message_stop', { type: 'message_stop' })
     res.end()
   },

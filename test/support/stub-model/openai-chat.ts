@@ -10,11 +10,17 @@ let counter = 0
 export const openaiChat: ProviderHandler = {
   name: 'openai-chat',
   match: (method, path) =>
-    (method === 'POST' && /\/chat\/completions(\?|$)/.test(path)) || (method === 'GET' && /\/models(\?|$)/.test(path)),
+    (method === 'POST' && /\/chat\/completions(\?|$)/.test(path)) ||
+    (method === 'GET' && /\/models(\?|$)/.test(path)),
   handle({ req, res, body, answer }) {
     if (req.method === 'GET') {
       res.writeHead(200, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ object: 'list', data: [{ id: 'stub-model', object: 'model', owned_by: 'stub' }] }))
+      res.end(
+        JSON.stringify({
+          object: 'list',
+          data: [{ id: 'stub-model', object: 'model', owned_by: 'stub' }],
+        }),
+      )
       return
     }
     const b = (body ?? {}) as { model?: string; stream?: boolean }
@@ -30,7 +36,9 @@ export const openaiChat: ProviderHandler = {
           object: 'chat.completion',
           created,
           model,
-          choices: [{ index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' }],
+          choices: [
+            { index: 0, message: { role: 'assistant', content: answer }, finish_reason: 'stop' },
+          ],
           usage,
         }),
       )

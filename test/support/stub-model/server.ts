@@ -18,7 +18,13 @@ export interface RecordedRequest {
 export interface ProviderHandler {
   name: string
   match(method: string, path: string): boolean
-  handle(ctx: { req: IncomingMessage; res: ServerResponse; body: unknown; text: string; answer: string }): void | Promise<void>
+  handle(ctx: {
+    req: IncomingMessage
+    res: ServerResponse
+    body: unknown
+    text: string
+    answer: string
+  }): void | Promise<void>
 }
 
 const QUESTION = /What is (-?\d+) \+ (-?\d+)\?/g
@@ -66,7 +72,9 @@ export class StubModel {
   }
 
   async stop() {
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()))
+    await new Promise<void>((resolve) =>
+      this.server ? this.server.close(() => resolve()) : resolve(),
+    )
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse) {
@@ -81,7 +89,14 @@ export class StubModel {
     }
     const path = req.url ?? '/'
     const handler = this.handlers.find((h) => h.match(req.method ?? 'GET', path))
-    this.requests.push({ provider: handler?.name ?? 'none', method: req.method ?? 'GET', path, headers: req.headers, body, text })
+    this.requests.push({
+      provider: handler?.name ?? 'none',
+      method: req.method ?? 'GET',
+      path,
+      headers: req.headers,
+      body,
+      text,
+    })
     if (!handler) {
       res.writeHead(404, { 'content-type': 'application/json' })
       res.end(JSON.stringify({ error: { message: `stub: no handler for ${req.method} ${path}` } }))
@@ -110,4 +125,8 @@ export const sse = (res: ServerResponse, event: string | undefined, data: unknow
 }
 
 export const startSse = (res: ServerResponse) =>
-  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  })
