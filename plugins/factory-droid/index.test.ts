@@ -96,9 +96,7 @@ describe('factory-droid parse', () => {
       /exit 1\): Authentication failed\. Please log in/,
     )
     expect(() => parse(run(STREAM_AUTH, 1))).toThrow(/Error: Authentication failed/)
-    expect(() => parse(run(JSON_CONN, 1))).toThrow(
-      /droid exec failed \(exit 1\): Exec failed/,
-    )
+    expect(() => parse(run(JSON_CONN, 1))).toThrow(/droid exec failed \(exit 1\): Exec failed/)
     expect(() => parse(run(STREAM_CONN, 1))).toThrow(/Connection error\.; Exec failed/)
   })
 
@@ -140,13 +138,19 @@ describe('factory-droid prompt', () => {
 
 describe('factory-droid config', () => {
   it("gives the spawner's key only to the spawner's endpoint, never to one a worker names", () => {
-    const host = { FACTORY_MODEL_BASE_URL: 'http://gw/v1', FACTORY_MODEL: 'qwen3', FACTORY_MODEL_API_KEY: 'sk-operator' }
+    const host = {
+      FACTORY_MODEL_BASE_URL: 'http://gw/v1',
+      FACTORY_MODEL: 'qwen3',
+      FACTORY_MODEL_API_KEY: 'sk-operator',
+    }
     const keyOf = (configEnv: Record<string, string>) =>
       JSON.parse(filesOf(ctx(configEnv, host))['~/.factory/config.json']!).custom_models[0].api_key
     expect(keyOf({})).toBe('sk-operator')
     expect(keyOf({ FACTORY_MODEL: 'other' })).toBe('sk-operator')
     expect(keyOf({ FACTORY_MODEL_BASE_URL: 'http://attacker.example/v1' })).toBeUndefined()
-    expect(keyOf({ FACTORY_MODEL_BASE_URL: 'http://mine/v1', FACTORY_MODEL_API_KEY: 'sk-mine' })).toBe('sk-mine')
+    expect(
+      keyOf({ FACTORY_MODEL_BASE_URL: 'http://mine/v1', FACTORY_MODEL_API_KEY: 'sk-mine' }),
+    ).toBe('sk-mine')
   })
 
   it('writes a custom model, makes it the default and turns airgap on', () => {

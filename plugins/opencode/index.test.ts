@@ -123,7 +123,9 @@ describe('opencode parse', () => {
 
   it('throws what stderr said when there is no event, without colour codes', () => {
     const out = outcome('', { exitCode: 1, stderr: NO_SESSION_STDERR })
-    expect(() => parseOpencodeOutput(out)).toThrow(/^opencode exited 1 without a result: Error: Session not found$/)
+    expect(() => parseOpencodeOutput(out)).toThrow(
+      /^opencode exited 1 without a result: Error: Session not found$/,
+    )
   })
 
   it('throws on a timeout, even after some events', () => {
@@ -164,7 +166,10 @@ describe('opencode config', () => {
   })
 
   it('writes a gateway provider whose key stays in the environment', () => {
-    const files = pluginFileContents(plugin, context({ ...GATEWAY, OPENCODE_PROVIDER_API_KEY: 'sk-secret' }))
+    const files = pluginFileContents(
+      plugin,
+      context({ ...GATEWAY, OPENCODE_PROVIDER_API_KEY: 'sk-secret' }),
+    )
     const text = files[CONFIG_PATH]!
     expect(text).not.toContain('sk-secret')
     expect(JSON.parse(text)).toEqual({
