@@ -324,29 +324,58 @@ describe('an instance killed while it holds pending entries', () => {
   })
 })
 
+/**
+ * Two instances on one Redis and one engine that sign worker tokens with one shared key (as
+ * instances that share workers must), each with its own service and Redis adapter.
+ */
+const twoSigningInstances = async (names: [string, string]) => {
+  const settings = testSettings()
+  const producer = new Producer(settings)
+  const ha = await startHarness()
+  const hb = await startHarness()
+  const secret = 'shared-instance-secret-0123456789abcdef'
+  const signer = new TokenSigner(secret)
+  const registry = await registryWith()
+  const make = (runtime: typeof ha.runtime, instance: string) =>
+    new WorkerService({
+      runtime,
+      plugins: () => registry,
+      baseImage: WORKER_IMAGE,
+      hostEnv: {},
+      secret,
+      tokens: { signer, url: 'http://127.0.0.1:9' },
+      instance,
+    })
+  const sa = make(ha.runtime, names[0])
+  const sb = make(hb.runtime, names[1])
+  const a = await startRedisAdapter({
+    settings,
+    service: sa,
+    instance: names[0],
+    logger: ha.logger,
+  })
+  const b = await startRedisAdapter({
+    settings,
+    service: sb,
+    instance: names[1],
+    logger: hb.logger,
+  })
+  const close = async () => {
+    await a.close()
+    await b.close()
+    await producer.cleanup()
+    await ha.cleanup()
+    await hb.cleanup()
+  }
+  return { settings, producer, ha, hb, signer, sa, sb, a, b, close }
+}
+
 describe('a forwarded call handed on by an instance that does not own the worker', () => {
   it('keeps its caller: the owner still applies the rules for workers', async () => {
-    const settings = testSettings()
-    const producer = new Producer(settings)
-    const ha = await startHarness()
-    const hb = await startHarness()
-    const secret = 'shared-instance-secret-0123456789abcdef'
-    const signer = new TokenSigner(secret)
-    const registry = await registryWith()
-    const make = (runtime: typeof ha.runtime, instance: string) =>
-      new WorkerService({
-        runtime,
-        plugins: () => registry,
-        baseImage: WORKER_IMAGE,
-        hostEnv: {},
-        secret,
-        tokens: { signer, url: 'http://127.0.0.1:9' },
-        instance,
-      })
-    const sa = make(ha.runtime, 'pa')
-    const sb = make(hb.runtime, 'pb')
-    const a = await startRedisAdapter({ settings, service: sa, instance: 'pa', logger: ha.logger })
-    const b = await startRedisAdapter({ settings, service: sb, instance: 'pb', logger: hb.logger })
+    const { settings, producer, ha, hb, signer, sa, sb, a, b, close } = await twoSigningInstances([
+      'pa',
+      'pb',
+    ])
     try {
       const appB = createApp({ service: sb, remote: b.remote })
       const created = await appB.request('/v1/workers', {
@@ -395,39 +424,18 @@ describe('a forwarded call handed on by an instance that does not own the worker
       )) as [string, string[]][]
       expect(handedOn.map(([, f]) => f[f.indexOf('request_id') + 1])).toContain(requestId)
     } finally {
-      await a.close()
-      await b.close()
-      await producer.cleanup()
-      await ha.cleanup()
-      await hb.cleanup()
+      await close()
     }
   })
 })
 
 describe('a worker that calls an instance other than its own', () => {
   it('keeps the rules for workers there, and that instance does not take the worker over', async () => {
-    const settings = testSettings()
-    const producer = new Producer(settings)
-    const ha = await startHarness()
-    const hb = await startHarness()
     // Instances that share workers share the key: the worker's token is good at both.
-    const secret = 'shared-instance-secret-0123456789abcdef'
-    const signer = new TokenSigner(secret)
-    const registry = await registryWith()
-    const make = (runtime: typeof ha.runtime, instance: string) =>
-      new WorkerService({
-        runtime,
-        plugins: () => registry,
-        baseImage: WORKER_IMAGE,
-        hostEnv: {},
-        secret,
-        tokens: { signer, url: 'http://127.0.0.1:9' },
-        instance,
-      })
-    const sa = make(ha.runtime, 'ta')
-    const sb = make(hb.runtime, 'tb')
-    const a = await startRedisAdapter({ settings, service: sa, instance: 'ta', logger: ha.logger })
-    const b = await startRedisAdapter({ settings, service: sb, instance: 'tb', logger: hb.logger })
+    const { settings, producer, ha, hb, signer, sa, sb, a, b, close } = await twoSigningInstances([
+      'ta',
+      'tb',
+    ])
     try {
       const appA = createApp({ service: sa, remote: a.remote, auth: { signer } })
       const appB = createApp({ service: sb, remote: b.remote, auth: { signer } })
@@ -485,11 +493,7 @@ describe('a worker that calls an instance other than its own', () => {
       )
       expect((await sb.status({ workerId })).ttlSeconds).toBe(300)
     } finally {
-      await a.close()
-      await b.close()
-      await producer.cleanup()
-      await ha.cleanup()
-      await hb.cleanup()
+      await close()
     }
   })
 })
