@@ -114,25 +114,28 @@ describe('factory-droid parse', () => {
 describe('factory-droid prompt', () => {
   const req = { prompt: 'What is 5 + 7?', workdir: '/workspace', env: {}, stream: false }
 
-  it('runs droid exec headless with JSON output and no approvals', () => {
-    expect(promptFor(req).argv).toEqual([
-      'droid',
-      'exec',
-      '--output-format',
-      'json',
-      '--skip-permissions-unsafe',
-      '--',
-      'What is 5 + 7?',
-    ])
+  it('runs droid exec headless with JSON output and no approvals, the prompt on stdin', () => {
+    expect(promptFor(req)).toEqual({
+      argv: ['droid', 'exec', '--skip-permissions-unsafe', '--output-format', 'json'],
+      stdin: 'What is 5 + 7?',
+    })
   })
 
   it('streams with stream-json', () => {
     expect(promptFor({ ...req, stream: true }).argv).toContain('stream-json')
   })
 
-  it('continues a session by forking it', () => {
-    const { argv } = promptFor({ ...req, prompt: '-x', sessionId: 'abc' })
-    expect(argv.slice(-4)).toEqual(['--fork', 'abc', '--', '-x'])
+  it('continues a session by forking it; a prompt that looks like an option stays the prompt', () => {
+    const cmd = promptFor({ ...req, prompt: '-x', sessionId: 'abc' })
+    expect(cmd.argv.slice(-2)).toEqual(['--fork', 'abc'])
+    expect(cmd.stdin).toBe('-x')
+  })
+
+  it('sends a prompt over the argv limit on stdin too (one argument over 128 KiB is refused)', () => {
+    const prompt = `What is 20 + 22? ${'filler '.repeat(20_000)}`
+    const cmd = promptFor({ ...req, prompt })
+    expect(cmd.argv.join(' ')).not.toContain('filler')
+    expect(cmd.stdin).toBe(prompt)
   })
 })
 

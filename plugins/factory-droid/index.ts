@@ -6,6 +6,9 @@ export const PROVIDERS = ['generic-chat-completion-api', 'openai', 'anthropic'] 
 /** A message with where droid's own log is. */
 const hint = (s: string) => `${s} (details in ~/.factory/logs/droid-log-single.log in the worker)`
 
+/** `droid exec` with no approvals (the worker is the sandbox), before the output format. */
+const EXEC = ['droid', 'exec', '--skip-permissions-unsafe', '--output-format']
+
 /** One line of droid's JSON output. */
 type Event = { [key: string]: unknown; usage?: Record<string, number | undefined> }
 
@@ -69,13 +72,13 @@ export default defineAgent({
       '~/.factory/settings.json': model && { sessionDefaultSettings: { model } },
     }
   },
-  // The worker is the sandbox: no approvals, nobody to ask. `--session-id` first fetches the
-  // session from Factory's servers, which airgap forbids; `--fork` continues from the local
-  // transcript under a new session id.
-  prompt: ({ prompt, sessionId: id, stream }) => ({
-    argv: ['droid', 'exec', '--output-format', stream ? 'stream-json' : 'json']
-      .concat('--skip-permissions-unsafe', id ? ['--fork', id] : [])
-      .concat('--', prompt),
+  // On stdin, which `droid exec` reads when given no prompt: verbatim, and of any size (one
+  // argument over 128 KiB is refused by Linux).
+  promptVia: 'stdin',
+  // `--session-id` first fetches the session from Factory's servers, which airgap forbids;
+  // `--fork` continues from the local transcript under a new session id.
+  prompt: ({ sessionId: id, stream }) => ({
+    argv: [...EXEC, stream ? 'stream-json' : 'json', ...(id ? ['--fork', id] : [])],
   }),
   // `-o json` prints one line, `-o stream-json` one per event. A failed run throws droid's own
   // message, so the caller gets an error rather than a reply to misread.

@@ -210,4 +210,21 @@ describe('opencode config', () => {
     expect(() => plugin.env!(inherited)).toThrow(/OPENCODE_PROVIDER_API/)
     expect(plugin.env!(context(GATEWAY))).toMatchObject({ OPENCODE_DISABLE_MODELS_FETCH: '1' })
   })
+
+  it('caps retries of a failing model at 2 unless OPENCODE_MAX_RETRIES says otherwise', () => {
+    expect(plugin.env!(context(GATEWAY))).toMatchObject({
+      OPENCODE_DISABLE_AUTOUPDATE: '1',
+      OPENCODE_DISABLE_SHARE: '1',
+      OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
+      OPENCODE_MAX_RETRIES: '2',
+    })
+    const own = context({ ...GATEWAY }, { OPENCODE_MAX_RETRIES: '5' })
+    expect(plugin.env!(own)).toMatchObject({ OPENCODE_MAX_RETRIES: '5' })
+    const files = pluginFileContents(plugin, context(GATEWAY))
+    expect(files['~/.config/opencode/plugins/retry-cap.js']).toContain('OPENCODE_MAX_RETRIES')
+    // Already installed, as opencode sees it: a plugin folder alone would fetch from npm.
+    const lock = JSON.parse(files['~/.config/opencode/package-lock.json']!)
+    expect(lock.packages[''].dependencies).toHaveProperty('@opencode-ai/plugin')
+    expect(files).toHaveProperty(['~/.config/opencode/node_modules/.keep'])
+  })
 })

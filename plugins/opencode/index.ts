@@ -1,5 +1,6 @@
 import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
 import type { PluginContext } from 'workers-spawner/plugin'
+import { RETRY_CAP_FILES } from './retry-cap.ts'
 
 /** The opencode release baked into the image. */
 export const OPENCODE_VERSION = '1.18.33'
@@ -12,6 +13,13 @@ export const PROVIDER_ID = 'gateway'
 
 const BASE_URL = 'OPENCODE_PROVIDER_BASE_URL'
 const RUN = ['opencode', 'run', '--format', 'json', '--auto']
+
+/**
+ * `OPENCODE_DISABLE_*` switches the plugin sets to 1: no model-list refresh (the list is built
+ * in; refreshing it is the only request besides the model's), update checks, sharing or LSP
+ * downloads.
+ */
+const QUIET = ['MODELS_FETCH', 'AUTOUPDATE', 'SHARE', 'LSP_DOWNLOAD']
 
 /**
  * The global opencode config for a worker, from `OPENCODE_PROVIDER_BASE_URL`, `OPENCODE_MODEL`,
@@ -62,14 +70,12 @@ export default defineAgent({
     // A setting opencode cannot use fails the create here, before any container starts.
     opencodeConfig(ctx)
     return {
-      // The model list is built in; refreshing it is the only request besides the model's.
-      OPENCODE_DISABLE_MODELS_FETCH: '1',
-      OPENCODE_DISABLE_AUTOUPDATE: '1',
-      OPENCODE_DISABLE_SHARE: '1',
-      OPENCODE_DISABLE_LSP_DOWNLOAD: '1',
+      ...Object.fromEntries(QUIET.map((s) => [`OPENCODE_DISABLE_${s}`, '1'])),
+      // A failing model fails the prompt in seconds (the retry-cap plugin), not after ~70 s.
+      OPENCODE_MAX_RETRIES: ctx.setting('OPENCODE_MAX_RETRIES') ?? '2',
     }
   },
-  files: (ctx) => ({ [CONFIG_PATH]: opencodeConfig(ctx) }),
+  files: (ctx) => ({ [CONFIG_PATH]: opencodeConfig(ctx), ...RETRY_CAP_FILES }),
   // On stdin, verbatim: opencode quotes message arguments that contain spaces.
   promptVia: 'stdin',
   // One argument, so a session id can never be taken for another option; a bare --title names a
