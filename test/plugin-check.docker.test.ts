@@ -20,11 +20,8 @@ const BUNDLED = readdirSync(PLUGINS_DIR).filter((name) =>
  */
 const KNOWN_GAPS: Record<string, Record<string, string>> = {
   'factory-droid': {
-    'long-prompt': 'droid exec takes the prompt as one argument; stdin delivery not verified yet',
-    'failing-endpoint': 'droid retries a failing model for over 60 s; no retry setting found yet',
-  },
-  opencode: {
-    'failing-endpoint': 'opencode retries a failing model for over 60 s; not capped yet',
+    'failing-endpoint':
+      'droid retries a failing model for minutes and has no setting to cap it (README)',
   },
 }
 
