@@ -52,7 +52,7 @@ const parsePattern = (entry: string): Pattern | string => {
   if (entry === '') return 'it is empty'
   if (/\s/.test(entry)) return 'it must not contain spaces'
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry))
-    return "give a host, not a URL: no scheme such as 'https://'"
+    return "give a host, not a URL (no scheme such as 'https://')"
   if (entry.includes('/')) return 'it must not contain a path'
   if (/[@?#%]/.test(entry)) return "it must not contain '@', '?', '#' or '%'"
   let hostPart = entry
