@@ -103,12 +103,17 @@ const parsed = (entries: readonly string[]): Pattern[] =>
  * @example
  * egressPatternSchema.parse('*.GitHub.com:443') // '*.github.com:443'
  */
-export const egressPatternSchema = z.string().transform((entry, ctx) => {
-  const p = parsePattern(entry)
-  if (typeof p !== 'string') return formatPattern(p)
-  ctx.addIssue({ code: 'custom', message: `'${entry}' is not a host pattern: ${p}` })
-  return z.NEVER
-})
+export const egressPatternSchema = z
+  .string()
+  .describe(
+    "a host ('pkgs.example.com'), its subdomains ('*.example.com') or '*', optionally ':port'",
+  )
+  .transform((entry, ctx) => {
+    const p = parsePattern(entry)
+    if (typeof p !== 'string') return formatPattern(p)
+    ctx.addIssue({ code: 'custom', message: `'${entry}' is not a host pattern: ${p}` })
+    return z.NEVER
+  })
 
 /** A worker's allowlist: at most 256 host patterns. */
 export const egressAllowSchema = z.array(egressPatternSchema).max(256)

@@ -95,7 +95,8 @@ export const dial = async (
       status: 403,
       code: 'private_address',
       reason:
-        `resolves to the private address ${addresses[0]}, which workers may not reach ` +
+        `${isIp(host.replace(/^\[(.*)\]$/, '$1')) ? 'is' : 'resolves to'} the private address ` +
+        `${addresses[0]}, which workers may not reach ` +
         '(this keeps the host, its services and cloud metadata out of reach of DNS tricks)',
     }
   }

@@ -90,7 +90,9 @@ describe('egress proxy: CONNECT', () => {
     expect(seen.denied.map((d) => d.code)).toEqual(['private_address', 'private_address'])
     // An IP literal is no way around it.
     const literal = await proxy(['*'])
-    expect((await connectVia(literal.port, `127.0.0.1:${E}`, 'KEY-A')).status).toBe(403)
+    const direct = await connectVia(literal.port, `127.0.0.1:${E}`, 'KEY-A')
+    expect(direct.status).toBe(403)
+    expect(direct.body).toMatch(`127.0.0.1:${E} is the private address 127.0.0.1`)
     expect((await connectVia(literal.port, `[::1]:${E}`, 'KEY-A')).status).toBe(403)
   })
 
