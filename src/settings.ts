@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import { describeIssues } from './core/validation.ts'
 import { logRotationSettings } from './core/log-rotation.ts'
+import type { Network } from './core/config.ts'
+import { egressPatternSchema, isIp, parseCidrs } from './core/egress.ts'
+import { modelPricesSetting } from './gateway/prices.ts'
 
 const int = (def: number) => z.coerce.number().int().positive().default(def)
 
@@ -134,6 +137,78 @@ export const settingsSchema = z.object({
         .map((x) => x.trim())
         .filter(Boolean),
     ),
+  /**
+   * The network of a WorkerConfig that names none: `none`, `all`, or host patterns for the
+   * egress proxy, comma-separated (e.g. `registry.npmjs.org,*.github.com:443`). Default: the
+   * proxy with an empty allow list (every connection out denied, with a message saying why).
+   */
+  EGRESS_DEFAULT: z
+    .string()
+    .default('')
+    .transform((s, ctx): Network => {
+      const v = s.trim()
+      if (v === 'none' || v === 'all') return v
+      const allow = v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+      const bad = allow.find((p) => !egressPatternSchema.safeParse(p).success)
+      if (bad) ctx.addIssue({ code: 'custom', message: `'${bad}' is not a host pattern` })
+      return { allow }
+    }),
+  /** Host patterns a WorkerConfig's `network.allow` may use, comma-separated (`*`: any). */
+  EGRESS_PERMIT: z
+    .string()
+    .default('*')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine((l) => l.every((p) => egressPatternSchema.safeParse(p).success), 'host patterns'),
+  /**
+   * Names the egress proxy resolves itself, before DNS: `name=ip`, comma-separated (e.g. a
+   * package mirror with no public DNS name). The proxy connects to the address given.
+   */
+  EGRESS_HOSTS: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      const hosts: Record<string, string> = {}
+      for (const entry of s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)) {
+        const [name, ip, ...rest] = entry.split('=').map((x) => x.trim())
+        if (!name || !ip || rest.length > 0 || !isIp(ip)) {
+          ctx.addIssue({ code: 'custom', message: `'${entry}' is not name=ip` })
+          continue
+        }
+        hosts[name.toLowerCase()] = ip
+      }
+      return hosts
+    }),
+  /**
+   * Private addresses (CIDRs or single IPs, comma-separated) the egress proxy may still connect
+   * to. Default none: loopback, private networks and link-local (cloud metadata) are refused
+   * whatever a name resolves to. Keep it narrow, and pair it with ported allow entries.
+   */
+  EGRESS_PRIVATE_ALLOW: z
+    .string()
+    .default('')
+    .transform((s, ctx) => {
+      try {
+        return parseCidrs(s)
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: (err as Error).message })
+        return []
+      }
+    }),
+  /** Whether a WorkerConfig may ask for `network: 'all'` (Docker's bridge, no proxy). */
+  NETWORK_ALL: z.enum(['0', '1']).default('1'),
+  /** The operator's prices (USD per million tokens) over the defaults, as JSON by model prefix. */
+  MODEL_PRICES: modelPricesSetting,
   /** Redis to serve the stream protocol on (its other settings: src/redis/settings.ts). */
   REDIS_URL: z.string().min(1).optional(),
 })

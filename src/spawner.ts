@@ -63,6 +63,11 @@ export const policyFrom = (s: Settings): WorkerPolicy => ({
   mounts: parseMountRules(s.ALLOWED_MOUNTS),
   caps: s.ALLOWED_CAPS,
   runtimes: s.ALLOWED_RUNTIMES,
+  network: {
+    default: s.EGRESS_DEFAULT,
+    permit: s.EGRESS_PERMIT,
+    allowAll: s.NETWORK_ALL === '1',
+  },
 })
 
 /**
@@ -120,6 +125,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
         ...extras,
         auth: { signer: tokens.signer, required: true },
         surface: 'worker',
+        gateway: { prices: settings.MODEL_PRICES },
       }),
     async start({ timers = true } = {}) {
       const report = await recoverWorkers(service, {

@@ -4,7 +4,10 @@
 #   1. INSTALL_COMMANDS (shell string, run with bash -c). On failure: message on stderr,
 #      exit with its code.
 #   2. With arguments: exec them (e.g. `docker run IMAGE bash -lc 'node --version'`).
-#   3. Without arguments (daemon mode): start AGENT_COMMAND in the background if set
+#   3. Without arguments (daemon mode): when the worker API socket directory is mounted (a
+#      worker with no network), relay 127.0.0.1:${WORKERS_SPAWNER_RELAY_PORT:-3128} to the
+#      socket with socat: the model gateway and the egress proxy are served there, and the
+#      agent CLIs speak TCP only. Then start AGENT_COMMAND in the background if set
 #      (output goes to the container log), write the ready marker
 #      /tmp/.workers-spawner-ready, print "workers-spawner: ready" and stay up so that
 #      commands arrive through `docker exec`. SIGTERM/SIGINT stop the agent and exit 0.
@@ -32,6 +35,27 @@ fi
 
 agent_pid=""
 sleep_pid=""
+relay_pid=""
+
+API_DIR=/run/workers-spawner/api
+if [[ -d "$API_DIR" ]]; then
+  if command -v socat >/dev/null 2>&1; then
+    port="${WORKERS_SPAWNER_RELAY_PORT:-3128}"
+    # Restarted if it dies (the agent may kill it: it only cuts itself off).
+    (
+      trap 'kill "$child" 2>/dev/null; exit 0' TERM INT
+      while :; do
+        socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$API_DIR/api.sock" &
+        child=$!
+        wait "$child"
+        sleep 1
+      done
+    ) &
+    relay_pid=$!
+  else
+    say "socat is missing: no model gateway or egress proxy on 127.0.0.1"
+  fi
+fi
 
 shutdown() {
   trap - TERM INT
@@ -39,6 +63,7 @@ shutdown() {
     # The agent runs in its own session/process group: signal the whole group.
     kill -TERM -- "-$agent_pid" 2>/dev/null || kill -TERM "$agent_pid" 2>/dev/null || true
   fi
+  [[ -n "$relay_pid" ]] && kill "$relay_pid" 2>/dev/null
   [[ -n "$sleep_pid" ]] && kill "$sleep_pid" 2>/dev/null
   rm -f "$READY_MARKER" 2>/dev/null || true
   exit 0

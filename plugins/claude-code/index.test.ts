@@ -241,7 +241,7 @@ describe('claude-code plugin', () => {
     ])
   })
 
-  it('quiets side traffic and retries; passes the spawner’s base URL and model through', () => {
+  it('quiets side traffic and retries; passes the spawner’s model through (the gateway sets the URL)', () => {
     expect(plugin.env!(context())).toEqual({
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       CLAUDE_CODE_MAX_RETRIES: '0',
@@ -255,7 +255,6 @@ describe('claude-code plugin', () => {
     expect(plugin.env!(context(hostEnv))).toEqual({
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
       CLAUDE_CODE_MAX_RETRIES: '5',
-      ANTHROPIC_BASE_URL: 'http://gw:4000',
       ANTHROPIC_MODEL: 'm',
     })
   })

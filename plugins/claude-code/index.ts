@@ -47,11 +47,13 @@ export default defineAgent({
   version: '1.0.0',
   description: `Claude Code ${CLAUDE_CODE_VERSION} (claude -p, stream-json; sessions via --resume)`,
   cli: { npm: `@anthropic-ai/claude-code@${CLAUDE_CODE_VERSION}`, bin: 'claude' },
-  secrets: [
-    { name: 'ANTHROPIC_API_KEY', description: 'Anthropic API key (an OAuth session wins over it)' },
-    { name: 'ANTHROPIC_AUTH_TOKEN', description: 'model gateway token; wins over every login' },
-    { name: 'CLAUDE_CODE_OAUTH_TOKEN', description: 'long-lived OAuth token (claude setup-token)' },
-  ],
+  // The model gateway holds the key (a gateway token, an OAuth token, an API key: the first one
+  // the spawner sets); the worker gets a credential of its own in its place.
+  gateway: {
+    keys: ['ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN', 'ANTHROPIC_API_KEY'],
+    baseUrl: 'ANTHROPIC_BASE_URL',
+    upstream: 'https://api.anthropic.com',
+  },
   // The host's OAuth login, copied into each worker's own ~/.claude: the host directory itself
   // (transcripts, settings.json hooks the host runs) is never shared with a worker.
   hostFiles: [{ fromEnv: 'HOST_CLAUDE_DIR', file: LOGIN, target: `~/.claude/${LOGIN}` }],
@@ -60,8 +62,7 @@ export default defineAgent({
     CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
     // A dead endpoint fails in seconds instead of retrying for minutes; set your own to retry.
     CLAUDE_CODE_MAX_RETRIES: ctx.setting('CLAUDE_CODE_MAX_RETRIES') ?? '0',
-    // An operator's gateway and model, set once for every worker.
-    ANTHROPIC_BASE_URL: ctx.setting('ANTHROPIC_BASE_URL'),
+    // An operator's model, set once for every worker.
     ANTHROPIC_MODEL: ctx.setting('ANTHROPIC_MODEL'),
   }),
   promptVia: 'auto',

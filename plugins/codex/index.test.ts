@@ -237,7 +237,7 @@ describe('codex files', () => {
     )
     expect(toml).toContain('env_key = "OPENAI_API_KEY"\nwire_api = "responses"\n')
     expect(toml).toContain('approval_policy = "never"\nsandbox_mode = "danger-full-access"\n')
-    expect(toml).toContain('[analytics]\nenabled = false\n')
+    expect(toml).toContain('analytics.enabled = false\n')
     expect(toml).toContain('[features]\nplugins = false\nremote_plugin = false\napps = false\n')
     expect(toml).not.toContain('sk-secret')
   })

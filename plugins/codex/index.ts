@@ -1,5 +1,8 @@
 import { defineAgent, jsonLines, noResult, num, obj, str, type Json } from 'workers-spawner/plugin'
 
+/** The OpenAI API, where calls go when the spawner names no other `OPENAI_BASE_URL`. */
+const OPENAI = 'https://api.openai.com/v1'
+
 /** The pinned `@openai/codex` release. */
 export const CODEX_VERSION = '0.171.0'
 
@@ -19,14 +22,12 @@ export const codexConfig = ({ setting }: { setting: (name: string) => string | u
   return `model_provider = "custom"
 ${model ? `model = ${JSON.stringify(model)}\n` : ''}approval_policy = "never"
 sandbox_mode = "danger-full-access"
+analytics.enabled = false
 
 [model_providers.custom]
 name = ${JSON.stringify(baseUrl ? 'OpenAI-compatible' : 'OpenAI')}
-base_url = ${JSON.stringify(baseUrl || 'https://api.openai.com/v1')}
+base_url = ${JSON.stringify(baseUrl || OPENAI)}
 ${setting('OPENAI_API_KEY') ? 'env_key = "OPENAI_API_KEY"\n' : ''}wire_api = "responses"
-
-[analytics]
-enabled = false
 
 [features]
 plugins = false
@@ -61,7 +62,7 @@ export default defineAgent({
   version: CODEX_VERSION,
   description: 'OpenAI Codex CLI, headless (codex exec --json), any Responses API endpoint',
   cli: { npm: `@openai/codex@${CODEX_VERSION}`, bin: 'codex' },
-  secrets: [{ name: 'OPENAI_API_KEY', description: 'Responses API key (a gateway may need none)' }],
+  gateway: { keys: ['OPENAI_API_KEY'], baseUrl: 'OPENAI_BASE_URL', upstream: OPENAI },
   files: (ctx) => ({ '~/.codex/config.toml': codexConfig(ctx) }),
   // A prompt over Linux's argv limit goes through stdin (`-`).
   promptVia: 'auto',

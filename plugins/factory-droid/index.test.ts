@@ -9,6 +9,7 @@ import {
   type PluginContext,
   type PromptRequest,
 } from 'workers-spawner/plugin'
+import { workerHostEnv } from '../../src/core/gateway-access.ts'
 import droid, { customModel } from './index.ts'
 
 // The plugin's hooks, called as the core calls them.
@@ -140,19 +141,34 @@ describe('factory-droid prompt', () => {
 })
 
 describe('factory-droid config', () => {
-  it("gives the spawner's key only to the spawner's endpoint, never to one a worker names", () => {
+  it("never sees the spawner's key: the gateway's credential, or the worker's own key", () => {
     const host = {
       FACTORY_MODEL_BASE_URL: 'http://gw/v1',
       FACTORY_MODEL: 'qwen3',
       FACTORY_MODEL_API_KEY: 'sk-operator',
     }
-    const keyOf = (configEnv: Record<string, string>) =>
-      JSON.parse(filesOf(ctx(configEnv, host))['~/.factory/config.json']!).custom_models[0].api_key
-    expect(keyOf({})).toBe('sk-operator')
-    expect(keyOf({ FACTORY_MODEL: 'other' })).toBe('sk-operator')
-    expect(keyOf({ FACTORY_MODEL_BASE_URL: 'http://attacker.example/v1' })).toBeUndefined()
+    const broker = {
+      credential: 'wsk_cred',
+      urlOf: (p: string) => `http://127.0.0.1:3128/model/${p}`,
+    }
+    // The spawner's environment as the core shows it to the plugin (see workerHostEnv).
+    const modelOf = (configEnv: Record<string, string>) =>
+      JSON.parse(
+        filesOf(ctx(configEnv, workerHostEnv([droid], configEnv, host, broker) as never))[
+          '~/.factory/config.json'
+        ]!,
+      ).custom_models[0]
+    expect(modelOf({})).toMatchObject({
+      api_key: 'wsk_cred',
+      base_url: 'http://127.0.0.1:3128/model/factory-droid',
+    })
+    expect(modelOf({ FACTORY_MODEL: 'other' }).api_key).toBe('wsk_cred')
     expect(
-      keyOf({ FACTORY_MODEL_BASE_URL: 'http://mine/v1', FACTORY_MODEL_API_KEY: 'sk-mine' }),
+      modelOf({ FACTORY_MODEL_BASE_URL: 'http://attacker.example/v1' }).api_key,
+    ).toBeUndefined()
+    expect(
+      modelOf({ FACTORY_MODEL_BASE_URL: 'http://mine/v1', FACTORY_MODEL_API_KEY: 'sk-mine' })
+        .api_key,
     ).toBe('sk-mine')
   })
 

@@ -19,16 +19,15 @@ type Event = { [key: string]: unknown; usage?: Record<string, number | undefined
  * and its `custom_models` entry; undefined without a base URL. Throws (refusing the worker) on
  * an incomplete or invalid one.
  */
-export const customModel = ({ setting, choice, configEnv }: PluginContext) => {
+export const customModel = ({ setting, choice }: PluginContext) => {
   const [base_url, model] = [setting('FACTORY_MODEL_BASE_URL'), setting('FACTORY_MODEL')]
   if (!base_url) return undefined
   if (!model) throw new Error('FACTORY_MODEL_BASE_URL is set but FACTORY_MODEL (the model) is not')
   const provider = choice('FACTORY_MODEL_PROVIDER', PROVIDERS)
   const name = (setting('FACTORY_MODEL_NAME') ?? model).trim()
-  // The spawner's key goes only to the spawner's endpoint: a worker config that names its own
-  // base URL brings its own key, or a sub-worker could send the operator's key anywhere.
-  const { FACTORY_MODEL_BASE_URL: ownUrl, FACTORY_MODEL_API_KEY: ownKey } = configEnv
-  const api_key = ownUrl ? ownKey || undefined : setting('FACTORY_MODEL_API_KEY')
+  // The gateway's credential, or the worker's own key for its own endpoint: the core never
+  // hands the spawner's key to a plugin (see the plugin contract's `gateway`).
+  const api_key = setting('FACTORY_MODEL_API_KEY')
   const entry = { model_display_name: name, model, base_url, api_key, provider }
   return { id: `custom:${name.replace(/\s+/g, '-')}-0`, entry }
 }
@@ -56,6 +55,7 @@ export default defineAgent({
   // explicitly: the launcher's optional dependency asks for its own version, which is missing.
   cli: { npm: ['@factory/cli-linux-x64@0.225.2', '@factory/cli@0.225.1'], bin: 'droid' },
   secrets: [{ name: 'FACTORY_API_KEY', description: "Factory API key, for Factory's models" }],
+  gateway: { keys: ['FACTORY_MODEL_API_KEY'], baseUrl: 'FACTORY_MODEL_BASE_URL' },
   env: (ctx) => ({
     // The binary lives in a root-owned prefix; an update attempt could only fail.
     FACTORY_DROID_AUTO_UPDATE_ENABLED: 'false',

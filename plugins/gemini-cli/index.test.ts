@@ -213,11 +213,10 @@ describe('gemini-cli settings', () => {
     expect(geminiSettings(ctx({ GEMINI_MAX_ATTEMPTS: 'x' })).general.maxAttempts).toBe(1)
   })
 
-  it('trusts the workspace and passes a spawner-wide base URL through', () => {
+  it('trusts the workspace (the gateway, not the plugin, sets the base URL)', () => {
     expect(gemini.env!(ctx({}, { GOOGLE_GEMINI_BASE_URL: 'http://gw:4000' }))).toEqual({
       GEMINI_CLI_TRUST_WORKSPACE: 'true',
       GEMINI_CLI_NO_RELAUNCH: 'true',
-      GOOGLE_GEMINI_BASE_URL: 'http://gw:4000',
     })
   })
 })

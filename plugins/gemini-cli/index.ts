@@ -7,6 +7,9 @@ export const GEMINI_CLI_VERSION = '0.61.0'
 /** Used when neither the worker's env nor the spawner's sets `GEMINI_MODEL`. */
 export const DEFAULT_MODEL = 'gemini-2.5-pro'
 
+/** The Gemini API, where calls go when the spawner names no other `GOOGLE_GEMINI_BASE_URL`. */
+const GOOGLE = 'https://generativelanguage.googleapis.com'
+
 /**
  * `~/.gemini/settings.json`. The CLI refuses a base URL and key without an auth type
  * ("Invalid auth method"); the rest keeps it from calling anything but the model.
@@ -49,14 +52,13 @@ export default defineAgent({
   // The CLI's search tool uses ripgrep when it is on PATH and a slower fallback otherwise.
   install: [{ apt: ['ripgrep'] }],
   cli: { npm: `@google/gemini-cli@${GEMINI_CLI_VERSION}`, bin: 'gemini' },
-  secrets: [{ name: 'GEMINI_API_KEY', description: "Gemini API key (or a model gateway's)" }],
-  env: (ctx) => ({
+  gateway: { keys: ['GEMINI_API_KEY'], baseUrl: 'GOOGLE_GEMINI_BASE_URL', upstream: GOOGLE },
+  env: () => ({
     // Headless runs stop at the folder-trust question without this.
     GEMINI_CLI_TRUST_WORKSPACE: 'true',
     // The CLI otherwise starts a second Node process to raise its heap to half the host's
     // memory (not the container's): ~0.6 s more per prompt, for nothing a worker needs.
     GEMINI_CLI_NO_RELAUNCH: 'true',
-    GOOGLE_GEMINI_BASE_URL: ctx.setting('GOOGLE_GEMINI_BASE_URL'),
   }),
   files: (ctx) => ({ '~/.gemini/settings.json': geminiSettings(ctx) }),
   promptVia: 'auto',

@@ -65,7 +65,7 @@ export default defineAgent({
   // grep/glob tools use rg from PATH; without it opencode downloads one at run time.
   install: [{ apt: ['ripgrep'] }],
   cli: { npm: `opencode-ai@${OPENCODE_VERSION}`, bin: 'opencode' },
-  secrets: [{ name: 'OPENCODE_PROVIDER_API_KEY', description: 'API key sent to the base URL' }],
+  gateway: { keys: ['OPENCODE_PROVIDER_API_KEY'], baseUrl: BASE_URL },
   env: (ctx) => {
     // A setting opencode cannot use fails the create here, before any container starts.
     opencodeConfig(ctx)

@@ -20,7 +20,6 @@ describe('WorkerConfig', () => {
       maxChildren: 4,
       maxDepth: 1,
       spawnablePlugins: [],
-      network: 'isolated',
       labels: {},
     })
   })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { egressPatternSchema } from './egress.ts'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/
@@ -28,16 +29,47 @@ export const resourcesSchema = z
   .strict()
 
 /**
- * What a worker's container can reach over the network. `isolated`: loopback only, plus the
- * service's worker API through a Unix socket. `open`: Docker's default bridge, as an explicit
- * opt-in (internet, the host gateway, other open workers).
+ * What a worker's container is attached to: `isolated`, no network (loopback only, the service
+ * through the worker API socket and the in-container forwarder); `open`, Docker's default bridge.
+ */
+export const containerNetworkSchema = z.enum(['isolated', 'open'])
+export type ContainerNetwork = z.infer<typeof containerNetworkSchema>
+
+/** Host patterns a worker's connections out may go to (see `egressPatternSchema`). */
+export const egressListSchema = z.array(egressPatternSchema).max(256)
+
+/**
+ * What a worker reaches besides the service: `'none'` (nothing), `{ allow: [...] }` (the hosts
+ * listed, through the service's egress proxy; `[]` denies every connection with a clear message),
+ * or `'all'` (Docker's bridge: the internet, the host's gateway, other `all` workers). Unset: the
+ * operator's default (EGRESS_DEFAULT). `'isolated'` and `'open'`, the names of earlier versions,
+ * mean `'none'` and `'all'`.
  */
 export const networkSchema = z
-  .enum(['isolated', 'open'])
+  .union([
+    z.enum(['none', 'all']),
+    z.enum(['isolated', 'open']).transform((v) => (v === 'isolated' ? 'none' : 'all')),
+    z.object({ allow: egressListSchema }).strict(),
+  ])
   .describe(
-    "'isolated' (default): no network at all, only the service's worker API (orchestrator CLI) through a Unix socket; " +
-      "'open': Docker's default bridge: the internet, the Docker host's gateway and other open workers",
+    "'none': no network, only the service (worker API, model gateway); " +
+      "{ allow: ['registry.npmjs.org', '*.github.com:443'] }: those hosts through the egress proxy; " +
+      "'all': Docker's default bridge (the internet, the host's gateway, other 'all' workers); " +
+      "unset: the operator's default (EGRESS_DEFAULT)",
   )
+export type Network = z.output<typeof networkSchema>
+
+/**
+ * What a worker may spend on model calls, measured at the model gateway; its sub-workers' calls
+ * count against it too. A limit left out is no limit.
+ */
+export const budgetSchema = z
+  .object({
+    usd: z.number().min(0).max(1_000_000).optional().describe('cost in US dollars'),
+    tokens: z.number().int().min(0).max(1e12).optional().describe('input + output tokens'),
+  })
+  .strict()
+export type Budget = z.infer<typeof budgetSchema>
 
 /** The declarative description of one worker. Unknown keys are refused. */
 export const workerConfigSchema = z
@@ -101,7 +133,8 @@ export const workerConfigSchema = z
       .array(z.string().min(1))
       .default([])
       .describe('plugins its sub-workers may use besides its own agent and capabilities'),
-    network: networkSchema.default('isolated'),
+    network: networkSchema.optional(),
+    budget: budgetSchema.optional().describe('model spend limits, checked at the gateway'),
     labels: z
       .record(
         z

@@ -1,4 +1,5 @@
 import type { TokenSigner } from './auth/jwt.ts'
+import { WorkerKeys } from './gateway-access.ts'
 import { EventBus, stampedEmit, type Emit } from './events.ts'
 import { ImageResolver } from './images.ts'
 import { noopLogger, type Logger } from './logger.ts'
@@ -50,6 +51,10 @@ export interface CoreContext {
   readonly events: EventBus
   readonly emit: Emit
   readonly images: ImageResolver
+  /** `opts.secret`, or a random key good for this process only. */
+  readonly secret: string
+  /** Workers' model gateway and egress proxy credentials. */
+  readonly workerKeys: WorkerKeys
 }
 
 /** Fills in the defaults of `opts`. */
@@ -57,7 +62,12 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
   const logger = opts.logger ?? noopLogger
   const now = opts.now ?? (() => new Date())
   const events = opts.events ?? new EventBus()
+  const secret =
+    opts.secret ??
+    [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16)).join('')
   return {
+    secret,
+    workerKeys: new WorkerKeys(secret),
     opts,
     runtime: opts.runtime,
     logger,

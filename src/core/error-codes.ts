@@ -54,6 +54,9 @@ export const ERROR_CODES = {
   not_wider_than_parent: 'forbidden',
   quota_exceeded: 'forbidden',
   ttl_not_allowed: 'forbidden',
+  network_not_allowed: 'forbidden',
+  /** A worker (or a tree above it) has spent its model budget. */
+  budget_exceeded: 'forbidden',
 
   // No such worker, plugin, file, container, exec or route.
   not_found: 'not_found',
@@ -95,6 +98,8 @@ export const ERROR_CODES = {
   host_agent_error: 'bad_gateway',
   remote_error: 'bad_gateway',
   worker_api_unreachable: 'bad_gateway',
+  /** The model gateway's upstream did not answer. */
+  model_upstream_error: 'bad_gateway',
 
   // A dependency cannot be reached or is busy, or this instance is not ready: try again.
   unavailable: 'unavailable',

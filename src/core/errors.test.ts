@@ -44,6 +44,8 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'not_wider_than_parent',
     'quota_exceeded',
     'ttl_not_allowed',
+    'network_not_allowed',
+    'budget_exceeded',
   ],
   404: [
     'not_found',
@@ -71,6 +73,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'host_agent_error',
     'remote_error',
     'worker_api_unreachable',
+    'model_upstream_error',
   ],
   503: [
     'unavailable',

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import { replySchema } from './plugin/contract.ts'
+import { spendSchema } from './budget.ts'
+import { budgetSchema } from './config.ts'
 
 const base = {
   workerId: z.string(),
@@ -33,6 +35,33 @@ export const spawnerEventSchema = z.discriminatedUnion('type', [
     exitCode: z.number().int(),
     timedOut: z.boolean(),
     durationMs: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('usage'),
+    plugin: z.string().describe('whose model API the call went to'),
+    model: z.string().optional(),
+    inputTokens: z.number(),
+    outputTokens: z.number(),
+    cacheReadInputTokens: z.number(),
+    cacheCreationInputTokens: z.number(),
+    costUsd: z.number(),
+    spend: spendSchema.describe("the worker's own spend after this call"),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('budget'),
+    by: z.string().optional().describe('the sub-worker whose call used the budget up'),
+    budget: budgetSchema,
+    spend: spendSchema.describe('what the worker and its sub-workers spent'),
+    message: z.string(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('egress_denied'),
+    host: z.string(),
+    port: z.number().int(),
+    reason: z.string(),
   }),
 ])
 export type SpawnerEvent = z.infer<typeof spawnerEventSchema>

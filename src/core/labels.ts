@@ -24,6 +24,10 @@ export const LABELS = {
   mounts: `${LABEL_PREFIX}mounts`,
   spawnablePlugins: `${LABEL_PREFIX}spawnable-plugins`,
   network: `${LABEL_PREFIX}network`,
+  /** The egress allow list (host patterns), as JSON; absent without the proxy. */
+  egress: `${LABEL_PREFIX}egress`,
+  /** The model budget at create, as JSON. */
+  budget: `${LABEL_PREFIX}budget`,
   /**
    * `true` when the create wrote nothing into the container after starting it: until the
    * service first writes the signed state file (hand-out, update, activity), these labels are

@@ -1,3 +1,5 @@
+import { DEFAULT_NETWORK_POLICY, type NetworkPolicy } from './network.ts'
+
 /**
  * What the operator allows workers to get, beyond what a WorkerConfig can say. Plugins are
  * code the operator installed, but what they ask for (host mounts, added capabilities, another
@@ -20,6 +22,8 @@ export interface WorkerPolicy {
   caps: string[]
   /** OCI runtimes that may be asked for. */
   runtimes: string[]
+  /** What a worker's network may be, and its default. */
+  network: NetworkPolicy
 }
 
 export interface MountRule {
@@ -37,6 +41,7 @@ export const DEFAULT_POLICY: WorkerPolicy = {
   mounts: [],
   caps: [],
   runtimes: ['sysbox-runc'],
+  network: DEFAULT_NETWORK_POLICY,
 }
 
 /** Parses `ALLOWED_MOUNTS` entries: `/path` (read-only) or `/path:rw`. */

@@ -36,7 +36,7 @@ const DEFAULTS = workerConfigSchema.parse({ agent: 'x' })
 
 /**
  * Keeps N started containers ready per (agent, capabilities). `create` takes one when the
- * config matches — same plugins, default network, workdir and resources, no start-time env —
+ * config matches — same plugins, no network of its own (the default), workdir and resources, no start-time env —
  * and gets its files, env, labels and deadlines applied at hand-out; the pool refills in the
  * background. Pool containers run no TTL until handed out.
  * @example
@@ -116,7 +116,7 @@ export class WarmPools implements PoolSource {
       capabilities: spec.capabilities,
       idleSeconds: 0,
     })
-    const { resolved, spec: containerSpec, workerId, createdAt } = this.host.prepare(config)
+    const { resolved, spec: containerSpec, workerId, createdAt } = await this.host.prepare(config)
     const { record } = await this.host.startContainer(
       config,
       resolved,
@@ -149,7 +149,8 @@ export class WarmPools implements PoolSource {
 }
 
 const matches = (config: WorkerConfig) =>
-  config.network === DEFAULTS.network &&
+  // The pool's containers have the operator's default network (and proxy env when it has one).
+  config.network === undefined &&
   config.workdir === DEFAULTS.workdir &&
   config.resources.memoryMb === DEFAULTS.resources.memoryMb &&
   config.resources.cpus === DEFAULTS.resources.cpus &&

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { workerConfigSchema } from './config.ts'
+import { budgetSchema, workerConfigSchema } from './config.ts'
+import { spendSchema } from './budget.ts'
 import { replySchema } from './plugin/contract.ts'
 
 /** Input and output schemas of every command in the catalog. */
@@ -47,6 +48,15 @@ export const workerStatusSchema = z.object({
     .describe('prompts sent to the agent and the usage its CLI reported, summed'),
   allowedTools: z.array(z.string()),
   parentId: z.string().optional().describe('the worker that spawned it'),
+  network: z
+    .union([z.enum(['none', 'all']), z.object({ allow: z.array(z.string()) })])
+    .describe('what it reaches besides the service (see WorkerConfig.network)'),
+  budget: budgetSchema.optional(),
+  spend: spendSchema.describe('its model calls, measured at the model gateway'),
+  treeSpend: spendSchema.describe('its model calls and those of every sub-worker below it'),
+  connections: z
+    .object({ allowed: z.number().int(), denied: z.number().int() })
+    .describe('connections out through its egress proxy, since the service started'),
 })
 export type WorkerStatus = z.infer<typeof workerStatusSchema>
 
@@ -104,6 +114,11 @@ export const sendCommandOutput = z.object({
     .optional()
     .describe('true when output beyond 16 MiB per stream was dropped'),
   reply: replySchema.optional(),
+  metered: spendSchema
+    .optional()
+    .describe(
+      "a prompt's model calls as the gateway measured them (none when the worker brings its own endpoint)",
+    ),
 })
 export type SendCommandOutput = z.infer<typeof sendCommandOutput>
 
@@ -197,6 +212,10 @@ export const updateInput = z
       .min(0)
       .max(30 * 86_400)
       .optional(),
+    budget: budgetSchema
+      .nullable()
+      .optional()
+      .describe('a new model budget (null: none); operators only'),
   })
   .strict()
 

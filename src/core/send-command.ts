@@ -8,6 +8,8 @@ import { agentPrompt, agentReply } from './plugin/hooks.ts'
 import type { ExecRequest } from './runtime.ts'
 import type * as S from './schemas.ts'
 import { addUsage } from './worker-record.ts'
+import type { BudgetLedger } from './budget-ledger.ts'
+import { budgetExceeded, noSpend, type Spend } from './budget.ts'
 import type { WorkerStore } from './worker-store.ts'
 
 /** What `sendCommand` works with. */
@@ -15,6 +17,7 @@ export interface SendCommandParts {
   ctx: CoreContext
   store: WorkerStore
   guard: ActivityGuard
+  ledger: BudgetLedger
 }
 
 /**
@@ -22,7 +25,7 @@ export interface SendCommandParts {
  * its usage summed), or a shell or argv command. Output goes out as events while it runs.
  */
 export const sendCommand = async (
-  { ctx, store, guard }: SendCommandParts,
+  { ctx, store, guard, ledger }: SendCommandParts,
   input: z.output<typeof S.sendCommandInput>,
   hooks: CommandHooks = {},
 ): Promise<z.output<typeof S.sendCommandOutput>> => {
@@ -30,6 +33,8 @@ export const sendCommand = async (
   let req: ExecRequest
   let agent: AgentPlugin | undefined
   if (input.prompt !== undefined) {
+    // A spent budget refuses the prompt before the CLI starts (the gateway would refuse its calls).
+    ledger.admit(record.workerId)
     agent = store.agentFor(record)
     const cmd = agentPrompt(agent, {
       prompt: input.prompt,
@@ -56,6 +61,7 @@ export const sendCommand = async (
   }
 
   hooks.onEffect?.()
+  const spentBefore = { ...(record.spend ?? noSpend()) }
   const result = await guard.active(record, () => ctx.runtime.exec(record.containerId, req))
   ctx.emit(
     {
@@ -72,8 +78,15 @@ export const sendCommand = async (
     const reply = agentReply(agent, result)
     addUsage(record, reply.usage)
     ctx.emit({ type: 'response', workerId, reply }, hooks.requestId)
-    return { ...result, reply }
+    const metered = spendSince(spentBefore, record.spend)
+    return { ...result, reply, ...(metered ? { metered } : {}) }
   } catch (err) {
+    // The CLI failed because the gateway refused a call: say so, not what the CLI made of it.
+    const spent = ledger.spentBudget(workerId)
+    if (spent) {
+      const refused = budgetExceeded(workerId, spent.holder, spent.reached)
+      throw new SpawnerError('budget_exceeded', refused.message, { cause: err })
+    }
     // parse() threw (the CLI reported a failure) or said noResult(): the message says why.
     ctx.logger.warn('agent reported no reply', { workerId, agent: agent.name })
     throw new SpawnerError(
@@ -81,5 +94,19 @@ export const sendCommand = async (
       `agent '${agent.name}' (exit ${result.exitCode}) gave no reply: ${err instanceof Error ? err.message : String(err)}`,
       { details: { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) }, cause: err },
     )
+  }
+}
+
+/** What a worker spent since `before`, or undefined when it made no model call through the gateway. */
+const spendSince = (before: Spend, now: Spend | undefined): Spend | undefined => {
+  if (!now || now.requests === before.requests) return undefined
+  return {
+    requests: now.requests - before.requests,
+    inputTokens: now.inputTokens - before.inputTokens,
+    outputTokens: now.outputTokens - before.outputTokens,
+    cacheReadInputTokens: now.cacheReadInputTokens - before.cacheReadInputTokens,
+    cacheCreationInputTokens: now.cacheCreationInputTokens - before.cacheCreationInputTokens,
+    costUsd: now.costUsd - before.costUsd,
+    unpriced: now.unpriced - before.unpriced,
   }
 }

@@ -16,6 +16,8 @@ import type { ContainerInfo, ContainerRuntime, LogLine } from './runtime.ts'
 import type * as S from './schemas.ts'
 import { sendCommand, type SendCommandParts } from './send-command.ts'
 import { WorkerTree } from './sub-workers.ts'
+import { BudgetLedger } from './budget-ledger.ts'
+import { ModelAccess } from './model-access.ts'
 import { updateWorker, type UpdateParts } from './update-worker.ts'
 import { parseInput } from './validation.ts'
 import { WorkerFactory } from './worker-factory.ts'
@@ -51,6 +53,10 @@ export class WorkerService implements PoolHost {
   private readonly factory: WorkerFactory
   private readonly guard: ActivityGuard
   private readonly tree: WorkerTree
+  /** Model spend and budgets (the gateway records calls here). */
+  readonly ledger: BudgetLedger
+  /** The model gateway's way in: credentials, routes, recorded calls. */
+  readonly models: ModelAccess
   private readonly creation: Creation
   private readonly files: WorkerFiles
   /** The parts, for the commands written as functions of them. */
@@ -64,7 +70,9 @@ export class WorkerService implements PoolHost {
     this.store = new WorkerStore(ctx)
     this.factory = new WorkerFactory(ctx, this.store)
     this.guard = new ActivityGuard(ctx, this.store)
-    this.tree = new WorkerTree(ctx, this.store)
+    this.ledger = new BudgetLedger(ctx, this.store)
+    this.tree = new WorkerTree(ctx, this.store, this.ledger)
+    this.models = new ModelAccess(ctx, this.store, this.ledger)
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
     this.parts = {
@@ -73,6 +81,7 @@ export class WorkerService implements PoolHost {
       guard: this.guard,
       tree: this.tree,
       factory: this.factory,
+      ledger: this.ledger,
     }
   }
 
@@ -146,7 +155,7 @@ export class WorkerService implements PoolHost {
       throw new NotFoundError(`no worker '${input.workerId}'`, 'worker_not_found')
     }
     record.state = stateFromContainer(info.state)
-    return toStatus(record)
+    return toStatus(record, this.ledger.treeSpend(record.workerId))
   }
 
   async logs(input: In<typeof S.logsInput>): Promise<Out<typeof S.logsOutput>> {
@@ -232,7 +241,7 @@ export class WorkerService implements PoolHost {
       // Pool containers are nobody's workers until handed out.
       if (record.pool) return []
       record.state = stateFromContainer(info.state)
-      return [toStatus(record)]
+      return [toStatus(record, this.ledger.treeSpend(record.workerId))]
     })
     workers.sort((a, b) => a.createdAt.localeCompare(b.createdAt))
     return { workers }

@@ -12,6 +12,8 @@ import type { ContainerSpec } from './runtime.ts'
 import { BadRequestError, type CodeOf } from './errors.ts'
 import { LABELS } from './labels.ts'
 import { DEFAULT_POLICY, mountRefusal, type WorkerPolicy } from './policy.ts'
+import { gatewayVars, workerHostEnv, type Broker } from './gateway-access.ts'
+import { egressEnv, resolveNetwork, type WorkerNetwork } from './network.ts'
 
 /** Everything besides the config that decides a worker's container. */
 export interface SpecContext {
@@ -27,6 +29,13 @@ export interface SpecContext {
   parent?: { workerId: string; depth: number; rootId: string }
   /** What the operator allows plugins to ask for (default: `DEFAULT_POLICY`). */
   policy?: WorkerPolicy
+  /** The worker's network, resolved (default: the config's, under `policy`). */
+  net?: WorkerNetwork
+  /**
+   * The worker's gateway and egress proxy credential and URLs. Without it, model keys the
+   * plugins declare for the gateway are withheld, never injected.
+   */
+  broker?: Broker
 }
 
 /** Linux capabilities are all dropped; a plugin may add back named ones. */
@@ -43,7 +52,9 @@ export const buildContainerSpec = (
   plugins: readonly Plugin[],
   ctx: SpecContext,
 ): ContainerSpec => {
-  const pctx = pluginContext(config, ctx.workerId, ctx.hostEnv)
+  // Plugins see the spawner's environment with model keys swapped out (see `workerHostEnv`).
+  const workerEnv = workerHostEnv(plugins, config.env, ctx.hostEnv, ctx.broker)
+  const pctx = pluginContext(config, ctx.workerId, workerEnv)
 
   const env: Record<string, string> = {
     HOME: '/home/worker',
@@ -51,10 +62,14 @@ export const buildContainerSpec = (
     WORKERS_SPAWNER_WORKDIR: config.workdir,
   }
   for (const plugin of plugins) Object.assign(env, pluginEnv(plugin, pctx))
-  for (const secret of collectSecrets(plugins, ctx.hostEnv)) env[secret.name] = secret.value
+  for (const secret of collectSecrets(plugins, workerEnv)) env[secret.name] = secret.value
+  Object.assign(env, gatewayVars(plugins, workerEnv))
   Object.assign(env, config.env)
-
   const policy = ctx.policy ?? DEFAULT_POLICY
+  const net = ctx.net ?? resolveNetwork(config.network, policy.network)
+  // With an allow list, connections out go through the proxy; the config cannot point elsewhere.
+  if (net.egress && ctx.broker) Object.assign(env, egressEnv(ctx.broker.credential))
+
   const mounts = plugins.flatMap((plugin) => {
     const mounts = pluginMounts(plugin, pctx)
     for (const mount of mounts) {
@@ -122,8 +137,10 @@ export const buildContainerSpec = (
     [LABELS.depth]: String(ctx.parent ? ctx.parent.depth + 1 : 0),
     [LABELS.root]: ctx.parent ? ctx.parent.rootId : ctx.workerId,
     [LABELS.spawnablePlugins]: config.spawnablePlugins.join(','),
-    [LABELS.network]: config.network,
+    [LABELS.network]: net.network,
   }
+  if (net.egress) labels[LABELS.egress] = JSON.stringify(net.egress)
+  if (config.budget) labels[LABELS.budget] = JSON.stringify(config.budget)
   if (ctx.parent) labels[LABELS.parent] = ctx.parent.workerId
   const { memoryMb, cpus, pids } = config.resources
   labels[LABELS.resources] = `${memoryMb},${cpus},${pids}`
@@ -145,7 +162,7 @@ export const buildContainerSpec = (
     capDrop: CAP_DROP,
     capAdd: tweak.capAdd,
     extraHosts: ctx.extraHosts ?? [],
-    network: config.network,
+    network: net.network,
   }
   if (tweak.runtime) spec.runtime = tweak.runtime
   // /dev/shm is memory: never more than the worker may use.

@@ -3,6 +3,10 @@ import type { CoreContext } from './context.ts'
 import { ForbiddenError, SpawnerError } from './errors.ts'
 import { LABELS } from './labels.ts'
 import type { WorkerRecord } from './worker-record.ts'
+import type { Budget } from './config.ts'
+import { widerBudget } from './budget.ts'
+import type { BudgetLedger } from './budget-ledger.ts'
+import { childNetworkRefusal, networkOf, resolveNetwork } from './network.ts'
 import type { WorkerStore } from './worker-store.ts'
 
 /**
@@ -19,6 +23,7 @@ export class WorkerTree {
   constructor(
     private readonly ctx: CoreContext,
     private readonly store: WorkerStore,
+    private readonly ledger: BudgetLedger,
   ) {}
 
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */
@@ -69,7 +74,7 @@ export class WorkerTree {
     }
     const { parent, config } = await this.locked(rootId, async () => {
       const parent = await this.store.get(parentId)
-      const config = narrowChild(parent, raw, this.ctx.now())
+      const config = narrowChild(parent, raw, this.ctx.now(), this.ledger.available(parentId))
       const reserved = [...this.reserved]
       const children = new Set([
         ...(await this.childrenOf(parentId)),
@@ -162,6 +167,7 @@ export const narrowChild = (
   parent: WorkerRecord,
   config: WorkerConfig,
   now: Date,
+  available?: Budget,
 ): WorkerConfig => {
   if (parent.maxDepth < 1) {
     throw new ForbiddenError(
@@ -193,9 +199,13 @@ export const narrowChild = (
       'tool_not_allowed',
     )
   }
-  if (parent.network === 'isolated' && config.network !== 'isolated') {
-    throw wider('network', `'${config.network}' reaches more than the parent's isolated network`)
-  }
+  // Unset: the parent's own network, not the operator's default.
+  const network = config.network ?? networkOf(parent)
+  const netWhy = childNetworkRefusal(parent, resolveNetwork(network))
+  if (netWhy) throw wider('network', netWhy)
+  const budget = config.budget ?? available
+  const budgetWhy = available && widerBudget(available, budget)
+  if (budgetWhy) throw wider('budget', budgetWhy)
   const startEnv = START_ENV.filter((k) => k in config.env)
   if (startEnv.length)
     throw wider(`env.${startEnv[0]}`, `${startEnv.join(', ')} change how the container starts`)
@@ -213,6 +223,8 @@ export const narrowChild = (
     throw wider('resources', "the parent's limits are unknown")
   return {
     ...config,
+    network,
+    ...(budget ? { budget } : {}),
     ttlSeconds: Math.min(config.ttlSeconds, left),
     resources: {
       memoryMb: Math.min(config.resources.memoryMb, r.memoryMb),

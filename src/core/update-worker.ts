@@ -10,6 +10,7 @@ import type { WorkerFactory } from './worker-factory.ts'
 import { toStatus } from './worker-record.ts'
 import type { WorkerStore } from './worker-store.ts'
 import { writeToken } from './worker-tokens.ts'
+import type { BudgetLedger } from './budget-ledger.ts'
 
 /** What `updateWorker` works with. */
 export interface UpdateParts {
@@ -18,6 +19,7 @@ export interface UpdateParts {
   guard: ActivityGuard
   tree: WorkerTree
   factory: WorkerFactory
+  ledger: BudgetLedger
 }
 
 /**
@@ -26,7 +28,7 @@ export interface UpdateParts {
  * own. The worker's state file holds the change before its record does.
  */
 export const updateWorker = async (
-  { ctx, store, guard, tree, factory }: UpdateParts,
+  { ctx, store, guard, tree, factory, ledger }: UpdateParts,
   input: z.output<typeof S.updateInput>,
   hooks: CommandHooks = {},
 ): Promise<z.output<typeof S.statusOutput>> => {
@@ -42,7 +44,18 @@ export const updateWorker = async (
     }
     ttlSeconds = await tree.lifetimeWithin(record, ttlSeconds)
   }
-  const next = { ttlSeconds, idleSeconds: input.idleSeconds ?? record.idleSeconds }
+  // Budgets are the operator's: a worker changes neither its own nor a sub-worker's.
+  if (input.budget !== undefined && hooks.caller !== undefined) {
+    throw new ForbiddenError(
+      `worker '${hooks.caller}' cannot change model budgets; an operator can`,
+      'forbidden',
+    )
+  }
+  const next = {
+    ttlSeconds,
+    idleSeconds: input.idleSeconds ?? record.idleSeconds,
+    ...(input.budget ? { budget: input.budget } : {}),
+  }
   hooks.onEffect?.()
   // A longer life needs a token that lives as long. The file is written inside the worker as
   // its user, so a paused worker is resumed first; a token file the agent redirected stays
@@ -61,7 +74,10 @@ export const updateWorker = async (
       })
   }
   // Before the record changes: a change the container does not hold would be lost on restart.
-  await store.writeState({ ...record, ...next })
+  const updated = { ...record, ...next }
+  if (input.budget === null) delete updated.budget
+  await store.writeState(updated)
   Object.assign(record, next)
-  return toStatus(record)
+  if (input.budget === null) delete record.budget
+  return toStatus(record, ledger.treeSpend(record.workerId))
 }

@@ -19,6 +19,9 @@ import { newWorkerId, type WorkerRecord } from './worker-record.ts'
 import type { WorkerStore } from './worker-store.ts'
 import { orchestratorEnv, writeToken } from './worker-tokens.ts'
 import { utf8Encode } from './bytes.ts'
+import { GATEWAY_PREFIX, WORKER_LOCAL_PORT, workerHostEnv, type Broker } from './gateway-access.ts'
+import { resolveNetwork, type WorkerNetwork } from './network.ts'
+import { egressListSchema, type ContainerNetwork } from './config.ts'
 
 /** The parent a sub-worker is made under, as its spec needs it. */
 type SpecParent = { workerId: string; depth: number; rootId: string }
@@ -43,20 +46,24 @@ export class WorkerFactory {
   ) {}
 
   /** Validates a config and prepares its spec without starting anything (pools use it). */
-  prepare(
+  async prepare(
     config: WorkerConfig,
     workerId = newWorkerId(),
     createdAt = this.ctx.now(),
     parent?: SpecParent,
-  ): Prepared {
+  ): Promise<Prepared> {
     const { opts } = this.ctx
     assertStartable(config)
     const resolved = resolvePlugins(opts.plugins(), config)
     assertSecrets(resolved.ordered, opts.hostEnv)
+    const net = resolveNetwork(config.network, this.ctx.policy.network)
+    const credential = await this.ctx.workerKeys.mint(workerId)
     const spec = buildContainerSpec(config, resolved.ordered, {
       workerId,
       image: opts.baseImage,
       hostEnv: opts.hostEnv,
+      net,
+      broker: this.broker(net, credential),
       now: createdAt,
       policy: this.ctx.policy,
       ...(parent ? { parent } : {}),
@@ -74,7 +81,7 @@ export class WorkerFactory {
     id?: string,
   ): Promise<Prepared & { hostFiles: FileToWrite[] }> {
     assertLifetime(config.ttlSeconds, this.ctx.policy)
-    const prepared = this.prepare(
+    const prepared = await this.prepare(
       config,
       id,
       undefined,
@@ -104,8 +111,20 @@ export class WorkerFactory {
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const { opts, runtime } = this.ctx
     const image = await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
-    const orchestrator = await this.orchestratorEnv(workerId, config, createdAt)
-    const files = this.filesFor(config, workerId, resolved.ordered, hostFiles)
+    const orchestrator = await this.orchestratorEnv(
+      workerId,
+      { ...config, network: spec.network ?? 'isolated' },
+      createdAt,
+    )
+    const net = netOf(spec)
+    const credential = await this.ctx.workerKeys.mint(workerId)
+    const hostEnv = workerHostEnv(
+      resolved.ordered,
+      config.env,
+      opts.hostEnv,
+      this.broker(net, credential),
+    )
+    const files = this.filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv)
     // The token is in the env; its file is written only when `update` renews it (the CLI
     // prefers the file). Nothing else to write after the start: the labels hold the state, and
     // the create is done once the container runs (no state-file write on the way, see `restore`).
@@ -152,7 +171,8 @@ export class WorkerFactory {
       rootId: full.labels[LABELS.root] ?? workerId,
       resources: config.resources,
       mounts: full.mounts,
-      network: config.network,
+      ...net,
+      ...(config.budget ? { budget: config.budget } : {}),
     }
     if (!writesAfterStart) return { record, built: image.built }
     try {
@@ -178,7 +198,20 @@ export class WorkerFactory {
     onEffect?: () => void,
   ) {
     const now = this.ctx.now()
-    const orchestrator = await this.orchestratorEnv(record.workerId, config, now)
+    const orchestrator = await this.orchestratorEnv(
+      record.workerId,
+      { ...config, network: record.network },
+      now,
+    )
+    // The container's network is the pool's; what its proxy lets through is the config's.
+    const net = resolveNetwork(config.network, this.ctx.policy.network)
+    const credential = await this.ctx.workerKeys.mint(record.workerId)
+    const hostEnv = workerHostEnv(
+      resolved.ordered,
+      config.env,
+      this.ctx.opts.hostEnv,
+      this.broker(net, credential),
+    )
     const handedOut: WorkerRecord = {
       ...record,
       ...configured(config),
@@ -186,13 +219,16 @@ export class WorkerFactory {
       createdAt: now,
       lastActiveAt: now,
       persistedActiveAt: now.getTime(),
+      ...(net.egress ? { egress: net.egress } : {}),
+      ...(config.budget ? { budget: config.budget } : {}),
     }
     delete handedOut.pool
+    if (!net.egress) delete handedOut.egress
     onEffect?.()
     try {
       await this.writeFiles(
         record.containerId,
-        this.filesFor(config, record.workerId, resolved.ordered, hostFiles),
+        this.filesFor(config, record.workerId, resolved.ordered, hostFiles, hostEnv),
       )
       // At once: either failing removes the container, and neither depends on the other.
       await Promise.all([
@@ -209,10 +245,19 @@ export class WorkerFactory {
     this.store.keep(record, resolved.agent)
   }
 
+  /** The worker's credential and where it finds the gateway (see `workerHostEnv`). */
+  private broker(net: WorkerNetwork, credential: string): Broker {
+    const base =
+      net.network === 'open'
+        ? (this.ctx.opts.tokens?.url ?? '')
+        : `http://127.0.0.1:${WORKER_LOCAL_PORT}`
+    return { credential, urlOf: (plugin) => `${base}${GATEWAY_PREFIX}/${plugin}` }
+  }
+
   /** ORCHESTRATOR_* for a worker whose token lives from `from` for the config's TTL. */
   orchestratorEnv(
     workerId: string,
-    config: { allowedTools: string[]; ttlSeconds: number },
+    config: { allowedTools: string[]; ttlSeconds: number; network?: ContainerNetwork },
     from: Date,
   ) {
     return orchestratorEnv(this.ctx.opts.tokens, workerId, config, from)
@@ -246,8 +291,9 @@ export class WorkerFactory {
     workerId: string,
     plugins: readonly Plugin[],
     hostFiles: readonly FileToWrite[],
+    hostEnv: Readonly<Record<string, string | undefined>>,
   ) {
-    const pctx = pluginContext(config, workerId, this.ctx.opts.hostEnv)
+    const pctx = pluginContext(config, workerId, hostEnv)
     const roots = fileRoots(config.workdir)
     return [
       ...pluginFiles(plugins, pctx).map((f) => ({
@@ -284,3 +330,11 @@ const configured = (config: WorkerConfig) => ({
   maxDepth: config.maxDepth,
   spawnablePlugins: config.spawnablePlugins,
 })
+
+/** The network a spec was built with, read back from its labels (the service wrote them). */
+const netOf = (spec: ContainerSpec): WorkerNetwork => {
+  const network = spec.network ?? 'isolated'
+  const label = spec.labels[LABELS.egress]
+  if (!label) return { network }
+  return { network, egress: egressListSchema.parse(JSON.parse(label)) }
+}

@@ -2,6 +2,11 @@ import { LABELS } from './labels.ts'
 import { LABEL_PREFIX } from './config.ts'
 import type { ContainerInfo } from './runtime.ts'
 import type { WorkerState, WorkerStatus } from './schemas.ts'
+import type { Budget, ContainerNetwork } from './config.ts'
+import { budgetSchema } from './config.ts'
+import { noSpend, type Spend } from './budget.ts'
+import { networkOf } from './network.ts'
+import { egressListSchema } from './config.ts'
 
 /** What the service remembers of one worker. Rebuilt from container labels when absent. */
 export interface WorkerRecord {
@@ -46,7 +51,15 @@ export interface WorkerRecord {
   /** Host mounts it has: a sub-worker gets none it lacks. */
   mounts: { source: string; target: string; readOnly: boolean }[]
   /** What its container reaches: a sub-worker of an isolated worker is isolated too. */
-  network: 'isolated' | 'open'
+  network: ContainerNetwork
+  /** Host patterns its egress proxy lets through; undefined: no proxy. */
+  egress?: string[]
+  /** What it may spend on model calls (its sub-workers' calls count too). */
+  budget?: Budget
+  /** Its own model calls, measured at the gateway. */
+  spend?: Spend
+  /** Connections out its egress proxy let through and refused (since this process started). */
+  connections?: { allowed: number; denied: number }
 }
 
 export interface AgentUsage {
@@ -123,6 +136,23 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     resources: resourcesOf(l[LABELS.resources]),
     mounts: mountsOf(l[LABELS.mounts]),
     network: l[LABELS.network] === 'open' ? 'open' : 'isolated',
+    ...jsonLabel('egress', egressListSchema, l[LABELS.egress]),
+    ...jsonLabel('budget', budgetSchema, l[LABELS.budget]),
+  }
+}
+
+/** `{ [key]: value }` from a JSON label that parses with `schema`, else `{}`. */
+const jsonLabel = <K extends string, T>(
+  key: K,
+  schema: { safeParse(v: unknown): { success: true; data: T } | { success: false } },
+  label: string | undefined,
+): { [P in K]?: T } => {
+  if (!label) return {}
+  try {
+    const parsed = schema.safeParse(JSON.parse(label))
+    return parsed.success ? ({ [key]: parsed.data } as { [P in K]?: T }) : {}
+  } catch {
+    return {}
   }
 }
 
@@ -167,7 +197,7 @@ export const stateFromContainer = (state: ContainerInfo['state']): WorkerState =
 }
 
 /** The public view of a record. */
-export const toStatus = (r: WorkerRecord): WorkerStatus => ({
+export const toStatus = (r: WorkerRecord, treeSpend?: Spend): WorkerStatus => ({
   workerId: r.workerId,
   state: r.state,
   agent: r.agent,
@@ -189,4 +219,9 @@ export const toStatus = (r: WorkerRecord): WorkerStatus => ({
   usage: r.usage ?? { prompts: 0, inputTokens: 0, outputTokens: 0, costUsd: 0 },
   allowedTools: r.allowedTools,
   ...(r.parentId ? { parentId: r.parentId } : {}),
+  network: networkOf(r),
+  ...(r.budget ? { budget: r.budget } : {}),
+  spend: r.spend ?? noSpend(),
+  connections: r.connections ?? { allowed: 0, denied: 0 },
+  treeSpend: treeSpend ?? r.spend ?? noSpend(),
 })

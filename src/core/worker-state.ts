@@ -1,6 +1,12 @@
 import { z } from 'zod'
 import type { Mac } from './auth/mac.ts'
-import { networkSchema, resourcesSchema } from './config.ts'
+import {
+  budgetSchema,
+  containerNetworkSchema,
+  egressListSchema,
+  resourcesSchema,
+} from './config.ts'
+import { spendSchema } from './budget.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError, UnavailableError } from './errors.ts'
 import type { ContainerRuntime } from './runtime.ts'
@@ -41,7 +47,10 @@ export const workerStateSchema = z
       z.object({ source: z.string(), target: z.string(), readOnly: z.boolean() }).strict(),
     ),
     spawnablePlugins: z.array(z.string()),
-    network: networkSchema,
+    network: containerNetworkSchema,
+    egress: egressListSchema.optional(),
+    budget: budgetSchema.optional(),
+    spend: spendSchema.optional(),
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
@@ -62,6 +71,9 @@ export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
   resources: r.resources,
   mounts: r.mounts,
   network: r.network,
+  ...(r.egress ? { egress: r.egress } : {}),
+  ...(r.budget ? { budget: r.budget } : {}),
+  ...(r.spend ? { spend: r.spend } : {}),
 })
 
 /** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
@@ -82,7 +94,13 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
     resources: state.resources,
     mounts: state.mounts,
     network: state.network,
+    egress: state.egress,
+    budget: state.budget,
+    spend: state.spend,
   } satisfies Partial<WorkerRecord>)
+  if (!state.egress) delete record.egress
+  if (!state.budget) delete record.budget
+  if (!state.spend) delete record.spend
   if (state.handedOut) delete record.pool
   return record
 }

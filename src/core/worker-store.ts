@@ -29,10 +29,7 @@ export class WorkerStore {
   private readonly mac: Mac
 
   constructor(private readonly ctx: CoreContext) {
-    const secret =
-      ctx.opts.secret ??
-      [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16)).join('')
-    this.mac = new Mac(secret, 'worker state v2')
+    this.mac = new Mac(ctx.secret, 'worker state v2')
   }
 
   /** Records held here (workers and pool containers). */

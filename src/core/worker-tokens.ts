@@ -1,4 +1,5 @@
 import type { TokenSigner } from './auth/jwt.ts'
+import type { ContainerNetwork } from './config.ts'
 import { utf8Encode } from './bytes.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import { WORKER_API_SOCKET_URL } from './worker-api.ts'
@@ -13,7 +14,7 @@ export const TOKEN_FILE = '/home/worker/.orchestrator/token'
 export const orchestratorEnv = async (
   tokens: { signer: TokenSigner; url: string } | undefined,
   workerId: string,
-  config: { allowedTools: string[]; ttlSeconds: number; network?: 'isolated' | 'open' },
+  config: { allowedTools: string[]; ttlSeconds: number; network?: ContainerNetwork },
   from: Date,
 ): Promise<Record<string, string>> => {
   if (!tokens) return {}

@@ -14,6 +14,7 @@ import { registerEventRoute, type EventFeed } from './events.ts'
 import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
 import { browserGuard } from '../hono/browser-guard.ts'
+import { registerGateway, type GatewayOptions } from '../gateway/gateway.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -44,6 +45,8 @@ export interface AppOptions {
   surface?: 'operator' | 'worker'
   /** Host names besides loopback ones that requests may carry (ALLOWED_HOSTS, HOST). */
   allowedHosts?: readonly string[]
+  /** The model gateway (`/model/<plugin>/…`), on the worker surface only. */
+  gateway?: Omit<GatewayOptions, 'models' | 'logger'>
 }
 
 /**
@@ -70,6 +73,10 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   const checkHost = !opts.auth?.apiToken && !opts.auth?.required
   app.use(browserGuard({ checkHost, allowedHosts: opts.allowedHosts ?? [] }))
 
+  // Workers' model calls carry the worker's own model credential, not a token: checked there.
+  if (opts.surface === 'worker' && opts.gateway) {
+    registerGateway(app, { ...opts.gateway, models: opts.service.models, logger })
+  }
   app.use('/v1/*', authenticate({ ...opts.auth, service: opts.service }))
   app.get('/v1/whoami', async (c) => {
     const p = principalOf(c)

@@ -115,6 +115,8 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
   const secretValues = () =>
     [
       ...(plugins?.current.ordered ?? []).flatMap((p) => p.secrets ?? []).map((s) => env[s.name]),
+      // Model keys the gateway holds: never in a worker, never in a log line either.
+      ...(plugins?.current.ordered ?? []).flatMap((p) => p.gateway?.keys ?? []).map((k) => env[k]),
       settings.HOST_AGENT_TOKEN,
       settings.SPAWNER_API_TOKEN,
       secret,
@@ -260,7 +262,13 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     const app = spawner.api(extras)
     // Isolated workers have no network: the worker API on a socket is their only way here.
     const socketPath = await workerSocket
-      ?.listen(spawner.workerApi(extras).fetch)
+      ?.listen(spawner.workerApi(extras).fetch, {
+        identify: (credential) => spawner.service.models.egressOf(credential),
+        onAllowed: (e) => spawner.service.models.egress(e),
+        onDenied: (e) => spawner.service.models.egress(e),
+        hosts: settings.EGRESS_HOSTS,
+        privateAllow: settings.EGRESS_PRIVATE_ALLOW,
+      })
       .catch((err: Error) =>
         fail(`cannot serve isolated workers: ${err.message} (WORKER_SOCKET_DIR)`, err),
       )

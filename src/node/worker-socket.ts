@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { Server } from 'node:net'
+import type { Server as HttpServer } from 'node:http'
+import { attachEgressProxy, type EgressProxyOptions } from './egress-proxy.ts'
 import { createAdaptorServer } from '@hono/node-server'
 import type { WorkerApiSockets } from '../docker/docker-runtime.ts'
 import { listenInSocketDir } from '../docker/socket-dir.ts'
@@ -36,10 +38,17 @@ export class WorkerSocket implements WorkerApiSockets {
     return this.dir
   }
 
-  /** Serves `fetch` on the socket; returns its path. */
-  async listen(fetch: (request: Request) => Response | Promise<Response>): Promise<string> {
+  /**
+   * Serves `fetch` on the socket, and with `egress` the egress proxy (CONNECT and absolute-form
+   * requests, which the worker's in-container forwarder brings here too); returns its path.
+   */
+  async listen(
+    fetch: (request: Request) => Response | Promise<Response>,
+    egress?: EgressProxyOptions,
+  ): Promise<string> {
     if (this.#server) throw new Error('the worker socket is already listening')
     const server = createAdaptorServer({ fetch }) as Server
+    if (egress) attachEgressProxy(server as unknown as HttpServer, egress)
     const path = await listenInSocketDir(server, this.dir)
     this.#server = server
     return path

@@ -45,6 +45,28 @@ export const secretSchema = z
   .strict()
 export type Secret = z.input<typeof secretSchema>
 
+/**
+ * The model API a CLI calls, brokered by the service's model gateway: the worker gets the
+ * gateway's URL in `baseUrl` and a credential of its own in the first of `keys` that is set in
+ * the spawner's environment; the gateway swaps in that key's real value and forwards to the
+ * spawner's `baseUrl` (or `upstream`). The real key never enters the worker. A worker whose own
+ * env sets `baseUrl` or one of `keys` opts out: it talks to its endpoint with its own key.
+ */
+export const gatewaySchema = z
+  .object({
+    /** Variables holding the model key, in preference order (e.g. `ANTHROPIC_API_KEY`). */
+    keys: z.array(z.string().regex(ENV_NAME, 'not an environment variable name')).min(1),
+    /** The variable naming the API's base URL (e.g. `ANTHROPIC_BASE_URL`). */
+    baseUrl: z.string().regex(ENV_NAME, 'not an environment variable name'),
+    /** The provider's own base URL, used when the spawner does not set `baseUrl`. */
+    upstream: z
+      .string()
+      .regex(/^https?:\/\/[^\s/?#]+(\/[^\s?#]*)?$/, 'must be an http(s) URL without query')
+      .optional(),
+  })
+  .strict()
+export type Gateway = z.input<typeof gatewaySchema>
+
 /** A bind mount from the host into the worker. */
 export const mountSchema = z
   .object({
@@ -219,6 +241,8 @@ const common = {
   /** A CLI from npm; its `<bin> --version` check is generated. */
   cli: cliSchema.optional(),
   secrets: z.array(secretSchema).default([]),
+  /** The model API its CLI calls, reached through the service's gateway (see `gatewaySchema`). */
+  gateway: gatewaySchema.optional(),
   /** Files copied from the spawner's host into every worker (see `hostFileSchema`). */
   hostFiles: z.array(hostFileSchema).default([]),
   /** Variables set in the worker (a secret or the config's env wins); undefined ones are left out. */

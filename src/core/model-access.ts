@@ -1,0 +1,96 @@
+import type { BudgetLedger } from './budget-ledger.ts'
+import type { ModelCall } from './budget.ts'
+import type { CoreContext } from './context.ts'
+import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.ts'
+import { realKeyOf, upstreamOf } from './gateway-access.ts'
+import type { WorkerStore } from './worker-store.ts'
+
+/** Where the gateway sends one worker's call, and with which key. */
+export interface ModelRoute {
+  workerId: string
+  plugin: string
+  /** The upstream base URL (no trailing slash). */
+  upstream: string
+  /** The spawner's real key, or undefined for an upstream that takes none. */
+  key: string | undefined
+}
+
+/**
+ * The core's side of the model gateway: who a credential belongs to, whether that worker may
+ * call a plugin's model API now (its plugin, its budget), where the call goes with which key,
+ * and what it cost afterwards.
+ */
+export class ModelAccess {
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly store: WorkerStore,
+    private readonly ledger: BudgetLedger,
+  ) {}
+
+  /**
+   * The route for a call by the worker holding `credential` to `plugin`'s model API. Throws
+   * `unauthorized` for a credential minted elsewhere or of a worker this instance does not run,
+   * `forbidden` for a plugin the worker does not have, `budget_exceeded` when a budget it counts
+   * against is spent, `not_found` for a plugin without a gateway.
+   */
+  async route(credential: string, plugin: string): Promise<ModelRoute> {
+    const workerId = await this.ctx.workerKeys.verify(credential)
+    const record = workerId ? this.store.held(workerId) : undefined
+    if (!workerId || !record) {
+      throw new UnauthorizedError(
+        'not a worker credential of this service: the model gateway serves only its workers',
+      )
+    }
+    if (record.agent !== plugin && !record.capabilities.includes(plugin)) {
+      throw new ForbiddenError(`worker '${workerId}' does not have plugin '${plugin}'`, 'forbidden')
+    }
+    const g = this.ctx.opts.plugins().get(plugin)?.gateway
+    const upstream = g && upstreamOf(g, this.ctx.opts.hostEnv)
+    if (!g || !upstream) {
+      throw new NotFoundError(`plugin '${plugin}' has no model API behind the gateway`, 'not_found')
+    }
+    this.ledger.admit(workerId)
+    return {
+      workerId,
+      plugin,
+      upstream: upstream.replace(/\/+$/, ''),
+      key: realKeyOf(g, this.ctx.opts.hostEnv),
+    }
+  }
+
+  /**
+   * The worker holding `credential` and the host patterns its egress proxy lets through (none
+   * for a worker whose network is `'none'`), or undefined for a credential of no worker here.
+   */
+  async egressOf(credential: string): Promise<{ workerId: string; allow: string[] } | undefined> {
+    const workerId = await this.ctx.workerKeys.verify(credential)
+    const record = workerId ? this.store.held(workerId) : undefined
+    return record ? { workerId: record.workerId, allow: record.egress ?? [] } : undefined
+  }
+
+  /** Counts a connection the egress proxy let through or refused; a refusal is an event. */
+  egress(e: { workerId: string; host: string; port: number; reason?: string }): void {
+    const record = this.store.held(e.workerId)
+    if (!record) return
+    const counts = (record.connections ??= { allowed: 0, denied: 0 })
+    if (e.reason === undefined) {
+      counts.allowed++
+      return
+    }
+    counts.denied++
+    this.ctx.logger.info('egress denied', { workerId: e.workerId, host: e.host, port: e.port })
+    this.ctx.emit({
+      type: 'egress_denied',
+      workerId: e.workerId,
+      host: e.host,
+      port: e.port,
+      reason: e.reason,
+    })
+  }
+
+  /** Records a finished call against its worker (and with it every budget above it). */
+  record(route: ModelRoute, call: ModelCall & { model?: string }): void {
+    const record = this.store.held(route.workerId)
+    if (record) this.ledger.record(record, { ...call, plugin: route.plugin })
+  }
+}

@@ -1,0 +1,212 @@
+import type { Env, Hono } from 'hono'
+import { PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
+import { GATEWAY_PREFIX } from '../core/gateway-access.ts'
+import { httpStatusOf } from '../core/http-status.ts'
+import type { Logger } from '../core/logger.ts'
+import type { ModelAccess, ModelRoute } from '../core/model-access.ts'
+import { costOf, type PriceTable } from './prices.ts'
+import { UsageMeter, requestModel } from './usage.ts'
+
+export interface GatewayOptions {
+  models: ModelAccess
+  prices: PriceTable
+  logger: Logger
+  /** Largest request body passed on (default 32 MiB: long conversations with images). */
+  maxRequestBytes?: number
+  fetch?: typeof fetch
+}
+
+// Headers of one connection, not of the request, and the ones the gateway sets itself.
+const DROPPED_REQUEST = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'content-length',
+  'accept-encoding',
+  'authorization',
+  'x-api-key',
+  'x-goog-api-key',
+  'cookie',
+])
+// fetch() decodes a compressed body, so its length and encoding no longer describe it.
+const DROPPED_RESPONSE = new Set([
+  'connection',
+  'keep-alive',
+  'transfer-encoding',
+  'content-length',
+  'content-encoding',
+  'set-cookie',
+])
+
+/** Where the worker's credential came, so the real key goes out the same way. */
+type Where = 'bearer' | 'x-api-key' | 'x-goog-api-key' | 'query'
+
+const presented = (req: Request, url: URL): { credential: string; where: Where } | undefined => {
+  const bearer = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.get('authorization') ?? '')?.[1]
+  if (bearer) return { credential: bearer, where: 'bearer' }
+  for (const where of ['x-api-key', 'x-goog-api-key'] as const) {
+    const value = req.headers.get(where)
+    if (value) return { credential: value, where }
+  }
+  const key = url.searchParams.get('key')
+  return key ? { credential: key, where: 'query' } : undefined
+}
+
+/**
+ * An error in a shape every provider's client reads a message from: Anthropic's
+ * (`type: 'error'`, `error.type`), OpenAI's (`error.code`, `error.message`) and Gemini's
+ * (`error.status`).
+ */
+const refusal = (err: SpawnerError) =>
+  new Response(
+    JSON.stringify({
+      type: 'error',
+      error: {
+        type: err.code,
+        code: err.code,
+        status: err.code,
+        message: `workers-spawner model gateway: ${err.message}`,
+      },
+    }),
+    { status: httpStatusOf(err), headers: { 'content-type': 'application/json' } },
+  )
+
+/** The request body, refused past `max` bytes. */
+const readBody = async (req: Request, max: number): Promise<Uint8Array | undefined> => {
+  if (!req.body || req.method === 'GET' || req.method === 'HEAD') return undefined
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const reader = req.body.getReader()
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => undefined)
+      throw new PayloadTooLargeError(`request body over ${max} bytes`)
+    }
+    chunks.push(value)
+  }
+  const body = new Uint8Array(size)
+  let at = 0
+  for (const c of chunks) {
+    body.set(c, at)
+    at += c.byteLength
+  }
+  return body
+}
+
+/**
+ * The model gateway: `/model/<plugin>/<path>` on the worker API listeners. Checks the worker's
+ * credential (whichever header the CLI put it in), its plugin and its budget, swaps in the real
+ * key in the same place, forwards to the upstream and streams the answer back untouched while
+ * a meter reads the usage from it; the call is recorded when the answer ends.
+ */
+export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOptions): void => {
+  const handler = async (req: Request, plugin: string) => {
+    const url = new URL(req.url)
+    const rest = url.pathname.slice(`${GATEWAY_PREFIX}/${plugin}`.length)
+    const who = presented(req, url)
+    let route: ModelRoute
+    let body: Uint8Array | undefined
+    try {
+      if (!who) throw new SpawnerError('unauthorized', 'no credential (x-api-key, Bearer or key)')
+      route = await opts.models.route(who.credential, plugin)
+      body = await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024)
+    } catch (err) {
+      return refusal(toSpawnerError(err))
+    }
+    const headers = new Headers()
+    req.headers.forEach((value, name) => {
+      if (!DROPPED_REQUEST.has(name) && !name.startsWith('proxy-')) headers.set(name, value)
+    })
+    headers.set('accept-encoding', 'identity')
+    const search = new URLSearchParams(url.search)
+    search.delete('key')
+    if (route.key) {
+      if (who!.where === 'bearer') headers.set('authorization', `Bearer ${route.key}`)
+      else if (who!.where === 'query') search.set('key', route.key)
+      else headers.set(who!.where, route.key)
+    }
+    const query = search.size > 0 ? `?${search}` : ''
+    let upstream: Response
+    try {
+      upstream = await (opts.fetch ?? fetch)(`${route.upstream}${rest}${query}`, {
+        method: req.method,
+        headers,
+        ...(body ? { body: body as Uint8Array<ArrayBuffer> } : {}),
+        redirect: 'manual',
+        signal: req.signal,
+      })
+    } catch (err) {
+      opts.logger.warn('model upstream unreachable', {
+        plugin,
+        workerId: route.workerId,
+        error: err instanceof Error ? err.message : String(err),
+      })
+      return refusal(
+        new SpawnerError('model_upstream_error', `the model API did not answer (${plugin})`),
+      )
+    }
+    const meter = new UsageMeter({
+      contentType: upstream.headers.get('content-type'),
+      model: requestModel(rest, body),
+    })
+    let recorded = false
+    const finish = () => {
+      if (recorded) return
+      recorded = true
+      const usage = meter.finish()
+      if (!usage && !upstream.ok) return
+      const u = usage ?? {
+        inputTokens: 0,
+        outputTokens: 0,
+        cacheReadInputTokens: 0,
+        cacheCreationInputTokens: 0,
+      }
+      opts.models.record(route, {
+        ...u,
+        ...costOf(u, opts.prices),
+        ...(u.model ? { model: u.model } : {}),
+      })
+    }
+    const out = new Headers()
+    upstream.headers.forEach((value, name) => {
+      if (!DROPPED_RESPONSE.has(name)) out.set(name, value)
+    })
+    if (!upstream.body) {
+      finish()
+      return new Response(null, { status: upstream.status, headers: out })
+    }
+    const reader = upstream.body.getReader()
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(ctl) {
+        try {
+          const { done, value } = await reader.read()
+          if (done) {
+            finish()
+            ctl.close()
+            return
+          }
+          meter.push(value)
+          ctl.enqueue(value)
+        } catch (err) {
+          finish()
+          ctl.error(err)
+        }
+      },
+      cancel(reason) {
+        finish()
+        return reader.cancel(reason)
+      },
+    })
+    return new Response(stream, { status: upstream.status, headers: out })
+  }
+  app.all(`${GATEWAY_PREFIX}/:plugin/*`, (c) => handler(c.req.raw, c.req.param('plugin')))
+}
