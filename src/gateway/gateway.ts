@@ -77,6 +77,24 @@ const refusal = (err: SpawnerError) =>
     { status: httpStatusOf(err), headers: { 'content-type': 'application/json' } },
   )
 
+/**
+ * A streamed Chat Completions request, asking for the usage chunk: the API sends usage in a
+ * stream only when asked, and the gateway meters every call. Other bodies are left as they are.
+ */
+export const askForUsage = (path: string, body: Uint8Array | undefined) => {
+  if (!body || !/\/chat\/completions$/.test(path)) return body
+  try {
+    const json: unknown = JSON.parse(new TextDecoder().decode(body))
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return body
+    const req = json as { stream?: unknown; stream_options?: { include_usage?: unknown } }
+    if (req.stream !== true || req.stream_options?.include_usage === true) return body
+    req.stream_options = { ...req.stream_options, include_usage: true }
+    return new TextEncoder().encode(JSON.stringify(req))
+  } catch {
+    return body
+  }
+}
+
 /** The request body, refused past `max` bytes. */
 const readBody = async (req: Request, max: number): Promise<Uint8Array | undefined> => {
   if (!req.body || req.method === 'GET' || req.method === 'HEAD') return undefined
@@ -118,7 +136,7 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     try {
       if (!who) throw new SpawnerError('unauthorized', 'no credential (x-api-key, Bearer or key)')
       route = await opts.models.route(who.credential, plugin)
-      body = await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024)
+      body = askForUsage(rest, await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024))
     } catch (err) {
       return refusal(toSpawnerError(err))
     }

@@ -3,5 +3,5 @@ import { anthropic } from '../support/stub-model/anthropic.ts'
 
 agentE2E('claude-code', {
   providers: [anthropic],
-  env: (base) => ({ ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: 'stub-key' }),
+  spawnerEnv: (base, key) => ({ ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: key }),
 })

@@ -5,5 +5,5 @@ import { openaiResponses } from '../support/stub-model/openai-responses.ts'
 // plugin writes into ~/.codex/config.toml; the model is the CLI's default.
 agentE2E('codex', {
   providers: [openaiResponses],
-  env: (base) => ({ OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: 'stub-key' }),
+  spawnerEnv: (base, key) => ({ OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: key }),
 })

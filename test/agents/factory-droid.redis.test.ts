@@ -4,10 +4,6 @@ import { openaiChat } from '../support/stub-model/openai-chat.ts'
 // droid with a bring-your-own model (chat completions) on the stub, airgapped: no Factory login.
 agentE2E('factory-droid', {
   providers: [openaiChat],
-  env: (base) => ({
-    FACTORY_MODEL_BASE_URL: `${base}/v1`,
-    FACTORY_MODEL: 'stub-model',
-    FACTORY_MODEL_NAME: 'Stub Model',
-    FACTORY_MODEL_API_KEY: 'stub-key',
-  }),
+  spawnerEnv: (base, key) => ({ FACTORY_MODEL_BASE_URL: `${base}/v1`, FACTORY_MODEL_API_KEY: key }),
+  env: { FACTORY_MODEL: 'stub-model', FACTORY_MODEL_NAME: 'Stub Model' },
 })

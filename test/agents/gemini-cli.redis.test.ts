@@ -5,9 +5,6 @@ import { gemini } from '../support/stub-model/gemini.ts'
 // per model call so a broken stub fails fast instead of backing off for minutes.
 agentE2E('gemini-cli', {
   providers: [gemini],
-  env: (base) => ({
-    GOOGLE_GEMINI_BASE_URL: base,
-    GEMINI_API_KEY: 'stub-key',
-    GEMINI_MAX_ATTEMPTS: '1',
-  }),
+  spawnerEnv: (base, key) => ({ GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: key }),
+  env: { GEMINI_MAX_ATTEMPTS: '1' },
 })

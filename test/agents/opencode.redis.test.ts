@@ -5,9 +5,9 @@ import { openaiChat } from '../support/stub-model/openai-chat.ts'
 // package opencode bundles, so no prompt downloads anything.
 agentE2E('opencode', {
   providers: [openaiChat],
-  env: (base) => ({
+  spawnerEnv: (base, key) => ({
     OPENCODE_PROVIDER_BASE_URL: `${base}/v1`,
-    OPENCODE_MODEL: 'stub-model',
-    OPENCODE_PROVIDER_API_KEY: 'stub-key',
+    OPENCODE_PROVIDER_API_KEY: key,
   }),
+  env: { OPENCODE_MODEL: 'stub-model' },
 })

@@ -1,62 +1,73 @@
+import { randomBytes } from 'node:crypto'
+import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startRedisAdapter, type RedisAdapter } from '../../src/redis/index.ts'
-import { api, startHarness, type Harness } from './harness.ts'
+import { workerTraces } from './gateway-probe.ts'
+import { spawnerClient, startSpawner, type SpawnerProcess } from './process.ts'
 import { Producer, testSettings } from './redis.ts'
 import { StubModel, type ProviderHandler } from './stub-model/server.ts'
 
 export interface AgentE2EOptions {
   /** The providers the CLI talks to, as stub handlers. */
   providers: ProviderHandler[]
-  /** WorkerConfig env pointing the CLI at the stub (base URL like `http://host.docker.internal:PORT`). */
-  env: (baseUrl: string) => Record<string, string>
+  /**
+   * The spawner's environment for the CLI's model API, given the stub's base URL and the real
+   * key: the gateway holds these, the worker never sees the key.
+   */
+  spawnerEnv: (baseUrl: string, key: string) => Record<string, string>
+  /** WorkerConfig env: settings of the CLI's own (a model name), never a key. */
+  env?: Record<string, string>
   capabilities?: string[]
   /** Per-prompt timeout. */
   promptTimeoutMs?: number
 }
 
 /**
- * The end-to-end suite every agent plugin passes: the real CLI inside a real worker, against
- * the stub model server, over HTTP and over Redis. "What is 5 + 7?" → "12"; a second prompt
- * with the sessionId reaches the model with the first turn in its history.
+ * The end-to-end suite every agent plugin passes: the real CLI inside a real worker of the
+ * service as `npm start` runs it, against the stub model, over HTTP and over Redis. "What is
+ * 5 + 7?" → "12"; a second prompt with the sessionId reaches the model with the first turn in
+ * its history. The worker has no network: its CLI reaches the model through the gateway, which
+ * swaps in the spawner's real key; the stub must see that key, and the worker must hold it
+ * nowhere (env, files, processes, `docker inspect`, logs, events, answers).
  */
 export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
-  describe(`agent ${agent}: the real CLI against the stub model`, () => {
+  describe(`agent ${agent}: the real CLI against the stub model, through the gateway`, () => {
     const stub = new StubModel(opts.providers)
-    let h: Harness
-    let http: ReturnType<typeof api>
-    let adapter: RedisAdapter
+    const REAL = `real-key-${randomBytes(12).toString('hex')}`
+    const run = randomBytes(4).toString('hex')
+    let spawner: SpawnerProcess
+    let http: ReturnType<typeof spawnerClient>
     let producer: Producer
-    let base = ''
     const timeoutMs = opts.promptTimeoutMs ?? 120_000
 
     beforeAll(async () => {
-      await stub.start()
-      base = stub.urlForContainers()
-      h = await startHarness()
-      http = api(h.app)
+      await stub.start('127.0.0.1')
       const settings = testSettings()
-      adapter = await startRedisAdapter({
-        settings,
-        service: h.service,
-        instance: `e2e-${agent}`,
-        logger: h.logger,
-      })
+      spawner = await startSpawner(
+        {
+          SPAWNER_INSTANCE: `e2e-${agent}-${run}`,
+          REDIS_URL: settings.REDIS_URL,
+          REDIS_PREFIX: settings.REDIS_PREFIX,
+          REDIS_BLOCK_MS: String(settings.REDIS_BLOCK_MS),
+          ...opts.spawnerEnv(`http://127.0.0.1:${stub.port}`, REAL),
+        },
+        60_000,
+      )
+      http = spawnerClient(spawner)
       producer = new Producer(settings)
     }, 900_000)
     afterAll(async () => {
-      await adapter?.close()
+      const { workers } = (await http?.('GET', `/v1/workers?label=test-run=${run}`))?.json ?? {}
+      for (const w of workers ?? []) await http('DELETE', `/v1/workers/${w.workerId}`)
       await producer?.cleanup()
-      await h?.cleanup()
+      await spawner?.kill()
       await stub.stop()
     })
 
-    // The CLI talks to the stub model on the host: the worker needs the open network.
     const config = () => ({
       agent,
-      network: 'open',
       capabilities: opts.capabilities ?? [],
-      env: opts.env(base),
-      labels: h.runLabel,
+      env: opts.env ?? {},
+      labels: { 'test-run': run },
     })
 
     const checkHistory = () => {
@@ -68,36 +79,60 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       ).toBe(true)
     }
 
-    it('over HTTP: answers, continues the conversation, sums usage', async () => {
-      const created = await http.post('/v1/workers', config())
-      expect(created.status, created.text).toBe(201)
+    it('over HTTP: answers, continues the conversation; the key stays in the gateway', async () => {
+      // Image builds can take minutes: the create waits as long as a prompt may.
+      const created = await http('POST', '/v1/workers', config())
+      expect(created.status, JSON.stringify(created.json)).toBe(201)
       const id = created.json.workerId as string
       stub.requests.length = 0
-      const first = await http.post(`/v1/workers/${id}/commands`, {
+      const first = await http('POST', `/v1/workers/${id}/commands`, {
         prompt: 'What is 5 + 7?',
         timeoutMs,
       })
-      expect(first.status, first.text).toBe(200)
+      expect(first.status, JSON.stringify(first.json).slice(0, 2000)).toBe(200)
       expect(first.json.reply?.text, JSON.stringify(first.json).slice(0, 2000)).toBe('12')
       const sessionId = first.json.reply.sessionId as string
       expect(sessionId).toBeTruthy()
-      const second = await http.post(`/v1/workers/${id}/commands`, {
+      const second = await http('POST', `/v1/workers/${id}/commands`, {
         prompt: 'What is 1 + 2?',
         sessionId,
         timeoutMs,
       })
       expect(second.json.reply?.text, JSON.stringify(second.json).slice(0, 2000)).toBe('3')
       checkHistory()
-      const status = await http.get(`/v1/workers/${id}`)
-      expect(status.json.usage.prompts).toBe(2)
-      expect(status.json.agentState).toBe('idle')
-      await http.del(`/v1/workers/${id}`)
-    }, 600_000)
+
+      // Every model call carried the real key, put there by the gateway; none the worker's own.
+      const calls = stub.requests.filter((r) => r.provider !== 'none')
+      expect(calls.length).toBeGreaterThan(0)
+      for (const r of calls) {
+        expect(JSON.stringify(r.headers) + r.path, `${r.method} ${r.path}`).toContain(REAL)
+        expect(JSON.stringify(r.headers) + r.path).not.toContain('wsk_')
+      }
+      const status = (await http('GET', `/v1/workers/${id}`)).json
+      expect(status.usage.prompts).toBe(2)
+      expect(status.agentState).toBe('idle')
+      // Measured at the gateway, whatever the CLI reports.
+      expect(status.spend.requests).toBeGreaterThanOrEqual(2)
+      expect(status.spend.inputTokens).toBeGreaterThan(0)
+      expect(first.json.metered?.requests).toBeGreaterThanOrEqual(1)
+
+      const [container] = await new Dockerode().listContainers({
+        filters: { label: [`workers-spawner.worker-id=${id}`] },
+      })
+      const traces = await workerTraces(container!.Id, REAL)
+      expect(traces).not.toMatch(/^file: /m)
+      expect(traces).not.toContain(REAL)
+      const answers = JSON.stringify([first.json, second.json, status])
+      expect(answers).not.toContain(REAL)
+      const logs = JSON.stringify(spawner.logs) + spawner.stderr()
+      expect(logs).not.toContain(REAL)
+      await http('DELETE', `/v1/workers/${id}`)
+    }, 900_000)
 
     it('over HTTP with SSE: streams the CLI output, then the parsed reply', async () => {
-      const created = await http.post('/v1/workers', config())
+      const created = await http('POST', '/v1/workers', config())
       const id = created.json.workerId as string
-      const res = await h.app.request(`/v1/workers/${id}/commands`, {
+      const res = await fetch(`http://127.0.0.1:${spawner.port}/v1/workers/${id}/commands`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
         body: JSON.stringify({ prompt: 'What is 20 + 22?', timeoutMs }),
@@ -109,7 +144,8 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       expect(events.filter(([e]) => e === 'output').length).toBeGreaterThan(0)
       const result = events.find(([e]) => e === 'result')?.[1]
       expect(result?.reply?.text, text.slice(0, 2000)).toBe('42')
-      await http.del(`/v1/workers/${id}`)
+      expect(text).not.toContain(REAL)
+      await http('DELETE', `/v1/workers/${id}`)
     }, 600_000)
 
     it('over Redis: answers and continues the conversation', async () => {
@@ -128,6 +164,7 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
         timeoutMs,
       })
       expect(second.reply?.text).toBe('3')
+      expect(second.metered?.requests).toBeGreaterThanOrEqual(1)
       checkHistory()
       await producer.call('delete', { workerId })
     }, 600_000)

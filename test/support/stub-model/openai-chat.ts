@@ -5,7 +5,8 @@ let counter = 0
 
 /**
  * OpenAI-compatible chat completions (`POST …/chat/completions`), streaming (`data:` chunks
- * ending with `[DONE]`, usage in the last chunk when asked) and not. Also lists models.
+ * ending with `[DONE]`, usage in the last chunk only when `stream_options.include_usage` asks)
+ * and not. Also lists models.
  */
 export const openaiChat: ProviderHandler = {
   name: 'openai-chat',
@@ -23,7 +24,11 @@ export const openaiChat: ProviderHandler = {
       )
       return
     }
-    const b = (body ?? {}) as { model?: string; stream?: boolean }
+    const b = (body ?? {}) as {
+      model?: string
+      stream?: boolean
+      stream_options?: { include_usage?: boolean }
+    }
     const id = `chatcmpl-stub-${++counter}`
     const model = b.model ?? 'stub-model'
     const created = Math.floor(Date.now() / 1000)
@@ -56,7 +61,16 @@ export const openaiChat: ProviderHandler = {
     sse(res, undefined, chunk({ role: 'assistant', content: '' }, null))
     sse(res, undefined, chunk({ content: answer }, null))
     sse(res, undefined, chunk({}, 'stop'))
-    sse(res, undefined, { id, object: 'chat.completion.chunk', created, model, choices: [], usage })
+    // As the API does: a stream carries usage only when the request asks for it.
+    if (b.stream_options?.include_usage)
+      sse(res, undefined, {
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        choices: [],
+        usage,
+      })
     sse(res, undefined, '[DONE]')
     res.end()
   },
