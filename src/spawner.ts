@@ -118,7 +118,15 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     lifecycle,
     pools,
     tokens,
-    api: (extras = {}) => createApp({ ...common, ...extras, auth }),
+    // With ORCHESTRATOR_URL set, workers reach this listener (host agents relay them here), so
+    // it serves their model calls too; otherwise only the workers' own listeners do.
+    api: (extras = {}) =>
+      createApp({
+        ...common,
+        ...extras,
+        auth,
+        ...(settings.ORCHESTRATOR_URL ? { gateway: { prices: settings.MODEL_PRICES } } : {}),
+      }),
     workerApi: (extras = {}) =>
       createApp({
         ...common,

@@ -44,6 +44,24 @@ const DROPPED_RESPONSE = new Set([
   'set-cookie',
 ])
 
+/**
+ * The model calls the gateway passes on, by the end of their path: Anthropic's messages (and
+ * token counting), OpenAI's responses, chat and text completions, Gemini's generate and count
+ * calls, and model listings. Anything else a key could do (files, batches, fine-tuning, an
+ * organisation's admin API) stays out of a worker's reach.
+ */
+const MODEL_CALL =
+  /^(?:\/v\d+(?:alpha|beta)?\d*)?\/(?:(messages(?:\/count_tokens)?|chat\/completions|completions|responses)|(models(?:\/[\w.-]+(?::(?:generateContent|streamGenerateContent|countTokens))?)?))$/
+
+/** Whether `method` on `path` (below the base URL) is a model call (see MODEL_CALL). */
+const isModelCall = (method: string, path: string) => {
+  const m = MODEL_CALL.exec(path)
+  if (!m) return false
+  // Listing models is a read; a model's generate call is a POST; nothing deletes one.
+  if (m[2] && !m[2].includes(':')) return method === 'GET' || method === 'HEAD'
+  return method === 'POST'
+}
+
 /** Where the worker's credential came, so the real key goes out the same way. */
 type Where = 'bearer' | 'x-api-key' | 'x-goog-api-key' | 'query'
 
@@ -136,6 +154,12 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     try {
       if (!who) throw new SpawnerError('unauthorized', 'no credential (x-api-key, Bearer or key)')
       route = await opts.models.route(who.credential, plugin)
+      if (!isModelCall(req.method, rest)) {
+        throw new SpawnerError(
+          'forbidden',
+          `${req.method} ${rest || '/'} is not a model call the gateway passes on`,
+        )
+      }
       body = askForUsage(rest, await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024))
     } catch (err) {
       return refusal(toSpawnerError(err))

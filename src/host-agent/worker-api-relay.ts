@@ -9,6 +9,7 @@ import {
   type ServerResponse,
 } from 'node:http'
 import { request as httpsRequest } from 'node:https'
+import type { Duplex } from 'node:stream'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { ErrorCode } from '../core/error-codes.ts'
@@ -45,6 +46,26 @@ const refuse = (res: ServerResponse, code: ErrorCode, message: string) => {
 /** `Bearer` and a token shaped like a worker's (a JWT: three base64url parts). */
 const WORKER_BEARER = /^Bearer\s+[\w-]+\.[\w-]+\.[\w-]+\s*$/i
 
+/** A worker's model credential (see WorkerKeys), as the model gateway takes it. */
+const MODEL_CREDENTIAL = /^(?:Bearer\s+)?wsk_w-[0-9a-f]{16}_[0-9a-f]{64}\s*$/i
+
+/**
+ * A model call of a worker: a `/model/…` path with a worker's model credential where the CLIs
+ * put their key. The core's gateway checks the credential itself, as it checks tokens.
+ */
+const modelCall = (req: IncomingMessage) => {
+  const url = req.url ?? ''
+  const parsed = new URL(url, 'http://relay')
+  // Only a path that is what it says: `/model/../v1/…` (or its encoded forms) would reach the
+  // core's other routes once the core normalizes it.
+  if (!parsed.pathname.startsWith('/model/') || url.split('?')[0] !== parsed.pathname) return false
+  const { authorization, 'x-api-key': apiKey, 'x-goog-api-key': googKey } = req.headers
+  const key = parsed.searchParams.get('key')
+  return [authorization, apiKey, googKey, key].some(
+    (v) => typeof v === 'string' && MODEL_CREDENTIAL.test(v),
+  )
+}
+
 /**
  * Sends each request on to `upstream` (origin and path prefix fixed; only the path and query
  * come from the worker) and streams the answer back. It adds nothing: no credential, no
@@ -58,7 +79,7 @@ const relayTo = (upstream: URL, logger: Logger) => {
   return (req: IncomingMessage, res: ServerResponse) => {
     if (!req.url?.startsWith('/'))
       return refuse(res, 'bad_request', 'request target must be a path')
-    if (!WORKER_BEARER.test(req.headers.authorization ?? '')) {
+    if (!WORKER_BEARER.test(req.headers.authorization ?? '') && !modelCall(req)) {
       // Unread, the body would hold the connection; the answer does not depend on it.
       req.resume()
       return refuse(
@@ -146,6 +167,14 @@ export class WorkerApiRelays implements WorkerApiSockets {
     await mkdir(this.dir, { recursive: true, mode: 0o700 })
     await writeFile(join(this.dir, `${id}.url`), upstream.href, { mode: 0o600 })
     const server = createServer(relayTo(upstream, this.#logger))
+    // The egress proxy lives in the core's own listener only: a tunnel asked for here is refused
+    // at once, saying so, rather than left to time out.
+    server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+      socket.end(
+        'HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n' +
+          'workers-spawner: no egress proxy for workers on host agents; use network "none" or "all"\n',
+      )
+    })
     const socket = await listenInSocketDir(server, socketDir)
     this.#servers.push(server)
     this.#logger.info('relaying the worker API', { socket, upstream: upstream.origin })

@@ -45,7 +45,7 @@ export interface AppOptions {
   surface?: 'operator' | 'worker'
   /** Host names besides loopback ones that requests may carry (ALLOWED_HOSTS, HOST). */
   allowedHosts?: readonly string[]
-  /** The model gateway (`/model/<plugin>/…`), on the worker surface only. */
+  /** The model gateway (`/model/<plugin>/…`), where workers reach this app. */
   gateway?: Omit<GatewayOptions, 'models' | 'logger'>
 }
 
@@ -74,7 +74,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   app.use(browserGuard({ checkHost, allowedHosts: opts.allowedHosts ?? [] }))
 
   // Workers' model calls carry the worker's own model credential, not a token: checked there.
-  if (opts.surface === 'worker' && opts.gateway) {
+  if (opts.gateway) {
     registerGateway(app, { ...opts.gateway, models: opts.service.models, logger })
   }
   app.use('/v1/*', authenticate({ ...opts.auth, service: opts.service }))
