@@ -41,7 +41,20 @@ export class BudgetLedger {
         }
       }
     }
-    return sumSpend(records.filter((r) => below.has(r.workerId)).map((r) => r.spend))
+    const tree = records.filter((r) => below.has(r.workerId))
+    return sumSpend(tree.flatMap((r) => [r.spend, r.spentBelow]))
+  }
+
+  /**
+   * Moves what a deleted worker and its gone sub-workers spent into its parent's `spentBelow`:
+   * a sub-worker that ends gives nothing back to the budgets above it.
+   */
+  retire(record: WorkerRecord): void {
+    const parent = record.parentId ? this.store.held(record.parentId) : undefined
+    const spent = sumSpend([record.spend, record.spentBelow])
+    if (!parent || spent.requests === 0) return
+    parent.spentBelow = sumSpend([parent.spentBelow, spent])
+    this.persist(parent)
   }
 
   /** The workers whose budgets a call of `workerId` counts against: itself, then its ancestors. */

@@ -5,12 +5,14 @@ import type { ChangeReason, CommandHooks } from './hooks.ts'
 import type * as S from './schemas.ts'
 import type { WorkerTree } from './sub-workers.ts'
 import type { WorkerStore } from './worker-store.ts'
+import type { BudgetLedger } from './budget-ledger.ts'
 
 /** What `deleteWorker` works with. */
 export interface DeleteParts {
   ctx: CoreContext
   store: WorkerStore
   tree: WorkerTree
+  ledger: BudgetLedger
 }
 
 /**
@@ -23,7 +25,7 @@ export const deleteWorker = async (
   hooks: CommandHooks = {},
   reason: ChangeReason = 'request',
 ): Promise<z.output<typeof S.deleteOutput>> => {
-  const { ctx, store, tree } = parts
+  const { ctx, store, tree, ledger } = parts
   const record = await store.get(input.workerId)
   const children: string[] = []
   for (const childId of await tree.childrenOf(record.workerId)) {
@@ -35,6 +37,7 @@ export const deleteWorker = async (
   }
   hooks.onEffect?.()
   await ctx.runtime.remove(record.containerId)
+  ledger.retire(record)
   store.forget(record.workerId)
   ctx.logger.info('worker deleted', {
     workerId: record.workerId,

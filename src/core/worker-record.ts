@@ -58,6 +58,8 @@ export interface WorkerRecord {
   budget?: Budget
   /** Its own model calls, measured at the gateway. */
   spend?: Spend
+  /** Model calls of its sub-workers that are gone: they still count against its budgets. */
+  spentBelow?: Spend
   /** Connections out its egress proxy let through and refused (since this process started). */
   connections?: { allowed: number; denied: number }
 }

@@ -51,6 +51,7 @@ export const workerStateSchema = z
     egress: egressListSchema.optional(),
     budget: budgetSchema.optional(),
     spend: spendSchema.optional(),
+    spentBelow: spendSchema.optional(),
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
@@ -74,6 +75,7 @@ export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
   ...(r.egress ? { egress: r.egress } : {}),
   ...(r.budget ? { budget: r.budget } : {}),
   ...(r.spend ? { spend: r.spend } : {}),
+  ...(r.spentBelow ? { spentBelow: r.spentBelow } : {}),
 })
 
 /** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
@@ -97,10 +99,12 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
     egress: state.egress,
     budget: state.budget,
     spend: state.spend,
+    spentBelow: state.spentBelow,
   } satisfies Partial<WorkerRecord>)
   if (!state.egress) delete record.egress
   if (!state.budget) delete record.budget
   if (!state.spend) delete record.spend
+  if (!state.spentBelow) delete record.spentBelow
   if (state.handedOut) delete record.pool
   return record
 }

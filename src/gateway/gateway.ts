@@ -147,7 +147,10 @@ const readBody = async (req: Request, max: number): Promise<Uint8Array | undefin
 export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOptions): void => {
   const handler = async (req: Request, plugin: string) => {
     const url = new URL(req.url)
-    const rest = url.pathname.slice(`${GATEWAY_PREFIX}/${plugin}`.length)
+    // After the plugin's segment as sent: the decoded name may be shorter than it, and the rest
+    // must start with '/' or it would extend the upstream's host.
+    const after = url.pathname.indexOf('/', `${GATEWAY_PREFIX}/`.length)
+    const rest = after === -1 ? '' : url.pathname.slice(after)
     const who = presented(req, url)
     let route: ModelRoute
     let body: Uint8Array | undefined

@@ -1,0 +1,291 @@
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { Hono } from 'hono'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { gatewayService, REAL_KEY } from '../../test/support/gateway-service.ts'
+import { noopLogger } from '../core/logger.ts'
+import { WorkerKeys } from '../core/gateway-access.ts'
+import { registerGateway } from './gateway.ts'
+import { DEFAULT_PRICES } from './prices.ts'
+import { FIXTURES } from './usage.fixtures.ts'
+
+const BASE = 'https://operator-models.example/api'
+const MESSAGE = JSON.stringify({
+  type: 'message',
+  model: 'claude-sonnet-4-5',
+  usage: { input_tokens: 100, output_tokens: 20 },
+})
+const json = (body: string, status = 200, headers: Record<string, string> = {}) =>
+  new Response(body, { status, headers: { 'content-type': 'application/json', ...headers } })
+
+interface Sent {
+  url: string
+  headers: Headers
+  body: string
+}
+
+/** A gateway over a memory service with one `modeled` worker; `upstream` answers its calls. */
+const setup = async (
+  upstream: (sent: Sent) => Response | Promise<Response> = () => json(MESSAGE),
+  opts: { hostEnv?: Record<string, string>; maxRequestBytes?: number; realFetch?: boolean } = {},
+) => {
+  const svc = gatewayService(opts.hostEnv ? { hostEnv: opts.hostEnv } : {})
+  const { workerId } = await svc.create({ agent: 'modeled' })
+  const credential = await svc.credentialOf(workerId)
+  const sent: Sent[] = []
+  const fetch = async (url: string | URL | Request, init?: RequestInit) => {
+    const req = new Request(url, init)
+    const s = { url: req.url, headers: req.headers, body: await req.text() }
+    sent.push(s)
+    return upstream(s)
+  }
+  const app = new Hono()
+  registerGateway(app, {
+    models: svc.service.models,
+    prices: DEFAULT_PRICES,
+    logger: noopLogger,
+    ...(opts.realFetch ? {} : { fetch: fetch as typeof globalThis.fetch }),
+    ...(opts.maxRequestBytes ? { maxRequestBytes: opts.maxRequestBytes } : {}),
+  })
+  const spend = async () => (await svc.service.status({ workerId })).spend
+  return { ...svc, app, workerId, credential, sent, spend }
+}
+
+/** Every header, one `name: value` a line. */
+const dump = (headers: Headers) => {
+  const lines: string[] = []
+  headers.forEach((value, name) => lines.push(`${name}: ${value}`))
+  return lines.join('\n')
+}
+
+const errorOf = async (res: Response) => {
+  expect(res.headers.get('content-type')).toBe('application/json')
+  return ((await res.json()) as { error: { code: string; message: string } }).error
+}
+
+describe('the model gateway', () => {
+  it('takes the credential where the CLI puts it and sends the real key there', async () => {
+    const { app, credential, sent, spend } = await setup()
+    const cases = [
+      [{ 'x-api-key': credential }, (h: Headers) => h.get('x-api-key')],
+      [{ authorization: `Bearer ${credential}` }, (h: Headers) => h.get('authorization')],
+      [{ 'x-goog-api-key': credential }, (h: Headers) => h.get('x-goog-api-key')],
+    ] as const
+    for (const [headers, where] of cases) {
+      const res = await app.request('/model/modeled/v1/messages', {
+        method: 'POST',
+        headers: { ...headers, cookie: 'a=b', 'anthropic-version': '2023-06-01' },
+        body: '{"model":"claude-sonnet-4-5"}',
+      })
+      expect(res.status).toBe(200)
+      expect(await res.text()).toBe(MESSAGE)
+      const out = sent.at(-1)!
+      expect(out.url).toBe(`${BASE}/v1/messages`)
+      expect(where(out.headers)).toMatch(new RegExp(`^(Bearer )?${REAL_KEY}$`))
+      expect(out.headers.get('anthropic-version')).toBe('2023-06-01')
+      expect(out.headers.get('cookie')).toBeNull()
+      expect(out.body).toBe('{"model":"claude-sonnet-4-5"}')
+      expect(dump(out.headers)).not.toContain(credential)
+      // Only the header the credential came in carries the key.
+      expect(dump(out.headers).split(REAL_KEY)).toHaveLength(2)
+    }
+    const res = await app.request(
+      `/model/modeled/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=${credential}`,
+      { method: 'POST', body: '{}' },
+    )
+    expect([res.status, await res.text()]).toEqual([200, MESSAGE])
+    expect(sent.at(-1)!.url).toBe(
+      `${BASE}/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=${REAL_KEY}`,
+    )
+    expect(await spend()).toMatchObject({ requests: 4, inputTokens: 400, outputTokens: 80 })
+  })
+
+  it('sends a call to the upstream’s host however the plugin’s name is spelled', async () => {
+    const { app, credential, sent } = await setup(undefined, { hostEnv: { K2: REAL_KEY } })
+    // `%6f` is `o`: the route matches `modeled`, the raw path is two characters longer.
+    const res = await app.request('/model/m%6fdeled/v1/messages?x=1', {
+      headers: { 'x-api-key': credential },
+    })
+    expect(res.status).toBe(200)
+    expect(sent.map((s) => s.url)).toEqual(['https://up.example/v1/messages?x=1'])
+  })
+
+  it('answers 401 to a credential it did not mint, 403 for a plugin the worker lacks', async () => {
+    const { app, create, credentialOf, sent } = await setup()
+    const shell = await create()
+    const foreign = await new WorkerKeys('some other service secret, long').mint(shell.workerId)
+    const presented: Record<string, string>[] = [
+      { 'x-api-key': foreign },
+      { 'x-api-key': REAL_KEY },
+      {},
+    ]
+    for (const headers of presented) {
+      const res = await app.request('/model/modeled/v1/messages', { method: 'POST', headers })
+      expect(res.status).toBe(401)
+      expect(await errorOf(res)).toMatchObject({ code: 'unauthorized' })
+    }
+    const res = await app.request('/model/modeled/v1/messages', {
+      headers: { 'x-api-key': await credentialOf(shell.workerId) },
+    })
+    expect(res.status).toBe(403)
+    expect(await errorOf(res)).toMatchObject({
+      code: 'forbidden',
+      message: expect.stringContaining("does not have plugin 'modeled'"),
+    })
+    expect(sent).toEqual([])
+  })
+
+  it('refuses a call on a spent budget without reaching the upstream', async () => {
+    const { app, service, workerId, credential, sent } = await setup()
+    await service.update({ workerId, budget: { tokens: 100 } })
+    const call = () =>
+      app.request('/model/modeled/v1/messages', {
+        method: 'POST',
+        headers: { 'x-api-key': credential },
+        body: '{}',
+      })
+    // The call is recorded once its answer has been read.
+    expect(await (await call()).text()).toBe(MESSAGE)
+    const res = await call()
+    expect(res.status).toBe(403)
+    expect(await errorOf(res)).toMatchObject({ code: 'budget_exceeded' })
+    expect(sent).toHaveLength(1)
+  })
+
+  it('refuses a body over the limit with 413', async () => {
+    const { app, credential, sent } = await setup(undefined, { maxRequestBytes: 16 })
+    const post = (body: string) =>
+      app.request('/model/modeled/v1/messages', {
+        method: 'POST',
+        headers: { 'x-api-key': credential },
+        body,
+      })
+    expect((await post('x'.repeat(16))).status).toBe(200)
+    const res = await post('x'.repeat(17))
+    expect(res.status).toBe(413)
+    expect(await errorOf(res)).toMatchObject({ code: 'payload_too_large' })
+    expect(sent).toHaveLength(1)
+  })
+
+  it('does not count an upstream refusal that reports no usage', async () => {
+    const { app, credential, spend } = await setup(() =>
+      json('{"error":{"type":"rate_limit"}}', 429, { 'set-cookie': 'session=1' }),
+    )
+    const res = await app.request('/model/modeled/v1/messages', {
+      headers: { 'x-api-key': credential },
+    })
+    expect(res.status).toBe(429)
+    expect(res.headers.get('set-cookie')).toBeNull()
+    expect(await res.text()).toBe('{"error":{"type":"rate_limit"}}')
+    expect((await spend()).requests).toBe(0)
+  })
+
+  it('records a streamed call whose client went away mid-stream', async () => {
+    const sse = FIXTURES.find((f) => f.name === 'anthropic sse')!
+    const [first, second] = sse.body.split(/(?<=\n\n)/)
+    let pulls = 0
+    let upstreamCancelled = false
+    const { app, credential, spend, events } = await setup(
+      () =>
+        new Response(
+          new ReadableStream({
+            start: (ctl) => {
+              ctl.enqueue(new TextEncoder().encode(first))
+              ctl.enqueue(new TextEncoder().encode(second))
+            },
+            // The rest never comes: only the client's cancel ends this stream.
+            pull: () => {
+              pulls++
+              return new Promise(() => undefined)
+            },
+            cancel: () => {
+              upstreamCancelled = true
+            },
+          }),
+          { headers: { 'content-type': sse.contentType } },
+        ),
+    )
+    const res = await app.request('/model/modeled/v1/messages', {
+      method: 'POST',
+      headers: { 'x-api-key': credential },
+      body: '{"stream":true}',
+    })
+    const reader = res.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toBe(first)
+    // The gateway has taken the second event (the upstream is asked for more) and holds it
+    // unread: nothing of the gateway is waiting on the upstream when the client goes.
+    await vi.waitFor(() => expect(pulls).toBe(1))
+    await new Promise((resolve) => setImmediate(resolve))
+    expect((await spend()).requests).toBe(0)
+    await reader.cancel()
+    expect(upstreamCancelled).toBe(true)
+    expect(await spend()).toMatchObject({ requests: 1, inputTokens: 1210 })
+    expect(events.filter((e) => e.type === 'usage')).toHaveLength(1)
+  })
+})
+
+describe('the model gateway over a real upstream', () => {
+  const servers: Server[] = []
+  afterEach(() => servers.splice(0).forEach((s) => s.close()))
+
+  /** A loopback upstream that answers with `body` written in three pieces. */
+  const upstream = async (contentType: string, body: string) => {
+    const seen: { url: string; headers: IncomingHttpHeaders }[] = []
+    const server = createServer((req, res) => {
+      seen.push({ url: req.url!, headers: req.headers })
+      req.resume()
+      res.writeHead(200, { 'content-type': contentType })
+      const third = Math.ceil(body.length / 3)
+      res.write(body.slice(0, third))
+      res.write(body.slice(third, 2 * third))
+      res.end(body.slice(2 * third))
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    servers.push(server)
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen }
+  }
+
+  it('streams an SSE answer through unchanged and records its usage', async () => {
+    const sse = FIXTURES.find((f) => f.name === 'anthropic sse')!
+    const up = await upstream(sse.contentType, sse.body)
+    const { app, credential, spend, events } = await setup(undefined, {
+      hostEnv: { K2: REAL_KEY, B: `${up.url}/base/` },
+      realFetch: true,
+    })
+    const res = await app.request('/model/modeled/v1/messages?beta=true', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${credential}` },
+      body: '{"model":"claude-sonnet-4-5","stream":true}',
+    })
+    expect(res.headers.get('content-type')).toBe(sse.contentType)
+    expect(await res.text()).toBe(sse.body)
+    expect(up.seen).toMatchObject([
+      { url: '/base/v1/messages?beta=true', headers: { authorization: `Bearer ${REAL_KEY}` } },
+    ])
+    const { model, ...counts } = sse.usage
+    const s = await spend()
+    expect(s).toMatchObject({ requests: 1, ...counts, unpriced: 0 })
+    // claude-sonnet-4: 10 fresh × $3, 1000 read × $0.30, 200 written × $3.75, 50 out × $15.
+    expect(s.costUsd).toBeCloseTo(0.00183, 10)
+    expect(events.find((e) => e.type === 'usage')).toMatchObject({ plugin: 'modeled', model })
+  })
+
+  it('answers 502 model_upstream_error when the upstream is down', async () => {
+    const up = await upstream('application/json', '{}')
+    const server = servers.pop()!
+    await new Promise((resolve) => server.close(resolve))
+    const { app, credential, spend } = await setup(undefined, {
+      hostEnv: { K2: REAL_KEY, B: up.url },
+      realFetch: true,
+    })
+    // A port nobody listens on any more.
+    const res = await app.request('/model/modeled/v1/messages', {
+      method: 'POST',
+      headers: { 'x-api-key': credential },
+      body: '{}',
+    })
+    expect(res.status).toBe(502)
+    expect(await errorOf(res)).toMatchObject({ code: 'model_upstream_error' })
+    expect((await spend()).requests).toBe(0)
+  })
+})
