@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { workerConfigSchema } from './config.ts'
 import { noopLogger } from './logger.ts'
@@ -231,6 +231,8 @@ describe('the state a worker carries is trusted only when the service signed it'
     // The command's activity write (TTL 600) is held; the update (TTL 7200) is asked for after it.
     await svc.sendCommand({ workerId, shell: 'true', timeoutMs: 60_000 })
     const updating = svc.update({ workerId, ttlSeconds: 7200 })
+    // The activity write is signed off the main thread: wait until it is under way (held).
+    await vi.waitFor(() => expect(stateWrites - before).toBe(1))
     for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r))
     // The update waits for the write before it instead of racing it.
     expect(stateWrites - before).toBe(1)

@@ -104,6 +104,7 @@ describe('the model gateway', () => {
     const { app, credential, sent } = await setup(undefined, { hostEnv: { K2: REAL_KEY } })
     // `%6f` is `o`: the route matches `modeled`, the raw path is two characters longer.
     const res = await app.request('/model/m%6fdeled/v1/messages?x=1', {
+      method: 'POST',
       headers: { 'x-api-key': credential },
     })
     expect(res.status).toBe(200)
@@ -167,11 +168,30 @@ describe('the model gateway', () => {
     expect(sent).toHaveLength(1)
   })
 
+  it('passes on model calls only: not files, fine-tuning, admin or deleting a model', async () => {
+    const { app, credential, sent } = await setup(undefined, { hostEnv: { K2: REAL_KEY } })
+    const status = async (method: string, path: string) =>
+      (await app.request(`/model/modeled${path}`, { method, headers: { 'x-api-key': credential } }))
+        .status
+    expect(await status('GET', '/v1/files')).toBe(403)
+    expect(await status('POST', '/v1/fine_tuning/jobs')).toBe(403)
+    expect(await status('GET', '/v1/organizations/api_keys')).toBe(403)
+    expect(await status('DELETE', '/v1/models/ft-mine')).toBe(403)
+    expect(await status('GET', '/v1/messages')).toBe(403)
+    expect(await status('POST', '/v1/threads/t1/messages')).toBe(403)
+    expect(sent).toHaveLength(0)
+    expect(await status('GET', '/v1/models')).toBe(200)
+    expect(await status('POST', '/v1beta/models/gemini-2.5-pro:streamGenerateContent')).toBe(200)
+    expect(await status('POST', '/chat/completions')).toBe(200)
+    expect(sent).toHaveLength(3)
+  })
+
   it('does not count an upstream refusal that reports no usage', async () => {
     const { app, credential, spend } = await setup(() =>
       json('{"error":{"type":"rate_limit"}}', 429, { 'set-cookie': 'session=1' }),
     )
     const res = await app.request('/model/modeled/v1/messages', {
+      method: 'POST',
       headers: { 'x-api-key': credential },
     })
     expect(res.status).toBe(429)
