@@ -104,8 +104,8 @@ describe('split shape: the model gateway through a host agent', () => {
     expect(await sh(`${curl} http://x/model/%2e%2e/v1/whoami`)).toMatch(/ 401$/)
     // No egress proxy on host agents: a tunnel is refused at once, saying so.
     const tunnel = await sh(
-      `curl -s -p -x http://127.0.0.1:3128 http://example.test/ 2>&1; echo " $?"`,
+      `curl -sS -p -x http://127.0.0.1:3128 http://example.test/ 2>&1; echo " exit $?"`,
     )
-    expect(tunnel).toMatch(/ 56$/)
+    expect(tunnel).toMatch(/CONNECT tunnel failed, response 403[\s\S]* exit 56\s*$/)
   })
 })
