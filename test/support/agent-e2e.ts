@@ -19,6 +19,12 @@ export interface AgentE2EOptions {
   capabilities?: string[]
   /** Per-prompt timeout. */
   promptTimeoutMs?: number
+  /**
+   * Also run the tree-and-budget test: a sub-worker spawned by the worker's own `orchestrator`
+   * CLI, spend summed over the tree, and a budget that stops the next prompt. One agent is
+   * enough to show the gateway's part, which is the same for all.
+   */
+  budgets?: boolean
 }
 
 /**
@@ -128,6 +134,55 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       expect(logs).not.toContain(REAL)
       await http('DELETE', `/v1/workers/${id}`)
     }, 900_000)
+
+    it.runIf(opts.budgets)(
+      'sums spend over a tree, and a budget stops the next prompt with budget_exceeded',
+      async () => {
+        const prompt = (workerId: string, text: string) =>
+          http('POST', `/v1/workers/${workerId}/commands`, { prompt: text, timeoutMs })
+        const created = await http('POST', '/v1/workers', {
+          ...config(),
+          allowedTools: ['spawn', 'status'],
+        })
+        expect(created.status, JSON.stringify(created.json)).toBe(201)
+        const parent = created.json.workerId as string
+        expect((await prompt(parent, 'What is 5 + 7?')).json.reply?.text).toBe('12')
+        // The parent's own CLI spawns a child (same agent), which the operator then prompts.
+        const spawned = await http('POST', `/v1/workers/${parent}/commands`, {
+          shell: `orchestrator spawn --agent ${agent} --json`,
+          timeoutMs,
+        })
+        expect(spawned.json.exitCode, JSON.stringify(spawned.json)).toBe(0)
+        const child = JSON.parse(spawned.json.stdout).result.workerId as string
+        expect(String(child), spawned.json.stdout).toMatch(/^w-/)
+        const childAnswer = await prompt(child, 'What is 1 + 2?')
+        expect(childAnswer.json.reply?.text, JSON.stringify(childAnswer.json)).toBe('3')
+        const [p, c] = await Promise.all(
+          [parent, child].map(async (id) => (await http('GET', `/v1/workers/${id}`)).json),
+        )
+        expect(c.parentId).toBe(parent)
+        expect(c.spend.requests).toBeGreaterThanOrEqual(1)
+        expect(p.treeSpend.requests).toBe(p.spend.requests + c.spend.requests)
+        expect(p.treeSpend.inputTokens).toBe(p.spend.inputTokens + c.spend.inputTokens)
+
+        // A budget the tree has already spent: the next prompt, the parent's or the child's,
+        // is refused before its CLI starts, until the operator raises it.
+        const tokens = p.treeSpend.inputTokens + p.treeSpend.outputTokens
+        expect((await http('PATCH', `/v1/workers/${parent}`, { budget: { tokens } })).status).toBe(
+          200,
+        )
+        for (const id of [parent, child]) {
+          const refused = await prompt(id, 'What is 2 + 2?')
+          expect(refused.status, JSON.stringify(refused.json)).toBe(403)
+          expect(refused.json.error.code).toBe('budget_exceeded')
+        }
+        const raised = { budget: { tokens: tokens * 100 } }
+        expect((await http('PATCH', `/v1/workers/${parent}`, raised)).status).toBe(200)
+        expect((await prompt(child, 'What is 2 + 2?')).json.reply?.text).toBe('4')
+        await http('DELETE', `/v1/workers/${parent}`)
+      },
+      900_000,
+    )
 
     it('over HTTP with SSE: streams the CLI output, then the parsed reply', async () => {
       const created = await http('POST', '/v1/workers', config())
