@@ -1,8 +1,6 @@
-import type { WorkerConfig } from './config.ts'
+import { filesFor } from './create-files.ts'
 import type { CoreContext } from './context.ts'
 import { LABELS } from './labels.ts'
-import { configFilePath, fileRoots } from './paths.ts'
-import type { Plugin } from './plugin/contract.ts'
 import {
   assertConfigFiles,
   assertLifetime,
@@ -12,16 +10,15 @@ import {
 } from './preflight.ts'
 import { resolvePlugins, type ResolvedPlugins } from './resolve.ts'
 import type { ContainerSpec, PutFileOptions } from './runtime.ts'
-import { assertSecrets, buildContainerSpec, pluginContext, pluginFiles } from './spec.ts'
+import { assertSecrets, buildContainerSpec } from './spec.ts'
 import { assertStartable } from './startable.ts'
 import { assertChildMounts } from './sub-workers.ts'
 import { newWorkerId, type WorkerRecord } from './worker-record.ts'
 import type { WorkerStore } from './worker-store.ts'
 import { orchestratorEnv, writeToken } from './worker-tokens.ts'
-import { utf8Encode } from './bytes.ts'
 import { GATEWAY_PREFIX, WORKER_LOCAL_PORT, workerHostEnv, type Broker } from './gateway-access.ts'
 import { resolveNetwork, type WorkerNetwork } from './network.ts'
-import { egressListSchema, type ContainerNetwork } from './config.ts'
+import { egressListSchema, type ContainerNetwork, type WorkerConfig } from './config.ts'
 
 /** The parent a sub-worker is made under, as its spec needs it. */
 type SpecParent = { workerId: string; depth: number; rootId: string }
@@ -57,13 +54,12 @@ export class WorkerFactory {
     const resolved = resolvePlugins(opts.plugins(), config)
     assertSecrets(resolved.ordered, opts.hostEnv)
     const net = resolveNetwork(config.network, this.ctx.policy.network)
-    const credential = await this.ctx.workerKeys.mint(workerId)
     const spec = buildContainerSpec(config, resolved.ordered, {
       workerId,
       image: opts.baseImage,
       hostEnv: opts.hostEnv,
       net,
-      broker: this.broker(net, credential),
+      broker: await this.broker(workerId, net.network),
       now: createdAt,
       policy: this.ctx.policy,
       ...(parent ? { parent } : {}),
@@ -117,14 +113,9 @@ export class WorkerFactory {
       createdAt,
     )
     const net = netOf(spec)
-    const credential = await this.ctx.workerKeys.mint(workerId)
-    const hostEnv = workerHostEnv(
-      resolved.ordered,
-      config.env,
-      opts.hostEnv,
-      this.broker(net, credential),
-    )
-    const files = this.filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv)
+    const broker = await this.broker(workerId, net.network)
+    const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
+    const files = filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv)
     // The token is in the env; its file is written only when `update` renews it (the CLI
     // prefers the file). Nothing else to write after the start: the labels hold the state, and
     // the create is done once the container runs (no state-file write on the way, see `restore`).
@@ -205,13 +196,8 @@ export class WorkerFactory {
     )
     // The container's network is the pool's; what its proxy lets through is the config's.
     const net = resolveNetwork(config.network, this.ctx.policy.network)
-    const credential = await this.ctx.workerKeys.mint(record.workerId)
-    const hostEnv = workerHostEnv(
-      resolved.ordered,
-      config.env,
-      this.ctx.opts.hostEnv,
-      this.broker(net, credential),
-    )
+    const broker = await this.broker(record.workerId, record.network)
+    const hostEnv = workerHostEnv(resolved.ordered, config.env, this.ctx.opts.hostEnv, broker)
     const handedOut: WorkerRecord = {
       ...record,
       ...configured(config),
@@ -228,7 +214,7 @@ export class WorkerFactory {
     try {
       await this.writeFiles(
         record.containerId,
-        this.filesFor(config, record.workerId, resolved.ordered, hostFiles, hostEnv),
+        filesFor(config, record.workerId, resolved.ordered, hostFiles, hostEnv),
       )
       // At once: either failing removes the container, and neither depends on the other.
       await Promise.all([
@@ -246,11 +232,12 @@ export class WorkerFactory {
   }
 
   /** The worker's credential and where it finds the gateway (see `workerHostEnv`). */
-  private broker(net: WorkerNetwork, credential: string): Broker {
+  private async broker(workerId: string, network: ContainerNetwork): Promise<Broker> {
     const base =
-      net.network === 'open'
+      network === 'open'
         ? (this.ctx.opts.tokens?.url ?? '')
         : `http://127.0.0.1:${WORKER_LOCAL_PORT}`
+    const credential = await this.ctx.workerKeys.mint(workerId)
     return { credential, urlOf: (plugin) => `${base}${GATEWAY_PREFIX}/${plugin}` }
   }
 
@@ -283,31 +270,6 @@ export class WorkerFactory {
     } catch (err) {
       logger.warn('containers of a failed create not listed', { workerId, error: String(err) })
     }
-  }
-
-  /** What a create writes into the container, in order; see `writeFiles`. */
-  private filesFor(
-    config: WorkerConfig,
-    workerId: string,
-    plugins: readonly Plugin[],
-    hostFiles: readonly FileToWrite[],
-    hostEnv: Readonly<Record<string, string | undefined>>,
-  ) {
-    const pctx = pluginContext(config, workerId, hostEnv)
-    const roots = fileRoots(config.workdir)
-    return [
-      ...pluginFiles(plugins, pctx).map((f) => ({
-        path: f.path,
-        content: utf8Encode(f.content),
-        opts: { mode: 0o600, roots },
-      })),
-      ...hostFiles.map((f) => ({ path: f.path, content: f.content, opts: { mode: f.mode } })),
-      ...Object.entries(config.files).map(([key, content]) => ({
-        path: configFilePath(key, config.workdir),
-        content: utf8Encode(content),
-        opts: { roots },
-      })),
-    ]
   }
 
   /** Plugin files (CLI config, host files) first, then the config's own files, which may override them. */
