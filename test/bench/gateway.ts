@@ -171,6 +171,7 @@ export const benchGateway = async (startService: StartService): Promise<string[]
     const served = await stub.served()
     const spent = (await service.status({ workerId: isolated.workerId })).spend
 
+    // `≥35 ms`: the share of calls a relay held for a delayed ACK (Nagle), which a median hides.
     const row = (label: string, s: number[], against?: number[]) =>
       `    ${label.padEnd(52)}${ms(median(s))}${ms(percentile(s, 95))}` +
       `${`${Math.round((100 * s.filter((v) => v >= 35).length) / s.length)}%`.padStart(7)}` +
