@@ -15,6 +15,7 @@ import { Worker } from 'node:worker_threads'
 import Dockerode from 'dockerode'
 import { Redis } from 'ioredis'
 import { bridgeGateway } from '../../src/node/auth-setup.ts'
+import { defaultWorkerSocketDir } from '../../src/node/worker-socket.ts'
 import type { RunningNode } from '../../src/node/start.ts'
 import { median, percentile } from './stats.ts'
 
@@ -217,6 +218,8 @@ export const benchGateway = async (startService: StartService): Promise<string[]
     await node?.close()
     await stub.stop()
     rmSync(pluginsDir, { recursive: true, force: true })
+    // The worker socket's directory outlives a service for its workers; these are gone.
+    rmSync(defaultWorkerSocketDir(instance), { recursive: true, force: true })
     const left = (
       await run('docker', ['ps', '-aq', '--filter', `label=workers-spawner.instance=${instance}`])
     ).stdout.trim()
