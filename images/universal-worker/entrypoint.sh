@@ -45,7 +45,7 @@ if [[ -d "$API_DIR" ]]; then
     (
       trap 'kill "$child" 2>/dev/null; exit 0' TERM INT
       while :; do
-        socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$API_DIR/api.sock" &
+        socat "TCP-LISTEN:$port,bind=127.0.0.1,reuseaddr,fork,nodelay" "UNIX-CONNECT:$API_DIR/api.sock" &
         child=$!
         wait "$child"
         sleep 1

@@ -62,6 +62,26 @@ const isModelCall = (method: string, path: string) => {
   return method === 'POST'
 }
 
+/**
+ * Largest answer of known length held whole and sent in one write. Streamed through, an answer
+ * leaves as its header, its body and the chunked encoding's end, each a write of its own; a TCP
+ * relay without TCP_NODELAY on the way (a worker's in-container forwarder) then holds each small
+ * write until the one before is acknowledged, which a client delaying its ACKs makes ~40 ms.
+ */
+const HELD_BYTES = 1024 * 1024
+
+/** True for an answer read whole before it is passed on: bounded, unencoded, not a stream. */
+const heldWhole = (res: Response) => {
+  const length = Number(res.headers.get('content-length') ?? NaN)
+  const encoding = res.headers.get('content-encoding')
+  const type = res.headers.get('content-type') ?? ''
+  return (
+    length <= HELD_BYTES &&
+    (!encoding || encoding === 'identity') &&
+    !type.toLowerCase().includes('event-stream')
+  )
+}
+
 /** Where the worker's credential came, so the real key goes out the same way. */
 type Where = 'bearer' | 'x-api-key' | 'x-goog-api-key' | 'query'
 
@@ -228,6 +248,23 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     if (!upstream.body) {
       finish()
       return new Response(null, { status: upstream.status, headers: out })
+    }
+    if (heldWhole(upstream)) {
+      let whole: Uint8Array
+      try {
+        whole = new Uint8Array(await upstream.arrayBuffer())
+      } catch {
+        finish()
+        return refusal(
+          new SpawnerError('model_upstream_error', `the model API's answer broke off (${plugin})`),
+        )
+      }
+      meter.push(whole)
+      finish()
+      return new Response(whole as Uint8Array<ArrayBuffer>, {
+        status: upstream.status,
+        headers: out,
+      })
     }
     const reader = upstream.body.getReader()
     const stream = new ReadableStream<Uint8Array>({

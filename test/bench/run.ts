@@ -3,6 +3,7 @@
  * a warm image. Prints medians, p95 and ratios; asserts nothing.
  *
  *   BENCH_CREATES=20 BENCH_COMMANDS=50 npm run bench
+ *   BENCH_ONLY=gateway npm run bench    (the model gateway's figures alone)
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -12,6 +13,7 @@ import { Redis } from 'ioredis'
 import { startNode, type RunningNode } from '../../src/node/start.ts'
 import { compare, fmt, median } from './stats.ts'
 import { benchAgents } from './agents.ts'
+import { benchGateway } from './gateway.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -51,6 +53,11 @@ const startService = (instance: string, extra: Record<string, string> = {}) => {
   // Calls from loopback without a token are an operator's, as with a plain `npm start`.
   delete env.SPAWNER_API_TOKEN
   return startNode(env)
+}
+
+const header = async () => {
+  const engine = await docker('version', '--format', '{{.Server.Version}}')
+  return `\nworkers-spawner bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Docker ${engine}, Node ${process.version}, image ${IMAGE}\n`
 }
 
 const main = async () => {
@@ -297,10 +304,8 @@ const main = async () => {
     if (ws) await run('docker', ['rm', '-f', ...ws.split('\n')])
   }
 
-  const engine = await docker('version', '--format', '{{.Server.Version}}')
-  console.log(
-    `\nworkers-spawner bench — ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Docker ${engine}, Node ${process.version}, image ${IMAGE}\n`,
-  )
+  const gatewayLines = await benchGateway(startService)
+  console.log(await header())
   for (const r of rows) {
     console.log(r.name)
     console.log(`  ours      median ${fmt(r.ours.median)}  p95 ${fmt(r.ours.p95)}  (n=${r.n})`)
@@ -316,7 +321,12 @@ const main = async () => {
     console.log(`  docker exec median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`)
     console.log(`  overhead  median ${fmt(r.ours.median - r.baseline.median)} (target ≤ 50 ms)\n`)
   }
+  for (const line of gatewayLines) console.log(line)
   if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
 }
 
-await main()
+if (process.env.BENCH_ONLY === 'gateway') {
+  const lines = await benchGateway(startService)
+  console.log(await header())
+  for (const line of lines) console.log(line)
+} else await main()
