@@ -31,6 +31,8 @@ export interface SpawnerParts {
   secret: string
   logger?: Logger
   version?: string
+  /** The model gateway's client to the upstreams (default: the built-in fetch). */
+  fetch?: typeof fetch
   /** Reads a file on this host for plugins' `hostFiles` (the Node entry has one). */
   readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
 }
@@ -96,6 +98,10 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     ...(settings.SPAWNER_INSTANCE ? { instance: settings.SPAWNER_INSTANCE } : {}),
     ...(parts.readHostFile ? { readHostFile: parts.readHostFile } : {}),
   })
+  const gateway = {
+    prices: settings.MODEL_PRICES,
+    ...(parts.fetch ? { fetch: parts.fetch } : {}),
+  }
   const lifecycle = new Lifecycle(service, { tickMs: settings.LIFECYCLE_TICK_MS, logger })
   const pools = poolSpecs.length > 0 ? new WarmPools(service, poolSpecs, { logger }) : undefined
   const common = {
@@ -125,7 +131,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
         ...common,
         ...extras,
         auth,
-        ...(settings.ORCHESTRATOR_URL ? { gateway: { prices: settings.MODEL_PRICES } } : {}),
+        ...(settings.ORCHESTRATOR_URL ? { gateway } : {}),
       }),
     workerApi: (extras = {}) =>
       createApp({
@@ -133,7 +139,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
         ...extras,
         auth: { signer: tokens.signer, required: true },
         surface: 'worker',
-        gateway: { prices: settings.MODEL_PRICES },
+        gateway,
       }),
     async start({ timers = true } = {}) {
       const report = await recoverWorkers(service, {

@@ -23,6 +23,7 @@ import { readNodeSettings, type NodeSettings } from './settings.ts'
 import { WorkerSocket, defaultWorkerSocketDir } from './worker-socket.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
+import { createHttpFetch } from './http-fetch.ts'
 import {
   redisSettingsSchema,
   startRedisAdapter,
@@ -225,6 +226,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         logger,
         version,
         readHostFile,
+        fetch: createHttpFetch(),
       })
     } catch (err) {
       return fail((err as Error).message, err)
