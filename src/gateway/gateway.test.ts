@@ -7,6 +7,8 @@ import { noopLogger } from '../core/logger.ts'
 import { WorkerKeys } from '../core/gateway-access.ts'
 import { registerGateway } from './gateway.ts'
 import { DEFAULT_PRICES } from './prices.ts'
+import { workerConfigSchema } from '../core/config.ts'
+import { refusal } from '../../test/support/memory-service.ts'
 import { FIXTURES } from './usage.fixtures.ts'
 
 const BASE = 'https://operator-models.example/api'
@@ -241,6 +243,154 @@ describe('the model gateway', () => {
     expect(upstreamCancelled).toBe(true)
     expect(await spend()).toMatchObject({ requests: 1, inputTokens: 1210 })
     expect(events.filter((e) => e.type === 'usage')).toHaveLength(1)
+  })
+})
+
+describe('the model gateway against a worker that tries not to pay', () => {
+  const post = (app: Hono, credential: string, path: string, body: string) =>
+    app.request(`/model/modeled${path}`, {
+      method: 'POST',
+      headers: { 'x-api-key': credential, 'content-type': 'application/json' },
+      body,
+    })
+
+  it('asks every streamed completion for its usage, however `stream` is spelled', async () => {
+    const { app, credential, sent } = await setup()
+    const cases: [string, unknown][] = [
+      // The legacy text completions stream no usage either, unless asked.
+      ['/v1/completions', true],
+      // Servers that coerce types (pydantic) take these for `true`.
+      ['/v1/chat/completions', 'true'],
+      ['/v1/chat/completions', 1],
+    ]
+    for (const [path, stream] of cases) {
+      await post(app, credential, path, JSON.stringify({ model: 'gpt-4o', stream }))
+      expect(JSON.parse(sent.at(-1)!.body)).toMatchObject({
+        stream,
+        stream_options: { include_usage: true },
+      })
+    }
+    // Not streamed: left as it is.
+    await post(app, credential, '/v1/chat/completions', '{"model":"gpt-4o","stream":false}')
+    expect(sent.at(-1)!.body).toBe('{"model":"gpt-4o","stream":false}')
+  })
+
+  it('refuses a completion body it cannot read, as the upstream might read it unmetered', async () => {
+    const { app, credential, sent } = await setup()
+    // Python's json module reads NaN; JSON.parse does not, so the usage chunk went unasked.
+    const body = '{"model":"gpt-4o","stream":true,"temperature":NaN}'
+    for (const path of ['/v1/chat/completions', '/v1/completions']) {
+      const res = await post(app, credential, path, body)
+      expect(res.status).toBe(400)
+      expect(await errorOf(res)).toMatchObject({ code: 'bad_request' })
+    }
+    expect(sent).toEqual([])
+  })
+
+  it('refuses a model with no price to a worker under a dollar budget', async () => {
+    const expensive = JSON.stringify({
+      object: 'chat.completion',
+      model: 'gpt-4-0613',
+      usage: { prompt_tokens: 100_000, completion_tokens: 50_000 },
+    })
+    const { app, service, workerId, credential, sent, spend } = await setup(() => json(expensive))
+    // Read to the end: a call is recorded once its answer is.
+    const call = async (model?: string) => {
+      const res = await post(app, credential, '/v1/chat/completions', JSON.stringify({ model }))
+      return { status: res.status, body: await res.text() }
+    }
+    // Without a dollar budget, an unpriced model is only counted (`unpriced`).
+    expect((await call('gpt-4')).status).toBe(200)
+    await service.update({ workerId, budget: { usd: 1 } })
+    for (const model of ['gpt-4', undefined]) {
+      const res = await call(model)
+      expect(res.status).toBe(403)
+      expect(JSON.parse(res.body).error).toMatchObject({
+        code: 'forbidden',
+        message: expect.stringContaining('MODEL_PRICES'),
+      })
+    }
+    expect(sent).toHaveLength(1)
+    // A priced model still passes, and so do calls that cost nothing.
+    expect((await call('gpt-4o')).status).toBe(200)
+    const list = await app.request('/model/modeled/v1/models', {
+      headers: { 'x-api-key': credential },
+    })
+    expect([list.status, await list.text()]).toEqual([200, expensive])
+    expect(sent).toHaveLength(3)
+    expect((await spend()).requests).toBe(3)
+    // A second `model` past where the gateway reads: the upstream runs the last one named.
+    const twice = `{"model":"gpt-4o","pad":"${'x'.repeat(5000)}","model":"gpt-4"}`
+    const before = (await spend()).costUsd
+    expect(await (await post(app, credential, '/v1/chat/completions', twice)).text()).toBe(
+      expensive,
+    )
+    // At gpt-4o's prices at least: 100k in × $2.50, 50k out × $10 per million.
+    expect((await spend()).costUsd - before).toBeCloseTo(0.75, 6)
+  })
+
+  it('holds a worker to a few calls at once: a budget is overshot by those alone', async () => {
+    // Answers that stay open until the client goes, as long generations do.
+    const { app, credential, sent } = await setup(
+      () =>
+        new Response(new ReadableStream({ pull: () => new Promise(() => undefined) }), {
+          headers: { 'content-type': 'text/event-stream' },
+        }),
+    )
+    const open = await Promise.all(
+      Array.from({ length: 16 }, () => post(app, credential, '/v1/messages', '{}')),
+    )
+    expect(open.map((r) => r.status)).toEqual(Array(16).fill(200))
+    const refused = await post(app, credential, '/v1/messages', '{}')
+    expect(refused.status).toBe(429)
+    expect(await errorOf(refused)).toMatchObject({ code: 'too_many_model_calls' })
+    expect(sent).toHaveLength(16)
+    // A call that ends frees its place.
+    await open[0]!.body!.cancel()
+    expect((await post(app, credential, '/v1/messages', '{}')).status).toBe(200)
+    await Promise.all(open.slice(1).map((r) => r.body!.cancel()))
+  })
+
+  it('charges a call that ends after its worker was deleted to the budgets above it', async () => {
+    const sse = FIXTURES.find((f) => f.name === 'anthropic sse')!
+    const [first, second] = sse.body.split(/(?<=\n\n)/)
+    let pulls = 0
+    const { app, service, workerId, credentialOf } = await setup(
+      () =>
+        new Response(
+          new ReadableStream({
+            start: (ctl) => {
+              ctl.enqueue(new TextEncoder().encode(first))
+              ctl.enqueue(new TextEncoder().encode(second))
+            },
+            pull: () => {
+              pulls++
+              return new Promise(() => undefined)
+            },
+          }),
+          { headers: { 'content-type': sse.contentType } },
+        ),
+    )
+    await service.update({ workerId, budget: { tokens: 1000 } })
+    const child = await service.create(
+      { config: workerConfigSchema.parse({ agent: 'modeled' }) },
+      { caller: workerId },
+      { parentId: workerId },
+    )
+    const res = await post(app, await credentialOf(child.workerId), '/v1/messages', '{}')
+    const reader = res.body!.getReader()
+    await reader.read()
+    await vi.waitFor(() => expect(pulls).toBe(1))
+    // The parent deletes its child while the child's call runs; the call ends with it.
+    await service.delete(child, { caller: workerId })
+    await reader.cancel()
+    expect((await service.status({ workerId })).treeSpend).toMatchObject({
+      requests: 1,
+      inputTokens: 1210,
+    })
+    expect(
+      await refusal(service.models.route(await credentialOf(workerId), 'modeled')),
+    ).toMatchObject({ code: 'budget_exceeded' })
   })
 })
 

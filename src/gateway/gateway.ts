@@ -1,10 +1,16 @@
 import type { Env, Hono } from 'hono'
-import { PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
+import {
+  BadRequestError,
+  ForbiddenError,
+  PayloadTooLargeError,
+  SpawnerError,
+  toSpawnerError,
+} from '../core/errors.ts'
 import { GATEWAY_PREFIX } from '../core/gateway-access.ts'
 import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ModelAccess, ModelRoute } from '../core/model-access.ts'
-import { costOf, type PriceTable } from './prices.ts'
+import { costOf, priceOf, type PriceTable } from './prices.ts'
 import { UsageMeter, requestModel } from './usage.ts'
 
 export interface GatewayOptions {
@@ -96,22 +102,31 @@ const refusal = (err: SpawnerError) =>
   )
 
 /**
- * A streamed Chat Completions request, asking for the usage chunk: the API sends usage in a
- * stream only when asked, and the gateway meters every call. Other bodies are left as they are.
+ * A streamed Chat or text Completions request, asking for the usage chunk: the API sends usage
+ * in a stream only when asked, and the gateway meters every call. `stream` counts as set when it
+ * is anything but false (servers that coerce types take `"true"` or `1` for it). Other bodies
+ * are left as they are; a completions body that is not a JSON object is refused, as the upstream
+ * might read what the gateway cannot (`NaN` in Python) and stream it unmetered.
  */
 export const askForUsage = (path: string, body: Uint8Array | undefined) => {
-  if (!body || !/\/chat\/completions$/.test(path)) return body
+  if (!body || !/\/completions$/.test(path)) return body
+  let json: unknown
   try {
-    const json: unknown = JSON.parse(new TextDecoder().decode(body))
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) return body
-    const req = json as { stream?: unknown; stream_options?: { include_usage?: unknown } }
-    if (req.stream !== true || req.stream_options?.include_usage === true) return body
-    req.stream_options = { ...req.stream_options, include_usage: true }
-    return new TextEncoder().encode(JSON.stringify(req))
+    json = JSON.parse(new TextDecoder().decode(body))
   } catch {
-    return body
+    json = undefined
   }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new BadRequestError('a completions request body must be a JSON object')
+  }
+  const req = json as { stream?: unknown; stream_options?: { include_usage?: unknown } }
+  if (!req.stream || req.stream_options?.include_usage === true) return body
+  req.stream_options = { ...req.stream_options, include_usage: true }
+  return new TextEncoder().encode(JSON.stringify(req))
 }
+
+/** Calls that generate, and so cost: every model call but listings and token counts. */
+const GENERATES = /(?:\/messages|completions|\/responses|:generateContent|:streamGenerateContent)$/
 
 /** The request body, refused past `max` bytes. */
 const readBody = async (req: Request, max: number): Promise<Uint8Array | undefined> => {
@@ -152,8 +167,15 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     const after = url.pathname.indexOf('/', `${GATEWAY_PREFIX}/`.length)
     const rest = after === -1 ? '' : url.pathname.slice(after)
     const who = presented(req, url)
-    let route: ModelRoute
+    let route: ModelRoute | undefined
     let body: Uint8Array | undefined
+    let model: string | undefined
+    // The call's place among the worker's running ones, freed once whatever becomes of it.
+    let released = false
+    const release = () => {
+      if (route && !released) opts.models.release(route)
+      released = true
+    }
     try {
       if (!who) throw new SpawnerError('unauthorized', 'no credential (x-api-key, Bearer or key)')
       route = await opts.models.route(who.credential, plugin)
@@ -164,7 +186,17 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
         )
       }
       body = askForUsage(rest, await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024))
+      // A dollar budget holds only for models with a price: at $0 a call would never reach it.
+      model = requestModel(rest, body)
+      if (route.pricedOnly && GENERATES.test(rest) && !priceOf(model, opts.prices)) {
+        throw new ForbiddenError(
+          `${model ? `model '${model}' has` : 'a call naming no model has'} no price ` +
+            '(MODEL_PRICES), and this worker is under a budget in dollars',
+          'forbidden',
+        )
+      }
     } catch (err) {
+      release()
       return refusal(toSpawnerError(err))
     }
     const headers = new Headers()
@@ -190,6 +222,7 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
         signal: req.signal,
       })
     } catch (err) {
+      release()
       opts.logger.warn('model upstream unreachable', {
         plugin,
         workerId: route.workerId,
@@ -201,12 +234,13 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     }
     const meter = new UsageMeter({
       contentType: upstream.headers.get('content-type'),
-      model: requestModel(rest, body),
+      model,
     })
     let recorded = false
     const finish = () => {
       if (recorded) return
       recorded = true
+      release()
       const usage = meter.finish()
       if (!usage && !upstream.ok) return
       const u = usage ?? {
@@ -215,9 +249,12 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
         cacheReadInputTokens: 0,
         cacheCreationInputTokens: 0,
       }
+      // A model the answer names without a price is charged at the price of the one asked for:
+      // a body can name a second model past where the gateway looked for the first.
+      const cost = costOf(u, opts.prices)
       opts.models.record(route, {
         ...u,
-        ...costOf(u, opts.prices),
+        ...(cost.priced || !model ? cost : costOf({ ...u, model }, opts.prices)),
         ...(u.model ? { model: u.model } : {}),
       })
     }
