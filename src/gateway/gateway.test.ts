@@ -295,38 +295,61 @@ describe('the model gateway against a worker that tries not to pay', () => {
     })
     const { app, service, workerId, credential, sent, spend } = await setup(() => json(expensive))
     // Read to the end: a call is recorded once its answer is.
-    const call = async (model?: string) => {
-      const res = await post(app, credential, '/v1/chat/completions', JSON.stringify({ model }))
+    const call = async (body: string, path = '/v1/chat/completions') => {
+      const res = await post(app, credential, path, body)
       return { status: res.status, body: await res.text() }
     }
-    // Without a dollar budget, an unpriced model is only counted (`unpriced`).
-    expect((await call('gpt-4')).status).toBe(200)
-    await service.update({ workerId, budget: { usd: 1 } })
-    for (const model of ['gpt-4', undefined]) {
-      const res = await call(model)
-      expect(res.status).toBe(403)
-      expect(JSON.parse(res.body).error).toMatchObject({
-        code: 'forbidden',
-        message: expect.stringContaining('MODEL_PRICES'),
-      })
+    // Without a dollar budget, an unpriced model is only counted (`unpriced`)...
+    expect((await call('{"model":"gpt-4"}')).status).toBe(200)
+    expect(await spend()).toMatchObject({ costUsd: 0, unpriced: 1 })
+    // ... and an answer naming one is charged at the price of the model asked for: at gpt-4o's,
+    // 100k in × $2.50 and 50k out × $10 per million.
+    expect((await call('{"model":"gpt-4o"}')).status).toBe(200)
+    expect((await spend()).costUsd).toBeCloseTo(0.75, 6)
+    await service.update({ workerId, budget: { usd: 10 } })
+    const unpriced = [
+      '{"model":"gpt-4"}',
+      '{}',
+      // The upstream reads every key, the last of a repeated one, and escapes in names.
+      `{"model":"gpt-4o","pad":"${'x'.repeat(5000)}","model":"gpt-4"}`,
+      '{"model":"gpt-4o","mod\\u0065l":"gpt-4"}',
+      // Not JSON here, so no model the gateway could price.
+      '{"model":"gpt-4o","temperature":NaN}',
+    ]
+    const cases = ['/v1/chat/completions', '/v1/messages'].flatMap((p) =>
+      unpriced.map((b): [string, string] => [b, p]),
+    )
+    for (const [body, path] of cases) {
+      const res = await call(body, path)
+      expect(res.status, `${path} ${body.slice(0, 40)}`).toBeGreaterThanOrEqual(400)
+      expect(JSON.parse(res.body).error.message).toMatch(/MODEL_PRICES|JSON object/)
     }
-    expect(sent).toHaveLength(1)
+    expect(sent).toHaveLength(2)
     // A priced model still passes, and so do calls that cost nothing.
-    expect((await call('gpt-4o')).status).toBe(200)
+    expect((await call('{"model":"gpt-4o"}')).status).toBe(200)
     const list = await app.request('/model/modeled/v1/models', {
       headers: { 'x-api-key': credential },
     })
     expect([list.status, await list.text()]).toEqual([200, expensive])
-    expect(sent).toHaveLength(3)
-    expect((await spend()).requests).toBe(3)
-    // A second `model` past where the gateway reads: the upstream runs the last one named.
-    const twice = `{"model":"gpt-4o","pad":"${'x'.repeat(5000)}","model":"gpt-4"}`
-    const before = (await spend()).costUsd
-    expect(await (await post(app, credential, '/v1/chat/completions', twice)).text()).toBe(
-      expensive,
-    )
-    // At gpt-4o's prices at least: 100k in × $2.50, 50k out × $10 per million.
-    expect((await spend()).costUsd - before).toBeCloseTo(0.75, 6)
+    expect(sent).toHaveLength(4)
+  })
+
+  it('refuses a Responses call in the background: it goes on after its answer, unmetered', async () => {
+    const { app, credential, sent } = await setup()
+    for (const body of [
+      '{"model":"gpt-5","background":true}',
+      '{"model":"gpt-5","backgroun\\u0064":true,"stream":true}',
+    ]) {
+      const res = await post(app, credential, '/v1/responses', body)
+      expect(res.status).toBe(403)
+      expect(await errorOf(res)).toMatchObject({
+        code: 'forbidden',
+        message: expect.stringContaining('background'),
+      })
+    }
+    expect(sent).toEqual([])
+    const res = await post(app, credential, '/v1/responses', '{"model":"gpt-5","background":false}')
+    expect(res.status).toBe(200)
   })
 
   it('holds a worker to a few calls at once: a budget is overshot by those alone', async () => {

@@ -128,6 +128,51 @@ export const askForUsage = (path: string, body: Uint8Array | undefined) => {
 /** Calls that generate, and so cost: every model call but listings and token counts. */
 const GENERATES = /(?:\/messages|completions|\/responses|:generateContent|:streamGenerateContent)$/
 
+/** A JSON body's root object, or undefined when the body is not one. */
+const rootObject = (body: Uint8Array | undefined): Record<string, unknown> | undefined => {
+  try {
+    const json: unknown = body && JSON.parse(new TextDecoder().decode(body))
+    return typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/**
+ * Checks a generating call's body as the upstream reads it (every key, the last of a repeated
+ * one, escapes in names): a Responses call in the background is refused, as it runs on after
+ * its answer, where nothing meters it; under a dollar budget the model must have a price, or
+ * the budget would never be reached. Returns the model the call names.
+ */
+const vetBody = (
+  path: string,
+  body: Uint8Array | undefined,
+  pricedOnly: boolean,
+  prices: PriceTable,
+): string | undefined => {
+  const inPath = requestModel(path, undefined)
+  const responses = /\/responses$/.test(path)
+  if (!responses && !pricedOnly) return requestModel(path, body)
+  const json = rootObject(body)
+  if (responses && json?.background) {
+    throw new ForbiddenError(
+      'a Responses call in the background runs on after its answer, unmetered: not through the gateway',
+      'forbidden',
+    )
+  }
+  const model = inPath ?? (typeof json?.model === 'string' ? json.model : undefined)
+  if (pricedOnly && !priceOf(model, prices)) {
+    throw new ForbiddenError(
+      `${model ? `model '${model}' has` : 'a call naming no model (in a JSON object) has'} no ` +
+        'price (MODEL_PRICES), and this worker is under a budget in dollars',
+      'forbidden',
+    )
+  }
+  return model
+}
+
 /** The request body, refused past `max` bytes. */
 const readBody = async (req: Request, max: number): Promise<Uint8Array | undefined> => {
   if (!req.body || req.method === 'GET' || req.method === 'HEAD') return undefined
@@ -186,15 +231,9 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
         )
       }
       body = askForUsage(rest, await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024))
-      // A dollar budget holds only for models with a price: at $0 a call would never reach it.
-      model = requestModel(rest, body)
-      if (route.pricedOnly && GENERATES.test(rest) && !priceOf(model, opts.prices)) {
-        throw new ForbiddenError(
-          `${model ? `model '${model}' has` : 'a call naming no model has'} no price ` +
-            '(MODEL_PRICES), and this worker is under a budget in dollars',
-          'forbidden',
-        )
-      }
+      model = GENERATES.test(rest)
+        ? vetBody(rest, body, route.pricedOnly === true, opts.prices)
+        : requestModel(rest, body)
     } catch (err) {
       release()
       return refusal(toSpawnerError(err))
