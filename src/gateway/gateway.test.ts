@@ -374,6 +374,52 @@ describe('the model gateway against a worker that tries not to pay', () => {
     await Promise.all(open.slice(1).map((r) => r.body!.cancel()))
   })
 
+  it('charges a stream the client cut before its final usage for what it passed on', async () => {
+    const event = (data: object) => `data: ${JSON.stringify(data)}\n\n`
+    const delta = { type: 'content_block_delta', delta: { type: 'text_delta', text: 'lorem ' } }
+    const cases = [
+      {
+        path: '/v1/messages',
+        // Anthropic counts the output in message_delta, at the end.
+        head: event({
+          type: 'message_start',
+          message: { usage: { input_tokens: 10, output_tokens: 1 } },
+        }),
+      },
+      // OpenAI reports no usage at all before the end.
+      {
+        path: '/v1/responses',
+        head: event({ type: 'response.created', response: { usage: null } }),
+      },
+    ]
+    for (const { path, head } of cases) {
+      const answer = head + event(delta).repeat(2000)
+      const { app, credential, spend } = await setup(
+        () =>
+          new Response(
+            new ReadableStream({
+              start: (ctl) => ctl.enqueue(new TextEncoder().encode(answer)),
+              // Still generating: the final usage has not come yet.
+              pull: () => new Promise(() => undefined),
+            }),
+            { headers: { 'content-type': 'text/event-stream' } },
+          ),
+      )
+      const request = `{"model":"gpt-5","stream":true,"input":"${'x'.repeat(4000)}"}`
+      const res = await post(app, credential, path, request)
+      const reader = res.body!.getReader()
+      let read = ''
+      while (read.length < answer.length)
+        read += new TextDecoder().decode((await reader.read()).value)
+      // The agent has the whole answer so far, and hangs up before the usage comes.
+      await reader.cancel()
+      const s = await spend()
+      // At least a token for each delta passed on.
+      expect(s.outputTokens, path).toBeGreaterThanOrEqual(2000)
+      expect(s.inputTokens, path).toBeGreaterThanOrEqual(path === '/v1/messages' ? 10 : 1000)
+    }
+  })
+
   it('charges a call that ends after its worker was deleted to the budgets above it', async () => {
     const sse = FIXTURES.find((f) => f.name === 'anthropic sse')!
     const [first, second] = sse.body.split(/(?<=\n\n)/)

@@ -11,7 +11,7 @@ import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ModelAccess, ModelRoute } from '../core/model-access.ts'
 import { costOf, priceOf, type PriceTable } from './prices.ts'
-import { UsageMeter, requestModel } from './usage.ts'
+import { UsageMeter, requestModel, type ModelUsage } from './usage.ts'
 
 export interface GatewayOptions {
   models: ModelAccess
@@ -173,6 +173,22 @@ const vetBody = (
   return model
 }
 
+/** About the fewest bytes a token takes in a request or an answer (JSON, SSE framing). */
+const BYTES_PER_TOKEN = 4
+
+/**
+ * The usage of a call cut short (the client went, or the upstream broke off) before the answer
+ * reported all of it: providers count the output, and OpenAI everything, only at the end, so
+ * a client that hangs up just before would be charged next to nothing for what it read. The
+ * output is at least the answer passed on, and with no usage reported at all the input is at
+ * least the request body, each at BYTES_PER_TOKEN: an estimate on the high side.
+ */
+const cutShort = (u: ModelUsage | undefined, sent: number, relayed: number): ModelUsage => ({
+  ...(u ?? { cacheReadInputTokens: 0, cacheCreationInputTokens: 0 }),
+  inputTokens: u ? u.inputTokens : Math.ceil(sent / BYTES_PER_TOKEN),
+  outputTokens: Math.max(u?.outputTokens ?? 0, Math.ceil(relayed / BYTES_PER_TOKEN)),
+})
+
 /** The request body, refused past `max` bytes. */
 const readBody = async (req: Request, max: number): Promise<Uint8Array | undefined> => {
   if (!req.body || req.method === 'GET' || req.method === 'HEAD') return undefined
@@ -276,18 +292,23 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
       model,
     })
     let recorded = false
-    const finish = () => {
+    let relayed = 0
+    /** Records the call once; `cut` when its answer ended before the upstream's end. */
+    const finish = (cut = false) => {
       if (recorded) return
       recorded = true
       release()
       const usage = meter.finish()
       if (!usage && !upstream.ok) return
-      const u = usage ?? {
-        inputTokens: 0,
-        outputTokens: 0,
-        cacheReadInputTokens: 0,
-        cacheCreationInputTokens: 0,
-      }
+      const u =
+        cut && upstream.ok
+          ? cutShort(usage, body?.byteLength ?? 0, relayed)
+          : (usage ?? {
+              inputTokens: 0,
+              outputTokens: 0,
+              cacheReadInputTokens: 0,
+              cacheCreationInputTokens: 0,
+            })
       // A model the answer names without a price is charged at the price of the one asked for:
       // a body can name a second model past where the gateway looked for the first.
       const cost = costOf(u, opts.prices)
@@ -316,14 +337,15 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
             return
           }
           meter.push(value)
+          relayed += value.byteLength
           ctl.enqueue(value)
         } catch (err) {
-          finish()
+          finish(true)
           ctl.error(err)
         }
       },
       cancel(reason) {
-        finish()
+        finish(true)
         return reader.cancel(reason)
       },
     })
