@@ -96,10 +96,25 @@ describe('the model gateway', () => {
       { method: 'POST', body: '{}' },
     )
     expect([res.status, await res.text()]).toEqual([200, MESSAGE])
+    // A key in a URL ends up in logs, error pages and redirects: Gemini's header carries it.
     expect(sent.at(-1)!.url).toBe(
-      `${BASE}/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=${REAL_KEY}`,
+      `${BASE}/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse`,
     )
+    expect(sent.at(-1)!.headers.get('x-goog-api-key')).toBe(REAL_KEY)
     expect(await spend()).toMatchObject({ requests: 4, inputTokens: 400, outputTokens: 80 })
+  })
+
+  it('never puts the real key in a URL, where a redirect would hand it back', async () => {
+    // An upstream that redirects as a web server does (http to https), query and all.
+    const { app, credential } = await setup(
+      (s) => new Response(null, { status: 301, headers: { location: s.url } }),
+    )
+    const res = await app.request(`/model/modeled/v1/messages?key=${credential}`, {
+      method: 'POST',
+      body: '{"model":"claude-sonnet-4-5"}',
+    })
+    expect(res.status).toBe(301)
+    expect(res.headers.get('location')).not.toContain(REAL_KEY)
   })
 
   it('sends a call to the upstream’s host however the plugin’s name is spelled', async () => {

@@ -217,8 +217,9 @@ const readBody = async (req: Request, max: number): Promise<Uint8Array | undefin
 /**
  * The model gateway: `/model/<plugin>/<path>` on the worker API listeners. Checks the worker's
  * credential (whichever header the CLI put it in), its plugin and its budget, swaps in the real
- * key in the same place, forwards to the upstream and streams the answer back untouched while
- * a meter reads the usage from it; the call is recorded when the answer ends.
+ * key in the same place (a query key in Gemini's header), forwards to the upstream and streams
+ * the answer back untouched while a meter reads the usage from it; the call is recorded when
+ * the answer ends.
  */
 export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOptions): void => {
   const handler = async (req: Request, plugin: string) => {
@@ -262,9 +263,11 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     const search = new URLSearchParams(url.search)
     search.delete('key')
     if (route.key) {
-      if (who!.where === 'bearer') headers.set('authorization', `Bearer ${route.key}`)
-      else if (who!.where === 'query') search.set('key', route.key)
-      else headers.set(who!.where, route.key)
+      // Never in the URL, which proxies log and redirects echo back (query and all): the
+      // Gemini API, the one that takes `?key=`, takes its header as well.
+      const where = who!.where === 'query' ? 'x-goog-api-key' : who!.where
+      if (where === 'bearer') headers.set('authorization', `Bearer ${route.key}`)
+      else headers.set(where, route.key)
     }
     const query = search.size > 0 ? `?${search}` : ''
     let upstream: Response
