@@ -312,8 +312,8 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
               cacheReadInputTokens: 0,
               cacheCreationInputTokens: 0,
             })
-      // A model the answer names without a price is charged at the price of the one asked for:
-      // a body can name a second model past where the gateway looked for the first.
+      // A model the answer names without a price (a dated version, an operator gateway's alias)
+      // is charged at the price of the one asked for, when that one has a price.
       const cost = costOf(u, opts.prices)
       opts.models.record(route, {
         ...u,
