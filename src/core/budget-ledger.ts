@@ -70,6 +70,17 @@ export class BudgetLedger {
     return holders
   }
 
+  /** The ids above `workerId`: its parent first. */
+  ancestorsOf(workerId: string): string[] {
+    const ids: string[] = []
+    let id = this.store.records().find((x) => x.workerId === workerId)?.parentId
+    for (let hops = 0; id && hops < 32; hops++) {
+      ids.push(id)
+      id = this.store.records().find((x) => x.workerId === id)?.parentId
+    }
+    return ids
+  }
+
   /** The first budget `workerId`'s calls count against that is spent, or undefined. */
   spentBudget(workerId: string): { holder: string; reached: string } | undefined {
     for (const holder of this.budgetHolders(workerId)) {
@@ -94,15 +105,20 @@ export class BudgetLedger {
   }
 
   /**
-   * Adds one model call to `record`'s spend, keeps it in the state file, and publishes a `usage`
-   * event, and a `budget` event for each budget this call used up.
+   * Adds one model call to `record`'s spend (to its `spentBelow` when the call was made by `gone`,
+   * a sub-worker deleted since), keeps it in the state file, and publishes a `usage` event, and a
+   * `budget` event for each budget this call used up.
    */
-  record(record: WorkerRecord, call: ModelCall & { plugin: string; model?: string }): void {
+  record(
+    record: WorkerRecord,
+    call: ModelCall & { plugin: string; model?: string },
+    gone?: string,
+  ): void {
     const before = new Set(this.budgetHolders(record.workerId).filter((h) => this.reached(h)))
-    addCall((record.spend ??= noSpend()), call)
+    addCall(gone ? (record.spentBelow ??= noSpend()) : (record.spend ??= noSpend()), call)
     this.ctx.emit({
       type: 'usage',
-      workerId: record.workerId,
+      workerId: gone ?? record.workerId,
       plugin: call.plugin,
       ...(call.model ? { model: call.model } : {}),
       inputTokens: call.inputTokens,
@@ -110,7 +126,8 @@ export class BudgetLedger {
       cacheReadInputTokens: call.cacheReadInputTokens,
       cacheCreationInputTokens: call.cacheCreationInputTokens,
       costUsd: call.costUsd,
-      spend: { ...record.spend },
+      // A gone worker's spend went to its parent when it was deleted: this call is all it has.
+      spend: gone ? addCall(noSpend(), call) : { ...record.spend! },
     })
     for (const holder of this.budgetHolders(record.workerId)) {
       const reached = this.reached(holder)

@@ -82,6 +82,8 @@ export const ERROR_CODES = {
   // A limit on things at once: try again when one is done.
   too_many_commands: 'too_many',
   worker_limit: 'too_many',
+  /** A worker has as many model calls running through the gateway as it may. */
+  too_many_model_calls: 'too_many',
 
   // The caller stopped waiting.
   cancelled: 'cancelled',

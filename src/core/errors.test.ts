@@ -64,7 +64,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
-  429: ['too_many_commands', 'worker_limit'],
+  429: ['too_many_commands', 'worker_limit', 'too_many_model_calls'],
   499: ['cancelled'],
   500: ['internal', 'dead_lettered', 'image_build_failed', 'exec_stdin_dir'],
   502: [

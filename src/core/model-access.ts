@@ -1,7 +1,7 @@
 import type { BudgetLedger } from './budget-ledger.ts'
 import type { ModelCall } from './budget.ts'
 import type { CoreContext } from './context.ts'
-import { ForbiddenError, NotFoundError, UnauthorizedError } from './errors.ts'
+import { ForbiddenError, NotFoundError, SpawnerError, UnauthorizedError } from './errors.ts'
 import { realKeyOf, upstreamOf } from './gateway-access.ts'
 import type { WorkerStore } from './worker-store.ts'
 
@@ -13,7 +13,17 @@ export interface ModelRoute {
   upstream: string
   /** The spawner's real key, or undefined for an upstream that takes none. */
   key: string | undefined
+  /** True when a budget in dollars is above the worker: it may call only priced models. */
+  pricedOnly?: boolean
+  /** The worker's parent, its parent's, and so on: who pays for a call outliving the worker. */
+  ancestors?: string[]
 }
+
+/**
+ * Model calls one worker may have running at once. Calls already running when a budget is
+ * reached still finish, so this bounds how far they overshoot it (and the request bodies held).
+ */
+export const MAX_MODEL_CALLS_PER_WORKER = 16
 
 /**
  * The core's side of the model gateway: who a credential belongs to, whether that worker may
@@ -21,6 +31,9 @@ export interface ModelRoute {
  * and what it cost afterwards.
  */
 export class ModelAccess {
+  /** Calls running per worker, from `route` to `release`. */
+  private readonly running = new Map<string, number>()
+
   constructor(
     private readonly ctx: CoreContext,
     private readonly store: WorkerStore,
@@ -31,7 +44,8 @@ export class ModelAccess {
    * The route for a call by the worker holding `credential` to `plugin`'s model API. Throws
    * `unauthorized` for a credential minted elsewhere or of a worker this instance does not run,
    * `forbidden` for a plugin the worker does not have, `budget_exceeded` when a budget it counts
-   * against is spent, `not_found` for a plugin without a gateway.
+   * against is spent, `not_found` for a plugin without a gateway, `too_many_model_calls` when
+   * the worker has MAX_MODEL_CALLS_PER_WORKER running. Each route must be `release`d once.
    */
   async route(credential: string, plugin: string): Promise<ModelRoute> {
     const workerId = await this.ctx.workerKeys.verify(credential)
@@ -50,12 +64,30 @@ export class ModelAccess {
       throw new NotFoundError(`plugin '${plugin}' has no model API behind the gateway`, 'not_found')
     }
     this.ledger.admit(workerId)
+    const running = this.running.get(workerId) ?? 0
+    if (running >= MAX_MODEL_CALLS_PER_WORKER) {
+      throw new SpawnerError(
+        'too_many_model_calls',
+        `worker '${workerId}' has ${running} model calls running, as many as it may; ` +
+          'try again when one has ended',
+      )
+    }
+    this.running.set(workerId, running + 1)
     return {
       workerId,
       plugin,
       upstream: upstream.replace(/\/+$/, ''),
       key: realKeyOf(g, this.ctx.opts.hostEnv),
+      pricedOnly: this.ledger.budgetHolders(workerId).some((h) => h.budget?.usd !== undefined),
+      ancestors: this.ledger.ancestorsOf(workerId),
     }
+  }
+
+  /** Frees the place of a call `route` let through, whatever became of the call. */
+  release(route: ModelRoute): void {
+    const left = (this.running.get(route.workerId) ?? 1) - 1
+    if (left > 0) this.running.set(route.workerId, left)
+    else this.running.delete(route.workerId)
   }
 
   /**
@@ -88,9 +120,18 @@ export class ModelAccess {
     })
   }
 
-  /** Records a finished call against its worker (and with it every budget above it). */
+  /**
+   * Records a finished call against its worker (and with it every budget above it). A call that
+   * ends after its worker was deleted (a parent may delete a child mid-call) goes to the nearest
+   * ancestor still here, as the spend of a gone sub-worker.
+   */
   record(route: ModelRoute, call: ModelCall & { model?: string }): void {
     const record = this.store.held(route.workerId)
-    if (record) this.ledger.record(record, { ...call, plugin: route.plugin })
+    const c = { ...call, plugin: route.plugin }
+    if (record) return this.ledger.record(record, c)
+    for (const id of route.ancestors ?? []) {
+      const heir = this.store.held(id)
+      if (heir) return this.ledger.record(heir, c, route.workerId)
+    }
   }
 }

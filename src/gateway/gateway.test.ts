@@ -7,6 +7,8 @@ import { noopLogger } from '../core/logger.ts'
 import { WorkerKeys } from '../core/gateway-access.ts'
 import { registerGateway } from './gateway.ts'
 import { DEFAULT_PRICES } from './prices.ts'
+import { workerConfigSchema } from '../core/config.ts'
+import { refusal } from '../../test/support/memory-service.ts'
 import { FIXTURES } from './usage.fixtures.ts'
 
 const BASE = 'https://operator-models.example/api'
@@ -94,10 +96,25 @@ describe('the model gateway', () => {
       { method: 'POST', body: '{}' },
     )
     expect([res.status, await res.text()]).toEqual([200, MESSAGE])
+    // A key in a URL ends up in logs, error pages and redirects: Gemini's header carries it.
     expect(sent.at(-1)!.url).toBe(
-      `${BASE}/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse&key=${REAL_KEY}`,
+      `${BASE}/v1beta/models/gemini-2.5-pro:streamGenerateContent?alt=sse`,
     )
+    expect(sent.at(-1)!.headers.get('x-goog-api-key')).toBe(REAL_KEY)
     expect(await spend()).toMatchObject({ requests: 4, inputTokens: 400, outputTokens: 80 })
+  })
+
+  it('never puts the real key in a URL, where a redirect would hand it back', async () => {
+    // An upstream that redirects as a web server does (http to https), query and all.
+    const { app, credential } = await setup(
+      (s) => new Response(null, { status: 301, headers: { location: s.url } }),
+    )
+    const res = await app.request(`/model/modeled/v1/messages?key=${credential}`, {
+      method: 'POST',
+      body: '{"model":"claude-sonnet-4-5"}',
+    })
+    expect(res.status).toBe(301)
+    expect(res.headers.get('location')).not.toContain(REAL_KEY)
   })
 
   it('sends a call to the upstream’s host however the plugin’s name is spelled', async () => {
@@ -241,6 +258,223 @@ describe('the model gateway', () => {
     expect(upstreamCancelled).toBe(true)
     expect(await spend()).toMatchObject({ requests: 1, inputTokens: 1210 })
     expect(events.filter((e) => e.type === 'usage')).toHaveLength(1)
+  })
+})
+
+describe('the model gateway against a worker that tries not to pay', () => {
+  const post = (app: Hono, credential: string, path: string, body: string) =>
+    app.request(`/model/modeled${path}`, {
+      method: 'POST',
+      headers: { 'x-api-key': credential, 'content-type': 'application/json' },
+      body,
+    })
+
+  it('asks every streamed completion for its usage, however `stream` is spelled', async () => {
+    const { app, credential, sent } = await setup()
+    const cases: [string, unknown][] = [
+      // The legacy text completions stream no usage either, unless asked.
+      ['/v1/completions', true],
+      // Servers that coerce types (pydantic) take these for `true`.
+      ['/v1/chat/completions', 'true'],
+      ['/v1/chat/completions', 1],
+    ]
+    for (const [path, stream] of cases) {
+      await post(app, credential, path, JSON.stringify({ model: 'gpt-4o', stream }))
+      expect(JSON.parse(sent.at(-1)!.body)).toMatchObject({
+        stream,
+        stream_options: { include_usage: true },
+      })
+    }
+    // Not streamed: left as it is.
+    await post(app, credential, '/v1/chat/completions', '{"model":"gpt-4o","stream":false}')
+    expect(sent.at(-1)!.body).toBe('{"model":"gpt-4o","stream":false}')
+  })
+
+  it('refuses a completion body it cannot read, as the upstream might read it unmetered', async () => {
+    const { app, credential, sent } = await setup()
+    // Python's json module reads NaN; JSON.parse does not, so the usage chunk went unasked.
+    const body = '{"model":"gpt-4o","stream":true,"temperature":NaN}'
+    for (const path of ['/v1/chat/completions', '/v1/completions']) {
+      const res = await post(app, credential, path, body)
+      expect(res.status).toBe(400)
+      expect(await errorOf(res)).toMatchObject({ code: 'bad_request' })
+    }
+    expect(sent).toEqual([])
+  })
+
+  it('refuses a model with no price to a worker under a dollar budget', async () => {
+    const expensive = JSON.stringify({
+      object: 'chat.completion',
+      model: 'gpt-4-0613',
+      usage: { prompt_tokens: 100_000, completion_tokens: 50_000 },
+    })
+    const { app, service, workerId, credential, sent, spend } = await setup(() => json(expensive))
+    // Read to the end: a call is recorded once its answer is.
+    const call = async (body: string, path = '/v1/chat/completions') => {
+      const res = await post(app, credential, path, body)
+      return { status: res.status, body: await res.text() }
+    }
+    // Without a dollar budget, an unpriced model is only counted (`unpriced`)...
+    expect((await call('{"model":"gpt-4"}')).status).toBe(200)
+    expect(await spend()).toMatchObject({ costUsd: 0, unpriced: 1 })
+    // ... and an answer naming one is charged at the price of the model asked for: at gpt-4o's,
+    // 100k in × $2.50 and 50k out × $10 per million.
+    expect((await call('{"model":"gpt-4o"}')).status).toBe(200)
+    expect((await spend()).costUsd).toBeCloseTo(0.75, 6)
+    await service.update({ workerId, budget: { usd: 10 } })
+    const unpriced = [
+      '{"model":"gpt-4"}',
+      '{}',
+      // The upstream reads every key, the last of a repeated one, and escapes in names.
+      `{"model":"gpt-4o","pad":"${'x'.repeat(5000)}","model":"gpt-4"}`,
+      '{"model":"gpt-4o","mod\\u0065l":"gpt-4"}',
+      // Not JSON here, so no model the gateway could price.
+      '{"model":"gpt-4o","temperature":NaN}',
+    ]
+    const cases = ['/v1/chat/completions', '/v1/messages'].flatMap((p) =>
+      unpriced.map((b): [string, string] => [b, p]),
+    )
+    for (const [body, path] of cases) {
+      const res = await call(body, path)
+      expect(res.status, `${path} ${body.slice(0, 40)}`).toBeGreaterThanOrEqual(400)
+      expect(JSON.parse(res.body).error.message).toMatch(/MODEL_PRICES|JSON object/)
+    }
+    expect(sent).toHaveLength(2)
+    // A priced model still passes, and so do calls that cost nothing.
+    expect((await call('{"model":"gpt-4o"}')).status).toBe(200)
+    const list = await app.request('/model/modeled/v1/models', {
+      headers: { 'x-api-key': credential },
+    })
+    expect([list.status, await list.text()]).toEqual([200, expensive])
+    expect(sent).toHaveLength(4)
+  })
+
+  it('refuses a Responses call in the background: it goes on after its answer, unmetered', async () => {
+    const { app, credential, sent } = await setup()
+    for (const body of [
+      '{"model":"gpt-5","background":true}',
+      '{"model":"gpt-5","backgroun\\u0064":true,"stream":true}',
+    ]) {
+      const res = await post(app, credential, '/v1/responses', body)
+      expect(res.status).toBe(403)
+      expect(await errorOf(res)).toMatchObject({
+        code: 'forbidden',
+        message: expect.stringContaining('background'),
+      })
+    }
+    expect(sent).toEqual([])
+    const res = await post(app, credential, '/v1/responses', '{"model":"gpt-5","background":false}')
+    expect(res.status).toBe(200)
+  })
+
+  it('holds a worker to a few calls at once: a budget is overshot by those alone', async () => {
+    // Answers that stay open until the client goes, as long generations do.
+    const { app, credential, sent } = await setup(
+      () =>
+        new Response(new ReadableStream({ pull: () => new Promise(() => undefined) }), {
+          headers: { 'content-type': 'text/event-stream' },
+        }),
+    )
+    const open = await Promise.all(
+      Array.from({ length: 16 }, () => post(app, credential, '/v1/messages', '{}')),
+    )
+    expect(open.map((r) => r.status)).toEqual(Array(16).fill(200))
+    const refused = await post(app, credential, '/v1/messages', '{}')
+    expect(refused.status).toBe(429)
+    expect(await errorOf(refused)).toMatchObject({ code: 'too_many_model_calls' })
+    expect(sent).toHaveLength(16)
+    // A call that ends frees its place.
+    await open[0]!.body!.cancel()
+    expect((await post(app, credential, '/v1/messages', '{}')).status).toBe(200)
+    await Promise.all(open.slice(1).map((r) => r.body!.cancel()))
+  })
+
+  it('charges a stream the client cut before its final usage for what it passed on', async () => {
+    const event = (data: object) => `data: ${JSON.stringify(data)}\n\n`
+    const delta = { type: 'content_block_delta', delta: { type: 'text_delta', text: 'lorem ' } }
+    const cases = [
+      {
+        path: '/v1/messages',
+        // Anthropic counts the output in message_delta, at the end.
+        head: event({
+          type: 'message_start',
+          message: { usage: { input_tokens: 10, output_tokens: 1 } },
+        }),
+      },
+      // OpenAI reports no usage at all before the end.
+      {
+        path: '/v1/responses',
+        head: event({ type: 'response.created', response: { usage: null } }),
+      },
+    ]
+    for (const { path, head } of cases) {
+      const answer = head + event(delta).repeat(2000)
+      const { app, credential, spend } = await setup(
+        () =>
+          new Response(
+            new ReadableStream({
+              start: (ctl) => ctl.enqueue(new TextEncoder().encode(answer)),
+              // Still generating: the final usage has not come yet.
+              pull: () => new Promise(() => undefined),
+            }),
+            { headers: { 'content-type': 'text/event-stream' } },
+          ),
+      )
+      const request = `{"model":"gpt-5","stream":true,"input":"${'x'.repeat(4000)}"}`
+      const res = await post(app, credential, path, request)
+      const reader = res.body!.getReader()
+      let read = ''
+      while (read.length < answer.length)
+        read += new TextDecoder().decode((await reader.read()).value)
+      // The agent has the whole answer so far, and hangs up before the usage comes.
+      await reader.cancel()
+      const s = await spend()
+      // At least a token for each delta passed on.
+      expect(s.outputTokens, path).toBeGreaterThanOrEqual(2000)
+      expect(s.inputTokens, path).toBeGreaterThanOrEqual(path === '/v1/messages' ? 10 : 1000)
+    }
+  })
+
+  it('charges a call that ends after its worker was deleted to the budgets above it', async () => {
+    const sse = FIXTURES.find((f) => f.name === 'anthropic sse')!
+    const [first, second] = sse.body.split(/(?<=\n\n)/)
+    let pulls = 0
+    const { app, service, workerId, credentialOf } = await setup(
+      () =>
+        new Response(
+          new ReadableStream({
+            start: (ctl) => {
+              ctl.enqueue(new TextEncoder().encode(first))
+              ctl.enqueue(new TextEncoder().encode(second))
+            },
+            pull: () => {
+              pulls++
+              return new Promise(() => undefined)
+            },
+          }),
+          { headers: { 'content-type': sse.contentType } },
+        ),
+    )
+    await service.update({ workerId, budget: { tokens: 1000 } })
+    const child = await service.create(
+      { config: workerConfigSchema.parse({ agent: 'modeled' }) },
+      { caller: workerId },
+      { parentId: workerId },
+    )
+    const res = await post(app, await credentialOf(child.workerId), '/v1/messages', '{}')
+    const reader = res.body!.getReader()
+    await reader.read()
+    await vi.waitFor(() => expect(pulls).toBe(1))
+    // The parent deletes its child while the child's call runs; the call ends with it.
+    await service.delete(child, { caller: workerId })
+    await reader.cancel()
+    expect((await service.status({ workerId })).treeSpend).toMatchObject({
+      requests: 1,
+      inputTokens: 1210,
+    })
+    expect(
+      await refusal(service.models.route(await credentialOf(workerId), 'modeled')),
+    ).toMatchObject({ code: 'budget_exceeded' })
   })
 })
 

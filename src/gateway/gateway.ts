@@ -1,11 +1,17 @@
 import type { Env, Hono } from 'hono'
-import { PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
+import {
+  BadRequestError,
+  ForbiddenError,
+  PayloadTooLargeError,
+  SpawnerError,
+  toSpawnerError,
+} from '../core/errors.ts'
 import { GATEWAY_PREFIX } from '../core/gateway-access.ts'
 import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ModelAccess, ModelRoute } from '../core/model-access.ts'
-import { costOf, type PriceTable } from './prices.ts'
-import { UsageMeter, requestModel } from './usage.ts'
+import { costOf, priceOf, type PriceTable } from './prices.ts'
+import { UsageMeter, requestModel, type ModelUsage } from './usage.ts'
 
 export interface GatewayOptions {
   models: ModelAccess
@@ -116,22 +122,92 @@ const refusal = (err: SpawnerError) =>
   )
 
 /**
- * A streamed Chat Completions request, asking for the usage chunk: the API sends usage in a
- * stream only when asked, and the gateway meters every call. Other bodies are left as they are.
+ * A streamed Chat or text Completions request, asking for the usage chunk: the API sends usage
+ * in a stream only when asked, and the gateway meters every call. `stream` counts as set when it
+ * is anything but false (servers that coerce types take `"true"` or `1` for it). Other bodies
+ * are left as they are; a completions body that is not a JSON object is refused, as the upstream
+ * might read what the gateway cannot (`NaN` in Python) and stream it unmetered.
  */
 export const askForUsage = (path: string, body: Uint8Array | undefined) => {
-  if (!body || !/\/chat\/completions$/.test(path)) return body
+  if (!body || !/\/completions$/.test(path)) return body
+  let json: unknown
   try {
-    const json: unknown = JSON.parse(new TextDecoder().decode(body))
-    if (typeof json !== 'object' || json === null || Array.isArray(json)) return body
-    const req = json as { stream?: unknown; stream_options?: { include_usage?: unknown } }
-    if (req.stream !== true || req.stream_options?.include_usage === true) return body
-    req.stream_options = { ...req.stream_options, include_usage: true }
-    return new TextEncoder().encode(JSON.stringify(req))
+    json = JSON.parse(new TextDecoder().decode(body))
   } catch {
-    return body
+    json = undefined
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw new BadRequestError('a completions request body must be a JSON object')
+  }
+  const req = json as { stream?: unknown; stream_options?: { include_usage?: unknown } }
+  if (!req.stream || req.stream_options?.include_usage === true) return body
+  req.stream_options = { ...req.stream_options, include_usage: true }
+  return new TextEncoder().encode(JSON.stringify(req))
+}
+
+/** Calls that generate, and so cost: every model call but listings and token counts. */
+const GENERATES = /(?:\/messages|completions|\/responses|:generateContent|:streamGenerateContent)$/
+
+/** A JSON body's root object, or undefined when the body is not one. */
+const rootObject = (body: Uint8Array | undefined): Record<string, unknown> | undefined => {
+  try {
+    const json: unknown = body && JSON.parse(new TextDecoder().decode(body))
+    return typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as Record<string, unknown>)
+      : undefined
+  } catch {
+    return undefined
   }
 }
+
+/**
+ * Checks a generating call's body as the upstream reads it (every key, the last of a repeated
+ * one, escapes in names): a Responses call in the background is refused, as it runs on after
+ * its answer, where nothing meters it; under a dollar budget the model must have a price, or
+ * the budget would never be reached. Returns the model the call names.
+ */
+const vetBody = (
+  path: string,
+  body: Uint8Array | undefined,
+  pricedOnly: boolean,
+  prices: PriceTable,
+): string | undefined => {
+  const inPath = requestModel(path, undefined)
+  const responses = /\/responses$/.test(path)
+  if (!responses && !pricedOnly) return requestModel(path, body)
+  const json = rootObject(body)
+  if (responses && json?.background) {
+    throw new ForbiddenError(
+      'a Responses call in the background runs on after its answer, unmetered: not through the gateway',
+      'forbidden',
+    )
+  }
+  const model = inPath ?? (typeof json?.model === 'string' ? json.model : undefined)
+  if (pricedOnly && !priceOf(model, prices)) {
+    throw new ForbiddenError(
+      `${model ? `model '${model}' has` : 'a call naming no model (in a JSON object) has'} no ` +
+        'price (MODEL_PRICES), and this worker is under a budget in dollars',
+      'forbidden',
+    )
+  }
+  return model
+}
+
+/** About the fewest bytes a token takes in a request or an answer (JSON, SSE framing). */
+const BYTES_PER_TOKEN = 4
+
+/**
+ * The usage of a call cut short (the client went, or the upstream broke off) before the answer
+ * reported all of it: providers count the output, and OpenAI everything, only at the end, so
+ * a client that hangs up just before would be charged next to nothing for what it read. The
+ * output is at least the answer passed on, and with no usage reported at all the input is at
+ * least the request body, each at BYTES_PER_TOKEN: an estimate on the high side.
+ */
+const cutShort = (u: ModelUsage | undefined, sent: number, relayed: number): ModelUsage => ({
+  ...(u ?? { cacheReadInputTokens: 0, cacheCreationInputTokens: 0 }),
+  inputTokens: u ? u.inputTokens : Math.ceil(sent / BYTES_PER_TOKEN),
+  outputTokens: Math.max(u?.outputTokens ?? 0, Math.ceil(relayed / BYTES_PER_TOKEN)),
+})
 
 /** The request body, refused past `max` bytes. */
 const readBody = async (req: Request, max: number): Promise<Uint8Array | undefined> => {
@@ -161,8 +237,9 @@ const readBody = async (req: Request, max: number): Promise<Uint8Array | undefin
 /**
  * The model gateway: `/model/<plugin>/<path>` on the worker API listeners. Checks the worker's
  * credential (whichever header the CLI put it in), its plugin and its budget, swaps in the real
- * key in the same place, forwards to the upstream and streams the answer back untouched while
- * a meter reads the usage from it; the call is recorded when the answer ends.
+ * key in the same place (a query key in Gemini's header), forwards to the upstream and streams
+ * the answer back untouched while a meter reads the usage from it; the call is recorded when
+ * the answer ends.
  */
 export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOptions): void => {
   const handler = async (req: Request, plugin: string) => {
@@ -172,8 +249,15 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     const after = url.pathname.indexOf('/', `${GATEWAY_PREFIX}/`.length)
     const rest = after === -1 ? '' : url.pathname.slice(after)
     const who = presented(req, url)
-    let route: ModelRoute
+    let route: ModelRoute | undefined
     let body: Uint8Array | undefined
+    let model: string | undefined
+    // The call's place among the worker's running ones, freed once whatever becomes of it.
+    let released = false
+    const release = () => {
+      if (route && !released) opts.models.release(route)
+      released = true
+    }
     try {
       if (!who) throw new SpawnerError('unauthorized', 'no credential (x-api-key, Bearer or key)')
       route = await opts.models.route(who.credential, plugin)
@@ -184,7 +268,11 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
         )
       }
       body = askForUsage(rest, await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024))
+      model = GENERATES.test(rest)
+        ? vetBody(rest, body, route.pricedOnly === true, opts.prices)
+        : requestModel(rest, body)
     } catch (err) {
+      release()
       return refusal(toSpawnerError(err))
     }
     const headers = new Headers()
@@ -195,9 +283,11 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     const search = new URLSearchParams(url.search)
     search.delete('key')
     if (route.key) {
-      if (who!.where === 'bearer') headers.set('authorization', `Bearer ${route.key}`)
-      else if (who!.where === 'query') search.set('key', route.key)
-      else headers.set(who!.where, route.key)
+      // Never in the URL, which proxies log and redirects echo back (query and all): the
+      // Gemini API, the one that takes `?key=`, takes its header as well.
+      const where = who!.where === 'query' ? 'x-goog-api-key' : who!.where
+      if (where === 'bearer') headers.set('authorization', `Bearer ${route.key}`)
+      else headers.set(where, route.key)
     }
     const query = search.size > 0 ? `?${search}` : ''
     let upstream: Response
@@ -210,6 +300,7 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
         signal: req.signal,
       })
     } catch (err) {
+      release()
       opts.logger.warn('model upstream unreachable', {
         plugin,
         workerId: route.workerId,
@@ -221,23 +312,32 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
     }
     const meter = new UsageMeter({
       contentType: upstream.headers.get('content-type'),
-      model: requestModel(rest, body),
+      model,
     })
     let recorded = false
-    const finish = () => {
+    let relayed = 0
+    /** Records the call once; `cut` when its answer ended before the upstream's end. */
+    const finish = (cut = false) => {
       if (recorded) return
       recorded = true
+      release()
       const usage = meter.finish()
       if (!usage && !upstream.ok) return
-      const u = usage ?? {
-        inputTokens: 0,
-        outputTokens: 0,
-        cacheReadInputTokens: 0,
-        cacheCreationInputTokens: 0,
-      }
+      const u =
+        cut && upstream.ok
+          ? cutShort(usage, body?.byteLength ?? 0, relayed)
+          : (usage ?? {
+              inputTokens: 0,
+              outputTokens: 0,
+              cacheReadInputTokens: 0,
+              cacheCreationInputTokens: 0,
+            })
+      // A model the answer names without a price (a dated version, an operator gateway's alias)
+      // is charged at the price of the one asked for, when that one has a price.
+      const cost = costOf(u, opts.prices)
       opts.models.record(route, {
         ...u,
-        ...costOf(u, opts.prices),
+        ...(cost.priced || !model ? cost : costOf({ ...u, model }, opts.prices)),
         ...(u.model ? { model: u.model } : {}),
       })
     }
@@ -277,14 +377,15 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
             return
           }
           meter.push(value)
+          relayed += value.byteLength
           ctl.enqueue(value)
         } catch (err) {
-          finish()
+          finish(true)
           ctl.error(err)
         }
       },
       cancel(reason) {
-        finish()
+        finish(true)
         return reader.cancel(reason)
       },
     })

@@ -1,5 +1,13 @@
 import { connect, type Socket } from 'node:net'
-import { type Cidr, inCidrs, isIp, isPrivateAddress, normalizeHost } from '../core/egress.ts'
+import { networkInterfaces } from 'node:os'
+import {
+  type Cidr,
+  inCidrs,
+  isIp,
+  isPrivateAddress,
+  normalizeHost,
+  parseCidrs,
+} from '../core/egress.ts'
 
 /** A refused or failed egress attempt: the status and the one-line reason the client sees. */
 export interface Refusal {
@@ -17,7 +25,18 @@ export interface DialPolicy {
   privateAllow: readonly Cidr[]
   resolve(host: string): Promise<string[]>
   connectTimeoutMs: number
+  /** This machine's own addresses (default: its interfaces'), refused like private ones. */
+  local?: () => readonly string[]
 }
+
+/**
+ * The addresses of this machine's interfaces. The proxy connects from here, so a public one
+ * reaches every host service bound to all interfaces, as loopback would.
+ */
+export const machineAddresses = (): string[] =>
+  Object.values(networkInterfaces())
+    .flatMap((list) => (list ?? []).map((i) => i.address))
+    .filter((a) => isIp(a) && !a.includes('%'))
 
 /** Checks an operator's static host entries, keyed by canonical host; throws naming a bad one. */
 export const staticHosts = (hosts: Record<string, string> = {}): Map<string, string> =>
@@ -88,14 +107,17 @@ export const dial = async (
     const why = e instanceof Error && e.message === 'timed out' ? 'timed out' : codeOf(e)
     return failure(`could not be resolved (${why})`)
   }
-  const usable = addresses.filter((a) => !isPrivateAddress(a) || inCidrs(a, policy.privateAllow))
+  const local = parseCidrs((policy.local ?? machineAddresses)().join(','))
+  const refused = (a: string) => isPrivateAddress(a) || inCidrs(a, local)
+  const usable = addresses.filter((a) => !refused(a) || inCidrs(a, policy.privateAllow))
   if (addresses.length === 0) return failure('could not be resolved (no address)')
   if (usable.length === 0) {
+    const what = isPrivateAddress(addresses[0]!) ? 'the private address' : "this machine's address"
     return {
       status: 403,
       code: 'private_address',
       reason:
-        `${isIp(host.replace(/^\[(.*)\]$/, '$1')) ? 'is' : 'resolves to'} the private address ` +
+        `${isIp(host.replace(/^\[(.*)\]$/, '$1')) ? 'is' : 'resolves to'} ${what} ` +
         `${addresses[0]}, which workers may not reach ` +
         '(this keeps the host, its services and cloud metadata out of reach of DNS tricks)',
     }
