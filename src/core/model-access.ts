@@ -17,6 +17,11 @@ export interface ModelRoute {
   pricedOnly?: boolean
   /** The worker's parent, its parent's, and so on: who pays for a call outliving the worker. */
   ancestors?: string[]
+  /**
+   * True when the worker may reach any host (network `'all'`, or `*` allowed): only then may a
+   * call have the provider fetch URLs for it, which would pass by its allow list.
+   */
+  reachesAll?: boolean
 }
 
 /**
@@ -79,6 +84,7 @@ export class ModelAccess {
       upstream: upstream.replace(/\/+$/, ''),
       key: realKeyOf(g, this.ctx.opts.hostEnv),
       pricedOnly: this.ledger.budgetHolders(workerId).some((h) => h.budget?.usd !== undefined),
+      reachesAll: record.network === 'open' || (record.egress ?? []).includes('*'),
       ancestors: this.ledger.ancestorsOf(workerId),
     }
   }

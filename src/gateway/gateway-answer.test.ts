@@ -27,6 +27,7 @@ const gatewayAnswering = async (answer: () => Response) => {
   const models = {
     route: async () => route,
     record: (_: ModelRoute, call: unknown) => recorded.push(call),
+    release: () => undefined,
   } as unknown as ModelAccess
   const app = new Hono()
   registerGateway(app, {

@@ -269,6 +269,37 @@ describe('the model gateway against a worker that tries not to pay', () => {
       body,
     })
 
+  it('keeps provider-side fetching from a worker that does not reach every host', async () => {
+    const { app, credential, sent, create, credentialOf } = await setup()
+    const fetching = [
+      { model: 'claude-sonnet-4-5', mcp_servers: [{ type: 'url', url: 'https://x.test/mcp' }] },
+      { model: 'claude-sonnet-4-5', tools: [{ type: 'web_fetch_20250910', name: 'web_fetch' }] },
+      { model: 'gpt-5', tools: [{ type: 'mcp', server_url: 'https://x.test/mcp' }] },
+      { contents: [], tools: [{ url_context: {} }] },
+    ]
+    const paths = [
+      '/v1/messages',
+      '/v1/messages',
+      '/v1/responses',
+      '/v1beta/models/gemini-2.5-pro:generateContent',
+    ]
+    for (const [i, body] of fetching.entries()) {
+      const res = await post(app, credential, paths[i]!, JSON.stringify(body))
+      expect(res.status, JSON.stringify(body)).toBe(403)
+      expect(await res.text()).toContain('allow list')
+    }
+    // An escaped name is the same name to the upstream.
+    const escaped = '{"model":"claude-sonnet-4-5","mcp_server\\u0073":[{"url":"https://x.test"}]}'
+    expect((await post(app, credential, '/v1/messages', escaped)).status).toBe(403)
+    expect(sent).toEqual([])
+    // Searching stays allowed (the provider picks the pages), and so does everything for 'all'.
+    const search = { model: 'claude-sonnet-4-5', tools: [{ type: 'web_search_20250305' }] }
+    expect((await post(app, credential, '/v1/messages', JSON.stringify(search))).status).toBe(200)
+    const { workerId } = await create({ agent: 'modeled', network: 'all' })
+    const open = await credentialOf(workerId)
+    expect((await post(app, open, '/v1/messages', JSON.stringify(fetching[0]))).status).toBe(200)
+  })
+
   it('asks every streamed completion for its usage, however `stream` is spelled', async () => {
     const { app, credential, sent } = await setup()
     const cases: [string, unknown][] = [

@@ -1,17 +1,12 @@
 import type { Env, Hono } from 'hono'
-import {
-  BadRequestError,
-  ForbiddenError,
-  PayloadTooLargeError,
-  SpawnerError,
-  toSpawnerError,
-} from '../core/errors.ts'
+import { PayloadTooLargeError, SpawnerError, toSpawnerError } from '../core/errors.ts'
 import { GATEWAY_PREFIX } from '../core/gateway-access.ts'
 import { httpStatusOf } from '../core/http-status.ts'
 import type { Logger } from '../core/logger.ts'
 import type { ModelAccess, ModelRoute } from '../core/model-access.ts'
-import { costOf, priceOf, type PriceTable } from './prices.ts'
+import { costOf, type PriceTable } from './prices.ts'
 import { UsageMeter, requestModel, type ModelUsage } from './usage.ts'
+import { GENERATES, askForUsage, vetBody } from './request-vetting.ts'
 
 export interface GatewayOptions {
   models: ModelAccess
@@ -121,78 +116,6 @@ const refusal = (err: SpawnerError) =>
     { status: httpStatusOf(err), headers: { 'content-type': 'application/json' } },
   )
 
-/**
- * A streamed Chat or text Completions request, asking for the usage chunk: the API sends usage
- * in a stream only when asked, and the gateway meters every call. `stream` counts as set when it
- * is anything but false (servers that coerce types take `"true"` or `1` for it). Other bodies
- * are left as they are; a completions body that is not a JSON object is refused, as the upstream
- * might read what the gateway cannot (`NaN` in Python) and stream it unmetered.
- */
-export const askForUsage = (path: string, body: Uint8Array | undefined) => {
-  if (!body || !/\/completions$/.test(path)) return body
-  let json: unknown
-  try {
-    json = JSON.parse(new TextDecoder().decode(body))
-  } catch {
-    json = undefined
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    throw new BadRequestError('a completions request body must be a JSON object')
-  }
-  const req = json as { stream?: unknown; stream_options?: { include_usage?: unknown } }
-  if (!req.stream || req.stream_options?.include_usage === true) return body
-  req.stream_options = { ...req.stream_options, include_usage: true }
-  return new TextEncoder().encode(JSON.stringify(req))
-}
-
-/** Calls that generate, and so cost: every model call but listings and token counts. */
-const GENERATES = /(?:\/messages|completions|\/responses|:generateContent|:streamGenerateContent)$/
-
-/** A JSON body's root object, or undefined when the body is not one. */
-const rootObject = (body: Uint8Array | undefined): Record<string, unknown> | undefined => {
-  try {
-    const json: unknown = body && JSON.parse(new TextDecoder().decode(body))
-    return typeof json === 'object' && json !== null && !Array.isArray(json)
-      ? (json as Record<string, unknown>)
-      : undefined
-  } catch {
-    return undefined
-  }
-}
-
-/**
- * Checks a generating call's body as the upstream reads it (every key, the last of a repeated
- * one, escapes in names): a Responses call in the background is refused, as it runs on after
- * its answer, where nothing meters it; under a dollar budget the model must have a price, or
- * the budget would never be reached. Returns the model the call names.
- */
-const vetBody = (
-  path: string,
-  body: Uint8Array | undefined,
-  pricedOnly: boolean,
-  prices: PriceTable,
-): string | undefined => {
-  const inPath = requestModel(path, undefined)
-  const responses = /\/responses$/.test(path)
-  if (!responses && !pricedOnly) return requestModel(path, body)
-  const json = rootObject(body)
-  if (responses && json?.background) {
-    throw new ForbiddenError(
-      'a Responses call in the background runs on after its answer, unmetered: not through the gateway',
-      'forbidden',
-    )
-  }
-  const model = inPath ?? (typeof json?.model === 'string' ? json.model : undefined)
-  if (pricedOnly && !priceOf(model, prices)) {
-    throw new ForbiddenError(
-      `${model ? `model '${model}' has` : 'a call naming no model (in a JSON object) has'} no ` +
-        'price (MODEL_PRICES), and this worker is under a budget in dollars',
-      'forbidden',
-    )
-  }
-  return model
-}
-
 /** About the fewest bytes a token takes in a request or an answer (JSON, SSE framing). */
 const BYTES_PER_TOKEN = 4
 
@@ -269,7 +192,7 @@ export const registerGateway = <E extends Env>(app: Hono<E>, opts: GatewayOption
       }
       body = askForUsage(rest, await readBody(req, opts.maxRequestBytes ?? 32 * 1024 * 1024))
       model = GENERATES.test(rest)
-        ? vetBody(rest, body, route.pricedOnly === true, opts.prices)
+        ? vetBody(rest, body, route, opts.prices)
         : requestModel(rest, body)
     } catch (err) {
       release()
