@@ -30,12 +30,35 @@ export interface ModelRoute {
  */
 export const MAX_MODEL_CALLS_PER_WORKER = 16
 
+/** Refused connections a worker may have reported (event and log line) per minute; the rest are only counted. */
+export const EGRESS_DENIED_PER_MINUTE = 30
+
+/** At most `limit` per key in each minute (a fixed window, per key). */
+class PerMinute {
+  private readonly windows = new Map<string, { start: number; used: number }>()
+
+  constructor(private readonly limit: number) {}
+
+  take(key: string, now: number): boolean {
+    let w = this.windows.get(key)
+    if (!w || now - w.start >= 60_000) {
+      // Old windows go with the next new one: the map holds only keys seen this minute.
+      for (const [k, old] of this.windows) if (now - old.start >= 60_000) this.windows.delete(k)
+      w = { start: now, used: 0 }
+      this.windows.set(key, w)
+    }
+    return ++w.used <= this.limit
+  }
+}
+
 /**
  * The core's side of the model gateway: who a credential belongs to, whether that worker may
  * call a plugin's model API now (its plugin, its budget), where the call goes with which key,
  * and what it cost afterwards.
  */
 export class ModelAccess {
+  /** `egress_denied` events and log lines each worker may cause per minute. */
+  private readonly deniedWindow = new PerMinute(EGRESS_DENIED_PER_MINUTE)
   /** Calls running per worker, from `route` to `release`. */
   private readonly running = new Map<string, number>()
 
@@ -116,6 +139,8 @@ export class ModelAccess {
       return
     }
     counts.denied++
+    // A worker that keeps knocking is counted, not let flood the log and the event stream.
+    if (!this.deniedWindow.take(e.workerId, this.ctx.now().getTime())) return
     this.ctx.logger.info('egress denied', { workerId: e.workerId, host: e.host, port: e.port })
     this.ctx.emit({
       type: 'egress_denied',

@@ -6,6 +6,7 @@ import { TokenSigner } from './auth/jwt.ts'
 import { workerConfigSchema, type Network, type WorkerConfigInput } from './config.ts'
 import { defineAgent } from './plugin/contract.ts'
 import { DEFAULT_NETWORK_POLICY, type NetworkPolicy } from './network.ts'
+import { EGRESS_DENIED_PER_MINUTE } from './model-access.ts'
 import { PluginRegistry } from './plugin/registry.ts'
 import { DEFAULT_POLICY } from './policy.ts'
 import { WarmPools } from './pool.ts'
@@ -152,6 +153,27 @@ describe('network settings', () => {
     expect(events.filter((e) => e.type === 'egress_denied')).toMatchObject([
       { workerId, host: 'b.example', port: 80, reason: 'not allowed' },
     ])
+  })
+
+  it('counts every refusal but reports a worker that keeps knocking only so often', async () => {
+    let clock = Date.parse('2026-06-01T00:00:00Z')
+    const { service, create, events } = gatewayService({ now: () => new Date(clock) })
+    const { workerId } = await create()
+    const other = (await create()).workerId
+    const knock = (id: string) =>
+      service.models.egress({ workerId: id, host: 'x.example', port: 443, reason: 'not allowed' })
+    const reported = () => events.filter((e) => e.type === 'egress_denied').length
+    for (let i = 0; i < EGRESS_DENIED_PER_MINUTE + 50; i++) knock(workerId)
+    expect(reported()).toBe(EGRESS_DENIED_PER_MINUTE)
+    expect((await service.status({ workerId })).connections.denied).toBe(
+      EGRESS_DENIED_PER_MINUTE + 50,
+    )
+    // Another worker has its own allowance, and a new minute a new one.
+    knock(other)
+    expect(reported()).toBe(EGRESS_DENIED_PER_MINUTE + 1)
+    clock += 60_000
+    knock(workerId)
+    expect(reported()).toBe(EGRESS_DENIED_PER_MINUTE + 2)
   })
 })
 
