@@ -23,7 +23,8 @@ export type StreamRun<I> = (
   service: WorkerService,
   input: I,
   hooks: CommandHooks & { signal: AbortSignal },
-  emit: (item: unknown) => void,
+  /** An item of the stream; `event` names it when it is not the command's usual item. */
+  emit: (item: unknown, event?: string) => void,
 ) => Promise<unknown>
 
 /** A file's bytes read out of a worker, and the path they were read from. */
@@ -106,7 +107,11 @@ export const catalog = [
     output: S.sendCommandOutput,
     run: (s, input, hooks) => s.sendCommand(input, hooks),
     stream: (s, input, hooks, emit) =>
-      s.sendCommand(input, { ...hooks, onOutput: (stream, data) => emit({ stream, data }) }),
+      s.sendCommand(input, {
+        ...hooks,
+        onOutput: (stream, data) => emit({ stream, data }),
+        onUpdate: (update, seq) => emit({ seq, update }, 'agent'),
+      }),
   }),
   command('send_file', {
     input: S.sendFileInput,

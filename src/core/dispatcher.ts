@@ -1,3 +1,4 @@
+import type { AgentUpdate } from './plugin/updates.ts'
 import { authorize, callerOf, visibleOutput, type Principal } from './auth/authorize.ts'
 import { base64ToBytes, bytesToBase64 } from './bytes.ts'
 import { findCommand, type Command, type FileBytes } from './catalog.ts'
@@ -24,6 +25,8 @@ export interface ForwardOptions {
   caller?: string
   /** The command's output as it comes (commands whose stream relays `output`). */
   onOutput?: (stream: 'stdout' | 'stderr', data: string) => void
+  /** The agent's updates as they come (a prompt's stream relays them too). */
+  onUpdate?: (update: AgentUpdate, seq: number) => void
   /** Stops waiting (the command goes on at the owner). */
   signal?: AbortSignal
 }
@@ -245,11 +248,12 @@ export class Dispatcher {
     }
     if (!remote && cmd.scope === 'worker') await this.service.get(String(input.workerId))
     const events = pushStream<StreamEvent>(async (push, aborted) => {
-      const emit = (data: unknown) => push({ event: spec.item, data })
+      const emit = (data: unknown, event = spec.item) => push({ event, data })
       const result = remote
         ? await this.forwarder!.call(remote, cmd.name, input, {
             ...this.forwardOptions(call, aborted),
             onOutput: (stream, data) => emit({ stream, data }),
+            onUpdate: (update, seq) => emit({ seq, update }, 'agent'),
           })
         : await spec.run(this.service, input, { ...hooks, signal: aborted }, emit)
       return { event: spec.end, data: result ?? {} }

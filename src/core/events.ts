@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { replySchema } from './plugin/contract.ts'
+import { agentUpdateSchema } from './plugin/updates.ts'
 import { spendSchema } from './budget.ts'
 import { budgetSchema } from './config.ts'
 
@@ -35,6 +36,12 @@ export const spawnerEventSchema = z.discriminatedUnion('type', [
     exitCode: z.number().int(),
     timedOut: z.boolean(),
     durationMs: z.number(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('agent'),
+    seq: z.number().int().describe('order of this update within its prompt, from 0'),
+    update: agentUpdateSchema.describe("the agent's progress, as an ACP session update"),
   }),
   z.object({
     ...base,

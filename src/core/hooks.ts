@@ -1,9 +1,13 @@
+import type { AgentUpdate } from './plugin/updates.ts'
+
 /** Why a worker is paused or deleted. */
 export type ChangeReason = 'request' | 'ttl' | 'idle' | 'error'
 
 /** What an adapter passes along with a command: streaming, cancellation, who asks. */
 export interface CommandHooks {
   onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void
+  /** The agent's progress while a prompt runs, in the common vocabulary (see `AgentUpdate`). */
+  onUpdate?: (update: AgentUpdate, seq: number) => void
   signal?: AbortSignal
   /** Carried into the events this request causes. */
   requestId?: string

@@ -8,6 +8,7 @@ import { agentPrompt, agentReply } from './plugin/hooks.ts'
 import type { ExecRequest } from './runtime.ts'
 import type * as S from './schemas.ts'
 import { addUsage } from './worker-record.ts'
+import { AgentLines } from './agent-lines.ts'
 import type { BudgetLedger } from './budget-ledger.ts'
 import { budgetExceeded, noSpend, type Spend } from './budget.ts'
 import type { WorkerStore } from './worker-store.ts'
@@ -55,14 +56,32 @@ export const sendCommand = async (
   if (hooks.signal) req.signal = hooks.signal
   let seq = 0
   const workerId = record.workerId
+  let updateSeq = 0
+  const lines =
+    agent &&
+    new AgentLines(
+      agent,
+      (update) => {
+        const n = updateSeq++
+        ctx.emit({ type: 'agent', workerId, seq: n, update }, hooks.requestId)
+        hooks.onUpdate?.(update, n)
+      },
+      (err) =>
+        ctx.logger.warn('agent updates dropped', {
+          workerId,
+          error: err instanceof Error ? err.message : String(err),
+        }),
+    )
   req.onOutput = (stream, data) => {
     ctx.emit({ type: 'output', workerId, stream, data, seq: seq++ }, hooks.requestId)
     hooks.onOutput?.(stream, data)
+    if (lines && stream === 'stdout') lines.push(data)
   }
 
   hooks.onEffect?.()
   const spentBefore = { ...(record.spend ?? noSpend()) }
   const result = await guard.active(record, () => ctx.runtime.exec(record.containerId, req))
+  lines?.end()
   ctx.emit(
     {
       type: 'command_exit',

@@ -36,7 +36,9 @@ export const publishEvents = (
     const json = JSON.stringify(event)
     // Sent three times: two channels and the log.
     const bytes = 3 * Buffer.byteLength(json)
-    if (event.type === 'output') {
+    // Output and agent updates are views of a run (its answer holds the whole output): they
+    // go when Redis is behind; every other event always goes out.
+    if (event.type === 'output' || event.type === 'agent') {
       if (pending + bytes > opts.maxBufferBytes) {
         dropped++
         if (gap++ === 0) {

@@ -87,7 +87,9 @@ export class RedisForwarder implements Forwarder {
     await (this.started ??= this.start())
     const requestId = `fwd-${this.me}-${randomBytes(8).toString('hex')}`
     const output =
-      opts.onOutput && this.feed ? this.relayOutput(requestId, opts.onOutput) : undefined
+      opts.onOutput && this.feed
+        ? this.relayOutput(requestId, opts.onOutput, opts.onUpdate)
+        : undefined
     try {
       const answer = new Promise<Record<string, string>>((resolve, reject) => {
         const stop = () => {
@@ -162,7 +164,11 @@ export class RedisForwarder implements Forwarder {
   }
 
   /** Hands the output events of request `requestId` to `onOutput`, until `stop`. */
-  private relayOutput(requestId: string, onOutput: NonNullable<ForwardOptions['onOutput']>) {
+  private relayOutput(
+    requestId: string,
+    onOutput: NonNullable<ForwardOptions['onOutput']>,
+    onUpdate: ForwardOptions['onUpdate'],
+  ) {
     let seen = false
     let exited = false
     let wake: (() => void) | undefined
@@ -170,6 +176,7 @@ export class RedisForwarder implements Forwarder {
       if (event.requestId !== requestId) return
       seen = true
       if (event.type === 'output') onOutput(event.stream, event.data)
+      if (event.type === 'agent') onUpdate?.(event.update, event.seq)
       if (event.type === 'command_exit') {
         exited = true
         wake?.()

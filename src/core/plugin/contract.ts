@@ -16,9 +16,11 @@ import type {
 
 export * from './schema.ts'
 export * from './kit.ts'
+export * from './updates.ts'
 export {
   agentPrompt,
   agentReply,
+  agentUpdates,
   createContext,
   noResultMessage,
   pluginFileContents,

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { BadRequestError } from '../errors.ts'
 import { describeIssues } from '../validation.ts'
 import { MAX_ARGV_PROMPT_BYTES } from './kit.ts'
+import { agentUpdateSchema, type AgentUpdate } from './updates.ts'
 import {
   containerTweakSchema,
   mountSchema,
@@ -180,4 +181,22 @@ export const agentReply = (agent: AgentPlugin, out: ExecOutcome): Reply => {
   // A reply without a session id or usage leaves the key out; `undefined` is the same.
   const { sessionId, usage, ...reply } = parsed.data
   return { ...reply, ...(sessionId ? { sessionId } : {}), ...(usage ? { usage } : {}) }
+}
+
+/**
+ * `updates(line, turn)`, validated: the updates one line of the CLI's output stands for. A hook
+ * that throws or returns what the schema refuses is the plugin's fault, named like any other;
+ * the caller drops that line's updates and the prompt goes on.
+ */
+export const agentUpdates = (
+  agent: AgentPlugin,
+  line: Record<string, unknown>,
+  turn: Record<string, unknown>,
+): AgentUpdate[] => {
+  if (!agent.updates) return []
+  return (
+    call(agent, 'updates', agentUpdateSchema.array().optional(), () =>
+      agent.updates!(line, turn),
+    ) ?? []
+  )
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import type { UpdatesHook } from './updates.ts'
 
 /**
  * The zod schemas of the plugin contract, apiVersion v1, and every type derived from them. The
@@ -273,6 +274,11 @@ export const agentPluginSchema = z
     /** Output lines that say nothing (start-up notices), left out of a failure message. */
     noise: z.instanceof(RegExp).optional(),
     prompt: hook<(req: PromptInput) => PromptCommand>('prompt(req) → { argv, env?, stdin? }'),
+    /**
+     * The agent's progress in the common vocabulary (ACP session updates, see `updates.ts`):
+     * called with each JSON line of the CLI's stdout while a prompt runs.
+     */
+    updates: hook<UpdatesHook>('updates(line, turn) → AgentUpdate[]').optional(),
     parse: hook<(result: ExecOutcome) => Reply | NoResult>(
       'parse(result) → { text, sessionId?, usage?, raw } or noResult()',
     ),

@@ -1,0 +1,71 @@
+import type { AgentPlugin } from './plugin/contract.ts'
+import { agentUpdates } from './plugin/hooks.ts'
+import type { AgentUpdate } from './plugin/updates.ts'
+
+/** Longest output line read for updates; a longer one (a huge tool result) is passed over. */
+export const MAX_UPDATE_LINE_BYTES = 4 * 1024 * 1024
+
+/**
+ * Turns an agent CLI's stdout, as it arrives in chunks, into the plugin's updates: each complete
+ * line that is a JSON object goes to `updates(line, turn)`, and every update it returns to
+ * `onUpdate`. A line over the cap, a line that is not JSON and a hook that fails are passed over
+ * (the failure once to `onFault`): updates are a view of the run, never a reason to stop it.
+ */
+export class AgentLines {
+  private buffer = ''
+  private skipping = false
+  private faulted = false
+  private readonly turn: Record<string, unknown> = {}
+
+  constructor(
+    private readonly agent: AgentPlugin,
+    private readonly onUpdate: (update: AgentUpdate) => void,
+    private readonly onFault: (err: unknown) => void = () => {},
+  ) {}
+
+  /** A chunk of stdout. */
+  push(chunk: string): void {
+    if (!this.agent.updates) return
+    let text = chunk
+    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
+      const line = this.buffer + text.slice(0, nl)
+      text = text.slice(nl + 1)
+      this.buffer = ''
+      if (this.skipping) this.skipping = false
+      else this.line(line)
+    }
+    if (this.skipping) return
+    this.buffer += text
+    if (this.buffer.length > MAX_UPDATE_LINE_BYTES) {
+      this.buffer = ''
+      this.skipping = true
+    }
+  }
+
+  /** The end of stdout: a last line without a newline still counts. */
+  end(): void {
+    if (!this.skipping && this.buffer) this.line(this.buffer)
+    this.buffer = ''
+  }
+
+  private line(text: string) {
+    const trimmed = text.trim()
+    if (!trimmed.startsWith('{')) return
+    let json: unknown
+    try {
+      json = JSON.parse(trimmed)
+    } catch {
+      return
+    }
+    if (typeof json !== 'object' || json === null || Array.isArray(json)) return
+    let updates: AgentUpdate[]
+    try {
+      updates = agentUpdates(this.agent, json as Record<string, unknown>, this.turn)
+    } catch (err) {
+      if (!this.faulted) this.onFault(err)
+      this.faulted = true
+      return
+    }
+    for (const u of updates) this.onUpdate(u)
+  }
+}
