@@ -121,7 +121,7 @@ export const commandTable = {
   },
   send_command: {
     summary:
-      'Run a prompt through the agent, or a shell/argv command; SSE with Accept: text/event-stream',
+      'Run a prompt through the agent, or a shell/argv command; SSE with Accept: text/event-stream (output, agent and result events)',
     permission: 'send',
     scope: 'worker',
     timeoutField: 'timeoutMs',

@@ -1,5 +1,7 @@
 import { z } from 'zod'
 import type { Command } from '../core/catalog.ts'
+import { spawnerEventSchema } from '../core/events.ts'
+import { agentUpdateSchema } from '../core/plugin/updates.ts'
 
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}')
 
@@ -139,7 +141,8 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
   paths['/v1/events'] = {
     get: {
       operationId: 'events',
-      summary: 'Server-sent events: status, output, response, command_exit (operators only)',
+      summary:
+        'Server-sent events (operators only): each a SpawnerEvent (components.schemas), `id:` to resume after',
       parameters: [
         {
           name: 'worker',
@@ -152,6 +155,13 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
           in: 'query',
           schema: { type: 'string' },
           description: 'comma-separated event types',
+        },
+        {
+          name: 'Last-Event-ID',
+          in: 'header',
+          schema: { type: 'string' },
+          description:
+            'the last id seen: the events after it come first (an `event: gap` when some are gone)',
         },
       ],
       responses: {
@@ -179,6 +189,10 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
   return {
     openapi: '3.0.3',
     components: {
+      schemas: {
+        SpawnerEvent: schema(spawnerEventSchema, 'output'),
+        AgentUpdate: schema(agentUpdateSchema, 'output'),
+      },
       securitySchemes: {
         bearer: {
           type: 'http',
