@@ -1,5 +1,6 @@
 import { defineAgent, jsonLines, noResult, str } from 'workers-spawner/plugin'
 import { customModel } from './custom-model.ts'
+import { updates } from './updates.ts'
 
 export { customModel, PROVIDERS } from './custom-model.ts'
 
@@ -74,4 +75,6 @@ export default defineAgent({
     if (why) throw new Error(hint(`droid exec failed (exit ${out.exitCode}): ${why}`))
     return noResult(out.stderr.trim() ? undefined : hint('no output, as with an unknown sessionId'))
   },
+  // Each stream-json event as the common agent updates (see updates.ts).
+  updates,
 })
