@@ -11,6 +11,7 @@ import {
 } from 'workers-spawner/plugin'
 import { workerHostEnv } from '../../src/core/gateway-access.ts'
 import droid, { customModel } from './index.ts'
+import { recording } from './recordings.ts'
 
 // The plugin's hooks, called as the core calls them.
 const parse = (out: ExecOutcome) => agentReply(droid, out)
@@ -18,29 +19,15 @@ const promptFor = (req: PromptRequest) => agentPrompt(droid, req)
 const filesOf = (c: PluginContext) => pluginFileContents(droid, c)
 
 // Real output of droid 0.225.2 (`droid exec … -o json | -o stream-json`) against the stub model.
-const JSON_OK = `{"type":"result","subtype":"success","is_error":false,"duration_ms":127,"num_turns":1,"result":"12","session_id":"4ae78c00-c54a-4e51-b0bb-d196ef518f7e","usage":{"input_tokens":12,"output_tokens":3,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"factory_credits":0,"ttft_ms":16}}
-`
-const JSON_FORK = `{"type":"result","subtype":"success","is_error":false,"duration_ms":82,"num_turns":2,"result":"3","session_id":"4afc8339-4c89-4901-922d-bdcbab7a57b2","usage":{"input_tokens":12,"output_tokens":3,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"factory_credits":0,"ttft_ms":7}}
-`
-const STREAM_OK = `{"type":"system","subtype":"init","cwd":"/workspace","session_id":"c28ca700-7e0f-4c6b-943c-08a06ac6f7fc","tools":["Read","LS","Execute","Edit","ApplyPatch","Grep","Glob","Create","ExitSpecMode","RecommendMission","ExitMissionPlanning","AskUser","WebSearch","TodoWrite","FetchUrl","slack_post_file","slack_post_message","slack_create_or_update_code_channel","slack_archive_code_channel","slack_list_channels","store_agent_readiness_report","get_agent_effectiveness_usage","render_agent_effectiveness_report","GenerateDroid","UpgradeSessionModel","StageSettingsChanges","Script","WaitForScript","TaskOutput","TaskStop","ToolSearch","Skill","ProposeMission","StartMissionRun","EndFeatureRun","DismissHandoffItems","GenerateImage","Loop","Task"],"model":"gpt-5.6-sol","reasoning_effort":"medium"}
-{"type":"message","role":"user","id":"6950f0b8-045b-4fdc-8b7b-d8fc01f55101","text":"What is 20 + 22?","timestamp":1795736360658,"session_id":"c28ca700-7e0f-4c6b-943c-08a06ac6f7fc"}
-{"type":"message","role":"assistant","id":"dcd06ff3-cca2-42e0-8c0b-d51349127c3b","text":"42","timestamp":1795736360708,"session_id":"c28ca700-7e0f-4c6b-943c-08a06ac6f7fc"}
-{"type":"completion","finalText":"42","numTurns":1,"durationMs":98,"session_id":"c28ca700-7e0f-4c6b-943c-08a06ac6f7fc","timestamp":1795736360715,"usage":{"input_tokens":12,"output_tokens":3,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"factory_credits":0,"ttft_ms":6}}
-`
+const JSON_OK = recording('json-ok')
+const JSON_FORK = recording('json-fork')
+const STREAM_OK = recording('stream-ok')
 // Not logged in and no custom model (airgap off).
-const JSON_AUTH = `{"type":"result","subtype":"failure","is_error":true,"duration_ms":2,"num_turns":0,"result":"Authentication failed. Please log in using /login or set a valid FACTORY_API_KEY environment variable.","session_id":"da026635-9334-461c-8250-ce6905194120","usage":{"input_tokens":0,"output_tokens":0,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"factory_credits":0}}
-`
-const STREAM_AUTH = `{"type":"system","subtype":"init","cwd":"/workspace","session_id":"27b09025-3647-4329-9102-d2ccab73bb99","tools":["Read","LS","Execute","Edit","ApplyPatch","Grep","Glob","Create","ExitSpecMode","RecommendMission","ExitMissionPlanning","AskUser","WebSearch","TodoWrite","FetchUrl","slack_post_file","slack_post_message","slack_create_or_update_code_channel","slack_archive_code_channel","slack_list_channels","store_agent_readiness_report","get_agent_effectiveness_usage","render_agent_effectiveness_report","GenerateDroid","UpgradeSessionModel","StageSettingsChanges","Script","WaitForScript","TaskOutput","TaskStop","ToolSearch","Skill","ProposeMission","StartMissionRun","EndFeatureRun","DismissHandoffItems","ConnectorSearch","GenerateImage","Loop","Task"],"model":"gpt-5.6-sol","reasoning_effort":"medium"}
-{"type":"error","source":"cli","message":"Error: Authentication failed. Please log in using /login or set a valid FACTORY_API_KEY environment variable.","timestamp":1795736368315,"session_id":"27b09025-3647-4329-9102-d2ccab73bb99"}
-`
+const JSON_AUTH = recording('json-auth')
+const STREAM_AUTH = recording('stream-auth')
 // The model server refused the connection.
-const JSON_CONN = `{"type":"result","subtype":"failure","is_error":true,"duration_ms":112,"num_turns":0,"result":"Exec failed","session_id":"9a4e2107-55b3-415c-8780-1f3eb129ec61","usage":{"input_tokens":0,"output_tokens":0,"cache_read_input_tokens":0,"cache_creation_input_tokens":0,"factory_credits":0}}
-`
-const STREAM_CONN = `{"type":"system","subtype":"init","cwd":"/workspace","session_id":"14065efe-7d21-4bcb-8163-f40087c4b92e","tools":["Read","LS","Execute","Edit","ApplyPatch","Grep","Glob","Create","ExitSpecMode","RecommendMission","ExitMissionPlanning","AskUser","WebSearch","TodoWrite","FetchUrl","slack_post_file","slack_post_message","slack_create_or_update_code_channel","slack_archive_code_channel","slack_list_channels","store_agent_readiness_report","get_agent_effectiveness_usage","render_agent_effectiveness_report","GenerateDroid","UpgradeSessionModel","StageSettingsChanges","Script","WaitForScript","TaskOutput","TaskStop","ToolSearch","Skill","ProposeMission","StartMissionRun","EndFeatureRun","DismissHandoffItems","GenerateImage","Loop","Task"],"model":"gpt-5.6-sol","reasoning_effort":"medium"}
-{"type":"message","role":"user","id":"1a94a946-8ea7-456c-80a1-c2d08ea278de","text":"What is 5 + 7?","timestamp":1795736361031,"session_id":"14065efe-7d21-4bcb-8163-f40087c4b92e"}
-{"type":"error","source":"agent_loop","message":"Connection error.","timestamp":1795736361078,"session_id":"14065efe-7d21-4bcb-8163-f40087c4b92e"}
-{"type":"error","source":"cli","message":"Exec failed","timestamp":1795736361085,"session_id":"14065efe-7d21-4bcb-8163-f40087c4b92e"}
-`
+const JSON_CONN = recording('json-conn')
+const STREAM_CONN = recording('stream-conn')
 
 const run = (stdout: string, exitCode = 0, more: Partial<ExecOutcome> = {}): ExecOutcome => ({
   exitCode,
