@@ -9,6 +9,7 @@ import {
   type PromptRequest,
 } from 'workers-spawner/plugin'
 import gemini, { DEFAULT_MODEL, geminiSettings } from './index.ts'
+import { STREAMED_DEAD } from './updates.fixtures.ts'
 
 // The plugin's hooks, called as the core calls them.
 const parseGeminiOutput = (out: ExecOutcome) => agentReply(gemini, out)
@@ -22,30 +23,6 @@ const NOTICES = [
   'Ripgrep is not available. Falling back to GrepTool.',
 ].join('\n')
 
-const tokens = { input: 12, prompt: 12, candidates: 3, total: 15, cached: 0, thoughts: 0, tool: 0 }
-const api = { totalRequests: 1, totalErrors: 0, totalLatencyMs: 349, errorsByType: {} }
-// `--output-format json` pretty-prints with two spaces, as JSON.stringify(v, null, 2) does.
-const JSON_OK = JSON.stringify(
-  {
-    session_id: '0b183fc5-9678-43aa-ab04-1e8b1cb9d9a9',
-    response: '12',
-    stats: {
-      models: { 'gemini-2.5-pro': { api, tokens, roles: { main: { ...api, tokens } } } },
-      tools: {
-        totalCalls: 0,
-        totalSuccess: 0,
-        totalFail: 0,
-        totalDurationMs: 0,
-        totalDecisions: { accept: 0, reject: 0, modify: 0, auto_accept: 0 },
-        byName: {},
-      },
-      files: { totalLinesAdded: 0, totalLinesRemoved: 0 },
-    },
-  },
-  null,
-  2,
-)
-
 const STREAM_OK = `{"type":"init","timestamp":"2026-11-26T23:42:40.164Z","session_id":"36a44430-c741-4c09-80f8-b6fd016ddd77","model":"gemini-2.5-pro"}
 {"type":"message","timestamp":"2026-11-26T23:42:40.165Z","role":"user","content":"What is 20 + 22?"}
 {"type":"message","timestamp":"2026-11-26T23:42:40.229Z","role":"assistant","content":"42","delta":true}
@@ -55,24 +32,6 @@ const STREAM_OK = `{"type":"init","timestamp":"2026-11-26T23:42:40.164Z","sessio
 const FETCH_FAILED = `Error when talking to Gemini API Full report available at: /tmp/gemini-client-error-Turn.run-sendMessageStream-2026-11-26T23-42-50-058Z.json Error: exception TypeError: fetch failed sending request
     at file:///usr/local/lib/node_modules/@google/gemini-cli/bundle/chunk-JDPZ4CE3.js:267671:13
     at process.processTicksAndRejections (node:internal/process/task_queues:95:5)`
-
-// A dead model endpoint: with `json` the error object goes to stderr and stdout stays empty.
-const JSON_DEAD_STDERR = `${NOTICES}
-${FETCH_FAILED}
-{
-  "session_id": "70bb233f-a23f-405b-a724-26d8020a7e97",
-  "error": {
-    "type": "Error",
-    "message": "exception TypeError: fetch failed sending request",
-    "code": 1
-  }
-}
-`
-
-const STREAM_DEAD = `{"type":"init","timestamp":"2026-11-26T23:42:58.090Z","session_id":"dd1e96c1-1b3d-4178-a135-e42ff11d93d9","model":"gemini-2.5-pro"}
-{"type":"message","timestamp":"2026-11-26T23:42:58.094Z","role":"user","content":"What is 5 + 7?"}
-{"type":"result","timestamp":"2026-11-26T23:42:58.265Z","status":"error","error":{"type":"unknown","message":"[API Error: exception TypeError: fetch failed sending request]"},"stats":{"total_tokens":0,"input_tokens":0,"output_tokens":0,"cached":0,"input":0,"duration_ms":0,"tool_calls":0,"models":{"gemini-2.5-pro":{"total_tokens":0,"input_tokens":0,"output_tokens":0,"cached":0,"input":0}}}}
-`
 
 const BAD_RESUME_STDERR = `Error resuming session: Invalid session identifier "no-such-session".
   Searched for sessions in /home/worker/.gemini/tmp/workspace/chats.
@@ -89,13 +48,6 @@ const outcome = (o: Partial<ExecOutcome>): ExecOutcome => ({
 })
 
 describe('gemini-cli parse', () => {
-  it('reads text, session id and usage from --output-format json', () => {
-    const reply = parseGeminiOutput(outcome({ stdout: JSON_OK, stderr: NOTICES }))
-    expect(reply.text).toBe('12')
-    expect(reply.sessionId).toBe('0b183fc5-9678-43aa-ab04-1e8b1cb9d9a9')
-    expect(reply.usage).toEqual({ inputTokens: 12, outputTokens: 3, cachedInputTokens: 0 })
-  })
-
   it('reads text, session id and usage from --output-format stream-json', () => {
     const reply = parseGeminiOutput(outcome({ stdout: STREAM_OK }))
     expect(reply.text).toBe('42')
@@ -116,15 +68,12 @@ describe('gemini-cli parse', () => {
     expect(parseGeminiOutput(outcome({ stdout })).text).toBe('442')
   })
 
-  it('throws the error the CLI reported with json output (on stderr)', () => {
-    const out = outcome({ exitCode: 1, stderr: JSON_DEAD_STDERR })
-    expect(() => parseGeminiOutput(out)).toThrow(
-      'gemini reported an error (Error): exception TypeError: fetch failed sending request',
-    )
-  })
-
   it('throws the error the CLI reported with stream-json output', () => {
-    const out = outcome({ exitCode: 1, stdout: STREAM_DEAD, stderr: `${NOTICES}\n${FETCH_FAILED}` })
+    const out = outcome({
+      exitCode: 1,
+      stdout: STREAMED_DEAD,
+      stderr: `${NOTICES}\n${FETCH_FAILED}`,
+    })
     expect(() => parseGeminiOutput(out)).toThrow(
       'gemini reported an error (unknown): [API Error: exception TypeError: fetch failed sending request]',
     )
@@ -149,13 +98,19 @@ describe('gemini-cli parse', () => {
 describe('gemini-cli prompt', () => {
   const req = { prompt: 'What is 5 + 7?', workdir: '/workspace', env: {}, stream: false }
 
-  it('runs headless with json output and every tool call approved', () => {
+  it('runs headless with stream-json output and every tool call approved', () => {
     expect(promptFor(req)).toEqual({
-      argv: ['gemini', '--prompt=What is 5 + 7?', '--output-format=json', '--approval-mode=yolo'],
+      argv: [
+        'gemini',
+        '--prompt=What is 5 + 7?',
+        '--output-format=stream-json',
+        '--approval-mode=yolo',
+      ],
     })
   })
 
-  it('asks for stream-json when streaming', () => {
+  // `json` is one pretty-printed object: no line of it is one the updates could read.
+  it('asks for stream-json when streaming too', () => {
     expect(promptFor({ ...req, stream: true }).argv).toContain('--output-format=stream-json')
   })
 

@@ -1,5 +1,6 @@
-import { defineAgent, jsonLines, lastJson, noResult, num, obj, str } from 'workers-spawner/plugin'
+import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
 import type { Json, PluginContext } from 'workers-spawner/plugin'
+import { updates } from './updates.ts'
 
 /** The Gemini CLI release baked into the image. */
 export const GEMINI_CLI_VERSION = '0.61.0'
@@ -37,9 +38,9 @@ const reported = ({ type, message }: Json, events: Json[]) => {
 }
 
 /**
- * Gemini CLI (`@google/gemini-cli`) run headless: `gemini --prompt` with JSON output (stream-json
- * when streaming), every tool call approved (the container is the sandbox), sessions continued
- * with `--resume`.
+ * Gemini CLI (`@google/gemini-cli`) run headless: `gemini --prompt` with stream-json output (its
+ * `json` is one pretty-printed object, no line of which the updates could read), every tool call
+ * approved (the container is the sandbox), sessions continued with `--resume`.
  * @example
  * { "agent": "gemini-cli",
  *   "env": { "GOOGLE_GEMINI_BASE_URL": "http://gateway:4000", "GEMINI_MODEL": "gemini-2.5-flash" } }
@@ -48,7 +49,7 @@ export default defineAgent({
   apiVersion: 'v1',
   name: 'gemini-cli',
   version: '1.0.0',
-  description: `Gemini CLI ${GEMINI_CLI_VERSION} (gemini --prompt, json or stream-json, --resume)`,
+  description: `Gemini CLI ${GEMINI_CLI_VERSION} (gemini --prompt, stream-json, --resume)`,
   // The CLI's search tool uses ripgrep when it is on PATH and a slower fallback otherwise.
   install: [{ apt: ['ripgrep'] }],
   cli: { npm: `@google/gemini-cli@${GEMINI_CLI_VERSION}`, bin: 'gemini' },
@@ -64,32 +65,28 @@ export default defineAgent({
   promptVia: 'auto',
   // `--opt=value` keeps a prompt or session id that starts with a dash from reading as an option;
   // an empty `--prompt=` takes the prompt from stdin (the CLI appends stdin to it).
-  prompt: ({ prompt, via, stream, sessionId: id }) => ({
+  prompt: ({ prompt, via, sessionId: id }) => ({
     argv: ['gemini', `--prompt=${via === 'argv' ? prompt : ''}`]
-      .concat(`--output-format=${stream ? 'stream-json' : 'json'}`, '--approval-mode=yolo')
+      .concat('--output-format=stream-json', '--approval-mode=yolo')
       .concat(id ? [`--resume=${id}`] : []),
   }),
   // Start-up notices the CLI prints on stderr, left out of a failure message.
   noise: /^(Warning: 256-color|YOLO mode is enabled|Ripgrep is not available|\[STARTUP\])/,
-  // A run that failed (an error object, a result whose status is not `success`) throws why.
-  // stream-json: events, the reply being the last model turn's text (after the last tool call,
-  // as json gives it); json: one pretty-printed object, on stdout, or on stderr when it failed.
+  // A run that failed (a result whose status is not `success`) throws why. The reply is the
+  // last model turn's text (after the last tool call, as the CLI's `json` output gives it).
   parse: (out) => {
     const events = jsonLines(out.stdout).filter((e) => typeof e.type === 'string')
-    const stream = events.length > 0
-    const json = lastJson(`${out.stderr}\n${out.stdout}`, (v) => 'response' in v || 'error' in v)
-    const r = stream ? events.findLast((e) => e.type === 'result') : json
+    const r = events.findLast((e) => e.type === 'result')
     if (!r) return noResult()
-    if (r.error || (stream && r.status !== 'success')) throw reported(obj(r.error), events)
+    if (r.status !== 'success') throw reported(obj(r.error), events)
     const turn = events.slice(events.findLastIndex((e) => String(e.type).startsWith('tool_')) + 1)
     const said = turn.filter((e) => e.role === 'assistant').map((e) => str(e.content) ?? '')
-    const sessionId = str(stream ? events.find((e) => e.type === 'init')?.session_id : r.session_id)
-    // Token counts: the result's stats, or json's per model. Prompt tokens count cached ones too.
+    const sessionId = str(events.find((e) => e.type === 'init')?.session_id)
+    // Prompt tokens count cached ones too.
     const s = obj(r.stats)
-    const counts = stream ? [s] : Object.values(obj(s.models)).map((m) => obj(obj(m).tokens))
-    const sum = (k: string) => counts.reduce((n, t) => n + num(t[k]), 0)
-    const [i, o] = stream ? ['input_tokens', 'output_tokens'] : ['prompt', 'candidates']
-    const usage = { inputTokens: sum(i), outputTokens: sum(o), cachedInputTokens: sum('cached') }
-    return { text: stream ? said.join('') : (str(r.response) ?? ''), sessionId, usage, raw: r }
+    const [inputTokens, outputTokens] = [num(s.input_tokens), num(s.output_tokens)]
+    const usage = { inputTokens, outputTokens, cachedInputTokens: num(s.cached) }
+    return { text: said.join(''), sessionId, usage, raw: r }
   },
+  updates,
 })
