@@ -10,43 +10,11 @@ import {
   type PromptRequest,
 } from 'workers-spawner/plugin'
 import plugin, { CONFIG_PATH, OPENCODE_VERSION, opencodeConfig } from './index.ts'
+import { FIRST, NOT_FOUND, SECOND, TOOL, UNREACHABLE } from './output.fixtures.ts'
 
 // The plugin's hooks, called as the core calls them.
 const parseOpencodeOutput = (out: ExecOutcome) => agentReply(plugin, out)
 const promptFor = (req: PromptRequest) => agentPrompt(plugin, req)
-
-// Real output of `opencode run --format json` 1.18.33 in a worker: FIRST and SECOND against the
-// stub model (test/support/stub-model/openai-chat.ts), SECOND resuming FIRST's session; TOOL
-// against a stub that first asks for the bash tool; the errors against a dead port and a stub
-// path with no handler. Lines are kept whole, wider than 100 columns: they are the CLI's bytes.
-
-const FIRST = String.raw`
-{"type":"step_start","timestamp":1795736901343,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a429635001J0tG49zq9r1EUt","messageID":"msg_21a4293e8001oWhgbmDrlkEihg","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-start"}}
-{"type":"text","timestamp":1795736901343,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a4296390019y3JR1Js2SOo7N","messageID":"msg_21a4293e8001oWhgbmDrlkEihg","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"text","text":"12","time":{"start":1795736901177,"end":1795736901185}}}
-{"type":"step_finish","timestamp":1795736901343,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a429647001FyUFaoAFqGGBPw","reason":"stop","messageID":"msg_21a4293e8001oWhgbmDrlkEihg","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-finish","tokens":{"total":15,"input":12,"output":3,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}}
-`
-
-const SECOND = String.raw`
-{"type":"step_start","timestamp":1795736905317,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a42a640001YbbvtSsdcdaKKS","messageID":"msg_21a42a1d4001XykATyun2WklUU","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-start"}}
-{"type":"text","timestamp":1795736905317,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a42a642001vCojqF6i2eFPYc","messageID":"msg_21a42a1d4001XykATyun2WklUU","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"text","text":"3","time":{"start":1795736905283,"end":1795736905289}}}
-{"type":"step_finish","timestamp":1795736905317,"sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","part":{"id":"prt_21a42a655001XE0FxoOkgWWkcA","reason":"stop","messageID":"msg_21a42a1d4001XykATyun2WklUU","sessionID":"ses_de5bd6f7affeg4HDr1JokfHikj","type":"step-finish","tokens":{"total":15,"input":12,"output":3,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}}
-`
-
-const TOOL = String.raw`
-{"type":"step_start","timestamp":1795736916274,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d111001AC8C6rvOm4nZdG","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-start"}}
-{"type":"text","timestamp":1795736916274,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d11d001iiZdRXN17g0HZ2","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"text","text":"Let me check.","time":{"start":1795736916253,"end":1795736916267}}}
-{"type":"tool_use","timestamp":1795736916476,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"type":"tool","tool":"bash","callID":"call_1","state":{"status":"completed","input":{"command":"echo $((5 + 7))","description":"Add the numbers"},"output":"12\n","metadata":{"output":"12\n","exit":0,"truncated":false},"title":"echo $((5 + 7))","time":{"start":1795736916262,"end":1795736916453}},"id":"prt_21a42d120001JDRd0Fc00vuG44","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi"}}
-{"type":"step_finish","timestamp":1795736916476,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d1e9001H3maI5B75622OX","reason":"tool-calls","messageID":"msg_21a42cfd2001MsWtV6aDsajrAi","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-finish","tokens":{"total":25,"input":12,"output":5,"reasoning":0,"cache":{"write":0,"read":8}},"cost":0}}
-{"type":"step_start","timestamp":1795736916512,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d2140018g0Z8AY0KU76Wp","messageID":"msg_21a42d1f0001I11IDKv1jVh13E","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-start"}}
-{"type":"text","timestamp":1795736916513,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d2160018ERjMa3qH54Puh","messageID":"msg_21a42d1f0001I11IDKv1jVh13E","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"text","text":"12","time":{"start":1795736916502,"end":1795736916503}}}
-{"type":"step_finish","timestamp":1795736916513,"sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","part":{"id":"prt_21a42d219001HPD5SpausS63CP","reason":"stop","messageID":"msg_21a42d1f0001I11IDKv1jVh13E","sessionID":"ses_de5bd3297ffegMigmzsu6sswWb","type":"step-finish","tokens":{"total":32,"input":30,"output":2,"reasoning":0,"cache":{"write":0,"read":0}},"cost":0}}
-`
-
-// After ~1 min of retries against a port nobody listens on; exit code 1.
-const UNREACHABLE = String.raw`{"type":"error","timestamp":1795736388077,"sessionID":"ses_de5c63df8ffethSpE4xv1dl6W5","error":{"name":"APIError","data":{"message":"Cannot connect to API: Unable to connect. Is the computer able to access the url?","isRetryable":true,"metadata":{"url":"http://host.docker.internal:1/v1/chat/completions"}}}}`
-
-// A 404 is not retried; exit code 1.
-const NOT_FOUND = String.raw`{"type":"error","timestamp":1795736410039,"sessionID":"ses_de5c4feb3ffeoUGXGRDu8qL1GL","error":{"name":"APIError","data":{"message":"Not Found: {\"error\":{\"message\":\"stub: no handler for POST /v2/messages\"}}","statusCode":404,"isRetryable":false,"responseHeaders":{"connection":"keep-alive","content-type":"application/json","date":"Thu, 26 Nov 2026 23:40:09 GMT","keep-alive":"timeout=5","transfer-encoding":"chunked"},"responseBody":"{\"error\":{\"message\":\"stub: no handler for POST /v2/messages\"}}","metadata":{"url":"http://host.docker.internal:37627/v2/messages"}}}}`
 
 // `--session` with an id this worker never made: nothing on stdout, exit code 1.
 const NO_SESSION_STDERR = '\u001b[91m\u001b[1mError: \u001b[0mSession not found\n'
@@ -144,7 +112,8 @@ describe('opencode parse', () => {
 describe('opencode prompt', () => {
   it('runs opencode with JSON events and the prompt on stdin, verbatim', () => {
     const cmd = promptFor(request({ prompt: '-h "quoted" and spaced' }))
-    expect(cmd.argv).toEqual(['opencode', 'run', '--format', 'json', '--auto', '--title'])
+    const run = ['opencode', 'run', '--format', 'json', '--auto', '--thinking', '--title']
+    expect(cmd.argv).toEqual(run)
     expect(cmd.stdin).toBe('-h "quoted" and spaced')
   })
 

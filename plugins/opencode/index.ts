@@ -1,18 +1,15 @@
-import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
-import type { PluginContext } from 'workers-spawner/plugin'
+import { defineAgent, jsonLines, noResult, obj, str } from 'workers-spawner/plugin'
+import { BASE_URL, CONFIG_PATH, opencodeConfig } from './config.ts'
 import { RETRY_CAP_FILES } from './retry-cap.ts'
+import { addStep, errorText, noSteps, updates, usageOf } from './updates.ts'
+
+export { CONFIG_PATH, PROVIDER_ID, opencodeConfig } from './config.ts'
 
 /** The opencode release baked into the image. */
 export const OPENCODE_VERSION = '1.18.33'
 
-/** Where the worker's opencode reads its global config (`~` is the worker's home). */
-export const CONFIG_PATH = '~/.config/opencode/opencode.json'
-
-/** The id of the provider written for `OPENCODE_PROVIDER_BASE_URL`: models are `gateway/<id>`. */
-export const PROVIDER_ID = 'gateway'
-
-const BASE_URL = 'OPENCODE_PROVIDER_BASE_URL'
-const RUN = ['opencode', 'run', '--format', 'json', '--auto']
+// `--thinking` prints the model's reasoning parts as `reasoning` events (for `updates`).
+const RUN = ['opencode', 'run', '--format', 'json', '--auto', '--thinking']
 
 /**
  * `OPENCODE_DISABLE_*` switches the plugin sets to 1: no model-list refresh (the list is built
@@ -20,30 +17,6 @@ const RUN = ['opencode', 'run', '--format', 'json', '--auto']
  * downloads.
  */
 const QUIET = ['MODELS_FETCH', 'AUTOUPDATE', 'SHARE', 'LSP_DOWNLOAD']
-
-/**
- * The global opencode config for a worker, from `OPENCODE_PROVIDER_BASE_URL`, `OPENCODE_MODEL`,
- * `OPENCODE_PROVIDER_API` and `OPENCODE_PROVIDER_API_KEY` (the worker's env first, then the
- * spawner's): no update checks or sharing, and, with a base URL, one custom provider whose key
- * opencode reads from the environment when it runs (`{env:…}`), so the key never lands in the
- * file. The wire API picks the AI SDK package opencode bundles (so nothing is downloaded at run
- * time): `openai-compatible` (POST <base>/chat/completions), `anthropic` (<base>/messages) or
- * `openai` (<base>/responses). Throws on a setting opencode could not use.
- */
-export const opencodeConfig = ({ setting, choice }: PluginContext) => {
-  const [url, model] = [setting(BASE_URL), setting('OPENCODE_MODEL')]
-  const api = choice('OPENCODE_PROVIDER_API', ['openai-compatible', 'anthropic', 'openai'])
-  if (url && !/^https?:\/\/\S+$/.test(url)) throw new Error(`${BASE_URL} is not an http(s) URL`)
-  if (url && !model) throw new Error(`OPENCODE_MODEL must name the model to ask at ${BASE_URL}`)
-  const apiKey = setting('OPENCODE_PROVIDER_API_KEY') && '{env:OPENCODE_PROVIDER_API_KEY}'
-  const options = { baseURL: url?.replace(/\/+$/, ''), apiKey }
-  const models = model && { [model]: { name: model } }
-  const gateway = { npm: `@ai-sdk/${api}`, name: 'Model gateway', options, models }
-  const provider = url && { [PROVIDER_ID]: gateway }
-  // The small model writes titles and summaries; by default it is a hosted one.
-  const named = url ? `${PROVIDER_ID}/${model}` : model
-  return { autoupdate: false, share: 'disabled', model: named, small_model: named, provider }
-}
 
 /**
  * opencode (`opencode-ai`) run headless: `opencode run --format json` with the prompt on stdin,
@@ -87,20 +60,16 @@ export default defineAgent({
   parse: (out) => {
     const all = jsonLines(out.stdout).filter((e) => 'type' in e)
     const errs = all.filter((e) => e.type === 'error').map((e) => obj(e.error))
-    const why = errs.map((e) => `${e.name ?? 'error'}: ${str(obj(e.data).message) ?? 'no message'}`)
+    const why = errs.map(errorText)
     if (why.length) throw new Error(`opencode reported an error (${why.join('; ')})`)
     const steps = all.filter((e) => e.type === 'step_finish').map((e) => obj(e.part))
     if (out.timedOut || out.exitCode !== 0 || !steps.length) return noResult()
     const parts = all.map((e) => obj(e.part)).filter((p) => p.type === 'text' && str(p.text))
     const message = parts.at(-1)?.messageID
     const text = parts.flatMap((p) => (p.messageID === message ? [p.text] : [])).join('\n\n')
-    // opencode counts cached prompt tokens and reasoning apart; these are all that were billed.
-    const flat = steps.map(({ tokens: t, cost }) => obj({ ...obj(t), ...obj(obj(t).cache), cost }))
-    const sum = (...ks: string[]) => flat.reduce((n, s) => ks.reduce((m, k) => m + num(s[k]), n), 0)
-    const [inputTokens, outputTokens] = [sum('input', 'read', 'write'), sum('output', 'reasoning')]
-    const [cacheReadInputTokens, cacheWriteInputTokens] = [sum('read'), sum('write')]
-    const usage = { inputTokens, outputTokens, cacheReadInputTokens, cacheWriteInputTokens }
+    const usage = usageOf(steps.reduce(addStep, noSteps()))
     const sessionId = str(all.find((e) => e.sessionID)?.sessionID)
-    return { text, sessionId, usage: { ...usage, costUsd: sum('cost') }, raw: all }
+    return { text, sessionId, usage, raw: all }
   },
+  updates,
 })
