@@ -1,4 +1,6 @@
-import { defineAgent, lastJson, noResult, num, str, type Json } from 'workers-spawner/plugin'
+import { defineAgent, lastJson, noResult, str } from 'workers-spawner/plugin'
+import { errorMessage, resultUsage, type Result } from './result.ts'
+import { updates } from './updates.ts'
 
 /** The Claude Code release baked into the image. */
 export const CLAUDE_CODE_VERSION = '2.1.332'
@@ -15,25 +17,6 @@ const LAUNCHER =
 
 /** The OAuth login Claude Code keeps in `~/.claude`. */
 const LOGIN = '.credentials.json'
-
-/** Claude Code's `type: 'result'` message, which the reply is made from. */
-type Result = Json & { usage?: Json; model_usage_since_last_result?: Record<string, Json> }
-
-/**
- * This run's cost. On `--resume`, `total_cost_usd` carries the session's earlier turns too, so
- * the per-run breakdown stream-json adds is preferred; summing per-worker usage needs it.
- */
-const runCost = ({ model_usage_since_last_result: perModel, total_cost_usd: total }: Result) => {
-  const costUsd = perModel ? Object.values(perModel).reduce((n, m) => n + num(m.costUSD), 0) : total
-  return typeof costUsd === 'number' ? { costUsd } : {}
-}
-
-/** Throws why a run that reported an error failed, in one line. */
-const failed = (r: Result): never => {
-  const kind = [r.subtype, r.api_error].filter((k) => typeof k === 'string' && k).join(', ')
-  const said = (typeof r.result === 'string' && r.result) || [r.errors].flat(1).join('; ')
-  throw new Error(`claude reported an error${kind ? ` (${kind})` : ''}: ${said || 'no message'}`)
-}
 
 /**
  * Claude Code (`@anthropic-ai/claude-code`) run headless: `claude -p` with stream-json output,
@@ -79,17 +62,13 @@ export default defineAgent({
   parse: (out) => {
     const r = lastJson<Result>(out.stdout, (v) => v.type === 'result')
     if (!r) return noResult()
-    if (r.is_error === true) failed(r)
-    const u = r.usage ?? {}
-    const [read, written] = [num(u.cache_read_input_tokens), num(u.cache_creation_input_tokens)]
-    const usage = {
-      // Anthropic counts cached prompt tokens apart; inputTokens is every prompt token read.
-      inputTokens: num(u.input_tokens) + written + read,
-      outputTokens: num(u.output_tokens),
-      cacheReadInputTokens: read,
-      cacheCreationInputTokens: written,
-      ...runCost(r),
+    if (r.is_error === true) throw new Error(errorMessage(r))
+    return {
+      text: str(r.result) ?? '',
+      sessionId: str(r.session_id),
+      usage: resultUsage(r),
+      raw: r,
     }
-    return { text: str(r.result) ?? '', sessionId: str(r.session_id), usage, raw: r }
   },
+  updates,
 })
