@@ -17,8 +17,9 @@ import { MAX_TOOL_TEXT_BYTES, shownCommand } from './tools.ts'
  * service against the test stub model (`*-sse` through a prompt sent with
  * `Accept: text/event-stream`, the rest without). For the tool recordings the stub answered with
  * the tool calls Codex's model makes (reasoning, a word first, a `custom_tool_call` of Codex's
- * `exec` tool running `exec_command` and `apply_patch`, a hosted `web_search_call`), so the
- * items are Codex's own. `rejected` and `dead` are the failed runs of index.test.ts.
+ * `exec` tool running `exec_command`, `apply_patch` or an MCP server's tool, a hosted
+ * `web_search_call`), so the items are Codex's own; for `mcp` the worker's config.toml named a
+ * small stdio MCP server (`docs`, tool `search`, which answers `isError` for "fail"). `rejected` and `dead` are the failed runs of index.test.ts.
  */
 const recording = (name: string) =>
   readFileSync(new URL(`./recordings/${name}.jsonl`, import.meta.url), 'utf8')
@@ -64,6 +65,7 @@ const SUCCESSFUL = [
   'long-output',
   'two-messages-sse',
   'web-search',
+  'mcp',
 ]
 
 describe('codex updates on real output', () => {
@@ -114,7 +116,14 @@ describe('codex updates on real output', () => {
     ])
   })
 
-  const TOOL_CALLS = { tools: 3, 'tools-sse': 3, patches: 2, 'long-output': 1, 'web-search': 1 }
+  const TOOL_CALLS = {
+    tools: 3,
+    'tools-sse': 3,
+    patches: 2,
+    'long-output': 1,
+    'web-search': 1,
+    mcp: 2,
+  }
   it.each(Object.entries(TOOL_CALLS))(
     '%s: %i tool calls, each opens once, ends under its id',
     (name, count) => {
@@ -242,6 +251,47 @@ describe('codex updates on real output', () => {
     ])
   })
 
+  it('maps an MCP tool call, and one the server answered with an error', () => {
+    const updates = run(recording('mcp'))
+    const text = (t: string) => [{ type: 'content', content: { type: 'text', text: t } }]
+    expect(updates.slice(2, 6)).toEqual([
+      {
+        sessionUpdate: 'tool_call',
+        toolCallId: 'item_2',
+        title: 'Call docs.search',
+        kind: 'other',
+        status: 'in_progress',
+        rawInput: { q: 'zod' },
+      },
+      {
+        sessionUpdate: 'tool_call_update',
+        toolCallId: 'item_2',
+        status: 'completed',
+        content: text('found: zod'),
+        rawOutput: {
+          content: [{ type: 'text', text: 'found: zod' }],
+          structured_content: { hits: 1 },
+        },
+      },
+      {
+        sessionUpdate: 'tool_call',
+        toolCallId: 'item_3',
+        title: 'Call docs.search',
+        kind: 'other',
+        status: 'in_progress',
+        rawInput: { q: 'fail' },
+      },
+      // `isError` from the server: Codex marks the call failed and keeps the content.
+      {
+        sessionUpdate: 'tool_call_update',
+        toolCallId: 'item_3',
+        status: 'failed',
+        content: text('no such doc'),
+        rawOutput: { content: [{ type: 'text', text: 'no such doc' }], structured_content: null },
+      },
+    ])
+  })
+
   it('reports a failed turn as errors, once each, without a turn_end', () => {
     const url = 'http://host.docker.internal:32773/401/v1/responses'
     const message = `unexpected status 401 Unauthorized: Incorrect API key provided, url: ${url}`
@@ -279,7 +329,7 @@ describe('codex updates on items from Codex’s schema', () => {
     usage: { input_tokens: 10, cached_input_tokens: 4, output_tokens: 2 },
   }
 
-  it('maps an MCP tool call: arguments in, content blocks out', () => {
+  it('passes on MCP content blocks other than text as their JSON', () => {
     // McpToolCallItem: server, tool, arguments, result { content, structured_content }, error,
     // status; started in_progress with result and error null.
     const call = {
@@ -332,7 +382,7 @@ describe('codex updates on items from Codex’s schema', () => {
     })
   })
 
-  it('reports a failed MCP call with its error', () => {
+  it('reports an MCP call that failed before the server answered with its error', () => {
     const call = { id: 'item_2', type: 'mcp_tool_call', server: 's', tool: 't', arguments: {} }
     const error = { message: 'tool not found' }
     const updates = feed([

@@ -17,6 +17,8 @@ import { isPriorTotal, promptTokens } from './usage.ts'
  * (reasoning it does not summarize, the stop reason, an interrupted turn) nothing can show.
  */
 
+type Said = 'agent_message_chunk' | 'agent_thought_chunk'
+
 /** What the hook remembers across one prompt's lines. */
 interface TurnState {
   /** `thread.started`'s id, for `turn_end`. */
@@ -34,19 +36,15 @@ interface TurnState {
   ended?: boolean
 }
 
-type Status = 'pending' | 'in_progress' | 'completed'
-
 /** A to-do item as a plan entry: Codex tells done from not done, nothing else. */
 const entry = (todo: unknown) => {
   const { text, completed } = obj(todo)
   return {
     content: str(text) ?? '',
     priority: 'medium' as const,
-    status: (completed === true ? 'completed' : 'pending') as Status,
+    status: completed === true ? ('completed' as const) : ('pending' as const),
   }
 }
-
-type Said = 'agent_message_chunk' | 'agent_thought_chunk'
 
 /**
  * A whole text (an agent message or a reasoning summary). Codex may say several in a turn (a
@@ -56,9 +54,9 @@ type Said = 'agent_message_chunk' | 'agent_thought_chunk'
  */
 const said = (t: TurnState, sessionUpdate: Said, text: string | undefined): AgentUpdateInput[] => {
   if (!text) return []
-  const said = (t.said ??= {})
-  const apart = said[sessionUpdate] ? '\n\n' : ''
-  said[sessionUpdate] = true
+  const sent = (t.said ??= {})
+  const apart = sent[sessionUpdate] ? '\n\n' : ''
+  sent[sessionUpdate] = true
   return [{ sessionUpdate, content: { type: 'text', text: `${apart}${text}` } }]
 }
 
