@@ -1,4 +1,6 @@
-import { defineAgent, jsonLines, noResult, num, obj, str, type Json } from 'workers-spawner/plugin'
+import { defineAgent, jsonLines, noResult, obj, str } from 'workers-spawner/plugin'
+import { updates } from './updates.ts'
+import { isPriorTotal, usageOf } from './usage.ts'
 
 /** The OpenAI API, where calls go when the spawner names no other `OPENAI_BASE_URL`. */
 const OPENAI = 'https://api.openai.com/v1'
@@ -46,15 +48,6 @@ export const RUN_SCRIPT = `if [ -n "$1" ]; then
   for f in "\${CODEX_HOME:-$HOME/.codex}"/sessions/*/*/*/rollout-*-"$1".jsonl; do [ -f "$f" ] &&
   grep -h '"type":"token_count"' "$f" | tail -n 1; break; done; fi; shift; exec "$@" <"$0"`
 
-/** This prompt's usage: the thread's running total (`turn.completed`) less the one before it. */
-const usageOf = (done: Json, before: Json | undefined) => {
-  const p = obj(obj(obj(before?.payload).info).total_token_usage)
-  const d = (k: string) => Math.max(0, num(obj(done.usage)[`${k}_tokens`]) - num(p[`${k}_tokens`]))
-  const [inputTokens, cachedInputTokens] = [d('input'), d('cached_input')]
-  const [outputTokens, reasoningOutputTokens] = [d('output'), d('reasoning_output')]
-  return { inputTokens, outputTokens, cachedInputTokens, reasoningOutputTokens }
-}
-
 /** OpenAI Codex CLI, headless (`codex exec --json`), against any Responses API endpoint. */
 export default defineAgent({
   apiVersion: 'v1',
@@ -85,8 +78,9 @@ export default defineAgent({
     const [done, error] = [last('turn.completed'), str(last('error')?.message)]
     if (out.timedOut || (!done && (out.exitCode || text === undefined))) return noResult(error)
     // RUN_SCRIPT's line: the thread's total before this prompt.
-    const before = all.find((e) => e.type === 'event_msg' && obj(e.payload).type === 'token_count')
+    const before = all.find(isPriorTotal)
     const sessionId = str(all.find((e) => e.type === 'thread.started')?.thread_id)
     return { text: text ?? '', sessionId, ...(done && { usage: usageOf(done, before) }), raw: all }
   },
+  updates,
 })
