@@ -202,6 +202,16 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       const result = events.find(([e]) => e === 'result')?.[1]
       expect(result?.reply?.text, text.slice(0, 2000)).toBe('42')
       expect(text).not.toContain(REAL)
+      // The same run in the common vocabulary: the text as chunks, then the end of the turn.
+      const updates = events.filter(([e]) => e === 'agent').map(([, d]) => d)
+      expect(updates.map((u) => u.seq)).toEqual(updates.map((_, i) => i))
+      const said = updates
+        .filter((u) => u.update.sessionUpdate === 'agent_message_chunk')
+        .map((u) => u.update.content.text)
+        .join('')
+      expect(said.trim(), JSON.stringify(updates).slice(0, 2000)).toBe('42')
+      expect(updates.at(-1)?.update.sessionUpdate).toBe('turn_end')
+      expect(updates.filter((u) => u.update.sessionUpdate === 'turn_end')).toHaveLength(1)
       await http('DELETE', `/v1/workers/${id}`)
     }, 600_000)
 
