@@ -25,6 +25,13 @@ const agent = defineAgent({
   },
 })
 
+/** Ends its turn on a `{"done": …}` line. */
+const ender = defineAgent({
+  ...agent,
+  name: 'ender',
+  updates: (line) => (line.done ? [{ sessionUpdate: 'turn_end', stopReason: 'end_turn' }] : []),
+})
+
 const run = (chunks: string[]) => {
   const got: AgentUpdate[] = []
   const faults: unknown[] = []
@@ -56,6 +63,23 @@ describe('agent output lines to updates', () => {
       '\n{"say":"b"}\n',
     ])
     expect(texts).toEqual(['1:a', '2:b'])
+  })
+
+  it('ends a stopped run’s turn as cancelled, unless the CLI ended it', () => {
+    const ends = (chunks: string[], stopped: boolean) => {
+      const got: AgentUpdate[] = []
+      const lines = new AgentLines(ender, (u) => got.push(u))
+      for (const c of chunks) lines.push(c)
+      lines.end(stopped)
+      return got.filter((u) => u.sessionUpdate === 'turn_end')
+    }
+    expect(ends(['{"say":"a"}\n'], true)).toEqual([
+      { sessionUpdate: 'turn_end', stopReason: 'cancelled' },
+    ])
+    expect(ends(['{"say":"a"}\n'], false)).toEqual([])
+    expect(ends(['{"done":1}\n'], true)).toEqual([
+      { sessionUpdate: 'turn_end', stopReason: 'end_turn' },
+    ])
   })
 
   it('drops the lines of a failing or invalid hook, reports it once, and goes on', () => {

@@ -15,6 +15,8 @@ export class AgentLines {
   private buffer = ''
   private skipping = false
   private faulted = false
+  /** Whether a `turn_end` went out. */
+  private ended = false
   private readonly turn: Record<string, unknown> = {}
 
   constructor(
@@ -42,10 +44,18 @@ export class AgentLines {
     }
   }
 
-  /** The end of stdout: a last line without a newline still counts. */
-  end(): void {
+  /**
+   * The end of stdout: a last line without a newline still counts. A run that was stopped
+   * (timed out, cancelled) before its CLI ended the turn ends it here, `cancelled`, as ACP
+   * answers a prompt that was cancelled; a run that failed says so in its own updates.
+   */
+  end(stopped = false): void {
     if (!this.skipping && this.buffer) this.line(this.buffer)
     this.buffer = ''
+    if (stopped && !this.ended && this.agent.updates) {
+      this.ended = true
+      this.onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled' })
+    }
   }
 
   private line(text: string) {
@@ -66,6 +76,9 @@ export class AgentLines {
       this.faulted = true
       return
     }
-    for (const u of updates) this.onUpdate(u)
+    for (const u of updates) {
+      if (u.sessionUpdate === 'turn_end') this.ended = true
+      this.onUpdate(u)
+    }
   }
 }

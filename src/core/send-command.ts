@@ -81,7 +81,7 @@ export const sendCommand = async (
   hooks.onEffect?.()
   const spentBefore = { ...(record.spend ?? noSpend()) }
   const result = await guard.active(record, () => ctx.runtime.exec(record.containerId, req))
-  lines?.end()
+  lines?.end(result.timedOut || hooks.signal?.aborted === true)
   ctx.emit(
     {
       type: 'command_exit',
