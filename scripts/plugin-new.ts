@@ -23,7 +23,7 @@ const indexTs = (
  * ${name}: an agent CLI run headless, one JSON result line per run. Replace the package, the
  * command line and the fields read from its output with your CLI's.
  * @example
- * { "agent": "${name}", "network": "open", "env": { "${env}_BASE_URL": "http://gateway:4000" } }
+ * { "agent": "${name}", "env": { "${env}_MODEL": "my-model" } }
  */
 export default defineAgent({
   apiVersion: 'v1',
@@ -32,9 +32,11 @@ export default defineAgent({
   description: '${name} agent CLI, headless',
   // The npm package and the command it puts on PATH; the image build runs \`${name} --version\`.
   cli: { npm: '${name}@0.1.0', bin: '${name}' },
-  secrets: [{ name: '${env}_API_KEY', description: 'API key sent to the model provider' }],
+  // The model API, through the service's gateway: the worker gets a credential of its own in
+  // ${env}_API_KEY and the gateway's URL in ${env}_BASE_URL; the real key stays in the service.
+  gateway: { keys: ['${env}_API_KEY'], baseUrl: '${env}_BASE_URL' },
   // Settings: the worker's env first, then the spawner's. An undefined value is left out.
-  env: (ctx) => ({ ${env}_BASE_URL: ctx.setting('${env}_BASE_URL') }),
+  env: (ctx) => ({ ${env}_LOG_LEVEL: ctx.setting('${env}_LOG_LEVEL') }),
   // An object is written as JSON; the core expands \`~\` to the worker's home.
   files: (ctx) => ({
     '~/.${name}/config.json': { model: ctx.setting('${env}_MODEL') ?? 'default' },
@@ -118,7 +120,7 @@ Runs \`${name}\` headless in the worker. Installs the npm package \`${name}@0.1.
 build runs \`${name} --version\` and fails if the CLI does not start.
 
 \`\`\`json
-{ "agent": "${name}", "network": "open", "env": { "${env}_BASE_URL": "http://gateway:4000" } }
+{ "agent": "${name}", "env": { "${env}_MODEL": "my-model" } }
 \`\`\`
 
 ## Settings
@@ -127,8 +129,9 @@ Read from the WorkerConfig's \`env\`, then from the spawner's environment:
 
 | variable | what |
 |---|---|
-| \`${env}_API_KEY\` | secret: the model provider's API key, injected from the spawner's environment |
-| \`${env}_BASE_URL\` | the model endpoint (a gateway or proxy) |
+| \`${env}_API_KEY\` | the model provider's API key; from the spawner's environment it stays in the service's model gateway (the worker gets a credential of its own) |
+| \`${env}_BASE_URL\` | the model endpoint the gateway forwards to (set in the spawner's environment); set in a worker's \`env\`, the worker brings its own key and network |
+| \`${env}_LOG_LEVEL\` | the CLI's log level, passed through |
 | \`${env}_MODEL\` | the model, written to \`~/.${name}/config.json\` (default \`default\`) |
 
 ## Sessions

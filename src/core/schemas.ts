@@ -251,6 +251,12 @@ export const pluginsOutput = z.object({
       description: z.string(),
       requires: z.array(z.string()),
       secrets: z.array(z.object({ name: z.string(), required: z.boolean() })),
+      gateway: z
+        .object({ keys: z.array(z.string()), baseUrl: z.string() })
+        .optional()
+        .describe(
+          'the variables of the model API its CLI reaches through the gateway (names, never values)',
+        ),
       /** The npm package it was loaded from; absent for a folder plugin. */
       package: pluginPackageSchema.optional(),
     }),

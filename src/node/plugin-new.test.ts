@@ -31,7 +31,7 @@ describe('npm run plugin:new', () => {
       expect.objectContaining({
         name: 'my-cli',
         kind: 'agent',
-        secrets: [{ name: 'MY_CLI_API_KEY', required: false }],
+        gateway: { keys: ['MY_CLI_API_KEY'], baseUrl: 'MY_CLI_BASE_URL' },
       }),
     ])
     const plugin = registry.get('my-cli') as AgentPlugin
@@ -43,7 +43,7 @@ describe('npm run plugin:new', () => {
     expect(agentReply(plugin, { ...out, stdout })).toMatchObject({ text: '12', sessionId: 's' })
     // The README names every setting the plugin reads.
     const readme = readFileSync(join(dir, 'my-cli', 'README.md'), 'utf8')
-    for (const setting of ['MY_CLI_API_KEY', 'MY_CLI_BASE_URL', 'MY_CLI_MODEL'])
+    for (const setting of ['MY_CLI_API_KEY', 'MY_CLI_BASE_URL', 'MY_CLI_MODEL', 'MY_CLI_LOG_LEVEL'])
       expect(readme).toContain(setting)
   })
 

@@ -35,6 +35,8 @@ export interface PluginInfo {
   description: string
   requires: string[]
   secrets: { name: string; required: boolean }[]
+  /** The model API its CLI reaches through the gateway: the key and base-URL variables. */
+  gateway?: { keys: string[]; baseUrl: string }
   /** The npm package it was loaded from; absent for a folder under PLUGINS_DIR. */
   package?: PluginPackage
 }
@@ -158,6 +160,7 @@ export class PluginRegistry {
       description: p.description,
       requires: p.requires ?? [],
       secrets: (p.secrets ?? []).map((s) => ({ name: s.name, required: s.required ?? false })),
+      ...(p.gateway ? { gateway: { keys: p.gateway.keys, baseUrl: p.gateway.baseUrl } } : {}),
       ...(this.packages.has(p.name) ? { package: this.packages.get(p.name)! } : {}),
     }))
   }
