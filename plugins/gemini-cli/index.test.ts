@@ -106,7 +106,21 @@ describe('gemini-cli prompt', () => {
         '--output-format=stream-json',
         '--approval-mode=yolo',
       ],
+      // Its stdout written synchronously, so the result line is not lost at its exit.
+      env: { NODE_OPTIONS: '--require=/home/worker/.gemini/blocking-stdio.cjs' },
     })
+    const files = pluginFileContents(
+      gemini,
+      createContext({
+        workerId: 'w1',
+        workdir: '/workspace',
+        hostEnv: {},
+        configEnv: {},
+        agent: 'gemini-cli',
+        capabilities: [],
+      }),
+    )
+    expect(files['/home/worker/.gemini/blocking-stdio.cjs']).toMatch(/setBlocking\?\.\(true\)/)
   })
 
   // `json` is one pretty-printed object: no line of it is one the updates could read.

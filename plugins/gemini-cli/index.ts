@@ -1,4 +1,5 @@
 import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
+import { BLOCKING_STDIO, PRELOAD } from './stdio.ts'
 import type { Json, PluginContext } from 'workers-spawner/plugin'
 import { updates } from './updates.ts'
 
@@ -61,7 +62,7 @@ export default defineAgent({
     // memory (not the container's): ~0.6 s more per prompt, for nothing a worker needs.
     GEMINI_CLI_NO_RELAUNCH: 'true',
   }),
-  files: (ctx) => ({ '~/.gemini/settings.json': geminiSettings(ctx) }),
+  files: (ctx) => ({ '~/.gemini/settings.json': geminiSettings(ctx), [PRELOAD]: BLOCKING_STDIO }),
   promptVia: 'auto',
   // `--opt=value` keeps a prompt or session id that starts with a dash from reading as an option;
   // an empty `--prompt=` takes the prompt from stdin (the CLI appends stdin to it).
@@ -69,6 +70,7 @@ export default defineAgent({
     argv: ['gemini', `--prompt=${via === 'argv' ? prompt : ''}`]
       .concat('--output-format=stream-json', '--approval-mode=yolo')
       .concat(id ? [`--resume=${id}`] : []),
+    env: { NODE_OPTIONS: `--require=${PRELOAD}` },
   }),
   // Start-up notices the CLI prints on stderr, left out of a failure message.
   noise: /^(Warning: 256-color|YOLO mode is enabled|Ripgrep is not available|\[STARTUP\])/,
