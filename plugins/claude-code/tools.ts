@@ -1,4 +1,11 @@
-import { obj, str, type AgentUpdateInput, type Json } from 'workers-spawner/plugin'
+import {
+  cutText,
+  MAX_TOOL_TEXT_BYTES,
+  obj,
+  str,
+  type AgentUpdateInput,
+  type Json,
+} from 'workers-spawner/plugin'
 
 /**
  * Claude Code's tool calls as ACP tool calls. A call is a `tool_use` block of an assistant line
@@ -9,7 +16,7 @@ import { obj, str, type AgentUpdateInput, type Json } from 'workers-spawner/plug
  */
 
 /** Longest tool output sent as text, in bytes; the rest is cut, with a marker saying how much. */
-export const MAX_TOOL_TEXT = 8 * 1024
+export const MAX_TOOL_TEXT = MAX_TOOL_TEXT_BYTES
 
 /** A tool call the turn has seen and not yet seen the result of. */
 export interface ToolUse {
@@ -104,12 +111,7 @@ export const toolCall = (id: string, use: ToolUse): AgentUpdateInput => ({
 const encoder = new TextEncoder()
 
 /** `text`, cut to MAX_TOOL_TEXT bytes (on a character boundary) with a marker. */
-export const cut = (text: string): string => {
-  const bytes = encoder.encode(text)
-  if (bytes.length <= MAX_TOOL_TEXT) return text
-  const kept = new TextDecoder().decode(bytes.subarray(0, MAX_TOOL_TEXT)).replace(/\uFFFD$/, '')
-  return `${kept}\n… [${bytes.length - encoder.encode(kept).length} more bytes cut]`
-}
+export const cut = (text: string): string => cutText(text, MAX_TOOL_TEXT)
 
 const small = (value: unknown) => {
   try {

@@ -1,4 +1,4 @@
-import { num, obj, str } from 'workers-spawner/plugin'
+import { cutText, MAX_TOOL_TEXT_BYTES, num, obj, str } from 'workers-spawner/plugin'
 import type { AgentUpdateInput, Json, UpdatesHook } from 'workers-spawner/plugin'
 
 /**
@@ -15,7 +15,7 @@ type PlanStatus = 'pending' | 'in_progress' | 'completed'
 type StopReason = 'max_tokens' | 'max_turn_requests' | 'refusal' | 'cancelled'
 
 /** Tool output past this many bytes is cut (the whole line is still in the `output` events). */
-export const MAX_TOOL_TEXT_BYTES = 8 * 1024
+export { MAX_TOOL_TEXT_BYTES }
 
 /** The built-in tools' kinds (`other` for the rest: todos, skills, MCP tools). */
 const KINDS: Record<string, Kind> = {
@@ -58,14 +58,6 @@ const own = <T>(table: Record<string, T>, key: unknown): T | undefined =>
   typeof key === 'string' && Object.hasOwn(table, key) ? table[key] : undefined
 
 const small = (v: unknown) => JSON.stringify(v).length <= MAX_TOOL_TEXT_BYTES
-
-/** `text`, cut to MAX_TOOL_TEXT_BYTES of UTF-8 with a marker saying how much was left out. */
-export const clip = (text: string): string => {
-  const bytes = new TextEncoder().encode(text)
-  if (bytes.length <= MAX_TOOL_TEXT_BYTES) return text
-  const head = new TextDecoder().decode(bytes.slice(0, MAX_TOOL_TEXT_BYTES)).replace(/\uFFFD$/, '')
-  return `${head}\n… [${bytes.length - MAX_TOOL_TEXT_BYTES} more bytes cut]`
-}
 
 /** A string or strings, as a list. */
 const strings = (v: unknown) => [v].flat().filter((s): s is string => typeof s === 'string')
@@ -152,7 +144,9 @@ const toolResult = (line: Json): AgentUpdateInput[] => {
   const text = (failed ? str(obj(line.error).message) : undefined) ?? str(line.output)
   const raw = failed ? { output: line.output, error: line.error } : { output: line.output }
   const told = line.output !== undefined || line.error !== undefined
-  const content = [{ type: 'content' as const, content: { type: 'text', text: clip(text ?? '') } }]
+  const content = [
+    { type: 'content' as const, content: { type: 'text', text: cutText(text ?? '') } },
+  ]
   return [
     {
       sessionUpdate: 'tool_call_update',

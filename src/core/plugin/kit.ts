@@ -77,3 +77,20 @@ export const lastJson = <T = Json>(
   }
   return undefined
 }
+
+/** Tool output longer than this goes into an agent update cut (the whole stays in `output`). */
+export const MAX_TOOL_TEXT_BYTES = 8 * 1024
+
+const utf8 = new TextEncoder()
+
+/**
+ * `text` within `max` bytes of UTF-8: a longer one is cut on a character boundary and ends
+ * with a marker saying how many bytes were left out. For tool output in agent updates.
+ */
+export const cutText = (text: string, max = MAX_TOOL_TEXT_BYTES): string => {
+  const bytes = utf8.encode(text)
+  if (bytes.length <= max) return text
+  // A character cut in two decodes to U+FFFD at the end: dropped.
+  const kept = new TextDecoder().decode(bytes.subarray(0, max)).replace(/\uFFFD$/, '')
+  return `${kept}\n… [${bytes.length - utf8.encode(kept).length} more bytes cut]`
+}
