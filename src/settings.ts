@@ -96,6 +96,13 @@ export const settingsSchema = z.object({
   WORKER_SOCKET_DIR: z.string().min(1).optional(),
   /** Port of the listener open workers reach when HOST is loopback (0 = any). */
   WORKER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /**
+   * Directory of the kept transcripts and saved agent sessions (Node entry; default
+   * ~/.workers-spawner/transcripts). Holds what agents wrote: keep it private to the service.
+   */
+  TRANSCRIPTS_DIR: z.string().min(1).optional(),
+  /** Days a worker's transcript and saved sessions are kept after their last write. */
+  TRANSCRIPT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
   /** How often a worker's last activity is written into it (restart-safe idle deadline). */
   PERSIST_ACTIVITY_MS: int(30_000),
   /**

@@ -16,6 +16,8 @@ import type { ContainerRuntime } from './core/runtime.ts'
 import { WorkerService } from './core/service.ts'
 import { createApp, type AppOptions } from './http/app.ts'
 import type { Settings } from './settings.ts'
+import { MemorySessionStore } from './core/transcripts-memory.ts'
+import type { SessionStore } from './core/transcripts.ts'
 
 export interface SpawnerParts {
   settings: Settings
@@ -35,6 +37,8 @@ export interface SpawnerParts {
   fetch?: typeof fetch
   /** Reads a file on this host for plugins' `hostFiles` (the Node entry has one). */
   readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
+  /** Where transcripts and saved sessions are kept (default: in memory, for this process's life). */
+  transcripts?: SessionStore
 }
 
 /** What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness. */
@@ -54,6 +58,9 @@ export interface Spawner {
   start(opts?: { timers?: boolean }): Promise<RecoveryReport>
   close(): Promise<void>
 }
+
+/** How often transcripts past TRANSCRIPT_RETENTION_DAYS are removed. */
+const PRUNE_EVERY_MS = 3_600_000
 
 /** The operator's limits and allowances, from settings. */
 export const policyFrom = (s: Settings): WorkerPolicy => ({
@@ -84,6 +91,9 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
   const logger = parts.logger ?? noopLogger
   const poolSpecs = parsePoolSpecs(settings.WARM_POOLS)
   const tokens = { signer: new TokenSigner(parts.secret), url: settings.ORCHESTRATOR_URL ?? '' }
+  const transcripts =
+    parts.transcripts ??
+    new MemorySessionStore({ retentionDays: settings.TRANSCRIPT_RETENTION_DAYS })
   const service = new WorkerService({
     runtime: parts.runtime,
     tokens,
@@ -97,6 +107,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     persistActivityMs: settings.PERSIST_ACTIVITY_MS,
     ...(settings.SPAWNER_INSTANCE ? { instance: settings.SPAWNER_INSTANCE } : {}),
     ...(parts.readHostFile ? { readHostFile: parts.readHostFile } : {}),
+    transcripts,
   })
   const gateway = {
     prices: settings.MODEL_PRICES,
@@ -119,6 +130,11 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     signer: tokens.signer,
   }
   let closed: Promise<void> | undefined
+  let pruning: ReturnType<typeof setInterval> | undefined
+  const prune = () =>
+    transcripts
+      .prune(new Date())
+      .catch((err: unknown) => logger.warn('transcripts not pruned', { error: String(err) }))
   return {
     service,
     lifecycle,
@@ -148,11 +164,18 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
       })
       if (timers) lifecycle.start()
       pools?.start()
+      // Retention: at start, then hourly.
+      await prune()
+      if (timers && !pruning) {
+        pruning = setInterval(() => void prune(), PRUNE_EVERY_MS)
+        ;(pruning as { unref?: () => void }).unref?.()
+      }
       return report
     },
     close() {
       closed ??= (async () => {
         pools?.close()
+        if (pruning) clearInterval(pruning)
         await lifecycle.stop()
       })()
       return closed

@@ -70,5 +70,7 @@ export default defineAgent({
       raw: r,
     }
   },
+  // Its conversations, one JSONL file per session under a folder named after the workdir.
+  sessions: { paths: ['~/.claude/projects'] },
   updates,
 })

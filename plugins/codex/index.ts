@@ -82,5 +82,9 @@ export default defineAgent({
     const sessionId = str(all.find((e) => e.type === 'thread.started')?.thread_id)
     return { text: text ?? '', sessionId, ...(done && { usage: usageOf(done, before) }), raw: all }
   },
+  // Rollout files per session, and the databases that index threads.
+  sessions: {
+    paths: ['~/.codex/sessions', '~/.codex/state_*.sqlite*', '~/.codex/thread_history_*.sqlite*'],
+  },
   updates,
 })

@@ -76,5 +76,7 @@ export default defineAgent({
     return noResult(out.stderr.trim() ? undefined : hint('no output, as with an unknown sessionId'))
   },
   // Each stream-json event as the common agent updates (see updates.ts).
+  // One JSONL file (and settings) per session under a folder named after the workdir.
+  sessions: { paths: ['~/.factory/sessions'] },
   updates,
 })

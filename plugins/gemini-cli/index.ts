@@ -1,6 +1,7 @@
 import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
 import { BLOCKING_STDIO, PRELOAD } from './stdio.ts'
-import type { Json, PluginContext } from 'workers-spawner/plugin'
+import type { PluginContext } from 'workers-spawner/plugin'
+import { reported } from './reported.ts'
 import { updates } from './updates.ts'
 
 /** The Gemini CLI release baked into the image. */
@@ -29,13 +30,6 @@ export const geminiSettings = ({ setting }: PluginContext) => {
     // A named model: the CLI's `auto` default first asks a router model which one to use.
     model: { name: setting('GEMINI_MODEL') ?? DEFAULT_MODEL },
   }
-}
-
-/** The error the CLI reported (`{ type, message }`), or the error events when it has no message. */
-const reported = ({ type, message }: Json, events: Json[]) => {
-  const also = events.filter((e) => e.type === 'error' && e.severity === 'error' && e.message)
-  const said = message || also.map((e) => e.message).join('; ') || 'no message'
-  return new Error(`gemini reported an error${type ? ` (${type})` : ''}: ${said}`)
 }
 
 /**
@@ -90,5 +84,7 @@ export default defineAgent({
     const usage = { inputTokens, outputTokens, cachedInputTokens: num(s.cached) }
     return { text: said.join(''), sessionId, usage, raw: r }
   },
+  // Chats per project (named after the workdir) and the project registry.
+  sessions: { paths: ['~/.gemini/tmp', '~/.gemini/history', '~/.gemini/projects.json'] },
   updates,
 })

@@ -71,5 +71,7 @@ export default defineAgent({
     const sessionId = str(all.find((e) => e.sessionID)?.sessionID)
     return { text, sessionId, usage, raw: all }
   },
+  // One SQLite database (with its WAL) holds every session.
+  sessions: { paths: ['~/.local/share/opencode/opencode.db*', '~/.local/share/opencode/storage'] },
   updates,
 })

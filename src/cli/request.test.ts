@@ -26,6 +26,7 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   resume: { input: { workerId: WID } },
   update: { input: { workerId: WID, ttlSeconds: 60 } },
   delete: { input: { workerId: WID } },
+  transcript: { input: { workerId: WID, sessionId: 'ses_1 2' } },
   respond: { input: { workerId: WID, text: 'half way' } },
   plugins: { input: {} },
 }

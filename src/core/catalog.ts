@@ -151,6 +151,11 @@ export const catalog = [
     output: S.deleteOutput,
     run: (s, input, hooks) => s.delete(input, hooks),
   }),
+  command('transcript', {
+    input: S.transcriptInput,
+    output: S.transcriptOutput,
+    run: (s, input) => s.transcript(input),
+  }),
   command('respond', {
     input: S.respondInput,
     output: S.respondOutput,

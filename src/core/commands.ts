@@ -191,6 +191,13 @@ export const commandTable = {
     scope: 'worker',
     http: { method: 'delete', path: '/v1/workers/:id', params: byId, body: 'none' },
   },
+  transcript: {
+    summary:
+      "A worker's prompt turns (prompt, agent updates, reply or error), kept after it is deleted until TRANSCRIPT_RETENTION_DAYS; ?sessionId= keeps one session's",
+    permission: 'transcript',
+    scope: 'worker',
+    http: { method: 'get', path: '/v1/workers/:id/transcript', params: byId, body: 'none' },
+  },
   respond: {
     summary: 'Publish a response event for the worker (an agent talking back mid-task)',
     permission: 'respond',

@@ -71,6 +71,27 @@ export const budgetSchema = z
   .strict()
 export type Budget = z.infer<typeof budgetSchema>
 
+/**
+ * A saved agent session the new worker continues: its CLI's session files are restored into the
+ * worker's home before the first prompt, and the transcript carries on from that worker's.
+ */
+export const resumeSchema = z
+  .object({
+    fromWorker: z
+      .string()
+      .regex(/^w-[a-f0-9]{16}$/, "not a worker id (expected 'w-' and 16 hex digits)")
+      .describe('the worker whose session it was (it may be deleted)'),
+    sessionId: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'not a session id')
+      .describe("the session, as that worker's prompt reply named it"),
+  })
+  .strict()
+  .describe(
+    "continue a saved session (same agent and workdir); a worker may resume only its own and its sub-workers'",
+  )
+export type Resume = z.infer<typeof resumeSchema>
+
 /** The declarative description of one worker. Unknown keys are refused. */
 export const workerConfigSchema = z
   .object({
@@ -135,6 +156,7 @@ export const workerConfigSchema = z
       .describe('plugins its sub-workers may use besides its own agent and capabilities'),
     network: networkSchema.optional(),
     budget: budgetSchema.optional().describe('model spend limits, checked at the gateway'),
+    resume: resumeSchema.optional(),
     labels: z
       .record(
         z

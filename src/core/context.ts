@@ -6,6 +6,8 @@ import { noopLogger, type Logger } from './logger.ts'
 import type { PluginRegistry } from './plugin/registry.ts'
 import { DEFAULT_POLICY, type WorkerPolicy } from './policy.ts'
 import type { ContainerRuntime } from './runtime.ts'
+import { MemorySessionStore } from './transcripts-memory.ts'
+import type { SessionStore } from './transcripts.ts'
 
 export interface WorkerServiceOptions {
   runtime: ContainerRuntime
@@ -38,6 +40,8 @@ export interface WorkerServiceOptions {
   policy?: WorkerPolicy
   /** Reads a file on the spawner's host for plugins' `hostFiles`; absent where there is none. */
   readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
+  /** Where transcripts and session archives are kept (default: in this process's memory). */
+  transcripts?: SessionStore
 }
 
 /** What the parts of the service share: the options, with their defaults filled in. */
@@ -55,6 +59,8 @@ export interface CoreContext {
   readonly secret: string
   /** Workers' model gateway and egress proxy credentials. */
   readonly workerKeys: WorkerKeys
+  /** Transcripts and the agents' saved sessions. */
+  readonly transcripts: SessionStore
 }
 
 /** Fills in the defaults of `opts`. */
@@ -77,5 +83,6 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
     events,
     emit: stampedEmit(events, now),
     images: new ImageResolver(opts.runtime, logger),
+    transcripts: opts.transcripts ?? new MemorySessionStore({ now }),
   }
 }

@@ -9,6 +9,8 @@ import type { WorkerTree } from './sub-workers.ts'
 import type { WorkerFactory } from './worker-factory.ts'
 import { newWorkerId, toStatus, type WorkerRecord } from './worker-record.ts'
 import type { WorkerStore } from './worker-store.ts'
+import { ancestorsOf } from './record-turn.ts'
+import { checkResume, restoreSession, type CheckedResume } from './resume.ts'
 
 type CreateOutput = z.output<typeof S.createOutput>
 
@@ -50,13 +52,46 @@ export class Creation {
     }
     this.creating++
     try {
-      if (parentId === undefined) return await this.createWorker(config, hooks)
-      const workerId = newWorkerId()
-      return await this.tree.spawn(parentId, config, workerId, (parent, narrowed) =>
-        this.createWorker(narrowed, hooks, parent, workerId),
+      const resume = await checkResume(this.ctx, config, parentId, (id, by) =>
+        this.tree.isWithin(id, by),
       )
+      let created: CreateOutput
+      if (parentId === undefined) created = await this.createWorker(config, hooks)
+      else {
+        const workerId = newWorkerId()
+        created = await this.tree.spawn(parentId, config, workerId, (parent, narrowed) =>
+          this.createWorker(narrowed, hooks, parent, workerId),
+        )
+      }
+      if (resume) await this.resume(created.workerId, resume, hooks)
+      return created
     } finally {
       this.creating--
+    }
+  }
+
+  /** Restores a saved session into a worker just made; failing, the worker goes and nothing is left. */
+  private async resume(workerId: string, checked: CheckedResume, hooks: CommandHooks) {
+    const record = await this.store.get(workerId)
+    try {
+      await restoreSession(this.ctx, record, checked, await ancestorsOf(this.store, record))
+      this.ctx.logger.info('session resumed', {
+        workerId,
+        fromWorker: checked.fromWorker,
+        bytes: checked.archive.length,
+      })
+    } catch (err) {
+      await this.ctx.runtime.remove(record.containerId).catch(() => undefined)
+      this.store.forget(workerId)
+      const message = `resume: the saved session could not be restored: ${err instanceof Error ? err.message : String(err)}`
+      this.ctx.logger.warn('session not resumed', { workerId, error: message })
+      this.ctx.emit(
+        { type: 'status', workerId, state: 'failed', reason: 'error', message },
+        hooks.requestId,
+      )
+      throw err instanceof SpawnerError
+        ? err
+        : new SpawnerError('internal', message, { cause: err })
     }
   }
 

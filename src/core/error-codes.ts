@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   plugin_unavailable: 'bad_request',
   host_file_unavailable: 'bad_request',
   host_file_unreadable: 'bad_request',
+  /** A resumed session is of another agent or workdir than the new worker's. */
+  resume_mismatch: 'bad_request',
 
   // No credentials, or credentials that do not check out.
   unauthorized: 'unauthorized',
@@ -65,6 +67,10 @@ export const ERROR_CODES = {
   unknown_plugin: 'not_found',
   no_such_container: 'not_found',
   no_such_exec: 'not_found',
+  /** No transcript kept of that worker (never prompted, or pruned). */
+  transcript_not_found: 'not_found',
+  /** No saved session of that id. */
+  session_not_found: 'not_found',
 
   // The worker (or container) is in a state that does not allow the operation.
   conflict: 'conflict',

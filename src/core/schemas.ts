@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { budgetSchema, workerConfigSchema } from './config.ts'
 import { spendSchema } from './budget.ts'
 import { replySchema } from './plugin/contract.ts'
+import { turnSchema } from './transcripts.ts'
 
 /** Input and output schemas of every command in the catalog. */
 
@@ -269,4 +270,15 @@ export const pluginsOutput = z.object({
       package: pluginPackageSchema.optional(),
     }),
   ),
+})
+
+export const transcriptInput = z
+  .object({
+    workerId: workerIdSchema,
+    sessionId: z.string().min(1).max(128).optional().describe("only this session's turns"),
+  })
+  .strict()
+export const transcriptOutput = z.object({
+  workerId: z.string(),
+  turns: z.array(turnSchema).describe('oldest first'),
 })

@@ -12,6 +12,7 @@ import { AgentLines } from './agent-lines.ts'
 import type { BudgetLedger } from './budget-ledger.ts'
 import { budgetExceeded, noSpend, type Spend } from './budget.ts'
 import type { WorkerStore } from './worker-store.ts'
+import { recordTurn, TurnUpdates } from './record-turn.ts'
 
 /** What `sendCommand` works with. */
 export interface SendCommandParts {
@@ -57,12 +58,14 @@ export const sendCommand = async (
   let seq = 0
   const workerId = record.workerId
   let updateSeq = 0
+  const turnUpdates = new TurnUpdates()
   const lines =
     agent &&
     new AgentLines(
       agent,
       (update) => {
         const n = updateSeq++
+        turnUpdates.push(update)
         ctx.emit({ type: 'agent', workerId, seq: n, update }, hooks.requestId)
         hooks.onUpdate?.(update, n)
       },
@@ -93,27 +96,49 @@ export const sendCommand = async (
     hooks.requestId,
   )
   if (!agent) return result
-  try {
-    const reply = agentReply(agent, result)
-    addUsage(record, reply.usage)
-    ctx.emit({ type: 'response', workerId, reply }, hooks.requestId)
-    const metered = spendSince(spentBefore, record.spend)
-    return { ...result, reply, ...(metered ? { metered } : {}) }
-  } catch (err) {
-    // The CLI failed because the gateway refused a call: say so, not what the CLI made of it.
-    const spent = ledger.spentBudget(workerId)
-    if (spent) {
-      const refused = budgetExceeded(workerId, spent.holder, spent.reached)
-      throw new SpawnerError('budget_exceeded', refused.message, { cause: err })
-    }
-    // parse() threw (the CLI reported a failure) or said noResult(): the message says why.
-    ctx.logger.warn('agent reported no reply', { workerId, agent: agent.name })
-    throw new SpawnerError(
-      'agent_error',
-      `agent '${agent.name}' (exit ${result.exitCode}) gave no reply: ${err instanceof Error ? err.message : String(err)}`,
-      { details: { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) }, cause: err },
-    )
+  const turn = {
+    prompt: input.prompt ?? '',
+    ...(input.sessionId ? { sessionId: input.sessionId } : {}),
+    updates: turnUpdates,
   }
+  let reply: ReturnType<typeof agentReply>
+  try {
+    reply = agentReply(agent, result)
+  } catch (err) {
+    const failure = replyFailure(ctx, ledger, agent, workerId, result, err)
+    await recordTurn(ctx, store, record, agent, { ...turn, error: failure.message })
+    throw failure
+  }
+  addUsage(record, reply.usage)
+  ctx.emit({ type: 'response', workerId, reply }, hooks.requestId)
+  const metered = spendSince(spentBefore, record.spend)
+  // Saved before the answer: a caller that deletes the worker next still finds the turn.
+  await recordTurn(ctx, store, record, agent, { ...turn, reply })
+  return { ...result, reply, ...(metered ? { metered } : {}) }
+}
+
+/** The error a prompt answers when its CLI gave no reply. */
+const replyFailure = (
+  ctx: CoreContext,
+  ledger: BudgetLedger,
+  agent: AgentPlugin,
+  workerId: string,
+  result: { exitCode: number; stderr: string },
+  err: unknown,
+): SpawnerError => {
+  // The CLI failed because the gateway refused a call: say so, not what the CLI made of it.
+  const spent = ledger.spentBudget(workerId)
+  if (spent) {
+    const refused = budgetExceeded(workerId, spent.holder, spent.reached)
+    return new SpawnerError('budget_exceeded', refused.message, { cause: err })
+  }
+  // parse() threw (the CLI reported a failure) or said noResult(): the message says why.
+  ctx.logger.warn('agent reported no reply', { workerId, agent: agent.name })
+  return new SpawnerError(
+    'agent_error',
+    `agent '${agent.name}' (exit ${result.exitCode}) gave no reply: ${err instanceof Error ? err.message : String(err)}`,
+    { details: { exitCode: result.exitCode, stderr: result.stderr.slice(-2000) }, cause: err },
+  )
 }
 
 /** What a worker spent since `before`, or undefined when it made no model call through the gateway. */

@@ -222,6 +222,20 @@ export class WorkerService implements PoolHost {
     return { workerId: record.workerId, published: true }
   }
 
+  /**
+   * A worker's turns, also once it is deleted (until retention prunes them). A worker that never
+   * existed, or whose transcript is gone, is a 404.
+   */
+  async transcript(input: In<typeof S.transcriptInput>): Promise<Out<typeof S.transcriptOutput>> {
+    const { workerId, sessionId } = input
+    const turns = await this.ctx.transcripts.turns(workerId, sessionId ? { sessionId } : {})
+    if (turns.length === 0 && !(await this.ctx.transcripts.owner(workerId))) {
+      // A live worker that has not been prompted yet has an empty transcript.
+      await this.get(workerId)
+    }
+    return { workerId, turns }
+  }
+
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */
   childrenOf(workerId: string): Promise<string[]> {
     return this.tree.childrenOf(workerId)

@@ -1,6 +1,6 @@
 import { START_ENV, type WorkerConfig } from './config.ts'
 import type { CoreContext } from './context.ts'
-import { ForbiddenError, SpawnerError } from './errors.ts'
+import { ForbiddenError, NotFoundError, SpawnerError } from './errors.ts'
 import { LABELS } from './labels.ts'
 import type { WorkerRecord } from './worker-record.ts'
 import type { Budget } from './config.ts'
@@ -8,6 +8,7 @@ import { widerBudget } from './budget.ts'
 import type { BudgetLedger } from './budget-ledger.ts'
 import { childNetworkRefusal, networkOf, resolveNetwork } from './network.ts'
 import type { WorkerStore } from './worker-store.ts'
+import type { TranscriptOwner } from './transcripts.ts'
 
 /**
  * The trees workers spawn: who is whose child, and the quotas on them. A tree's quotas are
@@ -44,12 +45,27 @@ export class WorkerTree {
     return [...ids]
   }
 
-  /** True when `workerId` is `ancestorId` or was spawned, directly or not, by it. */
+  /**
+   * True when `workerId` is `ancestorId` or was spawned, directly or not, by it. A deleted worker
+   * answers from its transcript's ancestry, recorded while it ran (its transcript outlives it).
+   */
   async isWithin(workerId: string, ancestorId: string): Promise<boolean> {
     let current: string | undefined = workerId
     for (let hops = 0; current && hops < 32; hops++) {
       if (current === ancestorId) return true
-      current = (await this.store.get(current)).parentId
+      const at: string = current
+      const record: WorkerRecord | TranscriptOwner = await this.store
+        .get(at)
+        .catch(async (err: unknown) => {
+          const owner =
+            err instanceof NotFoundError
+              ? await this.ctx.transcripts.owner(at).catch(() => undefined)
+              : undefined
+          if (!owner) throw err
+          return owner
+        })
+      if (!('workerId' in record)) return record.ancestors.includes(ancestorId)
+      current = record.parentId
     }
     return false
   }

@@ -23,6 +23,7 @@ import { readNodeSettings, type NodeSettings } from './settings.ts'
 import { WorkerSocket, defaultWorkerSocketDir } from './worker-socket.ts'
 import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
+import { DirSessionStore, defaultTranscriptsDir } from './transcript-dir.ts'
 import { createHttpFetch } from './http-fetch.ts'
 import {
   redisSettingsSchema,
@@ -227,6 +228,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         version,
         readHostFile,
         fetch: createHttpFetch(),
+        transcripts: new DirSessionStore(settings.TRANSCRIPTS_DIR ?? defaultTranscriptsDir(), {
+          retentionDays: settings.TRANSCRIPT_RETENTION_DAYS,
+          logger,
+        }),
       })
     } catch (err) {
       return fail((err as Error).message, err)

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { workerTraces } from './gateway-probe.ts'
@@ -44,6 +47,7 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
     let http: ReturnType<typeof spawnerClient>
     let producer: Producer
     const timeoutMs = opts.promptTimeoutMs ?? 120_000
+    const transcripts = join(tmpdir(), `ws-transcripts-${agent}-${run}`)
 
     beforeAll(async () => {
       await stub.start('127.0.0.1')
@@ -54,6 +58,7 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
           REDIS_URL: settings.REDIS_URL,
           REDIS_PREFIX: settings.REDIS_PREFIX,
           REDIS_BLOCK_MS: String(settings.REDIS_BLOCK_MS),
+          TRANSCRIPTS_DIR: transcripts,
           ...opts.spawnerEnv(`http://127.0.0.1:${stub.port}`, REAL),
         },
         60_000,
@@ -67,6 +72,7 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       await producer?.cleanup()
       await spawner?.kill()
       await stub.stop()
+      rmSync(transcripts, { recursive: true, force: true })
     })
 
     const config = () => ({
@@ -133,6 +139,65 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       const logs = JSON.stringify(spawner.logs) + spawner.stderr()
       expect(logs).not.toContain(REAL)
       await http('DELETE', `/v1/workers/${id}`)
+    }, 900_000)
+
+    it('keeps the transcript after delete; a new worker resumes the saved session', async () => {
+      const created = await http('POST', '/v1/workers', config())
+      expect(created.status, JSON.stringify(created.json)).toBe(201)
+      const id = created.json.workerId as string
+      stub.requests.length = 0
+      const first = await http('POST', `/v1/workers/${id}/commands`, {
+        prompt: 'What is 5 + 7?',
+        timeoutMs,
+      })
+      expect(first.json.reply?.text, JSON.stringify(first.json).slice(0, 2000)).toBe('12')
+      const sessionId = first.json.reply.sessionId as string
+      expect((await http('DELETE', `/v1/workers/${id}`)).status).toBe(200)
+
+      // The worker is gone; its transcript is not (HTTP and Redis alike).
+      const kept = await http('GET', `/v1/workers/${id}/transcript`)
+      expect(kept.status, JSON.stringify(kept.json).slice(0, 2000)).toBe(200)
+      expect(kept.json.turns).toHaveLength(1)
+      expect(kept.json.turns[0]).toMatchObject({
+        n: 1,
+        prompt: 'What is 5 + 7?',
+        sessionId,
+        reply: { text: '12' },
+        session: { saved: true },
+      })
+      const viaRedis = await producer.call('transcript', { workerId: id, sessionId })
+      expect(viaRedis.turns.map((t: { prompt: string }) => t.prompt)).toEqual(['What is 5 + 7?'])
+
+      // Nothing is created for a session that was never saved.
+      const missing = await http('POST', '/v1/workers', {
+        ...config(),
+        resume: { fromWorker: id, sessionId: 'no-such-session' },
+      })
+      expect(missing.status, JSON.stringify(missing.json)).toBe(404)
+      expect(missing.json.error.message).toContain('resume.sessionId')
+
+      const resumed = await http('POST', '/v1/workers', {
+        ...config(),
+        resume: { fromWorker: id, sessionId },
+      })
+      expect(resumed.status, JSON.stringify(resumed.json)).toBe(201)
+      const next = resumed.json.workerId as string
+      const second = await http('POST', `/v1/workers/${next}/commands`, {
+        prompt: 'What is 1 + 2?',
+        sessionId,
+        timeoutMs,
+      })
+      expect(second.json.reply?.text, JSON.stringify(second.json).slice(0, 2000)).toBe('3')
+      checkHistory()
+      const continued = (await http('GET', `/v1/workers/${next}/transcript`)).json
+      expect(continued.turns.map((t: { prompt: string }) => t.prompt)).toEqual([
+        'What is 5 + 7?',
+        'What is 1 + 2?',
+      ])
+      expect(continued.turns[0].from).toBe(id)
+      const { workers } = (await http('GET', `/v1/workers?label=test-run=${run}`)).json
+      expect(workers.map((w: { workerId: string }) => w.workerId)).toEqual([next])
+      await http('DELETE', `/v1/workers/${next}`)
     }, 900_000)
 
     // Defined for the agents that ask for it (not skipped for the others: it is not theirs).

@@ -225,6 +225,30 @@ export const noResultSchema = z
   .strict()
 export type NoResult = z.infer<typeof noResultSchema>
 
+/**
+ * Where an agent CLI keeps its session state, saved after each prompt turn (see transcripts): paths
+ * under the worker's home, `~/…`, each a directory or a file; `*` matches within one name (a
+ * database and its `-wal`). Archived and restored inside the worker, as its user.
+ */
+export const sessionsSchema = z
+  .object({
+    paths: z
+      .array(
+        z
+          .string()
+          .max(256)
+          .regex(
+            /^~\/[A-Za-z0-9._*-]+(\/[A-Za-z0-9._*-]+)*$/,
+            "'~/' then names of letters, digits, . _ - *",
+          )
+          .refine((p) => !p.split('/').some((s) => s === '..' || s === '.'), "no '.' or '..'"),
+      )
+      .min(1)
+      .max(16),
+  })
+  .strict()
+export type Sessions = z.input<typeof sessionsSchema>
+
 const hook = <F extends (...args: never[]) => unknown>(signature: string) =>
   z.custom<F>((v) => typeof v === 'function', `must be a function (${signature})`)
 
@@ -279,6 +303,8 @@ export const agentPluginSchema = z
      * called with each JSON line of the CLI's stdout while a prompt runs.
      */
     updates: hook<UpdatesHook>('updates(line, turn) → AgentUpdate[]').optional(),
+    /** Where its CLI keeps sessions, so they outlive the worker (see `sessionsSchema`). */
+    sessions: sessionsSchema.optional(),
     parse: hook<(result: ExecOutcome) => Reply | NoResult>(
       'parse(result) → { text, sessionId?, usage?, raw } or noResult()',
     ),

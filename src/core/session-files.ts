@@ -1,0 +1,80 @@
+import type { AgentPlugin } from './plugin/contract.ts'
+import type { ContainerRuntime } from './runtime.ts'
+import { MAX_SESSION_ARCHIVE_BYTES } from './transcripts.ts'
+
+/** Where archives pass through in a worker: a file of the worker's own, under /tmp. */
+const SCRATCH_ROOTS = ['/tmp'] as const
+/** How long packing or unpacking a session may take. */
+const SESSION_EXEC_MS = 120_000
+
+/**
+ * Packs the paths (relative to $HOME, `*` expanded) that exist into the archive $1; exits 3 when
+ * none does. Patterns are checked by the plugin schema (letters, digits, `. _ - * /`), so the
+ * unquoted expansion only globs; what it finds stays one argument each.
+ */
+const PACK = `out=$0; cd "$HOME" || exit 1; n=$#
+for pat in "$@"; do for p in $pat; do if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi; done; done
+shift "$n"; [ $# -gt 0 ] || exit 3
+umask 077; exec tar -czf "$out" -- "$@"`
+
+/** Unpacks the archive $0 into $HOME, then removes it. */
+const UNPACK = `cd "$HOME" || exit 1; tar -xzf "$0" --no-same-owner; rc=$?; rm -f -- "$0"; exit $rc`
+
+const scratch = () =>
+  `/tmp/.workers-spawner-session-${[...crypto.getRandomValues(new Uint8Array(8))]
+    .map((b) => b.toString(16).padStart(2, '0'))
+    .join('')}.tgz`
+
+/** Why packing or unpacking failed, from the exec's answer. */
+const failure = (what: string, r: { exitCode: number; stderr: string; timedOut: boolean }) =>
+  new Error(
+    `${what} ${r.timedOut ? 'timed out' : `exited ${r.exitCode}`}: ${r.stderr.trim().slice(-500) || 'no message'}`,
+  )
+
+/**
+ * The agent CLI's session files (its plugin's `sessions.paths`), packed inside the worker as its
+ * user and read out as one opaque archive; undefined when the plugin declares none or none exist
+ * yet. An archive over `MAX_SESSION_ARCHIVE_BYTES` is refused (PayloadTooLargeError) unread.
+ */
+export const packSession = async (
+  runtime: ContainerRuntime,
+  containerId: string,
+  agent: AgentPlugin,
+): Promise<Uint8Array | undefined> => {
+  const paths = agent.sessions?.paths.map((p) => p.slice(2))
+  if (!paths?.length) return undefined
+  const file = scratch()
+  try {
+    const r = await runtime.exec(containerId, {
+      argv: ['/bin/sh', '-c', PACK, file, ...paths],
+      timeoutMs: SESSION_EXEC_MS,
+      maxOutputBytes: 64 * 1024,
+    })
+    if (r.exitCode === 3) return undefined
+    if (r.exitCode !== 0) throw failure('packing the session files', r)
+    return await runtime.getFile(containerId, file, {
+      maxBytes: MAX_SESSION_ARCHIVE_BYTES,
+      roots: SCRATCH_ROOTS,
+    })
+  } finally {
+    await runtime
+      .exec(containerId, { argv: ['rm', '-f', '--', file], timeoutMs: 30_000 })
+      .catch(() => undefined)
+  }
+}
+
+/** Unpacks a saved session archive into the worker's home, inside the worker, as its user. */
+export const unpackSession = async (
+  runtime: ContainerRuntime,
+  containerId: string,
+  archive: Uint8Array,
+): Promise<void> => {
+  const file = scratch()
+  await runtime.putFile(containerId, file, archive, { mode: 0o600, roots: SCRATCH_ROOTS })
+  const r = await runtime.exec(containerId, {
+    argv: ['/bin/sh', '-c', UNPACK, file],
+    timeoutMs: SESSION_EXEC_MS,
+    maxOutputBytes: 64 * 1024,
+  })
+  if (r.exitCode !== 0) throw failure('unpacking the saved session', r)
+}
