@@ -32,6 +32,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'plugin_unavailable',
     'host_file_unavailable',
     'host_file_unreadable',
+    'resume_mismatch',
   ],
   401: ['unauthorized', 'worker_token_required'],
   403: [
@@ -54,6 +55,8 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'unknown_plugin',
     'no_such_container',
     'no_such_exec',
+    'transcript_not_found',
+    'session_not_found',
   ],
   409: [
     'conflict',

@@ -48,10 +48,13 @@ export const recordTurn = async (
     try {
       if (!isSessionId(sessionId))
         throw new Error(`'${sessionId.slice(0, 64)}' is not a session id`)
+      const started = ctx.now().getTime()
       const archive = await packSession(ctx.runtime, record.containerId, agent)
       if (archive) {
         await ctx.transcripts.saveSession(workerId, sessionId, archive)
         session = { saved: true, bytes: archive.length }
+        const durationMs = ctx.now().getTime() - started
+        ctx.logger.info('session saved', { workerId, sessionId, bytes: archive.length, durationMs })
       } else session = { saved: false, error: 'no session files found' }
     } catch (err) {
       warn('session files not saved', err)

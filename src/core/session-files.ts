@@ -1,3 +1,5 @@
+import { base64ToBytes } from './bytes.ts'
+import { PayloadTooLargeError } from './errors.ts'
 import type { AgentPlugin } from './plugin/contract.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import { MAX_SESSION_ARCHIVE_BYTES } from './transcripts.ts'
@@ -8,14 +10,18 @@ const SCRATCH_ROOTS = ['/tmp'] as const
 const SESSION_EXEC_MS = 120_000
 
 /**
- * Packs the paths (relative to $HOME, `*` expanded) that exist into the archive $1; exits 3 when
- * none does. Patterns are checked by the plugin schema (letters, digits, `. _ - * /`), so the
- * unquoted expansion only globs; what it finds stays one argument each.
+ * Packs the paths (relative to $HOME, `*` expanded) that exist and writes the archive to stdout in
+ * base64, in one exec; exits 3 when none exists. Patterns are checked by the plugin schema
+ * (letters, digits, `. _ - * /`), so the unquoted expansion only globs; what it finds stays one
+ * argument each.
  */
-const PACK = `out=$0; cd "$HOME" || exit 1; n=$#
+const PACK = `set -o pipefail; cd "$HOME" || exit 1; n=$#
 for pat in "$@"; do for p in $pat; do if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi; done; done
 shift "$n"; [ $# -gt 0 ] || exit 3
-umask 077; exec tar -czf "$out" -- "$@"`
+tar -czf - -- "$@" | base64 -w 0`
+
+/** Base64 of an archive at the cap, and a little more: past it the archive is too large. */
+const MAX_PACKED_OUTPUT = Math.ceil(MAX_SESSION_ARCHIVE_BYTES / 3) * 4 + 4
 
 /** Unpacks the archive $0 into $HOME, then removes it. */
 const UNPACK = `cd "$HOME" || exit 1; tar -xzf "$0" --no-same-owner; rc=$?; rm -f -- "$0"; exit $rc`
@@ -33,8 +39,9 @@ const failure = (what: string, r: { exitCode: number; stderr: string; timedOut: 
 
 /**
  * The agent CLI's session files (its plugin's `sessions.paths`), packed inside the worker as its
- * user and read out as one opaque archive; undefined when the plugin declares none or none exist
- * yet. An archive over `MAX_SESSION_ARCHIVE_BYTES` is refused (PayloadTooLargeError) unread.
+ * user and read out (base64 on stdout) as one opaque archive; undefined when the plugin declares
+ * none or none exist yet. Output past `MAX_SESSION_ARCHIVE_BYTES` is not kept, and such an
+ * archive is refused (PayloadTooLargeError).
  */
 export const packSession = async (
   runtime: ContainerRuntime,
@@ -43,24 +50,18 @@ export const packSession = async (
 ): Promise<Uint8Array | undefined> => {
   const paths = agent.sessions?.paths.map((p) => p.slice(2))
   if (!paths?.length) return undefined
-  const file = scratch()
-  try {
-    const r = await runtime.exec(containerId, {
-      argv: ['/bin/sh', '-c', PACK, file, ...paths],
-      timeoutMs: SESSION_EXEC_MS,
-      maxOutputBytes: 64 * 1024,
-    })
-    if (r.exitCode === 3) return undefined
-    if (r.exitCode !== 0) throw failure('packing the session files', r)
-    return await runtime.getFile(containerId, file, {
-      maxBytes: MAX_SESSION_ARCHIVE_BYTES,
-      roots: SCRATCH_ROOTS,
-    })
-  } finally {
-    await runtime
-      .exec(containerId, { argv: ['rm', '-f', '--', file], timeoutMs: 30_000 })
-      .catch(() => undefined)
-  }
+  const r = await runtime.exec(containerId, {
+    argv: ['/bin/bash', '-c', PACK, 'pack', ...paths],
+    timeoutMs: SESSION_EXEC_MS,
+    maxOutputBytes: MAX_PACKED_OUTPUT,
+  })
+  if (r.exitCode === 3) return undefined
+  if (r.truncated || r.stdout.length >= MAX_PACKED_OUTPUT)
+    throw new PayloadTooLargeError(
+      `the session files pack to more than ${MAX_SESSION_ARCHIVE_BYTES} bytes (the cap); not saved`,
+    )
+  if (r.exitCode !== 0) throw failure('packing the session files', r)
+  return base64ToBytes(r.stdout.trim())
 }
 
 /** Unpacks a saved session archive into the worker's home, inside the worker, as its user. */

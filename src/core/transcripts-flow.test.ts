@@ -5,6 +5,7 @@ import { workerConfigSchema, type WorkerConfigInput } from './config.ts'
 import { Dispatcher } from './dispatcher.ts'
 import { defineAgent } from './plugin/contract.ts'
 import { MemorySessionStore } from './transcripts-memory.ts'
+import { bytesToBase64 } from './bytes.ts'
 
 /**
  * An agent whose "CLI" answers `sum:<n>` lines as JSON: its updates are the text, its session id
@@ -42,6 +43,7 @@ const fakeCli = (runtime: MemoryRuntime) => {
   const homes = new Map<string, string>()
   const unpacked: { id: string; archive: string }[] = []
   let packFails = false
+  let tooLarge = false
   runtime.onExec = async (id, req) => {
     const done = (stdout: string, exitCode = 0) => {
       req.onOutput?.('stdout', stdout)
@@ -53,16 +55,16 @@ const fakeCli = (runtime: MemoryRuntime) => {
         durationMs: 1,
       }
     }
-    const [cmd, a, b, file] = req.argv
+    const [cmd, a, b] = req.argv
     if (cmd === 'sums') {
       homes.set(id, `${homes.get(id) ?? ''}${a};`)
       return done(JSON.stringify({ text: a, session: b }) + '\n')
     }
-    if (cmd === '/bin/sh' && b?.includes('tar -czf')) {
+    if (cmd === '/bin/bash' && b?.includes('tar -czf')) {
       if (packFails) return done('', 2)
+      if (tooLarge) return { ...done(''), truncated: true }
       if (!homes.has(id)) return done('', 3)
-      runtime.files.set(`${id}:${file}`, enc(`archive of ${homes.get(id)}`))
-      return done('')
+      return { ...done(''), stdout: bytesToBase64(enc(`archive of ${homes.get(id)}`)) }
     }
     if (cmd === '/bin/sh' && b?.includes('tar -xzf')) {
       const archive = dec(runtime.files.get(`${id}:${req.argv[3]}`))
@@ -72,7 +74,11 @@ const fakeCli = (runtime: MemoryRuntime) => {
     }
     return done('')
   }
-  return { unpacked, failPacking: () => (packFails = true) }
+  return {
+    unpacked,
+    failPacking: () => (packFails = true),
+    packTooLarge: () => (tooLarge = true),
+  }
 }
 
 const setup = () => {
@@ -129,6 +135,17 @@ describe('transcripts', () => {
     const [turn] = (await service.transcript({ workerId })).turns
     expect(turn!.session).toMatchObject({ saved: false })
     expect(turn!.session!.error).toContain('tar: boom')
+  })
+
+  it('does not keep session files past the cap, and says so in the turn', async () => {
+    const { service, transcripts, create, prompt, packTooLarge } = setup()
+    const { workerId } = await create()
+    packTooLarge()
+    expect((await prompt(workerId, '5')).reply?.text).toBe('5')
+    const [turn] = (await service.transcript({ workerId })).turns
+    expect(turn!.session).toMatchObject({ saved: false })
+    expect(turn!.session!.error).toContain('the cap')
+    expect(await transcripts.loadSession(workerId, 's-1')).toBeUndefined()
   })
 
   it('keeps a failed turn with its error', async () => {

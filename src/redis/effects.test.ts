@@ -37,6 +37,7 @@ const samples: Record<string, Sample> = {
   resume: { input: (workerId) => ({ workerId }), prepare: (s, workerId) => s.pause({ workerId }) },
   update: { input: (workerId) => ({ workerId, ttlSeconds: 7200 }) },
   delete: { input: (workerId) => ({ workerId }) },
+  transcript: { input: (workerId) => ({ workerId }) },
   respond: { input: (workerId) => ({ workerId, text: 'done' }) },
   plugins: { input: () => ({}) },
 }

@@ -169,12 +169,22 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       expect(viaRedis.turns.map((t: { prompt: string }) => t.prompt)).toEqual(['What is 5 + 7?'])
 
       // Nothing is created for a session that was never saved.
+      const workers = async () =>
+        (
+          (await http('GET', `/v1/workers?label=test-run=${run}`)).json.workers as {
+            workerId: string
+          }[]
+        )
+          .map((w) => w.workerId)
+          .sort()
+      const before = await workers()
       const missing = await http('POST', '/v1/workers', {
         ...config(),
         resume: { fromWorker: id, sessionId: 'no-such-session' },
       })
       expect(missing.status, JSON.stringify(missing.json)).toBe(404)
       expect(missing.json.error.message).toContain('resume.sessionId')
+      expect(await workers()).toEqual(before)
 
       const resumed = await http('POST', '/v1/workers', {
         ...config(),
@@ -195,8 +205,6 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
         'What is 1 + 2?',
       ])
       expect(continued.turns[0].from).toBe(id)
-      const { workers } = (await http('GET', `/v1/workers?label=test-run=${run}`)).json
-      expect(workers.map((w: { workerId: string }) => w.workerId)).toEqual([next])
       await http('DELETE', `/v1/workers/${next}`)
     }, 900_000)
 
