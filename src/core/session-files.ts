@@ -10,17 +10,21 @@ const SCRATCH_ROOTS = ['/tmp'] as const
 const SESSION_EXEC_MS = 120_000
 
 /**
- * Packs the paths (relative to $HOME, `*` expanded) that exist and writes the archive to stdout in
- * base64, in one exec; exits 3 when none exists. Patterns are checked by the plugin schema
- * (letters, digits, `. _ - * /`), so the unquoted expansion only globs; what it finds stays one
- * argument each.
+ * Packs the paths (relative to $HOME, `*` expanded) that exist into a scratch file, and writes it
+ * to stdout in base64, in one exec; exits 3 when none exists, 4 (its size on stderr) when the
+ * archive is over $0 bytes, so nothing over the cap leaves the worker. Patterns are checked by
+ * the plugin schema (letters, digits, `. _ - * /`), so the unquoted expansion only globs; what it
+ * finds stays one argument each.
  */
-const PACK = `set -o pipefail; cd "$HOME" || exit 1; n=$#
+const PACK = `cd "$HOME" || exit 1; max=$0; n=$#
 for pat in "$@"; do for p in $pat; do if [ -e "$p" ] || [ -L "$p" ]; then set -- "$@" "$p"; fi; done; done
 shift "$n"; [ $# -gt 0 ] || exit 3
-tar -czf - -- "$@" | base64 -w 0`
+umask 077; f=$(mktemp) || exit 1; trap 'rm -f -- "$f"' EXIT
+tar -czf "$f" -- "$@" || exit 1
+size=$(stat -c %s -- "$f"); if [ "$size" -gt "$max" ]; then echo "$size" >&2; exit 4; fi
+base64 -w 0 -- "$f"`
 
-/** Base64 of an archive at the cap, and a little more: past it the archive is too large. */
+/** Base64 of an archive at the cap, and a little more: the exec keeps no more than this. */
 const MAX_PACKED_OUTPUT = Math.ceil(MAX_SESSION_ARCHIVE_BYTES / 3) * 4 + 4
 
 /** Unpacks the archive $0 into $HOME, then removes it. */
@@ -40,8 +44,8 @@ const failure = (what: string, r: { exitCode: number; stderr: string; timedOut: 
 /**
  * The agent CLI's session files (its plugin's `sessions.paths`), packed inside the worker as its
  * user and read out (base64 on stdout) as one opaque archive; undefined when the plugin declares
- * none or none exist yet. Output past `MAX_SESSION_ARCHIVE_BYTES` is not kept, and such an
- * archive is refused (PayloadTooLargeError).
+ * none or none exist yet. An archive over `MAX_SESSION_ARCHIVE_BYTES` never leaves the worker:
+ * it is refused (PayloadTooLargeError).
  */
 export const packSession = async (
   runtime: ContainerRuntime,
@@ -51,14 +55,14 @@ export const packSession = async (
   const paths = agent.sessions?.paths.map((p) => p.slice(2))
   if (!paths?.length) return undefined
   const r = await runtime.exec(containerId, {
-    argv: ['/bin/bash', '-c', PACK, 'pack', ...paths],
+    argv: ['/bin/bash', '-c', PACK, String(MAX_SESSION_ARCHIVE_BYTES), ...paths],
     timeoutMs: SESSION_EXEC_MS,
     maxOutputBytes: MAX_PACKED_OUTPUT,
   })
   if (r.exitCode === 3) return undefined
-  if (r.truncated || r.stdout.length >= MAX_PACKED_OUTPUT)
+  if (r.exitCode === 4 || r.truncated || r.stdout.length >= MAX_PACKED_OUTPUT)
     throw new PayloadTooLargeError(
-      `the session files pack to more than ${MAX_SESSION_ARCHIVE_BYTES} bytes (the cap); not saved`,
+      `the session files pack to ${r.exitCode === 4 ? `${Number.parseInt(r.stderr.trim(), 10)} bytes` : 'more'}, over the cap of ${MAX_SESSION_ARCHIVE_BYTES}; not saved`,
     )
   if (r.exitCode !== 0) throw failure('packing the session files', r)
   return base64ToBytes(r.stdout.trim())

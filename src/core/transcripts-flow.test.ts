@@ -62,7 +62,7 @@ const fakeCli = (runtime: MemoryRuntime) => {
     }
     if (cmd === '/bin/bash' && b?.includes('tar -czf')) {
       if (packFails) return done('', 2)
-      if (tooLarge) return { ...done(''), truncated: true }
+      if (tooLarge) return { ...done('', 4), stderr: '70000000\n' }
       if (!homes.has(id)) return done('', 3)
       return { ...done(''), stdout: bytesToBase64(enc(`archive of ${homes.get(id)}`)) }
     }
@@ -144,7 +144,7 @@ describe('transcripts', () => {
     expect((await prompt(workerId, '5')).reply?.text).toBe('5')
     const [turn] = (await service.transcript({ workerId })).turns
     expect(turn!.session).toMatchObject({ saved: false })
-    expect(turn!.session!.error).toContain('the cap')
+    expect(turn!.session!.error).toContain('pack to 70000000 bytes, over the cap')
     expect(await transcripts.loadSession(workerId, 's-1')).toBeUndefined()
   })
 
