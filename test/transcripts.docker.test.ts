@@ -99,6 +99,18 @@ describe('transcripts and resume, in real workers', () => {
     expect(await shell(next, 'readlink ~/.notes')).toBe('/etc\n')
   })
 
+  it("packs with the system's tar, not one the agent put on its PATH", async () => {
+    const workerId = await create()
+    await shell(
+      workerId,
+      'mkdir -p ~/.local/bin && printf "#!/bin/sh\\nexit 9\\n" > ~/.local/bin/tar && chmod +x ~/.local/bin/tar',
+    )
+    expect(await shell(workerId, 'command -v tar')).toBe('/home/worker/.local/bin/tar\n')
+    expect(await prompt(workerId, 'safe')).toBe('safe;')
+    const [turn] = (await http.get(`/v1/workers/${workerId}/transcript`)).json.turns
+    expect(turn.session, JSON.stringify(turn.session)).toMatchObject({ saved: true })
+  })
+
   it('answers the prompt but keeps no archive over the cap, and says so', async () => {
     const workerId = await create()
     const mib = Math.ceil(MAX_SESSION_ARCHIVE_BYTES / 1024 / 1024) + 4

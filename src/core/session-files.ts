@@ -6,6 +6,11 @@ import { MAX_SESSION_ARCHIVE_BYTES } from './transcripts.ts'
 
 /** Where archives pass through in a worker: a file of the worker's own, under /tmp. */
 const SCRATCH_ROOTS = ['/tmp'] as const
+/**
+ * The system's tools only: a worker's PATH starts in its home, where its agent could put a `tar`
+ * that packs anything it likes.
+ */
+const SYSTEM_PATH = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }
 /** How long packing or unpacking a session may take. */
 const SESSION_EXEC_MS = 120_000
 
@@ -56,6 +61,7 @@ export const packSession = async (
   if (!paths?.length) return undefined
   const r = await runtime.exec(containerId, {
     argv: ['/bin/bash', '-c', PACK, String(MAX_SESSION_ARCHIVE_BYTES), ...paths],
+    env: SYSTEM_PATH,
     timeoutMs: SESSION_EXEC_MS,
     maxOutputBytes: MAX_PACKED_OUTPUT,
   })
@@ -78,6 +84,7 @@ export const unpackSession = async (
   await runtime.putFile(containerId, file, archive, { mode: 0o600, roots: SCRATCH_ROOTS })
   const r = await runtime.exec(containerId, {
     argv: ['/bin/sh', '-c', UNPACK, file],
+    env: SYSTEM_PATH,
     timeoutMs: SESSION_EXEC_MS,
     maxOutputBytes: 64 * 1024,
   })
