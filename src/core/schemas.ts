@@ -272,13 +272,30 @@ export const pluginsOutput = z.object({
   ),
 })
 
+/** How many turns `transcript` answers when the caller names no `limit`. */
+export const DEFAULT_TRANSCRIPT_LIMIT = 100
+
 export const transcriptInput = z
   .object({
     workerId: workerIdSchema,
     sessionId: z.string().min(1).max(128).optional().describe("only this session's turns"),
+    after: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe('only turns numbered above this (the `next` of the previous page)'),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(DEFAULT_TRANSCRIPT_LIMIT)
+      .describe(`turns per answer (default ${DEFAULT_TRANSCRIPT_LIMIT})`),
   })
   .strict()
 export const transcriptOutput = z.object({
   workerId: z.string(),
   turns: z.array(turnSchema).describe('oldest first'),
+  next: z.number().int().optional().describe('more turns follow: ask again with this as `after`'),
 })

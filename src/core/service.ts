@@ -227,13 +227,16 @@ export class WorkerService implements PoolHost {
    * existed, or whose transcript is gone, is a 404.
    */
   async transcript(input: In<typeof S.transcriptInput>): Promise<Out<typeof S.transcriptOutput>> {
-    const { workerId, sessionId } = input
-    const turns = await this.ctx.transcripts.turns(workerId, sessionId ? { sessionId } : {})
-    if (turns.length === 0 && !(await this.ctx.transcripts.owner(workerId))) {
+    const { workerId, sessionId, after = 0, limit } = input
+    const all = await this.ctx.transcripts.turns(workerId, sessionId ? { sessionId } : {})
+    if (all.length === 0 && !(await this.ctx.transcripts.owner(workerId))) {
       // A live worker that has not been prompted yet has an empty transcript.
       await this.get(workerId)
     }
-    return { workerId, turns }
+    const later = all.filter((t) => t.n > after)
+    const turns = later.slice(0, limit)
+    const more = later.length > limit
+    return { workerId, turns, ...(more ? { next: turns.at(-1)!.n } : {}) }
   }
 
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */

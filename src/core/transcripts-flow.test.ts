@@ -105,12 +105,12 @@ describe('transcripts', () => {
   it('keeps each prompt turn with its updates and session archive, after delete too', async () => {
     const { service, transcripts, create, prompt } = setup()
     const { workerId } = await create()
-    expect((await service.transcript({ workerId })).turns).toEqual([])
+    expect((await service.transcript({ workerId, limit: 100 })).turns).toEqual([])
     expect((await prompt(workerId, '12')).reply?.text).toBe('12')
     expect((await prompt(workerId, '3', 's-1')).reply?.text).toBe('3')
     await service.delete({ workerId })
 
-    const { turns } = await service.transcript({ workerId })
+    const { turns } = await service.transcript({ workerId, limit: 100 })
     expect(turns.map((t) => [t.n, t.prompt, t.reply?.text, t.sessionId])).toEqual([
       [1, '12', '12', 's-1'],
       [2, '3', '3', 's-1'],
@@ -122,7 +122,14 @@ describe('transcripts', () => {
     expect(turns[1]!.session).toMatchObject({ saved: true })
     // The archive after the last turn of the session.
     expect(dec(await transcripts.loadSession(workerId, 's-1'))).toBe('archive of 12;3;')
-    expect(await refusal(service.transcript({ workerId: 'w-0000000000000000' }))).toMatchObject({
+    // In pages: `next` is where the following one starts.
+    const page = await service.transcript({ workerId, limit: 1 })
+    expect([page.turns.map((t) => t.n), page.next]).toEqual([[1], 1])
+    const last = await service.transcript({ workerId, limit: 1, after: page.next })
+    expect([last.turns.map((t) => t.n), last.next]).toEqual([[2], undefined])
+    expect(
+      await refusal(service.transcript({ workerId: 'w-0000000000000000', limit: 1 })),
+    ).toMatchObject({
       code: 'worker_not_found',
     })
   })
@@ -132,7 +139,7 @@ describe('transcripts', () => {
     const { workerId } = await create()
     failPacking()
     expect((await prompt(workerId, '5')).reply?.text).toBe('5')
-    const [turn] = (await service.transcript({ workerId })).turns
+    const [turn] = (await service.transcript({ workerId, limit: 100 })).turns
     expect(turn!.session).toMatchObject({ saved: false })
     expect(turn!.session!.error).toContain('tar: boom')
   })
@@ -142,7 +149,7 @@ describe('transcripts', () => {
     const { workerId } = await create()
     packTooLarge()
     expect((await prompt(workerId, '5')).reply?.text).toBe('5')
-    const [turn] = (await service.transcript({ workerId })).turns
+    const [turn] = (await service.transcript({ workerId, limit: 100 })).turns
     expect(turn!.session).toMatchObject({ saved: false })
     expect(turn!.session!.error).toContain('pack to 70000000 bytes, over the cap')
     expect(await transcripts.loadSession(workerId, 's-1')).toBeUndefined()
@@ -152,7 +159,7 @@ describe('transcripts', () => {
     const { service, create, prompt } = setup()
     const { workerId } = await create()
     expect(await refusal(prompt(workerId, 'fail'))).toMatchObject({ code: 'agent_error' })
-    const [turn] = (await service.transcript({ workerId })).turns
+    const [turn] = (await service.transcript({ workerId, limit: 100 })).turns
     expect(turn).toMatchObject({ prompt: 'fail', error: expect.stringContaining('the CLI failed') })
     expect(turn!.reply).toBeUndefined()
   })
@@ -170,7 +177,7 @@ describe('transcripts', () => {
     expect(puts.map(([, opts]) => opts)).toEqual([{ mode: 0o600, roots: ['/tmp'] }])
 
     await prompt(workerId, '3', 's-1')
-    const { turns } = await service.transcript({ workerId })
+    const { turns } = await service.transcript({ workerId, limit: 100 })
     expect(turns.map((t) => [t.n, t.prompt, t.from])).toEqual([
       [1, '12', old],
       [2, '3', undefined],
