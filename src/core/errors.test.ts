@@ -54,6 +54,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'unknown_plugin',
     'no_such_container',
     'no_such_exec',
+    'checkpoint_not_found',
   ],
   409: [
     'conflict',
@@ -61,6 +62,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'agent_unavailable',
     'stream_not_forwarded',
     'helper_env_unsafe',
+    'checkpoint_in_use',
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
