@@ -27,6 +27,11 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   update: { input: { workerId: WID, ttlSeconds: 60 } },
   delete: { input: { workerId: WID } },
   respond: { input: { workerId: WID, text: 'half way' } },
+  checkpoint: { input: { workerId: WID } },
+  list_checkpoints: { input: { workerId: WID } },
+  delete_checkpoint: { input: { workerId: WID, checkpointId: 'c-0123456789abcdef' } },
+  restore: { input: { workerId: WID, checkpointId: 'c-0123456789abcdef' } },
+  fork: { input: { workerId: WID, count: 2, checkpoint: 'c-0123456789abcdef' } },
   plugins: { input: {} },
 }
 

@@ -71,6 +71,37 @@ export const budgetSchema = z
   .strict()
 export type Budget = z.infer<typeof budgetSchema>
 
+/** How many automatic checkpoints a worker keeps when the config names no `keep`. */
+export const DEFAULT_CHECKPOINT_KEEP = 5
+
+/**
+ * Automatic checkpoints: `'per-turn'` (one after each prompt, the last 5 kept) or
+ * `{ every: 'turn', keep: N }`. Always read as the object form.
+ */
+export const checkpointPolicySchema = z
+  .union([
+    z.literal('per-turn'),
+    z
+      .object({
+        every: z.literal('turn'),
+        keep: z
+          .number()
+          .int()
+          .min(1, 'keep at least 1 checkpoint')
+          .max(50, 'keep at most 50 checkpoints')
+          .default(DEFAULT_CHECKPOINT_KEEP),
+      })
+      .strict(),
+  ])
+  .transform((v) =>
+    v === 'per-turn' ? { every: 'turn' as const, keep: DEFAULT_CHECKPOINT_KEEP } : v,
+  )
+  .describe(
+    "'per-turn', or { every: 'turn', keep: N }: a checkpoint after each prompt, the oldest " +
+      `automatic ones beyond keep (default ${DEFAULT_CHECKPOINT_KEEP}, at most 50) deleted`,
+  )
+export type CheckpointPolicy = z.output<typeof checkpointPolicySchema>
+
 /** The declarative description of one worker. Unknown keys are refused. */
 export const workerConfigSchema = z
   .object({
@@ -135,6 +166,7 @@ export const workerConfigSchema = z
       .describe('plugins its sub-workers may use besides its own agent and capabilities'),
     network: networkSchema.optional(),
     budget: budgetSchema.optional().describe('model spend limits, checked at the gateway'),
+    checkpoint: checkpointPolicySchema.optional(),
     labels: z
       .record(
         z

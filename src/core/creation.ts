@@ -35,28 +35,36 @@ export class Creation {
     this.pool = pool
   }
 
-  async create(
-    config: WorkerConfig,
-    hooks: CommandHooks,
-    parentId?: string,
-  ): Promise<CreateOutput> {
-    const max = this.ctx.policy.maxWorkers
-    const live = this.store.records().filter((r) => !r.pool).length
-    if (max > 0 && live + this.creating >= max) {
-      throw new SpawnerError(
-        'worker_limit',
-        `this instance already runs its maximum of ${max} workers (MAX_WORKERS)`,
-      )
-    }
-    this.creating++
-    try {
+  create(config: WorkerConfig, hooks: CommandHooks, parentId?: string): Promise<CreateOutput> {
+    return this.reserve(1, async () => {
       if (parentId === undefined) return await this.createWorker(config, hooks)
       const workerId = newWorkerId()
       return await this.tree.spawn(parentId, config, workerId, (parent, narrowed) =>
         this.createWorker(narrowed, hooks, parent, workerId),
       )
+    })
+  }
+
+  /**
+   * Holds `count` places under MAX_WORKERS (checked before the first await) while `make` makes
+   * that many workers; refused with `worker_limit` when they do not all fit.
+   */
+  async reserve<T>(count: number, make: () => Promise<T>): Promise<T> {
+    const max = this.ctx.policy.maxWorkers
+    const live = this.store.records().filter((r) => !r.pool).length
+    if (max > 0 && live + this.creating + count > max) {
+      throw new SpawnerError(
+        'worker_limit',
+        count === 1
+          ? `this instance already runs its maximum of ${max} workers (MAX_WORKERS)`
+          : `${count} more workers would pass this instance's maximum of ${max} (MAX_WORKERS; ${live + this.creating} now)`,
+      )
+    }
+    this.creating += count
+    try {
+      return await make()
     } finally {
-      this.creating--
+      this.creating -= count
     }
   }
 

@@ -12,6 +12,7 @@ import { AgentLines } from './agent-lines.ts'
 import type { BudgetLedger } from './budget-ledger.ts'
 import { budgetExceeded, noSpend, type Spend } from './budget.ts'
 import type { WorkerStore } from './worker-store.ts'
+import type { Checkpoints } from './checkpoints.ts'
 
 /** What `sendCommand` works with. */
 export interface SendCommandParts {
@@ -19,6 +20,8 @@ export interface SendCommandParts {
   store: WorkerStore
   guard: ActivityGuard
   ledger: BudgetLedger
+  /** Takes the per-turn checkpoints (WorkerConfig.checkpoint). */
+  checkpoints?: Checkpoints
 }
 
 /**
@@ -26,7 +29,7 @@ export interface SendCommandParts {
  * its usage summed), or a shell or argv command. Output goes out as events while it runs.
  */
 export const sendCommand = async (
-  { ctx, store, guard, ledger }: SendCommandParts,
+  { ctx, store, guard, ledger, checkpoints }: SendCommandParts,
   input: z.output<typeof S.sendCommandInput>,
   hooks: CommandHooks = {},
 ): Promise<z.output<typeof S.sendCommandOutput>> => {
@@ -98,6 +101,7 @@ export const sendCommand = async (
     addUsage(record, reply.usage)
     ctx.emit({ type: 'response', workerId, reply }, hooks.requestId)
     const metered = spendSince(spentBefore, record.spend)
+    await checkpoints?.afterTurn(record)
     return { ...result, reply, ...(metered ? { metered } : {}) }
   } catch (err) {
     // The CLI failed because the gateway refused a call: say so, not what the CLI made of it.
