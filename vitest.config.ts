@@ -33,6 +33,7 @@ export default defineConfig({
             'test/network.docker.test.ts',
             'test/file-escape.docker.test.ts',
             'test/helper-execs.docker.test.ts',
+            'test/checkpoint-runtime.docker.test.ts',
             'test/**/*.remote.test.ts',
           ],
           env: { TEST_RUNTIME: 'remote' },
