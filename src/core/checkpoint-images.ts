@@ -78,12 +78,12 @@ export const blankLabels = (labels: Record<string, string>): Record<string, stri
 
 /**
  * The config a worker was made from, as far as its record holds it: what a restore or a fork
- * starts again with. Its `env` and `files` are in the checkpoint (image env, filesystem).
+ * starts again with. Its `files` are in the checkpoint's filesystem.
  */
 export const configOf = (r: WorkerRecord): WorkerConfig => ({
   agent: r.agent,
   capabilities: r.capabilities,
-  env: {},
+  env: r.configEnv ?? {},
   files: {},
   workdir: r.workdir,
   ttlSeconds: r.ttlSeconds,

@@ -144,6 +144,18 @@ describe('forks', () => {
     expect(status.parentId).toBeUndefined()
   })
 
+  it("keeps the config's env across a restart: a fork of a worker with its own key keeps it", async () => {
+    const runtime = new MemoryRuntime()
+    const first = gatewayService({ runtime })
+    const { workerId } = await first.create({ agent: 'modeled', env: { K1: 'users-own-key' } })
+    const second = gatewayService({ runtime })
+    const { workers } = await second.service.fork({ workerId, count: 1 })
+    const env = (await second.specOf(workers[0]!.workerId)).env
+    // Not brokered: the gateway puts no credential in a model key variable of its own.
+    expect(env.K1).toBe('users-own-key')
+    expect(env.K2).toBeUndefined()
+  })
+
   it('forks from a named checkpoint', async () => {
     const { service, create, write, read } = setup()
     const { workerId } = await create()

@@ -67,6 +67,9 @@ export class Checkpoints {
       ...(this.ctx.opts.instance ? { [CHECKPOINT_LABELS.instance]: this.ctx.opts.instance } : {}),
     }
     hooks.onEffect?.()
+    // The state file goes into the image current, and with it the config's env: a worker
+    // whose create wrote none (`stateInLabels`) keeps it from now on, across restarts too.
+    await this.store.writeState(record)
     const started = Date.now()
     const image = await runtime.commit(
       record.containerId,

@@ -140,7 +140,10 @@ export class WorkerFactory {
     // the create is done once the container runs (no state-file write on the way, see `restore`).
     // A checkpoint holds another worker's token and state file (or this one's, older): both are
     // always written over.
-    const writesAfterStart = files.length > 0 || from !== undefined
+    // The config's env goes into the state file too, so a restore or fork after a restart of
+    // the service starts with it again (see `configOf`).
+    const writesAfterStart =
+      files.length > 0 || from !== undefined || Object.keys(config.env).length > 0
     const full: ContainerSpec = {
       ...spec,
       env: { ...spec.env, ...orchestrator },
@@ -315,6 +318,7 @@ const configured = (config: WorkerConfig) => ({
   maxDepth: config.maxDepth,
   spawnablePlugins: config.spawnablePlugins,
   ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),
+  ...(Object.keys(config.env).length > 0 ? { configEnv: config.env } : {}),
 })
 
 /** The network a spec was built with, read back from its labels (the service wrote them). */

@@ -60,6 +60,8 @@ export interface WorkerRecord {
   spend?: Spend
   /** Model calls of its sub-workers that are gone: they still count against its budgets. */
   spentBelow?: Spend
+  /** The config's own env, which a restore or fork starts with again (see `configOf`). */
+  configEnv?: Record<string, string>
   /** Automatic checkpoints after each prompt (WorkerConfig.checkpoint). */
   checkpoint?: CheckpointPolicy
   /**

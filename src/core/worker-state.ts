@@ -54,6 +54,7 @@ export const workerStateSchema = z
     spend: spendSchema.optional(),
     spentBelow: spendSchema.optional(),
     checkpoint: checkpointPolicySchema.optional(),
+    configEnv: z.record(z.string(), z.string()).optional(),
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
@@ -79,6 +80,7 @@ export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
   ...(r.spend ? { spend: r.spend } : {}),
   ...(r.spentBelow ? { spentBelow: r.spentBelow } : {}),
   ...(r.checkpoint ? { checkpoint: r.checkpoint } : {}),
+  ...(r.configEnv ? { configEnv: r.configEnv } : {}),
 })
 
 /** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
@@ -110,6 +112,7 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
   if (!state.spentBelow) delete record.spentBelow
   if (state.checkpoint) record.checkpoint = state.checkpoint
   else delete record.checkpoint
+  if (state.configEnv) record.configEnv = state.configEnv
   if (state.handedOut) delete record.pool
   return record
 }
