@@ -33,6 +33,11 @@ export type { Checkpoint } from './checkpoint-images.ts'
 export class Checkpoints {
   /** One checkpoint, restore or delete of a worker at a time. */
   private readonly locks = new Map<string, Promise<unknown>>()
+  /**
+   * Workers known to have checkpoints (taken here, or found by `sweep`): deleting any other
+   * worker lists no images, which the engine answers slowly when it holds many.
+   */
+  private readonly holders = new Set<string>()
   /** When the last checkpoint was taken (ms). */
   private lastTaken = 0
 
@@ -67,6 +72,7 @@ export class Checkpoints {
       ...(this.ctx.opts.instance ? { [CHECKPOINT_LABELS.instance]: this.ctx.opts.instance } : {}),
     }
     hooks.onEffect?.()
+    this.holders.add(record.workerId)
     // The state file goes into the image current, and with it the config's env: a worker
     // whose create wrote none (`stateInLabels`) keeps it from now on, across restarts too.
     await this.store.writeState(record)
@@ -107,16 +113,19 @@ export class Checkpoints {
 
   private async of(workerId: string): Promise<Checkpoint[]> {
     const images = await this.ctx.runtime.listImages({ [CHECKPOINT_LABELS.workerId]: workerId })
-    return images
+    const found = images
       .flatMap((i) => checkpointOf(i) ?? [])
       .filter((c) => c.workerId === workerId)
       .sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.image.localeCompare(b.image))
+    if (found.length > 0) this.holders.add(workerId)
+    return found
   }
 
   /** One checkpoint of the worker; NotFoundError `checkpoint_not_found` when it has no such one. */
   async find(workerId: string, checkpointId: string): Promise<Checkpoint> {
-    const found = (await this.of(workerId)).find((c) => c.checkpointId === checkpointId)
-    if (!found) {
+    const image = await this.ctx.runtime.checkpointImage(checkpointTag(workerId, checkpointId))
+    const found = image && checkpointOf(image)
+    if (!found || found.workerId !== workerId || found.checkpointId !== checkpointId) {
       throw new NotFoundError(
         `worker '${workerId}' has no checkpoint '${checkpointId}'`,
         'checkpoint_not_found',
@@ -252,10 +261,13 @@ export class Checkpoints {
     }
   }
 
-  /** Removes a deleted worker's checkpoints (those still in use stay for `sweep`). */
-  async dropAll(workerId: string): Promise<void> {
-    await this.removeAll(await this.of(workerId))
-    await this.sweep()
+  /**
+   * Removes a deleted worker's checkpoints (those still in use stay for `sweep`); when the worker
+   * ran from a checkpoint (a fork or a restore), checkpoints it kept in use may be free now.
+   */
+  async dropAll(record: WorkerRecord): Promise<void> {
+    if (this.holders.delete(record.workerId)) await this.removeAll(await this.of(record.workerId))
+    if (record.turns) await this.sweep()
   }
 
   /**
@@ -271,6 +283,7 @@ export class Checkpoints {
     const live = new Set(
       (await runtime.list({ [LABELS.managed]: 'true' })).map((c) => c.labels[LABELS.workerId]),
     )
+    for (const c of mine) if (live.has(c.workerId)) this.holders.add(c.workerId)
     return this.removeAll(mine.filter((c) => !live.has(c.workerId)))
   }
 

@@ -42,7 +42,7 @@ export const deleteWorker = async (
   await ctx.runtime.remove(record.containerId)
   ledger.retire(record)
   store.forget(record.workerId)
-  await parts.checkpoints?.dropAll(record.workerId).catch((err: unknown) =>
+  await parts.checkpoints?.dropAll(record).catch((err: unknown) =>
     ctx.logger.warn('checkpoints of a deleted worker not removed', {
       workerId: record.workerId,
       error: String(err),

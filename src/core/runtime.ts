@@ -218,6 +218,8 @@ export interface ContainerRuntime {
   commit(id: string, tag: string, opts: CommitOptions): Promise<ImageInfo>
   /** Removes a checkpoint image; an absent one is not an error. */
   removeImage(tag: string): Promise<void>
+  /** A checkpoint image by its tag; undefined when there is none (or it is no checkpoint). */
+  checkpointImage(tag: string): Promise<ImageInfo | undefined>
   /** Checkpoint images carrying every given label (value `undefined` = present, any value). */
   listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]>
 }

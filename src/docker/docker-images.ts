@@ -130,6 +130,16 @@ export const removeCheckpointImage = async (ctx: DockerContext, tag: string): Pr
   )
 }
 
+/** A checkpoint image by tag: undefined when absent or not a checkpoint. */
+export const checkpointImage = async (
+  ctx: DockerContext,
+  tag: string,
+): Promise<ImageInfo | undefined> => {
+  assertTag(tag)
+  const found = await inspectImage(ctx, tag)
+  return found?.labels[CHECKPOINT_LABEL] ? found : undefined
+}
+
 /** Checkpoint images carrying every given label. */
 export const listCheckpointImages = async (
   ctx: DockerContext,

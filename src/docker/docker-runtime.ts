@@ -32,7 +32,12 @@ import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
-import { commitContainer, listCheckpointImages, removeCheckpointImage } from './docker-images.ts'
+import {
+  checkpointImage,
+  commitContainer,
+  listCheckpointImages,
+  removeCheckpointImage,
+} from './docker-images.ts'
 
 /** Create options that docker-modem sends as the body, with only the name in the query. */
 const onlyNameInQuery = (options: Dockerode.ContainerCreateOptions) =>
@@ -284,6 +289,10 @@ export class DockerRuntime implements ContainerRuntime {
 
   removeImage(tag: string): Promise<void> {
     return removeCheckpointImage(this.#ctx, tag)
+  }
+
+  checkpointImage(tag: string): Promise<ImageInfo | undefined> {
+    return checkpointImage(this.#ctx, tag)
   }
 
   listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]> {

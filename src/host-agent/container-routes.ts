@@ -63,6 +63,11 @@ export const registerContainerRoutes = (app: Hono, deps: AgentDeps): void => {
     return c.json({ images: await runtime.listImages(labelQuery(c.req.queries('label'))) })
   })
 
+  app.get('/v1/checkpoints/:tag', async (c) => {
+    const tag = parseInput(checkpointTagSchema, c.req.param('tag'), 'checkpoint tag')
+    return c.json({ image: (await runtime.checkpointImage(tag)) ?? null })
+  })
+
   app.delete('/v1/checkpoints/:tag', async (c) => {
     const tag = parseInput(checkpointTagSchema, c.req.param('tag'), 'checkpoint tag')
     await runtime.removeImage(tag)

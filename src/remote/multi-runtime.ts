@@ -207,6 +207,10 @@ export class MultiRuntime implements ContainerRuntime {
     if (refused) throw refused.error
   }
 
+  async checkpointImage(tag: string): Promise<ImageInfo | undefined> {
+    return (await this.#someAnswer((a) => a.checkpointImage(tag))).find((i) => i !== undefined)
+  }
+
   async listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]> {
     return (await this.#someAnswer((a) => a.listImages(labels))).flat()
   }

@@ -273,6 +273,17 @@ export class RemoteRuntime implements ContainerRuntime {
     await this.#agent.call('DELETE', path, { idempotent: true }, none)
   }
 
+  async checkpointImage(tag: string): Promise<ImageInfo | undefined> {
+    const path = `/v1/checkpoints/${encodeURIComponent(tag)}`
+    const body = await this.#agent.call(
+      'GET',
+      path,
+      { idempotent: true },
+      json<{ image: ImageInfo | null }>,
+    )
+    return body.image ?? undefined
+  }
+
   async listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]> {
     const label = Object.entries(labels).map(([k, v]) => (v === undefined ? k : `${k}=${v}`))
     const req = { query: { label }, idempotent: true }

@@ -27,6 +27,7 @@
  * POST   /v1/containers/:id/commit         201 ImageInfo             body: CommitBody; tag a
  *                                                                     checkpoint's (CHECKPOINT_TAG)
  * GET    /v1/checkpoints?label=K=V         { images }                checkpoint images only
+ * GET    /v1/checkpoints/:tag              { image }                 null when absent
  * DELETE /v1/checkpoints/:tag              204                       checkpoint images only;
  *                                                                     409 checkpoint_in_use
  * ```

@@ -191,6 +191,10 @@ export class MemoryRuntime implements ContainerRuntime {
     this.committed.delete(tag)
     this.images.delete(tag)
   }
+  async checkpointImage(tag: string) {
+    const found = this.committed.get(tag)
+    return found && { ...found.info }
+  }
   async listImages(labels: Record<string, string | undefined>) {
     return [...this.committed.values()]
       .map((i) => i.info)
