@@ -205,6 +205,29 @@ describe('checkpoints and forks on Docker', () => {
     expect(left).toHaveLength(0)
   })
 
+  it("a worker's token reaches only its own checkpoints; its forks are its sub-workers", async () => {
+    const me = await create({ allowedTools: ['spawn', 'checkpoint', 'status'], maxChildren: 2 })
+    const other = await create()
+    const token = (await sh(me, 'printf %s "$ORCHESTRATOR_TOKEN"')).stdout
+    const otherToken = (await sh(other, 'printf %s "$ORCHESTRATOR_TOKEN"')).stdout
+
+    const forked = await call('POST', `/v1/workers/${me}/fork`, { count: 1 }, token)
+    expect(forked.status, JSON.stringify(forked.json)).toBe(201)
+    expect(forked.json.workers[0].parentId).toBe(me)
+    const listed = await call('GET', `/v1/workers/${me}/checkpoints`, undefined, token)
+    expect(listed.json.checkpoints).toHaveLength(1)
+
+    const theirs = await call('POST', `/v1/workers/${other}/checkpoints`, undefined, token)
+    expect(theirs.status).toBe(403)
+    expect(theirs.json.error.code).toBe('not_your_worker')
+    const forkTheirs = await call('POST', `/v1/workers/${other}/fork`, { count: 1 }, token)
+    expect(forkTheirs.status).toBe(403)
+    // Without the tools, not even on itself.
+    const noTool = await call('POST', `/v1/workers/${other}/checkpoints`, undefined, otherToken)
+    expect(noTool.status).toBe(403)
+    expect(noTool.json.error.code).toBe('tool_not_allowed')
+  })
+
   it('refuses a bad policy with a message that names it', async () => {
     const res = await call('POST', '/v1/workers', {
       agent: 'gw-probe',

@@ -43,6 +43,34 @@ describe('checkpoints', () => {
     expect(runtime.files.has(`${after}:${STATE_FILE}`)).toBe(true)
   })
 
+  it('a command that arrives during a restore waits for it and runs in the new container', async () => {
+    const { service, create, runtime, containerOf } = setup()
+    const { workerId } = await create()
+    const cp = await service.checkpoint({ workerId })
+    const old = await containerOf(workerId)
+    // The new container's start waits until the command has arrived.
+    let started!: () => void
+    const arrived = new Promise<void>((r) => (started = r))
+    const run = runtime.run.bind(runtime)
+    runtime.run = async (spec) => {
+      await arrived
+      return run(spec)
+    }
+    const ran: string[] = []
+    runtime.onExec = async (id) => {
+      ran.push(id)
+      return { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
+    }
+    const restoring = service.restoreCheckpoint({ workerId, checkpointId: cp.checkpointId })
+    await expect.poll(async () => !!(await service.get(workerId)).pausing).toBe(true)
+    const command = service.sendCommand({ workerId, shell: 'true', timeoutMs: 1000 })
+    started()
+    await restoring
+    await command
+    expect(ran).toEqual([await containerOf(workerId)])
+    expect(ran).not.toContain(old)
+  })
+
   it('lists checkpoints oldest first and deletes them', async () => {
     const { service, create } = setup()
     const { workerId } = await create()
