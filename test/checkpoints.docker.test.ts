@@ -30,18 +30,20 @@ describe('checkpoints and forks on Docker', () => {
   let plugins = ''
   let spawner: SpawnerProcess
   let call: ReturnType<typeof spawnerClient>
+  let env: Record<string, string> = {}
 
   beforeAll(async () => {
     await stub.start('127.0.0.1')
     plugins = probePluginsDir()
-    spawner = await startSpawner({
+    env = {
       PLUGINS_DIR: plugins,
       SPAWNER_INSTANCE: instance,
       SPAWNER_API_TOKEN: API_TOKEN,
       SPAWNER_TOKEN_SECRET: randomBytes(24).toString('hex'),
       PROBE_KEY: `sk-real-${randomBytes(8).toString('hex')}`,
       PROBE_BASE_URL: `http://127.0.0.1:${stub.port}`,
-    })
+    }
+    spawner = await startSpawner(env)
     call = spawnerClient(spawner, API_TOKEN)
   }, 120_000)
   afterAll(async () => {
@@ -226,6 +228,39 @@ describe('checkpoints and forks on Docker', () => {
     const noTool = await call('POST', `/v1/workers/${other}/checkpoints`, undefined, otherToken)
     expect(noTool.status).toBe(403)
     expect(noTool.json.error.code).toBe('tool_not_allowed')
+  })
+
+  // It restarts the service (with the same key and instance).
+  it('after a restart: checkpoints are found again, restore and fork work, orphans go', async () => {
+    const id = await create()
+    await sh(id, 'echo kept > /workspace/k.txt')
+    const cp = (await call('POST', `/v1/workers/${id}/checkpoints`)).json
+    await sh(id, 'echo changed > /workspace/k.txt')
+    const gone = await create()
+    expect((await call('POST', `/v1/workers/${gone}/checkpoints`)).status).toBe(201)
+
+    await spawner.kill('SIGKILL')
+    // A worker goes while the service is down: its checkpoint is left behind.
+    await docker.getContainer(await containerOf(gone)).remove({ force: true })
+    spawner = await startSpawner(env)
+    call = spawnerClient(spawner, API_TOKEN)
+
+    const listed = await call('GET', `/v1/workers/${id}/checkpoints`)
+    expect(listed.json.checkpoints.map((c: { checkpointId: string }) => c.checkpointId)).toEqual([
+      cp.checkpointId,
+    ])
+    const restored = await call('POST', `/v1/workers/${id}/checkpoints/${cp.checkpointId}/restore`)
+    expect(restored.status, JSON.stringify(restored.json)).toBe(200)
+    expect((await sh(id, 'cat /workspace/k.txt')).stdout).toBe('kept\n')
+    const forked = await call('POST', `/v1/workers/${id}/fork`, { count: 1 })
+    expect(forked.status, JSON.stringify(forked.json)).toBe(201)
+    expect((await sh(forked.json.workers[0].workerId, 'cat /workspace/k.txt')).stdout).toBe(
+      'kept\n',
+    )
+    const orphans = (await checkpointImages()).filter(
+      (i) => i.Labels?.[CHECKPOINT_LABELS.workerId] === gone,
+    )
+    expect(orphans).toHaveLength(0)
   })
 
   it('refuses a bad policy with a message that names it', async () => {
