@@ -1,10 +1,11 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { gatewayService } from '../../test/support/gateway-service.ts'
 import { memoryService, refusal } from '../../test/support/memory-service.ts'
 import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { workerConfigSchema } from './config.ts'
 import { LABELS } from './labels.ts'
 import { DEFAULT_POLICY } from './policy.ts'
+import { WarmPools } from './pool.ts'
 import { STATE_FILE } from './worker-state.ts'
 import { TOKEN_FILE } from './worker-tokens.ts'
 
@@ -182,6 +183,26 @@ describe('forks', () => {
     // Not brokered: the gateway puts no credential in a model key variable of its own.
     expect(env.K1).toBe('users-own-key')
     expect(env.K2).toBeUndefined()
+  })
+
+  it("a fork of a pool worker is no pool container, and gets the config's env, not the token", async () => {
+    const svc = gatewayService({ instance: 'a' })
+    const pools = new WarmPools(svc.service, [
+      { key: 'shell', agent: 'shell', capabilities: [], size: 1 },
+    ])
+    pools.start()
+    await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))
+    const { workerId } = await svc.create({ env: { GREETING: 'hi' } })
+    pools.close()
+    // A pool worker's token is in its command env (it got it at hand-out).
+    expect((await svc.service.get(workerId)).env.ORCHESTRATOR_TOKEN).toBeTruthy()
+    const { workers } = await svc.service.fork({ workerId, count: 1 })
+    const fork = await svc.service.get(workers[0]!.workerId)
+    expect(fork.pool).toBeUndefined()
+    expect(fork.env).toEqual({ GREETING: 'hi' })
+    const info = (await svc.runtime.inspect(fork.containerId))!
+    expect(info.labels[LABELS.pool]).toBe('')
+    expect((await svc.service.list({})).workers.map((w) => w.workerId)).toContain(fork.workerId)
   })
 
   it('forks from a named checkpoint', async () => {
