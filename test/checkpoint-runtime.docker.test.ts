@@ -89,6 +89,9 @@ describe('checkpoint images in the runtime', () => {
 
     const listed = await runtime.listImages({ [RUN_LABEL]: RUN })
     expect(listed.map((i) => i.tag)).toEqual([tag])
+    expect(await runtime.checkpointImage(tag)).toMatchObject({ tag, id: image.id })
+    const absent = checkpointTag('w-0000000000000001', `c-${hex()}`)
+    expect(await runtime.checkpointImage(absent)).toBeUndefined()
 
     const restored = await runtime.run(spec(tag, { TOKEN: 'new' }))
     expect(await sh(restored, 'cat /workspace/a.txt; printf %s "$TOKEN"')).toBe('saved\nnew')
