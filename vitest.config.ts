@@ -34,6 +34,7 @@ export default defineConfig({
             'test/file-escape.docker.test.ts',
             'test/helper-execs.docker.test.ts',
             'test/transcripts.docker.test.ts',
+            'test/checkpoint-runtime.docker.test.ts',
             'test/**/*.remote.test.ts',
           ],
           env: { TEST_RUNTIME: 'remote' },

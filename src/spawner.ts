@@ -162,6 +162,10 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
         logger,
         ...(settings.SPAWNER_INSTANCE ? { instance: settings.SPAWNER_INSTANCE } : {}),
       })
+      // Checkpoints of workers that went while the service was down go too.
+      await service.checkpoints
+        .sweep()
+        .catch((err: unknown) => logger.warn('checkpoints not swept', { error: String(err) }))
       if (timers) lifecycle.start()
       pools?.start()
       // Retention: at start, then hourly.

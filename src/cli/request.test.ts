@@ -28,6 +28,11 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   delete: { input: { workerId: WID } },
   transcript: { input: { workerId: WID, sessionId: 'ses_1 2' } },
   respond: { input: { workerId: WID, text: 'half way' } },
+  checkpoint: { input: { workerId: WID } },
+  list_checkpoints: { input: { workerId: WID } },
+  delete_checkpoint: { input: { workerId: WID, checkpointId: 'c-0123456789abcdef' } },
+  restore: { input: { workerId: WID, checkpointId: 'c-0123456789abcdef' } },
+  fork: { input: { workerId: WID, count: 2, checkpoint: 'c-0123456789abcdef' } },
   plugins: { input: {} },
 }
 

@@ -161,6 +161,31 @@ export const catalog = [
     output: S.respondOutput,
     run: (s, input, hooks) => s.respond(input, hooks),
   }),
+  command('checkpoint', {
+    input: S.workerRefInput,
+    output: S.checkpointOutput,
+    run: (s, input, hooks) => s.checkpoint(input, hooks),
+  }),
+  command('list_checkpoints', {
+    input: S.workerRefInput,
+    output: S.listCheckpointsOutput,
+    run: (s, input) => s.listCheckpoints(input),
+  }),
+  command('delete_checkpoint', {
+    input: S.checkpointRefInput,
+    output: S.deleteCheckpointOutput,
+    run: (s, input, hooks) => s.deleteCheckpoint(input, hooks),
+  }),
+  command('restore', {
+    input: S.checkpointRefInput,
+    output: S.restoreOutput,
+    run: (s, input, hooks) => s.restoreCheckpoint(input, hooks),
+  }),
+  command('fork', {
+    input: S.forkInput,
+    output: S.forkOutput,
+    run: (s, input, hooks) => s.fork(input, hooks),
+  }),
   command('plugins', {
     input: S.pluginsInput,
     output: S.pluginsOutput,

@@ -91,6 +91,7 @@ export interface CommandSpec {
 }
 
 const byId = { id: 'workerId' } as const
+const byCheckpoint = { id: 'workerId', checkpointId: 'checkpointId' } as const
 
 /** Every command, by name. */
 export const commandTable = {
@@ -203,6 +204,61 @@ export const commandTable = {
     permission: 'respond',
     scope: 'worker',
     http: { method: 'post', path: '/v1/workers/:id/respond', params: byId, body: 'json' },
+  },
+  checkpoint: {
+    summary:
+      "Save the worker's files (its agent's session among them) as a checkpoint; not memory or processes",
+    permission: 'checkpoint',
+    scope: 'worker',
+    http: {
+      method: 'post',
+      path: '/v1/workers/:id/checkpoints',
+      params: byId,
+      body: 'none',
+      status: 201,
+    },
+  },
+  list_checkpoints: {
+    summary: "The worker's checkpoints, oldest first",
+    permission: 'checkpoint',
+    scope: 'worker',
+    http: { method: 'get', path: '/v1/workers/:id/checkpoints', params: byId, body: 'none' },
+  },
+  delete_checkpoint: {
+    summary: 'Delete a checkpoint (409 while a restored or forked worker runs from it)',
+    permission: 'checkpoint',
+    scope: 'worker',
+    http: {
+      method: 'delete',
+      path: '/v1/workers/:id/checkpoints/:checkpointId',
+      params: byCheckpoint,
+      body: 'none',
+    },
+  },
+  restore: {
+    summary:
+      'Put the worker back to a checkpoint: same worker id, a new container, its own token (409 while a command runs)',
+    permission: 'checkpoint',
+    scope: 'worker',
+    http: {
+      method: 'post',
+      path: '/v1/workers/:id/checkpoints/:checkpointId/restore',
+      params: byCheckpoint,
+      body: 'none',
+    },
+  },
+  fork: {
+    summary:
+      'New workers from a checkpoint of this one (default: one taken now): same files and conversation, each its own credentials',
+    permission: 'spawn',
+    scope: 'worker',
+    http: {
+      method: 'post',
+      path: '/v1/workers/:id/fork',
+      params: byId,
+      body: 'json',
+      status: 201,
+    },
   },
   plugins: {
     summary: 'Loaded plugins, their versions, and load errors',

@@ -91,6 +91,36 @@ export const resumeSchema = z
     "continue a saved session (same agent and workdir); a worker may resume only its own and its sub-workers'",
   )
 export type Resume = z.infer<typeof resumeSchema>
+/** How many automatic checkpoints a worker keeps when the config names no `keep`. */
+export const DEFAULT_CHECKPOINT_KEEP = 5
+
+/**
+ * Automatic checkpoints: `'per-turn'` (one after each prompt, the last 5 kept) or
+ * `{ every: 'turn', keep: N }`. Always read as the object form.
+ */
+export const checkpointPolicySchema = z
+  .union([
+    z.literal('per-turn'),
+    z
+      .object({
+        every: z.literal('turn'),
+        keep: z
+          .number()
+          .int()
+          .min(1, 'keep at least 1 checkpoint')
+          .max(50, 'keep at most 50 checkpoints')
+          .default(DEFAULT_CHECKPOINT_KEEP),
+      })
+      .strict(),
+  ])
+  .transform((v) =>
+    v === 'per-turn' ? { every: 'turn' as const, keep: DEFAULT_CHECKPOINT_KEEP } : v,
+  )
+  .describe(
+    "'per-turn', or { every: 'turn', keep: N }: a checkpoint after each prompt, the oldest " +
+      `automatic ones beyond keep (default ${DEFAULT_CHECKPOINT_KEEP}, at most 50) deleted`,
+  )
+export type CheckpointPolicy = z.output<typeof checkpointPolicySchema>
 
 /** The declarative description of one worker. Unknown keys are refused. */
 export const workerConfigSchema = z
@@ -157,6 +187,7 @@ export const workerConfigSchema = z
     network: networkSchema.optional(),
     budget: budgetSchema.optional().describe('model spend limits, checked at the gateway'),
     resume: resumeSchema.optional(),
+    checkpoint: checkpointPolicySchema.optional(),
     labels: z
       .record(
         z

@@ -37,21 +37,8 @@ export class Creation {
     this.pool = pool
   }
 
-  async create(
-    config: WorkerConfig,
-    hooks: CommandHooks,
-    parentId?: string,
-  ): Promise<CreateOutput> {
-    const max = this.ctx.policy.maxWorkers
-    const live = this.store.records().filter((r) => !r.pool).length
-    if (max > 0 && live + this.creating >= max) {
-      throw new SpawnerError(
-        'worker_limit',
-        `this instance already runs its maximum of ${max} workers (MAX_WORKERS)`,
-      )
-    }
-    this.creating++
-    try {
+  create(config: WorkerConfig, hooks: CommandHooks, parentId?: string): Promise<CreateOutput> {
+    return this.reserve(1, async () => {
       const resume = await checkResume(this.ctx, config, parentId, (id, by) =>
         this.tree.isWithin(id, by),
       )
@@ -65,8 +52,29 @@ export class Creation {
       }
       if (resume) await this.resume(created.workerId, resume, hooks)
       return created
+    })
+  }
+
+  /**
+   * Holds `count` places under MAX_WORKERS (checked before the first await) while `make` makes
+   * that many workers; refused with `worker_limit` when they do not all fit.
+   */
+  async reserve<T>(count: number, make: () => Promise<T>): Promise<T> {
+    const max = this.ctx.policy.maxWorkers
+    const live = this.store.records().filter((r) => !r.pool).length
+    if (max > 0 && live + this.creating + count > max) {
+      throw new SpawnerError(
+        'worker_limit',
+        count === 1
+          ? `this instance already runs its maximum of ${max} workers (MAX_WORKERS)`
+          : `${count} more workers would pass this instance's maximum of ${max} (MAX_WORKERS; ${live + this.creating} now)`,
+      )
+    }
+    this.creating += count
+    try {
+      return await make()
     } finally {
-      this.creating--
+      this.creating -= count
     }
   }
 

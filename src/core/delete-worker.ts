@@ -6,6 +6,7 @@ import type * as S from './schemas.ts'
 import type { WorkerTree } from './sub-workers.ts'
 import type { WorkerStore } from './worker-store.ts'
 import type { BudgetLedger } from './budget-ledger.ts'
+import type { Checkpoints } from './checkpoints.ts'
 
 /** What `deleteWorker` works with. */
 export interface DeleteParts {
@@ -13,6 +14,8 @@ export interface DeleteParts {
   store: WorkerStore
   tree: WorkerTree
   ledger: BudgetLedger
+  /** The worker's checkpoints go with it (see `Checkpoints.dropAll`). */
+  checkpoints?: Checkpoints
 }
 
 /**
@@ -39,6 +42,12 @@ export const deleteWorker = async (
   await ctx.runtime.remove(record.containerId)
   ledger.retire(record)
   store.forget(record.workerId)
+  await parts.checkpoints?.dropAll(record).catch((err: unknown) =>
+    ctx.logger.warn('checkpoints of a deleted worker not removed', {
+      workerId: record.workerId,
+      error: String(err),
+    }),
+  )
   ctx.logger.info('worker deleted', {
     workerId: record.workerId,
     reason,

@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   transcript_not_found: 'not_found',
   /** No saved session of that id. */
   session_not_found: 'not_found',
+  checkpoint_not_found: 'not_found',
 
   // The worker (or container) is in a state that does not allow the operation.
   conflict: 'conflict',
@@ -78,6 +79,8 @@ export const ERROR_CODES = {
   agent_unavailable: 'conflict',
   stream_not_forwarded: 'conflict',
   helper_env_unsafe: 'conflict',
+  /** A checkpoint image that workers restored or forked from still run on. */
+  checkpoint_in_use: 'conflict',
 
   // A body, file or answer over its cap.
   payload_too_large: 'too_large',

@@ -57,6 +57,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'no_such_exec',
     'transcript_not_found',
     'session_not_found',
+    'checkpoint_not_found',
   ],
   409: [
     'conflict',
@@ -64,6 +65,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'agent_unavailable',
     'stream_not_forwarded',
     'helper_env_unsafe',
+    'checkpoint_in_use',
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],

@@ -34,6 +34,13 @@ export const LABELS = {
    * the whole state. Without it, a container with no state file never finished its create.
    */
   stateInLabels: `${LABEL_PREFIX}state-in-labels`,
+  /** Automatic checkpoints after each prompt: how many it keeps (see WorkerConfig.checkpoint). */
+  checkpointKeep: `${LABEL_PREFIX}checkpoint-keep`,
+  /** Prompt turns its conversation had when its container started from a checkpoint. */
+  turnsBase: `${LABEL_PREFIX}turns-base`,
+  /** A fork: the worker it was forked from, and the checkpoint. */
+  forkedFrom: `${LABEL_PREFIX}forked-from`,
+  forkCheckpoint: `${LABEL_PREFIX}fork-checkpoint`,
   /** Set on warm-pool containers: the pool they were made for. */
   pool: `${LABEL_PREFIX}pool`,
 } as const

@@ -139,6 +139,29 @@ export interface GetFileOptions extends FileAccess {
   maxBytes?: number
 }
 
+/**
+ * What `commit` does to the image's config. The image keeps the container's filesystem and
+ * config (Docker copies its env and labels into the image), so everything that names or
+ * authorizes the worker is overridden here; containers run from it inherit what is left.
+ */
+export interface CommitOptions {
+  /** Labels of the image, over the container's ('' blanks one). */
+  labels: Record<string, string>
+  /** Env of the image, over the container's ('' blanks a variable). */
+  env: Record<string, string>
+  /** Secret values: any env entry whose value holds one is blanked. */
+  redact?: readonly string[]
+}
+
+/** An image made by `commit`. */
+export interface ImageInfo {
+  tag: string
+  id: string
+  labels: Record<string, string>
+  createdAt: string
+  sizeBytes: number
+}
+
 export interface ContainerRuntime {
   /** Resolves when the engine answers; rejects with an UnavailableError naming where it looked. */
   ping(): Promise<void>
@@ -187,4 +210,25 @@ export interface ContainerRuntime {
   inspect(id: string): Promise<ContainerInfo | undefined>
   /** Containers carrying every given label (value `undefined` = label present, any value). */
   list(labels: Record<string, string | undefined>): Promise<ContainerInfo[]>
+  /**
+   * Saves the container's filesystem as image `tag` (a checkpoint tag, see `CHECKPOINT_TAG`),
+   * with the container paused meanwhile so the files are consistent. Memory and processes are
+   * not saved. `run` starts containers from it like from any image.
+   */
+  commit(id: string, tag: string, opts: CommitOptions): Promise<ImageInfo>
+  /** Removes a checkpoint image; an absent one is not an error. */
+  removeImage(tag: string): Promise<void>
+  /** A checkpoint image by its tag; undefined when there is none (or it is no checkpoint). */
+  checkpointImage(tag: string): Promise<ImageInfo | undefined>
+  /** Checkpoint images carrying every given label (value `undefined` = present, any value). */
+  listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]>
 }
+
+/**
+ * The only image names `commit` and `removeImage` take: the service names checkpoints, so a
+ * runtime (or a host agent) never commits to, or removes, an image a caller chose.
+ */
+export const CHECKPOINT_TAG = /^workers-spawner-checkpoint:w-[a-f0-9]{16}-c-[a-f0-9]{16}$/
+
+/** The label every checkpoint image carries: its checkpoint id. */
+export const CHECKPOINT_LABEL = 'workers-spawner.checkpoint'

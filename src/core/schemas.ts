@@ -299,3 +299,65 @@ export const transcriptOutput = z.object({
   turns: z.array(turnSchema).describe('oldest first'),
   next: z.number().int().optional().describe('more turns follow: ask again with this as `after`'),
 })
+
+export const checkpointIdSchema = z
+  .string()
+  .regex(/^c-[a-f0-9]{16}$/, "not a checkpoint id (expected 'c-' and 16 hex digits)")
+  .describe('checkpoint id')
+
+export const checkpointSchema = z.object({
+  checkpointId: z.string(),
+  workerId: z.string(),
+  createdAt: z.string(),
+  turns: z.number().int().describe("prompt turns of the worker's conversation when it was taken"),
+  auto: z
+    .boolean()
+    .describe('taken after a prompt (WorkerConfig.checkpoint); retention deletes those'),
+  sizeBytes: z.number().describe('size of the image, the base layers included'),
+  image: z.string().describe('the image it is (on the worker’s Docker host)'),
+})
+
+export const checkpointOutput = checkpointSchema
+export const listCheckpointsOutput = z.object({
+  workerId: z.string(),
+  checkpoints: z.array(checkpointSchema).describe('oldest first'),
+})
+export const checkpointRefInput = z
+  .object({ workerId: workerIdSchema, checkpointId: checkpointIdSchema })
+  .strict()
+export const deleteCheckpointOutput = z.object({
+  workerId: z.string(),
+  checkpointId: z.string(),
+  deleted: z.literal(true),
+})
+export const restoreOutput = z.object({
+  workerId: z.string(),
+  checkpointId: z.string(),
+  state: workerStateSchema,
+  turns: z.number().int().describe('prompt turns of the conversation it is back at'),
+})
+
+/** Most workers one fork makes. */
+export const MAX_FORKS = 10
+
+export const forkInput = z
+  .object({
+    workerId: workerIdSchema,
+    count: z.number().int().min(1).max(MAX_FORKS).default(1).describe(`1 to ${MAX_FORKS}`),
+    checkpoint: checkpointIdSchema
+      .optional()
+      .describe('fork from this checkpoint (default: one taken now)'),
+  })
+  .strict()
+export const forkOutput = z.object({
+  checkpointId: z.string().describe('the checkpoint the forks started from'),
+  turns: z.number().int().describe('prompt turns of the conversation they continue'),
+  workers: z.array(
+    z.object({
+      workerId: z.string(),
+      createdAt: z.string(),
+      expiresAt: z.string(),
+      parentId: z.string().optional(),
+    }),
+  ),
+})

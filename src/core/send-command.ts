@@ -13,6 +13,7 @@ import type { BudgetLedger } from './budget-ledger.ts'
 import { budgetExceeded, noSpend, type Spend } from './budget.ts'
 import type { WorkerStore } from './worker-store.ts'
 import { recordTurn, TurnUpdates } from './record-turn.ts'
+import type { Checkpoints } from './checkpoints.ts'
 
 /** What `sendCommand` works with. */
 export interface SendCommandParts {
@@ -20,6 +21,8 @@ export interface SendCommandParts {
   store: WorkerStore
   guard: ActivityGuard
   ledger: BudgetLedger
+  /** Takes the per-turn checkpoints (WorkerConfig.checkpoint). */
+  checkpoints?: Checkpoints
 }
 
 /**
@@ -27,7 +30,7 @@ export interface SendCommandParts {
  * its usage summed), or a shell or argv command. Output goes out as events while it runs.
  */
 export const sendCommand = async (
-  { ctx, store, guard, ledger }: SendCommandParts,
+  { ctx, store, guard, ledger, checkpoints }: SendCommandParts,
   input: z.output<typeof S.sendCommandInput>,
   hooks: CommandHooks = {},
 ): Promise<z.output<typeof S.sendCommandOutput>> => {
@@ -114,6 +117,7 @@ export const sendCommand = async (
   const metered = spendSince(spentBefore, record.spend)
   // Saved before the answer: a caller that deletes the worker next still finds the turn.
   await recordTurn(ctx, store, record, agent, { ...turn, reply })
+  await checkpoints?.afterTurn(record)
   return { ...result, reply, ...(metered ? { metered } : {}) }
 }
 

@@ -29,6 +29,8 @@ import {
   type WorkerRecord,
 } from './worker-record.ts'
 import { WorkerStore } from './worker-store.ts'
+import { Checkpoints } from './checkpoints.ts'
+import { forkWorker } from './forks.ts'
 
 export type { WorkerServiceOptions } from './context.ts'
 export type { ChangeReason, CommandHooks } from './hooks.ts'
@@ -59,6 +61,8 @@ export class WorkerService implements PoolHost {
   readonly models: ModelAccess
   private readonly creation: Creation
   private readonly files: WorkerFiles
+  /** Checkpoints of workers: taken, listed, deleted, restored, forked from. */
+  readonly checkpoints: Checkpoints
   /** The parts, for the commands written as functions of them. */
   private readonly parts: SendCommandParts & UpdateParts & DeleteParts
 
@@ -75,7 +79,9 @@ export class WorkerService implements PoolHost {
     this.models = new ModelAccess(ctx, this.store, this.ledger)
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
+    this.checkpoints = new Checkpoints(ctx, this.store, this.factory)
     this.parts = {
+      checkpoints: this.checkpoints,
       ctx,
       store: this.store,
       guard: this.guard,
@@ -207,6 +213,51 @@ export class WorkerService implements PoolHost {
     reason: ChangeReason = 'request',
   ): Promise<Out<typeof S.deleteOutput>> {
     return deleteWorker(this.parts, input, hooks, reason)
+  }
+
+  /** Takes a checkpoint of the worker's files (and so of its agent's session). */
+  async checkpoint(
+    input: In<typeof S.workerRefInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof S.checkpointOutput>> {
+    return this.checkpoints.take(input.workerId, hooks)
+  }
+
+  async listCheckpoints(
+    input: In<typeof S.workerRefInput>,
+  ): Promise<Out<typeof S.listCheckpointsOutput>> {
+    return { workerId: input.workerId, checkpoints: await this.checkpoints.list(input.workerId) }
+  }
+
+  deleteCheckpoint(
+    input: In<typeof S.checkpointRefInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof S.deleteCheckpointOutput>> {
+    return this.checkpoints.remove(input.workerId, input.checkpointId, hooks)
+  }
+
+  /** Puts the worker back to a checkpoint (same id, a new container, its own credentials). */
+  restoreCheckpoint(
+    input: In<typeof S.checkpointRefInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof S.restoreOutput>> {
+    return this.checkpoints.restore(input.workerId, input.checkpointId, hooks)
+  }
+
+  /** New workers from a checkpoint of this one (see `forkWorker`). */
+  fork(input: In<typeof S.forkInput>, hooks: CommandHooks = {}): Promise<Out<typeof S.forkOutput>> {
+    return forkWorker(
+      {
+        ctx: this.ctx,
+        store: this.store,
+        factory: this.factory,
+        tree: this.tree,
+        creation: this.creation,
+        checkpoints: this.checkpoints,
+      },
+      input,
+      hooks,
+    )
   }
 
   /** Publishes a `response` event for the worker: how an agent talks back mid-task. */

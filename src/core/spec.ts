@@ -141,6 +141,7 @@ export const buildContainerSpec = (
   }
   if (net.egress) labels[LABELS.egress] = JSON.stringify(net.egress)
   if (config.budget) labels[LABELS.budget] = JSON.stringify(config.budget)
+  if (config.checkpoint) labels[LABELS.checkpointKeep] = String(config.checkpoint.keep)
   if (ctx.parent) labels[LABELS.parent] = ctx.parent.workerId
   const { memoryMb, cpus, pids } = config.resources
   labels[LABELS.resources] = `${memoryMb},${cpus},${pids}`

@@ -23,6 +23,22 @@ import { egressListSchema, type ContainerNetwork, type WorkerConfig } from './co
 /** The parent a sub-worker is made under, as its spec needs it. */
 type SpecParent = { workerId: string; depth: number; rootId: string }
 
+/**
+ * A container started from a checkpoint image instead of the worker's derived image: its files
+ * are the checkpoint's, and what the service writes into a new worker (plugin files with the
+ * worker's own credential, token, state file) is written over them.
+ */
+export interface StartFrom {
+  /** The checkpoint image. */
+  image: string
+  /** The derived image the checkpoint was made from (the record's `image`). */
+  workerImage: string
+  /** Labels over the spec's (e.g. blanking the checkpoint's own). */
+  labels: Record<string, string>
+  /** Env given to every command (a pool worker's config env), without the service's variables. */
+  env: Record<string, string>
+}
+
 /** A config checked and its container spec built, with nothing started yet. */
 export interface Prepared {
   resolved: ResolvedPlugins
@@ -104,9 +120,12 @@ export class WorkerFactory {
     extraLabels: Record<string, string> = {},
     hostFiles: FileToWrite[] = [],
     onEffect?: () => void,
+    from?: StartFrom,
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const { opts, runtime } = this.ctx
-    const image = await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
+    const image = from
+      ? { tag: from.image, built: false }
+      : await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
     const orchestrator = await this.orchestratorEnv(
       workerId,
       { ...config, network: spec.network ?? 'isolated' },
@@ -119,7 +138,12 @@ export class WorkerFactory {
     // The token is in the env; its file is written only when `update` renews it (the CLI
     // prefers the file). Nothing else to write after the start: the labels hold the state, and
     // the create is done once the container runs (no state-file write on the way, see `restore`).
-    const writesAfterStart = files.length > 0
+    // A checkpoint holds another worker's token and state file (or this one's, older): both are
+    // always written over.
+    // The config's env goes into the state file too, so a restore or fork after a restart of
+    // the service starts with it again (see `configOf`).
+    const writesAfterStart =
+      files.length > 0 || from !== undefined || Object.keys(config.env).length > 0
     const full: ContainerSpec = {
       ...spec,
       env: { ...spec.env, ...orchestrator },
@@ -129,6 +153,7 @@ export class WorkerFactory {
       labels: {
         ...spec.labels,
         ...extraLabels,
+        ...from?.labels,
         ...(opts.instance ? { [LABELS.instance]: opts.instance } : {}),
         ...(writesAfterStart ? {} : { [LABELS.stateInLabels]: 'true' }),
       },
@@ -146,7 +171,7 @@ export class WorkerFactory {
       containerId,
       agent: config.agent,
       capabilities: config.capabilities,
-      image: image.tag,
+      image: from ? from.workerImage : image.tag,
       workdir: config.workdir,
       ...configured(config),
       createdAt,
@@ -154,7 +179,7 @@ export class WorkerFactory {
       persistedActiveAt: createdAt.getTime(),
       state: 'running',
       runningCommands: 0,
-      env: {},
+      env: from ? from.env : {},
       ...(opts.instance ? { instance: opts.instance } : {}),
       ...(extraLabels[LABELS.pool] ? { pool: extraLabels[LABELS.pool] } : {}),
       ...(full.labels[LABELS.parent] ? { parentId: full.labels[LABELS.parent] } : {}),
@@ -168,6 +193,7 @@ export class WorkerFactory {
     if (!writesAfterStart) return { record, built: image.built }
     try {
       await this.writeFiles(containerId, files)
+      if (from) await writeToken(runtime, containerId, orchestrator)
       // Written last: a container without it never finished its create and is removed at restart.
       await this.store.writeState(record)
     } catch (err) {
@@ -291,6 +317,8 @@ const configured = (config: WorkerConfig) => ({
   maxChildren: config.maxChildren,
   maxDepth: config.maxDepth,
   spawnablePlugins: config.spawnablePlugins,
+  ...(config.checkpoint ? { checkpoint: config.checkpoint } : {}),
+  ...(Object.keys(config.env).length > 0 ? { configEnv: config.env } : {}),
 })
 
 /** The network a spec was built with, read back from its labels (the service wrote them). */

@@ -2,7 +2,7 @@ import { LABELS } from './labels.ts'
 import { LABEL_PREFIX } from './config.ts'
 import type { ContainerInfo } from './runtime.ts'
 import type { WorkerState, WorkerStatus } from './schemas.ts'
-import type { Budget, ContainerNetwork } from './config.ts'
+import type { Budget, CheckpointPolicy, ContainerNetwork } from './config.ts'
 import { budgetSchema } from './config.ts'
 import { noSpend, type Spend } from './budget.ts'
 import { networkOf } from './network.ts'
@@ -60,6 +60,15 @@ export interface WorkerRecord {
   spend?: Spend
   /** Model calls of its sub-workers that are gone: they still count against its budgets. */
   spentBelow?: Spend
+  /** The config's own env, which a restore or fork starts with again (see `configOf`). */
+  configEnv?: Record<string, string>
+  /** Automatic checkpoints after each prompt (WorkerConfig.checkpoint). */
+  checkpoint?: CheckpointPolicy
+  /**
+   * Where its turn count starts: the turns of the checkpoint its container was restored or
+   * forked from, and its `usage.prompts` then (see `turnsOf` in checkpoint-images.ts).
+   */
+  turns?: { base: number; promptsAtBase: number }
   /** Connections out its egress proxy let through and refused (since this process started). */
   connections?: { allowed: number; denied: number }
 }
@@ -140,6 +149,21 @@ export const recordFromContainer = (info: ContainerInfo): WorkerRecord | undefin
     network: l[LABELS.network] === 'open' ? 'open' : 'isolated',
     ...jsonLabel('egress', egressListSchema, l[LABELS.egress]),
     ...jsonLabel('budget', budgetSchema, l[LABELS.budget]),
+    ...checkpointLabels(l),
+  }
+}
+
+/** The automatic checkpoints and the turn count a container's labels set. */
+const checkpointLabels = (l: Record<string, string>): Partial<WorkerRecord> => {
+  const keep = Number(l[LABELS.checkpointKeep])
+  const base = Number(l[LABELS.turnsBase])
+  return {
+    ...(Number.isInteger(keep) && keep >= 1 && keep <= 50
+      ? { checkpoint: { every: 'turn' as const, keep } }
+      : {}),
+    ...(l[LABELS.turnsBase] && Number.isInteger(base) && base >= 0
+      ? { turns: { base, promptsAtBase: 0 } }
+      : {}),
   }
 }
 

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Mac } from './auth/mac.ts'
 import {
   budgetSchema,
+  checkpointPolicySchema,
   containerNetworkSchema,
   egressListSchema,
   resourcesSchema,
@@ -52,6 +53,8 @@ export const workerStateSchema = z
     budget: budgetSchema.optional(),
     spend: spendSchema.optional(),
     spentBelow: spendSchema.optional(),
+    checkpoint: checkpointPolicySchema.optional(),
+    configEnv: z.record(z.string(), z.string()).optional(),
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
@@ -76,6 +79,8 @@ export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
   ...(r.budget ? { budget: r.budget } : {}),
   ...(r.spend ? { spend: r.spend } : {}),
   ...(r.spentBelow ? { spentBelow: r.spentBelow } : {}),
+  ...(r.checkpoint ? { checkpoint: r.checkpoint } : {}),
+  ...(r.configEnv ? { configEnv: r.configEnv } : {}),
 })
 
 /** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
@@ -105,6 +110,9 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
   if (!state.budget) delete record.budget
   if (!state.spend) delete record.spend
   if (!state.spentBelow) delete record.spentBelow
+  if (state.checkpoint) record.checkpoint = state.checkpoint
+  else delete record.checkpoint
+  if (state.configEnv) record.configEnv = state.configEnv
   if (state.handedOut) delete record.pool
   return record
 }

@@ -3,12 +3,14 @@ import { BadRequestError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
+  CommitOptions,
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
   ExecRequest,
   ExecResult,
   GetFileOptions,
+  ImageInfo,
   LogLine,
   LogsRequest,
   LogsResult,
@@ -30,6 +32,12 @@ import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
+import {
+  checkpointImage,
+  commitContainer,
+  listCheckpointImages,
+  removeCheckpointImage,
+} from './docker-images.ts'
 
 /** Create options that docker-modem sends as the body, with only the name in the query. */
 const onlyNameInQuery = (options: Dockerode.ContainerCreateOptions) =>
@@ -272,5 +280,22 @@ export class DockerRuntime implements ContainerRuntime {
       this.#ctx.docker.listContainers({ all: true, filters }),
     )
     return rows.map(fromListing)
+  }
+
+  /** `docker commit` with the container paused meanwhile; see docker-images.ts. */
+  commit(containerId: string, tag: string, opts: CommitOptions): Promise<ImageInfo> {
+    return commitContainer(this.#ctx, containerId, tag, opts)
+  }
+
+  removeImage(tag: string): Promise<void> {
+    return removeCheckpointImage(this.#ctx, tag)
+  }
+
+  checkpointImage(tag: string): Promise<ImageInfo | undefined> {
+    return checkpointImage(this.#ctx, tag)
+  }
+
+  listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]> {
+    return listCheckpointImages(this.#ctx, labels)
   }
 }

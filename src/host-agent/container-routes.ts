@@ -5,6 +5,8 @@ import type { AgentDeps } from './deps.ts'
 import { ndjsonResponse } from './ndjson-response.ts'
 import { bodyCap, jsonBody } from './request-body.ts'
 import {
+  checkpointTagSchema,
+  commitBodySchema,
   containerSpecSchema,
   getFileQuerySchema,
   logsQuerySchema,
@@ -48,6 +50,28 @@ export const registerContainerRoutes = (app: Hono, deps: AgentDeps): void => {
   app.post('/v1/containers', limit, async (c) => {
     const spec = parseInput(containerSpecSchema, await jsonBody(c.req.raw), 'container spec')
     return c.json({ id: await runtime.run(spec) }, 201)
+  })
+
+  // Checkpoints: only images named and labelled as checkpoints are made, listed or removed.
+  app.post('/v1/containers/:id/commit', limit, async (c) => {
+    const body = parseInput(commitBodySchema, await jsonBody(c.req.raw), 'commit')
+    const { tag, ...opts } = body
+    return c.json(await runtime.commit(c.req.param('id'), tag, opts), 201)
+  })
+
+  app.get('/v1/checkpoints', async (c) => {
+    return c.json({ images: await runtime.listImages(labelQuery(c.req.queries('label'))) })
+  })
+
+  app.get('/v1/checkpoints/:tag', async (c) => {
+    const tag = parseInput(checkpointTagSchema, c.req.param('tag'), 'checkpoint tag')
+    return c.json({ image: (await runtime.checkpointImage(tag)) ?? null })
+  })
+
+  app.delete('/v1/checkpoints/:tag', async (c) => {
+    const tag = parseInput(checkpointTagSchema, c.req.param('tag'), 'checkpoint tag')
+    await runtime.removeImage(tag)
+    return c.body(null, 204)
   })
 
   app.get('/v1/containers/:id', async (c) => {

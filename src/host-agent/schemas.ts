@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { CHECKPOINT_LABEL, CHECKPOINT_TAG } from '../core/runtime.ts'
 
 /** What the agent accepts of each request; anything else is a 400 naming the field. */
 
@@ -99,4 +100,17 @@ export const logsQuerySchema = z.object({
   since: int(0).optional(),
   maxBytes: int(1).optional(),
   follow: z.enum(['0', '1']).optional(),
+})
+
+/** A checkpoint image name: only the names the service gives checkpoints, never any image. */
+export const checkpointTagSchema = z
+  .string()
+  .regex(CHECKPOINT_TAG, 'not a checkpoint image name (workers-spawner-checkpoint:<worker>-<id>)')
+
+/** Body of a commit (see `CommitBody` in wire.ts). */
+export const commitBodySchema = z.strictObject({
+  tag: checkpointTagSchema,
+  labels: record.refine((l) => !!l[CHECKPOINT_LABEL], `must hold ${CHECKPOINT_LABEL}`),
+  env: record,
+  redact: z.array(z.string().min(8)).max(64).optional(),
 })

@@ -11,7 +11,22 @@ import { parseInput } from '../core/validation.ts'
  * Runtime calls that change something. Image builds are left out: a build is keyed by its
  * content, so building again changes nothing.
  */
-const CHANGES = new Set(['run', 'exec', 'putFile', 'pause', 'unpause', 'remove'])
+const CHANGES = new Set([
+  'run',
+  'exec',
+  'putFile',
+  'pause',
+  'unpause',
+  'remove',
+  'commit',
+  'removeImage',
+])
+
+/** The checkpoint the last `prepare` took, for the commands that name one. */
+let taken = ''
+const takeCheckpoint = async (s: WorkerService, workerId: string) => {
+  taken = (await s.checkpoint({ workerId })).checkpointId
+}
 
 /** An input for every command, and what the worker needs first. */
 interface Sample {
@@ -39,6 +54,14 @@ const samples: Record<string, Sample> = {
   delete: { input: (workerId) => ({ workerId }) },
   transcript: { input: (workerId) => ({ workerId }) },
   respond: { input: (workerId) => ({ workerId, text: 'done' }) },
+  checkpoint: { input: (workerId) => ({ workerId }) },
+  list_checkpoints: { input: (workerId) => ({ workerId }), prepare: takeCheckpoint },
+  delete_checkpoint: {
+    input: (workerId) => ({ workerId, checkpointId: taken }),
+    prepare: takeCheckpoint,
+  },
+  restore: { input: (workerId) => ({ workerId, checkpointId: taken }), prepare: takeCheckpoint },
+  fork: { input: (workerId) => ({ workerId, count: 2 }) },
   plugins: { input: () => ({}) },
 }
 

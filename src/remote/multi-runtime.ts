@@ -2,12 +2,14 @@ import { BadRequestError, NotFoundError, UnavailableError } from '../core/errors
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
+  CommitOptions,
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
   ExecRequest,
   ExecResult,
   GetFileOptions,
+  ImageInfo,
   LogLine,
   LogsRequest,
   LogsResult,
@@ -190,6 +192,27 @@ export class MultiRuntime implements ContainerRuntime {
       for (const info of value) this.#owners.set(info.id, agent)
       return value
     })
+  }
+
+  /** A checkpoint is made on the container's host; forks from it are placed there first. */
+  commit(id: string, tag: string, opts: CommitOptions): Promise<ImageInfo> {
+    return this.#on(id, (a) => a.commit(id, tag, opts))
+  }
+
+  /** Removes the checkpoint image from every reachable host that has it. */
+  async removeImage(tag: string): Promise<void> {
+    const answers = await this.#fanOut((a) => a.removeImage(tag))
+    if (answers.ok.length === 0) throw this.#noneAnswered(answers)
+    const refused = answers.failed.find((f) => !(f.error instanceof UnavailableError))
+    if (refused) throw refused.error
+  }
+
+  async checkpointImage(tag: string): Promise<ImageInfo | undefined> {
+    return (await this.#someAnswer((a) => a.checkpointImage(tag))).find((i) => i !== undefined)
+  }
+
+  async listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]> {
+    return (await this.#someAnswer((a) => a.listImages(labels))).flat()
   }
 
   /** Runs `fn` on the agent holding container `id`. */

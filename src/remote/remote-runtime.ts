@@ -2,6 +2,7 @@ import { bytesToBase64, utf8Encode } from '../core/bytes.ts'
 import { BadRequestError, NotFoundError, UnavailableError } from '../core/errors.ts'
 import type {
   BuildFile,
+  CommitOptions,
   ContainerInfo,
   ContainerRuntime,
   ContainerSpec,
@@ -9,12 +10,13 @@ import type {
   ExecResult,
   FileAccess,
   GetFileOptions,
+  ImageInfo,
   LogLine,
   LogsRequest,
   LogsResult,
   PutFileOptions,
 } from '../core/runtime.ts'
-import { NO_SUCH_CONTAINER, type BuildBody, type HostCapacity } from './wire.ts'
+import { NO_SUCH_CONTAINER, type BuildBody, type CommitBody, type HostCapacity } from './wire.ts'
 import { AgentClient, type AgentClientOptions } from './agent-client.ts'
 import { remoteExec } from './remote-exec.ts'
 
@@ -254,6 +256,44 @@ export class RemoteRuntime implements ContainerRuntime {
       json<{ containers: ContainerInfo[] }>,
     )
     return body.containers
+  }
+
+  async commit(id: string, tag: string, opts: CommitOptions): Promise<ImageInfo> {
+    const body: CommitBody = {
+      tag,
+      labels: opts.labels,
+      env: opts.env,
+      ...(opts.redact ? { redact: [...opts.redact] } : {}),
+    }
+    return this.#agent.call('POST', containerPath(id, '/commit'), { json: body }, json<ImageInfo>)
+  }
+
+  async removeImage(tag: string): Promise<void> {
+    const path = `/v1/checkpoints/${encodeURIComponent(tag)}`
+    await this.#agent.call('DELETE', path, { idempotent: true }, none)
+  }
+
+  async checkpointImage(tag: string): Promise<ImageInfo | undefined> {
+    const path = `/v1/checkpoints/${encodeURIComponent(tag)}`
+    const body = await this.#agent.call(
+      'GET',
+      path,
+      { idempotent: true },
+      json<{ image: ImageInfo | null }>,
+    )
+    return body.image ?? undefined
+  }
+
+  async listImages(labels: Record<string, string | undefined>): Promise<ImageInfo[]> {
+    const label = Object.entries(labels).map(([k, v]) => (v === undefined ? k : `${k}=${v}`))
+    const req = { query: { label }, idempotent: true }
+    const body = await this.#agent.call(
+      'GET',
+      '/v1/checkpoints',
+      req,
+      json<{ images: ImageInfo[] }>,
+    )
+    return body.images
   }
 
   /** A stream that ended without its last line: the agent went away mid-answer. */

@@ -24,6 +24,12 @@
  *                                                                     uid, gid, roots
  * GET    /v1/containers/:id/logs           { lines, truncated? }     query tail, since, maxBytes
  * GET    /v1/containers/:id/logs?follow=1  NDJSON { line }…
+ * POST   /v1/containers/:id/commit         201 ImageInfo             body: CommitBody; tag a
+ *                                                                     checkpoint's (CHECKPOINT_TAG)
+ * GET    /v1/checkpoints?label=K=V         { images }                checkpoint images only
+ * GET    /v1/checkpoints/:tag              { image }                 null when absent
+ * DELETE /v1/checkpoints/:tag              204                       checkpoint images only;
+ *                                                                     409 checkpoint_in_use
  * ```
  *
  * Errors are `{ error: { code, message, details? } }` with the core's status codes. A streamed
@@ -53,6 +59,14 @@ export interface BuildBody {
   dockerfile: string
   files?: { path: string; content: string; mode?: number }[]
   labels?: Record<string, string>
+}
+
+/** Body of `POST /v1/containers/:id/commit`: the tag and the `CommitOptions`. */
+export interface CommitBody {
+  tag: string
+  labels: Record<string, string>
+  env: Record<string, string>
+  redact?: string[]
 }
 
 /** What a host has and what its spawner containers have reserved; used to place workers. */

@@ -5,4 +5,5 @@ agentE2E('claude-code', {
   providers: [anthropic],
   spawnerEnv: (base, key) => ({ ANTHROPIC_BASE_URL: base, ANTHROPIC_API_KEY: key }),
   budgets: true,
+  forks: true,
 })

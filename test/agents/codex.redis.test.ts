@@ -6,4 +6,5 @@ import { openaiResponses } from '../support/stub-model/openai-responses.ts'
 agentE2E('codex', {
   providers: [openaiResponses],
   spawnerEnv: (base, key) => ({ OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: key }),
+  forks: true,
 })

@@ -4,6 +4,7 @@
  *
  *   BENCH_CREATES=20 BENCH_COMMANDS=50 npm run bench
  *   BENCH_ONLY=gateway npm run bench    (the model gateway's figures alone)
+ *   BENCH_ONLY=checkpoints npm run bench    (checkpoints and forks against a create)
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -14,6 +15,7 @@ import { startNode, type RunningNode } from '../../src/node/start.ts'
 import { compare, fmt, median } from './stats.ts'
 import { benchAgents } from './agents.ts'
 import { benchGateway } from './gateway.ts'
+import { benchCheckpoints } from './checkpoints.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -327,6 +329,10 @@ const main = async () => {
 
 if (process.env.BENCH_ONLY === 'gateway') {
   const lines = await benchGateway(startService)
+  console.log(await header())
+  for (const line of lines) console.log(line)
+} else if (process.env.BENCH_ONLY === 'checkpoints') {
+  const lines = await benchCheckpoints(startService, randomBytes(3).toString('hex'))
   console.log(await header())
   for (const line of lines) console.log(line)
 } else await main()

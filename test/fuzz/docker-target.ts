@@ -92,6 +92,14 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
           .getContainer(c.Id)
           .remove({ force: true })
           .catch(() => undefined)
+      // Checkpoints of this run's workers (fuzzed `checkpoint` and `fork` commands).
+      const ids = new Set(mine.map((c) => c.Labels['workers-spawner.worker-id']))
+      const images = await docker.listImages({ filters: { label: ['workers-spawner.checkpoint'] } })
+      for (const i of images.filter((i) => ids.has(i.Labels?.['workers-spawner.checkpoint-of'])))
+        await docker
+          .getImage(i.Id)
+          .remove({ force: true })
+          .catch(() => undefined)
       await close()
       rmSync(socketDir, { recursive: true, force: true })
     },

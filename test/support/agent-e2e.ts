@@ -28,6 +28,11 @@ export interface AgentE2EOptions {
    * enough to show the gateway's part, which is the same for all.
    */
   budgets?: boolean
+  /**
+   * Also run the fork test: one turn, a fork of two, and each fork continues the same session
+   * its own way, with the first turn in its history and its own credential.
+   */
+  forks?: boolean
 }
 
 /**
@@ -255,6 +260,59 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
         expect((await http('PATCH', `/v1/workers/${parent}`, raised)).status).toBe(200)
         expect((await prompt(child, 'What is 2 + 2?')).json.reply?.text).toBe('4')
         await http('DELETE', `/v1/workers/${parent}`)
+      },
+      900_000,
+    )
+
+    // Defined for the agents that ask for it (as `budgets`).
+    const forkTest = opts.forks ? it : undefined
+    forkTest?.(
+      'forks continue the same conversation apart, each with its own credential',
+      async () => {
+        const prompt = (workerId: string, text: string, sessionId?: string) =>
+          http('POST', `/v1/workers/${workerId}/commands`, {
+            prompt: text,
+            timeoutMs,
+            ...(sessionId ? { sessionId } : {}),
+          })
+        const created = await http('POST', '/v1/workers', config())
+        expect(created.status, JSON.stringify(created.json)).toBe(201)
+        const source = created.json.workerId as string
+        const first = await prompt(source, 'What is 5 + 7?')
+        expect(first.json.reply?.text, JSON.stringify(first.json).slice(0, 2000)).toBe('12')
+        const sessionId = first.json.reply.sessionId as string
+        expect(sessionId).toBeTruthy()
+
+        const forked = await http('POST', `/v1/workers/${source}/fork`, { count: 2 })
+        expect(forked.status, JSON.stringify(forked.json)).toBe(201)
+        expect(forked.json.turns).toBe(1)
+        const [a, b] = forked.json.workers.map((w: { workerId: string }) => w.workerId)
+        stub.requests.length = 0
+        const [ra, rb] = await Promise.all([
+          prompt(a, 'What is 1 + 2?', sessionId),
+          prompt(b, 'What is 3 + 4?', sessionId),
+        ])
+        expect(ra.json.reply?.text, JSON.stringify(ra.json).slice(0, 2000)).toBe('3')
+        expect(rb.json.reply?.text, JSON.stringify(rb.json).slice(0, 2000)).toBe('7')
+        for (const [mine, theirs] of [
+          ['What is 1 + 2?', 'What is 3 + 4?'],
+          ['What is 3 + 4?', 'What is 1 + 2?'],
+        ] as const) {
+          const seen = stub.requestsWith(mine)
+          expect(seen.length, `${mine} reached the stub`).toBeGreaterThan(0)
+          expect(seen.some((r) => r.text.includes('What is 5 + 7?'))).toBe(true)
+          expect(seen.some((r) => r.text.includes(theirs))).toBe(false)
+        }
+        // Each fork's calls went through the gateway on its own account, with the real key.
+        for (const id of [a, b]) {
+          const status = (await http('GET', `/v1/workers/${id}`)).json
+          expect(status.spend.requests).toBeGreaterThanOrEqual(1)
+        }
+        const src = (await http('GET', `/v1/workers/${source}`)).json
+        expect(src.spend.requests).toBe(first.json.metered?.requests)
+        for (const r of stub.requests.filter((r) => r.provider !== 'none'))
+          expect(JSON.stringify(r.headers)).toContain(REAL)
+        for (const id of [source, a, b]) await http('DELETE', `/v1/workers/${id}`)
       },
       900_000,
     )

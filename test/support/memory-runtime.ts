@@ -1,14 +1,17 @@
-import { ConflictError, NotFoundError } from '../../src/core/errors.ts'
-import type {
-  ContainerInfo,
-  ContainerRuntime,
-  ContainerSpec,
-  ExecRequest,
-  ExecResult,
-  GetFileOptions,
-  LogLine,
-  LogsResult,
-  PutFileOptions,
+import { BadRequestError, ConflictError, NotFoundError } from '../../src/core/errors.ts'
+import {
+  CHECKPOINT_TAG,
+  type CommitOptions,
+  type ImageInfo,
+  type ContainerInfo,
+  type ContainerRuntime,
+  type ContainerSpec,
+  type ExecRequest,
+  type ExecResult,
+  type GetFileOptions,
+  type LogLine,
+  type LogsResult,
+  type PutFileOptions,
 } from '../../src/core/runtime.ts'
 
 /** What a `MemoryRuntime` exec does: by default it echoes its argv to stdout. */
@@ -26,6 +29,11 @@ export class MemoryRuntime implements ContainerRuntime {
   readonly images = new Map<string, string>()
   readonly specs = new Map<string, ContainerSpec>()
   readonly builds: string[] = []
+  /** Committed images: their config and the files they hold (as a container's, by path). */
+  readonly committed = new Map<
+    string,
+    { info: ImageInfo; env: Record<string, string>; files: Map<string, Uint8Array> }
+  >()
   runtimeNames = ['runc']
   onExec: FakeExec = async (id, req) => {
     // `test -e PATH` answers from the files, as in a container (the service probes with it).
@@ -65,15 +73,25 @@ export class MemoryRuntime implements ContainerRuntime {
     const id = [...crypto.getRandomValues(new Uint8Array(32))]
       .map((b) => b.toString(16).padStart(2, '0'))
       .join('')
-    this.specs.set(id, spec)
+    // As in Docker, a container inherits the env and labels of a committed image it runs from.
+    const from = this.committed.get(spec.image)
+    const run = from
+      ? {
+          ...spec,
+          env: { ...from.env, ...spec.env },
+          labels: { ...from.info.labels, ...spec.labels },
+        }
+      : spec
+    this.specs.set(id, run)
     this.containers.set(id, {
       id,
       name: spec.name,
       image: spec.image,
       state: 'running',
-      labels: spec.labels,
+      labels: run.labels,
       createdAt: new Date().toISOString(),
     })
+    for (const [path, bytes] of from?.files ?? []) this.files.set(`${id}:${path}`, bytes)
     // What every image has (the service reads it to tell a missing file from an unreadable one).
     this.files.set(`${id}:/etc/passwd`, new TextEncoder().encode('root:x:0:0:root:/root:/bin/sh\n'))
     return id
@@ -138,5 +156,53 @@ export class MemoryRuntime implements ContainerRuntime {
     const c = this.#find(id)
     if (!c) throw new NotFoundError(`No such container: ${id}`)
     return c
+  }
+
+  async commit(id: string, tag: string, opts: CommitOptions) {
+    if (!CHECKPOINT_TAG.test(tag)) throw new BadRequestError(`'${tag}' is not a checkpoint name`)
+    const c = this.#get(id)
+    const spec = this.specs.get(c.id)!
+    const env = Object.fromEntries(
+      Object.entries(spec.env).map(([k, v]) => [
+        k,
+        (opts.redact ?? []).some((s) => s !== '' && v.includes(s)) ? '' : v,
+      ]),
+    )
+    const files = new Map<string, Uint8Array>()
+    for (const [key, bytes] of this.files) {
+      if (key.startsWith(`${c.id}:`)) files.set(key.slice(c.id.length + 1), bytes)
+    }
+    const info: ImageInfo = {
+      tag,
+      id: `sha256:${tag}`,
+      labels: { ...c.labels, ...opts.labels },
+      createdAt: new Date().toISOString(),
+      sizeBytes: files.size,
+    }
+    this.committed.set(tag, { info, env: { ...env, ...opts.env }, files })
+    this.images.set(tag, info.id)
+    return { ...info }
+  }
+  async removeImage(tag: string) {
+    if (!this.committed.has(tag)) return
+    if ([...this.containers.values()].some((c) => c.image === tag)) {
+      throw new ConflictError(`image ${tag} is in use`, 'checkpoint_in_use')
+    }
+    this.committed.delete(tag)
+    this.images.delete(tag)
+  }
+  async checkpointImage(tag: string) {
+    const found = this.committed.get(tag)
+    return found && { ...found.info }
+  }
+  async listImages(labels: Record<string, string | undefined>) {
+    return [...this.committed.values()]
+      .map((i) => i.info)
+      .filter((i) =>
+        Object.entries(labels).every(([k, v]) =>
+          v === undefined ? k in i.labels : i.labels[k] === v,
+        ),
+      )
+      .map((i) => ({ ...i }))
   }
 }
