@@ -308,6 +308,13 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
           const status = (await http('GET', `/v1/workers/${id}`)).json
           expect(status.spend.requests).toBeGreaterThanOrEqual(1)
         }
+        // Each fork's transcript: the source's turn, then its own.
+        const prompts = async (id: string) =>
+          (await http('GET', `/v1/workers/${id}/transcript`)).json.turns.map(
+            (t: { prompt: string }) => t.prompt,
+          )
+        expect(await prompts(a)).toEqual(['What is 5 + 7?', 'What is 1 + 2?'])
+        expect(await prompts(b)).toEqual(['What is 5 + 7?', 'What is 3 + 4?'])
         const src = (await http('GET', `/v1/workers/${source}`)).json
         expect(src.spend.requests).toBe(first.json.metered?.requests)
         for (const r of stub.requests.filter((r) => r.provider !== 'none'))
