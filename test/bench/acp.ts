@@ -239,6 +239,8 @@ const benchOne = async (
       await acp.close()
     }
 
+    const served = await viaService(service, `${name}-acp`, spec)
+
     out.push(
       row('headless send_command', headless),
       row('headless docker exec (baseline)', raw),
@@ -246,6 +248,13 @@ const benchOne = async (
       row('ACP cold: first prompt', coldPrompt),
       row('ACP cold: total', cold),
       row('ACP warm prompt (long-lived)', warm),
+      ...(served
+        ? [
+            row(`send_command, ${name}-acp: first`, served.first),
+            row(`send_command, ${name}-acp: warm`, served.warm),
+            `  ratio ${name}-acp warm / headless send_command  p50 ${(median(served.warm) / median(headless)).toFixed(2)}×`,
+          ]
+        : []),
       `  ratio warm ACP / headless send_command  p50 ${(median(warm) / median(headless)).toFixed(2)}×  p95 ${(percentile(warm, 95) / percentile(headless, 95)).toFixed(2)}×`,
       `  ratio cold ACP / headless send_command  p50 ${(median(cold) / median(headless)).toFixed(2)}×`,
       `  idle ACP process RSS in the worker: ${(idleKiB / 1024).toFixed(0)} MiB`,
@@ -367,4 +376,40 @@ const loadSession = async (acp: AcpExec, sessionId: string, stub: StubModel) => 
   const three = await promptTurn(acp, sessionId, 'What is 3 + 4?')
   const kept = stub.requestsWith('What is 3 + 4?').some((r) => r.text.includes('What is 1 + 2?'))
   return `session/load in a new process: ${fmt(loadMs)}, replayed ${replayed.length} updates; next turn ${JSON.stringify(three.said)}, earlier turns in its history: ${kept}`
+}
+
+/**
+ * The service's own ACP path, where a plugin declares it (`<agent>-acp`): send_command with a
+ * prompt, the first starting the agent, the rest continuing its session.
+ */
+const viaService = async (service: Service, plugin: string, spec: AcpAgent) => {
+  if (!service.plugins().plugins.some((p) => p.name === plugin)) return undefined
+  const config = service.parseConfig({ agent: plugin, env: spec.env ?? {}, labels: { bench: '1' } })
+  const { workerId } = await service.create({ config })
+  try {
+    const first: number[] = []
+    const warm: number[] = []
+    let sessionId: string | undefined
+    const [ms, r] = await time(() =>
+      service.sendCommand({ workerId, prompt: 'What is 5 + 7?', timeoutMs: TIMEOUT_MS }),
+    )
+    first.push(ms)
+    sessionId = r.reply?.sessionId
+    for (let i = 0; i < N; i++) {
+      const [t, answer] = await time(() =>
+        service.sendCommand({
+          workerId,
+          prompt: 'What is 5 + 7?',
+          timeoutMs: TIMEOUT_MS,
+          ...(sessionId ? { sessionId } : {}),
+        }),
+      )
+      if (answer.reply?.text !== '12') throw new Error(`${plugin} said ${answer.reply?.text}`)
+      sessionId = answer.reply.sessionId
+      warm.push(t)
+    }
+    return { first, warm }
+  } finally {
+    await service.delete({ workerId })
+  }
 }

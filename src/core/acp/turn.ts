@@ -113,58 +113,70 @@ export const runAcpTurn = async (
         : 'the prompt was cancelled',
     )
 
-  // The agent and its session; a start that outlasts the deadline is dropped, agent and all.
-  let proc: AcpProcess
-  let sessionId: string
-  const ready = (async () => {
-    const p = await acpAgentFor(ctx, record, agent)
-    return [p, await p.session(turn.sessionId, req.workdir ?? record.workdir)] as const
-  })()
-  try {
-    const first = await Promise.race([ready, stopping.then(() => undefined)])
-    if (!first) {
-      void ready.then(() => killAcpAgent(ctx, record.workerId)).catch(() => {})
-      onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled' })
-      return finish({ failure: stoppedFailure() })
-    }
-    ;[proc, sessionId] = first
-  } catch (err) {
+  const failed = (err: unknown, stderr = '') => {
     const failure = err instanceof Error ? err : new Error(String(err))
-    return finish({ exitCode: 1, stderr: failure.message, failure })
+    onUpdate({ sessionUpdate: 'error', message: failure.message })
+    onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled' })
+    return finish({ exitCode: 1, stderr: stderr || failure.message, failure })
   }
 
   let text = ''
-  const listen = (method: string, params: Record<string, unknown>) => {
-    if (method !== 'session/update' || params.sessionId !== sessionId) return
-    const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`
-    if (stdout.length + line.length <= MAX_STDOUT) stdout += line
-    req.onOutput?.('stdout', line)
-    const update = updateOf(params.update)
-    if (!update) return
-    if (update.sessionUpdate === 'tool_call') text = ''
-    if (update.sessionUpdate === 'agent_message_chunk' && update.content.type === 'text') {
-      text += (update.content as { text: string }).text
+  let answered: { r: unknown } | { e: unknown } | undefined
+  let proc: AcpProcess
+  let sessionId: string
+  // An agent that died before it said anything of this prompt (between two prompts, unnoticed
+  // yet) gets one more try, on a new process that loads the session.
+  for (let attempt = 0; ; attempt++) {
+    // The agent and its session; a start that outlasts the deadline is dropped, agent and all.
+    let started: AcpProcess | undefined
+    const ready = (async () => {
+      const p = (started = await acpAgentFor(ctx, record, agent))
+      return [p, await p.session(turn.sessionId, req.workdir ?? record.workdir)] as const
+    })()
+    let said = 0
+    try {
+      const first = await Promise.race([ready, stopping.then(() => undefined)])
+      if (!first) {
+        void ready.then(() => killAcpAgent(ctx, record.workerId)).catch(() => {})
+        onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled' })
+        return finish({ failure: stoppedFailure() })
+      }
+      ;[proc, sessionId] = first
+    } catch (err) {
+      if (attempt === 0 && started?.ended) continue
+      return failed(err, started?.stderrTail())
     }
-    onUpdate(update)
-  }
-  const answer = proc.prompt(sessionId, turn.prompt, listen)
-  const answered = await Promise.race([
-    answer.then(
-      (r) => ({ r }),
-      (e: unknown) => ({ e }),
-    ),
-    stopping.then(() => undefined),
-  ])
-  if (!answered) {
-    proc.cancel(sessionId)
-    if (!(await within(answer, CANCEL_GRACE_MS))) await killAcpAgent(ctx, record.workerId)
-    onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled', sessionId })
-    return finish({ failure: stoppedFailure(), stderr: proc.stderrTail() })
-  }
-  if ('e' in answered) {
-    const failure = answered.e instanceof Error ? answered.e : new Error(String(answered.e))
-    onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled', sessionId })
-    return finish({ exitCode: 1, stderr: proc.stderrTail(), failure })
+    const listen = (method: string, params: Record<string, unknown>) => {
+      if (method !== 'session/update' || params.sessionId !== sessionId) return
+      said++
+      const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`
+      if (stdout.length + line.length <= MAX_STDOUT) stdout += line
+      req.onOutput?.('stdout', line)
+      const update = updateOf(params.update)
+      if (!update) return
+      if (update.sessionUpdate === 'tool_call') text = ''
+      if (update.sessionUpdate === 'agent_message_chunk' && update.content.type === 'text') {
+        text += (update.content as { text: string }).text
+      }
+      onUpdate(update)
+    }
+    const answer = proc.prompt(sessionId, turn.prompt, listen)
+    answered = await Promise.race([
+      answer.then(
+        (r) => ({ r }),
+        (e: unknown) => ({ e }),
+      ),
+      stopping.then(() => undefined),
+    ])
+    if (!answered) {
+      proc.cancel(sessionId)
+      if (!(await within(answer, CANCEL_GRACE_MS))) await killAcpAgent(ctx, record.workerId)
+      onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled', sessionId })
+      return finish({ failure: stoppedFailure(), stderr: proc.stderrTail() })
+    }
+    if (!('e' in answered)) break
+    if (attempt === 0 && proc.ended && said === 0) continue
+    return failed(answered.e, proc.stderrTail())
   }
   const response = answered.r
   const stopReason = isObject(response) ? response.stopReason : undefined
