@@ -125,6 +125,33 @@ describe('ACP transport (opencode-acp against the stub, through the gateway)', (
     expect(next.json.reply.sessionId).toBe(sessionId)
   }, 600_000)
 
+  /** Pids of the worker's `opencode acp` processes. */
+  const agentPids = async () => {
+    const r = await http('POST', `/v1/workers/${workerId}/commands`, {
+      shell:
+        'ps -eo pid=,args= | awk \'{ for (i = 2; i < NF; i++) if ($i ~ /opencode$/ && $(i + 1) == "acp") { print $1; break } }\'',
+    })
+    return String(r.json.stdout).split('\n').filter(Boolean)
+  }
+
+  it('a paused worker loses its agent; the next prompt starts one that loads the session', async () => {
+    const first = await prompt('What is 5 + 7?')
+    const sessionId = first.json.reply.sessionId
+    expect(await agentPids()).not.toEqual([])
+    expect((await http('POST', `/v1/workers/${workerId}/pause`)).status).toBe(200)
+    expect((await http('POST', `/v1/workers/${workerId}/resume`)).status).toBe(200)
+    // Its stdin was closed while paused: once running again it reads the end and exits.
+    const until = Date.now() + 60_000
+    let left = await agentPids()
+    while (left.length && Date.now() < until) left = await agentPids()
+    expect(left).toEqual([])
+    stub.requests.length = 0
+    const next = await prompt('What is 1 + 2?', { sessionId })
+    expect(next.json.reply?.text, JSON.stringify(next.json)).toBe('3')
+    const asked = stub.requestsWith('What is 1 + 2?')
+    expect(asked.some((r) => r.text.includes('What is 5 + 7?'))).toBe(true)
+  }, 600_000)
+
   it('starts the agent again when it died, and loads the session', async () => {
     const first = await prompt('What is 5 + 7?')
     const sessionId = first.json.reply.sessionId
