@@ -13,6 +13,11 @@ const EXIT_ABORTED = 130
 const CANCEL_GRACE_MS = 5000
 /** The most of a prompt's raw lines kept in its result (each also went out as an event). */
 const MAX_STDOUT = 4 * 1024 * 1024
+/**
+ * The most of a prompt's raw lines passed on as events, as `exec` keeps of a command's output
+ * (its default `maxOutputBytes`): an agent that floods is not heard beyond it, that prompt.
+ */
+const MAX_STREAMED = 16 * 1024 * 1024
 
 /** A prompt's run over ACP: the result as `exec` gives one, and the reply or why there is none. */
 export type AcpOutcome = ExecResult & { reply?: Reply; failure?: Error }
@@ -80,6 +85,7 @@ export const runAcpTurn = async (
   const started = performance.now()
   const durationMs = () => Math.round(performance.now() - started)
   let stdout = ''
+  let streamed = 0
   let stopped: 'timeout' | 'abort' | undefined
   let stop!: () => void
   const stopping = new Promise<void>((resolve) => (stop = resolve))
@@ -150,6 +156,8 @@ export const runAcpTurn = async (
       if (method !== 'session/update' || params.sessionId !== sessionId) return
       said++
       const line = `${JSON.stringify({ jsonrpc: '2.0', method, params })}\n`
+      streamed += line.length
+      if (streamed > MAX_STREAMED) return
       if (stdout.length + line.length <= MAX_STDOUT) stdout += line
       req.onOutput?.('stdout', line)
       const update = updateOf(params.update)
