@@ -14,6 +14,9 @@
  * packages of their own: use an image that has them (see `ACP_ADAPTERS`), else those agents are
  * reported as missing.
  *
+ *   printf 'FROM workers-spawner/universal-worker:latest\nUSER root\nRUN npm install -g --prefix /usr/local %s\nUSER worker\n' \
+ *     '@agentclientprotocol/claude-agent-acp@0.101.0 @zed-industries/codex-acp@0.16.0' |
+ *     docker build -t workers-spawner/universal-worker:acp -
  *   WORKER_IMAGE=workers-spawner/universal-worker:acp BENCH_ONLY=acp BENCH_PROMPTS=8 npm run bench
  */
 import { execFile } from 'node:child_process'
