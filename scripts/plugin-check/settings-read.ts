@@ -62,7 +62,8 @@ const hookCalls = (plugin: Plugin): HookCall[] => {
       ),
     )
   }
-  if (plugin.kind === 'agent') {
+  // An ACP agent has no prompt command: its prompts go to its process.
+  if (plugin.kind === 'agent' && !plugin.acp) {
     for (const sessionId of [undefined, 'session-1']) {
       for (const stream of [false, true]) {
         calls.push((e) =>

@@ -80,6 +80,42 @@ export interface ExecResult {
   truncated?: boolean
 }
 
+/** A long-lived command whose standard input stays open (see `ContainerRuntime.spawn`). */
+export interface SpawnRequest {
+  argv: string[]
+  env?: Record<string, string>
+  workdir?: string
+  /** Called with each chunk of output, in order, while the command runs. */
+  onOutput: (stream: 'stdout' | 'stderr', chunk: string) => void
+}
+
+/** A command started by `spawn`. */
+export interface SpawnedCommand {
+  /** Writes to the command's standard input. */
+  write(data: string): void
+  /** Closes the command's stdin (an ACP agent ends at that), without waiting. */
+  end(): void
+  /** Kills the command and everything it started; resolves once its output has ended. */
+  kill(): Promise<void>
+  /** Settles with the exit code once the command has ended, on its own or killed. */
+  readonly exited: Promise<number>
+}
+
+/**
+ * A runtime that can start a command that keeps running, its stdin open, as the container's
+ * default user (an agent speaking ACP on stdio). Docker can; a runtime that cannot hold a
+ * stream both ways (a host agent over HTTP) does not offer it.
+ */
+export interface SpawningRuntime {
+  spawn(id: string, req: SpawnRequest): Promise<SpawnedCommand>
+}
+
+/** Whether `runtime` offers `spawn`. */
+export const canSpawn = (
+  runtime: ContainerRuntime,
+): runtime is ContainerRuntime & SpawningRuntime =>
+  typeof (runtime as Partial<SpawningRuntime>).spawn === 'function'
+
 export interface LogLine {
   stream: 'stdout' | 'stderr'
   at: string

@@ -9,6 +9,8 @@ import type { ExecRequest } from './runtime.ts'
 import type * as S from './schemas.ts'
 import { addUsage } from './worker-record.ts'
 import { AgentLines } from './agent-lines.ts'
+import { runAcpTurn, type AcpOutcome } from './acp/turn.ts'
+import type { AgentUpdate } from './plugin/updates.ts'
 import type { BudgetLedger } from './budget-ledger.ts'
 import { budgetExceeded, noSpend, type Spend } from './budget.ts'
 import type { WorkerStore } from './worker-store.ts'
@@ -41,15 +43,20 @@ export const sendCommand = async (
     // A spent budget refuses the prompt before the CLI starts (the gateway would refuse its calls).
     ledger.admit(record.workerId)
     agent = store.agentFor(record)
-    const cmd = agentPrompt(agent, {
-      prompt: input.prompt,
-      workdir: input.workdir ?? record.workdir,
-      env: input.env ?? {},
-      stream: hooks.onOutput !== undefined,
-      ...(input.sessionId ? { sessionId: input.sessionId } : {}),
-    })
-    req = { argv: cmd.argv, env: { ...record.env, ...cmd.env, ...input.env } }
-    if (cmd.stdin !== undefined) req.stdin = cmd.stdin
+    if (agent.acp) {
+      // Its long-lived process (core/acp) takes the prompt: this command line is only reported.
+      req = { argv: agent.acp.argv, env: { ...record.env, ...agent.acp.env } }
+    } else {
+      const cmd = agentPrompt(agent, {
+        prompt: input.prompt,
+        workdir: input.workdir ?? record.workdir,
+        env: input.env ?? {},
+        stream: hooks.onOutput !== undefined,
+        ...(input.sessionId ? { sessionId: input.sessionId } : {}),
+      })
+      req = { argv: cmd.argv, env: { ...record.env, ...cmd.env, ...input.env } }
+      if (cmd.stdin !== undefined) req.stdin = cmd.stdin
+    }
   } else if (input.shell !== undefined) {
     req = { argv: ['/bin/bash', '-c', input.shell], env: { ...record.env, ...input.env } }
   } else {
@@ -62,22 +69,22 @@ export const sendCommand = async (
   const workerId = record.workerId
   let updateSeq = 0
   const turnUpdates = new TurnUpdates()
+  const onUpdate = (update: AgentUpdate) => {
+    const n = updateSeq++
+    turnUpdates.push(update)
+    ctx.emit({ type: 'agent', workerId, seq: n, update }, hooks.requestId)
+    hooks.onUpdate?.(update, n)
+  }
+  // An ACP agent's updates come as such (core/acp); a headless CLI's are read off its lines.
   const lines =
-    agent &&
-    new AgentLines(
-      agent,
-      (update) => {
-        const n = updateSeq++
-        turnUpdates.push(update)
-        ctx.emit({ type: 'agent', workerId, seq: n, update }, hooks.requestId)
-        hooks.onUpdate?.(update, n)
-      },
-      (err) =>
-        ctx.logger.warn('agent updates dropped', {
-          workerId,
-          error: err instanceof Error ? err.message : String(err),
-        }),
-    )
+    agent && !agent.acp
+      ? new AgentLines(agent, onUpdate, (err) =>
+          ctx.logger.warn('agent updates dropped', {
+            workerId,
+            error: err instanceof Error ? err.message : String(err),
+          }),
+        )
+      : undefined
   req.onOutput = (stream, data) => {
     ctx.emit({ type: 'output', workerId, stream, data, seq: seq++ }, hooks.requestId)
     hooks.onOutput?.(stream, data)
@@ -86,7 +93,19 @@ export const sendCommand = async (
 
   hooks.onEffect?.()
   const spentBefore = { ...(record.spend ?? noSpend()) }
-  const result = await guard.active(record, () => ctx.runtime.exec(record.containerId, req))
+  const acp = agent?.acp ? agent : undefined
+  const result: AcpOutcome = await guard.active(record, () =>
+    acp && input.prompt !== undefined
+      ? runAcpTurn(
+          ctx,
+          record,
+          acp,
+          { prompt: input.prompt, sessionId: input.sessionId },
+          req,
+          onUpdate,
+        )
+      : ctx.runtime.exec(record.containerId, req),
+  )
   lines?.end(result.timedOut || hooks.signal?.aborted === true)
   ctx.emit(
     {
@@ -104,9 +123,11 @@ export const sendCommand = async (
     ...(input.sessionId ? { sessionId: input.sessionId } : {}),
     updates: turnUpdates,
   }
+  const { reply: said, failure: failed, ...outcome } = result
   let reply: ReturnType<typeof agentReply>
   try {
-    reply = agentReply(agent, result)
+    if (failed) throw failed
+    reply = said ?? agentReply(agent, outcome)
   } catch (err) {
     const failure = replyFailure(ctx, ledger, agent, workerId, result, err)
     await recordTurn(ctx, store, record, agent, { ...turn, error: failure.message })
@@ -118,7 +139,7 @@ export const sendCommand = async (
   // Saved before the answer: a caller that deletes the worker next still finds the turn.
   await recordTurn(ctx, store, record, agent, { ...turn, reply })
   await checkpoints?.afterTurn(record)
-  return { ...result, reply, ...(metered ? { metered } : {}) }
+  return { ...outcome, reply, ...(metered ? { metered } : {}) }
 }
 
 /** The error a prompt answers when its CLI gave no reply. */

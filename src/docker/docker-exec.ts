@@ -107,7 +107,7 @@ export const runExec = async (
  * starts anyway (at most MAX_KILLS_IN_FLIGHT at once, each ended by its own deadline). After
  * KILL_GRACE_MS the socket is dropped, whatever still holds it.
  */
-const killUntilEnded = async (
+export const killUntilEnded = async (
   ctx: DockerContext,
   id: string,
   key: string,

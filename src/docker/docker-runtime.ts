@@ -15,6 +15,8 @@ import type {
   LogsRequest,
   LogsResult,
   PutFileOptions,
+  SpawnedCommand,
+  SpawnRequest,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -28,6 +30,7 @@ import { buildImage } from './docker-build.ts'
 import { createDocker, describeDockerTarget } from './docker-connection.ts'
 import { createRefusal, dockerMessage, dockerStatus, workdirRefusal } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
+import { spawnExec } from './docker-spawn.ts'
 import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
@@ -197,6 +200,11 @@ export class DockerRuntime implements ContainerRuntime {
    */
   exec(id: string, req: ExecRequest): Promise<ExecResult> {
     return runExec(this.#ctx, id, req)
+  }
+
+  /** Starts a long-lived command with its stdin open (see `spawnExec`). */
+  spawn(id: string, req: SpawnRequest): Promise<SpawnedCommand> {
+    return spawnExec(this.#ctx, id, req)
   }
 
   /**

@@ -5,6 +5,7 @@
  *   BENCH_CREATES=20 BENCH_COMMANDS=50 npm run bench
  *   BENCH_ONLY=gateway npm run bench    (the model gateway's figures alone)
  *   BENCH_ONLY=checkpoints npm run bench    (checkpoints and forks against a create)
+ *   BENCH_ONLY=acp npm run bench        (agents over ACP against headless; see acp.ts)
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -16,6 +17,7 @@ import { compare, fmt, median } from './stats.ts'
 import { benchAgents } from './agents.ts'
 import { benchGateway } from './gateway.ts'
 import { benchCheckpoints } from './checkpoints.ts'
+import { benchAcp } from './acp.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -327,7 +329,12 @@ const main = async () => {
   if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
 }
 
-if (process.env.BENCH_ONLY === 'gateway') {
+if (process.env.BENCH_ONLY === 'acp') {
+  const agents = process.env.BENCH_AGENTS ?? 'gemini-cli,opencode,claude-code,codex'
+  const lines = await benchAcp(startService, agents.split(',').filter(Boolean))
+  console.log(await header())
+  for (const line of lines) console.log(line)
+} else if (process.env.BENCH_ONLY === 'gateway') {
   const lines = await benchGateway(startService)
   console.log(await header())
   for (const line of lines) console.log(line)

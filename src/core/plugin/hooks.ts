@@ -132,7 +132,10 @@ export const promptDelivery = (via: PromptVia | undefined, prompt: string): 'arg
  */
 export const agentPrompt = (agent: AgentPlugin, req: PromptRequest) => {
   const via = promptDelivery(agent.promptVia, req.prompt)
-  const cmd = call(agent, 'prompt', promptCommandSchema, () => agent.prompt({ ...req, via }))
+  const { prompt } = agent
+  // An ACP agent has none: its prompts go to its process (core/acp).
+  if (!prompt) throw pluginFault(agent.name, 'prompt', 'not defined (the agent speaks ACP)')
+  const cmd = call(agent, 'prompt', promptCommandSchema, () => prompt({ ...req, via }))
   return via === 'stdin' && cmd.stdin === undefined ? { ...cmd, stdin: req.prompt } : cmd
 }
 
@@ -170,6 +173,7 @@ export const noResultMessage = (
  * passes through as it is.
  */
 export const agentReply = (agent: AgentPlugin, out: ExecOutcome): Reply => {
+  if (!agent.parse) throw pluginFault(agent.name, 'parse', 'not defined (the agent speaks ACP)')
   const value = agent.parse(out)
   const said = typeof value === 'object' && value !== null && 'noResult' in value
   const parsed = said ? noResultSchema.safeParse(value) : replySchema.safeParse(value)

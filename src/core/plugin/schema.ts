@@ -289,6 +289,26 @@ const common = {
   ).optional(),
 }
 
+/**
+ * An agent that speaks the Agent Client Protocol on stdio (`gemini --acp`, `opencode acp`, an
+ * adapter such as `claude-agent-acp`): the core keeps one such process per worker and sends it
+ * each prompt, instead of starting a CLI per prompt with `prompt`/`parse`.
+ */
+export const acpSchema = z
+  .object({
+    /** The command that starts the agent, e.g. `['opencode', 'acp']`. */
+    argv: z.array(z.string().min(1)).min(1),
+    /** Variables for that command only (the worker's own env is there already). */
+    env: envSchema.optional(),
+    /**
+     * The ACP session mode to switch every session to (`session/set_mode`), e.g. the mode
+     * that runs tools without asking; the agent's default when unset.
+     */
+    mode: z.string().min(1).optional(),
+  })
+  .strict()
+export type Acp = z.input<typeof acpSchema>
+
 export const agentPluginSchema = z
   .object({
     ...common,
@@ -297,7 +317,11 @@ export const agentPluginSchema = z
     promptVia: promptViaSchema.default('argv'),
     /** Output lines that say nothing (start-up notices), left out of a failure message. */
     noise: z.instanceof(RegExp).optional(),
-    prompt: hook<(req: PromptInput) => PromptCommand>('prompt(req) → { argv, env?, stdin? }'),
+    /** The agent over ACP, instead of `prompt` and `parse` (see `acpSchema`). */
+    acp: acpSchema.optional(),
+    prompt: hook<(req: PromptInput) => PromptCommand>(
+      'prompt(req) → { argv, env?, stdin? }',
+    ).optional(),
     /**
      * The agent's progress in the common vocabulary (ACP session updates, see `updates.ts`):
      * called with each JSON line of the CLI's stdout while a prompt runs.
@@ -307,9 +331,22 @@ export const agentPluginSchema = z
     sessions: sessionsSchema.optional(),
     parse: hook<(result: ExecOutcome) => Reply | NoResult>(
       'parse(result) → { text, sessionId?, usage?, raw } or noResult()',
-    ),
+    ).optional(),
   })
   .strict()
+  .superRefine((p, ctx) => {
+    // One way to run a prompt: the headless command and its parser, or an ACP process.
+    const headless = p.prompt !== undefined || p.parse !== undefined
+    if (p.acp && headless) {
+      ctx.addIssue({ code: 'custom', path: ['acp'], message: 'acp replaces prompt and parse' })
+    } else if (!p.acp) {
+      for (const hook of ['prompt', 'parse'] as const) {
+        if (p[hook] === undefined) {
+          ctx.addIssue({ code: 'custom', path: [hook], message: 'required (or acp)' })
+        }
+      }
+    }
+  })
 
 export const capabilityPluginSchema = z
   .object({ ...common, kind: z.literal('capability') })
