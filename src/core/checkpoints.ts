@@ -171,13 +171,15 @@ export class Checkpoints {
   async restore(workerId: string, checkpointId: string, hooks: CommandHooks = {}) {
     const record = await this.store.get(workerId)
     return this.locked(record.workerId, async () => {
+      const found = await this.find(record.workerId, checkpointId)
+      // Checked after the last wait and marked at once: a command that started meanwhile would
+      // run on in the container this replaces.
       if (record.runningCommands > 0 || record.pausing) {
         throw new ConflictError(
           `worker '${record.workerId}' is running a command; restore it when it is idle`,
           'worker_busy',
         )
       }
-      const found = await this.find(record.workerId, checkpointId)
       let done!: () => void
       // Commands wait on `pausing` (see ActivityGuard.active), then run in the new container.
       record.pausing = new Promise<void>((resolve) => (done = resolve))
@@ -225,6 +227,11 @@ export class Checkpoints {
         env: record.env,
       },
     )
+    if (!this.store.has(record.workerId)) {
+      // Deleted while the container started: nothing would ever remove it.
+      await runtime.remove(fresh.containerId).catch(() => undefined)
+      throw new NotFoundError(`no worker '${record.workerId}'`, 'worker_not_found')
+    }
     const old = record.containerId
     record.containerId = fresh.containerId
     record.state = 'running'

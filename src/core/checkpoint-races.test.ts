@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest'
+import { memoryService, refusal } from '../../test/support/memory-service.ts'
+import { LABELS } from './labels.ts'
+
+/** A promise and the function that settles it. */
+const gate = () => {
+  let open!: () => void
+  const opened = new Promise<void>((r) => (open = r))
+  return { opened, open }
+}
+
+const ok = { exitCode: 0, stdout: '', stderr: '', timedOut: false, durationMs: 1 }
+
+describe('restore racing other commands', () => {
+  it('a worker deleted during its restore leaves no container behind', async () => {
+    const { service, create, runtime, containerOf } = memoryService()
+    const { workerId } = await create({ allowedTools: ['checkpoint', 'delete'] })
+    const cp = await service.checkpoint({ workerId })
+    const old = await containerOf(workerId)
+    // The restore's new container starts only once the delete has removed the old one.
+    const oldRemoved = gate()
+    const remove = runtime.remove.bind(runtime)
+    runtime.remove = async (id) => {
+      await remove(id)
+      if (id === old) oldRemoved.open()
+    }
+    const run = runtime.run.bind(runtime)
+    runtime.run = async (spec) => {
+      await oldRemoved.opened
+      return run(spec)
+    }
+    const restoring = service.restoreCheckpoint({ workerId, checkpointId: cp.checkpointId })
+    await expect.poll(async () => !!(await service.get(workerId)).pausing).toBe(true)
+    const deleting = service.delete({ workerId })
+
+    await Promise.allSettled([restoring, deleting])
+
+    await expect(deleting).resolves.toMatchObject({ workerId, deleted: true })
+    const left = [...runtime.containers.values()].filter(
+      (c) => c.labels[LABELS.workerId] === workerId,
+    )
+    expect(left).toEqual([])
+  })
+
+  it('a command that starts while the restore looks up its checkpoint makes it busy', async () => {
+    const { service, create, runtime } = memoryService()
+    const { workerId } = await create()
+    const cp = await service.checkpoint({ workerId })
+    const lookedUp = gate()
+    const found = gate()
+    const checkpointImage = runtime.checkpointImage.bind(runtime)
+    runtime.checkpointImage = async (tag) => {
+      lookedUp.open()
+      await found.opened
+      return checkpointImage(tag)
+    }
+    const execStarted = gate()
+    const execDone = gate()
+    runtime.onExec = async () => {
+      execStarted.open()
+      await execDone.opened
+      return ok
+    }
+    const restoring = service.restoreCheckpoint({ workerId, checkpointId: cp.checkpointId })
+    await lookedUp.opened
+    const command = service.sendCommand({ workerId, shell: 'sleep 5', timeoutMs: 10_000 })
+    await execStarted.opened
+    found.open()
+
+    // The command runs in the container a restore would remove: the restore must wait or refuse.
+    const err = await refusal(restoring)
+    expect(err.code).toBe('worker_busy')
+    execDone.open()
+    await command
+  })
+})
