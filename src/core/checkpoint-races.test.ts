@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { memoryService, refusal } from '../../test/support/memory-service.ts'
+import { MAX_CHECKPOINTS } from './checkpoint-images.ts'
 import { LABELS } from './labels.ts'
 
 /** A promise and the function that settles it. */
@@ -72,5 +73,24 @@ describe('restore racing other commands', () => {
     expect(err.code).toBe('worker_busy')
     execDone.open()
     await command
+  })
+})
+
+describe('checkpoint quota', () => {
+  it('a worker keeps at most MAX_CHECKPOINTS checkpoints it took itself', async () => {
+    const { service, create, runtime } = memoryService()
+    const { workerId } = await create({ allowedTools: ['checkpoint'] })
+    for (let i = 0; i < MAX_CHECKPOINTS; i++)
+      await service.checkpoint({ workerId }, { caller: workerId })
+    const err = await refusal(service.checkpoint({ workerId }, { caller: workerId }))
+    expect(err.code).toBe('quota_exceeded')
+    // A fork that takes one is refused the same way.
+    const forked = await refusal(service.fork({ workerId, count: 1 }))
+    expect(forked.code).toBe('quota_exceeded')
+    expect(runtime.committed.size).toBe(MAX_CHECKPOINTS)
+    // Deleting one makes room again.
+    const [first] = (await service.listCheckpoints({ workerId })).checkpoints
+    await service.deleteCheckpoint({ workerId, checkpointId: first!.checkpointId })
+    await service.checkpoint({ workerId }, { caller: workerId })
   })
 })

@@ -4,13 +4,14 @@ import {
   checkpointTag,
   CHECKPOINT_LABELS,
   configOf,
+  MAX_CHECKPOINTS,
   newCheckpointId,
   turnsOf,
   WORKER_ENV,
   type Checkpoint,
 } from './checkpoint-images.ts'
 import type { CoreContext } from './context.ts'
-import { ConflictError, NotFoundError, SpawnerError } from './errors.ts'
+import { ConflictError, ForbiddenError, NotFoundError, SpawnerError } from './errors.ts'
 import type { CommandHooks } from './hooks.ts'
 import { LABELS } from './labels.ts'
 import { readHostFiles } from './preflight.ts'
@@ -57,6 +58,15 @@ export class Checkpoints {
     const { runtime } = this.ctx
     const info = await runtime.inspect(record.containerId)
     if (!info) throw new NotFoundError(`no worker '${record.workerId}'`, 'worker_not_found')
+    if (!auto && this.holders.has(record.workerId)) {
+      // Per-turn ones are bounded by their `keep`; these only by this.
+      const held = (await this.of(record.workerId)).filter((c) => !c.auto).length
+      if (held >= MAX_CHECKPOINTS)
+        throw new ForbiddenError(
+          `worker '${record.workerId}' already has ${held} checkpoints (at most ${MAX_CHECKPOINTS}); delete one first`,
+          'quota_exceeded',
+        )
+    }
     const checkpointId = newCheckpointId()
     // Strictly increasing, so that checkpoints sort in the order they were taken.
     this.lastTaken = Math.max(this.ctx.now().getTime(), this.lastTaken + 1)
