@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest'
 import { memoryService, refusal } from '../../test/support/memory-service.ts'
 import { MAX_CHECKPOINTS } from './checkpoint-images.ts'
 import { LABELS } from './labels.ts'
+import { noopLogger } from './logger.ts'
+import { recoverWorkers } from './recovery.ts'
 
 /** A promise and the function that settles it. */
 const gate = () => {
@@ -92,5 +94,35 @@ describe('checkpoint quota', () => {
     const [first] = (await service.listCheckpoints({ workerId })).checkpoints
     await service.deleteCheckpoint({ workerId, checkpointId: first!.checkpointId })
     await service.checkpoint({ workerId }, { caller: workerId })
+  })
+})
+
+describe('a restore cut short by a restart', () => {
+  it('leaves the worker in its old container, and none other running', async () => {
+    const first = memoryService({ instance: 'a' })
+    const { workerId } = await first.create()
+    const cp = await first.service.checkpoint({ workerId })
+    const old = await first.containerOf(workerId)
+    // The service stops for good before it removes the old container.
+    const stopped = gate()
+    const remove = first.runtime.remove.bind(first.runtime)
+    first.runtime.remove = async (id) => {
+      if (id !== old) return remove(id)
+      stopped.open()
+      await new Promise<never>(() => {})
+    }
+    void first.service.restoreCheckpoint({ workerId, checkpointId: cp.checkpointId })
+    await stopped.opened
+    first.runtime.remove = remove
+
+    const second = memoryService({ instance: 'a', runtime: first.runtime })
+    const report = await recoverWorkers(second.service, { instance: 'a', logger: noopLogger })
+
+    expect(report.recovered).toEqual([workerId])
+    const left = [...first.runtime.containers.values()].filter(
+      (c) => c.labels[LABELS.workerId] === workerId,
+    )
+    expect(left.map((c) => c.id)).toEqual([old])
+    expect(await second.containerOf(workerId)).toBe(old)
   })
 })

@@ -227,7 +227,7 @@ export class Checkpoints {
       record.workerId,
       record.createdAt,
       spec,
-      { [LABELS.turnsBase]: String(found.turns) },
+      { [LABELS.turnsBase]: String(found.turns), [LABELS.replaces]: record.containerId },
       hostFiles,
       hooks.onEffect,
       {
