@@ -78,6 +78,29 @@ describe('restore racing other commands', () => {
   })
 })
 
+describe('pause racing a restore', () => {
+  it('is refused while the worker is being restored', async () => {
+    const { service, create, runtime } = memoryService()
+    const { workerId } = await create()
+    const cp = await service.checkpoint({ workerId })
+    const started = gate()
+    const run = runtime.run.bind(runtime)
+    runtime.run = async (spec) => {
+      await started.opened
+      return run(spec)
+    }
+    const restoring = service.restoreCheckpoint({ workerId, checkpointId: cp.checkpointId })
+    await expect.poll(async () => !!(await service.get(workerId)).pausing).toBe(true)
+
+    const err = await refusal(service.pause({ workerId }))
+    started.open()
+    await restoring
+
+    expect(err.code).toBe('worker_busy')
+    expect((await service.status({ workerId })).state).toBe('running')
+  })
+})
+
 describe('checkpoint quota', () => {
   it('a worker keeps at most MAX_CHECKPOINTS checkpoints it took itself', async () => {
     const { service, create, runtime } = memoryService()
