@@ -103,6 +103,11 @@ export const settingsSchema = z.object({
   TRANSCRIPTS_DIR: z.string().min(1).optional(),
   /** Days a worker's transcript and saved sessions are kept after their last write. */
   TRANSCRIPT_RETENTION_DAYS: z.coerce.number().int().min(1).max(3650).default(30),
+  /**
+   * Bytes TRANSCRIPTS_DIR holds at most (default 10 GiB): past it the least recently written
+   * transcripts are removed, so agents' output and session files cannot fill the host's disk.
+   */
+  TRANSCRIPTS_MAX_BYTES: z.coerce.number().int().positive().optional(),
   /** How often a worker's last activity is written into it (restart-safe idle deadline). */
   PERSIST_ACTIVITY_MS: int(30_000),
   /**

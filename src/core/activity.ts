@@ -77,9 +77,10 @@ export class ActivityGuard {
     reason: ChangeReason = 'request',
   ): Promise<StateOutput> {
     const record = await this.store.get(workerId)
-    if (record.runningCommands > 0) {
+    // `pausing`: a pause or a restore under way, which this one would overtake.
+    if (record.runningCommands > 0 || record.pausing) {
       throw new ConflictError(
-        `worker '${record.workerId}' is running a command; pause it when it is idle`,
+        `worker '${record.workerId}' is running a command, or being paused or restored; pause it when it is idle`,
         'worker_busy',
       )
     }

@@ -38,6 +38,12 @@ export interface Checkpoint {
   image: string
 }
 
+/**
+ * Checkpoints a worker may hold besides its per-turn ones (those taken by `checkpoint` and by a
+ * `fork` that names none): each is a copy of its files on the host's disk.
+ */
+export const MAX_CHECKPOINTS = 20
+
 /** A new checkpoint id: `c-` and 16 hex digits. */
 export const newCheckpointId = () => {
   const bytes = crypto.getRandomValues(new Uint8Array(8))

@@ -4,13 +4,14 @@ import {
   checkpointTag,
   CHECKPOINT_LABELS,
   configOf,
+  MAX_CHECKPOINTS,
   newCheckpointId,
   turnsOf,
   WORKER_ENV,
   type Checkpoint,
 } from './checkpoint-images.ts'
 import type { CoreContext } from './context.ts'
-import { ConflictError, NotFoundError, SpawnerError } from './errors.ts'
+import { ConflictError, ForbiddenError, NotFoundError, SpawnerError } from './errors.ts'
 import type { CommandHooks } from './hooks.ts'
 import { LABELS } from './labels.ts'
 import { readHostFiles } from './preflight.ts'
@@ -57,6 +58,15 @@ export class Checkpoints {
     const { runtime } = this.ctx
     const info = await runtime.inspect(record.containerId)
     if (!info) throw new NotFoundError(`no worker '${record.workerId}'`, 'worker_not_found')
+    if (!auto && this.holders.has(record.workerId)) {
+      // Per-turn ones are bounded by their `keep`; these only by this.
+      const held = (await this.of(record.workerId)).filter((c) => !c.auto).length
+      if (held >= MAX_CHECKPOINTS)
+        throw new ForbiddenError(
+          `worker '${record.workerId}' already has ${held} checkpoints (at most ${MAX_CHECKPOINTS}); delete one first`,
+          'quota_exceeded',
+        )
+    }
     const checkpointId = newCheckpointId()
     // Strictly increasing, so that checkpoints sort in the order they were taken.
     this.lastTaken = Math.max(this.ctx.now().getTime(), this.lastTaken + 1)
@@ -171,13 +181,15 @@ export class Checkpoints {
   async restore(workerId: string, checkpointId: string, hooks: CommandHooks = {}) {
     const record = await this.store.get(workerId)
     return this.locked(record.workerId, async () => {
+      const found = await this.find(record.workerId, checkpointId)
+      // Checked after the last wait and marked at once: a command that started meanwhile would
+      // run on in the container this replaces.
       if (record.runningCommands > 0 || record.pausing) {
         throw new ConflictError(
           `worker '${record.workerId}' is running a command; restore it when it is idle`,
           'worker_busy',
         )
       }
-      const found = await this.find(record.workerId, checkpointId)
       let done!: () => void
       // Commands wait on `pausing` (see ActivityGuard.active), then run in the new container.
       record.pausing = new Promise<void>((resolve) => (done = resolve))
@@ -215,7 +227,7 @@ export class Checkpoints {
       record.workerId,
       record.createdAt,
       spec,
-      { [LABELS.turnsBase]: String(found.turns) },
+      { [LABELS.turnsBase]: String(found.turns), [LABELS.replaces]: record.containerId },
       hostFiles,
       hooks.onEffect,
       {
@@ -225,6 +237,11 @@ export class Checkpoints {
         env: record.env,
       },
     )
+    if (!this.store.has(record.workerId)) {
+      // Deleted while the container started: nothing would ever remove it.
+      await runtime.remove(fresh.containerId).catch(() => undefined)
+      throw new NotFoundError(`no worker '${record.workerId}'`, 'worker_not_found')
+    }
     const old = record.containerId
     record.containerId = fresh.containerId
     record.state = 'running'

@@ -39,9 +39,16 @@ export const deleteWorker = async (
     if (gone) children.push(gone.workerId, ...gone.children)
   }
   hooks.onEffect?.()
-  await ctx.runtime.remove(record.containerId)
+  const removed = record.containerId
+  await ctx.runtime.remove(removed)
   ledger.retire(record)
   store.forget(record.workerId)
+  // A restore that swapped in a new container meanwhile: it goes too.
+  if (record.containerId !== removed) {
+    await ctx.runtime.remove(record.containerId).catch((err: unknown) => {
+      if (!(err instanceof NotFoundError)) throw err
+    })
+  }
   await parts.checkpoints?.dropAll(record).catch((err: unknown) =>
     ctx.logger.warn('checkpoints of a deleted worker not removed', {
       workerId: record.workerId,

@@ -41,6 +41,11 @@ export const LABELS = {
   /** A fork: the worker it was forked from, and the checkpoint. */
   forkedFrom: `${LABEL_PREFIX}forked-from`,
   forkCheckpoint: `${LABEL_PREFIX}fork-checkpoint`,
+  /**
+   * A restore's new container: the container it replaces. While that one still exists the
+   * restore did not finish, and recovery removes this one.
+   */
+  replaces: `${LABEL_PREFIX}replaces`,
   /** Set on warm-pool containers: the pool they were made for. */
   pool: `${LABEL_PREFIX}pool`,
 } as const

@@ -27,6 +27,7 @@ export const recoverWorkers = async (
   const report: RecoveryReport = { recovered: [], expired: [], broken: [], skipped: [] }
   const now = (opts.now ?? Date.now)()
   const containers = await service.runtime.list({ [LABELS.managed]: 'true' })
+  const ids = new Set(containers.map((c) => c.id))
   for (const info of containers) {
     // Each instance takes back only what it created; other instances' workers are theirs.
     if (info.labels[LABELS.instance] !== opts.instance) continue
@@ -37,6 +38,11 @@ export const recoverWorkers = async (
     }
     if (!['running', 'paused', 'restarting'].includes(info.state)) {
       await broken(`container is ${info.state}`)
+      continue
+    }
+    // Two containers of one worker: the service stopped before it removed the old one.
+    if (ids.has(info.labels[LABELS.replaces] ?? '')) {
+      await broken('a restore that did not finish')
       continue
     }
     let record

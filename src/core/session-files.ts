@@ -15,6 +15,29 @@ const SYSTEM_PATH = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' }
 const SESSION_EXEC_MS = 120_000
 
 /**
+ * Archives packed at once in this process. Each is read whole into memory (up to 64 MiB, its
+ * base64 a third more), and any worker's agent can make its session files that large: without
+ * a bound, many prompts ending together could exhaust the service's memory.
+ */
+export const MAX_CONCURRENT_PACKS = 4
+let packing = 0
+const packQueue: (() => void)[] = []
+
+/** Runs `fn` once fewer than MAX_CONCURRENT_PACKS others run. */
+const oneOfFew = async <T>(fn: () => Promise<T>): Promise<T> => {
+  if (packing >= MAX_CONCURRENT_PACKS) await new Promise<void>((r) => packQueue.push(r))
+  else packing++
+  try {
+    return await fn()
+  } finally {
+    const next = packQueue.shift()
+    // The place passes to the next waiter as it is; without one it is freed.
+    if (next) next()
+    else packing--
+  }
+}
+
+/**
  * Packs the paths (relative to $HOME, `*` expanded) that exist into a scratch file, and writes it
  * to stdout in base64, in one exec; exits 3 when none exists, 4 (its size on stderr) when the
  * archive is over $0 bytes, so nothing over the cap leaves the worker. Patterns are checked by
@@ -59,19 +82,21 @@ export const packSession = async (
 ): Promise<Uint8Array | undefined> => {
   const paths = agent.sessions?.paths.map((p) => p.slice(2))
   if (!paths?.length) return undefined
-  const r = await runtime.exec(containerId, {
-    argv: ['/bin/bash', '-c', PACK, String(MAX_SESSION_ARCHIVE_BYTES), ...paths],
-    env: SYSTEM_PATH,
-    timeoutMs: SESSION_EXEC_MS,
-    maxOutputBytes: MAX_PACKED_OUTPUT,
+  return oneOfFew(async () => {
+    const r = await runtime.exec(containerId, {
+      argv: ['/bin/bash', '-c', PACK, String(MAX_SESSION_ARCHIVE_BYTES), ...paths],
+      env: SYSTEM_PATH,
+      timeoutMs: SESSION_EXEC_MS,
+      maxOutputBytes: MAX_PACKED_OUTPUT,
+    })
+    if (r.exitCode === 3) return undefined
+    if (r.exitCode === 4 || r.truncated || r.stdout.length >= MAX_PACKED_OUTPUT)
+      throw new PayloadTooLargeError(
+        `the session files pack to ${r.exitCode === 4 ? `${Number.parseInt(r.stderr.trim(), 10)} bytes` : 'more'}, over the cap of ${MAX_SESSION_ARCHIVE_BYTES}; not saved`,
+      )
+    if (r.exitCode !== 0) throw failure('packing the session files', r)
+    return base64ToBytes(r.stdout.trim())
   })
-  if (r.exitCode === 3) return undefined
-  if (r.exitCode === 4 || r.truncated || r.stdout.length >= MAX_PACKED_OUTPUT)
-    throw new PayloadTooLargeError(
-      `the session files pack to ${r.exitCode === 4 ? `${Number.parseInt(r.stderr.trim(), 10)} bytes` : 'more'}, over the cap of ${MAX_SESSION_ARCHIVE_BYTES}; not saved`,
-    )
-  if (r.exitCode !== 0) throw failure('packing the session files', r)
-  return base64ToBytes(r.stdout.trim())
 }
 
 /** Unpacks a saved session archive into the worker's home, inside the worker, as its user. */

@@ -70,7 +70,15 @@ export class MemorySessionStore implements SessionStore {
       throw new PayloadTooLargeError(
         `session archive is ${archive.length} bytes; the limit is ${MAX_SESSION_ARCHIVE_BYTES}`,
       )
-    this.entry(workerId).sessions.set(sessionId, archive.slice())
+    const h = this.entry(workerId)
+    // Eviction spares the worker being written: its own archives are bounded here.
+    let own = archive.length - (h.sessions.get(sessionId)?.length ?? 0)
+    for (const a of h.sessions.values()) own += a.length
+    if (own > this.maxBytes)
+      throw new PayloadTooLargeError(
+        `the sessions of '${workerId}' would hold ${own} bytes; the store keeps at most ${this.maxBytes}`,
+      )
+    h.sessions.set(sessionId, archive.slice())
     this.evict()
   }
 

@@ -230,6 +230,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         fetch: createHttpFetch(),
         transcripts: new DirSessionStore(settings.TRANSCRIPTS_DIR ?? defaultTranscriptsDir(), {
           retentionDays: settings.TRANSCRIPT_RETENTION_DAYS,
+          ...(settings.TRANSCRIPTS_MAX_BYTES ? { maxBytes: settings.TRANSCRIPTS_MAX_BYTES } : {}),
           logger,
         }),
       })

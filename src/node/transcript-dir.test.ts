@@ -148,6 +148,63 @@ describe('DirSessionStore on disk', () => {
   })
 })
 
+/** Bytes of every file under `dir`. */
+const bytesUnder = (dir: string): number =>
+  readdirSync(dir, { withFileTypes: true }).reduce((sum, e) => {
+    const path = join(dir, e.name)
+    return sum + (e.isDirectory() ? bytesUnder(path) : statSync(path).size)
+  }, 0)
+
+describe('DirSessionStore size cap', () => {
+  const capped = (maxBytes: number) => {
+    const dir = mkdtempSync(join(tmpdir(), 'transcripts-'))
+    dirs.push(dir)
+    return { store: new DirSessionStore(dir, { retentionDays: 30, maxBytes }), dir }
+  }
+  const worker = (i: number) => `w-${i.toString(16).padStart(16, '0')}`
+
+  it('stays under maxBytes across many workers, dropping the least recently written', async () => {
+    const { store, dir } = capped(10_000)
+    for (let i = 1; i <= 20; i++) {
+      await store.appendTurn(worker(i), turn(`turn ${i}`))
+      await store.saveSession(worker(i), 's-1', new Uint8Array(2_000))
+    }
+    expect(bytesUnder(dir)).toBeLessThanOrEqual(10_000)
+    expect(await store.loadSession(worker(20), 's-1')).toHaveLength(2_000)
+    expect(await store.turns(worker(1))).toEqual([])
+  })
+
+  it("refuses what would put one worker's own folder over maxBytes", async () => {
+    const { store, dir } = capped(10_000)
+    const errors: unknown[] = []
+    for (let i = 1; i <= 20; i++)
+      await store.saveSession(W1, `s-${i}`, new Uint8Array(2_000)).catch((e) => errors.push(e))
+    expect(bytesUnder(dir)).toBeLessThanOrEqual(10_000)
+    expect(errors.length).toBeGreaterThan(0)
+    expect(errors[0]).toMatchObject({ code: 'payload_too_large' })
+  })
+
+  it('counts copies (forks, resumes) against the cap', async () => {
+    const { store, dir } = capped(10_000)
+    await store.saveSession(W1, 's-1', new Uint8Array(4_000))
+    for (let i = 2; i <= 10; i++) await store.copy(W1, worker(i))
+    expect(bytesUnder(dir)).toBeLessThanOrEqual(10_000)
+  })
+})
+
+describe('MemorySessionStore size cap', () => {
+  it("refuses archives that would put one worker's own over maxBytes", async () => {
+    const store = new MemorySessionStore({ maxBytes: 10_000 })
+    const errors: unknown[] = []
+    for (let i = 1; i <= 20; i++)
+      await store.saveSession(W1, `s-${i}`, new Uint8Array(2_000)).catch((e) => errors.push(e))
+    let held = 0
+    for (let i = 1; i <= 20; i++) held += (await store.loadSession(W1, `s-${i}`))?.length ?? 0
+    expect(held).toBeLessThanOrEqual(10_000)
+    expect(errors[0]).toMatchObject({ code: 'payload_too_large' })
+  })
+})
+
 describe('MemorySessionStore retention', () => {
   it('forgets transcripts not written within the retention period', async () => {
     let now = new Date('2026-01-01T00:00:00Z')

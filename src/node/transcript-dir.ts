@@ -30,8 +30,16 @@ import {
 export interface DirSessionStoreOptions {
   /** Days a transcript is kept after its last write. */
   retentionDays: number
+  /**
+   * Bytes the directory holds at most (default `DEFAULT_TRANSCRIPTS_MAX_BYTES`): past it the
+   * least recently written transcripts go, and a write that alone would pass it is refused.
+   */
+  maxBytes?: number
   logger?: Logger
 }
+
+/** What the transcripts directory holds at most unless told otherwise (10 GiB). */
+export const DEFAULT_TRANSCRIPTS_MAX_BYTES = 10 * 1024 ** 3
 
 /** Where transcripts are kept when TRANSCRIPTS_DIR is unset. */
 export const defaultTranscriptsDir = () => join(homedir(), '.workers-spawner', 'transcripts')
@@ -49,14 +57,81 @@ export class DirSessionStore implements SessionStore {
   /** The last turn number of each worker written through this store. */
   private readonly last = new Map<string, number>()
   private readonly retentionMs: number
+  private readonly maxBytes: number
   private readonly logger: Logger
+  /**
+   * Bytes of each worker's folder, least recently written first: measured once when first
+   * needed, then again after each write. Agents decide what is written (their output, their
+   * session files), so without a bound they could fill the host's disk, and a deleted worker's
+   * folder stays for the retention period.
+   */
+  private sizes?: Promise<Map<string, number>>
 
   constructor(
     readonly dir: string,
     opts: DirSessionStoreOptions,
   ) {
     this.retentionMs = opts.retentionDays * 86_400_000
+    this.maxBytes = opts.maxBytes ?? DEFAULT_TRANSCRIPTS_MAX_BYTES
     this.logger = opts.logger ?? noopLogger
+  }
+
+  /** Bytes under one worker's folder (0 when there is none). */
+  private async measure(workerId: string): Promise<number> {
+    const dir = join(this.dir, workerId)
+    const size = async (path: string) => (await stat(path).catch(() => undefined))?.size ?? 0
+    let bytes = (await size(join(dir, 'turns.jsonl'))) + (await size(join(dir, 'owner.json')))
+    for (const name of await readdir(join(dir, 'sessions')).catch(() => []))
+      bytes += await size(join(dir, 'sessions', name))
+    return bytes
+  }
+
+  private usage(): Promise<Map<string, number>> {
+    this.sizes ??= (async () => {
+      const names = await readdir(this.dir).catch(() => [] as string[])
+      const found: { name: string; at: number; bytes: number }[] = []
+      for (const name of names.filter((n) => WORKER_DIR.test(n))) {
+        const at = (await stat(join(this.dir, name)).catch(() => undefined))?.mtimeMs ?? 0
+        found.push({ name, at, bytes: await this.measure(name) })
+      }
+      found.sort((a, b) => a.at - b.at)
+      return new Map(found.map((f) => [f.name, f.bytes]))
+    })()
+    return this.sizes
+  }
+
+  /** Refuses a write of `bytes` more to the worker's folder that would pass `maxBytes` alone. */
+  private async assertRoom(workerId: string, bytes: number) {
+    const own = (await this.usage()).get(workerId) ?? 0
+    if (own + bytes > this.maxBytes)
+      throw new PayloadTooLargeError(
+        `the transcript of '${workerId}' would hold ${own + bytes} bytes; the store keeps at most ${this.maxBytes}`,
+      )
+  }
+
+  /**
+   * Measures the worker's folder after a write (making it the most recent), then removes the
+   * least recently written others while the directory is over `maxBytes`. Runs outside the
+   * worker's lock: it takes others'.
+   */
+  private async account(workerId: string) {
+    const sizes = await this.usage()
+    const bytes = await this.measure(workerId)
+    sizes.delete(workerId)
+    sizes.set(workerId, bytes)
+    let total = [...sizes.values()].reduce((a, b) => a + b, 0)
+    for (const [name, held] of [...sizes]) {
+      if (total <= this.maxBytes) break
+      if (name === workerId) continue
+      await this.locked(name, () => rm(join(this.dir, name), { recursive: true, force: true }))
+      sizes.delete(name)
+      this.last.delete(name)
+      total -= held
+      this.logger.warn('transcript dropped: the transcripts directory is full', {
+        workerId: name,
+        maxBytes: this.maxBytes,
+      })
+    }
   }
 
   private folder(workerId: string, field?: string) {
@@ -90,15 +165,19 @@ export class DirSessionStore implements SessionStore {
 
   async appendTurn(workerId: string, turn: NewTurn): Promise<Turn> {
     this.folder(workerId)
-    return this.locked(workerId, async () => {
+    const stored = await this.locked(workerId, async () => {
       const dir = await this.open(workerId)
       const last = this.last.get(workerId) ?? (await this.read(workerId)).at(-1)?.n ?? 0
       const stored: Turn = { ...capTurn(turn), n: last + 1 }
-      await appendFile(join(dir, 'turns.jsonl'), JSON.stringify(stored) + '\n', { mode: 0o600 })
+      const line = JSON.stringify(stored) + '\n'
+      await this.assertRoom(workerId, Buffer.byteLength(line))
+      await appendFile(join(dir, 'turns.jsonl'), line, { mode: 0o600 })
       this.last.set(workerId, stored.n)
       await this.touch(dir)
       return stored
     })
+    await this.account(workerId)
+    return stored
   }
 
   async turns(workerId: string, opts: { sessionId?: string } = {}): Promise<Turn[]> {
@@ -133,14 +212,17 @@ export class DirSessionStore implements SessionStore {
       throw new PayloadTooLargeError(
         `session archive is ${archive.length} bytes; the limit is ${MAX_SESSION_ARCHIVE_BYTES}`,
       )
-    return this.locked(workerId, async () => {
+    await this.locked(workerId, async () => {
       const dir = await this.open(workerId)
       const file = join(dir, 'sessions', `${sessionId}.tgz`)
+      const replaced = (await stat(file).catch(() => undefined))?.size ?? 0
+      await this.assertRoom(workerId, archive.length - replaced)
       // Whole or not at all: a reader never sees half an archive.
       await writeFile(`${file}.part`, archive, { mode: 0o600 })
       await rename(`${file}.part`, file)
       await this.touch(dir)
     })
+    await this.account(workerId)
   }
 
   async loadSession(workerId: string, sessionId: string) {
@@ -197,6 +279,10 @@ export class DirSessionStore implements SessionStore {
       const dir = await this.open(to)
       let last = this.last.get(to) ?? (await this.read(to)).at(-1)?.n ?? 0
       const lines = picked.map((t) => JSON.stringify({ ...t, n: ++last, from: t.from ?? from }))
+      let incoming = Buffer.byteLength(lines.join('\n') + '\n')
+      for (const f of archives)
+        incoming += (await stat(join(source, 'sessions', f)).catch(() => undefined))?.size ?? 0
+      await this.assertRoom(to, incoming)
       if (lines.length)
         await appendFile(join(dir, 'turns.jsonl'), lines.join('\n') + '\n', { mode: 0o600 })
       this.last.set(to, last)
@@ -204,6 +290,7 @@ export class DirSessionStore implements SessionStore {
         await copyFile(join(source, 'sessions', f), join(dir, 'sessions', f))
       await this.touch(dir)
     })
+    await this.account(to)
   }
 
   /** Removes the folders of workers not written to within the retention period. */
@@ -222,6 +309,7 @@ export class DirSessionStore implements SessionStore {
       if (!info?.isDirectory() || info.mtimeMs >= before) continue
       await this.locked(name, () => rm(dir, { recursive: true, force: true }))
       this.last.delete(name)
+      ;(await this.sizes)?.delete(name)
       this.logger.info('transcript pruned', { workerId: name })
     }
   }
