@@ -118,10 +118,10 @@ export class WorkerFactory {
       parent?.permissions,
     )
     if (!state) return undefined
-    const setup = pluginPermissions(
-      resolved.agent,
-      pluginContext(config, workerId, this.ctx.opts.hostEnv),
-    )!
+    const setup = pluginPermissions(resolved.agent, {
+      ...pluginContext(config, workerId, this.ctx.opts.hostEnv),
+      timeoutMs: state.timeoutMs,
+    })!
     const files = Object.entries(setup.files).map(([path, text]) => ({
       path,
       content: utf8Encode(text),

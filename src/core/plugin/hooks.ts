@@ -16,6 +16,7 @@ import {
   type ExecOutcome,
   type InstallStep,
   type Plugin,
+  type PermissionsContext,
   type PluginContext,
   type PromptRequest,
   type PromptVia,
@@ -123,7 +124,7 @@ const WRITABLE = ['/home', '/tmp', '/var/tmp', '/workspace', '/dev/shm', '/run/u
  */
 export const pluginPermissions = (
   agent: AgentPlugin,
-  ctx: PluginContext,
+  ctx: PermissionsContext,
 ): { files: Record<string, string>; env: Record<string, string> } | undefined => {
   if (!agent.permissions) return undefined
   const setup = call(agent, 'permissions', permissionsSetupSchema, () => agent.permissions!(ctx))

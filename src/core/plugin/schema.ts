@@ -150,6 +150,16 @@ export const permissionsSetupSchema = z
   .strict()
 export type PermissionsSetup = z.input<typeof permissionsSetupSchema>
 
+/** What `permissions(ctx)` is told besides the plugin context. */
+export type PermissionsContext = PluginContext & {
+  /**
+   * How long one request may wait for its answer (ms). A CLI that stops waiting for its hook
+   * after a time of its own must wait longer than this (and a little): `orchestrator permit`
+   * answers deny at the deadline itself.
+   */
+  timeoutMs: number
+}
+
 /** What plugin hooks are told about the worker being built (see `createContext`). */
 export interface PluginContext {
   workerId: string
@@ -303,7 +313,7 @@ export const agentPluginSchema = z
      * How its CLI asks before running a tool (see `permissionsSetupSchema`); called for workers
      * whose config asks. An agent without it cannot ask: such a worker is refused at create.
      */
-    permissions: hook<(ctx: Ctx) => PermissionsSetup>(
+    permissions: hook<(ctx: PermissionsContext) => PermissionsSetup>(
       'permissions(ctx) → { files?, env? }',
     ).optional(),
     parse: hook<(result: ExecOutcome) => Reply | NoResult>(

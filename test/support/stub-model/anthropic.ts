@@ -24,7 +24,8 @@ const turnFor = (
   body: { messages?: Message[]; tools?: { name?: string }[] },
   answer: string,
 ): Turn => {
-  const last = body.messages?.at(-1)
+  // Claude Code may put a `system` message after the conversation: the turn is the last of it.
+  const last = body.messages?.filter((m) => m.role === 'user' || m.role === 'assistant').at(-1)
   const blocks = Array.isArray(last?.content) ? last.content : []
   const result = blocks.find((b) => b.type === 'tool_result')
   if (last?.role === 'user' && result)
