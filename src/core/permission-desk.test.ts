@@ -18,7 +18,11 @@ const registry = registryOf(shellAgent, askingAgent)
 const desk = (opts: Parameters<typeof memoryService>[0] = {}) =>
   memoryService({ plugins: () => registry, ...opts })
 
-const CALL = { requestId: 'toolu_1', tool: 'Bash', input: { command: 'touch /tmp/x' } }
+const CALL: { requestId: string; tool: string; input: unknown } = {
+  requestId: 'toolu_1',
+  tool: 'Bash',
+  input: { command: 'touch /tmp/x' },
+}
 
 /** The worker's own agent asks (as its `orchestrator permit` does), without waiting. */
 const ask = (s: WorkerService, workerId: string, call = CALL, waitMs = 0) =>
@@ -54,7 +58,7 @@ describe('permission requests', () => {
       const stdout = req.env?.ASKER_PERMISSIONS ?? ''
       return { exitCode: 0, stdout, stderr: '', timedOut: false, durationMs: 1 }
     }
-    const out = await strict.service.sendCommand({ workerId, prompt: 'echo' })
+    const out = await strict.service.sendCommand({ workerId, prompt: 'echo', timeoutMs: 10_000 })
     expect(out.reply?.text).toBe('ask')
   })
 
