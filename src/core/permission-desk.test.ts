@@ -10,6 +10,8 @@ import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { DEFAULT_POLICY } from './policy.ts'
 import { DEFAULT_PERMISSION_BOUNDS } from './permission-policy.ts'
 import type { SpawnerEvent } from './events.ts'
+import { noopLogger } from './logger.ts'
+import { recoverWorkers } from './recovery.ts'
 import type { WorkerService } from './service.ts'
 
 const registry = registryOf(shellAgent, askingAgent)
@@ -195,6 +197,18 @@ describe('permission requests', () => {
     // And once more after another restart: the answer was kept.
     const third = desk({ runtime })
     expect(await ask(third.service, workerId)).toMatchObject({ decision: 'allow' })
+  })
+
+  it('deny at the deadline after a restart, with nobody asking again', async () => {
+    const runtime = new MemoryRuntime()
+    const first = desk({ runtime })
+    const { workerId } = await first.create({ agent: 'asker', permissions: { timeoutMs: 1000 } })
+    await ask(first.service, workerId)
+    const second = desk({ runtime })
+    const resolved = nextEvent(second.service, (e) => e.type === 'permission_resolved')
+    await recoverWorkers(second.service, { logger: noopLogger })
+    expect(await resolved).toMatchObject({ workerId, decision: 'deny', by: 'timeout' })
+    expect((await second.service.listPermissions({ workerId })).pending).toEqual([])
   })
 
   it("let a parent answer only its own sub-workers' requests that name it, never its own", async () => {

@@ -306,9 +306,10 @@ export class WorkerService implements PoolHost {
     return this.store.records()
   }
 
-  /** Keeps a restored record (recovery after a restart). */
+  /** Keeps a restored record (recovery after a restart); its waiting permission requests time out here now. */
   track(record: WorkerRecord) {
     this.store.keep(record)
+    this.desk.watch(record)
   }
 
   /** Validates a raw WorkerConfig (exposed for adapters that take it outside `create`). */
