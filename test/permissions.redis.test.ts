@@ -53,11 +53,12 @@ describe('permission approvals: claude-code asks before running a tool', () => {
     await stub.stop()
   })
 
-  const create = async (permissions: unknown) => {
+  const create = async (permissions: unknown, more: Record<string, unknown> = {}) => {
     const r = await http('POST', '/v1/workers', {
       agent: 'claude-code',
       permissions,
       labels: { 'test-run': run },
+      ...more,
     })
     expect(r.status, JSON.stringify(r.json)).toBe(201)
     return r.json.workerId as string
@@ -72,7 +73,12 @@ describe('permission approvals: claude-code asks before running a tool', () => {
     waitFor(
       async () => {
         const r = await http('GET', `/v1/workers/${workerId}/permissions`)
-        return r.json.pending?.[0] as { requestId: string; tool: string; summary: string }
+        return r.json.pending?.[0] as {
+          requestId: string
+          tool: string
+          summary: string
+          approver: string
+        }
       },
       240_000,
       'a permission request',
@@ -146,6 +152,38 @@ describe('permission approvals: claude-code asks before running a tool', () => {
     heard.stop()
     expect(permissionEvents(heard.events)).toEqual(['request:Bash', 'resolved:deny:timeout'])
   }, 360_000)
+
+  it("a sub-worker's request goes to its parent agent, which lists and answers it with the orchestrator CLI", async () => {
+    const parent = await create(
+      { default: 'allow' },
+      { allowedTools: ['spawn', 'status', 'answer'] },
+    )
+    /** A command run by the parent worker (its own orchestrator CLI, its own token). */
+    const sh = async (cmd: string) => {
+      const r = await http('POST', `/v1/workers/${parent}/commands`, { shell: cmd })
+      expect(r.json.exitCode, JSON.stringify(r.json)).toBe(0)
+      return JSON.parse(r.json.stdout).result
+    }
+    const policy = JSON.stringify({ default: 'ask', approver: 'parent' })
+    const { workerId: child } = await sh(
+      `orchestrator spawn --agent claude-code --permissions '${policy}' --json`,
+    )
+    const reply = prompt(child, '/workspace/by-parent.txt')
+    const req = await pending(child)
+    expect(req.approver).toBe('parent')
+    // The operator may not be the only one: the parent sees it too, and answers.
+    const listed = (await sh('orchestrator permissions --json')) as { requestId: string }[]
+    expect(listed.map((r) => r.requestId)).toEqual([req.requestId])
+    await sh(`orchestrator answer ${child} ${req.requestId} allow --json`)
+    const out = await reply
+    expect(out.json.reply.text).toMatch(/^Tool result:/)
+    expect(await exists(child, '/workspace/by-parent.txt')).toBe(true)
+    // The child cannot answer for itself: it lacks the tool, and the service refuses it anyway.
+    const self = await http('POST', `/v1/workers/${child}/commands`, {
+      shell: `orchestrator answer ${child} whatever allow`,
+    })
+    expect(self.json.exitCode).toBe(3)
+  }, 480_000)
 
   it('a restart in between: the request is still listed and answerable, and the tool then runs', async () => {
     const workerId = await create('ask')

@@ -199,6 +199,28 @@ describe('permission requests', () => {
     expect(await ask(third.service, workerId)).toMatchObject({ decision: 'allow' })
   })
 
+  it('show a request only once it is kept in the worker (a restart then cannot lose one seen)', async () => {
+    const { create, service, runtime } = desk()
+    const { workerId } = await create({ agent: 'asker', permissions: 'ask' })
+    const put = runtime.putFile.bind(runtime)
+    let release!: () => void
+    const held = new Promise<void>((r) => (release = r))
+    let writing!: () => void
+    const started = new Promise<void>((r) => (writing = r))
+    runtime.putFile = async (...args) => {
+      writing()
+      await held
+      return put(...args)
+    }
+    const asked = ask(service, workerId)
+    await started
+    expect((await service.listPermissions({ workerId })).pending).toEqual([])
+    expect((await service.status({ workerId })).permissions?.pending).toEqual([])
+    release()
+    expect(await asked).toMatchObject({ decision: 'pending' })
+    expect((await service.listPermissions({ workerId })).pending).toHaveLength(1)
+  })
+
   it('deny at the deadline after a restart, with nobody asking again', async () => {
     const runtime = new MemoryRuntime()
     const first = desk({ runtime })

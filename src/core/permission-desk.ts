@@ -52,6 +52,11 @@ export class PermissionDesk {
   private readonly waiters = new Map<string, Set<() => void>>()
   /** Deadline timers of this process, by `workerId/requestId`. */
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>()
+  /**
+   * Requests not yet in the worker's state file, by `workerId/requestId`: nobody is shown them
+   * until they are, or a restart right after could lose a request someone saw.
+   */
+  private readonly saving = new Set<string>()
 
   constructor(
     private readonly ctx: CoreContext,
@@ -107,9 +112,18 @@ export class PermissionDesk {
         approver: d.approver,
       }
       hooks.onEffect?.()
+      const key = keyOf(record.workerId, requestId)
+      this.saving.add(key)
       state.pending.push(pending)
       // Kept before anyone hears of it: an answer to a request the worker lost would be lost too.
-      await this.store.writeState(record)
+      try {
+        await this.store.writeState(record)
+      } catch (err) {
+        state.pending.splice(state.pending.indexOf(pending), 1)
+        throw err
+      } finally {
+        this.saving.delete(key)
+      }
       this.ctx.emit(
         {
           type: 'permission_request',
@@ -181,7 +195,14 @@ export class PermissionDesk {
   async list(workerId: string) {
     const record = await this.store.get(workerId)
     this.watch(record)
-    return { workerId: record.workerId, ...permissionsView(record.permissions) }
+    return { workerId: record.workerId, ...this.view(record) }
+  }
+
+  /** How the worker asks, and its requests waiting (those kept in its state file). */
+  view(record: WorkerRecord) {
+    const view = permissionsView(record.permissions)
+    const kept = view.pending.filter((p) => !this.saving.has(keyOf(record.workerId, p.requestId)))
+    return { ...view, pending: kept }
   }
 
   /**

@@ -161,7 +161,10 @@ export class WorkerService implements PoolHost {
     }
     record.state = stateFromContainer(info.state)
     this.desk.watch(record)
-    return toStatus(record, this.ledger.treeSpend(record.workerId))
+    return {
+      ...toStatus(record, this.ledger.treeSpend(record.workerId)),
+      permissions: this.desk.view(record),
+    }
   }
 
   async logs(input: In<typeof S.logsInput>): Promise<Out<typeof S.logsOutput>> {
