@@ -19,9 +19,9 @@ import {
   MAX_RESOLVED_PERMISSIONS,
   permissionsView,
   type DecidedBy,
-  type PendingPermission,
+  type KeptPending as PendingPermission,
+  type KeptResolved as ResolvedPermission,
   type PermissionState,
-  type ResolvedPermission,
 } from './permission-schemas.ts'
 import type * as P from './permission-schemas.ts'
 import type { WorkerRecord } from './worker-record.ts'
@@ -81,9 +81,11 @@ export class PermissionDesk {
     if (this.late(record).length) hooks.onEffect?.()
     await this.expire(record)
     const { requestId } = input
+    const fingerprint = await fingerprintOf(input.tool, input.input)
     const done = state.resolved.find((r) => r.requestId === requestId)
-    if (done) return answerOf(done)
+    if (done) return done.fingerprint === fingerprint ? answerOf(done) : reused(requestId)
     let pending = state.pending.find((p) => p.requestId === requestId)
+    if (pending && pending.fingerprint !== fingerprint) return reused(requestId)
     if (!pending) {
       const d = decide(state, boundsOf(this.ctx), input.tool, input.input)
       if (d.verdict !== 'ask') {
@@ -110,6 +112,7 @@ export class PermissionDesk {
         createdAt: now.toISOString(),
         deadline: new Date(now.getTime() + state.timeoutMs).toISOString(),
         approver: d.approver,
+        fingerprint,
       }
       hooks.onEffect?.()
       const key = keyOf(record.workerId, requestId)
@@ -178,8 +181,8 @@ export class PermissionDesk {
     hooks.onEffect?.()
     if (always) {
       // The operator's "always" outranks every layer's asking; a parent's only the child's own.
-      if (by === 'operator') state.granted.push({ tool: pending.tool })
-      else state.own.allow.push({ tool: pending.tool })
+      if (by === 'operator') grant(state.granted, pending.tool)
+      else grant(state.own.allow, pending.tool)
     }
     await this.resolve(record, pending, input.decision, by, input.reason)
     return {
@@ -268,6 +271,7 @@ export class PermissionDesk {
       tool: pending.tool,
       decision,
       by,
+      fingerprint: pending.fingerprint,
       ...(reason ? { reason } : {}),
       at: this.ctx.now().toISOString(),
     }
@@ -285,7 +289,7 @@ export class PermissionDesk {
     }
   }
 
-  private publishResolved(record: WorkerRecord, r: ResolvedPermission) {
+  private publishResolved(record: WorkerRecord, r: Omit<ResolvedPermission, 'fingerprint'>) {
     this.ctx.emit(
       {
         type: 'permission_resolved',
@@ -338,6 +342,27 @@ export class PermissionDesk {
     })
   }
 }
+
+/** Adds an allow rule for exactly `tool` (its name has no glob characters), once, within the cap. */
+const grant = (rules: PermissionState['granted'], tool: string) => {
+  if (rules.length >= 256 || rules.some((r) => r.tool === tool && r.path === undefined)) return
+  rules.push({ tool })
+}
+
+/** A digest of a call (see `permissionStateSchema`). */
+const fingerprintOf = async (tool: string, input: unknown): Promise<string> => {
+  const bytes = new TextEncoder().encode(JSON.stringify([tool, input ?? null]))
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+  return [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** The answer to an id asked again for another call. */
+const reused = (requestId: string): RequestOutput => ({
+  requestId,
+  decision: 'deny',
+  by: 'policy',
+  reason: `request id '${requestId}' was used for another call`,
+})
 
 const keyOf = (workerId: string, requestId: string) => `${workerId}/${requestId}`
 
