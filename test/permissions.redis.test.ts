@@ -194,9 +194,9 @@ describe('permission approvals: claude-code asks before running a tool', () => {
     await reply
     spawner = await startSpawner(env, 60_000)
     http = spawnerClient(spawner)
-    expect(await exists(workerId, '/workspace/restarted.txt')).toBe(false)
+    expect(await exists(workerId, '/workspace/restarted.txt'), 'ran before the answer').toBe(false)
     const status = await http('GET', `/v1/workers/${workerId}`)
-    expect(status.json.permissions.pending).toMatchObject([
+    expect(status.json.permissions?.pending, JSON.stringify(status.json)).toMatchObject([
       { requestId: req.requestId, tool: 'Bash' },
     ])
     const answer = await http('POST', `/v1/workers/${workerId}/permissions/${req.requestId}`, {
