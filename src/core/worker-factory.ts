@@ -88,8 +88,13 @@ export class WorkerFactory {
     )
     if (parent) assertChildMounts(parent, prepared.spec.mounts)
     const asks =
-      workerPermissions(this.ctx, config, prepared.resolved.agent, prepared.workerId, parent) !==
-      undefined
+      workerPermissions(
+        this.ctx,
+        config,
+        prepared.resolved.agent,
+        { workerId: prepared.workerId, network: prepared.spec.network },
+        parent,
+      ) !== undefined
     assertConfigFiles(config, this.ctx.maxFileBytes)
     const hostFiles = await readHostFiles(this.ctx, prepared.resolved.ordered)
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
@@ -115,7 +120,13 @@ export class WorkerFactory {
     const parent = parentId ? this.store.held(parentId) : undefined
     const asking = extraLabels[LABELS.pool]
       ? undefined
-      : workerPermissions(this.ctx, config, resolved.agent, workerId, parent)
+      : workerPermissions(
+          this.ctx,
+          config,
+          resolved.agent,
+          { workerId, network: spec.network },
+          parent,
+        )
     const orchestrator = await this.orchestratorEnv(
       workerId,
       { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },
