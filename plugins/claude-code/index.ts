@@ -1,4 +1,5 @@
 import { defineAgent, lastJson, noResult, str } from 'workers-spawner/plugin'
+import { permissions } from './permissions.ts'
 import { errorMessage, resultUsage, type Result } from './result.ts'
 import { updates } from './updates.ts'
 
@@ -48,6 +49,8 @@ export default defineAgent({
     // An operator's model, set once for every worker.
     ANTHROPIC_MODEL: ctx.setting('ANTHROPIC_MODEL'),
   }),
+  // Every tool call goes through `orchestrator permit` first (see permissions.ts).
+  permissions,
   promptVia: 'auto',
   prompt: (req) => ({
     // stream-json even when nobody streams: only its result line has this run's own cost.

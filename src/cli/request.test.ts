@@ -33,6 +33,13 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   delete_checkpoint: { input: { workerId: WID, checkpointId: 'c-0123456789abcdef' } },
   restore: { input: { workerId: WID, checkpointId: 'c-0123456789abcdef' } },
   fork: { input: { workerId: WID, count: 2, checkpoint: 'c-0123456789abcdef' } },
+  request_permission: {
+    input: { workerId: WID, requestId: 'toolu_1', tool: 'Bash', input: { command: 'ls' } },
+  },
+  answer_permission: {
+    input: { workerId: WID, requestId: 'toolu_1', decision: 'allow', always: true },
+  },
+  permissions: { input: { workerId: WID } },
   plugins: { input: {} },
 }
 

@@ -109,6 +109,17 @@ export const configOf = (r: WorkerRecord): WorkerConfig => ({
   labels: r.labels,
   ...(r.budget ? { budget: r.budget } : {}),
   ...(r.checkpoint ? { checkpoint: r.checkpoint } : {}),
+  // A worker that asks has forks that ask: its own rules (those above it come again from its
+  // parent), never its operator's "always" answers.
+  ...(r.permissions
+    ? {
+        permissions: {
+          ...r.permissions.own,
+          approver: r.permissions.approver,
+          timeoutMs: r.permissions.timeoutMs,
+        },
+      }
+    : {}),
 })
 
 /** Env names that authorize or name the worker: a checkpoint never keeps their values. */

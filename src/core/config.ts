@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { egressPatternSchema } from './egress.ts'
+import { permissionsSchema } from './permission-policy.ts'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/
@@ -188,6 +189,7 @@ export const workerConfigSchema = z
     budget: budgetSchema.optional().describe('model spend limits, checked at the gateway'),
     resume: resumeSchema.optional(),
     checkpoint: checkpointPolicySchema.optional(),
+    permissions: permissionsSchema.optional(),
     labels: z
       .record(
         z

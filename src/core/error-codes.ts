@@ -41,6 +41,8 @@ export const ERROR_CODES = {
   host_file_unreadable: 'bad_request',
   /** A resumed session is of another agent or workdir than the new worker's. */
   resume_mismatch: 'bad_request',
+  /** The worker's agent has no way to ask for permissions (its plugin declares none). */
+  permissions_unsupported: 'bad_request',
 
   // No credentials, or credentials that do not check out.
   unauthorized: 'unauthorized',
@@ -57,6 +59,8 @@ export const ERROR_CODES = {
   quota_exceeded: 'forbidden',
   ttl_not_allowed: 'forbidden',
   network_not_allowed: 'forbidden',
+  /** The operator does not let workers skip permissions (PERMISSIONS_MIN=ask). */
+  permissions_required: 'forbidden',
   /** A worker (or a tree above it) has spent its model budget. */
   budget_exceeded: 'forbidden',
 
@@ -72,6 +76,7 @@ export const ERROR_CODES = {
   /** No saved session of that id. */
   session_not_found: 'not_found',
   checkpoint_not_found: 'not_found',
+  permission_request_not_found: 'not_found',
 
   // The worker (or container) is in a state that does not allow the operation.
   conflict: 'conflict',
@@ -81,6 +86,10 @@ export const ERROR_CODES = {
   helper_env_unsafe: 'conflict',
   /** A checkpoint image that workers restored or forked from still run on. */
   checkpoint_in_use: 'conflict',
+  /** The permission request was answered already, or timed out. */
+  permission_request_closed: 'conflict',
+  /** The worker skips permissions: it has no requests. */
+  permissions_off: 'conflict',
 
   // A body, file or answer over its cap.
   payload_too_large: 'too_large',

@@ -33,6 +33,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'host_file_unavailable',
     'host_file_unreadable',
     'resume_mismatch',
+    'permissions_unsupported',
   ],
   401: ['unauthorized', 'worker_token_required'],
   403: [
@@ -44,6 +45,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'not_your_instance',
     'not_wider_than_parent',
     'quota_exceeded',
+    'permissions_required',
     'ttl_not_allowed',
     'network_not_allowed',
     'budget_exceeded',
@@ -58,6 +60,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'transcript_not_found',
     'session_not_found',
     'checkpoint_not_found',
+    'permission_request_not_found',
   ],
   409: [
     'conflict',
@@ -66,6 +69,8 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'stream_not_forwarded',
     'helper_env_unsafe',
     'checkpoint_in_use',
+    'permission_request_closed',
+    'permissions_off',
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],

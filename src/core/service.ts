@@ -18,6 +18,8 @@ import { sendCommand, type SendCommandParts } from './send-command.ts'
 import { WorkerTree } from './sub-workers.ts'
 import { BudgetLedger } from './budget-ledger.ts'
 import { ModelAccess } from './model-access.ts'
+import { PermissionDesk } from './permission-desk.ts'
+import type * as P from './permission-schemas.ts'
 import { updateWorker, type UpdateParts } from './update-worker.ts'
 import { parseInput } from './validation.ts'
 import { WorkerFactory } from './worker-factory.ts'
@@ -63,6 +65,8 @@ export class WorkerService implements PoolHost {
   private readonly files: WorkerFiles
   /** Checkpoints of workers: taken, listed, deleted, restored, forked from. */
   readonly checkpoints: Checkpoints
+  /** Workers' permission requests and their answers. */
+  private readonly desk: PermissionDesk
   /** The parts, for the commands written as functions of them. */
   private readonly parts: SendCommandParts & UpdateParts & DeleteParts
 
@@ -80,6 +84,7 @@ export class WorkerService implements PoolHost {
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
     this.checkpoints = new Checkpoints(ctx, this.store, this.factory)
+    this.desk = new PermissionDesk(ctx, this.store)
     this.parts = {
       checkpoints: this.checkpoints,
       ctx,
@@ -161,7 +166,11 @@ export class WorkerService implements PoolHost {
       throw new NotFoundError(`no worker '${input.workerId}'`, 'worker_not_found')
     }
     record.state = stateFromContainer(info.state)
-    return toStatus(record, this.ledger.treeSpend(record.workerId))
+    this.desk.watch(record)
+    return {
+      ...toStatus(record, this.ledger.treeSpend(record.workerId)),
+      permissions: this.desk.view(record),
+    }
   }
 
   async logs(input: In<typeof S.logsInput>): Promise<Out<typeof S.logsOutput>> {
@@ -290,6 +299,30 @@ export class WorkerService implements PoolHost {
     return { workerId, turns, ...(more ? { next: turns.at(-1)!.n } : {}) }
   }
 
+  /**
+   * A worker's own agent asks to run a tool: its policy decides at once, or the request waits
+   * (up to `waitMs` here; the asker asks again with the same id) for an answer or its deadline.
+   */
+  requestPermission(
+    input: In<typeof P.requestPermissionInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof P.requestPermissionOutput>> {
+    return this.desk.request(input, hooks)
+  }
+
+  /** Allows or denies a waiting request (operators; a parent for its sub-workers that say so). */
+  answerPermission(
+    input: In<typeof P.answerPermissionInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof P.answerPermissionOutput>> {
+    return this.desk.answer(input, hooks)
+  }
+
+  /** How a worker asks before tool calls, and its requests waiting for an answer. */
+  listPermissions(input: { workerId: string }): Promise<Out<typeof P.listPermissionsOutput>> {
+    return this.desk.list(input.workerId)
+  }
+
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */
   childrenOf(workerId: string): Promise<string[]> {
     return this.tree.childrenOf(workerId)
@@ -344,9 +377,10 @@ export class WorkerService implements PoolHost {
     return this.store.records()
   }
 
-  /** Keeps a restored record (recovery after a restart). */
+  /** Keeps a restored record (recovery after a restart); its waiting permission requests time out here now. */
   track(record: WorkerRecord) {
     this.store.keep(record)
+    this.desk.watch(record)
   }
 
   /** Validates a raw WorkerConfig (exposed for adapters that take it outside `create`). */

@@ -19,6 +19,7 @@ import { orchestratorEnv, writeToken } from './worker-tokens.ts'
 import { GATEWAY_PREFIX, WORKER_LOCAL_PORT, workerHostEnv, type Broker } from './gateway-access.ts'
 import { resolveNetwork, type WorkerNetwork } from './network.ts'
 import { egressListSchema, type ContainerNetwork, type WorkerConfig } from './config.ts'
+import { workerPermissions } from './permission-setup.ts'
 
 /** The parent a sub-worker is made under, as its spec needs it. */
 type SpecParent = { workerId: string; depth: number; rootId: string }
@@ -91,7 +92,7 @@ export class WorkerFactory {
     config: WorkerConfig,
     parent?: WorkerRecord,
     id?: string,
-  ): Promise<Prepared & { hostFiles: FileToWrite[] }> {
+  ): Promise<Prepared & { hostFiles: FileToWrite[]; asks: boolean }> {
     assertLifetime(config.ttlSeconds, this.ctx.policy)
     const prepared = await this.prepare(
       config,
@@ -102,12 +103,20 @@ export class WorkerFactory {
         : undefined,
     )
     if (parent) assertChildMounts(parent, prepared.spec.mounts)
+    const asks =
+      workerPermissions(
+        this.ctx,
+        config,
+        prepared.resolved.agent,
+        { workerId: prepared.workerId, network: prepared.spec.network },
+        parent,
+      ) !== undefined
     assertConfigFiles(config, this.ctx.maxFileBytes)
     const hostFiles = await readHostFiles(this.ctx, prepared.resolved.ordered)
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
     if (prepared.spec.runtime)
       await assertRuntime(this.ctx, prepared.spec.runtime, prepared.resolved.ordered)
-    return { ...prepared, hostFiles }
+    return { ...prepared, hostFiles, asks }
   }
 
   /** Builds or reuses the image, starts the container and writes the config's files. */
@@ -126,27 +135,44 @@ export class WorkerFactory {
     const image = from
       ? { tag: from.image, built: false }
       : await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
+    const parentId = spec.labels[LABELS.parent]
+    const parent = parentId ? this.store.held(parentId) : undefined
+    const asking = extraLabels[LABELS.pool]
+      ? undefined
+      : workerPermissions(
+          this.ctx,
+          config,
+          resolved.agent,
+          { workerId, network: spec.network },
+          parent,
+        )
     const orchestrator = await this.orchestratorEnv(
       workerId,
-      { ...config, network: spec.network ?? 'isolated' },
+      { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },
       createdAt,
     )
     const net = netOf(spec)
     const broker = await this.broker(workerId, net.network)
     const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
-    const files = filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv)
+    const files = [
+      ...(asking?.files ?? []),
+      ...filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv),
+    ]
     // The token is in the env; its file is written only when `update` renews it (the CLI
     // prefers the file). Nothing else to write after the start: the labels hold the state, and
     // the create is done once the container runs (no state-file write on the way, see `restore`).
     // A checkpoint holds another worker's token and state file (or this one's, older): both are
     // always written over.
     // The config's env goes into the state file too, so a restore or fork after a restart of
-    // the service starts with it again (see `configOf`).
+    // the service starts with it again (see `configOf`). A worker that asks keeps its rules there.
     const writesAfterStart =
-      files.length > 0 || from !== undefined || Object.keys(config.env).length > 0
+      files.length > 0 ||
+      from !== undefined ||
+      Object.keys(config.env).length > 0 ||
+      asking !== undefined
     const full: ContainerSpec = {
       ...spec,
-      env: { ...spec.env, ...orchestrator },
+      env: { ...spec.env, ...asking?.env, ...orchestrator },
       image: image.tag,
       extraHosts: opts.extraHosts ?? ['host.docker.internal:host-gateway'],
       ...(opts.tokens?.url ? { workerApi: opts.tokens.url } : {}),
@@ -189,6 +215,7 @@ export class WorkerFactory {
       mounts: full.mounts,
       ...net,
       ...(config.budget ? { budget: config.budget } : {}),
+      ...(asking ? { permissions: asking.state } : {}),
     }
     if (!writesAfterStart) return { record, built: image.built }
     try {
@@ -270,7 +297,12 @@ export class WorkerFactory {
   /** ORCHESTRATOR_* for a worker whose token lives from `from` for the config's TTL. */
   orchestratorEnv(
     workerId: string,
-    config: { allowedTools: string[]; ttlSeconds: number; network?: ContainerNetwork },
+    config: {
+      allowedTools: string[]
+      ttlSeconds: number
+      network?: ContainerNetwork
+      permit?: boolean
+    },
     from: Date,
   ) {
     return orchestratorEnv(this.ctx.opts.tokens, workerId, config, from)

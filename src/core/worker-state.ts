@@ -10,6 +10,7 @@ import {
 import { spendSchema } from './budget.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError, UnavailableError } from './errors.ts'
+import { permissionStateSchema } from './permission-schemas.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import type { WorkerRecord } from './worker-record.ts'
 
@@ -55,6 +56,8 @@ export const workerStateSchema = z
     spentBelow: spendSchema.optional(),
     checkpoint: checkpointPolicySchema.optional(),
     configEnv: z.record(z.string(), z.string()).optional(),
+    /** Its permission rules and the requests waiting for an answer. */
+    permissions: permissionStateSchema.optional(),
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
@@ -81,6 +84,8 @@ export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
   ...(r.spentBelow ? { spentBelow: r.spentBelow } : {}),
   ...(r.checkpoint ? { checkpoint: r.checkpoint } : {}),
   ...(r.configEnv ? { configEnv: r.configEnv } : {}),
+  // A copy: the write happens later, and the requests change in place meanwhile.
+  ...(r.permissions ? { permissions: structuredClone(r.permissions) } : {}),
 })
 
 /** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
@@ -105,6 +110,7 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
     budget: state.budget,
     spend: state.spend,
     spentBelow: state.spentBelow,
+    permissions: state.permissions,
   } satisfies Partial<WorkerRecord>)
   if (!state.egress) delete record.egress
   if (!state.budget) delete record.budget
@@ -113,6 +119,7 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
   if (state.checkpoint) record.checkpoint = state.checkpoint
   else delete record.checkpoint
   if (state.configEnv) record.configEnv = state.configEnv
+  if (!state.permissions) delete record.permissions
   if (state.handedOut) delete record.pool
   return record
 }
