@@ -4,6 +4,7 @@ import { logRotationSettings } from './core/log-rotation.ts'
 import type { Network } from './core/config.ts'
 import { egressPatternSchema, isIp, parseCidrs } from './core/egress.ts'
 import { modelPricesSetting } from './gateway/prices.ts'
+import { permissionRuleSchema } from './core/permission-policy.ts'
 
 const int = (def: number) => z.coerce.number().int().positive().default(def)
 
@@ -114,6 +115,41 @@ export const settingsSchema = z.object({
     .default(30 * 86_400),
   /** Workers this instance runs at once (0 = no limit); warm-pool containers do not count. */
   MAX_WORKERS: z.coerce.number().int().min(0).default(500),
+  /**
+   * `ask`: no worker may skip permissions; a WorkerConfig without `permissions` asks before
+   * every tool call, and `'skip'` is refused. Default `skip` (a config says).
+   */
+  PERMISSIONS_MIN: z.enum(['skip', 'ask']).default('skip'),
+  /**
+   * Tool calls always denied, whatever a worker's policy says: a JSON array of rules, e.g.
+   * `[{"tool":"Bash","path":"rm *"},{"tool":"WebFetch"}]` (workers that ask only).
+   */
+  PERMISSIONS_DENY: z
+    .string()
+    .default('[]')
+    .transform((s, ctx) => {
+      try {
+        return z.array(permissionRuleSchema).max(256).parse(JSON.parse(s))
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a JSON array of rules { "tool": "...", "path"?: "..." }',
+        })
+        return z.NEVER
+      }
+    }),
+  /** How long a permission request waits for an answer when the worker says nothing (ms). */
+  PERMISSION_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(5 * 60_000),
+  /** The longest a worker's permission requests may wait (ms). */
+  PERMISSION_MAX_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(60 * 60_000),
   /** Workers in one tree: a worker made by an operator plus every sub-worker below it. */
   MAX_TREE_WORKERS: z.coerce.number().int().min(1).default(16),
   /** Commands and file operations one worker may run at once (each may hold 32 MiB of output). */

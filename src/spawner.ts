@@ -70,6 +70,12 @@ export const policyFrom = (s: Settings): WorkerPolicy => ({
     permit: s.EGRESS_PERMIT,
     allowAll: s.NETWORK_ALL === '1',
   },
+  permissions: {
+    min: s.PERMISSIONS_MIN,
+    deny: s.PERMISSIONS_DENY,
+    defaultTimeoutMs: Math.min(s.PERMISSION_TIMEOUT_MS, s.PERMISSION_MAX_TIMEOUT_MS),
+    maxTimeoutMs: s.PERMISSION_MAX_TIMEOUT_MS,
+  },
 })
 
 /**

@@ -27,6 +27,13 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   update: { input: { workerId: WID, ttlSeconds: 60 } },
   delete: { input: { workerId: WID } },
   respond: { input: { workerId: WID, text: 'half way' } },
+  request_permission: {
+    input: { workerId: WID, requestId: 'toolu_1', tool: 'Bash', input: { command: 'ls' } },
+  },
+  answer_permission: {
+    input: { workerId: WID, requestId: 'toolu_1', decision: 'allow', always: true },
+  },
+  permissions: { input: { workerId: WID } },
   plugins: { input: {} },
 }
 

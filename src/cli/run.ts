@@ -6,6 +6,8 @@
 import { commandTable, type CommandName } from '../core/commands.ts'
 import type { ErrorCode } from '../core/error-codes.ts'
 import { requestFor } from './request.ts'
+import { permit } from './permit.ts'
+import { PERMIT_FORMATS } from './permit-formats.ts'
 
 /** Exit codes: documented in `orchestrator --help`. */
 export const EXIT = { ok: 0, other: 1, usage: 2, denied: 3, notFound: 4 } as const
@@ -21,6 +23,10 @@ export interface CliIo {
   readStdin: () => Promise<Uint8Array>
   /** The token file the service keeps current (preferred over ORCHESTRATOR_TOKEN). */
   readToken: () => Promise<string | undefined>
+  /** Waits between retries (`permit`); default: a timer. */
+  sleep?: (ms: number) => Promise<void>
+  /** The clock (`permit`); default: Date.now. */
+  now?: () => number
 }
 
 /** The CLI's own codes, besides the service's (`ErrorCode`) it answers with or relays. */
@@ -31,6 +37,8 @@ class CliError extends Error {
     readonly exitCode: number,
     message: string,
     readonly code: CliCode | ErrorCode = 'error',
+    /** The HTTP status the service answered, when it answered. */
+    readonly status?: number,
   ) {
     super(message)
   }
@@ -54,6 +62,10 @@ Commands:
   delete <worker>                     delete a sub-worker (and its sub-workers)
   file put <worker> <path> [--from F] write a file (stdin when no --from)
   file get <worker> <path>            print a file
+  permit [--format F]                 pre-tool hook: ask for the tool call on stdin (exit 0/2)
+  permissions [<worker>]              permission requests waiting (default: sub-workers')
+  answer <worker> <request> allow|deny|always [--reason R]
+                                      answer a sub-worker's permission request
 
 Options: --json (machine output), --help
 Exit codes: 0 ok, 2 usage, 3 permission denied, 4 not found, 1 other
@@ -72,6 +84,14 @@ Environment: ORCHESTRATOR_URL (http(s)://… or unix://<socket path>), ORCHESTRA
   delete:
     'Usage: orchestrator delete <worker> [--json]\nDeletes a worker it spawned, with its sub-workers.',
   file: 'Usage: orchestrator file put <worker> <path> [--from F] [--json]\n       orchestrator file get <worker> <path>\nWrites or reads a file in a worker.',
+  permit: `Usage: orchestrator permit [--format F]
+An agent CLI's pre-tool hook: reads the tool call as JSON on stdin (tool_name, tool_input,
+tool_use_id), asks the service and waits for the answer. Exit 0 allow, 2 deny (the reason on
+stderr). Formats: ${Object.keys(PERMIT_FORMATS).join(', ')} (default claude).`,
+  permissions:
+    "Usage: orchestrator permissions [<worker>] [--json]\nLists a worker's permission requests waiting for an answer (default: this one's sub-workers').",
+  answer:
+    "Usage: orchestrator answer <worker> <request> allow|deny|always [--reason R] [--json]\nAnswers a sub-worker's permission request (always: allow that tool from now on).",
 }
 
 /**
@@ -88,6 +108,9 @@ const USES: Record<string, readonly CommandName[]> = {
   logs: ['logs'],
   delete: ['delete'],
   file: ['send_file', 'read_file'],
+  permit: ['request_permission'],
+  permissions: ['permissions'],
+  answer: ['answer_permission'],
 }
 
 /** The tools a verb needs. */
@@ -104,7 +127,7 @@ interface Parsed {
   help: boolean
 }
 
-const VALUE_FLAGS = new Set(['agent', 'cap', 'tool', 'prompt', 'tail', 'from'])
+const VALUE_FLAGS = new Set(['agent', 'cap', 'tool', 'prompt', 'tail', 'from', 'format', 'reason'])
 
 /** Splits argv into command, positionals, flags and what follows `--`. */
 export const parseArgs = (argv: string[]): Parsed => {
@@ -156,6 +179,9 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
     }
     if (!Object.hasOwn(USES, p.command))
       throw new CliError(EXIT.usage, `unknown command '${p.command}'\n${HELP['']}`, 'usage')
+    // A hook: whatever happens, it answers allow or deny in its CLI's terms (never another code,
+    // which a CLI may take for "go ahead").
+    if (p.command === 'permit') return await permitCommand(one(p, 'format') ?? 'claude', io)
     const allowed = (io.env.ORCHESTRATOR_ALLOWED_TOOLS ?? '').split(',').filter(Boolean)
     const missing = toolsOf(p.command).find((tool) => !allowed.includes(tool))
     if (missing && io.env.ORCHESTRATOR_ALLOWED_TOOLS !== undefined) {
@@ -168,6 +194,10 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
     const api = client(io)
     return await commands[p.command]!(p, api, io)
   } catch (err) {
+    if (p?.command === 'permit' && !p.help) {
+      io.stderr(`permission denied: ${err instanceof Error ? err.message : String(err)}\n`)
+      return 2
+    }
     const e =
       err instanceof CliError
         ? err
@@ -180,6 +210,25 @@ export const run = async (argv: string[], io: CliIo): Promise<number> => {
 }
 
 type Api = ReturnType<typeof client>
+
+const randomId = () =>
+  `p-${[...crypto.getRandomValues(new Uint8Array(12))].map((b) => b.toString(16).padStart(2, '0')).join('')}`
+
+/** `orchestrator permit`: see permit.ts. */
+const permitCommand = async (format: string, io: CliIo): Promise<number> => {
+  const api = client(io)
+  const workerId = self(io)
+  const out = await permit(format, {
+    ask: (input) => api.run('request_permission', { workerId, ...input }),
+    stdin: io.readStdin,
+    sleep: io.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+    now: io.now ?? Date.now,
+    randomId,
+  })
+  if (out.stdout) io.stdout(out.stdout)
+  if (out.stderr) io.stderr(out.stderr)
+  return out.exitCode
+}
 
 /**
  * Where the service is: `http(s)://host[/prefix]`, or `unix://<socket path>` (HTTP over the
@@ -253,7 +302,7 @@ const client = (io: CliIo) => {
           : res.status === 400
             ? EXIT.usage
             : EXIT.other
-    throw new CliError(exit, error.message, error.code)
+    throw new CliError(exit, error.message, error.code, res.status)
   }
   /** Calls catalog command `name`; `bytes` is the body of a command that takes raw bytes. */
   const command = (name: CommandName, input: Record<string, unknown>, bytes?: Uint8Array) => {
@@ -381,6 +430,48 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
       r,
       `deleted ${r.workerId}${r.children.length ? ` and ${r.children.length} sub-workers` : ''}`,
     )
+    return EXIT.ok
+  },
+  async permissions(p, api, io) {
+    type Pending = { requestId: string; summary: string; deadline: string; approver: string }
+    const one = async (id: string) =>
+      ((await api.run('permissions', { workerId: id })).pending as Pending[]).map((r) => ({
+        workerId: id,
+        ...r,
+      }))
+    let all
+    if (p.positional[0]) all = await one(p.positional[0])
+    else {
+      const me = self(io)
+      const { workers } = await api.run('list', {})
+      const children = (workers as { workerId: string; parentId?: string }[]).filter(
+        (w) => w.parentId === me,
+      )
+      all = (await Promise.all(children.map((w) => one(w.workerId)))).flat()
+    }
+    const human = all.map(
+      (r) => `${r.workerId} ${r.requestId} ${r.summary} (until ${r.deadline}, ${r.approver})`,
+    )
+    print(io, p, all, human.join('\n'))
+    return EXIT.ok
+  },
+  async answer(p, api, io) {
+    const [worker, requestId, verb] = p.positional
+    if (verb !== 'allow' && verb !== 'deny' && verb !== 'always')
+      throw new CliError(
+        EXIT.usage,
+        `answer: expected allow, deny or always\n${HELP.answer}`,
+        'usage',
+      )
+    const reason = one(p, 'reason')
+    const r = await api.run('answer_permission', {
+      workerId: need(worker, '<worker>', 'answer'),
+      requestId: need(requestId, '<request>', 'answer'),
+      decision: verb === 'deny' ? 'deny' : 'allow',
+      always: verb === 'always',
+      ...(reason ? { reason } : {}),
+    })
+    print(io, p, r, `${r.decision} ${r.workerId} ${r.requestId}`)
     return EXIT.ok
   },
   async file(p, api, io) {

@@ -7,6 +7,7 @@ import {
   type StreamSpec,
 } from './commands.ts'
 import * as S from './schemas.ts'
+import * as P from './permission-schemas.ts'
 import type { CommandHooks, WorkerService } from './service.ts'
 
 export type {
@@ -155,6 +156,21 @@ export const catalog = [
     input: S.respondInput,
     output: S.respondOutput,
     run: (s, input, hooks) => s.respond(input, hooks),
+  }),
+  command('request_permission', {
+    input: P.requestPermissionInput,
+    output: P.requestPermissionOutput,
+    run: (s, input, hooks) => s.requestPermission(input, hooks),
+  }),
+  command('answer_permission', {
+    input: P.answerPermissionInput,
+    output: P.answerPermissionOutput,
+    run: (s, input, hooks) => s.answerPermission(input, hooks),
+  }),
+  command('permissions', {
+    input: P.listPermissionsInput,
+    output: P.listPermissionsOutput,
+    run: (s, input) => s.listPermissions(input),
   }),
   command('plugins', {
     input: S.pluginsInput,

@@ -197,6 +197,32 @@ export const commandTable = {
     scope: 'worker',
     http: { method: 'post', path: '/v1/workers/:id/respond', params: byId, body: 'json' },
   },
+  request_permission: {
+    summary:
+      "A worker's own agent asks to run a tool (the in-container `orchestrator permit`): decided by its policy at once, or waits up to waitMs for an answer; ask again with the same requestId until decided",
+    permission: 'permit',
+    scope: 'worker',
+    timeoutField: 'waitMs',
+    http: { method: 'post', path: '/v1/workers/:id/permissions', params: byId, body: 'json' },
+  },
+  answer_permission: {
+    summary:
+      "Allow or deny a worker's pending tool call (always: allow that tool from now on); a worker may answer only its sub-workers' requests, and only when they name it their approver",
+    permission: 'approve',
+    scope: 'worker',
+    http: {
+      method: 'post',
+      path: '/v1/workers/:id/permissions/:requestId',
+      params: { id: 'workerId', requestId: 'requestId' },
+      body: 'json',
+    },
+  },
+  permissions: {
+    summary: "A worker's pending permission requests and how it asks",
+    permission: 'status',
+    scope: 'worker',
+    http: { method: 'get', path: '/v1/workers/:id/permissions', params: byId, body: 'none' },
+  },
   plugins: {
     summary: 'Loaded plugins, their versions, and load errors',
     permission: 'plugins',

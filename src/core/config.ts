@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { egressPatternSchema } from './egress.ts'
+import { permissionsSchema } from './permission-policy.ts'
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const LABEL_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/
@@ -135,6 +136,7 @@ export const workerConfigSchema = z
       .describe('plugins its sub-workers may use besides its own agent and capabilities'),
     network: networkSchema.optional(),
     budget: budgetSchema.optional().describe('model spend limits, checked at the gateway'),
+    permissions: permissionsSchema.optional(),
     labels: z
       .record(
         z

@@ -66,12 +66,13 @@ export class Creation {
     parent?: WorkerRecord,
     id?: string,
   ): Promise<CreateOutput> {
-    const { resolved, spec, workerId, createdAt, hostFiles } = await this.factory.check(
+    const { resolved, spec, workerId, createdAt, hostFiles, asks } = await this.factory.check(
       config,
       parent,
       id,
     )
-    const pooled = parent ? undefined : this.pool?.take(config)
+    // A pool container was started without the agent's permission hook.
+    const pooled = parent || asks ? undefined : this.pool?.take(config)
     if (pooled) {
       await this.factory.handOut(pooled, config, resolved, hostFiles, hooks.onEffect)
       this.ctx.logger.info('worker created from the warm pool', { workerId: pooled.workerId })

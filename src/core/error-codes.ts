@@ -39,6 +39,8 @@ export const ERROR_CODES = {
   plugin_unavailable: 'bad_request',
   host_file_unavailable: 'bad_request',
   host_file_unreadable: 'bad_request',
+  /** The worker's agent has no way to ask for permissions (its plugin declares none). */
+  permissions_unsupported: 'bad_request',
 
   // No credentials, or credentials that do not check out.
   unauthorized: 'unauthorized',
@@ -55,6 +57,8 @@ export const ERROR_CODES = {
   quota_exceeded: 'forbidden',
   ttl_not_allowed: 'forbidden',
   network_not_allowed: 'forbidden',
+  /** The operator does not let workers skip permissions (PERMISSIONS_MIN=ask). */
+  permissions_required: 'forbidden',
   /** A worker (or a tree above it) has spent its model budget. */
   budget_exceeded: 'forbidden',
 
@@ -65,6 +69,7 @@ export const ERROR_CODES = {
   unknown_plugin: 'not_found',
   no_such_container: 'not_found',
   no_such_exec: 'not_found',
+  permission_request_not_found: 'not_found',
 
   // The worker (or container) is in a state that does not allow the operation.
   conflict: 'conflict',
@@ -72,6 +77,10 @@ export const ERROR_CODES = {
   agent_unavailable: 'conflict',
   stream_not_forwarded: 'conflict',
   helper_env_unsafe: 'conflict',
+  /** The permission request was answered already, or timed out. */
+  permission_request_closed: 'conflict',
+  /** The worker skips permissions: it has no requests. */
+  permissions_off: 'conflict',
 
   // A body, file or answer over its cap.
   payload_too_large: 'too_large',

@@ -32,6 +32,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'plugin_unavailable',
     'host_file_unavailable',
     'host_file_unreadable',
+    'permissions_unsupported',
   ],
   401: ['unauthorized', 'worker_token_required'],
   403: [
@@ -43,6 +44,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'not_your_instance',
     'not_wider_than_parent',
     'quota_exceeded',
+    'permissions_required',
     'ttl_not_allowed',
     'network_not_allowed',
     'budget_exceeded',
@@ -54,6 +56,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'unknown_plugin',
     'no_such_container',
     'no_such_exec',
+    'permission_request_not_found',
   ],
   409: [
     'conflict',
@@ -61,6 +64,8 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'agent_unavailable',
     'stream_not_forwarded',
     'helper_env_unsafe',
+    'permission_request_closed',
+    'permissions_off',
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],

@@ -3,6 +3,8 @@ import { replySchema } from './plugin/contract.ts'
 import { agentUpdateSchema } from './plugin/updates.ts'
 import { spendSchema } from './budget.ts'
 import { budgetSchema } from './config.ts'
+import { approverSchema } from './permission-policy.ts'
+import { decidedBySchema } from './permission-schemas.ts'
 
 const base = {
   workerId: z.string(),
@@ -69,6 +71,27 @@ export const spawnerEventSchema = z.discriminatedUnion('type', [
     host: z.string(),
     port: z.number().int(),
     reason: z.string(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('permission_request'),
+    requestId: z.string().describe("the permission request's id (answer it with this)"),
+    tool: z.string(),
+    input: z.unknown().describe("the tool's input (cut when large)"),
+    summary: z.string(),
+    deadline: z.string().describe('denied when still unanswered then'),
+    approver: approverSchema.describe("who may answer: the operator, or the worker's parent"),
+    parentId: z.string().optional().describe('the worker that spawned it'),
+    rootId: z.string().describe('the operator-made worker at the top of its tree'),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('permission_resolved'),
+    requestId: z.string(),
+    tool: z.string(),
+    decision: z.enum(['allow', 'deny']),
+    by: decidedBySchema,
+    reason: z.string().optional(),
   }),
 ])
 export type SpawnerEvent = z.infer<typeof spawnerEventSchema>

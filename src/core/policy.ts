@@ -1,4 +1,5 @@
 import { DEFAULT_NETWORK_POLICY, type NetworkPolicy } from './network.ts'
+import type { PermissionBounds } from './permission-policy.ts'
 
 /**
  * What the operator allows workers to get, beyond what a WorkerConfig can say. Plugins are
@@ -24,6 +25,8 @@ export interface WorkerPolicy {
   runtimes: string[]
   /** What a worker's network may be, and its default. */
   network: NetworkPolicy
+  /** How far workers' permissions are bounded (default: DEFAULT_PERMISSION_BOUNDS). */
+  permissions?: PermissionBounds
 }
 
 export interface MountRule {

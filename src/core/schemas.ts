@@ -2,6 +2,7 @@ import { z } from 'zod'
 import { budgetSchema, workerConfigSchema } from './config.ts'
 import { spendSchema } from './budget.ts'
 import { replySchema } from './plugin/contract.ts'
+import { permissionsViewSchema } from './permission-schemas.ts'
 
 /** Input and output schemas of every command in the catalog. */
 
@@ -57,6 +58,9 @@ export const workerStatusSchema = z.object({
   connections: z
     .object({ allowed: z.number().int(), denied: z.number().int() })
     .describe('connections out through its egress proxy, since the service started'),
+  permissions: permissionsViewSchema
+    .optional()
+    .describe('how its tool calls are approved, and the requests waiting for an answer'),
 })
 export type WorkerStatus = z.infer<typeof workerStatusSchema>
 

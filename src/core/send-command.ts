@@ -42,6 +42,7 @@ export const sendCommand = async (
       workdir: input.workdir ?? record.workdir,
       env: input.env ?? {},
       stream: hooks.onOutput !== undefined,
+      permissions: record.permissions ? 'ask' : 'skip',
       ...(input.sessionId ? { sessionId: input.sessionId } : {}),
     })
     req = { argv: cmd.argv, env: { ...record.env, ...cmd.env, ...input.env } }

@@ -18,6 +18,8 @@ import { sendCommand, type SendCommandParts } from './send-command.ts'
 import { WorkerTree } from './sub-workers.ts'
 import { BudgetLedger } from './budget-ledger.ts'
 import { ModelAccess } from './model-access.ts'
+import { PermissionDesk } from './permission-desk.ts'
+import type * as P from './permission-schemas.ts'
 import { updateWorker, type UpdateParts } from './update-worker.ts'
 import { parseInput } from './validation.ts'
 import { WorkerFactory } from './worker-factory.ts'
@@ -59,6 +61,8 @@ export class WorkerService implements PoolHost {
   readonly models: ModelAccess
   private readonly creation: Creation
   private readonly files: WorkerFiles
+  /** Workers' permission requests and their answers. */
+  private readonly desk: PermissionDesk
   /** The parts, for the commands written as functions of them. */
   private readonly parts: SendCommandParts & UpdateParts & DeleteParts
 
@@ -75,6 +79,7 @@ export class WorkerService implements PoolHost {
     this.models = new ModelAccess(ctx, this.store, this.ledger)
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
+    this.desk = new PermissionDesk(ctx, this.store)
     this.parts = {
       ctx,
       store: this.store,
@@ -155,6 +160,7 @@ export class WorkerService implements PoolHost {
       throw new NotFoundError(`no worker '${input.workerId}'`, 'worker_not_found')
     }
     record.state = stateFromContainer(info.state)
+    this.desk.watch(record)
     return toStatus(record, this.ledger.treeSpend(record.workerId))
   }
 
@@ -220,6 +226,30 @@ export class WorkerService implements PoolHost {
       hooks.requestId,
     )
     return { workerId: record.workerId, published: true }
+  }
+
+  /**
+   * A worker's own agent asks to run a tool: its policy decides at once, or the request waits
+   * (up to `waitMs` here; the asker asks again with the same id) for an answer or its deadline.
+   */
+  requestPermission(
+    input: In<typeof P.requestPermissionInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof P.requestPermissionOutput>> {
+    return this.desk.request(input, hooks)
+  }
+
+  /** Allows or denies a waiting request (operators; a parent for its sub-workers that say so). */
+  answerPermission(
+    input: In<typeof P.answerPermissionInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof P.answerPermissionOutput>> {
+    return this.desk.answer(input, hooks)
+  }
+
+  /** How a worker asks before tool calls, and its requests waiting for an answer. */
+  listPermissions(input: { workerId: string }): Promise<Out<typeof P.listPermissionsOutput>> {
+    return this.desk.list(input.workerId)
   }
 
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */

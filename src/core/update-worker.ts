@@ -61,7 +61,11 @@ export const updateWorker = async (
   // its user, so a paused worker is resumed first; a token file the agent redirected stays
   // stale (its own doing) and the update still holds.
   if (input.ttlSeconds !== undefined) {
-    const lifetime = { allowedTools: record.allowedTools, ttlSeconds: next.ttlSeconds }
+    const lifetime = {
+      allowedTools: record.allowedTools,
+      ttlSeconds: next.ttlSeconds,
+      permit: record.permissions !== undefined,
+    }
     const env = await factory.orchestratorEnv(record.workerId, lifetime, record.createdAt)
     await guard
       .active(record, () => writeToken(ctx.runtime, record.containerId, env))

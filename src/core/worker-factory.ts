@@ -19,6 +19,11 @@ import { orchestratorEnv, writeToken } from './worker-tokens.ts'
 import { GATEWAY_PREFIX, WORKER_LOCAL_PORT, workerHostEnv, type Broker } from './gateway-access.ts'
 import { resolveNetwork, type WorkerNetwork } from './network.ts'
 import { egressListSchema, type ContainerNetwork, type WorkerConfig } from './config.ts'
+import { boundsOf, initialPermissions } from './permission-desk.ts'
+import type { PermissionState } from './permission-schemas.ts'
+import { pluginPermissions } from './plugin/hooks.ts'
+import { pluginContext } from './spec.ts'
+import { utf8Encode } from './bytes.ts'
 
 /** The parent a sub-worker is made under, as its spec needs it. */
 type SpecParent = { workerId: string; depth: number; rootId: string }
@@ -75,7 +80,7 @@ export class WorkerFactory {
     config: WorkerConfig,
     parent?: WorkerRecord,
     id?: string,
-  ): Promise<Prepared & { hostFiles: FileToWrite[] }> {
+  ): Promise<Prepared & { hostFiles: FileToWrite[]; asks: boolean }> {
     assertLifetime(config.ttlSeconds, this.ctx.policy)
     const prepared = await this.prepare(
       config,
@@ -86,12 +91,43 @@ export class WorkerFactory {
         : undefined,
     )
     if (parent) assertChildMounts(parent, prepared.spec.mounts)
+    const asks =
+      this.permissionsFor(config, prepared.resolved, prepared.workerId, parent) !== undefined
     assertConfigFiles(config, this.ctx.maxFileBytes)
     const hostFiles = await readHostFiles(this.ctx, prepared.resolved.ordered)
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
     if (prepared.spec.runtime)
       await assertRuntime(this.ctx, prepared.spec.runtime, prepared.resolved.ordered)
-    return { ...prepared, hostFiles }
+    return { ...prepared, hostFiles, asks }
+  }
+
+  /**
+   * What a worker that asks before tool calls starts with: its permission state, and its agent's
+   * hook files (written as root, read-only to the agent) and env. Undefined when it skips.
+   */
+  private permissionsFor(
+    config: WorkerConfig,
+    resolved: ResolvedPlugins,
+    workerId: string,
+    parent?: WorkerRecord,
+  ) {
+    const state = initialPermissions(
+      config,
+      resolved.agent,
+      boundsOf(this.ctx),
+      parent?.permissions,
+    )
+    if (!state) return undefined
+    const setup = pluginPermissions(resolved.agent, {
+      ...pluginContext(config, workerId, this.ctx.opts.hostEnv),
+      timeoutMs: state.timeoutMs,
+    })!
+    const files = Object.entries(setup.files).map(([path, text]) => ({
+      path,
+      content: utf8Encode(text),
+      opts: { mode: 0o644, uid: 0, gid: 0 },
+    }))
+    return { state, files, env: setup.env }
   }
 
   /** Builds or reuses the image, starts the container and writes the config's files. */
@@ -107,22 +143,31 @@ export class WorkerFactory {
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const { opts, runtime } = this.ctx
     const image = await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
+    const parentId = spec.labels[LABELS.parent]
+    const parent = parentId ? this.store.held(parentId) : undefined
+    const asking = extraLabels[LABELS.pool]
+      ? undefined
+      : this.permissionsFor(config, resolved, workerId, parent)
     const orchestrator = await this.orchestratorEnv(
       workerId,
-      { ...config, network: spec.network ?? 'isolated' },
+      { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },
       createdAt,
     )
     const net = netOf(spec)
     const broker = await this.broker(workerId, net.network)
     const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
-    const files = filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv)
+    const files = [
+      ...(asking?.files ?? []),
+      ...filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv),
+    ]
     // The token is in the env; its file is written only when `update` renews it (the CLI
     // prefers the file). Nothing else to write after the start: the labels hold the state, and
     // the create is done once the container runs (no state-file write on the way, see `restore`).
-    const writesAfterStart = files.length > 0
+    // A worker that asks keeps its rules in the state file.
+    const writesAfterStart = files.length > 0 || asking !== undefined
     const full: ContainerSpec = {
       ...spec,
-      env: { ...spec.env, ...orchestrator },
+      env: { ...spec.env, ...asking?.env, ...orchestrator },
       image: image.tag,
       extraHosts: opts.extraHosts ?? ['host.docker.internal:host-gateway'],
       ...(opts.tokens?.url ? { workerApi: opts.tokens.url } : {}),
@@ -164,6 +209,7 @@ export class WorkerFactory {
       mounts: full.mounts,
       ...net,
       ...(config.budget ? { budget: config.budget } : {}),
+      ...(asking ? { permissions: asking.state } : {}),
     }
     if (!writesAfterStart) return { record, built: image.built }
     try {
@@ -244,7 +290,12 @@ export class WorkerFactory {
   /** ORCHESTRATOR_* for a worker whose token lives from `from` for the config's TTL. */
   orchestratorEnv(
     workerId: string,
-    config: { allowedTools: string[]; ttlSeconds: number; network?: ContainerNetwork },
+    config: {
+      allowedTools: string[]
+      ttlSeconds: number
+      network?: ContainerNetwork
+      permit?: boolean
+    },
     from: Date,
   ) {
     return orchestratorEnv(this.ctx.opts.tokens, workerId, config, from)

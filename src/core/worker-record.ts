@@ -7,6 +7,7 @@ import { budgetSchema } from './config.ts'
 import { noSpend, type Spend } from './budget.ts'
 import { networkOf } from './network.ts'
 import { egressListSchema } from './config.ts'
+import { permissionsView, type PermissionState } from './permission-schemas.ts'
 
 /** What the service remembers of one worker. Rebuilt from container labels when absent. */
 export interface WorkerRecord {
@@ -62,6 +63,8 @@ export interface WorkerRecord {
   spentBelow?: Spend
   /** Connections out its egress proxy let through and refused (since this process started). */
   connections?: { allowed: number; denied: number }
+  /** Its permission rules and requests; undefined: it skips permissions. */
+  permissions?: PermissionState
 }
 
 export interface AgentUsage {
@@ -226,4 +229,5 @@ export const toStatus = (r: WorkerRecord, treeSpend?: Spend): WorkerStatus => ({
   spend: r.spend ?? noSpend(),
   connections: r.connections ?? { allowed: 0, denied: 0 },
   treeSpend: treeSpend ?? r.spend ?? noSpend(),
+  permissions: permissionsView(r.permissions),
 })

@@ -9,6 +9,7 @@ import {
 import { spendSchema } from './budget.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError, UnavailableError } from './errors.ts'
+import { permissionStateSchema } from './permission-schemas.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import type { WorkerRecord } from './worker-record.ts'
 
@@ -52,6 +53,8 @@ export const workerStateSchema = z
     budget: budgetSchema.optional(),
     spend: spendSchema.optional(),
     spentBelow: spendSchema.optional(),
+    /** Its permission rules and the requests waiting for an answer. */
+    permissions: permissionStateSchema.optional(),
   })
   .strict()
 export type WorkerStateFile = z.infer<typeof workerStateSchema>
@@ -76,6 +79,8 @@ export const stateOf = (r: WorkerRecord): WorkerStateFile => ({
   ...(r.budget ? { budget: r.budget } : {}),
   ...(r.spend ? { spend: r.spend } : {}),
   ...(r.spentBelow ? { spentBelow: r.spentBelow } : {}),
+  // A copy: the write happens later, and the requests change in place meanwhile.
+  ...(r.permissions ? { permissions: structuredClone(r.permissions) } : {}),
 })
 
 /** Puts a verified state file's contents into a record rebuilt from labels (see `stateOf`). */
@@ -100,11 +105,13 @@ export const applyState = (record: WorkerRecord, state: WorkerStateFile): Worker
     budget: state.budget,
     spend: state.spend,
     spentBelow: state.spentBelow,
+    permissions: state.permissions,
   } satisfies Partial<WorkerRecord>)
   if (!state.egress) delete record.egress
   if (!state.budget) delete record.budget
   if (!state.spend) delete record.spend
   if (!state.spentBelow) delete record.spentBelow
+  if (!state.permissions) delete record.permissions
   if (state.handedOut) delete record.pool
   return record
 }

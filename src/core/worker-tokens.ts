@@ -4,6 +4,12 @@ import { utf8Encode } from './bytes.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import { WORKER_API_SOCKET_URL } from './worker-api.ts'
 
+/**
+ * The tool a worker's token carries when the worker asks before tool calls: it lets its agent's
+ * hook ask for its own calls (`request_permission`), and nothing else.
+ */
+export const PERMIT_TOOL = 'permit'
+
 /** Where a worker finds its current token (refreshed when `update` extends its TTL). */
 export const TOKEN_FILE = '/home/worker/.orchestrator/token'
 
@@ -14,19 +20,28 @@ export const TOKEN_FILE = '/home/worker/.orchestrator/token'
 export const orchestratorEnv = async (
   tokens: { signer: TokenSigner; url: string } | undefined,
   workerId: string,
-  config: { allowedTools: string[]; ttlSeconds: number; network?: ContainerNetwork },
+  config: {
+    allowedTools: string[]
+    ttlSeconds: number
+    network?: ContainerNetwork
+    /** The worker asks before tool calls: its token may `permit` (see PERMIT_TOOL). */
+    permit?: boolean
+  },
   from: Date,
 ): Promise<Record<string, string>> => {
   if (!tokens) return {}
+  const tools = config.permit
+    ? [...new Set([...config.allowedTools, PERMIT_TOOL])]
+    : config.allowedTools
   const token = await tokens.signer.sign({
     sub: workerId,
-    tools: config.allowedTools,
+    tools,
     exp: Math.floor(from.getTime() / 1000) + config.ttlSeconds,
   })
   return {
     ORCHESTRATOR_URL: config.network === 'open' ? tokens.url : WORKER_API_SOCKET_URL,
     ORCHESTRATOR_TOKEN: token,
-    ORCHESTRATOR_ALLOWED_TOOLS: config.allowedTools.join(','),
+    ORCHESTRATOR_ALLOWED_TOOLS: tools.join(','),
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import shell from '../../plugins/shell/index.ts'
+import { askingAgent } from '../../test/support/asking-agent.ts'
 import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { catalog, type Command } from '../core/catalog.ts'
 import { PluginRegistry } from '../core/plugin/registry.ts'
@@ -17,7 +18,14 @@ const CHANGES = new Set(['run', 'exec', 'putFile', 'pause', 'unpause', 'remove']
 interface Sample {
   input: (workerId: string) => unknown
   prepare?: (s: WorkerService, workerId: string) => Promise<unknown>
+  /** The worker's config, when not a plain shell worker. */
+  config?: Record<string, unknown>
+  /** The command is the worker's own call. */
+  byWorker?: boolean
 }
+
+const ASKS = { agent: 'asker', permissions: 'ask' }
+const ASK_INPUT = { requestId: 'toolu_1', tool: 'Bash', input: { command: 'ls' }, waitMs: 0 }
 
 const samples: Record<string, Sample> = {
   create: { input: () => ({ config: { agent: 'shell', files: { 'TASK.md': '# task' } } }) },
@@ -39,6 +47,17 @@ const samples: Record<string, Sample> = {
   delete: { input: (workerId) => ({ workerId }) },
   respond: { input: (workerId) => ({ workerId, text: 'done' }) },
   plugins: { input: () => ({}) },
+  request_permission: {
+    config: ASKS,
+    byWorker: true,
+    input: (workerId) => ({ workerId, ...ASK_INPUT }),
+  },
+  answer_permission: {
+    config: ASKS,
+    input: (workerId) => ({ workerId, requestId: 'toolu_1', decision: 'allow', always: true }),
+    prepare: (s, workerId) => s.requestPermission({ workerId, ...ASK_INPUT }, { caller: workerId }),
+  },
+  permissions: { config: ASKS, input: (workerId) => ({ workerId }) },
 }
 
 // The Redis consumer retries a command that failed for a passing reason only if `onEffect`
@@ -62,20 +81,27 @@ describe('onEffect', () => {
           }
         },
       })
-      const registry = PluginRegistry.fromModules([{ name: 'shell', module: { default: shell } }])
+      const registry = PluginRegistry.fromModules([
+        { name: 'shell', module: { default: shell } },
+        { name: 'asker', module: { default: askingAgent } },
+      ])
       const service = new WorkerService({
         runtime,
         plugins: () => registry,
         baseImage: 'img',
         hostEnv: {},
       })
-      const { workerId } = await service.create({ config: service.parseConfig({ agent: 'shell' }) })
       const sample = samples[command.name]!
+      const config = service.parseConfig(sample.config ?? { agent: 'shell' })
+      const { workerId } = await service.create({ config })
       await sample.prepare?.(service, workerId)
       log.length = 0
 
       const input = parseInput(command.input, sample.input(workerId), command.name)
-      await (command as Command).run(service, input, { onEffect: () => void log.push('onEffect') })
+      await (command as Command).run(service, input, {
+        onEffect: () => void log.push('onEffect'),
+        ...(sample.byWorker ? { caller: workerId } : {}),
+      })
       const first = log.findIndex((call) => call !== 'onEffect')
       const changedFirst = first >= 0 && !log.slice(0, first).includes('onEffect')
       expect({ calls: log, changedFirst }).toMatchObject({ changedFirst: false })

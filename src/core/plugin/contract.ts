@@ -25,6 +25,7 @@ export {
   noResultMessage,
   pluginFileContents,
   pluginInstallSteps,
+  pluginPermissions,
   promptDelivery,
 } from './hooks.ts'
 

@@ -7,6 +7,7 @@ import {
   containerTweakSchema,
   mountSchema,
   noResultSchema,
+  permissionsSetupSchema,
   pluginEnvSchema,
   pluginFilesSchema,
   promptCommandSchema,
@@ -15,6 +16,7 @@ import {
   type ExecOutcome,
   type InstallStep,
   type Plugin,
+  type PermissionsContext,
   type PluginContext,
   type PromptRequest,
   type PromptVia,
@@ -110,6 +112,37 @@ export const pluginFileContents = (plugin: Plugin, ctx: PluginContext): Record<s
       }
     }),
   )
+}
+
+/** Directories the worker user can change: a hook file there could be swapped by the agent. */
+const WRITABLE = ['/home', '/tmp', '/var/tmp', '/workspace', '/dev/shm', '/run/user']
+
+/**
+ * `permissions(ctx)`, validated: the files (as text) and env that make the agent's CLI ask
+ * before each tool call; undefined when the plugin has no way to ask. Each file must lie outside
+ * the directories the worker can change (`workdir` too), or the agent could edit its own hook.
+ */
+export const pluginPermissions = (
+  agent: AgentPlugin,
+  ctx: PermissionsContext,
+): { files: Record<string, string>; env: Record<string, string> } | undefined => {
+  if (!agent.permissions) return undefined
+  const setup = call(agent, 'permissions', permissionsSetupSchema, () => agent.permissions!(ctx))
+  const within = (path: string, dir: string) => path === dir || path.startsWith(`${dir}/`)
+  const files = Object.entries(setup.files ?? {}).map(([path, content]) => {
+    const normal = path.replace(/\/+$/, '')
+    if (!normal.startsWith('/') || normal.split('/').includes('..'))
+      throw pluginFault(agent.name, 'permissions', `'${path}' must be absolute, without '..'`)
+    const writable = [...WRITABLE, ctx.workdir.replace(/\/+$/, '')].find((d) => within(normal, d))
+    if (writable)
+      throw pluginFault(
+        agent.name,
+        'permissions',
+        `'${path}' is under ${writable}, which the worker can change`,
+      )
+    return [normal, typeof content === 'string' ? content : `${JSON.stringify(content, null, 2)}\n`]
+  })
+  return { files: Object.fromEntries(files), env: setup.env ?? {} }
 }
 
 /** The plugin's install steps with its `cli` appended: the npm packages, then `<bin> --version`. */

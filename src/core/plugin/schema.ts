@@ -136,6 +136,30 @@ export type FileContent = z.infer<typeof fileContentSchema>
 /** What `files(ctx)` returns: a file whose content is undefined is not written. */
 export const pluginFilesSchema = z.record(z.string(), fileContentSchema.optional())
 
+/**
+ * What an agent's `permissions(ctx)` returns: how its CLI asks before each tool call. `files`
+ * (absolute paths outside the worker's home, workdir and /tmp) are written as root, mode 0644,
+ * so the agent can read but never change its own hook config; `env` is set for its commands.
+ * The hook runs `orchestrator permit` (stdin: the call as JSON; exit 0 allow, 2 deny).
+ */
+export const permissionsSetupSchema = z
+  .object({
+    files: z.record(z.string(), fileContentSchema).optional(),
+    env: envSchema.optional(),
+  })
+  .strict()
+export type PermissionsSetup = z.input<typeof permissionsSetupSchema>
+
+/** What `permissions(ctx)` is told besides the plugin context. */
+export type PermissionsContext = PluginContext & {
+  /**
+   * How long one request may wait for its answer (ms). A CLI that stops waiting for its hook
+   * after a time of its own must wait longer than this (and a little): `orchestrator permit`
+   * answers deny at the deadline itself.
+   */
+  timeoutMs: number
+}
+
 /** What plugin hooks are told about the worker being built (see `createContext`). */
 export interface PluginContext {
   workerId: string
@@ -165,6 +189,12 @@ export interface PromptRequest {
   workdir: string
   env: Readonly<Record<string, string>>
   stream: boolean
+  /**
+   * `ask`: the worker's tool calls go through its permission policy (the CLI's hook, see the
+   * plugin's `permissions`), so the CLI must not skip its permission checks; `skip` (default):
+   * the container is the sandbox and the CLI may run every tool unasked.
+   */
+  permissions?: 'skip' | 'ask'
 }
 
 /**
@@ -279,6 +309,13 @@ export const agentPluginSchema = z
      * called with each JSON line of the CLI's stdout while a prompt runs.
      */
     updates: hook<UpdatesHook>('updates(line, turn) → AgentUpdate[]').optional(),
+    /**
+     * How its CLI asks before running a tool (see `permissionsSetupSchema`); called for workers
+     * whose config asks. An agent without it cannot ask: such a worker is refused at create.
+     */
+    permissions: hook<(ctx: PermissionsContext) => PermissionsSetup>(
+      'permissions(ctx) → { files?, env? }',
+    ).optional(),
     parse: hook<(result: ExecOutcome) => Reply | NoResult>(
       'parse(result) → { text, sessionId?, usage?, raw } or noResult()',
     ),

@@ -36,6 +36,47 @@ export const answerFor = (text: string): string => {
   return last ? String(Number(last[1]) + Number(last[2])) : 'I only do sums.'
 }
 
+const RUN = /Run the command: ([^\n]+)/g
+
+/**
+ * The command a prompt asks the stub to run (`Run the command: <cmd>`, the last one in `text`),
+ * if it asks: the stub then answers with a call of the CLI's shell tool instead of text.
+ */
+export const commandToRun = (text: string): string | undefined => {
+  const last = [...text.matchAll(RUN)].at(-1)
+  const cmd = last?.[1]?.trim().replace(/^`(.*)`$/, '$1')
+  return cmd || undefined
+}
+
+/** Shell tool names of the agent CLIs, most likely first. */
+export const SHELL_TOOLS = [
+  'Bash',
+  'bash',
+  'shell',
+  'run_shell_command',
+  'exec_command',
+  'local_shell',
+  'Execute',
+  'execute',
+]
+
+/** The shell tool among the names a request offers, if any. */
+export const shellToolOf = (names: readonly string[]): string | undefined =>
+  SHELL_TOOLS.find((n) => names.includes(n)) ?? names.find((n) => /bash|shell|exec/i.test(n))
+
+/** A tool result that says the call was refused rather than run. */
+const REFUSAL = /denied|blocked|not allowed|permission|hook/i
+
+/**
+ * The stub's reply once its tool call came back: `Tool result: <output>` when the tool ran,
+ * `Denied: <why>` when the CLI refused to run it, `Tool error: <text>` when it failed.
+ */
+export const afterToolReply = (result: string, isError: boolean): string => {
+  const text = result.trim()
+  if (!isError) return `Tool result: ${text}`
+  return REFUSAL.test(text) ? `Denied: ${text}` : `Tool error: ${text}`
+}
+
 /**
  * A local model server speaking enough of each provider's API for the agent CLIs to finish a
  * turn. Containers reach it through the Docker host gateway.
