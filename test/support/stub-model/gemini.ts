@@ -23,7 +23,9 @@ const turnOf = (body: Body): Turn | undefined => {
     })),
   )
   const prompt = texts.filter((t) => t.trim()).at(-1) ?? ''
-  return toolTurn(prompt, last && resultText(last.response), tools)
+  const response = last?.response as { error?: unknown } | undefined
+  const result = last && { text: resultText(response), isError: response?.error !== undefined }
+  return toolTurn(prompt, result, tools)
 }
 
 const response = (turn: Turn, model: string) => ({
@@ -49,7 +51,8 @@ const ROUTE =
  * answers with one SSE `data:` chunk of GenerateContentResponse (text, `finishReason: 'STOP'`,
  * `usageMetadata`); `generateContent` with the same response as JSON; `countTokens` with a
  * fixed count. A prompt "Run the command: <cmd>" is answered with a `functionCall` of the CLI's
- * shell tool, and the request that carries its `functionResponse` with `Tool result: <output>`.
+ * shell tool, and the request that carries its `functionResponse` with `Tool result: <output>` (or
+ * `Denied: <why>` when it is an error that says so).
  */
 export const gemini: ProviderHandler = {
   name: 'gemini',

@@ -18,7 +18,7 @@ const turnOf = (b: Body): Turn | undefined => {
   const messages = b.messages ?? []
   const prompt = messages.filter((m) => m.role === 'user').map((m) => resultText(m.content))
   const last = messages.at(-1)
-  const result = last?.role === 'tool' ? resultText(last.content) : undefined
+  const result = last?.role === 'tool' ? { text: resultText(last.content) } : undefined
   const tools = (b.tools ?? []).flatMap((t) => (t.function ? [t.function] : []))
   return toolTurn(prompt.at(-1) ?? '', result, tools)
 }
@@ -28,7 +28,7 @@ const turnOf = (b: Body): Turn | undefined => {
  * ending with `[DONE]`, usage in the last chunk only when `stream_options.include_usage` asks)
  * and not. Also lists models. A prompt "Run the command: <cmd>" is answered with a `tool_calls`
  * call of the CLI's shell tool, and the request ending with its `tool` message with
- * `Tool result: <output>`.
+ * `Tool result: <output>` (`Denied: <why>` when it says so).
  */
 export const openaiChat: ProviderHandler = {
   name: 'openai-chat',

@@ -17,7 +17,8 @@ const turnOf = (b: Body): Turn | undefined => {
   const input = typeof b.input === 'string' ? [{ role: 'user', content: b.input }] : (b.input ?? [])
   const prompt = input.filter((i) => i.role === 'user').map((i) => resultText(i.content))
   const last = input.at(-1)
-  const result = last?.type === 'function_call_output' ? resultText(last.output) : undefined
+  const result =
+    last?.type === 'function_call_output' ? { text: resultText(last.output) } : undefined
   const tools = (b.tools ?? []).flatMap((t) => (t.name ? [{ name: t.name, ...t }] : []))
   return toolTurn(prompt.at(-1) ?? '', result, tools)
 }
@@ -30,7 +31,7 @@ const turnOf = (b: Body): Turn | undefined => {
  * response.completed with usage. Also lists models. A prompt "Run the command: <cmd>" is answered
  * with a `function_call` item of the CLI's shell tool (its arguments streamed as
  * response.function_call_arguments.delta/done), and the request that ends with its
- * `function_call_output` with `Tool result: <output>`.
+ * `function_call_output` with `Tool result: <output>` (`Denied: <why>` when it says so).
  */
 export const openaiResponses: ProviderHandler = {
   name: 'openai-responses',
