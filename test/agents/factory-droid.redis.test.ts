@@ -6,4 +6,6 @@ agentE2E('factory-droid', {
   providers: [openaiChat],
   spawnerEnv: (base, key) => ({ FACTORY_MODEL_BASE_URL: `${base}/v1`, FACTORY_MODEL_API_KEY: key }),
   env: { FACTORY_MODEL: 'stub-model', FACTORY_MODEL_NAME: 'Stub Model' },
+  toolCalls: true,
+  permissions: true,
 })

@@ -7,4 +7,6 @@ agentE2E('gemini-cli', {
   providers: [gemini],
   spawnerEnv: (base, key) => ({ GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: key }),
   env: { GEMINI_MAX_ATTEMPTS: '1' },
+  toolCalls: true,
+  permissions: true,
 })

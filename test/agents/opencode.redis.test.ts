@@ -10,4 +10,5 @@ agentE2E('opencode', {
     OPENCODE_PROVIDER_API_KEY: key,
   }),
   env: { OPENCODE_MODEL: 'stub-model' },
+  toolCalls: true,
 })

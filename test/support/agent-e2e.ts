@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { workerTraces } from './gateway-probe.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './process.ts'
 import { Producer, testSettings } from './redis.ts'
+import { readSseUntil, sseEvents } from './sse.ts'
 import { StubModel, type ProviderHandler } from './stub-model/server.ts'
 
 export interface AgentE2EOptions {
@@ -25,6 +26,14 @@ export interface AgentE2EOptions {
    * enough to show the gateway's part, which is the same for all.
    */
   budgets?: boolean
+  /** Also run the tool tests: the CLI runs its shell tool when the model calls it. */
+  toolCalls?: boolean
+  /**
+   * Also run the approval tests: with `permissions: 'ask'` each tool call waits for an answer
+   * over HTTP; allowed, it runs and the reply follows; denied, it does not run and the agent
+   * says so. For the agents whose plugin can ask.
+   */
+  permissions?: boolean
 }
 
 /**
@@ -184,6 +193,75 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
         await http('DELETE', `/v1/workers/${parent}`)
       },
       900_000,
+    )
+
+    /** A prompt that makes the stub call the CLI's shell tool to write `file`. */
+    const writeFile = (file: string) =>
+      `Run the command: echo ran > /workspace/${file} && echo wrote-it`
+    const shell = async (id: string, cmd: string) =>
+      (await http('POST', `/v1/workers/${id}/commands`, { shell: cmd })).json
+
+    const toolTest = opts.toolCalls ? it : undefined
+    toolTest?.(
+      'runs its shell tool when the model calls it, and answers with the result',
+      async () => {
+        const created = await http('POST', '/v1/workers', config())
+        expect(created.status, JSON.stringify(created.json)).toBe(201)
+        const id = created.json.workerId as string
+        const ran = await http('POST', `/v1/workers/${id}/commands`, {
+          prompt: writeFile('tool-ran.txt'),
+          timeoutMs,
+        })
+        const said = JSON.stringify(ran.json).slice(0, 2000)
+        expect(ran.json.reply?.text, said).toMatch(/^Tool result: [\s\S]*wrote-it/)
+        expect((await shell(id, 'cat /workspace/tool-ran.txt')).stdout).toBe('ran\n')
+        await http('DELETE', `/v1/workers/${id}`)
+      },
+      600_000,
+    )
+
+    const permissionTest = opts.permissions ? it : undefined
+    permissionTest?.(
+      'asks before a tool call: allowed, the tool runs; denied, it does not and the agent says so',
+      async () => {
+        const created = await http('POST', '/v1/workers', { ...config(), permissions: 'ask' })
+        expect(created.status, JSON.stringify(created.json)).toBe(201)
+        const id = created.json.workerId as string
+        const base = `http://127.0.0.1:${spawner.port}`
+        // Subscribed before the prompt, so its request is in the stream; answered when it comes.
+        const prompt = async (file: string, answer: object) => {
+          const events = await fetch(`${base}/v1/events?worker=${id}`)
+          const reply = http('POST', `/v1/workers/${id}/commands`, {
+            prompt: writeFile(file),
+            timeoutMs,
+          })
+          const seen = sseEvents(await readSseUntil(events, 'event: permission_request'))
+          const request = seen.find(([e]) => e === 'permission_request')?.[1]
+          expect(request, JSON.stringify(seen).slice(0, 2000)).toBeDefined()
+          expect(JSON.stringify(request.input)).toContain(file)
+          const path = `/v1/workers/${id}/permissions/${request.requestId}`
+          const answered = await http('POST', path, answer)
+          expect(answered.status, JSON.stringify(answered.json)).toBe(200)
+          return { request, done: await reply }
+        }
+
+        const allowed = await prompt('allowed.txt', { decision: 'allow' })
+        const said = JSON.stringify(allowed.done.json).slice(0, 2000)
+        expect(allowed.done.json.reply?.text, said).toMatch(/^Tool result: [\s\S]*wrote-it/)
+        expect((await shell(id, 'cat /workspace/allowed.txt')).stdout).toBe('ran\n')
+
+        const denied = await prompt('denied.txt', { decision: 'deny', reason: 'not this file' })
+        expect(denied.request.requestId).not.toBe(allowed.request.requestId)
+        const why = JSON.stringify(denied.done.json).slice(0, 2000)
+        expect(denied.done.json.reply?.text, why).toMatch(/^Denied: [\s\S]*not this file/)
+        expect((await shell(id, 'test -e /workspace/denied.txt')).exitCode).toBe(1)
+
+        const { json } = await http('GET', `/v1/workers/${id}/permissions`)
+        expect(json.mode).toBe('ask')
+        expect(json.pending).toEqual([])
+        await http('DELETE', `/v1/workers/${id}`)
+      },
+      600_000,
     )
 
     it('over HTTP with SSE: streams the CLI output, then the parsed reply', async () => {
