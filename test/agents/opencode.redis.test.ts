@@ -11,4 +11,5 @@ agentE2E('opencode', {
   }),
   env: { OPENCODE_MODEL: 'stub-model' },
   toolCalls: true,
+  permissions: true,
 })
