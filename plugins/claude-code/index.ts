@@ -1,4 +1,5 @@
 import { defineAgent, lastJson, noResult, str } from 'workers-spawner/plugin'
+import { permissions } from './permissions.ts'
 import { errorMessage, resultUsage, type Result } from './result.ts'
 import { updates } from './updates.ts'
 
@@ -48,30 +49,8 @@ export default defineAgent({
     // An operator's model, set once for every worker.
     ANTHROPIC_MODEL: ctx.setting('ANTHROPIC_MODEL'),
   }),
-  // Every tool call goes through `orchestrator permit` first: a PreToolUse hook in the managed
-  // settings (root-owned, so the agent cannot change it; it fires with permissions skipped too).
-  permissions: (ctx) => ({
-    files: {
-      '/etc/claude-code/managed-settings.json': {
-        hooks: {
-          PreToolUse: [
-            {
-              matcher: '*',
-              hooks: [
-                {
-                  type: 'command',
-                  command: 'orchestrator permit --format claude',
-                  // Past it Claude Code would give up on the hook: the request's own deadline
-                  // (and the CLI's wait for a restarting service) comes first.
-                  timeout: Math.ceil(ctx.timeoutMs / 1000) + 660,
-                },
-              ],
-            },
-          ],
-        },
-      },
-    },
-  }),
+  // Every tool call goes through `orchestrator permit` first (see permissions.ts).
+  permissions,
   promptVia: 'auto',
   prompt: (req) => ({
     // stream-json even when nobody streams: only its result line has this run's own cost.

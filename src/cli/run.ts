@@ -53,7 +53,7 @@ Commands:
   whoami                              this worker's id, parent and tools
   tools                               the tools this worker may use
   respond <text>                      publish a response event (talk back mid-task)
-  spawn --agent A [--cap C]… [--tool T]… [--prompt P]
+  spawn --agent A [--cap C]… [--tool T]… [--permissions P] [--prompt P]
                                       start a sub-worker (optionally send it a prompt)
   send <worker> --prompt P            send a prompt to a worker's agent
   send <worker> -- CMD [ARG…]         run a command in a worker
@@ -76,7 +76,7 @@ Environment: ORCHESTRATOR_URL (http(s)://… or unix://<socket path>), ORCHESTRA
   respond:
     'Usage: orchestrator respond <text> [--json]\nPublishes a response event for this worker.',
   spawn:
-    'Usage: orchestrator spawn --agent A [--cap C]… [--tool T]… [--prompt P] [--json]\nStarts a sub-worker; with --prompt, sends it and prints the reply.',
+    'Usage: orchestrator spawn --agent A [--cap C]… [--tool T]… [--permissions skip|ask|JSON] [--prompt P] [--json]\nStarts a sub-worker; with --prompt, sends it and prints the reply.',
   send: 'Usage: orchestrator send <worker> --prompt P [--json]\n       orchestrator send <worker> -- CMD [ARG…]\nRuns a prompt or command in a worker (itself or one it spawned).',
   status:
     'Usage: orchestrator status [<worker>] [--json]\nPrints the state of a worker (default: this one).',
@@ -127,7 +127,17 @@ interface Parsed {
   help: boolean
 }
 
-const VALUE_FLAGS = new Set(['agent', 'cap', 'tool', 'prompt', 'tail', 'from', 'format', 'reason'])
+const VALUE_FLAGS = new Set([
+  'agent',
+  'cap',
+  'tool',
+  'prompt',
+  'tail',
+  'from',
+  'format',
+  'reason',
+  'permissions',
+])
 
 /** Splits argv into command, positionals, flags and what follows `--`. */
 export const parseArgs = (argv: string[]): Parsed => {
@@ -318,6 +328,20 @@ const client = (io: CliIo) => {
   }
 }
 
+/** `--permissions`: `skip`, `ask` or a policy as JSON. */
+const permissionsFlag = (value: string): unknown => {
+  if (value === 'skip' || value === 'ask') return value
+  try {
+    return JSON.parse(value)
+  } catch {
+    throw new CliError(
+      EXIT.usage,
+      "--permissions must be 'skip', 'ask' or a policy as JSON",
+      'usage',
+    )
+  }
+}
+
 const print = (io: CliIo, p: Parsed, data: unknown, human: string) =>
   io.stdout(
     p.json
@@ -372,10 +396,12 @@ const commands: Record<string, (p: Parsed, api: Api, io: CliIo) => Promise<numbe
   },
   async spawn(p, api, io) {
     const agent = need(one(p, 'agent'), '--agent', 'spawn')
+    const permissions = one(p, 'permissions')
     const config = {
       agent,
       capabilities: p.flags.get('cap') ?? [],
       allowedTools: p.flags.get('tool') ?? [],
+      ...(permissions ? { permissions: permissionsFlag(permissions) } : {}),
     }
     const created = await api.run('create', { config })
     const prompt = one(p, 'prompt')

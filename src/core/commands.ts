@@ -208,7 +208,7 @@ export const commandTable = {
   answer_permission: {
     summary:
       "Allow or deny a worker's pending tool call (always: allow that tool from now on); a worker may answer only its sub-workers' requests, and only when they name it their approver",
-    permission: 'approve',
+    permission: 'answer',
     scope: 'worker',
     http: {
       method: 'post',

@@ -19,9 +19,9 @@ import {
   MAX_RESOLVED_PERMISSIONS,
   permissionsView,
   type DecidedBy,
-  type PendingPermission,
+  type KeptPending as PendingPermission,
+  type KeptResolved as ResolvedPermission,
   type PermissionState,
-  type ResolvedPermission,
 } from './permission-schemas.ts'
 import type * as P from './permission-schemas.ts'
 import type { WorkerRecord } from './worker-record.ts'
@@ -52,6 +52,11 @@ export class PermissionDesk {
   private readonly waiters = new Map<string, Set<() => void>>()
   /** Deadline timers of this process, by `workerId/requestId`. */
   private readonly timers = new Map<string, ReturnType<typeof setTimeout>>()
+  /**
+   * Requests not yet in the worker's state file, by `workerId/requestId`: nobody is shown them
+   * until they are, or a restart right after could lose a request someone saw.
+   */
+  private readonly saving = new Set<string>()
 
   constructor(
     private readonly ctx: CoreContext,
@@ -76,9 +81,11 @@ export class PermissionDesk {
     if (this.late(record).length) hooks.onEffect?.()
     await this.expire(record)
     const { requestId } = input
+    const fingerprint = await fingerprintOf(input.tool, input.input)
     const done = state.resolved.find((r) => r.requestId === requestId)
-    if (done) return answerOf(done)
+    if (done) return done.fingerprint === fingerprint ? answerOf(done) : reused(requestId)
     let pending = state.pending.find((p) => p.requestId === requestId)
+    if (pending && pending.fingerprint !== fingerprint) return reused(requestId)
     if (!pending) {
       const d = decide(state, boundsOf(this.ctx), input.tool, input.input)
       if (d.verdict !== 'ask') {
@@ -105,11 +112,21 @@ export class PermissionDesk {
         createdAt: now.toISOString(),
         deadline: new Date(now.getTime() + state.timeoutMs).toISOString(),
         approver: d.approver,
+        fingerprint,
       }
       hooks.onEffect?.()
+      const key = keyOf(record.workerId, requestId)
+      this.saving.add(key)
       state.pending.push(pending)
       // Kept before anyone hears of it: an answer to a request the worker lost would be lost too.
-      await this.store.writeState(record)
+      try {
+        await this.store.writeState(record)
+      } catch (err) {
+        state.pending.splice(state.pending.indexOf(pending), 1)
+        throw err
+      } finally {
+        this.saving.delete(key)
+      }
       this.ctx.emit(
         {
           type: 'permission_request',
@@ -164,8 +181,8 @@ export class PermissionDesk {
     hooks.onEffect?.()
     if (always) {
       // The operator's "always" outranks every layer's asking; a parent's only the child's own.
-      if (by === 'operator') state.granted.push({ tool: pending.tool })
-      else state.own.allow.push({ tool: pending.tool })
+      if (by === 'operator') grant(state.granted, pending.tool)
+      else grant(state.own.allow, pending.tool)
     }
     await this.resolve(record, pending, input.decision, by, input.reason)
     return {
@@ -181,7 +198,14 @@ export class PermissionDesk {
   async list(workerId: string) {
     const record = await this.store.get(workerId)
     this.watch(record)
-    return { workerId: record.workerId, ...permissionsView(record.permissions) }
+    return { workerId: record.workerId, ...this.view(record) }
+  }
+
+  /** How the worker asks, and its requests waiting (those kept in its state file). */
+  view(record: WorkerRecord) {
+    const view = permissionsView(record.permissions)
+    const kept = view.pending.filter((p) => !this.saving.has(keyOf(record.workerId, p.requestId)))
+    return { ...view, pending: kept }
   }
 
   /**
@@ -247,6 +271,7 @@ export class PermissionDesk {
       tool: pending.tool,
       decision,
       by,
+      fingerprint: pending.fingerprint,
       ...(reason ? { reason } : {}),
       at: this.ctx.now().toISOString(),
     }
@@ -264,7 +289,7 @@ export class PermissionDesk {
     }
   }
 
-  private publishResolved(record: WorkerRecord, r: ResolvedPermission) {
+  private publishResolved(record: WorkerRecord, r: Omit<ResolvedPermission, 'fingerprint'>) {
     this.ctx.emit(
       {
         type: 'permission_resolved',
@@ -317,6 +342,27 @@ export class PermissionDesk {
     })
   }
 }
+
+/** Adds an allow rule for exactly `tool` (its name has no glob characters), once, within the cap. */
+const grant = (rules: PermissionState['granted'], tool: string) => {
+  if (rules.length >= 256 || rules.some((r) => r.tool === tool && r.path === undefined)) return
+  rules.push({ tool })
+}
+
+/** A digest of a call (see `permissionStateSchema`). */
+const fingerprintOf = async (tool: string, input: unknown): Promise<string> => {
+  const bytes = new TextEncoder().encode(JSON.stringify([tool, input ?? null]))
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))
+  return [...digest.slice(0, 16)].map((b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** The answer to an id asked again for another call. */
+const reused = (requestId: string): RequestOutput => ({
+  requestId,
+  decision: 'deny',
+  by: 'policy',
+  reason: `request id '${requestId}' was used for another call`,
+})
 
 const keyOf = (workerId: string, requestId: string) => `${workerId}/${requestId}`
 

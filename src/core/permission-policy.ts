@@ -56,10 +56,13 @@ export type PermissionPolicy = z.output<typeof permissionPolicySchema>
  */
 export const permissionsSchema = z
   .union([z.enum(['skip', 'ask']), permissionPolicySchema], {
-    error: (issue) =>
-      typeof issue.input === 'string'
-        ? "must be 'skip', 'ask' or a policy object"
-        : "must be 'skip', 'ask' or a policy { default?, allow?, ask?, deny?, timeoutMs?, approver? }",
+    // A union names no field of its own: say what is wrong inside the policy, where it is.
+    error: (issue) => {
+      const inPolicy = issue.code === 'invalid_union' ? issue.errors[1]?.[0] : undefined
+      if (typeof issue.input !== 'object' || issue.input === null || !inPolicy)
+        return "must be 'skip', 'ask' or a policy object"
+      return `${inPolicy.path.join('.') || '(policy)'}: ${inPolicy.message}`
+    },
   })
   .describe(
     "'skip': tools run unasked (the container is the sandbox); 'ask': every tool call waits " +

@@ -49,18 +49,33 @@ export const MAX_PENDING_PERMISSIONS = 16
 /** Decided requests kept per worker for the askers' retries. */
 export const MAX_RESOLVED_PERMISSIONS = 32
 
+/**
+ * What a request's id stands for: a digest of its tool and input. An id asked again for
+ * another call (a model may choose its tool-use ids) never gets the first call's answer.
+ */
+const fingerprint = z.string().max(64)
+
 /** What the worker's state file keeps: its rules, and its requests (they survive a restart). */
 export const permissionStateSchema = permissionSetupSchema.extend({
-  pending: z.array(pendingPermissionSchema).max(MAX_PENDING_PERMISSIONS),
-  resolved: z.array(resolvedPermissionSchema).max(MAX_RESOLVED_PERMISSIONS),
+  pending: z.array(pendingPermissionSchema.extend({ fingerprint })).max(MAX_PENDING_PERMISSIONS),
+  resolved: z.array(resolvedPermissionSchema.extend({ fingerprint })).max(MAX_RESOLVED_PERMISSIONS),
 })
 export type PermissionState = z.infer<typeof permissionStateSchema>
+/** A waiting request as the worker keeps it. */
+export type KeptPending = PermissionState['pending'][number]
+/** A decided request as the worker keeps it. */
+export type KeptResolved = PermissionState['resolved'][number]
 
 export const requestPermissionInput = z
   .object({
     workerId,
     requestId: permissionRequestIdSchema,
-    tool: z.string().min(1).max(200).describe('the tool the agent wants to run'),
+    tool: z
+      .string()
+      .min(1)
+      .max(200)
+      .refine((t) => !/[*?]/.test(t), "must not contain '*' or '?' (rules read them as globs)")
+      .describe('the tool the agent wants to run'),
     input: z.unknown().optional().describe("the tool's input"),
     waitMs: z
       .number()
@@ -124,6 +139,6 @@ export const permissionsView = (
         approver: state.approver,
         timeoutMs: state.timeoutMs,
         granted: state.granted,
-        pending: state.pending,
+        pending: state.pending.map(({ fingerprint: _, ...p }) => p),
       }
     : { mode: 'skip', pending: [] }

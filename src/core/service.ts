@@ -161,7 +161,10 @@ export class WorkerService implements PoolHost {
     }
     record.state = stateFromContainer(info.state)
     this.desk.watch(record)
-    return toStatus(record, this.ledger.treeSpend(record.workerId))
+    return {
+      ...toStatus(record, this.ledger.treeSpend(record.workerId)),
+      permissions: this.desk.view(record),
+    }
   }
 
   async logs(input: In<typeof S.logsInput>): Promise<Out<typeof S.logsOutput>> {
@@ -306,9 +309,10 @@ export class WorkerService implements PoolHost {
     return this.store.records()
   }
 
-  /** Keeps a restored record (recovery after a restart). */
+  /** Keeps a restored record (recovery after a restart); its waiting permission requests time out here now. */
   track(record: WorkerRecord) {
     this.store.keep(record)
+    this.desk.watch(record)
   }
 
   /** Validates a raw WorkerConfig (exposed for adapters that take it outside `create`). */
