@@ -110,6 +110,7 @@ export class WorkerFactory {
     resolved: ResolvedPlugins,
     workerId: string,
     parent?: WorkerRecord,
+    hostEnv: Readonly<Record<string, string | undefined>> = this.ctx.opts.hostEnv,
   ) {
     const state = initialPermissions(
       config,
@@ -119,7 +120,7 @@ export class WorkerFactory {
     )
     if (!state) return undefined
     const setup = pluginPermissions(resolved.agent, {
-      ...pluginContext(config, workerId, this.ctx.opts.hostEnv),
+      ...pluginContext(config, workerId, hostEnv),
       timeoutMs: state.timeoutMs,
     })!
     const files = Object.entries(setup.files).map(([path, text]) => ({
@@ -145,17 +146,19 @@ export class WorkerFactory {
     const image = await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
     const parentId = spec.labels[LABELS.parent]
     const parent = parentId ? this.store.held(parentId) : undefined
+    const net = netOf(spec)
+    const broker = await this.broker(workerId, net.network)
+    const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
+    // Told the environment the worker's plugin files see (the gateway's URLs, never the real
+    // keys): the hook files are readable by the agent.
     const asking = extraLabels[LABELS.pool]
       ? undefined
-      : this.permissionsFor(config, resolved, workerId, parent)
+      : this.permissionsFor(config, resolved, workerId, parent, hostEnv)
     const orchestrator = await this.orchestratorEnv(
       workerId,
       { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },
       createdAt,
     )
-    const net = netOf(spec)
-    const broker = await this.broker(workerId, net.network)
-    const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
     const files = [
       ...(asking?.files ?? []),
       ...filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv),
