@@ -235,7 +235,13 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
             prompt: writeFile(file),
             timeoutMs,
           })
-          const seen = sseEvents(await readSseUntil(events, 'event: permission_request'))
+          // A prompt that ends without asking fails here, with what it said.
+          const ended = reply.then((r) => {
+            throw new Error(`no permission request: ${JSON.stringify(r.json).slice(0, 2000)}`)
+          })
+          const seen = sseEvents(
+            await Promise.race([readSseUntil(events, 'event: permission_request'), ended]),
+          )
           const request = seen.find(([e]) => e === 'permission_request')?.[1]
           expect(request, JSON.stringify(seen).slice(0, 2000)).toBeDefined()
           expect(JSON.stringify(request.input)).toContain(file)
