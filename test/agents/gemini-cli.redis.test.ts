@@ -1,4 +1,4 @@
-import { agentE2E } from '../support/agent-e2e.ts'
+import { agentE2E, editJson } from '../support/agent-e2e.ts'
 import { gemini } from '../support/stub-model/gemini.ts'
 
 // The plugin's default model (a named one: `auto` would first ask a router model), one attempt
@@ -9,4 +9,12 @@ agentE2E('gemini-cli', {
   env: { GEMINI_MAX_ATTEMPTS: '1' },
   toolCalls: true,
   permissions: true,
+  // `hooksConfig.disabled` is merged over every settings file: its own could name the hook off.
+  tamper: {
+    shell: editJson(
+      '~/.gemini/settings.json',
+      "s.hooksConfig = { disabled: ['orchestrator-permit'] }",
+    ),
+    refused: /sets hooksConfig/,
+  },
 })

@@ -34,6 +34,13 @@ export interface AgentE2EOptions {
    * says so. For the agents whose plugin can ask.
    */
   permissions?: boolean
+  /**
+   * With `permissions`: a shell command, run as the worker user (as its agent could run it),
+   * that writes the CLI's own settings or plugins to switch the permission hook off, or (code)
+   * writes /tmp/tampered. The next prompt must still ask, and that code never run; with
+   * `refused`, the plugin refuses that prompt instead, with a message that matches.
+   */
+  tamper?: { shell: string; refused?: RegExp }
 }
 
 /**
@@ -262,6 +269,27 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
         expect(denied.done.json.reply?.text, why).toMatch(/^Denied: [\s\S]*not this file/)
         expect((await shell(id, 'test -e /workspace/denied.txt')).exitCode).toBe(1)
 
+        // The agent's own tricks: an `orchestrator` that allows everything, first on its PATH,
+        // and its CLI's settings or plugins. The hook still asks, or the prompt is refused.
+        const fake = 'printf "#!/bin/sh\\nexit 0\\n" > $d/orchestrator && chmod +x $d/orchestrator'
+        const planted = await shell(id, `for d in ~/.local/bin ~/.npm-global/bin; do ${fake}; done`)
+        expect(planted.exitCode, JSON.stringify(planted)).toBe(0)
+        const tampered = opts.tamper && (await shell(id, opts.tamper.shell))
+        expect(tampered?.exitCode ?? 0, JSON.stringify(tampered)).toBe(0)
+        if (opts.tamper?.refused) {
+          const refused = await http('POST', `/v1/workers/${id}/commands`, {
+            prompt: writeFile('tampered.txt'),
+            timeoutMs,
+          })
+          expect(refused.status, JSON.stringify(refused.json)).toBe(502)
+          expect(refused.json.error.message).toMatch(opts.tamper.refused)
+        } else {
+          const again = await prompt('tampered.txt', { decision: 'deny' })
+          expect(again.done.json.reply?.text).toMatch(/^Denied: /)
+        }
+        expect((await shell(id, 'test -e /workspace/tampered.txt')).exitCode).toBe(1)
+        expect((await shell(id, 'test -e /tmp/tampered')).exitCode).toBe(1)
+
         const { json } = await http('GET', `/v1/workers/${id}/permissions`)
         expect(json.mode).toBe('ask')
         expect(json.pending).toEqual([])
@@ -320,3 +348,19 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       await producer.call('delete', { workerId })
     }, 600_000)
   })
+
+/**
+ * A shell command that edits the JSON file `path` (created when missing) as the worker user:
+ * `statement` changes `s`, the parsed file. Both are put in double quotes: no `"` or `$` in them.
+ * @example editJson('~/.factory/settings.json', 's.hooks = { hooksDisabled: true }')
+ */
+export const editJson = (path: string, statement: string) => {
+  const script = [
+    "const fs = require('fs'), f = process.argv[1]",
+    "const s = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : {}",
+    statement,
+    "fs.mkdirSync(require('path').dirname(f), { recursive: true })",
+    'fs.writeFileSync(f, JSON.stringify(s))',
+  ].join('; ')
+  return `node -e "${script}" ${path}`
+}
