@@ -1,18 +1,9 @@
 import type { z } from 'zod'
 import type { CoreContext } from './context.ts'
-import { BadRequestError, ConflictError, ForbiddenError, NotFoundError } from './errors.ts'
+import { ConflictError, ForbiddenError, NotFoundError } from './errors.ts'
 import type { CommandHooks } from './hooks.ts'
-import {
-  decide,
-  DEFAULT_PERMISSION_BOUNDS,
-  PermissionsRefusal,
-  setupFor,
-  summarize,
-  type PermissionBounds,
-  type PermissionsConfig,
-} from './permission-policy.ts'
-import type { AgentPlugin } from './plugin/contract.ts'
-import { wider } from './sub-workers.ts'
+import { decide, summarize } from './permission-policy.ts'
+import { boundsOf } from './permission-setup.ts'
 import {
   MAX_PENDING_PERMISSIONS,
   MAX_PERMISSION_INPUT_CHARS,
@@ -28,10 +19,6 @@ import type { WorkerRecord } from './worker-record.ts'
 import type { WorkerStore } from './worker-store.ts'
 
 type RequestOutput = z.output<typeof P.requestPermissionOutput>
-
-/** The operator's bounds on permissions (spawner settings), or the defaults. */
-export const boundsOf = (ctx: CoreContext): PermissionBounds =>
-  ctx.policy.permissions ?? DEFAULT_PERMISSION_BOUNDS
 
 /** A tool input as kept with a request: as is when small, else its JSON cut to the cap. */
 const capped = (input: unknown): unknown => {
@@ -372,37 +359,3 @@ const answerOf = (r: ResolvedPermission): RequestOutput => ({
   by: r.by,
   ...(r.reason ? { reason: r.reason } : {}),
 })
-
-/**
- * The permission state a worker starts with (undefined: it skips permissions): its config's
- * rules within the operator's bounds and its parent's. Refused when the config is wider than
- * allowed, or asks while its agent has no way to ask.
- */
-export const initialPermissions = (
-  config: { agent: string; permissions?: PermissionsConfig },
-  agent: Pick<AgentPlugin, 'name' | 'permissions'>,
-  bounds: PermissionBounds,
-  parent?: PermissionState,
-): PermissionState | undefined => {
-  let setup
-  try {
-    setup = setupFor(config.permissions, bounds, parent)
-  } catch (err) {
-    if (!(err instanceof PermissionsRefusal)) throw err
-    if (err.code === 'not_wider_than_parent')
-      throw wider('permissions', err.message.replace(/^permissions: /, ''))
-    throw new ForbiddenError(err.message, 'permissions_required', {
-      details: [{ path: 'permissions', message: err.message }],
-    })
-  }
-  if (!setup) return undefined
-  if (!agent.permissions) {
-    const message = `agent '${agent.name}' cannot ask for permissions (its plugin declares no permissions hook); use permissions: 'skip' or another agent`
-    throw new BadRequestError(
-      `permissions: ${message}`,
-      [{ path: 'permissions', message }],
-      'permissions_unsupported',
-    )
-  }
-  return { ...setup, pending: [], resolved: [] }
-}

@@ -19,11 +19,7 @@ import { orchestratorEnv, writeToken } from './worker-tokens.ts'
 import { GATEWAY_PREFIX, WORKER_LOCAL_PORT, workerHostEnv, type Broker } from './gateway-access.ts'
 import { resolveNetwork, type WorkerNetwork } from './network.ts'
 import { egressListSchema, type ContainerNetwork, type WorkerConfig } from './config.ts'
-import { boundsOf, initialPermissions } from './permission-desk.ts'
-import type { PermissionState } from './permission-schemas.ts'
-import { pluginPermissions } from './plugin/hooks.ts'
-import { pluginContext } from './spec.ts'
-import { utf8Encode } from './bytes.ts'
+import { workerPermissions } from './permission-setup.ts'
 
 /** The parent a sub-worker is made under, as its spec needs it. */
 type SpecParent = { workerId: string; depth: number; rootId: string }
@@ -92,43 +88,14 @@ export class WorkerFactory {
     )
     if (parent) assertChildMounts(parent, prepared.spec.mounts)
     const asks =
-      this.permissionsFor(config, prepared.resolved, prepared.workerId, parent) !== undefined
+      workerPermissions(this.ctx, config, prepared.resolved.agent, prepared.workerId, parent) !==
+      undefined
     assertConfigFiles(config, this.ctx.maxFileBytes)
     const hostFiles = await readHostFiles(this.ctx, prepared.resolved.ordered)
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
     if (prepared.spec.runtime)
       await assertRuntime(this.ctx, prepared.spec.runtime, prepared.resolved.ordered)
     return { ...prepared, hostFiles, asks }
-  }
-
-  /**
-   * What a worker that asks before tool calls starts with: its permission state, and its agent's
-   * hook files (written as root, read-only to the agent) and env. Undefined when it skips.
-   */
-  private permissionsFor(
-    config: WorkerConfig,
-    resolved: ResolvedPlugins,
-    workerId: string,
-    parent?: WorkerRecord,
-    hostEnv: Readonly<Record<string, string | undefined>> = this.ctx.opts.hostEnv,
-  ) {
-    const state = initialPermissions(
-      config,
-      resolved.agent,
-      boundsOf(this.ctx),
-      parent?.permissions,
-    )
-    if (!state) return undefined
-    const setup = pluginPermissions(resolved.agent, {
-      ...pluginContext(config, workerId, hostEnv),
-      timeoutMs: state.timeoutMs,
-    })!
-    const files = Object.entries(setup.files).map(([path, text]) => ({
-      path,
-      content: utf8Encode(text),
-      opts: { mode: 0o644, uid: 0, gid: 0 },
-    }))
-    return { state, files, env: setup.env }
   }
 
   /** Builds or reuses the image, starts the container and writes the config's files. */
@@ -153,7 +120,7 @@ export class WorkerFactory {
     // keys): the hook files are readable by the agent.
     const asking = extraLabels[LABELS.pool]
       ? undefined
-      : this.permissionsFor(config, resolved, workerId, parent, hostEnv)
+      : workerPermissions(this.ctx, config, resolved.agent, workerId, parent, hostEnv)
     const orchestrator = await this.orchestratorEnv(
       workerId,
       { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },

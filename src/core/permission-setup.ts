@@ -1,0 +1,83 @@
+import type { WorkerConfig } from './config.ts'
+import type { CoreContext } from './context.ts'
+import { BadRequestError, ForbiddenError } from './errors.ts'
+import {
+  DEFAULT_PERMISSION_BOUNDS,
+  PermissionsRefusal,
+  setupFor,
+  type PermissionBounds,
+  type PermissionsConfig,
+} from './permission-policy.ts'
+import type { PermissionState } from './permission-schemas.ts'
+import type { AgentPlugin } from './plugin/contract.ts'
+import { pluginPermissions } from './plugin/hooks.ts'
+import { pluginContext } from './spec.ts'
+import { utf8Encode } from './bytes.ts'
+import { wider } from './sub-workers.ts'
+import type { WorkerRecord } from './worker-record.ts'
+
+/** The operator's bounds on permissions (spawner settings), or the defaults. */
+export const boundsOf = (ctx: CoreContext): PermissionBounds =>
+  ctx.policy.permissions ?? DEFAULT_PERMISSION_BOUNDS
+
+/**
+ * The permission state a worker starts with (undefined: it skips permissions): its config's
+ * rules within the operator's bounds and its parent's. Refused when the config is wider than
+ * allowed, or asks while its agent has no way to ask.
+ */
+export const initialPermissions = (
+  config: { agent: string; permissions?: PermissionsConfig },
+  agent: Pick<AgentPlugin, 'name' | 'permissions'>,
+  bounds: PermissionBounds,
+  parent?: PermissionState,
+): PermissionState | undefined => {
+  let setup
+  try {
+    setup = setupFor(config.permissions, bounds, parent)
+  } catch (err) {
+    if (!(err instanceof PermissionsRefusal)) throw err
+    if (err.code === 'not_wider_than_parent')
+      throw wider('permissions', err.message.replace(/^permissions: /, ''))
+    throw new ForbiddenError(err.message, 'permissions_required', {
+      details: [{ path: 'permissions', message: err.message }],
+    })
+  }
+  if (!setup) return undefined
+  if (!agent.permissions) {
+    const message = `agent '${agent.name}' cannot ask for permissions (its plugin declares no permissions hook); use permissions: 'skip' or another agent`
+    throw new BadRequestError(
+      `permissions: ${message}`,
+      [{ path: 'permissions', message }],
+      'permissions_unsupported',
+    )
+  }
+  return { ...setup, pending: [], resolved: [] }
+}
+
+/**
+ * What a worker that asks before tool calls starts with: its permission state, and its agent's
+ * hook files (written as root, read-only to the agent) and env. Undefined when it skips.
+ * `hostEnv` is what the worker's plugins see of the spawner's environment (the gateway's URLs
+ * and the worker's credential): the hook files are readable by the agent.
+ */
+export const workerPermissions = (
+  ctx: CoreContext,
+  config: WorkerConfig,
+  agent: AgentPlugin,
+  workerId: string,
+  parent?: WorkerRecord,
+  hostEnv: Readonly<Record<string, string | undefined>> = ctx.opts.hostEnv,
+) => {
+  const state = initialPermissions(config, agent, boundsOf(ctx), parent?.permissions)
+  if (!state) return undefined
+  const setup = pluginPermissions(agent, {
+    ...pluginContext(config, workerId, hostEnv),
+    timeoutMs: state.timeoutMs,
+  })!
+  const files = Object.entries(setup.files).map(([path, text]) => ({
+    path,
+    content: utf8Encode(text),
+    opts: { mode: 0o644, uid: 0, gid: 0 },
+  }))
+  return { state, files, env: setup.env }
+}
