@@ -9,4 +9,7 @@ agentE2E('codex', {
   spawnerEnv: (base, key) => ({ OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: key }),
   env: { CODEX_MODEL: 'stub-model' },
   toolCalls: true,
+  permissions: true,
+  // Its own config, switching the hooks feature off.
+  tamper: { shell: 'echo codex_hooks = false >> ~/.codex/config.toml' },
 })

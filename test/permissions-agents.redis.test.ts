@@ -1,0 +1,29 @@
+import { permissionsE2E } from './support/permissions-e2e.ts'
+import { gemini } from './support/stub-model/gemini.ts'
+import { openaiChat } from './support/stub-model/openai-chat.ts'
+
+// The approvals suite of claude-code (permissions.redis.test.ts), for the other agents that ask:
+// HTTP and Redis answers, the timeout, a parent agent's answer and a restart of the service.
+permissionsE2E('gemini-cli', {
+  providers: [gemini],
+  spawnerEnv: (base, key) => ({ GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: key }),
+  env: { GEMINI_MAX_ATTEMPTS: '1' },
+  shellTool: 'run_shell_command',
+})
+
+permissionsE2E('factory-droid', {
+  providers: [openaiChat],
+  spawnerEnv: (base, key) => ({ FACTORY_MODEL_BASE_URL: `${base}/v1`, FACTORY_MODEL_API_KEY: key }),
+  env: { FACTORY_MODEL: 'stub-model', FACTORY_MODEL_NAME: 'Stub Model' },
+  shellTool: 'Execute',
+})
+
+permissionsE2E('opencode', {
+  providers: [openaiChat],
+  spawnerEnv: (base, key) => ({
+    OPENCODE_PROVIDER_BASE_URL: `${base}/v1`,
+    OPENCODE_PROVIDER_API_KEY: key,
+  }),
+  env: { OPENCODE_MODEL: 'stub-model' },
+  shellTool: 'bash',
+})
