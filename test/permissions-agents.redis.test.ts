@@ -1,6 +1,7 @@
 import { permissionsE2E } from './support/permissions-e2e.ts'
 import { gemini } from './support/stub-model/gemini.ts'
 import { openaiChat } from './support/stub-model/openai-chat.ts'
+import { openaiResponses } from './support/stub-model/openai-responses.ts'
 
 // The approvals suite of claude-code (permissions.redis.test.ts), for the other agents that ask:
 // HTTP and Redis answers, the timeout, a parent agent's answer and a restart of the service.
@@ -26,4 +27,12 @@ permissionsE2E('opencode', {
   }),
   env: { OPENCODE_MODEL: 'stub-model' },
   shellTool: 'bash',
+})
+
+// A model Codex does not know: plain function tools, its shell command named `Bash` to hooks.
+permissionsE2E('codex', {
+  providers: [openaiResponses],
+  spawnerEnv: (base, key) => ({ OPENAI_BASE_URL: `${base}/v1`, OPENAI_API_KEY: key }),
+  env: { CODEX_MODEL: 'stub-model' },
+  shellTool: 'Bash',
 })
