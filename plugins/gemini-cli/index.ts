@@ -1,5 +1,5 @@
 import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
-import { guarded, permissions } from './permissions.ts'
+import { geminiCommand, permissions } from './permissions.ts'
 import { BLOCKING_STDIO, PRELOAD } from './stdio.ts'
 import type { Json, PluginContext } from 'workers-spawner/plugin'
 import { updates } from './updates.ts'
@@ -67,14 +67,8 @@ export default defineAgent({
   promptVia: 'auto',
   // `--opt=value` keeps a prompt or session id that starts with a dash from reading as an option;
   // an empty `--prompt=` takes the prompt from stdin (the CLI appends stdin to it).
-  // Yolo either way: with permissions asked, the system settings' BeforeTool hook decides.
-  prompt: ({ prompt, via, sessionId: id, permissions: asked }) =>
-    guarded(
-      ['gemini', `--prompt=${via === 'argv' ? prompt : ''}`]
-        .concat('--output-format=stream-json', '--approval-mode=yolo')
-        .concat(id ? [`--resume=${id}`] : []),
-      asked === 'ask',
-    ),
+  prompt: ({ prompt, via, sessionId, permissions: asked }) =>
+    geminiCommand(via === 'argv' ? prompt : '', sessionId, asked),
   permissions,
   // Start-up notices the CLI prints on stderr, left out of a failure message.
   noise: /^(Warning: 256-color|YOLO mode is enabled|Ripgrep is not available|\[STARTUP\])/,

@@ -79,8 +79,19 @@ export const permissions = (ctx: PermissionsContext) => ({
   env: { PATH: SYSTEM_FIRST_PATH },
 })
 
-/** The command for `argv`: when the worker asks, after the guard and with the root preload. */
-export const guarded = (argv: string[], ask: boolean) => ({
-  argv: ask ? ['/bin/sh', '-c', `node ${GUARD} && exec "$@"`, 'gemini', ...argv] : argv,
-  env: { NODE_OPTIONS: `--require=${ask ? ROOT_PRELOAD : PRELOAD}` },
-})
+/**
+ * The CLI's command line: the prompt (empty: it comes on stdin), stream-json, yolo (with
+ * permissions asked, the system settings' hook decides), the session to resume. When the worker
+ * asks, it runs after the guard and with the root-owned preload.
+ */
+export const geminiCommand = (prompt: string, sessionId?: string, permissions?: 'skip' | 'ask') => {
+  const ask = permissions === 'ask'
+  const guard = ask ? ['/bin/sh', '-c', `node ${GUARD} && exec "$@"`, 'gemini'] : []
+  return {
+    argv: [...guard, 'gemini', `--prompt=${prompt}`, '--output-format=stream-json'].concat(
+      '--approval-mode=yolo',
+      sessionId ? [`--resume=${sessionId}`] : [],
+    ),
+    env: { NODE_OPTIONS: `--require=${ask ? ROOT_PRELOAD : PRELOAD}` },
+  }
+}
