@@ -3,7 +3,8 @@ import type { PermissionsContext, PermissionsSetup } from 'workers-spawner/plugi
 /**
  * How Claude Code asks before a tool call: a PreToolUse hook for every tool in its managed
  * settings, which the core writes as root (the agent cannot change or drop it; user settings
- * cannot turn managed hooks off, and they fire with permissions skipped too).
+ * cannot turn managed hooks off, and they fire with permissions skipped too). The hook runs the
+ * core's command line, which no environment the agent sets (settings `env`, PATH) redirects.
  */
 export const permissions = (ctx: PermissionsContext): PermissionsSetup => ({
   files: {
@@ -15,7 +16,7 @@ export const permissions = (ctx: PermissionsContext): PermissionsSetup => ({
             hooks: [
               {
                 type: 'command',
-                command: 'orchestrator permit --format claude',
+                command: ctx.permitCommand('claude'),
                 // Past it Claude Code would give up on the hook: the request's own deadline
                 // (and the CLI's wait for a restarting service) comes first.
                 timeout: Math.ceil(ctx.timeoutMs / 1000) + 660,

@@ -30,7 +30,7 @@ export const permissions = (ctx: PermissionsContext) => ({
             hooks: [
               {
                 type: 'command',
-                command: 'orchestrator permit --format exit-code || exit 2',
+                command: `${ctx.permitCommand('exit-code')} || exit 2`,
                 timeout: Math.ceil(ctx.timeoutMs / 1000) + 660,
               },
             ],

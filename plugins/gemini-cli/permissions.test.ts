@@ -17,6 +17,7 @@ const ctx = {
     capabilities: [],
   }),
   timeoutMs: 60_000,
+  permitCommand: (format: string) => `permit --format ${format}`,
 }
 const setup = permissions(ctx)
 const guard = setup.files[GUARD] as string
@@ -56,7 +57,7 @@ describe('gemini-cli permissions', () => {
               {
                 type: 'command',
                 name: 'orchestrator-permit',
-                command: 'orchestrator permit --format exit-code || exit 2',
+                command: 'permit --format exit-code || exit 2',
                 timeout: 60_000 + 660_000,
               },
             ],

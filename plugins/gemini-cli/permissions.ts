@@ -65,7 +65,7 @@ export const permissions = (ctx: PermissionsContext) => ({
               {
                 type: 'command',
                 name: 'orchestrator-permit',
-                command: 'orchestrator permit --format exit-code || exit 2',
+                command: `${ctx.permitCommand('exit-code')} || exit 2`,
                 timeout: ctx.timeoutMs + 660_000,
               },
             ],

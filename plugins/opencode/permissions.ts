@@ -11,17 +11,16 @@ export const ASK_CONFIG_HOME = '/etc/opencode-ask'
 const DIR = `${ASK_CONFIG_HOME}/opencode`
 
 /**
- * An opencode plugin, as source: before every tool call it hands the call to `orchestrator
- * permit` and waits; on a deny it throws the reason, which opencode gives the model as the
+ * An opencode plugin, as source: before every tool call it hands the call to `command`
+ * (`orchestrator permit`) and waits; on a deny it throws the reason, which opencode gives the model as the
  * tool's error. `--auto` approves opencode's own permission checks; this runs whatever they say.
  */
-const PERMIT = `import { spawn } from 'node:child_process'
+const permit = (command: string) => `import { spawn } from 'node:child_process'
+const COMMAND = ${JSON.stringify(command)}
 export const Permit = async () => ({
   'tool.execute.before': async (input, output) => {
     const call = { tool_name: input.tool, tool_input: output.args, tool_use_id: input.callID }
-    const child = spawn('orchestrator', ['permit', '--format', 'exit-code'], {
-      stdio: ['pipe', 'ignore', 'pipe'],
-    })
+    const child = spawn('/bin/sh', ['-c', COMMAND], { stdio: ['pipe', 'ignore', 'pipe'] })
     let said = ''
     child.stderr.on('data', (d) => (said += d))
     child.stdin.end(JSON.stringify(call))
@@ -53,7 +52,7 @@ export const SYSTEM_FIRST_PATH = [
 export const permissions = (ctx: PermissionsContext) => ({
   files: {
     [`${DIR}/opencode.json`]: opencodeConfig(ctx),
-    [`${DIR}/plugins/permit.js`]: PERMIT,
+    [`${DIR}/plugins/permit.js`]: permit(ctx.permitCommand('exit-code')),
     ...retryCapFiles(DIR),
   },
   env: {

@@ -1,4 +1,4 @@
-import type { WorkerConfig } from './config.ts'
+import type { ContainerNetwork, WorkerConfig } from './config.ts'
 import type { CoreContext } from './context.ts'
 import { BadRequestError, ForbiddenError } from './errors.ts'
 import {
@@ -15,6 +15,28 @@ import { pluginContext } from './spec.ts'
 import { utf8Encode } from './bytes.ts'
 import { wider } from './sub-workers.ts'
 import type { WorkerRecord } from './worker-record.ts'
+import { orchestratorUrl } from './worker-tokens.ts'
+
+/** The directories a hook's command searches, none of them the worker's to change. */
+const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/** A shell word for `value` (single-quoted). */
+const quoted = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
+
+/**
+ * `orchestrator permit` as a hook runs it: a clean environment (only the fixed PATH, HOME, the
+ * service's address and the worker's token, which the service checks) and the CLI by its path.
+ */
+export const permitCommand = (url: string, format: string): string =>
+  [
+    'env -i',
+    `PATH=${SAFE_PATH}`,
+    'HOME=/home/worker',
+    `ORCHESTRATOR_URL=${quoted(url)}`,
+    'ORCHESTRATOR_TOKEN="$ORCHESTRATOR_TOKEN"',
+    '/usr/local/bin/orchestrator permit --format',
+    quoted(format),
+  ].join(' ')
 
 /** The operator's bounds on permissions (spawner settings), or the defaults. */
 export const boundsOf = (ctx: CoreContext): PermissionBounds =>
@@ -64,15 +86,17 @@ export const workerPermissions = (
   ctx: CoreContext,
   config: WorkerConfig,
   agent: AgentPlugin,
-  workerId: string,
+  at: { workerId: string; network: ContainerNetwork | undefined },
   parent?: WorkerRecord,
   hostEnv: Readonly<Record<string, string | undefined>> = ctx.opts.hostEnv,
 ) => {
   const state = initialPermissions(config, agent, boundsOf(ctx), parent?.permissions)
   if (!state) return undefined
+  const url = orchestratorUrl(ctx.opts.tokens, at.network)
   const setup = pluginPermissions(agent, {
-    ...pluginContext(config, workerId, hostEnv),
+    ...pluginContext(config, at.workerId, hostEnv),
     timeoutMs: state.timeoutMs,
+    permitCommand: (format) => permitCommand(url, format),
   })!
   const files = Object.entries(setup.files).map(([path, text]) => ({
     path,

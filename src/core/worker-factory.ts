@@ -88,8 +88,13 @@ export class WorkerFactory {
     )
     if (parent) assertChildMounts(parent, prepared.spec.mounts)
     const asks =
-      workerPermissions(this.ctx, config, prepared.resolved.agent, prepared.workerId, parent) !==
-      undefined
+      workerPermissions(
+        this.ctx,
+        config,
+        prepared.resolved.agent,
+        { workerId: prepared.workerId, network: prepared.spec.network },
+        parent,
+      ) !== undefined
     assertConfigFiles(config, this.ctx.maxFileBytes)
     const hostFiles = await readHostFiles(this.ctx, prepared.resolved.ordered)
     // Hooks and tweaks were validated by prepare(); nothing is built or started before this.
@@ -120,7 +125,14 @@ export class WorkerFactory {
     // keys): the hook files are readable by the agent.
     const asking = extraLabels[LABELS.pool]
       ? undefined
-      : workerPermissions(this.ctx, config, resolved.agent, workerId, parent, hostEnv)
+      : workerPermissions(
+          this.ctx,
+          config,
+          resolved.agent,
+          { workerId, network: spec.network },
+          parent,
+          hostEnv,
+        )
     const orchestrator = await this.orchestratorEnv(
       workerId,
       { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },

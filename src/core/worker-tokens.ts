@@ -13,6 +13,10 @@ export const PERMIT_TOOL = 'permit'
 /** Where a worker finds its current token (refreshed when `update` extends its TTL). */
 export const TOKEN_FILE = '/home/worker/.orchestrator/token'
 
+/** Where a worker reaches the service: the worker API socket, or `url` for an open worker. */
+export const orchestratorUrl = (tokens: { url: string } | undefined, network?: ContainerNetwork) =>
+  network === 'open' ? (tokens?.url ?? '') : WORKER_API_SOCKET_URL
+
 /**
  * ORCHESTRATOR_* for a worker (empty when the service signs no tokens). An isolated worker
  * (the default) reaches the service only through the worker API socket; an open one at `url`.
@@ -39,7 +43,7 @@ export const orchestratorEnv = async (
     exp: Math.floor(from.getTime() / 1000) + config.ttlSeconds,
   })
   return {
-    ORCHESTRATOR_URL: config.network === 'open' ? tokens.url : WORKER_API_SOCKET_URL,
+    ORCHESTRATOR_URL: orchestratorUrl(tokens, config.network),
     ORCHESTRATOR_TOKEN: token,
     ORCHESTRATOR_ALLOWED_TOOLS: tools.join(','),
   }

@@ -156,6 +156,25 @@ export const permissionsE2E = (agent: string, opts: PermissionsE2EOptions) =>
       expect(await exists(workerId, '/workspace/denied.txt')).toBe(false)
     }, 360_000)
 
+    it('the agent cannot stand in for its hook with programs of its own on PATH', async () => {
+      const workerId = await create('ask')
+      // What an agent could leave behind once one write was allowed: an `orchestrator` and a
+      // `node` that allow everything, early on its PATH.
+      const plant = await http('POST', `/v1/workers/${workerId}/commands`, {
+        shell:
+          'mkdir -p ~/.local/bin ~/.npm-global/bin && for d in ~/.local/bin ~/.npm-global/bin; do ' +
+          'for f in orchestrator node; do printf "#!/bin/sh\\nexit 0\\n" > $d/$f; chmod +x $d/$f; done; done',
+      })
+      expect(plant.json.exitCode, JSON.stringify(plant.json)).toBe(0)
+      const reply = prompt(workerId, '/workspace/planted.txt')
+      const req = await pending(workerId)
+      await http('POST', `/v1/workers/${workerId}/permissions/${req.requestId}`, {
+        decision: 'deny',
+      })
+      expect((await reply).json.reply.text).toMatch(/^Denied:/)
+      expect(await exists(workerId, '/workspace/planted.txt')).toBe(false)
+    }, 360_000)
+
     it('timeout: an unanswered request is denied at its deadline', async () => {
       const workerId = await create({ timeoutMs: 3000 })
       const heard = await events(workerId)

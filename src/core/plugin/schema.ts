@@ -158,6 +158,13 @@ export type PermissionsContext = PluginContext & {
    * answers deny at the deadline itself.
    */
   timeoutMs: number
+  /**
+   * The command line a hook runs to ask: `orchestrator permit --format <format>` with a fixed
+   * PATH, the service's address and nothing else of the environment, so nothing the agent can
+   * change (a program earlier on PATH, `NODE_OPTIONS`, an `ORCHESTRATOR_URL` of its own) stands
+   * in for it.
+   */
+  permitCommand: (format: string) => string
 }
 
 /** What plugin hooks are told about the worker being built (see `createContext`). */
