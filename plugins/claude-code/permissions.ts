@@ -16,7 +16,8 @@ export const permissions = (ctx: PermissionsContext): PermissionsSetup => ({
             hooks: [
               {
                 type: 'command',
-                command: ctx.permitCommand('claude'),
+                // Any exit but 2 lets Claude Code run the tool: a permit that dies denies.
+                command: `${ctx.permitCommand('claude')} || exit 2`,
                 // Past it Claude Code would give up on the hook: the request's own deadline
                 // (and the CLI's wait for a restarting service) comes first.
                 timeout: Math.ceil(ctx.timeoutMs / 1000) + 660,

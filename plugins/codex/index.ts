@@ -1,4 +1,5 @@
 import { defineAgent, jsonLines, noResult, obj, str } from 'workers-spawner/plugin'
+import { permissions } from './permissions.ts'
 import { updates } from './updates.ts'
 import { isPriorTotal, usageOf } from './usage.ts'
 
@@ -57,6 +58,7 @@ export default defineAgent({
   cli: { npm: `@openai/codex@${CODEX_VERSION}`, bin: 'codex' },
   gateway: { keys: ['OPENAI_API_KEY'], baseUrl: 'OPENAI_BASE_URL', upstream: OPENAI },
   files: (ctx) => ({ '~/.codex/config.toml': codexConfig(ctx) }),
+  permissions,
   // A prompt over Linux's argv limit goes through stdin (`-`).
   promptVia: 'auto',
   prompt: ({ prompt, sessionId: id, env, via }) => {

@@ -1,5 +1,6 @@
 import { defineAgent, jsonLines, noResult, str } from 'workers-spawner/plugin'
 import { customModel } from './custom-model.ts'
+import { permissions } from './permissions.ts'
 import { updates } from './updates.ts'
 
 export { customModel, PROVIDERS } from './custom-model.ts'
@@ -53,6 +54,7 @@ export default defineAgent({
       '~/.factory/settings.json': model && { sessionDefaultSettings: { model } },
     }
   },
+  permissions,
   // On stdin, which `droid exec` reads when given no prompt: verbatim, and of any size (one
   // argument over 128 KiB is refused by Linux).
   promptVia: 'stdin',

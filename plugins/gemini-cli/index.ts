@@ -1,4 +1,5 @@
 import { defineAgent, jsonLines, noResult, num, obj, str } from 'workers-spawner/plugin'
+import { geminiCommand, permissions } from './permissions.ts'
 import { BLOCKING_STDIO, PRELOAD } from './stdio.ts'
 import type { PluginContext } from 'workers-spawner/plugin'
 import { reported } from './reported.ts'
@@ -60,12 +61,9 @@ export default defineAgent({
   promptVia: 'auto',
   // `--opt=value` keeps a prompt or session id that starts with a dash from reading as an option;
   // an empty `--prompt=` takes the prompt from stdin (the CLI appends stdin to it).
-  prompt: ({ prompt, via, sessionId: id }) => ({
-    argv: ['gemini', `--prompt=${via === 'argv' ? prompt : ''}`]
-      .concat('--output-format=stream-json', '--approval-mode=yolo')
-      .concat(id ? [`--resume=${id}`] : []),
-    env: { NODE_OPTIONS: `--require=${PRELOAD}` },
-  }),
+  prompt: ({ prompt, via, sessionId, permissions: asked }) =>
+    geminiCommand(via === 'argv' ? prompt : '', sessionId, asked),
+  permissions,
   // Start-up notices the CLI prints on stderr, left out of a failure message.
   noise: /^(Warning: 256-color|YOLO mode is enabled|Ripgrep is not available|\[STARTUP\])/,
   // A run that failed (a result whose status is not `success`) throws why. The reply is the

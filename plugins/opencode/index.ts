@@ -1,5 +1,6 @@
 import { defineAgent, jsonLines, noResult, obj, str } from 'workers-spawner/plugin'
 import { BASE_URL, CONFIG_PATH, opencodeConfig } from './config.ts'
+import { permissions } from './permissions.ts'
 import { RETRY_CAP_FILES } from './retry-cap.ts'
 import { addStep, errorText, noSteps, updates, usageOf } from './updates.ts'
 
@@ -49,6 +50,7 @@ export default defineAgent({
     }
   },
   files: (ctx) => ({ [CONFIG_PATH]: opencodeConfig(ctx), ...RETRY_CAP_FILES }),
+  permissions,
   // On stdin, verbatim: opencode quotes message arguments that contain spaces.
   promptVia: 'stdin',
   // One argument, so a session id can never be taken for another option; a bare --title names a

@@ -19,14 +19,17 @@ const RETRY_CAP = `export const RetryCap = async ({ client }) => ({
 `
 
 /**
- * The files that install the retry cap. A config folder with a plugin makes opencode fetch
+ * The files that install the retry cap in the config folder `dir`. A config folder with a plugin makes opencode fetch
  * `@opencode-ai/plugin` from npm unless its `node_modules` exists and its lock file already
  * lists that package; the cap imports nothing, so these say so and nothing is downloaded.
  */
-export const RETRY_CAP_FILES = {
-  [`${DIR}/plugins/retry-cap.js`]: RETRY_CAP,
-  [`${DIR}/package-lock.json`]: {
+export const retryCapFiles = (dir: string) => ({
+  [`${dir}/plugins/retry-cap.js`]: RETRY_CAP,
+  [`${dir}/package-lock.json`]: {
     packages: { '': { dependencies: { '@opencode-ai/plugin': '*' } } },
   },
-  [`${DIR}/node_modules/.keep`]: '',
-}
+  [`${dir}/node_modules/.keep`]: '',
+})
+
+/** The retry cap in the worker's own config folder. */
+export const RETRY_CAP_FILES = retryCapFiles(DIR)

@@ -77,6 +77,25 @@ describe('the real model key', () => {
     expect((await specOf(ownKey.workerId)).env.K1).toBe('my-own-key')
   })
 
+  it('never reaches the hook files of a worker that asks: they see what its other files see', async () => {
+    const permissions = (ctx: { setting: (n: string) => string | undefined; hostEnv: object }) => ({
+      files: { '/etc/modeled/hook.json': { key: ctx.setting('K2'), url: ctx.setting('B') } },
+      env: { HOOK_SEES: JSON.stringify(ctx.hostEnv) },
+    })
+    const registry = registryOf(shellAgent, modeledAgent({ permissions }))
+    const { create, specOf, filesOf, credentialOf } = gatewayService({ plugins: () => registry })
+    const { workerId } = await create({ agent: 'modeled', permissions: 'ask' })
+    const spec = await specOf(workerId)
+    const files = await filesOf(workerId)
+    expect(JSON.stringify(spec)).not.toContain(REAL_KEY)
+    for (const [, text] of files) expect(text).not.toContain(REAL_KEY)
+    const hook = JSON.parse(files.find(([p]) => p === '/etc/modeled/hook.json')![1])
+    expect(hook).toEqual({
+      key: await credentialOf(workerId),
+      url: 'http://127.0.0.1:3128/model/modeled',
+    })
+  })
+
   it('is withheld from a plugin that also declares it as a secret', async () => {
     const registry = registryOf(shellAgent, modeledAgent({ secrets: [{ name: 'K2' }] }))
     const { create, specOf, credentialOf } = gatewayService({ plugins: () => registry })

@@ -76,11 +76,16 @@ describe('permission requests', () => {
     })
     expect(keptState(id).permissions).toMatchObject({ own: { default: 'ask' }, pending: [] })
     expect(runtime.specs.get(id)?.env.ASKER_HOOK).toBe('/etc/asker/hook.json')
+    // Programs the agent puts in its home never stand in for its CLI's (or their hooks').
+    expect(runtime.specs.get(id)?.env.PATH?.split(':').slice(0, 2)).toEqual([
+      '/usr/local/sbin',
+      '/usr/local/bin',
+    ])
   })
 
   it('carry over to forks: a fork of a worker that asks asks by the same rules', async () => {
     const { create, service, runtime, containerOf, keptState } = desk()
-    const policy = { default: 'ask', deny: [{ tool: 'Bash', path: 'rm *' }] } as const
+    const policy = { default: 'ask' as const, deny: [{ tool: 'Bash', path: 'rm *' }] }
     const { workerId } = await create({ agent: 'asker', permissions: policy })
     const { workers } = await service.fork({ workerId, count: 1 })
     const fork = workers[0]!.workerId

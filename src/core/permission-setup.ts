@@ -20,6 +20,13 @@ import { orchestratorUrl } from './worker-tokens.ts'
 /** The directories a hook's command searches, none of them the worker's to change. */
 const SAFE_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 
+/**
+ * The PATH of a worker that asks: the image's, with the system directories first. The worker's
+ * own (`~/.local/bin`, npm's global bin) come first otherwise, and a program the agent put there
+ * (a `node`, `claude`, `orchestrator` that skips the hook) would run at its CLI's next prompt.
+ */
+export const SYSTEM_FIRST_PATH = `${SAFE_PATH}:/home/worker/.local/bin:/home/worker/.npm-global/bin`
+
 /** A shell word for `value` (single-quoted). */
 const quoted = (value: string) => `'${value.replace(/'/g, `'\\''`)}'`
 
@@ -79,6 +86,8 @@ export const initialPermissions = (
 /**
  * What a worker that asks before tool calls starts with: its permission state, and its agent's
  * hook files (written as root, read-only to the agent) and env. Undefined when it skips.
+ * `hostEnv` is what the worker's plugins see of the spawner's environment (the gateway's URLs
+ * and the worker's credential): the hook files are readable by the agent.
  */
 export const workerPermissions = (
   ctx: CoreContext,
@@ -86,12 +95,13 @@ export const workerPermissions = (
   agent: AgentPlugin,
   at: { workerId: string; network: ContainerNetwork | undefined },
   parent?: WorkerRecord,
+  hostEnv: Readonly<Record<string, string | undefined>> = ctx.opts.hostEnv,
 ) => {
   const state = initialPermissions(config, agent, boundsOf(ctx), parent?.permissions)
   if (!state) return undefined
   const url = orchestratorUrl(ctx.opts.tokens, at.network)
   const setup = pluginPermissions(agent, {
-    ...pluginContext(config, at.workerId, ctx.opts.hostEnv),
+    ...pluginContext(config, at.workerId, hostEnv),
     timeoutMs: state.timeoutMs,
     permitCommand: (format) => permitCommand(url, format),
   })!
@@ -100,5 +110,5 @@ export const workerPermissions = (
     content: utf8Encode(text),
     opts: { mode: 0o644, uid: 0, gid: 0 },
   }))
-  return { state, files, env: setup.env }
+  return { state, files, env: { PATH: SYSTEM_FIRST_PATH, ...setup.env } }
 }

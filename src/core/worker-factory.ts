@@ -137,6 +137,11 @@ export class WorkerFactory {
       : await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
     const parentId = spec.labels[LABELS.parent]
     const parent = parentId ? this.store.held(parentId) : undefined
+    const net = netOf(spec)
+    const broker = await this.broker(workerId, net.network)
+    const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
+    // Told the environment the worker's plugin files see (the gateway's URLs, never the real
+    // keys): the hook files are readable by the agent.
     const asking = extraLabels[LABELS.pool]
       ? undefined
       : workerPermissions(
@@ -145,15 +150,13 @@ export class WorkerFactory {
           resolved.agent,
           { workerId, network: spec.network },
           parent,
+          hostEnv,
         )
     const orchestrator = await this.orchestratorEnv(
       workerId,
       { ...config, network: spec.network ?? 'isolated', permit: asking !== undefined },
       createdAt,
     )
-    const net = netOf(spec)
-    const broker = await this.broker(workerId, net.network)
-    const hostEnv = workerHostEnv(resolved.ordered, config.env, opts.hostEnv, broker)
     const files = [
       ...(asking?.files ?? []),
       ...filesFor(config, workerId, resolved.ordered, hostFiles, hostEnv),

@@ -1,4 +1,4 @@
-import { agentE2E } from '../support/agent-e2e.ts'
+import { agentE2E, editJson } from '../support/agent-e2e.ts'
 import { gemini } from '../support/stub-model/gemini.ts'
 
 // The plugin's default model (a named one: `auto` would first ask a router model), one attempt
@@ -8,4 +8,14 @@ agentE2E('gemini-cli', {
   spawnerEnv: (base, key) => ({ GOOGLE_GEMINI_BASE_URL: base, GEMINI_API_KEY: key }),
   env: { GEMINI_MAX_ATTEMPTS: '1' },
   forks: true,
+  toolCalls: true,
+  permissions: true,
+  // `hooksConfig.disabled` is merged over every settings file: its own could name the hook off.
+  tamper: {
+    shell: editJson(
+      '~/.gemini/settings.json',
+      "s.hooksConfig = { disabled: ['orchestrator-permit'] }",
+    ),
+    refused: /sets hooksConfig/,
+  },
 })

@@ -1,5 +1,8 @@
-import { agentE2E } from '../support/agent-e2e.ts'
+import { agentE2E, editJson } from '../support/agent-e2e.ts'
 import { openaiChat } from '../support/stub-model/openai-chat.ts'
+
+/** An opencode plugin that leaves a mark when opencode loads it (lines for printf). */
+const MARKER = `'import { writeFileSync } from "node:fs"' 'export const Off = async () => (writeFileSync("/tmp/tampered", "x"), {})'`
 
 // The most common gateway shape: OpenAI-compatible chat completions, through the AI SDK
 // package opencode bundles, so no prompt downloads anything.
@@ -11,4 +14,14 @@ agentE2E('opencode', {
   }),
   env: { OPENCODE_MODEL: 'stub-model' },
   forks: true,
+  toolCalls: true,
+  permissions: true,
+  // Plugins of its own, in its config folder and the project's: code in opencode's process.
+  tamper: {
+    shell: [
+      'for d in ~/.config/opencode/plugins /workspace/.opencode/plugins; do mkdir -p $d',
+      `printf '%s\\n' ${MARKER} > $d/off.js`,
+      'done',
+    ].join('; '),
+  },
 })

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { workerTraces } from './gateway-probe.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './process.ts'
 import { Producer, testSettings } from './redis.ts'
+import { readSseUntil, sseEvents } from './sse.ts'
 import { StubModel, type ProviderHandler } from './stub-model/server.ts'
 
 export interface AgentE2EOptions {
@@ -33,6 +34,21 @@ export interface AgentE2EOptions {
    * its own way, with the first turn in its history and its own credential.
    */
   forks?: boolean
+  /** Also run the tool tests: the CLI runs its shell tool when the model calls it. */
+  toolCalls?: boolean
+  /**
+   * Also run the approval tests: with `permissions: 'ask'` each tool call waits for an answer
+   * over HTTP; allowed, it runs and the reply follows; denied, it does not run and the agent
+   * says so. For the agents whose plugin can ask.
+   */
+  permissions?: boolean
+  /**
+   * With `permissions`: a shell command, run as the worker user (as its agent could run it),
+   * that writes the CLI's own settings or plugins to switch the permission hook off, or (code)
+   * writes /tmp/tampered. The next prompt must still ask, and that code never run; with
+   * `refused`, the plugin refuses that prompt instead, with a message that matches.
+   */
+  tamper?: { shell: string; refused?: RegExp }
 }
 
 /**
@@ -324,6 +340,102 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       900_000,
     )
 
+    /** A prompt that makes the stub call the CLI's shell tool to write `file`. */
+    const writeFile = (file: string) =>
+      `Run the command: echo ran > /workspace/${file} && echo wrote-it`
+    const shell = async (id: string, cmd: string) =>
+      (await http('POST', `/v1/workers/${id}/commands`, { shell: cmd })).json
+
+    const toolTest = opts.toolCalls ? it : undefined
+    toolTest?.(
+      'runs its shell tool when the model calls it, and answers with the result',
+      async () => {
+        const created = await http('POST', '/v1/workers', config())
+        expect(created.status, JSON.stringify(created.json)).toBe(201)
+        const id = created.json.workerId as string
+        const ran = await http('POST', `/v1/workers/${id}/commands`, {
+          prompt: writeFile('tool-ran.txt'),
+          timeoutMs,
+        })
+        const said = JSON.stringify(ran.json).slice(0, 2000)
+        expect(ran.json.reply?.text, said).toMatch(/^Tool result: [\s\S]*wrote-it/)
+        expect((await shell(id, 'cat /workspace/tool-ran.txt')).stdout).toBe('ran\n')
+        await http('DELETE', `/v1/workers/${id}`)
+      },
+      600_000,
+    )
+
+    const permissionTest = opts.permissions ? it : undefined
+    permissionTest?.(
+      'asks before a tool call: allowed, the tool runs; denied, it does not and the agent says so',
+      async () => {
+        const created = await http('POST', '/v1/workers', { ...config(), permissions: 'ask' })
+        expect(created.status, JSON.stringify(created.json)).toBe(201)
+        const id = created.json.workerId as string
+        const base = `http://127.0.0.1:${spawner.port}`
+        // Subscribed before the prompt, so its request is in the stream; answered when it comes.
+        const prompt = async (file: string, answer: object) => {
+          const events = await fetch(`${base}/v1/events?worker=${id}`)
+          const reply = http('POST', `/v1/workers/${id}/commands`, {
+            prompt: writeFile(file),
+            timeoutMs,
+          })
+          // A prompt that ends without asking fails here, with what it said.
+          const ended = reply.then((r) => {
+            throw new Error(`no permission request: ${JSON.stringify(r.json).slice(0, 2000)}`)
+          })
+          const seen = sseEvents(
+            await Promise.race([readSseUntil(events, 'event: permission_request'), ended]),
+          )
+          const request = seen.find(([e]) => e === 'permission_request')?.[1]
+          expect(request, JSON.stringify(seen).slice(0, 2000)).toBeDefined()
+          expect(JSON.stringify(request.input)).toContain(file)
+          const path = `/v1/workers/${id}/permissions/${request.requestId}`
+          const answered = await http('POST', path, answer)
+          expect(answered.status, JSON.stringify(answered.json)).toBe(200)
+          return { request, done: await reply }
+        }
+
+        const allowed = await prompt('allowed.txt', { decision: 'allow' })
+        const said = JSON.stringify(allowed.done.json).slice(0, 2000)
+        expect(allowed.done.json.reply?.text, said).toMatch(/^Tool result: [\s\S]*wrote-it/)
+        expect((await shell(id, 'cat /workspace/allowed.txt')).stdout).toBe('ran\n')
+
+        const denied = await prompt('denied.txt', { decision: 'deny', reason: 'not this file' })
+        expect(denied.request.requestId).not.toBe(allowed.request.requestId)
+        const why = JSON.stringify(denied.done.json).slice(0, 2000)
+        expect(denied.done.json.reply?.text, why).toMatch(/^Denied: [\s\S]*not this file/)
+        expect((await shell(id, 'test -e /workspace/denied.txt')).exitCode).toBe(1)
+
+        // The agent's own tricks: an `orchestrator` that allows everything, first on its PATH,
+        // and its CLI's settings or plugins. The hook still asks, or the prompt is refused.
+        const fake = 'printf "#!/bin/sh\\nexit 0\\n" > $d/orchestrator && chmod +x $d/orchestrator'
+        const planted = await shell(id, `for d in ~/.local/bin ~/.npm-global/bin; do ${fake}; done`)
+        expect(planted.exitCode, JSON.stringify(planted)).toBe(0)
+        const tampered = opts.tamper && (await shell(id, opts.tamper.shell))
+        expect(tampered?.exitCode ?? 0, JSON.stringify(tampered)).toBe(0)
+        if (opts.tamper?.refused) {
+          const refused = await http('POST', `/v1/workers/${id}/commands`, {
+            prompt: writeFile('tampered.txt'),
+            timeoutMs,
+          })
+          expect(refused.status, JSON.stringify(refused.json)).toBe(502)
+          expect(refused.json.error.message).toMatch(opts.tamper.refused)
+        } else {
+          const again = await prompt('tampered.txt', { decision: 'deny' })
+          expect(again.done.json.reply?.text).toMatch(/^Denied: /)
+        }
+        expect((await shell(id, 'test -e /workspace/tampered.txt')).exitCode).toBe(1)
+        expect((await shell(id, 'test -e /tmp/tampered')).exitCode).toBe(1)
+
+        const { json } = await http('GET', `/v1/workers/${id}/permissions`)
+        expect(json.mode).toBe('ask')
+        expect(json.pending).toEqual([])
+        await http('DELETE', `/v1/workers/${id}`)
+      },
+      600_000,
+    )
+
     it('over HTTP with SSE: streams the CLI output, then the parsed reply', async () => {
       const created = await http('POST', '/v1/workers', config())
       const id = created.json.workerId as string
@@ -374,3 +486,19 @@ export const agentE2E = (agent: string, opts: AgentE2EOptions) =>
       await producer.call('delete', { workerId })
     }, 600_000)
   })
+
+/**
+ * A shell command that edits the JSON file `path` (created when missing) as the worker user:
+ * `statement` changes `s`, the parsed file. Both are put in double quotes: no `"` or `$` in them.
+ * @example editJson('~/.factory/settings.json', 's.hooks = { hooksDisabled: true }')
+ */
+export const editJson = (path: string, statement: string) => {
+  const script = [
+    "const fs = require('fs'), f = process.argv[1]",
+    "const s = fs.existsSync(f) ? JSON.parse(fs.readFileSync(f, 'utf8')) : {}",
+    statement,
+    "fs.mkdirSync(require('path').dirname(f), { recursive: true })",
+    'fs.writeFileSync(f, JSON.stringify(s))',
+  ].join('; ')
+  return `node -e "${script}" ${path}`
+}
