@@ -64,6 +64,8 @@ export const BUNDLED: Record<string, z.input<typeof checkConfigSchema>> = {
     },
   },
 }
+// The same CLI over ACP: the same settings.
+BUNDLED['opencode-acp'] = BUNDLED.opencode!
 
 /**
  * The plugin's `plugin-check.json`, else the bundled settings when `bundled` is true (the target

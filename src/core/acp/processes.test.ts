@@ -5,9 +5,13 @@ import type { AgentPlugin } from '../plugin/contract.ts'
 import type { SpawnedCommand, SpawningRuntime } from '../runtime.ts'
 import type { WorkerRecord } from '../worker-record.ts'
 import { acpAgentFor } from './processes.ts'
+import { runAcpTurn } from './turn.ts'
 
-/** A runtime whose spawned agents answer `initialize` and `session/new`, and say where they run. */
-const runtime = () => {
+/**
+ * A runtime whose spawned agents answer `initialize`, `session/new` and prompts (saying `says`
+ * first, when set), and say where they run.
+ */
+const runtime = (says?: string) => {
   const started: { containerId: string; ended: boolean }[] = []
   const spawn: SpawningRuntime['spawn'] = async (containerId, req) => {
     const me = { containerId, ended: false }
@@ -18,10 +22,24 @@ const runtime = () => {
       write: (data) => {
         for (const line of data.split('\n').filter(Boolean)) {
           const m = JSON.parse(line) as { id?: number; method?: string }
+          if (m.method === 'session/prompt' && says) {
+            const update = {
+              sessionUpdate: 'agent_message_chunk',
+              content: { type: 'text', text: says },
+            }
+            const note = {
+              jsonrpc: '2.0',
+              method: 'session/update',
+              params: { sessionId: 's1', update },
+            }
+            req.onOutput('stdout', `${JSON.stringify(note)}\n`)
+          }
           const result =
             m.method === 'initialize'
               ? { protocolVersion: 1, agentCapabilities: {} }
-              : { sessionId: 's1' }
+              : m.method === 'session/prompt'
+                ? { stopReason: 'end_turn' }
+                : { sessionId: 's1' }
           req.onOutput('stdout', `${JSON.stringify({ jsonrpc: '2.0', id: m.id, result })}\n`)
         }
       },
@@ -62,5 +80,35 @@ describe('acpAgentFor', () => {
       ['c1', true],
       ['c2', false],
     ])
+  })
+
+  it('ends a turn in which the agent said nothing as a failure, never as an empty reply', async () => {
+    const turn = async (says?: string) => {
+      const ctx = {
+        runtime: { spawn: runtime(says).spawn },
+        logger: noopLogger,
+        events: { subscribe: () => () => {} },
+      } as unknown as CoreContext
+      const agent = { name: 'fake', acp: { argv: ['fake', 'acp'] } } as unknown as AgentPlugin
+      const record = { workerId: 'w-0000000000000002', containerId: 'c1', env: {}, workdir: '/' }
+      const req = { argv: ['fake', 'acp'], timeoutMs: 60_000 }
+      const updates: string[] = []
+      const out = await runAcpTurn(
+        ctx,
+        record as unknown as WorkerRecord,
+        agent,
+        { prompt: 'hi' },
+        req,
+        (u) => updates.push(u.sessionUpdate),
+      )
+      return { out, updates }
+    }
+    const spoken = await turn('12')
+    expect(spoken.out.reply?.text).toBe('12')
+    expect(spoken.out.failure).toBeUndefined()
+    const silent = await turn()
+    expect(silent.out.reply).toBeUndefined()
+    expect(silent.out.failure?.message).toMatch(/ended its turn without a word/)
+    expect(silent.updates).toEqual(['error', 'turn_end'])
   })
 })

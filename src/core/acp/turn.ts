@@ -19,6 +19,9 @@ const MAX_STDOUT = 4 * 1024 * 1024
  */
 const MAX_STREAMED = 16 * 1024 * 1024
 
+/** Updates in which the agent says something of its own (see `spoke` in `runAcpTurn`). */
+const SPOKEN = new Set(['agent_message_chunk', 'agent_thought_chunk', 'tool_call', 'plan'])
+
 /** A prompt's run over ACP: the result as `exec` gives one, and the reply or why there is none. */
 export type AcpOutcome = ExecResult & { reply?: Reply; failure?: Error }
 
@@ -127,6 +130,8 @@ export const runAcpTurn = async (
   }
 
   let text = ''
+  /** Whether the agent said anything of its own this turn: text, thoughts, a tool call, a plan. */
+  let spoke = false
   let answered: { r: unknown } | { e: unknown } | undefined
   let proc: AcpProcess
   let sessionId: string
@@ -163,6 +168,7 @@ export const runAcpTurn = async (
       const update = updateOf(params.update)
       if (!update) return
       if (update.sessionUpdate === 'tool_call') text = ''
+      if (SPOKEN.has(update.sessionUpdate)) spoke = true
       if (update.sessionUpdate === 'agent_message_chunk' && update.content.type === 'text') {
         text += (update.content as { text: string }).text
       }
@@ -188,6 +194,13 @@ export const runAcpTurn = async (
   }
   const response = answered.r
   const stopReason = isObject(response) ? response.stopReason : undefined
+  // A turn that ends without a word was no answer: a model that failed, which some agents
+  // report only on their stderr (opencode), never an empty reply that looks fine.
+  if (!spoke && stopReason === 'end_turn') {
+    const tail = proc.stderrTail()
+    const why = tail.trim() ? `: ${tail.trim().split('\n').slice(-5).join(' | ')}` : ''
+    return failed(new Error(`the agent ended its turn without a word${why}`), tail)
+  }
   const usage = usageOf(response)
   if (usage) onUpdate({ sessionUpdate: 'usage_update', ...usage })
   // A stop reason ACP has and we do not (a newer one) ends the turn as `end_turn`.
