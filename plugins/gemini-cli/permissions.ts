@@ -18,10 +18,11 @@ export const ROOT_PRELOAD = '/etc/gemini-cli/blocking-stdio.cjs'
  * system settings turn hooks on, but their `disabled` list is the union of every file's, so the
  * user's or the workspace's could switch the permission hook off by its name. A file that is
  * not plain JSON (the plugin writes plain JSON) is refused too, rather than parsed differently.
+ * Modules without `node:`: the serverless bundle holds this text, and is checked to name none.
  */
-const GUARD_SOURCE = `const { readFileSync } = require('node:fs')
-const { join } = require('node:path')
-const home = process.env.GEMINI_CLI_HOME || require('node:os').homedir()
+const GUARD_SOURCE = `const { readFileSync } = require('fs')
+const { join } = require('path')
+const home = process.env.GEMINI_CLI_HOME || require('os').homedir()
 const refuse = (why) => {
   process.stderr.write('gemini-cli: permissions are asked, but ' + why + ': the prompt is not run\\n')
   process.exit(3)
