@@ -6,6 +6,7 @@ import { staticReference, swaggerInit } from './docs-scripts.ts'
 export const SWAGGER_FILES = {
   'swagger-ui.css': 'text/css; charset=utf-8',
   'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
 } as const
 export type SwaggerFile = keyof typeof SWAGGER_FILES
 
@@ -34,6 +35,7 @@ const swaggerPage = `<!doctype html>
 <title>workers-spawner API</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
 </head>
 <body>
 <div id="swagger-ui"></div>
