@@ -1,6 +1,8 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createApp } from '../http/app.ts'
-import { memoryService } from '../../test/support/memory-service.ts'
+import { memoryService, registryOf, shellAgent } from '../../test/support/memory-service.ts'
+import { defineCapability } from '../core/plugin/contract.ts'
+import { WarmPools } from '../core/pool.ts'
 import { parsePromText, sampleValue } from '../../test/support/prom-text.ts'
 import { TokenSigner } from '../core/auth/jwt.ts'
 import { createMetrics } from './metrics.ts'
@@ -135,5 +137,40 @@ describe('GET /metrics', () => {
     const { service } = memoryService()
     const app = createApp({ service })
     expect((await app.request('/metrics')).status).toBe(404)
+  })
+})
+
+describe('pool and image-build metrics', () => {
+  it('count warm-pool hits and misses, and derived image builds', async () => {
+    const withGit = defineCapability({
+      apiVersion: 'v1',
+      name: 'git',
+      version: '1.0.0',
+      description: 'git',
+      install: [{ apt: ['git'] }],
+    })
+    const registry = registryOf(shellAgent, withGit)
+    const m = memoryService({ plugins: () => registry })
+    const pools = new WarmPools(m.service, [
+      { key: 'shell', agent: 'shell', capabilities: [], size: 1 },
+    ])
+    const metrics = createMetrics({ service: m.service, pools, processMetrics: false })
+    pools.start()
+    await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))
+    const ready = parsePromText(await metrics.render()).samples
+    expect(sampleValue(ready, 'spawner_pool_ready', { pool: 'shell' })).toBe(1)
+
+    await m.create() // from the pool
+    await m.create({ capabilities: ['git'] }) // no pool for it: a fresh container, a new image
+    const { samples } = parsePromText(await metrics.render())
+    expect(sampleValue(samples, 'spawner_pool_hits_total', { agent: 'shell' })).toBe(1)
+    expect(sampleValue(samples, 'spawner_pool_misses_total', { agent: 'shell' })).toBe(1)
+    const ok = { agent: 'shell', outcome: 'ok' }
+    expect(sampleValue(samples, 'spawner_worker_creates_total', { ...ok, source: 'pool' })).toBe(1)
+    expect(sampleValue(samples, 'spawner_worker_creates_total', { ...ok, source: 'fresh' })).toBe(1)
+    expect(sampleValue(samples, 'spawner_image_builds_total', { outcome: 'ok' })).toBe(1)
+    expect(sampleValue(samples, 'spawner_image_build_seconds_count')).toBe(1)
+    pools.close()
+    metrics.close()
   })
 })

@@ -51,13 +51,11 @@ export const createMetrics = (opts: MetricsOptions): Metrics => {
   if (opts.processMetrics !== false) collectDefaultMetrics({ register: registry })
 
   // Plugin names are the operator's: installed plugins only, whatever an event claims.
-  let known = { at: '', names: new Set<string>() }
-  const agentLabel = (name: string) => {
-    const registry = service.plugins()
-    if (registry.loadedAt !== known.at) {
-      known = { at: registry.loadedAt, names: new Set(registry.plugins.map((p) => p.name)) }
-    }
-    return name === 'none' || known.names.has(name) ? name : 'other'
+  let known = new Set<string>()
+  /** A label for `name`; `fresh` reads the registry again (once per scrape or measure). */
+  const agentLabel = (name: string, fresh = true) => {
+    if (fresh) known = new Set(service.plugins().plugins.map((p) => p.name))
+    return name === 'none' || known.has(name) ? name : 'other'
   }
 
   new Gauge({
@@ -67,9 +65,10 @@ export const createMetrics = (opts: MetricsOptions): Metrics => {
     registers,
     collect() {
       this.reset()
+      agentLabel('none')
       for (const r of service.records()) {
         if (r.pool) continue
-        this.inc({ state: r.state, agent: agentLabel(r.agent) })
+        this.inc({ state: r.state, agent: agentLabel(r.agent, false) })
       }
     },
   })
