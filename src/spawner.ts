@@ -41,8 +41,11 @@ export interface SpawnerParts {
   transcripts?: SessionStore
 }
 
-/** What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness. */
-export type AppExtras = Pick<AppOptions, 'events' | 'remote' | 'ready'>
+/**
+ * What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness, and
+ * what only some entries have (metrics, Swagger UI's files).
+ */
+export type AppExtras = Pick<AppOptions, 'events' | 'remote' | 'ready' | 'metrics' | 'docsAssets'>
 
 export interface Spawner {
   service: WorkerService

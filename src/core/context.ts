@@ -2,6 +2,7 @@ import type { TokenSigner } from './auth/jwt.ts'
 import { WorkerKeys } from './gateway-access.ts'
 import { EventBus, stampedEmit, type Emit } from './events.ts'
 import { ImageResolver } from './images.ts'
+import { Measures } from './measures.ts'
 import { noopLogger, type Logger } from './logger.ts'
 import type { PluginRegistry } from './plugin/registry.ts'
 import { DEFAULT_POLICY, type WorkerPolicy } from './policy.ts'
@@ -42,6 +43,8 @@ export interface WorkerServiceOptions {
   readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
   /** Where transcripts and session archives are kept (default: in this process's memory). */
   transcripts?: SessionStore
+  /** Where durations and pool hits go (metrics); default: a bus nobody listens to. */
+  measures?: Measures
 }
 
 /** What the parts of the service share: the options, with their defaults filled in. */
@@ -55,6 +58,7 @@ export interface CoreContext {
   readonly events: EventBus
   readonly emit: Emit
   readonly images: ImageResolver
+  readonly measures: Measures
   /** `opts.secret`, or a random key good for this process only. */
   readonly secret: string
   /** Workers' model gateway and egress proxy credentials. */
@@ -68,6 +72,7 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
   const logger = opts.logger ?? noopLogger
   const now = opts.now ?? (() => new Date())
   const events = opts.events ?? new EventBus()
+  const measures = opts.measures ?? new Measures()
   const secret =
     opts.secret ??
     [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16)).join('')
@@ -82,7 +87,8 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
     events,
     emit: stampedEmit(events, now),
-    images: new ImageResolver(opts.runtime, logger),
+    images: new ImageResolver(opts.runtime, logger, measures),
+    measures,
     transcripts: opts.transcripts ?? new MemorySessionStore({ now }),
   }
 }

@@ -109,6 +109,7 @@ export class Creation {
     parent?: WorkerRecord,
     id?: string,
   ): Promise<CreateOutput> {
+    const begun = Date.now()
     const { resolved, spec, workerId, createdAt, hostFiles, asks } = await this.factory.check(
       config,
       parent,
@@ -116,8 +117,26 @@ export class Creation {
     )
     // A pool container was started without the agent's permission hook.
     const pooled = parent || asks ? undefined : this.pool?.take(config)
+    // Checked names only from here: an unknown agent was refused above.
+    const agent = config.agent ?? 'none'
+    const measure = (source: 'pool' | 'fresh', outcome: 'ok' | 'failed') =>
+      this.ctx.measures.record({
+        kind: 'create',
+        agent,
+        source,
+        outcome,
+        seconds: (Date.now() - begun) / 1000,
+      })
+    if (this.pool && !parent && !asks)
+      this.ctx.measures.record({ kind: 'pool', agent, hit: !!pooled })
     if (pooled) {
-      await this.factory.handOut(pooled, config, resolved, hostFiles, hooks.onEffect)
+      await this.factory
+        .handOut(pooled, config, resolved, hostFiles, hooks.onEffect)
+        .catch((err: unknown) => {
+          measure('pool', 'failed')
+          throw err
+        })
+      measure('pool', 'ok')
       this.ctx.logger.info('worker created from the warm pool', { workerId: pooled.workerId })
       this.ctx.emit(
         { type: 'status', workerId: pooled.workerId, state: 'running', reason: 'request' },
@@ -150,6 +169,7 @@ export class Creation {
     } catch (err) {
       if (running) await this.factory.removeLeftovers(workerId)
       const message = err instanceof SpawnerError ? err.message : 'internal error'
+      measure('fresh', 'failed')
       this.ctx.emit(
         { type: 'status', workerId, state: 'failed', reason: 'error', message },
         hooks.requestId,
@@ -158,6 +178,7 @@ export class Creation {
     }
     const { record } = started
     this.store.keep(record, resolved.agent)
+    measure('fresh', 'ok')
     this.ctx.logger.info('worker created', { workerId, containerId: record.containerId })
     this.ctx.emit(
       { type: 'status', workerId, state: 'running', reason: 'request' },

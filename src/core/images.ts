@@ -2,6 +2,7 @@ import type { InstallStep, Plugin } from './plugin/contract.ts'
 import { pluginInstallSteps } from './plugin/hooks.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import type { Logger } from './logger.ts'
+import type { Measures } from './measures.ts'
 
 /** Repository of images derived from the base with plugins' install steps baked in. */
 export const DERIVED_REPOSITORY = 'workers-spawner/derived'
@@ -66,6 +67,7 @@ export class ImageResolver {
   constructor(
     private readonly runtime: ContainerRuntime,
     private readonly logger: Logger,
+    private readonly measures?: Measures,
   ) {}
 
   /** Returns the tag to run for `plugins` on `base`, building it if absent. */
@@ -117,14 +119,26 @@ export class ImageResolver {
   ) {
     const started = Date.now()
     this.logger.info('image build started', { tag, base, plugins: plugins.map((p) => p.name) })
-    await this.runtime.buildImage(tag, renderDockerfile(base, steps), {
-      labels: {
-        'workers-spawner.image': 'derived',
-        'workers-spawner.derived': 'true',
-        'workers-spawner.base': base,
-        'workers-spawner.plugins': plugins.map((p) => `${p.name}@${p.version}`).join(','),
-      },
-    })
+    const measure = (outcome: 'ok' | 'failed') =>
+      this.measures?.record({
+        kind: 'image_build',
+        outcome,
+        seconds: (Date.now() - started) / 1000,
+      })
+    try {
+      await this.runtime.buildImage(tag, renderDockerfile(base, steps), {
+        labels: {
+          'workers-spawner.image': 'derived',
+          'workers-spawner.derived': 'true',
+          'workers-spawner.base': base,
+          'workers-spawner.plugins': plugins.map((p) => `${p.name}@${p.version}`).join(','),
+        },
+      })
+    } catch (err) {
+      measure('failed')
+      throw err
+    }
+    measure('ok')
     this.logger.info('image build finished', { tag, ms: Date.now() - started })
   }
 }

@@ -108,6 +108,17 @@ export const sendCommand = async (
       : ctx.runtime.exec(record.containerId, req),
   )
   lines?.end(result.timedOut || hooks.signal?.aborted === true)
+  ctx.measures.record({
+    kind: 'command',
+    type: input.prompt !== undefined ? 'prompt' : 'command',
+    agent: record.agent,
+    outcome: result.timedOut
+      ? 'timeout'
+      : result.exitCode === 0 && !result.failure
+        ? 'ok'
+        : 'failed',
+    seconds: result.durationMs / 1000,
+  })
   ctx.emit(
     {
       type: 'command_exit',

@@ -8,6 +8,7 @@ import { NotFoundError } from './errors.ts'
 import type { EventBus } from './events.ts'
 import type { ChangeReason, CommandHooks } from './hooks.ts'
 import type { ImageResolver } from './images.ts'
+import type { Measures } from './measures.ts'
 import { LABELS } from './labels.ts'
 import type { AgentPlugin } from './plugin/contract.ts'
 import type { WorkerPolicy } from './policy.ts'
@@ -51,6 +52,8 @@ type Out<T extends z.ZodType> = z.output<T>
 export class WorkerService implements PoolHost {
   readonly images: ImageResolver
   readonly events: EventBus
+  /** Durations, outcomes and pool hits, for exporters (see `measures.ts`). */
+  readonly measures: Measures
   readonly policy: WorkerPolicy
   private readonly ctx: CoreContext
   private readonly store: WorkerStore
@@ -74,6 +77,7 @@ export class WorkerService implements PoolHost {
     const ctx = (this.ctx = coreContext(opts))
     this.images = ctx.images
     this.events = ctx.events
+    this.measures = ctx.measures
     this.policy = ctx.policy
     this.store = new WorkerStore(ctx)
     this.factory = new WorkerFactory(ctx, this.store)

@@ -5,7 +5,8 @@ import { NotFoundError, UnavailableError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { WorkerService } from '../core/service.ts'
-import { docsPage } from './docs.ts'
+import { registerDocs, type DocsAssets } from './docs.ts'
+import { registerMetricsRoute, type MetricsSource } from './metrics-route.ts'
 import { errorResponse, onError } from '../hono/errors.ts'
 import { buildOpenApi } from './openapi.ts'
 import { registerCommandRoutes } from './routes.ts'
@@ -47,6 +48,10 @@ export interface AppOptions {
   allowedHosts?: readonly string[]
   /** The model gateway (`/model/<plugin>/…`), where workers reach this app. */
   gateway?: Omit<GatewayOptions, 'models' | 'logger'>
+  /** `GET /metrics` (operators only), when the entry collects metrics (the Node entry does). */
+  metrics?: MetricsSource
+  /** Swagger UI's files for an interactive `/docs`; without, `/docs` lists the operations. */
+  docsAssets?: DocsAssets
 }
 
 /**
@@ -142,6 +147,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   })
   const openapi = buildOpenApi(catalog as readonly Command[], { version: opts.version ?? '0.0.0' })
   app.get('/openapi.json', (c) => c.json(openapi))
-  app.get('/docs', (c) => c.html(docsPage))
+  registerDocs(app, opts.docsAssets)
+  if (opts.metrics) registerMetricsRoute(app, opts.metrics, { ...opts.auth, service: opts.service })
   return app
 }

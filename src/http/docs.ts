@@ -1,7 +1,51 @@
+import type { Hono } from 'hono'
+import type { AppEnv } from './auth.ts'
+import { staticReference, swaggerInit } from './docs-scripts.ts'
+
+/** The files of Swagger UI's standalone bundle the page loads (swagger-ui-dist). */
+export const SWAGGER_FILES = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+  'favicon-32x32.png': 'image/png',
+} as const
+export type SwaggerFile = keyof typeof SWAGGER_FILES
+
+/** Reads one of Swagger UI's files (the Node entry reads node_modules/swagger-ui-dist). */
+export type DocsAssets = (file: SwaggerFile) => Promise<Uint8Array<ArrayBuffer>>
+
 /**
- * A self-contained page that renders /openapi.json: no CDN, so it works on air-gapped hosts.
+ * Scripts only from this origin and never inline; Swagger UI sets style attributes, so inline
+ * styles stay allowed. Requests ("Try it out") go to this origin only, and no site may frame it.
  */
-export const docsPage = `<!doctype html>
+export const DOCS_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self' 'unsafe-inline'",
+  "img-src 'self' data:",
+  "connect-src 'self'",
+  "base-uri 'none'",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+].join('; ')
+
+const swaggerPage = `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>workers-spawner API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/docs/swagger-ui.css">
+<link rel="icon" type="image/png" href="/docs/favicon-32x32.png">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/docs/swagger-ui-bundle.js" defer></script>
+<script src="/docs/init.js" type="module"></script>
+</body>
+</html>
+`
+
+const staticPage = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -24,27 +68,36 @@ export const docsPage = `<!doctype html>
 <h1>workers-spawner API</h1>
 <p class="sub">Rendered from <a href="/openapi.json">/openapi.json</a>. Errors are <code>{ "error": { "code", "message", "details"? } }</code>.</p>
 <div id="ops">Loading…</div>
-<script>
-fetch('/openapi.json').then(r => r.json()).then(doc => {
-  const el = document.getElementById('ops'); el.textContent = ''
-  const esc = s => String(s).replace(/[&<>"]/g, c => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c])
-  for (const [path, ops] of Object.entries(doc.paths)) {
-    for (const [method, op] of Object.entries(ops)) {
-      const d = document.createElement('details')
-      const params = (op.parameters || []).map(p => '<tr><td><code>' + esc(p.name) + '</code></td><td>' + esc(p.in) +
-        '</td><td>' + (p.required ? 'required' : '') + '</td><td>' + esc(p.description || (p.schema && p.schema.type) || '') + '</td></tr>').join('')
-      const body = op.requestBody ? Object.entries(op.requestBody.content).map(([t, c]) =>
-        '<p>Body (' + esc(t) + ')</p><pre>' + esc(JSON.stringify(c.schema, null, 2)) + '</pre>').join('') : ''
-      const ok = Object.entries(op.responses).filter(([s]) => s < 300).map(([s, r]) => Object.entries(r.content || {}).map(([t, c]) =>
-        '<p>' + esc(s) + ' (' + esc(t) + ')</p><pre>' + esc(JSON.stringify(c.schema, null, 2)) + '</pre>').join('')).join('')
-      d.innerHTML = '<summary><span class="m ' + method + '">' + method.toUpperCase() + '</span><code class="p">' + esc(path) +
-        '</code><span class="s">' + esc(op.summary || '') + ' · <code>' + esc(op.operationId) + '</code></span></summary>' +
-        '<div class="body">' + (params ? '<table><tr><th>param</th><th>in</th><th></th><th></th></tr>' + params + '</table>' : '') + body + ok + '</div>'
-      el.appendChild(d)
-    }
-  }
-}).catch(e => { document.getElementById('ops').textContent = 'Could not load /openapi.json: ' + e })
-</script>
+<script src="/docs/reference.js" type="module"></script>
 </body>
 </html>
 `
+
+const script = (body: string) => ({
+  body,
+  headers: { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-cache' },
+})
+
+/**
+ * `/docs`: Swagger UI on `/openapi.json` ("Try it out", "Authorize" with the API token), from
+ * files this service serves, so it works on air-gapped hosts. Without `assets` (where there is no
+ * node_modules), a read-only list of the operations instead.
+ */
+export const registerDocs = (app: Hono<AppEnv>, assets?: DocsAssets): void => {
+  const page = assets ? swaggerPage : staticPage
+  app.get('/docs', (c) => c.html(page, 200, { 'content-security-policy': DOCS_CSP }))
+  const init = script(assets ? swaggerInit : staticReference)
+  app.get(assets ? '/docs/init.js' : '/docs/reference.js', (c) =>
+    c.body(init.body, 200, init.headers),
+  )
+  if (!assets) return
+  for (const [file, type] of Object.entries(SWAGGER_FILES)) {
+    app.get(`/docs/${file}`, async (c) =>
+      c.body(await assets(file as SwaggerFile), 200, {
+        'content-type': type,
+        'cache-control': 'public, max-age=3600',
+        'x-content-type-options': 'nosniff',
+      }),
+    )
+  }
+}

@@ -52,6 +52,9 @@ export const sseQueuedBytes = (): number => {
   return total
 }
 
+/** Event streams open in this process, all listeners together (the metrics' SSE subscribers). */
+export const sseOpenStreams = (): number => open.size
+
 /** The Node response under a request served by @hono/node-server, if that is what serves it. */
 const nodeResponse = (c: Context): { destroy(): void } | undefined => {
   const outgoing = (c.env as { outgoing?: { destroy?: unknown } } | undefined)?.outgoing

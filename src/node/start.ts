@@ -25,6 +25,8 @@ import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
 import { DirSessionStore, defaultTranscriptsDir } from './transcript-dir.ts'
 import { createHttpFetch } from './http-fetch.ts'
+import { createMetrics } from './metrics.ts'
+import { swaggerAssets } from './docs-assets.ts'
 import {
   redisSettingsSchema,
   startRedisAdapter,
@@ -260,13 +262,25 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       undo.push(() => adapter.close())
     }
     const adapter = redis
-    const extras: AppExtras = adapter
-      ? {
-          events: adapter.feed,
-          remote: adapter.remote,
-          ready: { docker: () => runtime.ping(), redis: () => adapter.redis.ping() },
-        }
-      : {}
+    const metrics = createMetrics({
+      service: spawner.service,
+      pools: spawner.pools,
+      redis: adapter,
+      instance: settings.SPAWNER_INSTANCE,
+    })
+    undo.push(() => metrics.close())
+    // Metrics and Swagger UI's files: the operator API serves them (the worker API never does).
+    const extras: AppExtras = {
+      metrics,
+      docsAssets: swaggerAssets(),
+      ...(adapter
+        ? {
+            events: adapter.feed,
+            remote: adapter.remote,
+            ready: { docker: () => runtime.ping(), redis: () => adapter.redis.ping() },
+          }
+        : {}),
+    }
     const app = spawner.api(extras)
     // Isolated workers have no network: the worker API on a socket is their only way here.
     const socketPath = await workerSocket
@@ -363,6 +377,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
           await workerSocket?.close()
           await closeServer(server)
           await spawner.close()
+          metrics.close()
         })()
         return closed
       },
