@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { ConflictError } from '../core/errors.ts'
 import { noopLogger } from '../core/logger.ts'
 import type { Terminal, TerminalRequest } from '../core/runtime.ts'
 import { TerminalSessions, type TerminalLimits, type TerminalPeer } from './terminal-session.ts'
@@ -189,7 +190,6 @@ describe('TerminalSessions', () => {
   it('closes with the refusal when the shell cannot open', async () => {
     const sessions = new TerminalSessions(limits(), noopLogger)
     const client = fakePeer()
-    const { ConflictError } = await import('../core/errors.ts')
     const session = sessions.start(
       {
         workerId: 'w-1',

@@ -1,4 +1,6 @@
+import { serve, upgradeWebSocket } from '@hono/node-server'
 import { describe, expect, it } from 'vitest'
+import { WebSocket, WebSocketServer } from 'ws'
 import { TokenSigner } from '../core/auth/jwt.ts'
 import { memoryService } from '../../test/support/memory-service.ts'
 import { createApp } from './app.ts'
@@ -80,5 +82,31 @@ describe('GET /v1/workers/:id/terminal, before the upgrade', () => {
       },
     })
     expect(res.status).toBe(404)
+  })
+})
+
+describe('GET /v1/workers/:id/terminal, served', () => {
+  it('upgrades, then closes 4409 terminal_unavailable where the runtime has no PTY', async () => {
+    const { service, create } = memoryService()
+    const { workerId } = await create()
+    const app = createApp({ service, upgradeWebSocket })
+    const wss = new WebSocketServer({ noServer: true })
+    const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+      const s = serve(
+        { fetch: app.fetch, port: 0, hostname: '127.0.0.1', websocket: { server: wss } },
+        () => resolve(s),
+      )
+    })
+    try {
+      const { port } = server.address() as { port: number }
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/v1/workers/${workerId}/terminal`)
+      const closed = await new Promise<{ code: number; reason: string }>((resolve) =>
+        ws.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+      )
+      expect(closed.code).toBe(4409)
+      expect(closed.reason).toMatch(/^terminal_unavailable: terminals need Docker in this process/)
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
