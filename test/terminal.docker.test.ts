@@ -227,3 +227,17 @@ describe('terminal limits (TERMINAL_IDLE_SECONDS=1, TERMINAL_MAX_PER_WORKER=1)',
     first.ws.terminate()
   })
 })
+
+describe('a terminal when the service stops', () => {
+  const s = spawnerFor({})
+
+  it('kills the shell, sends an exit frame and closes 1001; the process exits', async () => {
+    const workerId = await s.create()
+    const term = await openTerm(s.urlOf(workerId), s.operator)
+    term.type('echo "B$((1 + 1))B"\r')
+    await term.waitFor(/B2B/)
+    await s.state.spawner.kill('SIGTERM')
+    expect(await term.exit).toBe(137)
+    expect((await term.closed).code).toBe(1001)
+  })
+})
