@@ -160,6 +160,15 @@ describe('a terminal into a worker (npm start, real WebSocket)', () => {
     expect(gone.exitCode, 'the shell or its child is still running').toBe(0)
   })
 
+  it('ends when the shell exits, a background job of its still running', async () => {
+    const term = await openTerm(s.urlOf(workerId), s.operator)
+    term.type('sleep 4343 & exit 5\r')
+    expect(await term.exit).toBe(5)
+    expect((await term.closed).code).toBe(1000)
+    // As after an ssh logout: what the shell left in the background goes on.
+    expect((await s.shell(workerId, 'ps -eo args')).stdout).toContain('sleep 4343')
+  })
+
   it('opens several terminals into one worker at once', async () => {
     const terms = await Promise.all([1, 2, 3].map(() => openTerm(s.urlOf(workerId), s.operator)))
     terms.forEach((t, i) => t.type(`echo "T$((${i} + 40))T"\r`))
