@@ -1,5 +1,5 @@
 import type { Terminal, TerminalRequest } from '../core/runtime.ts'
-import { mustCall, type DockerContext } from './docker-call.ts'
+import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { killUntilEnded } from './docker-exec.ts'
 import { exitCodeOf, streamEnded } from './exec-start.ts'
 import { EXEC_ENV, newExecKey } from './exec-wrapper.ts'
@@ -68,9 +68,13 @@ export const openTerminal = async (
   const ended = streamEnded(stream)
   const resize = async (cols: number, rows: number) => {
     // The Engine refuses a resize once the exec has ended: nothing is left to resize then.
-    await exec.resize({ h: rows, w: cols }).catch((err: unknown) => {
-      ctx.logger.debug('terminal resize failed', { ...fields, reason: String(err) })
-    })
+    await dockerCall(
+      ctx,
+      'exec resize',
+      { ...fields, cols, rows },
+      () => exec.resize({ h: rows, w: cols }),
+      () => true,
+    )
   }
   // The exec has no size until it runs; the shell reads it again on the SIGWINCH this sends.
   await resize(req.cols, req.rows)
