@@ -47,7 +47,7 @@ describe('the adapters are built from the command table', () => {
     expect(found).toEqual([])
   })
 
-  it('serves one route per command, from its HTTP binding, and nothing else under /v1 but whoami and events', () => {
+  it('serves one route per command, from its HTTP binding, and nothing else under /v1 but whoami, events and the terminal', () => {
     const service = new WorkerService({
       runtime: new MemoryRuntime(),
       plugins: () => PluginRegistry.fromModules([]),
@@ -61,6 +61,7 @@ describe('the adapters are built from the command table', () => {
         .map((r) => `${r.method} ${r.path}`),
     )
     const declared = catalog.map((c) => `${c.http.method.toUpperCase()} ${c.http.path}`)
-    expect([...served].sort()).toEqual([...declared, 'GET /v1/whoami', 'GET /v1/events'].sort())
+    const outside = ['GET /v1/whoami', 'GET /v1/events', 'GET /v1/workers/:id/terminal']
+    expect([...served].sort()).toEqual([...declared, ...outside].sort())
   })
 })

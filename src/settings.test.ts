@@ -24,6 +24,9 @@ describe('stream and log limits', () => {
     expect(readSettings({})).toMatchObject({
       MAX_SSE_STREAMS: 100,
       MAX_SSE_QUEUED_BYTES: 4 * 1024 * 1024,
+      TERMINAL_IDLE_SECONDS: 900,
+      TERMINAL_MAX_PER_WORKER: 8,
+      TERMINAL_MAX: 64,
       WORKER_LOG_MAX_SIZE: '10m',
       WORKER_LOG_MAX_FILES: 3,
     })

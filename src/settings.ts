@@ -49,6 +49,12 @@ export const settingsSchema = z.object({
   MAX_SSE_STREAMS: int(100),
   /** Bytes an SSE client may leave unread before it is dropped (a send_command stream then aborts). */
   MAX_SSE_QUEUED_BYTES: int(4 * 1024 * 1024),
+  /** A terminal with no input and no output this long (seconds) is closed. */
+  TERMINAL_IDLE_SECONDS: int(900),
+  /** Terminals open at once into one worker. */
+  TERMINAL_MAX_PER_WORKER: int(8),
+  /** Terminals open at once on this instance. */
+  TERMINAL_MAX: int(64),
   ...logRotationSettings,
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   SPAWNER_INSTANCE: z

@@ -18,6 +18,7 @@ import { createApp, type AppOptions } from './http/app.ts'
 import type { Settings } from './settings.ts'
 import { MemorySessionStore } from './core/transcripts-memory.ts'
 import type { SessionStore } from './core/transcripts.ts'
+import { TerminalSessions } from './http/terminal-session.ts'
 
 export interface SpawnerParts {
   settings: Settings
@@ -43,9 +44,12 @@ export interface SpawnerParts {
 
 /**
  * What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness, and
- * what only some entries have (metrics, Swagger UI's files).
+ * what only some entries have (metrics, Swagger UI's files, WebSocket upgrades).
  */
-export type AppExtras = Pick<AppOptions, 'events' | 'remote' | 'ready' | 'metrics' | 'docsAssets'>
+export type AppExtras = Pick<
+  AppOptions,
+  'events' | 'remote' | 'ready' | 'metrics' | 'docsAssets' | 'upgradeWebSocket'
+>
 
 export interface Spawner {
   service: WorkerService
@@ -53,6 +57,8 @@ export interface Spawner {
   pools: WarmPools | undefined
   /** Worker tokens are signed with this; `url` is where workers reach the service. */
   tokens: { signer: TokenSigner; url: string }
+  /** Terminals into workers (the operator API's), closed by `close`. */
+  terminals: TerminalSessions
   /** The operator API: every route, API token (when set) or worker tokens. */
   api(extras?: AppExtras): ReturnType<typeof createApp>
   /** What workers reach: the /v1 routes and /healthz, worker tokens only, never anonymous. */
@@ -124,6 +130,14 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
   }
   const lifecycle = new Lifecycle(service, { tickMs: settings.LIFECYCLE_TICK_MS, logger })
   const pools = poolSpecs.length > 0 ? new WarmPools(service, poolSpecs, { logger }) : undefined
+  const terminals = new TerminalSessions(
+    {
+      idleMs: settings.TERMINAL_IDLE_SECONDS * 1000,
+      maxPerWorker: settings.TERMINAL_MAX_PER_WORKER,
+      max: settings.TERMINAL_MAX,
+    },
+    logger,
+  )
   const common = {
     service,
     logger,
@@ -149,6 +163,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     lifecycle,
     pools,
     tokens,
+    terminals,
     // With ORCHESTRATOR_URL set, workers reach this listener (host agents relay them here), so
     // it serves their model calls too; otherwise only the workers' own listeners do.
     api: (extras = {}) =>
@@ -156,6 +171,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
         ...common,
         ...extras,
         auth,
+        terminals,
         ...(settings.ORCHESTRATOR_URL ? { gateway } : {}),
       }),
     workerApi: (extras = {}) =>
@@ -189,6 +205,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
       closed ??= (async () => {
         pools?.close()
         if (pruning) clearInterval(pruning)
+        await terminals.close()
         await lifecycle.stop()
       })()
       return closed

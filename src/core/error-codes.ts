@@ -90,6 +90,8 @@ export const ERROR_CODES = {
   permission_request_closed: 'conflict',
   /** The worker skips permissions: it has no requests. */
   permissions_off: 'conflict',
+  /** Terminals need the worker's container here: not on a host agent, not another instance's. */
+  terminal_unavailable: 'conflict',
 
   // A body, file or answer over its cap.
   payload_too_large: 'too_large',
@@ -102,6 +104,8 @@ export const ERROR_CODES = {
   worker_limit: 'too_many',
   /** A worker has as many model calls running through the gateway as it may. */
   too_many_model_calls: 'too_many',
+  /** A worker, or this instance, has as many terminals open as it may. */
+  too_many_terminals: 'too_many',
 
   // The caller stopped waiting.
   cancelled: 'cancelled',

@@ -71,10 +71,11 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'checkpoint_in_use',
     'permission_request_closed',
     'permissions_off',
+    'terminal_unavailable',
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
-  429: ['too_many_commands', 'worker_limit', 'too_many_model_calls'],
+  429: ['too_many_commands', 'worker_limit', 'too_many_model_calls', 'too_many_terminals'],
   499: ['cancelled'],
   500: ['internal', 'dead_lettered', 'image_build_failed', 'exec_stdin_dir'],
   502: [

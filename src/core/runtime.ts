@@ -116,6 +116,50 @@ export const canSpawn = (
 ): runtime is ContainerRuntime & SpawningRuntime =>
   typeof (runtime as Partial<SpawningRuntime>).spawn === 'function'
 
+/** An interactive shell to open in a container (see `TerminalRuntime`). */
+export interface TerminalRequest {
+  /** The program run in the PTY; default the worker user's login shell. */
+  argv?: string[]
+  env?: Record<string, string>
+  workdir?: string
+  /** Initial size of the PTY, in characters. */
+  cols: number
+  rows: number
+  /** Called with the PTY's output as it comes: raw bytes, not necessarily whole characters. */
+  onOutput: (chunk: Uint8Array) => void
+}
+
+/** A shell running in a PTY (see `TerminalRuntime.openTerminal`). */
+export interface Terminal {
+  /** Writes keystrokes (or pasted text) to the PTY. */
+  write(data: string | Uint8Array): void
+  /** Changes the PTY's size; the shell gets SIGWINCH. */
+  resize(cols: number, rows: number): Promise<void>
+  /** Stops reading output (a slow client): the PTY fills and its writers block. */
+  pause(): void
+  /** Reads output again after `pause`. */
+  resume(): void
+  /** Kills the shell and everything it started; resolves once its output has ended. */
+  kill(): Promise<void>
+  /** Settles with the exit code once the shell has ended, on its own or killed. */
+  readonly exited: Promise<number>
+}
+
+/**
+ * A runtime that can open a shell in a PTY inside a container, as the worker user (uid 1000,
+ * never root), with its input open and its size changeable. Docker in this process can; a host
+ * agent over HTTP does not offer it.
+ */
+export interface TerminalRuntime {
+  openTerminal(id: string, req: TerminalRequest): Promise<Terminal>
+}
+
+/** Whether `runtime` offers `openTerminal`. */
+export const canOpenTerminal = (
+  runtime: ContainerRuntime,
+): runtime is ContainerRuntime & TerminalRuntime =>
+  typeof (runtime as Partial<TerminalRuntime>).openTerminal === 'function'
+
 export interface LogLine {
   stream: 'stdout' | 'stderr'
   at: string

@@ -327,6 +327,12 @@ export class WorkerService implements PoolHost {
     return this.desk.list(input.workerId)
   }
 
+  /** Marks a worker of this instance active now (a terminal's keystrokes or output). */
+  touch(workerId: string) {
+    const record = this.store.held(workerId)
+    if (record) record.lastActiveAt = this.ctx.now()
+  }
+
   /** Ids of the workers `workerId` spawned (from memory and from container labels). */
   childrenOf(workerId: string): Promise<string[]> {
     return this.tree.childrenOf(workerId)

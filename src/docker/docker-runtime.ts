@@ -17,6 +17,8 @@ import type {
   PutFileOptions,
   SpawnedCommand,
   SpawnRequest,
+  Terminal,
+  TerminalRequest,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -31,6 +33,7 @@ import { createDocker, describeDockerTarget } from './docker-connection.ts'
 import { createRefusal, dockerMessage, dockerStatus, workdirRefusal } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
 import { spawnExec } from './docker-spawn.ts'
+import { openTerminal } from './docker-terminal.ts'
 import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
@@ -205,6 +208,11 @@ export class DockerRuntime implements ContainerRuntime {
   /** Starts a long-lived command with its stdin open (see `spawnExec`). */
   spawn(id: string, req: SpawnRequest): Promise<SpawnedCommand> {
     return spawnExec(this.#ctx, id, req)
+  }
+
+  /** Opens a login shell in a PTY as uid 1000 (see `openTerminal` in docker-terminal.ts). */
+  openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
+    return openTerminal(this.#ctx, id, req)
   }
 
   /**

@@ -16,6 +16,9 @@ import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
 import { browserGuard } from '../hono/browser-guard.ts'
 import { registerGateway, type GatewayOptions } from '../gateway/gateway.ts'
+import type { UpgradeWebSocket } from 'hono/ws'
+import { registerTerminalRoute } from './terminal.ts'
+import { DEFAULT_TERMINAL_LIMITS, TerminalSessions } from './terminal-session.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -52,6 +55,10 @@ export interface AppOptions {
   metrics?: MetricsSource
   /** Swagger UI's files for an interactive `/docs`; without, `/docs` lists the operations. */
   docsAssets?: DocsAssets
+  /** The server's WebSocket upgrade (Node: @hono/node-server's); without it, no terminals. */
+  upgradeWebSocket?: UpgradeWebSocket<unknown>
+  /** Terminals into workers, with their limits (default: DEFAULT_TERMINAL_LIMITS). */
+  terminals?: TerminalSessions
 }
 
 /**
@@ -117,6 +124,16 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   })
 
   registerEventRoute(app, opts.events ?? opts.service.events, streams)
+
+  // Operators' (and workers' with the tool) way into a shell; never on the workers' listeners.
+  if (opts.surface !== 'worker') {
+    registerTerminalRoute(app, {
+      service: opts.service,
+      sessions: opts.terminals ?? new TerminalSessions(DEFAULT_TERMINAL_LIMITS, logger),
+      ...(opts.upgradeWebSocket ? { upgrade: opts.upgradeWebSocket } : {}),
+      ...(opts.remote ? { remote: opts.remote } : {}),
+    })
+  }
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   if (opts.surface === 'worker') return app

@@ -173,6 +173,36 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       },
     },
   }
+  paths['/v1/workers/{id}/terminal'] = {
+    get: {
+      operationId: 'terminal',
+      summary:
+        'A WebSocket into a login shell in a PTY in the worker, as uid 1000 (operators; a worker with the `terminal` tool into itself or its sub-workers)',
+      description: [
+        'Upgrade with `Upgrade: websocket`. Client to server: JSON text frames',
+        '`{"type":"input","data":"…"}` and `{"type":"resize","cols":N,"rows":N}`. Server to',
+        'client: binary frames of raw PTY output, then `{"type":"exit","code":N}` just before',
+        'it closes (1000 shell exited, 4408 idle for TERMINAL_IDLE_SECONDS, 1001 shutting',
+        'down). A shell that cannot open closes 4000 + the HTTP status, the reason',
+        '`<code>: <message>` (4429 `too_many_terminals`, 4409 `terminal_unavailable`, 4404).',
+      ].join(' '),
+      parameters: [
+        { name: 'id', in: 'path', required: true, schema: { type: 'string' } },
+        ...(['cols', 'rows'] as const).map((name) => ({
+          name,
+          in: 'query',
+          schema: { type: 'integer', minimum: 1, default: name === 'cols' ? 80 : 24 },
+          description: `initial ${name === 'cols' ? 'columns' : 'rows'} of the PTY`,
+        })),
+      ],
+      responses: {
+        '101': { description: 'Switching to the WebSocket protocol' },
+        '400': { description: 'Not a WebSocket upgrade, or a size out of range', ...err },
+        '401': { description: 'Unauthorized', ...err },
+        '403': { description: 'Not allowed, or a browser request from another site', ...err },
+      },
+    },
+  }
   for (const [path, summary] of [
     ['/healthz', 'The process answers'],
     ['/readyz', 'Docker (and Redis, when on) answer; 503 otherwise'],

@@ -6,7 +6,8 @@
  */
 import { readFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
-import { serve } from '@hono/node-server'
+import { serve, upgradeWebSocket } from '@hono/node-server'
+import { WebSocketServer } from 'ws'
 import type Dockerode from 'dockerode'
 import type { ContainerRuntime } from '../core/runtime.ts'
 import { UnavailableError } from '../core/errors.ts'
@@ -83,12 +84,42 @@ const fail = (message: string, cause?: unknown): never => {
   throw new StartupError(message, cause === undefined ? undefined : { cause })
 }
 
-/** Listens, resolving with the address once bound, rejecting when it cannot bind. */
-const listen = (fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string) =>
+/**
+ * Listens, resolving with the address once bound, rejecting when it cannot bind. With `wss`,
+ * WebSocket upgrades go to the app too: any route answers one with `upgradeWebSocket`.
+ */
+const listen = (
+  fetch: Parameters<typeof serve>[0]['fetch'],
+  port: number,
+  hostname: string,
+  wss?: WebSocketServer,
+) =>
   new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((resolve, reject) => {
-    const server = serve({ fetch, port, hostname }, (info) => resolve({ server, address: info }))
+    const server = serve(
+      { fetch, port, hostname, ...(wss ? { websocket: { server: wss } } : {}) },
+      (info) => resolve({ server, address: info }),
+    )
     server.once('error', reject)
   })
+
+/** Largest WebSocket message taken from a client (a terminal's paste, a proxied frame). */
+const MAX_WS_MESSAGE_BYTES = 16 * 1024 * 1024
+/** How long open WebSockets get to finish their closing handshake at shutdown. */
+const WS_CLOSE_GRACE_MS = 2000
+
+/** Ends the WebSockets still open: a close handshake first, then the sockets are cut. */
+const closeWebSockets = async (wss: WebSocketServer) => {
+  const open = [...wss.clients]
+  for (const ws of open) ws.close(1001, 'the service is shutting down')
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    Promise.all(open.map((ws) => new Promise((resolve) => ws.once('close', resolve)))),
+    new Promise((resolve) => (timer = setTimeout(resolve, WS_CLOSE_GRACE_MS))),
+  ])
+  clearTimeout(timer)
+  for (const ws of wss.clients) ws.terminate()
+  wss.close()
+}
 
 const closeServer = (server: ReturnType<typeof serve> | undefined) =>
   new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
@@ -281,7 +312,6 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
           }
         : {}),
     }
-    const app = spawner.api(extras)
     // Isolated workers have no network: the worker API on a socket is their only way here.
     const socketPath = await workerSocket
       ?.listen(spawner.workerApi(extras).fetch, {
@@ -334,9 +364,12 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       }
     }
 
+    // One WebSocket server for every route of the operator API that upgrades (terminals).
+    const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES })
+    const app = spawner.api({ ...extras, upgradeWebSocket })
     let bound
     try {
-      bound = await listen(app.fetch, settings.PORT, settings.HOST)
+      bound = await listen(app.fetch, settings.PORT, settings.HOST, wss)
     } catch (err) {
       return fail(
         `cannot listen on ${settings.HOST}:${settings.PORT}: ${(err as Error).message}`,
@@ -375,6 +408,9 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
           )
           await closeServer(workerServer)
           await workerSocket?.close()
+          // Terminals first (their shells killed, an exit frame sent), then any other socket.
+          await spawner.terminals.close()
+          await closeWebSockets(wss)
           await closeServer(server)
           await spawner.close()
           metrics.close()
