@@ -17,6 +17,8 @@ import { WorkerService } from './core/service.ts'
 import { createApp, type AppOptions } from './http/app.ts'
 import type { Settings } from './settings.ts'
 import { MemorySessionStore } from './core/transcripts-memory.ts'
+import type { PreviewForward } from './http/preview.ts'
+import { PreviewLinks } from './http/preview-links.ts'
 import type { SessionStore } from './core/transcripts.ts'
 
 export interface SpawnerParts {
@@ -39,6 +41,8 @@ export interface SpawnerParts {
   readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
   /** Where transcripts and saved sessions are kept (default: in memory, for this process's life). */
   transcripts?: SessionStore
+  /** Forwards preview requests into workers (the Node entry, with Docker in process). */
+  previewForward?: PreviewForward
 }
 
 /** What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness. */
@@ -130,6 +134,11 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     maxSseStreams: settings.MAX_SSE_STREAMS,
     maxSseQueuedBytes: settings.MAX_SSE_QUEUED_BYTES,
     allowedHosts: [...settings.ALLOWED_HOSTS, settings.HOST],
+    previews: {
+      ...(parts.previewForward ? { forward: parts.previewForward } : {}),
+      links: new PreviewLinks(parts.secret),
+      maxLinkSeconds: settings.PREVIEW_LINK_MAX_SECONDS,
+    },
   }
   const auth = {
     ...(settings.SPAWNER_API_TOKEN ? { apiToken: settings.SPAWNER_API_TOKEN } : {}),

@@ -17,6 +17,8 @@ import type {
   PutFileOptions,
   SpawnedCommand,
   SpawnRequest,
+  ContainerPipe,
+  PipeRequest,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -31,6 +33,7 @@ import { createDocker, describeDockerTarget } from './docker-connection.ts'
 import { createRefusal, dockerMessage, dockerStatus, workdirRefusal } from './docker-errors.ts'
 import { runExec } from './docker-exec.ts'
 import { spawnExec } from './docker-spawn.ts'
+import { pipeExec } from './docker-pipe.ts'
 import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
@@ -205,6 +208,11 @@ export class DockerRuntime implements ContainerRuntime {
   /** Starts a long-lived command with its stdin open (see `spawnExec`). */
   spawn(id: string, req: SpawnRequest): Promise<SpawnedCommand> {
     return spawnExec(this.#ctx, id, req)
+  }
+
+  /** Holds a binary stream both ways with a helper command (see `pipeExec`). */
+  pipe(id: string, req: PipeRequest): Promise<ContainerPipe> {
+    return pipeExec(this.#ctx, id, req)
   }
 
   /**

@@ -15,6 +15,7 @@ import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
 import { browserGuard } from '../hono/browser-guard.ts'
 import { registerGateway, type GatewayOptions } from '../gateway/gateway.ts'
+import { registerPreviewLinkRoute, registerPreviewRoutes, type PreviewOptions } from './preview.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -47,6 +48,8 @@ export interface AppOptions {
   allowedHosts?: readonly string[]
   /** The model gateway (`/model/<plugin>/…`), where workers reach this app. */
   gateway?: Omit<GatewayOptions, 'models' | 'logger'>
+  /** Previews of workers' ports (`/v1/workers/:id/ports/…`, `/previews/…`; see preview.ts). */
+  previews?: PreviewOptions
 }
 
 /**
@@ -68,6 +71,11 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   )
 
   app.use(accessLog(logger))
+  // Preview links carry their own credential and serve sandboxed pages, whose requests come
+  // from an opaque origin: they go before the browser guard (see registerPreviewLinkRoute).
+  if (opts.previews && opts.surface !== 'worker') {
+    registerPreviewLinkRoute(app, opts.service, opts.previews)
+  }
   // Host is checked where a call without credentials is an operator's; a bearer token is never
   // sent by a browser on its own, so with one required a rebound name reaches nothing.
   const checkHost = !opts.auth?.apiToken && !opts.auth?.required
@@ -112,6 +120,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   })
 
   registerEventRoute(app, opts.events ?? opts.service.events, streams)
+  registerPreviewRoutes(app, opts.service, opts.previews ?? { maxLinkSeconds: 0 })
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   if (opts.surface === 'worker') return app

@@ -25,6 +25,7 @@ import { bridgeGateway, isLoopback, tokenSecret } from './auth-setup.ts'
 import { readHostFile } from './host-files.ts'
 import { DirSessionStore, defaultTranscriptsDir } from './transcript-dir.ts'
 import { createHttpFetch } from './http-fetch.ts'
+import { previewForwarder } from './preview-forward.ts'
 import {
   redisSettingsSchema,
   startRedisAdapter,
@@ -228,6 +229,14 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         version,
         readHostFile,
         fetch: createHttpFetch(),
+        previewForward: previewForwarder(
+          runtime,
+          {
+            headersTimeoutMs: settings.PREVIEW_TIMEOUT_MS,
+            maxConnections: settings.PREVIEW_MAX_CONNECTIONS,
+          },
+          logger,
+        ),
         transcripts: new DirSessionStore(settings.TRANSCRIPTS_DIR ?? defaultTranscriptsDir(), {
           retentionDays: settings.TRANSCRIPT_RETENTION_DAYS,
           ...(settings.TRANSCRIPTS_MAX_BYTES ? { maxBytes: settings.TRANSCRIPTS_MAX_BYTES } : {}),
