@@ -252,7 +252,8 @@ export const registerPreviewRoutes = (
         details,
       )
     }
-    const { port, ttlSeconds = 3600 } = parsed.data
+    // An hour unless asked otherwise, never past the operator's maximum.
+    const { port, ttlSeconds = Math.min(3600, opts.maxLinkSeconds) } = parsed.data
     if (ttlSeconds > opts.maxLinkSeconds) {
       throw new BadRequestError(
         `ttlSeconds: at most ${opts.maxLinkSeconds} (PREVIEW_LINK_MAX_SECONDS)`,
