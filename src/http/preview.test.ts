@@ -130,3 +130,24 @@ describe('underPrefix', () => {
     expect(underPrefix(location, prefix, 3000)).toBe(expected)
   })
 })
+
+describe('the API reference', () => {
+  it('documents the preview routes', async () => {
+    const m = memoryService()
+    const doc = (await (
+      await createApp({ service: m.service }).request('/openapi.json')
+    ).json()) as {
+      paths: Record<string, Record<string, { operationId: string }>>
+    }
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/v1/workers/{id}/ports',
+        '/v1/workers/{id}/preview-links',
+        '/v1/workers/{id}/ports/{port}/{path}',
+        '/previews/{id}/{port}/{credential}/{path}',
+      ]),
+    )
+    const ids = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId))
+    expect(new Set(ids).size).toBe(ids.length)
+  })
+})
