@@ -43,13 +43,10 @@ export const previewPaths = (err: Record<string, unknown>): Record<string, unkno
       ...err,
     },
   }
-  const methods = (operationId: string, summary: string, extra: Record<string, unknown>) =>
-    Object.fromEntries(
-      ['get', 'post', 'put', 'patch', 'delete', 'head', 'options'].map((m) => [
-        m,
-        { operationId: `${operationId}_${m}`, summary, ...extra },
-      ]),
-    )
+  // Any method is forwarded; one operation stands for them all.
+  const methods = (operationId: string, summary: string, extra: Record<string, unknown>) => ({
+    get: { operationId, summary: `(any method) ${summary}`, ...extra },
+  })
   return {
     '/v1/workers/{id}/ports': {
       get: {
