@@ -17,7 +17,7 @@ import { WorkerService } from './core/service.ts'
 import { createApp, type AppOptions } from './http/app.ts'
 import type { Settings } from './settings.ts'
 import { MemorySessionStore } from './core/transcripts-memory.ts'
-import type { PreviewForward } from './http/preview.ts'
+import type { PreviewForward, PreviewUpgrade } from './http/preview.ts'
 import { PreviewLinks } from './http/preview-links.ts'
 import type { SessionStore } from './core/transcripts.ts'
 
@@ -43,6 +43,8 @@ export interface SpawnerParts {
   transcripts?: SessionStore
   /** Forwards preview requests into workers (the Node entry, with Docker in process). */
   previewForward?: PreviewForward
+  /** Relays WebSocket upgrades of previews into workers (the Node entry, with Docker). */
+  previewUpgrade?: PreviewUpgrade
 }
 
 /** What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness. */
@@ -136,6 +138,7 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     allowedHosts: [...settings.ALLOWED_HOSTS, settings.HOST],
     previews: {
       ...(parts.previewForward ? { forward: parts.previewForward } : {}),
+      ...(parts.previewUpgrade ? { upgrade: parts.previewUpgrade } : {}),
       links: new PreviewLinks(parts.secret),
       maxLinkSeconds: settings.PREVIEW_LINK_MAX_SECONDS,
     },

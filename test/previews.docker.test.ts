@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import Dockerode from 'dockerode'
 import { chromium, type Browser } from 'playwright-core'
+import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
 import { PREVIEW_CSP } from '../src/http/preview.ts'
@@ -158,6 +159,47 @@ describe('previews of what a worker serves, through the service (API token set)'
     const bare = await get(prefix(), { redirect: 'manual' })
     expect(bare.status).toBe(308)
     expect(bare.headers.get('location')).toBe(`${prefix()}/`)
+  })
+
+  /** Opens a WebSocket; resolves with it and its messages, or with the refusal's status. */
+  const socket = (path: string, headers: Record<string, string> = auth) =>
+    new Promise<{ ws?: WebSocket; messages: WebSocket.RawData[]; status?: number }>((resolve) => {
+      const messages: WebSocket.RawData[] = []
+      const ws = new WebSocket(`ws://127.0.0.1:${spawner.p.port}${path}`, ['vite-hmr'], { headers })
+      ws.on('message', (data) => messages.push(data))
+      ws.once('open', () => resolve({ ws, messages }))
+      ws.once('unexpected-response', (_req, res) => resolve({ messages, status: res.statusCode }))
+    })
+  /** Resolves with the next message `ws` gets after the `seen` already in `messages`. */
+  const nextMessage = (ws: WebSocket, messages: WebSocket.RawData[], seen: number) =>
+    new Promise<{ data: WebSocket.RawData; binary: boolean }>((resolve) => {
+      if (messages.length > seen) return resolve({ data: messages[seen]!, binary: false })
+      ws.once('message', (data, binary) => resolve({ data, binary }))
+    })
+
+  it('relays a WebSocket both ways, text and binary, and passes the close on', async () => {
+    const { ws, messages } = await socket(`${prefix()}/hmr?x=1`)
+    const hello = await nextMessage(ws!, messages, 0)
+    // The path under the prefix, the protocol asked for; the service's token stays here.
+    expect(hello.data.toString()).toBe('hello /hmr?x=1 vite-hmr -')
+    expect(ws!.protocol).toBe('vite-hmr')
+    ws!.send('ping')
+    expect((await nextMessage(ws!, messages, 1)).data.toString()).toBe('ping')
+    ws!.send(Buffer.from([0, 1, 2, 255]))
+    const binary = await nextMessage(ws!, messages, 2)
+    expect(binary.binary).toBe(true)
+    expect([...(binary.data as Buffer)]).toEqual([0, 1, 2, 255])
+    const closed = new Promise<number>((resolve) => ws!.once('close', (code) => resolve(code)))
+    ws!.close(4001, 'bye')
+    expect(await closed).toBe(4001)
+  })
+
+  it('refuses a WebSocket without a token, and takes one through a link', async () => {
+    expect((await socket(`${prefix()}/hmr`, {})).status).toBe(401)
+    const made = await call('POST', `/v1/workers/${id}/preview-links`, { port: PORT })
+    const { ws, messages } = await socket(`${made.json.path}hmr`, {})
+    expect((await nextMessage(ws!, messages, 0)).data.toString()).toBe('hello /hmr vite-hmr -')
+    ws!.close()
   })
 
   it('answers 502 port_not_listening for a port nothing listens on', async () => {

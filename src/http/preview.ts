@@ -24,9 +24,21 @@ export interface PreviewTarget {
 /** Sends a request to a worker's port and returns its answer, streamed (src/node). */
 export type PreviewForward = (target: PreviewTarget, req: Request) => Promise<Response>
 
+/**
+ * Takes over a WebSocket upgrade and relays its messages to the same path on the worker's
+ * port (src/node); `headers` are what the worker's server gets in its handshake.
+ */
+export type PreviewUpgrade = (
+  target: PreviewTarget,
+  c: Context<AppEnv>,
+  headers: Headers,
+) => Promise<Response | undefined>
+
 export interface PreviewOptions {
   /** Absent where the runtime cannot reach into workers (host agents): previews answer 503. */
   forward?: PreviewForward
+  /** Relays WebSockets (dev servers' live reload); absent: an upgrade is forwarded as HTTP. */
+  upgrade?: PreviewUpgrade
   /** Signs and checks preview links (absent: none are made or taken). */
   links?: PreviewLinks
   /** Longest life of a preview link, seconds (PREVIEW_LINK_MAX_SECONDS). */
@@ -172,10 +184,18 @@ const proxy = async (
       'not_configured',
     )
   }
-  const res = await opts.forward(
-    { workerId: record.workerId, containerId: record.containerId, port, path: split.rest },
-    forwardedRequest(c, split.prefix),
-  )
+  const target = {
+    workerId: record.workerId,
+    containerId: record.containerId,
+    port,
+    path: split.rest,
+  }
+  const req = forwardedRequest(c, split.prefix)
+  if (opts.upgrade && c.req.header('upgrade')?.toLowerCase() === 'websocket') {
+    const upgraded = await opts.upgrade(target, c, req.headers)
+    if (upgraded) return upgraded
+  }
+  const res = await opts.forward(target, req)
   return guarded(res, split.prefix, port, link)
 }
 

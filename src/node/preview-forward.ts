@@ -15,7 +15,7 @@ export interface PreviewLimits {
 }
 
 /** The user the relay runs as: the worker's own, never root. */
-const WORKER_USER = '1000:1000'
+export const WORKER_USER = '1000:1000'
 
 /**
  * The relay inside the worker: socat between its stdin/stdout and the port on loopback, over
@@ -29,7 +29,7 @@ export const relayCommand = (port: number): string[] => [
 ]
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1): they describe one connection, never forwarded. */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -26,6 +26,8 @@ import { readHostFile } from './host-files.ts'
 import { DirSessionStore, defaultTranscriptsDir } from './transcript-dir.ts'
 import { createHttpFetch } from './http-fetch.ts'
 import { previewForwarder } from './preview-forward.ts'
+import { previewUpgrader } from './preview-ws.ts'
+import { WebSocketServer } from 'ws'
 import {
   redisSettingsSchema,
   startRedisAdapter,
@@ -85,7 +87,11 @@ const fail = (message: string, cause?: unknown): never => {
 /** Listens, resolving with the address once bound, rejecting when it cannot bind. */
 const listen = (fetch: Parameters<typeof serve>[0]['fetch'], port: number, hostname: string) =>
   new Promise<{ server: ReturnType<typeof serve>; address: AddressInfo }>((resolve, reject) => {
-    const server = serve({ fetch, port, hostname }, (info) => resolve({ server, address: info }))
+    // WebSocket upgrades reach the app's routes (previews relay them into workers).
+    const websocket = { server: new WebSocketServer({ noServer: true }) }
+    const server = serve({ fetch, port, hostname, websocket }, (info) =>
+      resolve({ server, address: info }),
+    )
     server.once('error', reject)
   })
 
@@ -217,6 +223,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         err,
       )
     }
+    const previewLimits = {
+      headersTimeoutMs: settings.PREVIEW_TIMEOUT_MS,
+      maxConnections: settings.PREVIEW_MAX_CONNECTIONS,
+    }
     let spawner: Spawner
     try {
       spawner = createSpawner({
@@ -229,14 +239,8 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         version,
         readHostFile,
         fetch: createHttpFetch(),
-        previewForward: previewForwarder(
-          runtime,
-          {
-            headersTimeoutMs: settings.PREVIEW_TIMEOUT_MS,
-            maxConnections: settings.PREVIEW_MAX_CONNECTIONS,
-          },
-          logger,
-        ),
+        previewForward: previewForwarder(runtime, previewLimits, logger),
+        previewUpgrade: previewUpgrader(runtime, previewLimits, logger),
         transcripts: new DirSessionStore(settings.TRANSCRIPTS_DIR ?? defaultTranscriptsDir(), {
           retentionDays: settings.TRANSCRIPT_RETENTION_DAYS,
           ...(settings.TRANSCRIPTS_MAX_BYTES ? { maxBytes: settings.TRANSCRIPTS_MAX_BYTES } : {}),

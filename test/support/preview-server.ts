@@ -8,7 +8,8 @@
  * - `/stream`: `first\n`, then `second\n` only once `/release` was asked for;
  * - `/redirect`: 302 to `/status/200`;
  * - `/cookie`: sets a cookie and CORS headers a preview must not pass on;
- * - `/attack.html`: a page that tries to read the service's `/v1/workers` (see previews test).
+ * - `/attack.html`: a page that tries to read the service's `/v1/workers` (see previews test);
+ * - a WebSocket upgrade on any path: `hello <url> <protocol> <authorization>`, then echoes.
  */
 export const PREVIEW_SERVER = String.raw`
 const http = require('node:http')
@@ -57,6 +58,36 @@ http
     } else {
       res.writeHead(404).end('not found')
     }
+  })
+  .on('upgrade', (req, socket) => {
+    // A bare WebSocket echo (no ws package in the image): says hello, echoes each frame.
+    const key = req.headers['sec-websocket-key']
+    const accept = crypto.createHash('sha1').update(key + '258EAFA5-E914-47DA-95CA-C5AB0DC85B11').digest('base64')
+    const protocol = (req.headers['sec-websocket-protocol'] || '').split(',')[0].trim()
+    socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Accept: ' + accept + '\r\n' + (protocol ? 'Sec-WebSocket-Protocol: ' + protocol + '\r\n' : '') + '\r\n')
+    const frame = (opcode, payload) => {
+      const head = payload.length < 126 ? Buffer.from([0x80 | opcode, payload.length]) : Buffer.from([0x80 | opcode, 126, payload.length >> 8, payload.length & 255])
+      socket.write(Buffer.concat([head, payload]))
+    }
+    frame(1, Buffer.from('hello ' + req.url + ' ' + protocol + ' ' + (req.headers.authorization || '-')))
+    let buf = Buffer.alloc(0)
+    socket.on('data', (d) => {
+      buf = Buffer.concat([buf, d])
+      while (buf.length >= 2) {
+        const opcode = buf[0] & 15
+        let len = buf[1] & 127
+        let at = 2
+        if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); at = 4 }
+        if (buf.length < at + 4 + len) return
+        const mask = buf.subarray(at, at + 4)
+        const payload = Buffer.from(buf.subarray(at + 4, at + 4 + len))
+        for (let i = 0; i < payload.length; i++) payload[i] ^= mask[i % 4]
+        buf = buf.subarray(at + 4 + len)
+        if (opcode === 8) { frame(8, payload); socket.end(); return }
+        frame(opcode, payload)
+      }
+    })
   })
   .listen(port, '0.0.0.0', () => fs.writeFileSync('/tmp/ready-' + port, ''))
 `
