@@ -47,7 +47,7 @@ describe('the adapters are built from the command table', () => {
     expect(found).toEqual([])
   })
 
-  it('serves one route per command, from its HTTP binding, and nothing else under /v1 but whoami and events', () => {
+  it('serves one route per command, from its HTTP binding, and nothing else under /v1 but whoami, events and previews', () => {
     const service = new WorkerService({
       runtime: new MemoryRuntime(),
       plugins: () => PluginRegistry.fromModules([]),
@@ -61,6 +61,10 @@ describe('the adapters are built from the command table', () => {
         .map((r) => `${r.method} ${r.path}`),
     )
     const declared = catalog.map((c) => `${c.http.method.toUpperCase()} ${c.http.path}`)
-    expect([...served].sort()).toEqual([...declared, 'GET /v1/whoami', 'GET /v1/events'].sort())
+    // Previews forward any method (ALL, left out above) and list ports and make links.
+    const previews = ['GET /v1/workers/:id/ports', 'POST /v1/workers/:id/preview-links']
+    expect([...served].sort()).toEqual(
+      [...declared, 'GET /v1/whoami', 'GET /v1/events', ...previews].sort(),
+    )
   })
 })
