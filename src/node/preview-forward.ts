@@ -1,6 +1,6 @@
-import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http'
 import { Duplex, Readable } from 'node:stream'
-import { SpawnerError, UnavailableError } from '../core/errors.ts'
+import { BadRequestError, SpawnerError, UnavailableError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import { canPipe, type ContainerRuntime, type PipingRuntime } from '../core/runtime.ts'
@@ -101,12 +101,19 @@ const forwardOnce = async (
     pipe.close()
     release()
   }
-  const upstream = httpRequest({
-    createConnection: () => socket as never,
-    method: req.method,
-    path: target.path,
-    headers: requestHeaders(req.headers, target),
-  })
+  let upstream: ClientRequest
+  try {
+    upstream = httpRequest({
+      createConnection: () => socket as never,
+      method: req.method,
+      path: target.path,
+      headers: requestHeaders(req.headers, target),
+    })
+  } catch (err) {
+    // Node refuses what it would not put on the wire (a header value it cannot send).
+    done()
+    throw new BadRequestError(`cannot forward this request: ${(err as Error).message}`)
+  }
   const onAbort = () => upstream.destroy(new Error('the client went away'))
   req.signal.addEventListener('abort', onAbort, { once: true })
 
