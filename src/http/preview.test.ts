@@ -85,7 +85,7 @@ describe('preview routes', () => {
   })
 
   it('serves a link without a token, past the browser guard, readable by the opaque page', async () => {
-    const { app, workerId } = await setup()
+    const { app, seen, workerId } = await setup()
     const made = await app.request(`/v1/workers/${workerId}/preview-links`, {
       method: 'POST',
       headers: { ...bearer(API_TOKEN), 'content-type': 'application/json' },
@@ -100,6 +100,21 @@ describe('preview routes', () => {
     expect(res.status).toBe(200)
     expect(res.headers.get('access-control-allow-origin')).toBe('*')
     expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+    // Its JSON POSTs to its own server ask first: answered, without asking the server.
+    const before = seen.length
+    const preflight = await app.request(`${path}api`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'null',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('*')
+    expect(preflight.headers.get('access-control-allow-methods')).toBe('POST')
+    expect(preflight.headers.get('access-control-allow-headers')).toBe('content-type')
+    expect(seen.length).toBe(before)
     // The same page asking the API is refused by the guard, token or not.
     const api = await app.request('/v1/workers', {
       headers: { ...bearer(API_TOKEN), origin: 'null', 'sec-fetch-site': 'cross-site' },

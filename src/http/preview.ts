@@ -224,6 +224,17 @@ export const registerPreviewLinkRoute = (
       )
     }
     const record = await runningWorker(service, workerId)
+    // The page's own cross-origin requests with JSON bodies or custom headers ask first; the
+    // link carries the access, so they are answered here rather than left to the server.
+    const asked = c.req.header('access-control-request-method')
+    if (c.req.method === 'OPTIONS' && asked) {
+      return c.body(null, 204, {
+        'access-control-allow-origin': '*',
+        'access-control-allow-methods': asked,
+        'access-control-allow-headers': c.req.header('access-control-request-headers') ?? '',
+        'access-control-max-age': '600',
+      })
+    }
     const split = splitPath(new URL(c.req.url), LINK_ROOT)!
     return proxy(c, opts, record, port, split, true)
   })
