@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { TokenSigner } from '../core/auth/jwt.ts'
+import { workerConfigSchema } from '../core/config.ts'
 import { memoryService, TEST_SECRET } from '../../test/support/memory-service.ts'
 import { createApp } from './app.ts'
 import { PREVIEW_CSP, underPrefix, type PreviewForward, type PreviewTarget } from './preview.ts'
@@ -64,7 +65,20 @@ describe('preview routes', () => {
       headers: bearer(await tokenOf(workerId, ['preview'])),
     })
     expect(own.status).toBe(200)
-    expect(await service.isWithin(workerId, workerId)).toBe(true)
+    // A sub-worker is within its parent's reach; the parent is not within the child's.
+    const child = await service.create(
+      { config: workerConfigSchema.parse({ agent: 'shell' }) },
+      {},
+      { parentId: workerId },
+    )
+    const down = await app.request(`/v1/workers/${child.workerId}/ports/3000/`, {
+      headers: bearer(await tokenOf(workerId, ['preview'])),
+    })
+    expect(down.status).toBe(200)
+    const up = await app.request(`/v1/workers/${workerId}/ports/3000/`, {
+      headers: bearer(await tokenOf(child.workerId, ['preview'])),
+    })
+    expect(up.status).toBe(403)
   })
 
   it('refuses a bad port, a too-long link and a paused worker', async () => {
