@@ -47,7 +47,7 @@ describe('the adapters are built from the command table', () => {
     expect(found).toEqual([])
   })
 
-  it('serves one route per command, from its HTTP binding, and nothing else under /v1 but whoami, events and the terminal', () => {
+  it('serves one route per command, from its HTTP binding, and nothing else under /v1 but whoami, events, the terminal and previews', () => {
     const service = new WorkerService({
       runtime: new MemoryRuntime(),
       plugins: () => PluginRegistry.fromModules([]),
@@ -62,6 +62,8 @@ describe('the adapters are built from the command table', () => {
     )
     const declared = catalog.map((c) => `${c.http.method.toUpperCase()} ${c.http.path}`)
     const outside = ['GET /v1/whoami', 'GET /v1/events', 'GET /v1/workers/:id/terminal']
-    expect([...served].sort()).toEqual([...declared, ...outside].sort())
+    // Previews forward any method (ALL, left out above) and list ports and make links.
+    const previews = ['GET /v1/workers/:id/ports', 'POST /v1/workers/:id/preview-links']
+    expect([...served].sort()).toEqual([...declared, ...outside, ...previews].sort())
   })
 })

@@ -55,6 +55,12 @@ export const settingsSchema = z.object({
   TERMINAL_MAX_PER_WORKER: int(8),
   /** Terminals open at once on this instance. */
   TERMINAL_MAX: int(64),
+  /** How long a worker's server may take to send response headers to a preview request. */
+  PREVIEW_TIMEOUT_MS: int(30_000),
+  /** Preview connections (one exec each) open at once; one more is answered 429 too_many_previews. */
+  PREVIEW_MAX_CONNECTIONS: int(64),
+  /** Longest life of a preview link (POST /v1/workers/:id/preview-links), seconds. */
+  PREVIEW_LINK_MAX_SECONDS: int(86_400),
   ...logRotationSettings,
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   SPAWNER_INSTANCE: z

@@ -17,6 +17,8 @@ import { WorkerService } from './core/service.ts'
 import { createApp, type AppOptions } from './http/app.ts'
 import type { Settings } from './settings.ts'
 import { MemorySessionStore } from './core/transcripts-memory.ts'
+import type { PreviewForward, PreviewUpgrade } from './http/preview.ts'
+import { PreviewLinks } from './http/preview-links.ts'
 import type { SessionStore } from './core/transcripts.ts'
 import { TerminalSessions } from './http/terminal-session.ts'
 
@@ -40,6 +42,10 @@ export interface SpawnerParts {
   readHostFile?: (path: string, maxBytes: number) => Promise<Uint8Array>
   /** Where transcripts and saved sessions are kept (default: in memory, for this process's life). */
   transcripts?: SessionStore
+  /** Forwards preview requests into workers (the Node entry, with Docker in process). */
+  previewForward?: PreviewForward
+  /** Relays WebSocket upgrades of previews into workers (the Node entry, with Docker). */
+  previewUpgrade?: PreviewUpgrade
 }
 
 /**
@@ -147,6 +153,12 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     maxSseStreams: settings.MAX_SSE_STREAMS,
     maxSseQueuedBytes: settings.MAX_SSE_QUEUED_BYTES,
     allowedHosts: [...settings.ALLOWED_HOSTS, settings.HOST],
+    previews: {
+      ...(parts.previewForward ? { forward: parts.previewForward } : {}),
+      ...(parts.previewUpgrade ? { upgrade: parts.previewUpgrade } : {}),
+      links: new PreviewLinks(parts.secret),
+      maxLinkSeconds: settings.PREVIEW_LINK_MAX_SECONDS,
+    },
   }
   const auth = {
     ...(settings.SPAWNER_API_TOKEN ? { apiToken: settings.SPAWNER_API_TOKEN } : {}),

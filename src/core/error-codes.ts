@@ -56,6 +56,8 @@ export const ERROR_CODES = {
   not_your_worker: 'forbidden',
   not_your_instance: 'forbidden',
   not_wider_than_parent: 'forbidden',
+  /** A preview link that is forged, expired, or made for another worker or port. */
+  preview_link_invalid: 'forbidden',
   quota_exceeded: 'forbidden',
   ttl_not_allowed: 'forbidden',
   network_not_allowed: 'forbidden',
@@ -106,6 +108,8 @@ export const ERROR_CODES = {
   too_many_model_calls: 'too_many',
   /** A worker, or this instance, has as many terminals open as it may. */
   too_many_terminals: 'too_many',
+  /** As many preview connections are open as PREVIEW_MAX_CONNECTIONS allows. */
+  too_many_previews: 'too_many',
 
   // The caller stopped waiting.
   cancelled: 'cancelled',
@@ -124,6 +128,10 @@ export const ERROR_CODES = {
   worker_api_unreachable: 'bad_gateway',
   /** The model gateway's upstream did not answer. */
   model_upstream_error: 'bad_gateway',
+  /** Nothing listens on that port inside the worker. */
+  port_not_listening: 'bad_gateway',
+  /** The server on the worker's port broke off or answered no HTTP. */
+  preview_upstream_error: 'bad_gateway',
 
   // A dependency cannot be reached or is busy, or this instance is not ready: try again.
   unavailable: 'unavailable',
@@ -135,6 +143,8 @@ export const ERROR_CODES = {
   helper_timeout: 'unavailable',
   client_too_slow: 'unavailable',
   too_many_streams: 'unavailable',
+  /** The server on the worker's port sent no response headers in time (PREVIEW_TIMEOUT_MS). */
+  preview_timeout: 'unavailable',
   host_agent_unauthorized: 'unavailable',
 } as const satisfies Record<string, ErrorKind>
 

@@ -44,6 +44,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'not_your_worker',
     'not_your_instance',
     'not_wider_than_parent',
+    'preview_link_invalid',
     'quota_exceeded',
     'permissions_required',
     'ttl_not_allowed',
@@ -75,7 +76,13 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
   ],
   413: ['payload_too_large'],
   415: ['unsupported_media_type'],
-  429: ['too_many_commands', 'worker_limit', 'too_many_model_calls', 'too_many_terminals'],
+  429: [
+    'too_many_commands',
+    'worker_limit',
+    'too_many_model_calls',
+    'too_many_terminals',
+    'too_many_previews',
+  ],
   499: ['cancelled'],
   500: ['internal', 'dead_lettered', 'image_build_failed', 'exec_stdin_dir'],
   502: [
@@ -85,6 +92,8 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'remote_error',
     'worker_api_unreachable',
     'model_upstream_error',
+    'port_not_listening',
+    'preview_upstream_error',
   ],
   503: [
     'unavailable',
@@ -97,6 +106,7 @@ const ANSWERED: Record<number, readonly ErrorCode[]> = {
     'client_too_slow',
     'too_many_streams',
     'host_agent_unauthorized',
+    'preview_timeout',
   ],
 }
 

@@ -159,6 +159,38 @@ export const canOpenTerminal = (
   runtime: ContainerRuntime,
 ): runtime is ContainerRuntime & TerminalRuntime =>
   typeof (runtime as Partial<TerminalRuntime>).openTerminal === 'function'
+/** A command whose standard input and output carry raw bytes (see `PipingRuntime`). */
+export interface PipeRequest {
+  /** Absolute program path first (it runs as a helper, with a clean environment). */
+  argv: string[]
+  /** Who it runs as, e.g. `1000:1000`; never root on a worker's behalf. */
+  user: string
+}
+
+/**
+ * A byte stream both ways into a container: what is written reaches the command's stdin
+ * (closing `writable` gives it EOF), its stdout comes out of `readable`, untouched.
+ */
+export interface ContainerPipe {
+  readable: ReadableStream<Uint8Array>
+  writable: WritableStream<Uint8Array>
+  /** The command's stderr (at most 64 KiB), once its output has ended. */
+  readonly stderr: Promise<string>
+  /** Drops the stream; the command sees its stdin and stdout go. */
+  close(): void
+}
+
+/**
+ * A runtime that can hold a binary stream both ways with a command in a container (a byte
+ * relay to a port inside a worker without network). Docker can; a host agent over HTTP cannot.
+ */
+export interface PipingRuntime {
+  pipe(id: string, req: PipeRequest): Promise<ContainerPipe>
+}
+
+/** Whether `runtime` offers `pipe`. */
+export const canPipe = (runtime: ContainerRuntime): runtime is ContainerRuntime & PipingRuntime =>
+  typeof (runtime as Partial<PipingRuntime>).pipe === 'function'
 
 export interface LogLine {
   stream: 'stdout' | 'stderr'

@@ -19,6 +19,8 @@ import type {
   SpawnRequest,
   Terminal,
   TerminalRequest,
+  ContainerPipe,
+  PipeRequest,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -34,6 +36,7 @@ import { createRefusal, dockerMessage, dockerStatus, workdirRefusal } from './do
 import { runExec } from './docker-exec.ts'
 import { spawnExec } from './docker-spawn.ts'
 import { openTerminal } from './docker-terminal.ts'
+import { pipeExec } from './docker-pipe.ts'
 import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
@@ -213,6 +216,11 @@ export class DockerRuntime implements ContainerRuntime {
   /** Opens a login shell in a PTY as uid 1000 (see `openTerminal` in docker-terminal.ts). */
   openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
     return openTerminal(this.#ctx, id, req)
+  }
+
+  /** Holds a binary stream both ways with a helper command (see `pipeExec`). */
+  pipe(id: string, req: PipeRequest): Promise<ContainerPipe> {
+    return pipeExec(this.#ctx, id, req)
   }
 
   /**

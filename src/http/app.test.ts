@@ -69,6 +69,7 @@ describe('HTTP routes', () => {
       [
         ...catalog.map((c) => c.name),
         ...['whoami', 'events', 'terminal', 'healthz', 'readyz'],
+        ...['ports', 'createPreviewLink', 'preview', 'previewLink'],
       ].sort(),
     )
     for (const cmd of catalog) {

@@ -19,6 +19,7 @@ import { registerGateway, type GatewayOptions } from '../gateway/gateway.ts'
 import type { UpgradeWebSocket } from 'hono/ws'
 import { registerTerminalRoute } from './terminal.ts'
 import { DEFAULT_TERMINAL_LIMITS, TerminalSessions } from './terminal-session.ts'
+import { registerPreviewLinkRoute, registerPreviewRoutes, type PreviewOptions } from './preview.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -59,6 +60,8 @@ export interface AppOptions {
   upgradeWebSocket?: UpgradeWebSocket<unknown>
   /** Terminals into workers, with their limits (default: DEFAULT_TERMINAL_LIMITS). */
   terminals?: TerminalSessions
+  /** Previews of workers' ports (`/v1/workers/:id/ports/…`, `/previews/…`; see preview.ts). */
+  previews?: PreviewOptions
 }
 
 /**
@@ -80,6 +83,11 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   )
 
   app.use(accessLog(logger))
+  // Preview links carry their own credential and serve sandboxed pages, whose requests come
+  // from an opaque origin: they go before the browser guard (see registerPreviewLinkRoute).
+  if (opts.previews && opts.surface !== 'worker') {
+    registerPreviewLinkRoute(app, opts.service, opts.previews)
+  }
   // Host is checked where a call without credentials is an operator's; a bearer token is never
   // sent by a browser on its own, so with one required a rebound name reaches nothing.
   const checkHost = !opts.auth?.apiToken && !opts.auth?.required
@@ -124,6 +132,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   })
 
   registerEventRoute(app, opts.events ?? opts.service.events, streams)
+  registerPreviewRoutes(app, opts.service, opts.previews ?? { maxLinkSeconds: 0 })
 
   // Operators' (and workers' with the tool) way into a shell; never on the workers' listeners.
   if (opts.surface !== 'worker') {

@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Command } from '../core/catalog.ts'
 import { spawnerEventSchema } from '../core/events.ts'
 import { agentUpdateSchema } from '../core/plugin/updates.ts'
+import { previewPaths } from './preview-openapi.ts'
 
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}')
 
@@ -203,6 +204,7 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       },
     },
   }
+  Object.assign(paths, previewPaths(err))
   for (const [path, summary] of [
     ['/healthz', 'The process answers'],
     ['/readyz', 'Docker (and Redis, when on) answer; 503 otherwise'],

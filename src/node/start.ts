@@ -28,6 +28,8 @@ import { DirSessionStore, defaultTranscriptsDir } from './transcript-dir.ts'
 import { createHttpFetch } from './http-fetch.ts'
 import { createMetrics } from './metrics.ts'
 import { swaggerAssets } from './docs-assets.ts'
+import { previewForwarder } from './preview-forward.ts'
+import { previewUpgrader } from './preview-ws.ts'
 import {
   redisSettingsSchema,
   startRedisAdapter,
@@ -249,6 +251,10 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         err,
       )
     }
+    const previewLimits = {
+      headersTimeoutMs: settings.PREVIEW_TIMEOUT_MS,
+      maxConnections: settings.PREVIEW_MAX_CONNECTIONS,
+    }
     let spawner: Spawner
     try {
       spawner = createSpawner({
@@ -261,6 +267,8 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
         version,
         readHostFile,
         fetch: createHttpFetch(),
+        previewForward: previewForwarder(runtime, previewLimits, logger),
+        previewUpgrade: previewUpgrader(runtime, previewLimits, logger),
         transcripts: new DirSessionStore(settings.TRANSCRIPTS_DIR ?? defaultTranscriptsDir(), {
           retentionDays: settings.TRANSCRIPT_RETENTION_DAYS,
           ...(settings.TRANSCRIPTS_MAX_BYTES ? { maxBytes: settings.TRANSCRIPTS_MAX_BYTES } : {}),
