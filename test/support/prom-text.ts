@@ -35,7 +35,8 @@ export const parsePromText = (text: string): { samples: Sample[]; types: Map<str
       labels[l[1]!] = l[2]!.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
     }
     const value = m[3] === '+Inf' ? Infinity : m[3] === '-Inf' ? -Infinity : Number(m[3])
-    if (Number.isNaN(value) && m[3] !== 'NaN') throw new Error(`bad value: ${line}`)
+    // Prometheus reads floats as Go does: `NaN` in any case (prom-client writes `Nan`).
+    if (Number.isNaN(value) && !/^nan$/i.test(m[3]!)) throw new Error(`bad value: ${line}`)
     samples.push({ name: m[1]!, labels, value })
   }
   return { samples, types }
