@@ -68,6 +68,7 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
   const logger = opts.logger ?? noopLogger
   const now = opts.now ?? (() => new Date())
   const events = opts.events ?? new EventBus()
+  const emit = stampedEmit(events, now)
   const secret =
     opts.secret ??
     [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16)).join('')
@@ -81,8 +82,8 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
     policy: opts.policy ?? DEFAULT_POLICY,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
     events,
-    emit: stampedEmit(events, now),
-    images: new ImageResolver(opts.runtime, logger),
+    emit,
+    images: new ImageResolver(opts.runtime, logger, emit),
     transcripts: opts.transcripts ?? new MemorySessionStore({ now }),
   }
 }
