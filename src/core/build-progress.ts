@@ -17,10 +17,10 @@ export type BuildProgress = z.infer<typeof buildProgressSchema>
 /** Called with each piece of a build's progress. */
 export type OnBuildProgress = (progress: BuildProgress) => void
 
-// The classic builder says `Step 2/5 : RUN …`; BuildKit's plain output `#6 [2/5] RUN …` (the
+// The classic builder says `Step 2/5 : RUN …`; BuildKit's plain output `#6 [ 2/12] RUN …` (the
 // stage's name may come first: `[stage 2/5]`).
 const CLASSIC = /^Step (\d+)\/(\d+) : /
-const BUILDKIT = /^#\d+ \[(?:[^\]\s]+ )?(\d+)\/(\d+)\] /
+const BUILDKIT = /^#\d+ \[(?:[^\]\s]+ )?\s*(\d+)\/(\d+)\] /
 
 /** The step a line of build output starts, when it starts one. */
 export const stepOf = (line: string): { step: number; steps: number } | undefined => {

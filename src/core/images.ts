@@ -91,7 +91,7 @@ export class ImageResolver {
 
   /**
    * Refuses every image on `base` with `not_ready` and `why()` (the base itself is being
-   * built, or could not be) until `releaseBase`.
+   * built, or could not be) until `releaseBase`, or until the base image is there.
    */
   holdBase(base: string, why: () => string) {
     this.heldBases.set(base, why)
@@ -109,7 +109,11 @@ export class ImageResolver {
     watcher: BuildWatcher = {},
   ): Promise<{ tag: string; built: boolean }> {
     const held = this.heldBases.get(base)
-    if (held) throw new UnavailableError(held(), 'not_ready')
+    if (held) {
+      // Made by hand meanwhile (the operator ran what the message said): usable again.
+      if (await this.runtime.hasImage(base)) this.heldBases.delete(base)
+      else throw new UnavailableError(held(), 'not_ready')
+    }
     const steps = installSteps(plugins)
     if (steps.length === 0) return { tag: base, built: false }
     // The base's content id, not only its name: a rebuilt base gets new derived images.

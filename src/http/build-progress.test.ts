@@ -246,14 +246,18 @@ describe('progress of image builds', () => {
     expect(runtime.builds).toHaveLength(1)
   })
 
-  it('refuses creates on a held base with not_ready and the reason, and takes them once released', async () => {
-    const { app, service } = setup()
+  it('refuses creates on a held base with not_ready and the reason, and takes them once released or once the base is there', async () => {
+    const { app, service, runtime } = setup()
+    runtime.images.delete('img')
     service.images.holdBase('img', () => 'the worker image img is being built (step 3/9)')
     const refused = await post(app, '/v1/workers', { agent: 'shell' }, false)
     expect(refused.status).toBe(503)
     expect(await refused.json()).toMatchObject({
       error: { code: 'not_ready', message: 'the worker image img is being built (step 3/9)' },
     })
+    runtime.images.set('img', 'sha256:img')
+    expect((await post(app, '/v1/workers', { agent: 'shell' }, false)).status).toBe(201)
+    service.images.holdBase('img', () => 'held')
     service.images.releaseBase('img')
     expect((await post(app, '/v1/workers', { agent: 'shell' }, false)).status).toBe(201)
   })
