@@ -5,6 +5,7 @@ import { EventBus, type SpawnerEvent } from '../core/events.ts'
 import { defineAgent, defineCapability } from '../core/plugin/contract.ts'
 import { PluginRegistry } from '../core/plugin/registry.ts'
 import { WorkerService } from '../core/service.ts'
+import { Dispatcher } from '../core/dispatcher.ts'
 import { createApp } from './app.ts'
 
 const registry = PluginRegistry.fromModules([
@@ -197,6 +198,19 @@ describe('progress of image builds', () => {
     const builds = seen.filter((e) => e.type === 'image_build')
     expect(builds).toHaveLength(events.length - 1)
     expect(builds.every((e) => e.workerId === '')).toBe(true)
+  })
+
+  it('lets only operators build ahead, and shows both streams in the OpenAPI document', async () => {
+    const { app, service } = setup()
+    const worker = { kind: 'worker', workerId: 'w-1', tools: ['images', 'spawn'] } as const
+    const refused = new Dispatcher({ service }).execute(worker, 'build_image', {})
+    await expect(refused).rejects.toMatchObject({ code: 'forbidden' })
+    const doc = await (await app.request('/openapi.json')).json()
+    const images = doc.paths['/v1/images'].post
+    expect(images.operationId).toBe('build_image')
+    expect(Object.keys(images.responses['200'].content)).toContain('text/event-stream')
+    const create = doc.paths['/v1/workers'].post
+    expect(Object.keys(create.responses['201'].content)).toContain('text/event-stream')
   })
 
   it('refuses unknown plugins and agents given as capabilities', async () => {
