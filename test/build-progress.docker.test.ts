@@ -139,6 +139,30 @@ describe('a first start without the worker image', () => {
       .catch(() => undefined)
   })
 
+  it('refuses creates with not_ready and what to run when the build fails (a base that is not there)', async () => {
+    const base = `workers-spawner/base:missing-${instance}`
+    const failing = await startSpawner({
+      SPAWNER_INSTANCE: `${instance}-f`,
+      WORKER_IMAGE: image,
+      BASE_IMAGE: base,
+    })
+    try {
+      await expect
+        .poll(() => failing.logs.find((l) => l.msg === 'worker image build failed'), {
+          timeout: 60_000,
+          interval: 200,
+        })
+        .toMatchObject({ image, base, reason: expect.stringContaining('bootstrap-base.sh') })
+      const created = await spawnerClient(failing)('POST', '/v1/workers', { agent: 'shell' })
+      expect(created.status).toBe(503)
+      expect(created.json.error.code).toBe('not_ready')
+      expect(created.json.error.message).toContain(`the worker image ${image} could not be built`)
+      expect(created.json.error.message).toContain(`BASE_IMAGE=${base} npm run image:worker`)
+    } finally {
+      await failing.kill()
+    }
+  })
+
   it(
     'builds it, its steps on the log, and then creates run on it',
     async () => {
