@@ -96,6 +96,12 @@ export const catalog = [
     output: S.createOutput,
     run: (s, input, hooks) =>
       s.create(input, hooks, hooks.caller ? { parentId: hooks.caller } : undefined),
+    stream: (s, input, hooks, emit) =>
+      s.create(
+        input,
+        { ...hooks, onBuild: (progress) => emit(progress) },
+        hooks.caller ? { parentId: hooks.caller } : undefined,
+      ),
   }),
   command('list', { input: S.listInput, output: S.listOutput, run: (s, input) => s.list(input) }),
   command('status', {
@@ -206,6 +212,13 @@ export const catalog = [
     input: S.pluginsInput,
     output: S.pluginsOutput,
     run: async (s) => s.plugins(),
+  }),
+  command('build_image', {
+    input: S.buildImageInput,
+    output: S.buildImageOutput,
+    run: (s, input, hooks) => s.buildImage(input, hooks),
+    stream: (s, input, hooks, emit) =>
+      s.buildImage(input, { ...hooks, onBuild: (progress) => emit(progress) }),
   }),
 ] as const satisfies readonly Command[]
 

@@ -97,10 +97,19 @@ const byCheckpoint = { id: 'workerId', checkpointId: 'checkpointId' } as const
 export const commandTable = {
   create: {
     summary:
-      'Create a worker from a WorkerConfig (builds or reuses its image, starts the container)',
+      'Create a worker from a WorkerConfig (builds or reuses its image, starts the container); SSE with Accept: text/event-stream (progress of the image build, then result)',
     permission: 'spawn',
     scope: 'spawn',
-    http: { method: 'post', path: '/v1/workers', body: 'config', bodyField: 'config', status: 201 },
+    // Never forwarded: a create runs on the instance that takes it.
+    stream: { item: 'progress', end: 'result', numbered: true, relay: 'none' },
+    http: {
+      method: 'post',
+      path: '/v1/workers',
+      body: 'config',
+      bodyField: 'config',
+      status: 201,
+      streamWhen: { accept: 'text/event-stream' },
+    },
   },
   list: {
     summary: 'List workers, optionally filtered by labels',
@@ -291,6 +300,19 @@ export const commandTable = {
     permission: 'plugins',
     scope: 'operator',
     http: { method: 'get', path: '/v1/plugins', body: 'none' },
+  },
+  build_image: {
+    summary:
+      'Build the image of a plugin set ahead of time, so the first create with it starts at once (built: false when it was there); SSE with Accept: text/event-stream (progress, then result)',
+    permission: 'images',
+    scope: 'operator',
+    stream: { item: 'progress', end: 'result', numbered: true, relay: 'none' },
+    http: {
+      method: 'post',
+      path: '/v1/images',
+      body: 'json',
+      streamWhen: { accept: 'text/event-stream' },
+    },
   },
 } as const satisfies Record<string, CommandSpec>
 

@@ -73,6 +73,7 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
   const now = opts.now ?? (() => new Date())
   const events = opts.events ?? new EventBus()
   const measures = opts.measures ?? new Measures()
+  const emit = stampedEmit(events, now)
   const secret =
     opts.secret ??
     [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16)).join('')
@@ -86,8 +87,8 @@ export const coreContext = (opts: WorkerServiceOptions): CoreContext => {
     policy: opts.policy ?? DEFAULT_POLICY,
     maxFileBytes: opts.maxFileBytes ?? 16 * 1024 * 1024,
     events,
-    emit: stampedEmit(events, now),
-    images: new ImageResolver(opts.runtime, logger, measures),
+    emit,
+    images: new ImageResolver(opts.runtime, logger, emit, measures),
     measures,
     transcripts: opts.transcripts ?? new MemorySessionStore({ now }),
   }

@@ -165,6 +165,12 @@ export class Creation {
         {},
         hostFiles,
         onEffect,
+        undefined,
+        {
+          workerId,
+          ...(hooks.requestId ? { requestId: hooks.requestId } : {}),
+          ...(hooks.onBuild ? { onProgress: hooks.onBuild } : {}),
+        },
       )
     } catch (err) {
       if (running) await this.factory.removeLeftovers(workerId)

@@ -5,6 +5,7 @@ import { spendSchema } from './budget.ts'
 import { budgetSchema } from './config.ts'
 import { approverSchema } from './permission-policy.ts'
 import { decidedBySchema } from './permission-schemas.ts'
+import { buildProgressSchema } from './build-progress.ts'
 
 const base = {
   workerId: z.string(),
@@ -92,6 +93,14 @@ export const spawnerEventSchema = z.discriminatedUnion('type', [
     decision: z.enum(['allow', 'deny']),
     by: decidedBySchema,
     reason: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    ...buildProgressSchema.shape,
+    workerId: z
+      .string()
+      .describe("the worker the image is for; '' for a build of its own (build_image, the start)"),
+    type: z.literal('image_build'),
   }),
 ])
 export type SpawnerEvent = z.infer<typeof spawnerEventSchema>

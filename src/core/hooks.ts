@@ -1,3 +1,4 @@
+import type { OnBuildProgress } from './build-progress.ts'
 import type { AgentUpdate } from './plugin/updates.ts'
 
 /** Why a worker is paused or deleted. */
@@ -19,4 +20,6 @@ export interface CommandHooks {
    * nothing changed, so the command may be retried; after it, it may have taken effect.
    */
   onEffect?: () => void
+  /** The progress of an image the command builds (or waits for), as it comes. */
+  onBuild?: OnBuildProgress
 }

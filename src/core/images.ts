@@ -3,6 +3,9 @@ import { pluginInstallSteps } from './plugin/hooks.ts'
 import type { ContainerRuntime } from './runtime.ts'
 import type { Logger } from './logger.ts'
 import type { Measures } from './measures.ts'
+import { progressTracker, type BuildProgress, type OnBuildProgress } from './build-progress.ts'
+import { UnavailableError } from './errors.ts'
+import type { Emit } from './events.ts'
 
 /** Repository of images derived from the base with plugins' install steps baked in. */
 export const DERIVED_REPOSITORY = 'workers-spawner/derived'
@@ -56,50 +59,107 @@ export const renderDockerfile = (base: string, steps: readonly InstallStep[]): s
   return lines.join('\n')
 }
 
+/** Who waits on a build: its progress goes to `onProgress` and out as `image_build` events. */
+export interface BuildWatcher {
+  /** The worker being created ('' or absent: a build of its own). */
+  workerId?: string
+  /** Carried into the events. */
+  requestId?: string
+  onProgress?: OnBuildProgress
+}
+
+/** A build under way and those waiting on it. */
+interface Build {
+  done: Promise<void>
+  watchers: Set<BuildWatcher>
+}
+
 /**
  * Builds derived images on first use and reuses them after. Concurrent requests for the same
- * tag share one build.
+ * tag share one build, and each sees its progress from when it joined.
  */
 export class ImageResolver {
-  private readonly inFlight = new Map<string, Promise<void>>()
+  private readonly inFlight = new Map<string, Build>()
   private readonly baseIds = new Map<string, { id: string | undefined; at: number }>()
+  /** Bases that cannot be used now, and why (see `holdBase`). */
+  private readonly heldBases = new Map<string, () => string>()
 
   constructor(
     private readonly runtime: ContainerRuntime,
     private readonly logger: Logger,
+    private readonly emit: Emit = () => undefined,
     private readonly measures?: Measures,
   ) {}
+
+  /**
+   * Refuses every image on `base` with `not_ready` and `why()` (the base itself is being
+   * built, or could not be) until `releaseBase`, or until the base image is there.
+   */
+  holdBase(base: string, why: () => string) {
+    this.heldBases.set(base, why)
+  }
+
+  /** Lets images on `base` be used again. */
+  releaseBase(base: string) {
+    this.heldBases.delete(base)
+  }
 
   /** Returns the tag to run for `plugins` on `base`, building it if absent. */
   async resolve(
     base: string,
     plugins: readonly Plugin[],
+    watcher: BuildWatcher = {},
   ): Promise<{ tag: string; built: boolean }> {
+    const held = this.heldBases.get(base)
+    if (held) {
+      // Made by hand meanwhile (the operator ran what the message said): usable again.
+      if (await this.runtime.hasImage(base)) this.heldBases.delete(base)
+      else throw new UnavailableError(held(), 'not_ready')
+    }
     const steps = installSteps(plugins)
     if (steps.length === 0) return { tag: base, built: false }
     // The base's content id, not only its name: a rebuilt base gets new derived images.
     const baseId = await this.baseId(base)
     const tag = await derivedImageTag(baseId ? `${base}@${baseId}` : base, steps)
     const pending = this.inFlight.get(tag)
-    if (pending) {
-      await pending
-      return { tag, built: false }
-    }
+    if (pending) return this.join(tag, pending, watcher)
     if (await this.runtime.hasImage(tag)) return { tag, built: false }
     // Checked again: another caller may have started the build while hasImage was in flight.
     const raced = this.inFlight.get(tag)
-    if (raced) {
-      await raced
-      return { tag, built: false }
-    }
-    const build = this.build(base, tag, steps, plugins)
+    if (raced) return this.join(tag, raced, watcher)
+    const build: Build = { done: Promise.resolve(), watchers: new Set([watcher]) }
+    build.done = this.build(base, tag, steps, plugins, build.watchers)
     this.inFlight.set(tag, build)
     try {
-      await build
+      await build.done
     } finally {
       this.inFlight.delete(tag)
     }
     return { tag, built: true }
+  }
+
+  /** Waits for a build another caller started, seeing its progress from now on. */
+  private async join(tag: string, build: Build, watcher: BuildWatcher) {
+    build.watchers.add(watcher)
+    this.tell([watcher], { tag, phase: 'progress', message: `waiting for the build of ${tag}` })
+    try {
+      await build.done
+    } finally {
+      build.watchers.delete(watcher)
+    }
+    return { tag, built: false }
+  }
+
+  /** Hands `progress` to each watcher and sends it out as an event for each. */
+  private tell(watchers: Iterable<BuildWatcher>, progress: BuildProgress) {
+    for (const w of watchers) {
+      try {
+        w.onProgress?.(progress)
+      } catch {
+        // A caller's progress handler must not break the build.
+      }
+      this.emit({ type: 'image_build', ...progress, workerId: w.workerId ?? '' }, w.requestId)
+    }
   }
 
   /** The base image's id, looked up at most every few seconds. */
@@ -116,9 +176,17 @@ export class ImageResolver {
     tag: string,
     steps: readonly InstallStep[],
     plugins: readonly Plugin[],
+    watchers: Set<BuildWatcher>,
   ) {
     const started = Date.now()
-    this.logger.info('image build started', { tag, base, plugins: plugins.map((p) => p.name) })
+    const names = plugins.map((p) => p.name)
+    this.logger.info('image build started', { tag, base, plugins: names })
+    this.tell(watchers, {
+      tag,
+      phase: 'started',
+      message: `building ${tag} from ${base} for ${names.join(', ')}`,
+    })
+    const tracker = progressTracker(tag)
     const measure = (outcome: 'ok' | 'failed') =>
       this.measures?.record({
         kind: 'image_build',
@@ -133,12 +201,18 @@ export class ImageResolver {
           'workers-spawner.base': base,
           'workers-spawner.plugins': plugins.map((p) => `${p.name}@${p.version}`).join(','),
         },
+        onProgress: (line) => this.tell(watchers, tracker.line(line)),
       })
     } catch (err) {
+      const durationMs = Date.now() - started
+      const message = err instanceof Error ? err.message.split('\n')[0]! : String(err)
+      this.tell(watchers, { tag, phase: 'failed', ...tracker.at, message, durationMs })
       measure('failed')
       throw err
     }
     measure('ok')
-    this.logger.info('image build finished', { tag, ms: Date.now() - started })
+    const durationMs = Date.now() - started
+    this.logger.info('image build finished', { tag, ms: durationMs })
+    this.tell(watchers, { tag, phase: 'finished', message: `built ${tag}`, durationMs })
   }
 }

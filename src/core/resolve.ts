@@ -15,7 +15,10 @@ export interface ResolvedPlugins {
  * Looks up the config's agent and capabilities and checks every `requires` is met by the
  * config itself. Errors name the plugin and say what to change.
  */
-export const resolvePlugins = (registry: PluginRegistry, config: WorkerConfig): ResolvedPlugins => {
+export const resolvePlugins = (
+  registry: PluginRegistry,
+  config: Pick<WorkerConfig, 'agent' | 'capabilities'>,
+): ResolvedPlugins => {
   const refused = new Map(registry.errors.map((e) => [e.plugin, e]))
   const lookup = (name: string, field: string): Plugin => {
     const plugin = registry.get(name)

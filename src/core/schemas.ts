@@ -365,3 +365,19 @@ export const forkOutput = z.object({
     }),
   ),
 })
+
+export const buildImageInput = z
+  .object({
+    agent: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('the agent plugin whose image to build; without it, the capabilities alone'),
+    capabilities: z.array(z.string().min(1)).max(64).default([]),
+  })
+  .strict()
+export const buildImageOutput = z.object({
+  tag: z.string().describe('the image creates with this plugin set run'),
+  built: z.boolean().describe('false when the image was already there'),
+  durationMs: z.number(),
+})

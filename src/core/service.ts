@@ -3,6 +3,7 @@ import { ActivityGuard } from './activity.ts'
 import { workerConfigSchema } from './config.ts'
 import { coreContext, type CoreContext, type WorkerServiceOptions } from './context.ts'
 import { Creation } from './creation.ts'
+import { buildImage } from './image-builds.ts'
 import { deleteWorker, type DeleteParts } from './delete-worker.ts'
 import { NotFoundError } from './errors.ts'
 import type { EventBus } from './events.ts'
@@ -115,6 +116,14 @@ export class WorkerService implements PoolHost {
     by?: { parentId: string },
   ): Promise<Out<typeof S.createOutput>> {
     return this.creation.create(input.config, hooks, by?.parentId)
+  }
+
+  /** Builds (or finds) the image of a plugin set ahead of its first create. */
+  buildImage(
+    input: In<typeof S.buildImageInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof S.buildImageOutput>> {
+    return buildImage(this.ctx, input, hooks)
   }
 
   /** Validates a config and prepares its spec without starting anything (pools use it). */

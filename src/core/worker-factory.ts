@@ -1,4 +1,5 @@
 import { filesFor } from './create-files.ts'
+import type { BuildWatcher } from './images.ts'
 import type { CoreContext } from './context.ts'
 import { LABELS } from './labels.ts'
 import {
@@ -130,11 +131,12 @@ export class WorkerFactory {
     hostFiles: FileToWrite[] = [],
     onEffect?: () => void,
     from?: StartFrom,
+    build?: BuildWatcher,
   ): Promise<{ record: WorkerRecord; built: boolean }> {
     const { opts, runtime } = this.ctx
     const image = from
       ? { tag: from.image, built: false }
-      : await this.ctx.images.resolve(opts.baseImage, resolved.ordered)
+      : await this.ctx.images.resolve(opts.baseImage, resolved.ordered, build)
     const parentId = spec.labels[LABELS.parent]
     const parent = parentId ? this.store.held(parentId) : undefined
     const net = netOf(spec)

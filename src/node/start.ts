@@ -30,6 +30,8 @@ import { createMetrics } from './metrics.ts'
 import { swaggerAssets } from './docs-assets.ts'
 import { previewForwarder } from './preview-forward.ts'
 import { previewUpgrader } from './preview-ws.ts'
+import { ensureWorkerImage, type WorkerImage } from './worker-image.ts'
+import { stampedEmit } from '../core/events.ts'
 import {
   redisSettingsSchema,
   startRedisAdapter,
@@ -56,6 +58,8 @@ export interface RunningNode {
   /** The operator API's address, e.g. `http://127.0.0.1:8080`. */
   url: string
   logger: Logger
+  /** The worker image as the service found it, and its build when it was missing. */
+  workerImage: WorkerImage
   /** Reads the plugins again (what SIGHUP does); load errors are logged and listed. */
   reloadPlugins(): Promise<void>
   /** Stops reading Redis (answering what it holds), then the listeners, deadlines and watcher. */
@@ -236,13 +240,6 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined)
   }
   try {
-    if (!(await runtime.hasImage(settings.WORKER_IMAGE))) {
-      logger.warn('worker image missing: creates will fail until it is built', {
-        image: settings.WORKER_IMAGE,
-        hint: 'npm run image:worker (or: npm run image:base && BASE_IMAGE=workers-spawner/base:trixie npm run image:worker)',
-      })
-    }
-
     try {
       secret = tokenSecret(settings)
     } catch (err) {
@@ -280,6 +277,17 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     }
     const { tokens } = spawner
     undo.push(() => spawner.close())
+    // Before anything starts a container: a missing worker image is built (or creates are told why not).
+    const workerImage = await ensureWorkerImage({
+      runtime,
+      images: spawner.service.images,
+      emit: stampedEmit(spawner.service.events, () => new Date()),
+      logger,
+      image: settings.WORKER_IMAGE,
+      env,
+      local: docker !== undefined,
+    })
+    undo.push(() => workerImage.stop())
     // Isolated workers mount the socket's directory: the engine cannot reach into them (their
     // state file included) while it is missing, so it exists before anything is recovered.
     await workerSocket?.dirFor()
@@ -405,9 +413,11 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       redis: adapter,
       url,
       logger,
+      workerImage,
       reloadPlugins: () => host.reload().then(() => undefined),
       close() {
         closed ??= (async () => {
+          workerImage.stop()
           host.close()
           void spawner.close()
           // Redis first: requests in flight finish and are answered before the listeners go.

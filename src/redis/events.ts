@@ -36,9 +36,9 @@ export const publishEvents = (
     const json = JSON.stringify(event)
     // Sent three times: two channels and the log.
     const bytes = 3 * Buffer.byteLength(json)
-    // Output and agent updates are views of a run (its answer holds the whole output): they
-    // go when Redis is behind; every other event always goes out.
-    if (event.type === 'output' || event.type === 'agent') {
+    // Output, agent updates and build progress are views of a run (its answer holds the
+    // result): they go when Redis is behind; every other event always goes out.
+    if (event.type === 'output' || event.type === 'agent' || event.type === 'image_build') {
       if (pending + bytes > opts.maxBufferBytes) {
         dropped++
         if (gap++ === 0) {
@@ -56,9 +56,10 @@ export const publishEvents = (
       }
     }
     pending += bytes
-    redis
-      .pipeline()
-      .publish(`${names.events}:${event.workerId}`, json)
+    const pipeline = redis.pipeline()
+    // A build of its own (no worker) goes out on the channel of all events only.
+    if (event.workerId) pipeline.publish(`${names.events}:${event.workerId}`, json)
+    pipeline
       .publish(names.events, json)
       .xadd(
         names.eventLog,

@@ -62,6 +62,13 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
         config.labels = { ...(config.labels as object), ...label }
       return { ...input, config }
     }
+    if (command === 'build_image') {
+      // Only the shell agent's image exists: any other plugin set would be a real build.
+      const capabilities = Array.isArray(input.capabilities)
+        ? input.capabilities.filter((c) => !plugins.has(c as string))
+        : input.capabilities
+      return { ...input, agent: 'shell', capabilities }
+    }
     if (
       command === 'send_command' &&
       typeof input.timeoutMs === 'number' &&
