@@ -292,11 +292,14 @@ export const mount = async (main) => {
       at = next
     }
     for (const id of rows.keys()) if (!workers.has(id)) rows.delete(id)
-    const states = STATES.map((s) => [s, [...workers.values()].filter((w) => w.state === s).length])
-    summary.textContent = `${workers.size} workers · ${states
-      .filter(([, n]) => n > 0)
-      .map(([s, n]) => `${n} ${s}`)
-      .join(' · ')}`
+    // Counted over what the filters show: the header describes the table under it.
+    const shown = [...visible.values()]
+    const states = STATES.map((s) => [s, shown.filter((w) => w.state === s).length])
+    const of = shown.length === workers.size ? '' : ` of ${workers.size}`
+    summary.textContent = [
+      `${shown.length}${of} workers`,
+      ...states.filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`),
+    ].join(' · ')
     empty.hidden = order.length > 0
     main.dataset.rendered = String(order.length)
     main.dataset.events = String(seen)
