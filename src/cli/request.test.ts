@@ -41,6 +41,7 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   },
   permissions: { input: { workerId: WID } },
   plugins: { input: {} },
+  pools: { input: {} },
 }
 
 describe('requestFor', () => {
