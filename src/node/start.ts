@@ -337,6 +337,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     logger.info('listening', {
       url,
       docs: `http://${settings.HOST}:${address.port}/docs`,
+      dashboard: `http://${settings.HOST}:${address.port}/ui`,
       ...(docker ? { docker: target } : { hostAgents: target }),
       image: settings.WORKER_IMAGE,
       redis: adapter ? redactUrl(settings.REDIS_URL ?? '') : 'off',

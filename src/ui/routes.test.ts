@@ -44,6 +44,7 @@ describe('the dashboard', () => {
     const css = await app.request(`/ui/assets/${ui.version}/vendor/xterm/xterm.css`)
     expect(css.headers.get('content-type')).toMatch(/^text\/css/)
     expect((await app.request('/ui/assets/old/app.js')).status).toBe(404)
+    expect((await app.request('/')).headers.get('location')).toBe('/ui')
     expect((await app.request(`/ui/assets/${ui.version}/../html.ts`)).status).toBe(404)
   })
 

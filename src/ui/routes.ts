@@ -69,6 +69,7 @@ export const registerUi = (app: Hono<AppEnv>, opts: UiOptions) => {
     })
   }
   app.get('/ui/', (c) => c.redirect('/ui', 301))
+  app.get('/', (c) => c.redirect('/ui', 302))
 
   app.get('/ui/login', (c) => {
     if (!apiToken) return c.redirect('/ui', 302)
