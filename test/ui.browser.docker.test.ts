@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -163,6 +164,47 @@ describe('the dashboard, in a real browser, against the service as npm start run
     await page.locator('tr[data-pool="shell"] td', { hasText: '1 / 1' }).waitFor()
     await shot(page, 'pools')
     await page.close()
+  })
+
+  it('keeps the logged-in cookie from pages of other origins, even on the same host', async () => {
+    // Another port on 127.0.0.1 is the same site: a SameSite=Strict cookie goes along.
+    const config = JSON.stringify({ agent: 'shell', labels: { 'ui-run': run, attack: 'yes' } })
+    const html = `<!doctype html><script>
+      const T = ${JSON.stringify(origin)}
+      Promise.all([
+        fetch(T + '/v1/workers', { method: 'POST', mode: 'no-cors', credentials: 'include',
+          headers: { 'content-type': 'text/plain' }, body: ${JSON.stringify(config)} }).then(() => 'sent', String),
+        fetch(T + '/v1/workers', { credentials: 'include' }).then((r) => r.text(), () => null),
+        new Promise((resolve) => {
+          const es = new EventSource(T + '/v1/events', { withCredentials: true })
+          es.onmessage = (m) => { es.close(); resolve(m.data) }
+          es.onerror = () => { es.close(); resolve(null) }
+        }),
+      ]).then(([post, read, events]) => attackDone({ post, read, events }))
+    </script>`
+    const attacker = createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'text/html' }).end(html),
+    )
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve))
+    const before = problems.list.length
+    const page = await context.newPage()
+    try {
+      let done!: (r: Record<string, unknown>) => void
+      const report = new Promise<Record<string, unknown>>((resolve) => (done = resolve))
+      await page.exposeFunction('attackDone', (r: Record<string, unknown>) => done(r))
+      await page.goto(`http://127.0.0.1:${(attacker.address() as { port: number }).port}/`)
+      expect(await report).toEqual({ post: 'sent', read: null, events: null })
+    } finally {
+      await page.close()
+      await new Promise((resolve) => attacker.close(resolve))
+    }
+    const { json } = await call('GET', `/v1/workers?label=attack=yes`)
+    expect(json.workers).toEqual([])
+    // What the attack page logged is its own refusals, taken out of the problems of the rest.
+    const refused = problems.list.splice(before)
+    expect(refused.filter((p) => p.startsWith('response:'))).toEqual(
+      expect.arrayContaining([`response: 403 POST ${origin}/v1/workers`]),
+    )
   })
 
   it('deletes it only once confirmed, and the row goes', async () => {
