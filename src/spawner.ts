@@ -50,11 +50,11 @@ export interface SpawnerParts {
 
 /**
  * What the HTTP apps take besides the service: Redis-backed events, forwarding, readiness, and
- * what only some entries have (metrics, Swagger UI's files, WebSocket upgrades).
+ * what only some entries have (metrics, Swagger UI's files, WebSocket upgrades, the dashboard).
  */
 export type AppExtras = Pick<
   AppOptions,
-  'events' | 'remote' | 'ready' | 'metrics' | 'docsAssets' | 'upgradeWebSocket'
+  'events' | 'remote' | 'ready' | 'metrics' | 'docsAssets' | 'upgradeWebSocket' | 'ui'
 >
 
 export interface Spawner {

@@ -220,6 +220,11 @@ export const catalog = [
     stream: (s, input, hooks, emit) =>
       s.buildImage(input, { ...hooks, onBuild: (progress) => emit(progress) }),
   }),
+  command('pools', {
+    input: S.poolsInput,
+    output: S.poolsOutput,
+    run: async (s) => s.pools(),
+  }),
 ] as const satisfies readonly Command[]
 
 /** Looks a command up by name. */

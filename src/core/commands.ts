@@ -314,6 +314,12 @@ export const commandTable = {
       streamWhen: { accept: 'text/event-stream' },
     },
   },
+  pools: {
+    summary: 'Warm pools (WARM_POOLS) and how many started containers each holds now',
+    permission: 'plugins',
+    scope: 'operator',
+    http: { method: 'get', path: '/v1/pools', body: 'none' },
+  },
 } as const satisfies Record<string, CommandSpec>
 
 export type CommandName = keyof typeof commandTable

@@ -20,6 +20,8 @@ import type { UpgradeWebSocket } from 'hono/ws'
 import { registerTerminalRoute } from './terminal.ts'
 import { DEFAULT_TERMINAL_LIMITS, TerminalSessions } from './terminal-session.ts'
 import { registerPreviewLinkRoute, registerPreviewRoutes, type PreviewOptions } from './preview.ts'
+import type { UiAssets } from '../ui/assets.ts'
+import { registerUi } from '../ui/routes.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -62,6 +64,8 @@ export interface AppOptions {
   terminals?: TerminalSessions
   /** Previews of workers' ports (`/v1/workers/:id/ports/…`, `/previews/…`; see preview.ts). */
   previews?: PreviewOptions
+  /** The dashboard's files: with them, the operator surface serves the dashboard at `/ui`. */
+  ui?: UiAssets
 }
 
 /**
@@ -175,5 +179,9 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   app.get('/openapi.json', (c) => c.json(openapi))
   registerDocs(app, opts.docsAssets)
   if (opts.metrics) registerMetricsRoute(app, opts.metrics, { ...opts.auth, service: opts.service })
+  if (opts.ui) {
+    const token = opts.auth?.apiToken
+    registerUi(app, { assets: opts.ui, ...(token ? { apiToken: token } : {}) })
+  }
   return app
 }

@@ -38,6 +38,7 @@ import {
   type RedisAdapter,
   type RedisSettings,
 } from '../redis/index.ts'
+import { loadUiAssets } from '../ui/assets-node.ts'
 import { createSpawner, type AppExtras, type Spawner } from '../spawner.ts'
 import { parseEnv } from '../settings.ts'
 
@@ -382,7 +383,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
 
     // One WebSocket server for every route of the operator API that upgrades (terminals).
     const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_WS_MESSAGE_BYTES })
-    const app = spawner.api({ ...extras, upgradeWebSocket })
+    const app = spawner.api({ ...extras, upgradeWebSocket, ui: await loadUiAssets() })
     let bound
     try {
       bound = await listen(app.fetch, settings.PORT, settings.HOST, wss)
@@ -399,6 +400,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     logger.info('listening', {
       url,
       docs: `http://${settings.HOST}:${address.port}/docs`,
+      dashboard: `http://${settings.HOST}:${address.port}/ui`,
       ...(docker ? { docker: target } : { hostAgents: target }),
       image: settings.WORKER_IMAGE,
       redis: adapter ? redactUrl(settings.REDIS_URL ?? '') : 'off',

@@ -72,6 +72,7 @@ const samples: Record<string, Sample> = {
   fork: { input: (workerId) => ({ workerId, count: 2 }) },
   plugins: { input: () => ({}) },
   build_image: { input: () => ({ agent: 'shell', capabilities: [] }) },
+  pools: { input: () => ({}) },
   request_permission: {
     config: ASKS,
     byWorker: true,
