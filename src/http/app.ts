@@ -15,6 +15,9 @@ import { DEFAULT_SSE_LIMITS, SseStreams } from './sse.ts'
 import { authenticate, principalOf, type AppEnv, type AuthOptions } from './auth.ts'
 import { browserGuard } from '../hono/browser-guard.ts'
 import { registerGateway, type GatewayOptions } from '../gateway/gateway.ts'
+import type { UiAssets } from '../ui/assets.ts'
+import { registerUi } from '../ui/routes.ts'
+import { registerPoolsRoute, type PoolLevel } from './pools.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -47,6 +50,10 @@ export interface AppOptions {
   allowedHosts?: readonly string[]
   /** The model gateway (`/model/<plugin>/…`), where workers reach this app. */
   gateway?: Omit<GatewayOptions, 'models' | 'logger'>
+  /** The dashboard's files: with them, the operator surface serves the dashboard at `/ui`. */
+  ui?: UiAssets
+  /** The warm pools' fill level, for `GET /v1/pools` (default: no pools). */
+  pools?: () => PoolLevel[]
 }
 
 /**
@@ -112,6 +119,7 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   })
 
   registerEventRoute(app, opts.events ?? opts.service.events, streams)
+  registerPoolsRoute(app, opts.pools ?? (() => []))
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   if (opts.surface === 'worker') return app
@@ -143,5 +151,9 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   const openapi = buildOpenApi(catalog as readonly Command[], { version: opts.version ?? '0.0.0' })
   app.get('/openapi.json', (c) => c.json(openapi))
   app.get('/docs', (c) => c.html(docsPage))
+  if (opts.ui) {
+    const token = opts.auth?.apiToken
+    registerUi(app, { assets: opts.ui, ...(token ? { apiToken: token } : {}) })
+  }
   return app
 }

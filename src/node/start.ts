@@ -31,6 +31,7 @@ import {
   type RedisAdapter,
   type RedisSettings,
 } from '../redis/index.ts'
+import { loadUiAssets } from '../ui/assets-node.ts'
 import { createSpawner, type AppExtras, type Spawner } from '../spawner.ts'
 import { parseEnv } from '../settings.ts'
 
@@ -267,7 +268,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
           ready: { docker: () => runtime.ping(), redis: () => adapter.redis.ping() },
         }
       : {}
-    const app = spawner.api(extras)
+    const app = spawner.api({ ...extras, ui: await loadUiAssets() })
     // Isolated workers have no network: the worker API on a socket is their only way here.
     const socketPath = await workerSocket
       ?.listen(spawner.workerApi(extras).fetch, {
