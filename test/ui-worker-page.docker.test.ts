@@ -1,0 +1,160 @@
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import Dockerode from 'dockerode'
+import { chromium, type Browser, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LABELS } from '../src/core/labels.ts'
+import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
+import { WORKER_IMAGE } from './setup/docker.global.ts'
+
+/** Debian's chromium: `apt-get install -y chromium` (`.ci/run` installs it). */
+const CHROMIUM = '/usr/bin/chromium'
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+]
+const SHOTS = join(import.meta.dirname, '..', 'docs', 'screenshots')
+
+/**
+ * The worker page in a real browser, against the service as `npm start` runs it, with an API
+ * token (so every call the page makes rides on the login's cookie): chat with a `shell`
+ * worker, upload a file and download it back, see its events; approve nothing. No console
+ * error, no failed request, no refused call; a screenshot of each tab.
+ */
+describe('the worker page', () => {
+  const instance = `ui-worker-${randomBytes(3).toString('hex')}`
+  const token = randomBytes(24).toString('hex')
+  const docker = new Dockerode()
+  let spawner: SpawnerProcess
+  let browser: Browser | undefined
+  let page: Page
+  let workerId: string
+  let origin: string
+  const problems: string[] = []
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(
+        `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
+      )
+    spawner = await startSpawner({
+      SPAWNER_INSTANCE: instance,
+      WORKER_IMAGE,
+      SPAWNER_API_TOKEN: token,
+    })
+    origin = `http://127.0.0.1:${spawner.port}`
+    const call = spawnerClient(spawner, token)
+    const created = await call('POST', '/v1/workers', { agent: 'shell', labels: { ui: instance } })
+    expect(created.status, JSON.stringify(created.json)).toBe(201)
+    workerId = created.json.workerId
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
+    const context = await browser.newContext({
+      acceptDownloads: true,
+      viewport: { width: 1280, height: 860 },
+    })
+    page = await context.newPage()
+    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`))
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
+    page.on('requestfailed', (r) => {
+      // Streams still open when the page goes are cut by the browser, not refused.
+      if (!/\/(events|logs)\b/.test(r.url()))
+        problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`)
+    })
+    page.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()}: ${r.url()}`))
+    mkdirSync(SHOTS, { recursive: true })
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    await spawner?.kill()
+    const left = await docker.listContainers({
+      all: true,
+      filters: { label: [`${LABELS.instance}=${instance}`] },
+    })
+    for (const c of left)
+      await docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined)
+  })
+
+  const tab = (name: string) => page.click(`nav.tabs button[data-tab="${name}"]`)
+
+  it('logs in and opens the worker on its chat', async () => {
+    await page.goto(`${origin}/ui/workers/${workerId}`)
+    expect(new URL(page.url()).pathname).toBe('/ui/login')
+    // The login's cookie, taken by a form post from outside the browser: every call the page
+    // then makes rides on it.
+    const login = await fetch(`${origin}/ui/login`, {
+      method: 'POST',
+      body: new URLSearchParams({ token, next: '/ui' }),
+      redirect: 'manual',
+    })
+    expect(login.status).toBe(303)
+    const [pair] = login.headers.get('set-cookie')!.split(';')
+    const [name, value] = pair!.split('=')
+    await page.context().addCookies([{ name: name!, value: value!, url: origin }])
+    await page.goto(`${origin}/ui/workers/${workerId}`)
+    await page.waitForSelector('.status-card .state-running')
+    await page.waitForSelector('.chat-form textarea')
+  })
+
+  it('chats: the shell agent runs the prompt and its output is the reply', async () => {
+    await page.fill('.chat-form textarea', 'echo hi')
+    await page.click('.chat-form button[type=submit]')
+    const reply = page.locator('.turn.live .reply:not(.pending)')
+    await reply.waitFor()
+    expect(await reply.textContent()).toBe('hi')
+    expect(await page.locator('.turn.live .usage').textContent()).toMatch(/ s$/)
+    // The first turn is in the transcript after a reload.
+    await page.reload()
+    await page.locator('.turn[data-n="1"] .reply', { hasText: 'hi' }).waitFor()
+    // The events tab follows from the page's load on: this turn's events are there.
+    await page.fill('.chat-form textarea', 'echo again')
+    await page.click('.chat-form button[type=submit]')
+    await page.locator('.turn.live .reply:not(.pending)', { hasText: 'again' }).waitFor()
+    await page.screenshot({ path: join(SHOTS, 'worker-chat.png') })
+  })
+
+  it('uploads a file into the workdir and downloads the same bytes back', async () => {
+    await tab('files')
+    await page.waitForSelector('.panel-files table.files tr')
+    const bytes = Buffer.from(`hello from the browser ${instance}\n`)
+    await page.setInputFiles('.panel-files input[name=upload]', {
+      name: 'hello.txt',
+      mimeType: 'text/plain',
+      buffer: bytes,
+    })
+    const row = page.locator('.panel-files tr[data-name="hello.txt"]')
+    await row.waitFor()
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.locator('a', { hasText: 'Download' }).click(),
+    ])
+    expect(download.suggestedFilename()).toBe('hello.txt')
+    expect(readFileSync((await download.path())!)).toEqual(bytes)
+    // Viewed in the page as text.
+    await row.locator('td a').first().click()
+    await page.locator('.viewer pre.file-text', { hasText: 'hello from the browser' }).waitFor()
+    await page.screenshot({ path: join(SHOTS, 'worker-files.png') })
+  })
+
+  it("shows the worker's events, its logs, its checkpoints; nothing waits for approval", async () => {
+    await tab('events')
+    await page.locator('.panel-events li[data-type="command_exit"]').first().waitFor()
+    await page.screenshot({ path: join(SHOTS, 'worker-events.png') })
+    await tab('logs')
+    await page.waitForSelector('.panel-logs pre.logs')
+    await tab('permissions')
+    await page.locator('.panel-permissions', { hasText: 'does not ask' }).waitFor()
+    await tab('checkpoints')
+    await page.locator('.panel-checkpoints', { hasText: 'No checkpoints yet' }).waitFor()
+    await page.screenshot({ path: join(SHOTS, 'worker-checkpoints.png') })
+    expect(problems).toEqual([])
+  })
+})
