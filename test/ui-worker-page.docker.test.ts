@@ -157,4 +157,23 @@ describe('the worker page', () => {
     await page.screenshot({ path: join(SHOTS, 'worker-checkpoints.png') })
     expect(problems).toEqual([])
   })
+
+  it('builds the terminal with the vendored xterm.js under the page CSP', async () => {
+    const before = problems.length
+    await tab('terminal')
+    await page.waitForSelector('.panel-terminal .xterm .xterm-screen')
+    // Sized by the fit addon: xterm's own styles apply (its rows have a height).
+    const rows = await page.$eval('.panel-terminal .xterm-rows', (el) => el.clientHeight)
+    expect(rows).toBeGreaterThan(100)
+    await page.locator('.panel-terminal', { hasText: /connected|closed|exited/ }).waitFor()
+    // Until the terminal route is served, its WebSocket is refused; nothing else may fail.
+    const terminal = await fetch(`${origin}/v1/workers/${workerId}/terminal`, {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    const others = problems
+      .slice(before)
+      .filter((p) => !(terminal.status === 404 && /\/terminal|WebSocket/.test(p)))
+    await page.screenshot({ path: join(SHOTS, 'worker-terminal.png') })
+    expect(others).toEqual([])
+  })
 })

@@ -4,16 +4,30 @@
 import { fill, h } from '../dom.js'
 
 /**
- * xterm.js styles its rows with `<style>` elements, which the pages' CSP (no inline style)
- * does not apply; their rules are copied into a constructed style sheet, which it does.
+ * xterm.js styles its rows with `<style>` elements it makes and then fills, which the pages'
+ * CSP (no inline style) refuses, with an error each. Scripts may still add constructed style
+ * sheets: so on this page a script's `<style>` is an inert element whose text becomes one.
  */
-const adoptStyles = (root) => {
-  const sheet = new CSSStyleSheet()
-  document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet]
-  const sync = () =>
-    sheet.replaceSync([...root.querySelectorAll('style')].map((s) => s.textContent).join('\n'))
-  new MutationObserver(sync).observe(root, { subtree: true, childList: true, characterData: true })
-  sync()
+const styleThroughSheets = () => {
+  if (document.createElement.sheets) return
+  const create = document.createElement.bind(document)
+  const patched = (tag, opts) => {
+    if (String(tag).toLowerCase() !== 'style') return create(tag, opts)
+    const el = create('sheet-style')
+    const sheet = new CSSStyleSheet()
+    document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet]
+    let text = ''
+    Object.defineProperty(el, 'textContent', {
+      get: () => text,
+      set: (value) => {
+        text = String(value ?? '')
+        sheet.replaceSync(text)
+      },
+    })
+    return el
+  }
+  patched.sheets = true
+  document.createElement = patched
 }
 
 /** Builds the terminal into `el`; `assets` is the base URL of the dashboard's files. */
@@ -35,7 +49,7 @@ export const mountTerminal = async (el, id, assets) => {
   const state = h('span', { class: 'muted' }, 'connecting…')
   const again = h('button', { type: 'button', class: 'secondary', hidden: true }, 'Reconnect')
   fill(el, h('div', { class: 'toolbar' }, state, h('span', { class: 'grow' }), again), screen)
-  adoptStyles(screen)
+  styleThroughSheets()
   const term = new Terminal({ cursorBlink: true, fontSize: 13, convertEol: false })
   const fit = new FitAddon()
   term.loadAddon(fit)
