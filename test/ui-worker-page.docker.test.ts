@@ -165,14 +165,28 @@ describe('the worker page', () => {
     // Sized by the fit addon: xterm's own styles apply (its rows have a height).
     const rows = await page.$eval('.panel-terminal .xterm-rows', (el) => el.clientHeight)
     expect(rows).toBeGreaterThan(100)
-    await page.locator('.panel-terminal', { hasText: /connected|closed|exited/ }).waitFor()
-    // Until the terminal route is served, its WebSocket is refused; nothing else may fail.
-    const terminal = await fetch(`${origin}/v1/workers/${workerId}/terminal`, {
+    // Until the terminal route is served (404 without an upgrade), its WebSocket is refused.
+    const probe = await fetch(`${origin}/v1/workers/${workerId}/terminal`, {
       headers: { authorization: `Bearer ${token}` },
     })
-    const others = problems
-      .slice(before)
-      .filter((p) => !(terminal.status === 404 && /\/terminal|WebSocket/.test(p)))
+    const served = probe.status !== 404
+    if (served) {
+      await page.locator('.panel-terminal', { hasText: 'connected' }).waitFor()
+      // Typed once the shell shows its prompt, so the line is not echoed before it.
+      await page.waitForFunction(() =>
+        document.querySelector('.panel-terminal .xterm-rows')?.textContent?.includes('$'),
+      )
+      await page.click('.panel-terminal .xterm')
+      await page.keyboard.type('echo hi\n')
+      await page.waitForFunction(() =>
+        [...document.querySelectorAll('.panel-terminal .xterm-rows > div')].some(
+          (row) => row.textContent?.trim() === 'hi',
+        ),
+      )
+    } else {
+      await page.locator('.panel-terminal', { hasText: 'closed' }).waitFor()
+    }
+    const others = problems.slice(before).filter((p) => served || !/\/terminal|WebSocket/.test(p))
     await page.screenshot({ path: join(SHOTS, 'worker-terminal.png') })
     expect(others).toEqual([])
   })
