@@ -18,13 +18,16 @@ const PAGE_HEADERS = {
   'content-security-policy': CSP,
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // Not no-referrer: with it, Chrome sends `Origin: null` on form posts, which the guard refuses.
+  'referrer-policy': 'same-origin',
   'x-frame-options': 'DENY',
 }
 
 /** Where to go after logging in: one of the dashboard's own paths, nothing else. */
 const safeNext = (next: unknown) =>
-  typeof next === 'string' && /^\/ui(\/[A-Za-z0-9/_.-]*)?$/.test(next) ? next : '/ui'
+  typeof next === 'string' && /^\/ui(\/[A-Za-z0-9/_.-]*)?(\?[A-Za-z0-9_.~%=&+,:-]*)?$/.test(next)
+    ? next
+    : '/ui'
 
 /** Behind a TLS-terminating proxy the page is https while this hop is http. */
 const isHttps = (c: Context) =>
@@ -56,8 +59,10 @@ export const registerUi = (app: Hono<AppEnv>, opts: UiOptions) => {
 
   for (const page of UI_PAGES) {
     app.get(page.path, async (c) => {
-      if (!(await loggedIn(c)))
-        return c.redirect(`/ui/login?next=${encodeURIComponent(c.req.path)}`, 302)
+      if (!(await loggedIn(c))) {
+        const { pathname, search } = new URL(c.req.url)
+        return c.redirect(`/ui/login?next=${encodeURIComponent(pathname + search)}`, 302)
+      }
       const html = pageHtml(page, { version, params: c.req.param(), login: !!apiToken })
       return c.html(html, 200, PAGE_HEADERS)
     })

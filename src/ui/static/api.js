@@ -54,11 +54,11 @@ export const EVENT_TYPES = [
  * event. EventSource resumes by itself after a dropped connection (sending Last-Event-ID); when
  * the service refuses a reconnect (restart, too many streams) this opens a new one after a
  * pause, from the last id seen. `onGap()` runs when the service says events were lost, and
- * `onOpen(reopened)` on each (re)connection. Returns a function that stops it.
+ * `onOpen(reopened)` on each (re)connection, `onDown()` when it drops. Returns a function that stops it.
  * @example
  * const stop = follow({ worker: id }, (e) => console.log(e.type), { onGap: reload })
  */
-export const follow = (filters, onEvent, { types = EVENT_TYPES, onGap, onOpen } = {}) => {
+export const follow = (filters, onEvent, { types = EVENT_TYPES, onGap, onOpen, onDown } = {}) => {
   let source
   let lastId
   let stopped = false
@@ -82,7 +82,9 @@ export const follow = (filters, onEvent, { types = EVENT_TYPES, onGap, onOpen } 
     }
     source.addEventListener('gap', () => onGap?.())
     source.onerror = () => {
-      if (stopped || source.readyState !== EventSource.CLOSED) return
+      if (stopped) return
+      onDown?.()
+      if (source.readyState !== EventSource.CLOSED) return
       setTimeout(() => !stopped && open(), delay)
       delay = Math.min(delay * 2, 10_000)
     }
