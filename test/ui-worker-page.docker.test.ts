@@ -1,23 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Dockerode from 'dockerode'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
+import { launchChromium, watchProblems, type Problems } from './support/browser.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 
-/** Debian's chromium: `apt-get install -y chromium` (`.ci/run` installs it). */
-const CHROMIUM = '/usr/bin/chromium'
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-]
 const SHOTS = join(import.meta.dirname, '..', 'docs', 'screenshots')
 
 /**
@@ -35,13 +26,9 @@ describe('the worker page', () => {
   let page: Page
   let workerId: string
   let origin: string
-  const problems: string[] = []
+  let problems: Problems
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(
-        `${CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium)`,
-      )
     spawner = await startSpawner({
       SPAWNER_INSTANCE: instance,
       WORKER_IMAGE,
@@ -52,20 +39,13 @@ describe('the worker page', () => {
     const created = await call('POST', '/v1/workers', { agent: 'shell', labels: { ui: instance } })
     expect(created.status, JSON.stringify(created.json)).toBe(201)
     workerId = created.json.workerId
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: FLAGS })
+    browser = await launchChromium()
     const context = await browser.newContext({
       acceptDownloads: true,
       viewport: { width: 1280, height: 860 },
     })
+    problems = watchProblems(context)
     page = await context.newPage()
-    page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`))
-    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`))
-    page.on('requestfailed', (r) => {
-      // Streams still open when the page goes are cut by the browser, not refused.
-      if (!/\/(events|logs)\b/.test(r.url()))
-        problems.push(`failed: ${r.url()} ${r.failure()?.errorText}`)
-    })
-    page.on('response', (r) => r.status() >= 400 && problems.push(`${r.status()}: ${r.url()}`))
     mkdirSync(SHOTS, { recursive: true })
   })
 
@@ -88,18 +68,9 @@ describe('the worker page', () => {
   it('logs in and opens the worker on its chat', async () => {
     await page.goto(`${origin}/ui/workers/${workerId}`)
     expect(new URL(page.url()).pathname).toBe('/ui/login')
-    // The login's cookie, taken by a form post from outside the browser: every call the page
-    // then makes rides on it.
-    const login = await fetch(`${origin}/ui/login`, {
-      method: 'POST',
-      body: new URLSearchParams({ token, next: '/ui' }),
-      redirect: 'manual',
-    })
-    expect(login.status).toBe(303)
-    const [pair] = login.headers.get('set-cookie')!.split(';')
-    const [name, value] = pair!.split('=')
-    await page.context().addCookies([{ name: name!, value: value!, url: origin }])
-    await page.goto(`${origin}/ui/workers/${workerId}`)
+    await page.fill('#token', token)
+    await page.click('button[type=submit]')
+    await page.waitForURL(`${origin}/ui/workers/${workerId}`)
     await page.waitForSelector('.status-card .state-running')
     await page.waitForSelector('.chat-form textarea')
   })
@@ -155,11 +126,11 @@ describe('the worker page', () => {
     await tab('checkpoints')
     await page.locator('.panel-checkpoints', { hasText: 'No checkpoints yet' }).waitFor()
     await page.screenshot({ path: join(SHOTS, 'worker-checkpoints.png') })
-    expect(problems).toEqual([])
+    expect(problems.list).toEqual([])
   })
 
   it('builds the terminal with the vendored xterm.js under the page CSP', async () => {
-    const before = problems.length
+    const before = problems.list.length
     await tab('terminal')
     await page.waitForSelector('.panel-terminal .xterm .xterm-screen')
     // Sized by the fit addon: xterm's own styles apply (its rows have a height).
@@ -179,14 +150,16 @@ describe('the worker page', () => {
       await page.click('.panel-terminal .xterm')
       await page.keyboard.type('echo hi\n')
       await page.waitForFunction(() =>
-        [...document.querySelectorAll('.panel-terminal .xterm-rows > div')].some(
+        Array.from(document.querySelectorAll('.panel-terminal .xterm-rows > div')).some(
           (row) => row.textContent?.trim() === 'hi',
         ),
       )
     } else {
       await page.locator('.panel-terminal', { hasText: 'closed' }).waitFor()
     }
-    const others = problems.slice(before).filter((p) => served || !/\/terminal|WebSocket/.test(p))
+    const others = problems.list
+      .slice(before)
+      .filter((p) => served || !/\/terminal|WebSocket/.test(p))
     await page.screenshot({ path: join(SHOTS, 'worker-terminal.png') })
     expect(others).toEqual([])
   })
