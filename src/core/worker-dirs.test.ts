@@ -119,6 +119,9 @@ describe('resolveDirPath', () => {
   it('takes a root itself, and what lies under one; refuses the rest', () => {
     expect(resolveDirPath('/workspace/', roots)).toBe('/workspace')
     expect(resolveDirPath('/tmp/a/../b', roots)).toBe('/tmp/b')
+    expect(resolveDirPath('/workspace/.', roots)).toBe('/workspace')
+    expect(resolveDirPath('/workspace/src/..', roots)).toBe('/workspace')
+    expect(resolveDirPath('//tmp//', roots)).toBe('/tmp')
     expect(() => resolveDirPath('/etc', roots)).toThrow(/outside the allowed roots/)
     expect(() => resolveDirPath('/workspace/..', roots)).toThrow(/outside the allowed roots/)
     expect(() => resolveDirPath('/', roots)).toThrow(/outside the allowed roots/)

@@ -150,11 +150,22 @@ export class WorkerDirs {
   }
 }
 
-/** `resolveFilePath`, except that a root itself is a directory one may list. */
+/**
+ * `resolveFilePath`, except that a root itself is a directory one may list: the path is
+ * normalised first (`/workspace/.` is the workdir), then must be a root or lie under one.
+ */
 export const resolveDirPath = (raw: string, roots: readonly string[]): string => {
-  const trimmed = raw.length > 1 ? raw.replace(/\/+$/, '') : raw
-  if (roots.some((r) => r.replace(/\/$/, '') === trimmed)) return trimmed
-  return resolveFilePath(raw, roots)
+  const path = resolveFilePath(raw, ['/'])
+  const inside = roots.some((root) => {
+    const r = root.replace(/\/$/, '')
+    return path === r || path.startsWith(r + '/')
+  })
+  if (inside) return path
+  throw new BadRequestError(
+    `path: '${raw}' is outside the allowed roots (${roots.join(', ')})`,
+    [{ path: 'path', message: 'outside the allowed roots' }],
+    'path_not_allowed',
+  )
 }
 
 const badPath = (path: string, message: string, code?: 'path_not_allowed' | 'permission_denied') =>
