@@ -163,4 +163,35 @@ describe('the worker page', () => {
     await page.screenshot({ path: join(SHOTS, 'worker-terminal.png') })
     expect(others).toEqual([])
   })
+
+  it('links the ports the worker serves, once previews are served', async () => {
+    const before = problems.list.length
+    const call = spawnerClient(spawner, token)
+    const started = await call('POST', `/v1/workers/${workerId}/commands`, {
+      shell: 'cd /tmp && nohup python3 -m http.server 8123 >/dev/null 2>&1 & echo started',
+    })
+    expect(started.json.stdout).toBe('started\n')
+    const served = (await call('GET', `/v1/workers/${workerId}/ports`)).status !== 404
+    await tab('previews')
+    if (served) {
+      // The server may take a moment to listen: the tab's Refresh asks again.
+      const link = page.locator('.panel-previews a', { hasText: ':8123' })
+      while (!(await link.count())) {
+        await page.click('.panel-previews button:has-text("Refresh")')
+        await page.waitForSelector('.panel-previews .toolbar, .panel-previews p')
+      }
+      await page.screenshot({ path: join(SHOTS, 'worker-previews.png') })
+      const preview = await page.context().newPage()
+      await preview.goto(new URL((await link.getAttribute('href'))!, origin).href)
+      await preview.locator('body', { hasText: 'Directory listing' }).waitFor()
+      await preview.close()
+    } else {
+      await page.locator('.panel-previews', { hasText: 'offers no previews' }).waitFor()
+    }
+    const others = problems.list.slice(before).filter(
+      // Chrome's console line for the 404 does not name the URL; the response record does.
+      (p) => served || !/\/ports\b|404 \(Not Found\)/.test(p),
+    )
+    expect(others).toEqual([])
+  })
 })
