@@ -181,8 +181,8 @@ describe('the worker page', () => {
         await page.waitForSelector('.panel-previews .toolbar, .panel-previews p')
       }
       await page.screenshot({ path: join(SHOTS, 'worker-previews.png') })
-      const preview = await page.context().newPage()
-      await preview.goto(new URL((await link.getAttribute('href'))!, origin).href)
+      // Opened as the operator opens it: a click, in a new tab, with the login's cookie.
+      const [preview] = await Promise.all([page.context().waitForEvent('page'), link.click()])
       await preview.locator('body', { hasText: 'Directory listing' }).waitFor()
       await preview.close()
     } else {
