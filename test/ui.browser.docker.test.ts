@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import Dockerode from 'dockerode'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
@@ -9,6 +12,24 @@ import { spawnerClient, startSpawner, type SpawnerProcess } from './support/proc
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 
 const SHOTS = fileURLToPath(new URL('../docs/screenshots/', import.meta.url))
+const PLUGINS = fileURLToPath(new URL('../plugins/', import.meta.url))
+
+/** A plugin folder's index.ts: a capability named `name` that installs nothing. */
+const capability = (name: string, extra = "version: '1.0.0',") =>
+  `import { defineCapability } from 'workers-spawner/plugin'
+export default defineCapability({ apiVersion: 'v1', name: '${name}', ${extra} description: 'added while the service runs' })
+`
+
+/** A plugins folder: the bundled shell and git, and one that fails to load. */
+const pluginsDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ws-ui-plugins-'))
+  writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n')
+  for (const name of ['shell', 'git'])
+    cpSync(join(PLUGINS, name), join(dir, name), { recursive: true })
+  mkdirSync(join(dir, 'broken'))
+  writeFileSync(join(dir, 'broken', 'index.ts'), capability('broken', ''))
+  return dir
+}
 
 describe('the dashboard, in a real browser, against the service as npm start runs it', () => {
   const instance = `ui-${randomBytes(3).toString('hex')}`
@@ -23,6 +44,7 @@ describe('the dashboard, in a real browser, against the service as npm start run
   let origin: string
   let workers: Page
   let workerId: string
+  let plugins: string
 
   /** The row of a worker on the workers page, once it shows `state`. */
   const row = (id: string, state?: string) =>
@@ -32,10 +54,13 @@ describe('the dashboard, in a real browser, against the service as npm start run
     page.screenshot({ path: `${SHOTS}${name}.png`, fullPage: true })
 
   beforeAll(async () => {
+    plugins = pluginsDir()
     spawner = await startSpawner({
       SPAWNER_INSTANCE: instance,
       WORKER_IMAGE,
       SPAWNER_API_TOKEN: token,
+      PLUGINS_DIR: plugins,
+      WARM_POOLS: 'shell=1',
     })
     origin = `http://127.0.0.1:${spawner.port}`
     call = spawnerClient(spawner, token)
@@ -47,6 +72,7 @@ describe('the dashboard, in a real browser, against the service as npm start run
   afterAll(async () => {
     await browser?.close()
     await spawner?.kill()
+    if (plugins) rmSync(plugins, { recursive: true, force: true })
     const left = await docker.listContainers({
       all: true,
       filters: { label: [`${LABELS.instance}=${instance}`] },
@@ -111,15 +137,31 @@ describe('the dashboard, in a real browser, against the service as npm start run
       .toBe(10800)
   })
 
-  it('lists the plugins with the workers using them, and the pools', async () => {
+  it('offers a plugin added while the create page is open, without a reload', async () => {
+    const page = await context.newPage()
+    await page.goto(`${origin}/ui/create`)
+    await page.locator('#f-capabilities input[value="git"]').waitFor()
+    const name = `extra-${run}`
+    mkdirSync(join(plugins, name))
+    writeFileSync(join(plugins, name, 'index.ts'), capability(name))
+    // What an operator does after adding a plugin with the watcher off.
+    spawner.child.kill('SIGHUP')
+    await page.locator(`#f-capabilities input[value="${name}"]`).waitFor()
+    await page.close()
+  })
+
+  it('lists the plugins with their load errors and the workers using them, and the pools', async () => {
     const page = await context.newPage()
     await page.goto(`${origin}/ui/plugins`)
     const shell = page.locator('tr[data-plugin="shell"]')
     await shell.locator('summary').click()
     await shell.locator(`a[href="/ui/workers/${workerId}"]`).waitFor()
+    await page.locator('#plugin-errors td', { hasText: 'broken' }).first().waitFor()
     await shot(page, 'plugins')
     await page.goto(`${origin}/ui/pools`)
-    await page.locator('#pools p').waitFor()
+    // The pool's container went to the worker created above; the pool fills again.
+    await page.locator('tr[data-pool="shell"] td', { hasText: '1 / 1' }).waitFor()
+    await shot(page, 'pools')
     await page.close()
   })
 

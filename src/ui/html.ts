@@ -9,8 +9,8 @@ export const esc = (s: string): string =>
   )
 
 /**
- * No inline script or style anywhere: everything comes from /ui/assets, calls go to this
- * origin only, and no other site may frame the pages.
+ * The Content-Security-Policy of every page: scripts and styles from /ui/assets only, calls
+ * to this origin only, no other site may frame the pages.
  */
 export const CSP = [
   "default-src 'none'",
@@ -23,6 +23,10 @@ export const CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ')
+
+/** CSP, with inline `<style>` elements allowed on pages that need them (xterm.js). */
+export const cspOf = (opts: { inlineStyles?: boolean } = {}): string =>
+  opts.inlineStyles ? CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'") : CSP
 
 const head = (title: string, version: string) => `<!doctype html>
 <html lang="en">

@@ -7,6 +7,11 @@ export interface UiPage {
   title: string
   /** Shown in the navigation bar, under this label. */
   nav?: string
+  /**
+   * Allows inline `<style>` elements: xterm.js writes its styles that way. Scripts stay
+   * `'self'` only on every page.
+   */
+  inlineStyles?: boolean
 }
 
 /**
@@ -18,5 +23,5 @@ export const UI_PAGES: readonly UiPage[] = [
   { path: '/ui/create', page: 'create', title: 'Create a worker', nav: 'Create' },
   { path: '/ui/plugins', page: 'plugins', title: 'Plugins', nav: 'Plugins' },
   { path: '/ui/pools', page: 'pools', title: 'Warm pools', nav: 'Pools' },
-  { path: '/ui/workers/:id', page: 'worker', title: 'Worker' },
+  { path: '/ui/workers/:id', page: 'worker', title: 'Worker', inlineStyles: true },
 ]

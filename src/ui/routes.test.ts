@@ -120,4 +120,25 @@ describe('the dashboard', () => {
     })
     expect(res.headers.get('location')).toBe('/ui')
   })
+  it('lets only the worker page (the terminal) have inline styles, never inline scripts', async () => {
+    const app = appWith()
+    const csp = async (path: string) =>
+      (await app.request(path)).headers.get('content-security-policy')!
+    expect(await csp('/ui')).toContain("style-src 'self';")
+    const worker = await csp('/ui/workers/w-0123456789abcdef')
+    expect(worker).toContain("style-src 'self' 'unsafe-inline'")
+    expect(worker).toContain("script-src 'self';")
+  })
+
+  it('serves the warm pools fill level to operators', async () => {
+    const pools = [{ key: 'shell', agent: 'shell', capabilities: [], size: 2, ready: 1 }]
+    const app = createApp({
+      service: memoryService().service,
+      auth: { apiToken: TOKEN },
+      pools: () => pools,
+    })
+    const res = await app.request('/v1/pools', { headers: { authorization: `Bearer ${TOKEN}` } })
+    expect(await res.json()).toEqual({ pools })
+    expect((await app.request('/v1/pools')).status).toBe(401)
+  })
 })

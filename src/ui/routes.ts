@@ -4,7 +4,7 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { sameSecret } from '../core/auth/same-secret.ts'
 import type { AppEnv } from '../http/auth.ts'
 import type { UiAssets } from './assets.ts'
-import { CSP, loginHtml, pageHtml } from './html.ts'
+import { cspOf, loginHtml, pageHtml } from './html.ts'
 import { UI_PAGES } from './pages.ts'
 import { issueSession, SESSION_COOKIE, SESSION_SECONDS, validSession } from './session.ts'
 
@@ -15,7 +15,7 @@ export interface UiOptions {
 }
 
 const PAGE_HEADERS = {
-  'content-security-policy': CSP,
+  'content-security-policy': cspOf(),
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   // Not no-referrer: with it, Chrome sends `Origin: null` on form posts, which the guard refuses.
@@ -64,7 +64,8 @@ export const registerUi = (app: Hono<AppEnv>, opts: UiOptions) => {
         return c.redirect(`/ui/login?next=${encodeURIComponent(pathname + search)}`, 302)
       }
       const html = pageHtml(page, { version, params: c.req.param(), login: !!apiToken })
-      return c.html(html, 200, PAGE_HEADERS)
+      const csp = cspOf({ inlineStyles: page.inlineStyles ?? false })
+      return c.html(html, 200, { ...PAGE_HEADERS, 'content-security-policy': csp })
     })
   }
   app.get('/ui/', (c) => c.redirect('/ui', 301))

@@ -6,6 +6,7 @@ import { attempt, confirmDialog, count, duration, fill, h, toast, usd } from '..
 
 const STATES = ['creating', 'running', 'paused', 'exited', 'failed']
 const REFRESH_MS = 1000
+const REFRESH_ON = new Set(['status', 'response', 'permission_request', 'permission_resolved'])
 
 /** `team=a, env=dev` → [['team','a'], ['env','dev']]; a bare word matches a label key. */
 const parseLabels = (text) =>
@@ -35,9 +36,10 @@ const treeOrder = (workers, collapsed) => {
   const out = []
   const walk = (parent, depth, prefix) => {
     const kids = byParent.get(parent) ?? []
-    kids.sort((a, b) =>
-      depth === 0 ? b.createdAt.localeCompare(a.createdAt) : a.createdAt.localeCompare(b.createdAt),
-    )
+    kids.sort((a, b) => {
+      const older = a.createdAt.localeCompare(b.createdAt) || a.workerId.localeCompare(b.workerId)
+      return depth === 0 ? -older : older
+    })
     kids.forEach((w, i) => {
       const last = i === kids.length - 1
       const hasKids = byParent.has(w.workerId)
@@ -268,6 +270,7 @@ export const mount = async (main) => {
   }
 
   let frame = 0
+  let marked = false
   const schedule = () => {
     if (!frame) frame = requestAnimationFrame(render)
   }
@@ -289,13 +292,21 @@ export const mount = async (main) => {
       at = next
     }
     for (const id of rows.keys()) if (!workers.has(id)) rows.delete(id)
-    const states = STATES.map((s) => [s, [...workers.values()].filter((w) => w.state === s).length])
-    summary.textContent = `${workers.size} workers · ${states
-      .filter(([, n]) => n > 0)
-      .map(([s, n]) => `${n} ${s}`)
-      .join(' · ')}`
+    // Counted over what the filters show: the header describes the table under it.
+    const shown = [...visible.values()]
+    const states = STATES.map((s) => [s, shown.filter((w) => w.state === s).length])
+    const of = shown.length === workers.size ? '' : ` of ${workers.size}`
+    summary.textContent = [
+      `${shown.length}${of} workers`,
+      ...states.filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`),
+    ].join(' · ')
     empty.hidden = order.length > 0
     main.dataset.rendered = String(order.length)
+    main.dataset.events = String(seen)
+    if (!marked && order.length > 0) {
+      marked = true
+      performance.mark('workers:rendered')
+    }
   }
 
   const onFilter = () => {
@@ -312,6 +323,7 @@ export const mount = async (main) => {
 
   // A worker's status again, at most once per REFRESH_MS however many events arrive.
   const pending = new Map()
+  let seen = 0
   // Deleted workers: their late events ask for nothing (the answer would be a 404).
   const gone = new Set()
   const forget = (id) => {
@@ -356,14 +368,20 @@ export const mount = async (main) => {
     }
     if (!w) return refresh(e.workerId, 0)
     if (w.placeholder && e.type !== 'status') return
+    seen++
     if (e.type === 'status') w.state = e.state
     else if (e.type === 'usage') w.spend = e.spend
     else if (e.type === 'output') w.commandRunning = true
     else if (e.type === 'command_exit') w.commandRunning = false
     else if (e.type === 'agent') w.agentState = 'running'
     else if (e.type === 'response') w.agentState = 'idle'
+    // Activity moves the idle deadline; the event says when, the worker how long it waits.
     w.lastActiveAt = e.at
-    refresh(e.workerId)
+    if (w.idleSeconds > 0 && w.state === 'running')
+      w.idleDeadline = new Date(Date.parse(e.at) + w.idleSeconds * 1000).toISOString()
+    // Only what events do not carry is asked for again: a state's deadlines, a prompt's usage,
+    // the permission requests waiting. Output streams ask for nothing.
+    if (REFRESH_ON.has(e.type)) refresh(e.workerId)
     schedule()
   }
 
