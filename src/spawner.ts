@@ -130,10 +130,6 @@ export const createSpawner = (parts: SpawnerParts): Spawner => {
     maxSseStreams: settings.MAX_SSE_STREAMS,
     maxSseQueuedBytes: settings.MAX_SSE_QUEUED_BYTES,
     allowedHosts: [...settings.ALLOWED_HOSTS, settings.HOST],
-    pools: () => {
-      const ready = pools?.sizes() ?? {}
-      return (pools?.specs ?? []).map((s) => ({ ...s, ready: ready[s.key] ?? 0 }))
-    },
   }
   const auth = {
     ...(settings.SPAWNER_API_TOKEN ? { apiToken: settings.SPAWNER_API_TOKEN } : {}),

@@ -42,6 +42,7 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   },
   permissions: { input: { workerId: WID } },
   plugins: { input: {} },
+  pools: { input: {} },
 }
 
 describe('requestFor', () => {

@@ -212,6 +212,11 @@ export const catalog = [
     output: S.pluginsOutput,
     run: async (s) => s.plugins(),
   }),
+  command('pools', {
+    input: S.poolsInput,
+    output: S.poolsOutput,
+    run: async (s) => s.pools(),
+  }),
 ] as const satisfies readonly Command[]
 
 /** Looks a command up by name. */

@@ -299,6 +299,12 @@ export const commandTable = {
     scope: 'operator',
     http: { method: 'get', path: '/v1/plugins', body: 'none' },
   },
+  pools: {
+    summary: 'Warm pools (WARM_POOLS) and how many started containers each holds now',
+    permission: 'plugins',
+    scope: 'operator',
+    http: { method: 'get', path: '/v1/pools', body: 'none' },
+  },
 } as const satisfies Record<string, CommandSpec>
 
 export type CommandName = keyof typeof commandTable

@@ -8,6 +8,19 @@ import type { WorkerRecord } from './worker-record.ts'
 export interface PoolSource {
   /** A waiting container that fits `config`, now the caller's; undefined when none fits. */
   take(config: WorkerConfig): WorkerRecord | undefined
+  /** Each pool: what it keeps ready, and how many wait now. */
+  levels(): PoolLevel[]
+}
+
+/** One warm pool's fill level. */
+export interface PoolLevel {
+  key: string
+  agent: string
+  capabilities: string[]
+  /** How many it keeps. */
+  size: number
+  /** How many wait now. */
+  ready: number
 }
 
 /**

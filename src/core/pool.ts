@@ -2,7 +2,7 @@ import { START_ENV, workerConfigSchema, type WorkerConfig } from './config.ts'
 import { LABELS } from './labels.ts'
 import type { Logger } from './logger.ts'
 import { noopLogger } from './logger.ts'
-import type { PoolHost, PoolSource } from './pool-host.ts'
+import type { PoolHost, PoolLevel, PoolSource } from './pool-host.ts'
 import type { WorkerRecord } from './worker-record.ts'
 
 /** One warm pool: how many started containers to keep for an agent and capability set. */
@@ -74,6 +74,10 @@ export class WarmPools implements PoolSource {
   /** How many containers wait in each pool. */
   sizes(): Record<string, number> {
     return Object.fromEntries(this.specs.map((s) => [s.key, this.queue(s.key).length]))
+  }
+
+  levels(): PoolLevel[] {
+    return this.specs.map((s) => ({ ...s, ready: this.queue(s.key).length }))
   }
 
   /** A ready container for `config`, or undefined (then `create` starts a fresh one). */

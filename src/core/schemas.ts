@@ -281,6 +281,19 @@ export const listInput = z
 export const listOutput = z.object({ workers: z.array(workerStatusSchema) })
 
 export const pluginsInput = z.object({}).strict()
+
+export const poolsInput = z.object({}).strict()
+export const poolsOutput = z.object({
+  pools: z.array(
+    z.object({
+      key: z.string().describe('agent[+capability…], as WARM_POOLS names it'),
+      agent: z.string(),
+      capabilities: z.array(z.string()),
+      size: z.number().int().describe('how many started containers it keeps'),
+      ready: z.number().int().describe('how many wait now'),
+    }),
+  ),
+})
 const pluginPackageSchema = z.object({ name: z.string(), version: z.string() })
 export const pluginsOutput = z.object({
   loadedAt: z.string(),

@@ -130,7 +130,15 @@ export class WorkerService implements PoolHost {
 
   /** Makes `create` take matching containers from `pool` first (undefined: from none). */
   usePool(pool: PoolSource | undefined) {
+    this.pool = pool
     this.creation.usePool(pool)
+  }
+
+  private pool: PoolSource | undefined
+
+  /** The warm pools and how full each is (none without WARM_POOLS). */
+  pools(): Out<typeof S.poolsOutput> {
+    return { pools: this.pool?.levels() ?? [] }
   }
 
   sendCommand(

@@ -66,7 +66,7 @@ describe('HTTP routes', () => {
     }
     const ops = Object.values(doc.paths).flatMap((p) => Object.values(p).map((o) => o.operationId))
     expect(ops.sort()).toEqual(
-      [...catalog.map((c) => c.name), 'whoami', 'events', 'pools', 'healthz', 'readyz'].sort(),
+      [...catalog.map((c) => c.name), 'whoami', 'events', 'healthz', 'readyz'].sort(),
     )
     for (const cmd of catalog) {
       const path = cmd.http.path.replace(':id', WID)

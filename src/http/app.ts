@@ -17,7 +17,6 @@ import { browserGuard } from '../hono/browser-guard.ts'
 import { registerGateway, type GatewayOptions } from '../gateway/gateway.ts'
 import type { UiAssets } from '../ui/assets.ts'
 import { registerUi } from '../ui/routes.ts'
-import { registerPoolsRoute, type PoolLevel } from './pools.ts'
 
 export interface AppOptions {
   service: WorkerService
@@ -52,8 +51,6 @@ export interface AppOptions {
   gateway?: Omit<GatewayOptions, 'models' | 'logger'>
   /** The dashboard's files: with them, the operator surface serves the dashboard at `/ui`. */
   ui?: UiAssets
-  /** The warm pools' fill level, for `GET /v1/pools` (default: no pools). */
-  pools?: () => PoolLevel[]
 }
 
 /**
@@ -119,7 +116,6 @@ export const createApp = (opts: AppOptions): Hono<AppEnv> => {
   })
 
   registerEventRoute(app, opts.events ?? opts.service.events, streams)
-  registerPoolsRoute(app, opts.pools ?? (() => []))
 
   app.get('/healthz', (c) => c.json({ ok: true }))
   if (opts.surface === 'worker') return app

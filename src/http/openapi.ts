@@ -173,17 +173,6 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       },
     },
   }
-  paths['/v1/pools'] = {
-    get: {
-      operationId: 'pools',
-      summary:
-        'Warm pools (WARM_POOLS), operators only: { pools: [{ key, agent, capabilities, size, ready }] }',
-      responses: {
-        '200': { description: 'OK' },
-        '403': { description: 'Not an operator', ...err },
-      },
-    },
-  }
   for (const [path, summary] of [
     ['/healthz', 'The process answers'],
     ['/readyz', 'Docker (and Redis, when on) answer; 503 otherwise'],

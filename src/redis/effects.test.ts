@@ -74,6 +74,7 @@ const samples: Record<string, Sample> = {
   restore: { input: (workerId) => ({ workerId, checkpointId: taken }), prepare: takeCheckpoint },
   fork: { input: (workerId) => ({ workerId, count: 2 }) },
   plugins: { input: () => ({}) },
+  pools: { input: () => ({}) },
   request_permission: {
     config: ASKS,
     byWorker: true,

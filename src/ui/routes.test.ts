@@ -1,4 +1,5 @@
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
+import { parsePoolSpecs, WarmPools } from '../core/pool.ts'
 import { memoryService } from '../../test/support/memory-service.ts'
 import { createApp } from '../http/app.ts'
 import type { UiAssets } from './assets.ts'
@@ -131,14 +132,19 @@ describe('the dashboard', () => {
   })
 
   it('serves the warm pools fill level to operators', async () => {
-    const pools = [{ key: 'shell', agent: 'shell', capabilities: [], size: 2, ready: 1 }]
-    const app = createApp({
-      service: memoryService().service,
-      auth: { apiToken: TOKEN },
-      pools: () => pools,
+    const { service } = memoryService()
+    const app = createApp({ service, auth: { apiToken: TOKEN } })
+    const bearer = { headers: { authorization: `Bearer ${TOKEN}` } }
+    expect(await (await app.request('/v1/pools', bearer)).json()).toEqual({ pools: [] })
+    const pools = new WarmPools(service, parsePoolSpecs('shell=2'))
+    pools.start()
+    await vi.waitFor(async () => {
+      const res = await app.request('/v1/pools', bearer)
+      expect(await res.json()).toEqual({
+        pools: [{ key: 'shell', agent: 'shell', capabilities: [], size: 2, ready: 2 }],
+      })
     })
-    const res = await app.request('/v1/pools', { headers: { authorization: `Bearer ${TOKEN}` } })
-    expect(await res.json()).toEqual({ pools })
+    pools.close()
     expect((await app.request('/v1/pools')).status).toBe(401)
   })
 })
