@@ -32,6 +32,7 @@ export default defineConfig({
             'test/limits.docker.test.ts',
             'test/network.docker.test.ts',
             'test/file-escape.docker.test.ts',
+            'test/list-files.docker.test.ts',
             'test/helper-execs.docker.test.ts',
             'test/transcripts.docker.test.ts',
             'test/checkpoint-runtime.docker.test.ts',

@@ -21,6 +21,7 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
     bytes: new Uint8Array([0, 255]),
   },
   read_file: { input: { workerId: WID, path: '/x&y' } },
+  list_files: { input: { workerId: WID, path: '/a b', limit: '5' } },
   logs: { input: { workerId: WID, tail: '5' } },
   pause: { input: { workerId: WID } },
   resume: { input: { workerId: WID } },

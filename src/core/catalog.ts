@@ -132,6 +132,11 @@ export const catalog = [
     run: (s, input) => s.readFile(input),
     bytes: { get: (s, input) => s.getBytes(input.workerId, input.path) },
   }),
+  command('list_files', {
+    input: S.listFilesInput,
+    output: S.listFilesOutput,
+    run: (s, input) => s.listFiles(input),
+  }),
   command('logs', {
     input: S.logsInput,
     output: S.logsOutput,

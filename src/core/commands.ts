@@ -164,6 +164,13 @@ export const commandTable = {
       response: 'file',
     },
   },
+  list_files: {
+    summary:
+      'List a directory in the worker as its user, under the same roots as read_file (?path=, default the workdir; ?limit=, default 1000)',
+    permission: 'file',
+    scope: 'worker',
+    http: { method: 'get', path: '/v1/workers/:id/dir', params: byId, body: 'none' },
+  },
   logs: {
     summary: "The worker container's log lines (?tail=N&since=unix; follow=1 streams SSE)",
     permission: 'logs',

@@ -162,6 +162,42 @@ export const readFileOutput = z.object({
   content: z.string(),
 })
 
+/** How many entries `list_files` returns when the caller names no `limit`. */
+export const DEFAULT_LIST_LIMIT = 1000
+
+export const listFilesInput = z
+  .object({
+    workerId: workerIdSchema,
+    path: z.string().min(1).optional().describe("a directory (default: the worker's workdir)"),
+    limit: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(DEFAULT_LIST_LIMIT)
+      .describe(`at most this many entries (default ${DEFAULT_LIST_LIMIT})`),
+  })
+  .strict()
+export const listFilesOutput = z.object({
+  path: z.string(),
+  entries: z.array(
+    z.object({
+      name: z.string(),
+      type: z.enum(['file', 'dir', 'symlink', 'other']),
+      size: z.number().int(),
+      mtime: z.string(),
+      /** Octal permission bits, e.g. `0644`. */
+      mode: z.string(),
+      /** A link's target, as written. */
+      target: z.string().optional(),
+      /** What a link points to once resolved. */
+      targetType: z.enum(['file', 'dir', 'missing', 'loop', 'other']).optional(),
+    }),
+  ),
+  /** More entries exist than were returned. */
+  truncated: z.boolean(),
+})
+
 export const statusInput = byWorker
 export const statusOutput = workerStatusSchema
 

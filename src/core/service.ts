@@ -25,6 +25,7 @@ import type * as P from './permission-schemas.ts'
 import { updateWorker, type UpdateParts } from './update-worker.ts'
 import { parseInput } from './validation.ts'
 import { WorkerFactory } from './worker-factory.ts'
+import { WorkerDirs } from './worker-dirs.ts'
 import { WorkerFiles } from './worker-files.ts'
 import {
   recordFromContainer,
@@ -67,6 +68,7 @@ export class WorkerService implements PoolHost {
   readonly models: ModelAccess
   private readonly creation: Creation
   private readonly files: WorkerFiles
+  private readonly dirs: WorkerDirs
   /** Checkpoints of workers: taken, listed, deleted, restored, forked from. */
   readonly checkpoints: Checkpoints
   /** Workers' permission requests and their answers. */
@@ -88,6 +90,7 @@ export class WorkerService implements PoolHost {
     this.models = new ModelAccess(ctx, this.store, this.ledger)
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
+    this.dirs = new WorkerDirs(ctx, this.store, this.guard)
     this.checkpoints = new Checkpoints(ctx, this.store, this.factory)
     this.desk = new PermissionDesk(ctx, this.store)
     this.parts = {
@@ -177,6 +180,11 @@ export class WorkerService implements PoolHost {
 
   readFile(input: In<typeof S.readFileInput>): Promise<Out<typeof S.readFileOutput>> {
     return this.files.readFile(input)
+  }
+
+  /** Lists a directory in a worker, as its user, under its roots. */
+  listFiles(input: In<typeof S.listFilesInput>): Promise<Out<typeof S.listFilesOutput>> {
+    return this.dirs.list(input)
   }
 
   async status(input: { workerId: string }): Promise<Out<typeof S.statusOutput>> {

@@ -37,6 +37,8 @@ interface Sample {
   config?: Record<string, unknown>
   /** The command is the worker's own call. */
   byWorker?: boolean
+  /** Runtime calls that only read for this command (a listing is an exec that changes nothing). */
+  reads?: string[]
 }
 
 const ASKS = { agent: 'asker', permissions: 'ask' }
@@ -55,6 +57,7 @@ const samples: Record<string, Sample> = {
     prepare: (s, workerId) =>
       s.sendFile({ workerId, path: '/workspace/a.txt', content: 'a', encoding: 'utf8' }),
   },
+  list_files: { input: (workerId) => ({ workerId, path: '/workspace' }), reads: ['exec'] },
   logs: { input: (workerId) => ({ workerId, tail: 10 }) },
   pause: { input: (workerId) => ({ workerId }) },
   resume: { input: (workerId) => ({ workerId }), prepare: (s, workerId) => s.pause({ workerId }) },
@@ -97,12 +100,13 @@ describe('onEffect', () => {
     it(`${command.name}: is called before the command changes anything`, async () => {
       const memory = new MemoryRuntime()
       const log: string[] = []
+      const sample = samples[command.name]!
       const runtime = new Proxy(memory, {
         get: (target, key: keyof ContainerRuntime) => {
           const value = target[key]
           if (typeof value !== 'function') return value
           return (...args: unknown[]) => {
-            if (CHANGES.has(key)) log.push(key)
+            if (CHANGES.has(key) && !sample.reads?.includes(key)) log.push(key)
             return (value as (...a: unknown[]) => unknown).apply(target, args)
           }
         },
@@ -117,7 +121,6 @@ describe('onEffect', () => {
         baseImage: 'img',
         hostEnv: {},
       })
-      const sample = samples[command.name]!
       const config = service.parseConfig(sample.config ?? { agent: 'shell' })
       const { workerId } = await service.create({ config })
       await sample.prepare?.(service, workerId)
