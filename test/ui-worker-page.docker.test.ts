@@ -136,62 +136,43 @@ describe('the worker page', () => {
     // Sized by the fit addon: xterm's own styles apply (its rows have a height).
     const rows = await page.$eval('.panel-terminal .xterm-rows', (el) => el.clientHeight)
     expect(rows).toBeGreaterThan(100)
-    // Until the terminal route is served (404 without an upgrade), its WebSocket is refused.
-    const probe = await fetch(`${origin}/v1/workers/${workerId}/terminal`, {
-      headers: { authorization: `Bearer ${token}` },
-    })
-    const served = probe.status !== 404
-    if (served) {
-      await page.locator('.panel-terminal', { hasText: 'connected' }).waitFor()
-      // Typed once the shell shows its prompt, so the line is not echoed before it.
-      await page.waitForFunction(() =>
-        document.querySelector('.panel-terminal .xterm-rows')?.textContent?.includes('$'),
-      )
-      await page.click('.panel-terminal .xterm')
-      await page.keyboard.type('echo hi\n')
-      await page.waitForFunction(() =>
-        Array.from(document.querySelectorAll('.panel-terminal .xterm-rows > div')).some(
-          (row) => row.textContent?.trim() === 'hi',
-        ),
-      )
-    } else {
-      await page.locator('.panel-terminal', { hasText: 'closed' }).waitFor()
-    }
-    const others = problems.list
-      .slice(before)
-      .filter((p) => served || !/\/terminal|WebSocket/.test(p))
+    await page.locator('.panel-terminal', { hasText: 'connected' }).waitFor()
+    // Typed once the shell shows its prompt, so the line is not echoed before it.
+    await page.waitForFunction(() =>
+      document.querySelector('.panel-terminal .xterm-rows')?.textContent?.includes('$'),
+    )
+    await page.click('.panel-terminal .xterm')
+    await page.keyboard.type('echo hi\n')
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('.panel-terminal .xterm-rows > div')).some(
+        (row) => row.textContent?.trim() === 'hi',
+      ),
+    )
+    const others = problems.list.slice(before)
     await page.screenshot({ path: join(SHOTS, 'worker-terminal.png') })
     expect(others).toEqual([])
   })
 
-  it('links the ports the worker serves, once previews are served', async () => {
+  it('links the ports the worker serves, and opens a preview', async () => {
     const before = problems.list.length
     const call = spawnerClient(spawner, token)
     const started = await call('POST', `/v1/workers/${workerId}/commands`, {
       shell: 'cd /tmp && nohup python3 -m http.server 8123 >/dev/null 2>&1 & echo started',
     })
     expect(started.json.stdout).toBe('started\n')
-    const served = (await call('GET', `/v1/workers/${workerId}/ports`)).status !== 404
     await tab('previews')
-    if (served) {
-      // The server may take a moment to listen: the tab's Refresh asks again.
-      const link = page.locator('.panel-previews a', { hasText: ':8123' })
-      while (!(await link.count())) {
-        await page.click('.panel-previews button:has-text("Refresh")')
-        await page.waitForSelector('.panel-previews .toolbar, .panel-previews p')
-      }
-      await page.screenshot({ path: join(SHOTS, 'worker-previews.png') })
-      // Opened as the operator opens it: a click, in a new tab, with the login's cookie.
-      const [preview] = await Promise.all([page.context().waitForEvent('page'), link.click()])
-      await preview.locator('body', { hasText: 'Directory listing' }).waitFor()
-      await preview.close()
-    } else {
-      await page.locator('.panel-previews', { hasText: 'offers no previews' }).waitFor()
+    // The server may take a moment to listen: the tab's Refresh asks again.
+    const link = page.locator('.panel-previews a', { hasText: ':8123' })
+    while (!(await link.count())) {
+      await page.click('.panel-previews button:has-text("Refresh")')
+      await page.waitForSelector('.panel-previews .toolbar, .panel-previews p')
     }
-    const others = problems.list.slice(before).filter(
-      // Chrome's console line for the 404 does not name the URL; the response record does.
-      (p) => served || !/\/ports\b|404 \(Not Found\)/.test(p),
-    )
+    await page.screenshot({ path: join(SHOTS, 'worker-previews.png') })
+    // Opened as the operator opens it: a click, in a new tab, with the login's cookie.
+    const [preview] = await Promise.all([page.context().waitForEvent('page'), link.click()])
+    await preview.locator('body', { hasText: 'Directory listing' }).waitFor()
+    await preview.close()
+    const others = problems.list.slice(before)
     expect(others).toEqual([])
   })
 })
