@@ -4,9 +4,9 @@ import { createServer, type Server } from 'node:http'
 import Dockerode from 'dockerode'
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 /** Debian's chromium: `apt-get install -y chromium` (`.ci/run` installs it). */
 const CHROMIUM = '/usr/bin/chromium'
@@ -150,15 +150,7 @@ describe('a web page cannot drive the default setup (loopback, no API token)', (
     )
     await new Promise((resolve) => (attacker ? attacker.close(resolve) : resolve(undefined)))
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   it('refuses a cross-site no-cors POST and a text/plain form POST: no worker is created', async () => {

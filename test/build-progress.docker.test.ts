@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { defineCapability } from '../src/core/plugin/contract.ts'
 import { registryWith, startHarness, type Harness } from './support/harness.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { sseEvents } from './support/sse.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 /**
  * A capability whose install step writes a marker new to each run, so its image is always
@@ -123,15 +123,7 @@ describe('a first start without the worker image', () => {
   })
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
     // Only the tag goes: its layers are the usual worker image's.
     await docker
       .getImage(image)

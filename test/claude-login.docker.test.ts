@@ -14,6 +14,7 @@ import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 /** Every file under `dir` with the hash of its content. */
 const snapshot = (dir: string): Record<string, string> => {
@@ -66,15 +67,7 @@ describe("the host's Claude login (HOST_CLAUDE_DIR) with claude-code workers", (
   }, 600_000)
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
     rmSync(home, { recursive: true, force: true })
   })
 

@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
 import { startAgentProcess, type AgentProcess } from './support/host-agent.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 /** A TCP port nothing listens on right now. */
 const freePort = () =>
@@ -31,15 +32,7 @@ describe('a host agent killed and started again mid-session', () => {
   afterAll(async () => {
     await core?.kill('SIGKILL')
     for (const a of agents) await a.kill('SIGKILL')
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
     rmSync(relayDir, { recursive: true, force: true })
   })
 

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { parsePromText, sampleValue } from './support/prom-text.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const TOKEN = `metrics-${randomBytes(12).toString('hex')}`
 
@@ -32,15 +32,7 @@ describe('GET /metrics on a running service', () => {
 
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   it('moves the counters and histograms of a create, a command and a prompt', async () => {

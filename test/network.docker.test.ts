@@ -9,6 +9,7 @@ import { LABELS } from '../src/core/labels.ts'
 import { bridgeGateway } from '../src/node/auth-setup.ts'
 import { startAgentProcess, type AgentProcess } from './support/host-agent.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const API_TOKEN = `api-${randomBytes(12).toString('hex')}`
 const SECRET = randomBytes(24).toString('hex')
@@ -133,15 +134,7 @@ describe('what a worker can reach', () => {
     await spawner?.kill()
     await agent?.kill()
     listener?.close()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
     rmSync(dir, { recursive: true, force: true })
   })
 

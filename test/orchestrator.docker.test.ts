@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TokenSigner } from '../src/core/auth/jwt.ts'
 import { LABELS } from '../src/core/labels.ts'
 import { startSpawner, type SpawnerProcess } from './support/process.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const API_TOKEN = `api-${randomBytes(12).toString('hex')}`
 const SECRET = randomBytes(24).toString('hex')
@@ -57,15 +58,7 @@ describe('the orchestrator CLI inside real workers, with API auth', () => {
   })
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   it('refuses /v1 calls without the bearer, or with a wrong or forged one, with the error JSON', async () => {

@@ -4,11 +4,11 @@ import Dockerode from 'dockerode'
 import { chromium, type Browser } from 'playwright-core'
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { PREVIEW_CSP } from '../src/http/preview.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { ATTACK_PAGE, PREVIEW_SERVER } from './support/preview-server.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const PORT = 8123
 const TOKEN = randomBytes(24).toString('hex')
@@ -20,15 +20,7 @@ const spawnerFor = async (env: Record<string, string> = {}) => {
   const p = await startSpawner({ SPAWNER_INSTANCE: instance, WORKER_IMAGE, ...env })
   const cleanup = async () => {
     await p.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   }
   return { p, cleanup }
 }

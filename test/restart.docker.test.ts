@@ -5,6 +5,7 @@ import { LABELS } from '../src/core/labels.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { waitFor } from './support/redis.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 describe('a spawner killed and started again', () => {
   const instance = `restart-${randomBytes(3).toString('hex')}`
@@ -12,15 +13,7 @@ describe('a spawner killed and started again', () => {
   const procs: SpawnerProcess[] = []
   afterAll(async () => {
     for (const p of procs) await p.kill('SIGKILL')
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   const client = (p: SpawnerProcess) => spawnerClient(p)

@@ -3,6 +3,7 @@ import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const API_TOKEN = `api-${randomBytes(12).toString('hex')}`
 
@@ -55,15 +56,7 @@ describe('a worker with only the spawn tool, against the real service and Docker
   })
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   it('cannot get another agent (and its secrets), start-time env, the network, or the whole filesystem as workdir', async () => {

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import WebSocket from 'ws'
-import { LABELS } from '../src/core/labels.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const API_TOKEN = `terminal-test-${randomBytes(8).toString('hex')}`
 
@@ -95,15 +95,7 @@ const spawnerFor = (env: Record<string, string>) => {
   })
   afterAll(async () => {
     await state.spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
   const create = async (config: Record<string, unknown> = {}) => {
     const r = await state.call('POST', '/v1/workers', { agent: 'shell', ...config })

@@ -4,10 +4,10 @@ import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import type { Browser, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { launchChromium, watchProblems, type Problems } from './support/browser.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const SHOTS = join(import.meta.dirname, '..', 'docs', 'screenshots')
 
@@ -52,15 +52,7 @@ describe('the worker page', () => {
   afterAll(async () => {
     await browser?.close()
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   const tab = (name: string) => page.click(`nav.tabs button[data-tab="${name}"]`)

@@ -7,10 +7,10 @@ import { fileURLToPath } from 'node:url'
 import Dockerode from 'dockerode'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { launchChromium, watchProblems, type Problems } from './support/browser.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 const SHOTS = fileURLToPath(new URL('../docs/screenshots/', import.meta.url))
 const PLUGINS = fileURLToPath(new URL('../plugins/', import.meta.url))
@@ -74,15 +74,7 @@ describe('the dashboard, in a real browser, against the service as npm start run
     await browser?.close()
     await spawner?.kill()
     if (plugins) rmSync(plugins, { recursive: true, force: true })
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   it('asks for the token, and logs in with it', async () => {

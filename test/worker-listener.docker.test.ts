@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import Dockerode from 'dockerode'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LABELS } from '../src/core/labels.ts'
 import { spawnerClient, startSpawner, type SpawnerProcess } from './support/process.ts'
 import { WORKER_IMAGE } from './setup/docker.global.ts'
+import { removeInstanceContainers } from './support/cleanup.ts'
 
 describe('the listener workers reach (npm start, loopback HOST)', () => {
   const instance = `wlisten-${randomBytes(3).toString('hex')}`
@@ -27,15 +27,7 @@ describe('the listener workers reach (npm start, loopback HOST)', () => {
   })
   afterAll(async () => {
     await spawner?.kill()
-    const left = await docker.listContainers({
-      all: true,
-      filters: { label: [`${LABELS.instance}=${instance}`] },
-    })
-    for (const c of left)
-      await docker
-        .getContainer(c.Id)
-        .remove({ force: true })
-        .catch(() => undefined)
+    await removeInstanceContainers(docker, instance)
   })
 
   it('serves a worker its /v1 routes and /healthz, not the docs, the API document or readiness', async () => {
