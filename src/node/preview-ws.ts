@@ -1,12 +1,17 @@
 import { Duplex } from 'node:stream'
 import { upgradeWebSocket } from '@hono/node-server'
 import WebSocket from 'ws'
-import { SpawnerError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import { canPipe, type ContainerRuntime, type PipingRuntime } from '../core/runtime.ts'
 import type { PreviewTarget, PreviewUpgrade } from '../http/preview.ts'
-import { HOP_BY_HOP, relayCommand, WORKER_USER, type PreviewLimits } from './preview-forward.ts'
+import {
+  HOP_BY_HOP,
+  PreviewSlots,
+  relayCommand,
+  WORKER_USER,
+  type PreviewLimits,
+} from './preview-forward.ts'
 
 /** Handshake headers `ws` writes itself. */
 const OWN = new Set([
@@ -180,7 +185,7 @@ export class Relay {
  * Relays WebSockets into workers (dev servers' live reload): the browser's socket is accepted
  * here (Hono's `upgradeWebSocket`), a second one opens to the same path on the worker's port
  * through the relay exec (see `relayCommand`), and messages go both ways, text as text and
- * binary as binary, closes passed on; at most PREVIEW_MAX_CONNECTIONS at once. Undefined when the runtime cannot hold a stream.
+ * binary as binary, closes passed on; at most PREVIEW_MAX_CONNECTIONS at once, a quarter of them into one worker. Undefined when the runtime cannot hold a stream.
  */
 export const previewUpgrader = (
   runtime: ContainerRuntime,
@@ -188,14 +193,10 @@ export const previewUpgrader = (
   logger: Logger = noopLogger,
 ): PreviewUpgrade | undefined => {
   if (!canPipe(runtime)) return undefined
-  let open = 0
+  const slots = new PreviewSlots(limits, 'sockets')
   return async (target, c, incoming) => {
-    if (open >= limits.maxConnections) {
-      throw new SpawnerError(
-        'too_many_previews',
-        `${open} preview sockets are open, as many as PREVIEW_MAX_CONNECTIONS allows`,
-      )
-    }
+    // Checked before the upgrade (an HTTP refusal), taken once the socket opens.
+    slots.take(target.workerId)()
     const protocols = (incoming.get('sec-websocket-protocol') ?? '')
       .split(',')
       .map((p) => p.trim())
@@ -205,15 +206,20 @@ export const previewUpgrader = (
       if (!HOP_BY_HOP.has(name) && !OWN.has(name)) headers[name] = value
     })
     const relay = new Relay(runtime, target, protocols, headers, limits, logger)
+    let release = () => undefined as void
     const handler = upgradeWebSocket(() => ({
       onOpen: (_event, client) => {
-        open++
+        try {
+          release = slots.take(target.workerId)
+        } catch (err) {
+          return client.close(1013, reasonOf((err as Error).message))
+        }
         relay.attach(client.raw)
         relay.open(client).catch((err: Error) => client.close(1011, reasonOf(err.message)))
       },
       onMessage: (event) => relay.send(event.data as string | ArrayBuffer),
       onClose: (event) => {
-        open--
+        release()
         relay.close(event.code, event.reason)
       },
     }))
