@@ -102,6 +102,15 @@ const sendStream = (
     worker,
   )
 
+/** `Content-Disposition` for a download named after the file (RFC 6266). */
+const attachmentOf = (path: string) => {
+  const name = path.split('/').pop() || 'file'
+  const ascii = name.replace(/[^A-Za-z0-9._-]/g, '_')
+  return ascii === name
+    ? `attachment; filename="${name}"`
+    : `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`
+}
+
 const respond = (
   c: Context<AppEnv>,
   cmd: Command,
@@ -116,6 +125,10 @@ const respond = (
       'content-type': 'application/octet-stream',
       'content-length': String(out.bytes.length),
       'x-file-path': encodeURIComponent(out.path),
+      // The worker wrote these bytes: a browser saves them, never renders them on this origin.
+      'content-disposition': attachmentOf(out.path),
+      'x-content-type-options': 'nosniff',
+      'content-security-policy': 'sandbox',
     })
   }
   return sendStream(c, out.stream, streams, callerOf(principalOf(c)), abort)

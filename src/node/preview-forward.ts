@@ -12,6 +12,57 @@ export interface PreviewLimits {
   headersTimeoutMs: number
   /** Connections open at once across all workers (PREVIEW_MAX_CONNECTIONS). */
   maxConnections: number
+  /**
+   * Connections open at once into one worker (default: a quarter of `maxConnections`), so
+   * that a worker whose server holds every request open cannot take all of them.
+   */
+  maxPerWorker?: number
+}
+
+/** The share of the connections one worker may hold when `maxPerWorker` is not set. */
+export const perWorkerLimit = (limits: PreviewLimits): number =>
+  limits.maxPerWorker ?? Math.max(1, Math.ceil(limits.maxConnections / 4))
+
+/**
+ * Counts open preview connections, in all and by worker. `take` throws `too_many_previews`
+ * past either limit, or returns the release (idempotent).
+ */
+export class PreviewSlots {
+  #open = 0
+  readonly #byWorker = new Map<string, number>()
+
+  constructor(
+    private readonly limits: PreviewLimits,
+    private readonly what: string,
+  ) {}
+
+  take(workerId: string): () => void {
+    const mine = this.#byWorker.get(workerId) ?? 0
+    if (this.#open >= this.limits.maxConnections) {
+      throw new SpawnerError(
+        'too_many_previews',
+        `${this.#open} preview ${this.what} are open, as many as PREVIEW_MAX_CONNECTIONS allows`,
+      )
+    }
+    const perWorker = perWorkerLimit(this.limits)
+    if (mine >= perWorker) {
+      throw new SpawnerError(
+        'too_many_previews',
+        `worker '${workerId}' has ${mine} preview ${this.what} open, its share of PREVIEW_MAX_CONNECTIONS`,
+      )
+    }
+    this.#open++
+    this.#byWorker.set(workerId, mine + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      this.#open--
+      const left = (this.#byWorker.get(workerId) ?? 1) - 1
+      if (left > 0) this.#byWorker.set(workerId, left)
+      else this.#byWorker.delete(workerId)
+    }
+  }
 }
 
 /** The user the relay runs as: the worker's own, never root. */
@@ -56,21 +107,9 @@ export const previewForwarder = (
   logger: Logger = noopLogger,
 ): PreviewForward | undefined => {
   if (!canPipe(runtime)) return undefined
-  let open = 0
+  const slots = new PreviewSlots(limits, 'connections')
   return async (target, req) => {
-    if (open >= limits.maxConnections) {
-      throw new SpawnerError(
-        'too_many_previews',
-        `${open} preview connections are open, as many as PREVIEW_MAX_CONNECTIONS allows`,
-      )
-    }
-    open++
-    let released = false
-    const release = () => {
-      if (released) return
-      released = true
-      open--
-    }
+    const release = slots.take(target.workerId)
     try {
       return await forwardOnce(runtime, target, req, limits, logger, release)
     } catch (err) {

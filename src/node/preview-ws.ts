@@ -1,12 +1,17 @@
 import { Duplex } from 'node:stream'
 import { upgradeWebSocket } from '@hono/node-server'
 import WebSocket from 'ws'
-import { SpawnerError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { noopLogger } from '../core/logger.ts'
 import { canPipe, type ContainerRuntime, type PipingRuntime } from '../core/runtime.ts'
 import type { PreviewTarget, PreviewUpgrade } from '../http/preview.ts'
-import { HOP_BY_HOP, relayCommand, WORKER_USER, type PreviewLimits } from './preview-forward.ts'
+import {
+  HOP_BY_HOP,
+  PreviewSlots,
+  relayCommand,
+  WORKER_USER,
+  type PreviewLimits,
+} from './preview-forward.ts'
 
 /** Handshake headers `ws` writes itself. */
 const OWN = new Set([
@@ -32,11 +37,59 @@ interface ClientSide {
   raw?: unknown
 }
 
+/**
+ * Bytes one side may have queued for the other before the relay stops reading the side that
+ * sends: a worker's server (or its page) that floods a reader who is not reading waits, instead
+ * of piling up in this process.
+ */
+export const RELAY_HIGH_WATER_BYTES = 1024 * 1024
+
+/** The largest message relayed either way (the service's own WebSocket limit). */
+export const RELAY_MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+/** The parts of a `ws` socket flow control needs. */
+interface Flow {
+  readonly bufferedAmount: number
+  readonly isPaused: boolean
+  pause(): void
+  resume(): void
+}
+
+/**
+ * Sends `data` on `to`; while `to` has more than RELAY_HIGH_WATER_BYTES queued, `from` is not
+ * read, and it is read again once `to` has sent what it held.
+ */
+const sendHeld = (
+  to: WebSocket,
+  from: Flow | undefined,
+  data: string | Buffer,
+  binary: boolean,
+  held: (on: boolean) => void,
+) => {
+  to.send(data, { binary }, () => {
+    if (from?.isPaused && to.bufferedAmount <= RELAY_HIGH_WATER_BYTES) {
+      from.resume()
+      held(false)
+    }
+  })
+  if (from && !from.isPaused && to.bufferedAmount > RELAY_HIGH_WATER_BYTES) {
+    from.pause()
+    held(true)
+  }
+}
+
+const isFlow = (raw: unknown): raw is Flow =>
+  typeof (raw as Partial<Flow> | undefined)?.pause === 'function' &&
+  typeof (raw as Partial<Flow>).resume === 'function'
+
 /** One relayed socket: the worker's side opens once the relay exec runs. */
-class Relay {
+export class Relay {
   #upstream: WebSocket | undefined
+  #client: Flow | undefined
   #queue: (string | Buffer)[] = []
+  #queuedBytes = 0
   #closed: { code: number; reason: string } | undefined
+  #workerHeld = false
 
   constructor(
     private readonly runtime: PipingRuntime,
@@ -62,15 +115,20 @@ class Relay {
       createConnection: () => socket as never,
       headers: this.headers,
       handshakeTimeout: this.limits.headersTimeoutMs,
+      maxPayload: RELAY_MAX_MESSAGE_BYTES,
     })
     this.#upstream = ws
     const raw = client.raw as WebSocket
     ws.on('open', () => {
       if (this.#closed) return ws.close(this.#closed.code, this.#closed.reason)
-      for (const data of this.#queue.splice(0)) ws.send(data)
+      for (const data of this.#queue.splice(0)) this.#toWorker(ws, data)
+      this.#queuedBytes = 0
+      if (this.#client?.isPaused && ws.bufferedAmount <= RELAY_HIGH_WATER_BYTES)
+        this.#client.resume()
     })
     ws.on('message', (data, isBinary) => {
-      if (raw.readyState === WebSocket.OPEN) raw.send(data as Buffer, { binary: isBinary })
+      if (raw.readyState !== WebSocket.OPEN) return
+      sendHeld(raw, ws, data as Buffer, isBinary, (on) => (this.#workerHeld = on))
     })
     ws.on('close', (code, reason) => {
       pipe.close()
@@ -89,10 +147,30 @@ class Relay {
     })
   }
 
+  /** Whether the worker's side is not being read, until the browser takes what is queued. */
+  get backpressured(): boolean {
+    return this.#workerHeld
+  }
+
+  /** The browser's socket (Hono's `raw`), so that a flood from the page can be held too. */
+  attach(raw: unknown) {
+    if (isFlow(raw)) this.#client = raw
+  }
+
   send(data: string | ArrayBuffer) {
     const bytes = typeof data === 'string' ? data : Buffer.from(data)
-    if (this.#upstream?.readyState === WebSocket.OPEN) this.#upstream.send(bytes)
-    else if (!this.#closed) this.#queue.push(bytes)
+    if (this.#upstream?.readyState === WebSocket.OPEN) this.#toWorker(this.#upstream, bytes)
+    else if (!this.#closed) {
+      // Until the worker's side opens, at most the high-water mark waits here.
+      this.#queue.push(bytes)
+      this.#queuedBytes += bytes.length
+      if (this.#queuedBytes > RELAY_HIGH_WATER_BYTES && this.#client && !this.#client.isPaused)
+        this.#client.pause()
+    }
+  }
+
+  #toWorker(ws: WebSocket, data: string | Buffer) {
+    sendHeld(ws, this.#client, data, typeof data !== 'string', () => undefined)
   }
 
   close(code: number, reason: string) {
@@ -107,7 +185,7 @@ class Relay {
  * Relays WebSockets into workers (dev servers' live reload): the browser's socket is accepted
  * here (Hono's `upgradeWebSocket`), a second one opens to the same path on the worker's port
  * through the relay exec (see `relayCommand`), and messages go both ways, text as text and
- * binary as binary, closes passed on; at most PREVIEW_MAX_CONNECTIONS at once. Undefined when the runtime cannot hold a stream.
+ * binary as binary, closes passed on; at most PREVIEW_MAX_CONNECTIONS at once, a quarter of them into one worker. Undefined when the runtime cannot hold a stream.
  */
 export const previewUpgrader = (
   runtime: ContainerRuntime,
@@ -115,14 +193,10 @@ export const previewUpgrader = (
   logger: Logger = noopLogger,
 ): PreviewUpgrade | undefined => {
   if (!canPipe(runtime)) return undefined
-  let open = 0
+  const slots = new PreviewSlots(limits, 'sockets')
   return async (target, c, incoming) => {
-    if (open >= limits.maxConnections) {
-      throw new SpawnerError(
-        'too_many_previews',
-        `${open} preview sockets are open, as many as PREVIEW_MAX_CONNECTIONS allows`,
-      )
-    }
+    // Checked before the upgrade (an HTTP refusal), taken once the socket opens.
+    slots.take(target.workerId)()
     const protocols = (incoming.get('sec-websocket-protocol') ?? '')
       .split(',')
       .map((p) => p.trim())
@@ -132,14 +206,20 @@ export const previewUpgrader = (
       if (!HOP_BY_HOP.has(name) && !OWN.has(name)) headers[name] = value
     })
     const relay = new Relay(runtime, target, protocols, headers, limits, logger)
+    let release = () => undefined as void
     const handler = upgradeWebSocket(() => ({
       onOpen: (_event, client) => {
-        open++
+        try {
+          release = slots.take(target.workerId)
+        } catch (err) {
+          return client.close(1013, reasonOf((err as Error).message))
+        }
+        relay.attach(client.raw)
         relay.open(client).catch((err: Error) => client.close(1011, reasonOf(err.message)))
       },
       onMessage: (event) => relay.send(event.data as string | ArrayBuffer),
       onClose: (event) => {
-        open--
+        release()
         relay.close(event.code, event.reason)
       },
     }))
