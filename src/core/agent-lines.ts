@@ -1,6 +1,7 @@
 import type { AgentPlugin } from './plugin/contract.ts'
 import { agentUpdates } from './plugin/hooks.ts'
 import type { AgentUpdate } from './plugin/updates.ts'
+import { LineSplitter } from './line-splitter.ts'
 
 /** Longest output line read for updates; a longer one (a huge tool result) is passed over. */
 export const MAX_UPDATE_LINE_BYTES = 4 * 1024 * 1024
@@ -12,8 +13,7 @@ export const MAX_UPDATE_LINE_BYTES = 4 * 1024 * 1024
  * (the failure once to `onFault`): updates are a view of the run, never a reason to stop it.
  */
 export class AgentLines {
-  private buffer = ''
-  private skipping = false
+  private readonly lines = new LineSplitter(MAX_UPDATE_LINE_BYTES, (line) => this.line(line))
   private faulted = false
   /** Whether a `turn_end` went out. */
   private ended = false
@@ -27,21 +27,7 @@ export class AgentLines {
 
   /** A chunk of stdout. */
   push(chunk: string): void {
-    if (!this.agent.updates) return
-    let text = chunk
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
-      const line = this.buffer + text.slice(0, nl)
-      text = text.slice(nl + 1)
-      this.buffer = ''
-      if (this.skipping) this.skipping = false
-      else this.line(line)
-    }
-    if (this.skipping) return
-    this.buffer += text
-    if (this.buffer.length > MAX_UPDATE_LINE_BYTES) {
-      this.buffer = ''
-      this.skipping = true
-    }
+    if (this.agent.updates) this.lines.push(chunk)
   }
 
   /**
@@ -50,8 +36,7 @@ export class AgentLines {
    * answers a prompt that was cancelled; a run that failed says so in its own updates.
    */
   end(stopped = false): void {
-    if (!this.skipping && this.buffer) this.line(this.buffer)
-    this.buffer = ''
+    this.lines.end()
     if (stopped && !this.ended && this.agent.updates) {
       this.ended = true
       this.onUpdate({ sessionUpdate: 'turn_end', stopReason: 'cancelled' })

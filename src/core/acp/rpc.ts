@@ -3,6 +3,7 @@
  * untrusted, so what it writes is read defensively: a line that is not a JSON object, an answer
  * to no question, or a line past `MAX_LINE_BYTES` is passed over, never a reason to fail.
  */
+import { LineSplitter } from '../line-splitter.ts'
 
 /** Longest line read from an agent (a big tool result); a longer one is passed over. */
 export const MAX_LINE_BYTES = 8 * 1024 * 1024
@@ -42,8 +43,7 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
  */
 export class RpcLines {
   private nextId = 0
-  private buffer = ''
-  private skipping = false
+  private readonly lines = new LineSplitter(MAX_LINE_BYTES, (line) => this.line(line))
   private closed: Error | undefined
   private readonly pending = new Map<
     number,
@@ -80,20 +80,7 @@ export class RpcLines {
 
   /** A chunk of the agent's stdout. */
   push(chunk: string): void {
-    let text = chunk
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n')) {
-      const line = this.buffer + text.slice(0, nl)
-      text = text.slice(nl + 1)
-      this.buffer = ''
-      if (this.skipping) this.skipping = false
-      else this.line(line)
-    }
-    if (this.skipping) return
-    this.buffer += text
-    if (this.buffer.length > MAX_LINE_BYTES) {
-      this.buffer = ''
-      this.skipping = true
-    }
+    this.lines.push(chunk)
   }
 
   /** The agent is gone: every open question fails with `why`, and later ones at once. */
