@@ -344,3 +344,42 @@ export const CHECKPOINT_TAG = /^workers-spawner-checkpoint:w-[a-f0-9]{16}-c-[a-f
 
 /** The label every checkpoint image carries: its checkpoint id. */
 export const CHECKPOINT_LABEL = 'workers-spawner.checkpoint'
+
+/** One change seen in a watched directory (see `WatchingRuntime`). */
+export interface FileChange {
+  /** `overflow`: changes were lost (the kernel's queue overflowed, or too many directories). */
+  type: 'created' | 'changed' | 'deleted' | 'overflow'
+  /** Absolute path of what changed; absent on `overflow`. */
+  path?: string
+  /** Set when what changed is a directory. */
+  dir?: boolean
+}
+
+/** A directory to watch inside a container (see `WatchingRuntime.watch`). */
+export interface WatchRequest {
+  /** Absolute directory path. */
+  path: string
+  /** Also every directory below it, as they appear (default true). */
+  recursive?: boolean
+  /** As in `FileAccess`: the resolved path must lie inside one of them. */
+  roots?: readonly string[]
+  /** Called with each change, in order. */
+  onChange: (change: FileChange) => void
+  /** Ends the watch. */
+  signal: AbortSignal
+}
+
+/**
+ * A runtime that can watch a directory inside a container, as the worker user. `watch`
+ * resolves once `signal` aborts or the container goes away; it rejects (NotFoundError,
+ * BadRequestError `path_not_allowed`, …) when the watch cannot start.
+ */
+export interface WatchingRuntime {
+  watch(id: string, req: WatchRequest): Promise<void>
+}
+
+/** Whether `runtime` offers `watch`. */
+export const canWatch = (
+  runtime: ContainerRuntime,
+): runtime is ContainerRuntime & WatchingRuntime =>
+  typeof (runtime as Partial<WatchingRuntime>).watch === 'function'
