@@ -18,14 +18,16 @@ import { packTar, readSingleFile } from './tar.ts'
 /** The worker user, whom files are read and written as unless the caller says otherwise. */
 export const WORKER_UID = 1000
 
-const absolute = (path: string): string => {
+/** `path` normalized; a BadRequestError unless it is an absolute file path. */
+export const absolute = (path: string): string => {
   if (!path.startsWith('/')) throw new BadRequestError(`path must be absolute: ${path}`)
   const normal = posix.normalize(path)
   if (normal === '/' || normal.endsWith('/')) throw new BadRequestError(`not a file path: ${path}`)
   return normal
 }
 
-const rootsOf = (opts: FileAccess): readonly string[] | undefined => {
+/** The roots to check against; a BadRequestError unless absolute, at least one. */
+export const rootsOf = (opts: FileAccess): readonly string[] | undefined => {
   const { roots } = opts
   if (roots === undefined) return undefined
   if (roots.length === 0 || roots.some((r) => !r.startsWith('/'))) {
@@ -35,14 +37,14 @@ const rootsOf = (opts: FileAccess): readonly string[] | undefined => {
 }
 
 /** Who does the work; gid defaults to uid. `user` is the exec's `uid:gid`. */
-const userOf = (opts: FileAccess) => {
+export const userOf = (opts: FileAccess) => {
   const uid = opts.uid ?? WORKER_UID
   const gid = opts.gid ?? uid
   return { uid, gid, user: `${uid}:${gid}` }
 }
 
 /** Root works through the archive API, where links the worker planted must not matter. */
-const rootOnly = (uid: number, opts: FileAccess): boolean => {
+export const rootOnly = (uid: number, opts: FileAccess): boolean => {
   if (uid !== 0) return false
   if (opts.roots) throw new BadRequestError('roots: not with uid 0')
   return true
@@ -103,11 +105,12 @@ export const getFile = async (
   return result.stdout
 }
 
-const tooLarge = (file: string, maxBytes: number) =>
+/** The PayloadTooLargeError of a file past `maxBytes`. */
+export const tooLarge = (file: string, maxBytes: number) =>
   new PayloadTooLargeError(`${file} is larger than ${maxBytes} bytes`)
 
 /** A BadRequestError about the `path` field. */
-const badPath = (file: string, message: string, code?: CodeOf<'bad_request'>) =>
+export const badPath = (file: string, message: string, code?: CodeOf<'bad_request'>) =>
   new BadRequestError(`path: ${file} ${message}`, [{ path: 'path', message }], code)
 
 /** The error for a file script's exit code (see `FILE_EXIT`). */

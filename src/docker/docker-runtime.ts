@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode'
-import { BadRequestError } from '../core/errors.ts'
+import { BadRequestError, SpawnerError, UnavailableError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
@@ -21,6 +21,7 @@ import type {
   TerminalRequest,
   ContainerPipe,
   PipeRequest,
+  WatchRequest,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -39,7 +40,24 @@ import { openTerminal } from './docker-terminal.ts'
 import { pipeExec } from './docker-pipe.ts'
 import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
-import { getFile, putFile } from './docker-files.ts'
+import {
+  absolute,
+  getFile,
+  putFile,
+  rootOnly,
+  rootsOf,
+  userOf,
+  WORKER_UID,
+} from './docker-files.ts'
+import { DaemonRouter, type Routed } from './daemon/daemon-router.ts'
+import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
+import { daemonExec, execOutOfBounds } from './daemon/daemon-exec.ts'
+import { daemonGetFile, daemonPutFile } from './daemon/daemon-files.ts'
+import { daemonTerminal } from './daemon/daemon-terminal.ts'
+import { daemonWatch } from './daemon/daemon-watch.ts'
+import { EXIT_ABORTED } from './docker-exec.ts'
+import { helperTimeout, runHelper } from './exec-helper.ts'
+import { killCommand, newExecKey } from './exec-wrapper.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
 import {
   checkpointImage,
@@ -68,6 +86,12 @@ export interface DockerRuntimeOptions {
   workerApi?: WorkerApiSockets
   /** Deadlines of the helper commands the runtime runs in containers (see exec-helper.ts). */
   helperTimeouts?: Partial<HelperTimeouts>
+  /**
+   * The in-worker daemons (docs/daemon-protocol.md): with them, every container gets its
+   * daemon directory and secret, and commands, files, terminals and watches take the daemon
+   * whenever it answers, the Engine otherwise. Without them, everything goes through the Engine.
+   */
+  daemons?: WorkerDaemons
 }
 
 /** Where isolated containers find the worker API: a host directory holding `api.sock`. */
@@ -101,6 +125,7 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #ctx: DockerContext
   readonly #logRotation: LogRotation | undefined
   readonly #workerApi: WorkerApiSockets | undefined
+  readonly #daemons: DaemonRouter | undefined
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#logRotation = opts.logRotation
@@ -111,6 +136,12 @@ export class DockerRuntime implements ContainerRuntime {
       ...(opts.helperTimeouts ? { helperTimeouts: opts.helperTimeouts } : {}),
     }
     this.#workerApi = opts.workerApi
+    this.#daemons = opts.daemons && new DaemonRouter(this.#ctx, opts.daemons)
+  }
+
+  /** How many operations took a worker's daemon and how many fell back to the Engine. */
+  daemonStats(): DaemonStats {
+    return this.#daemons?.daemons.stats() ?? { daemon: 0, fallback: 0 }
   }
 
   async ping(): Promise<void> {
@@ -151,8 +182,22 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** Creates and starts the container; a container that fails to start is removed again. */
-  async run(spec: ContainerSpec): Promise<string> {
-    const apiDir = await this.#apiDir(spec)
+  async run(given: ContainerSpec): Promise<string> {
+    const apiDir = await this.#apiDir(given)
+    const spec = this.#daemons ? await this.#daemons.prepare(given) : given
+    try {
+      const id = await this.#create(spec, apiDir)
+      this.#daemons?.ran(id, spec)
+      return id
+    } catch (err) {
+      // A name in use is another container's: its directory stays.
+      if (!(err instanceof SpawnerError && err.kind === 'conflict'))
+        await this.#daemons?.failed(spec)
+      throw err
+    }
+  }
+
+  async #create(spec: ContainerSpec, apiDir: string | undefined): Promise<string> {
     const created = await mustCall(
       this.#ctx,
       'create',
@@ -204,8 +249,50 @@ export class DockerRuntime implements ContainerRuntime {
    * `signal` aborts they are killed the same way and the exit code is 130. Either way the
    * output printed until then is returned. A paused container gives a ConflictError.
    */
-  exec(id: string, req: ExecRequest): Promise<ExecResult> {
-    return runExec(this.#ctx, id, req)
+  async exec(id: string, req: ExecRequest): Promise<ExecResult> {
+    if (!this.#daemons) return runExec(this.#ctx, id, req)
+    if (req.signal?.aborted) {
+      return { exitCode: EXIT_ABORTED, stdout: '', stderr: '', timedOut: false, durationMs: 0 }
+    }
+    const outside = execOutOfBounds(req)
+    if (outside)
+      this.#ctx.logger.debug('worker daemon fallback', {
+        containerId: id,
+        op: 'exec',
+        reason: `${outside} out of its bounds`,
+      })
+    const routed = outside ? undefined : await this.#daemons.route(id, 'exec', { exec: true })
+    if (!routed) return runExec(this.#ctx, id, req)
+    return this.#using(routed, () =>
+      daemonExec(routed.conn, req, newExecKey(), {
+        killTag: (tag) => this.#killTag(id, tag),
+        logger: this.#ctx.logger,
+        containerId: id,
+      }),
+    )
+  }
+
+  /** Runs `fn` on a daemon connection and gives the connection back to its pool after. */
+  async #using<T>(routed: Routed, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } finally {
+      routed.daemon.release(routed.conn)
+    }
+  }
+
+  /** Kills, through the Engine, the processes of a daemon exec tagged `tag`. */
+  async #killTag(id: string, tag: string): Promise<void> {
+    const timeoutMs = helperTimeout(this.#ctx, 'killMs')
+    await runHelper(this.#ctx, id, killCommand(tag), { what: 'kill', timeoutMs })
+  }
+
+  /** A connection for a file operation as `opts`' user, when the daemon's user it is. */
+  async #fileRoute(id: string, op: string, opts: PutFileOptions | GetFileOptions) {
+    if (!this.#daemons) return undefined
+    const { uid, gid } = userOf(opts)
+    if (rootOnly(uid, opts) || uid !== WORKER_UID || gid !== WORKER_UID) return undefined
+    return this.#daemons.route(id, op)
   }
 
   /** Starts a long-lived command with its stdin open (see `spawnExec`). */
@@ -214,8 +301,28 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /** Opens a login shell in a PTY as uid 1000 (see `openTerminal` in docker-terminal.ts). */
-  openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
-    return openTerminal(this.#ctx, id, req)
+  async openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
+    const routed = await this.#daemons?.route(id, 'pty')
+    if (!routed) return openTerminal(this.#ctx, id, req)
+    return daemonTerminal(routed, req, { logger: this.#ctx.logger, containerId: id })
+  }
+
+  /**
+   * Watches a directory through the worker's daemon (see `WatchingRuntime`); an
+   * UnavailableError where the daemon does not answer.
+   */
+  async watch(id: string, req: WatchRequest): Promise<void> {
+    const routed = await this.#daemons?.route(id, 'watch')
+    if (!routed) {
+      throw new UnavailableError(
+        "watching files needs the worker's daemon, which does not answer in this worker",
+      )
+    }
+    await this.#using(routed, () =>
+      daemonWatch(routed.conn, req, {
+        containerGone: async () => (await this.inspect(id))?.state !== 'running',
+      }),
+    )
   }
 
   /** Holds a binary stream both ways with a helper command (see `pipeExec`). */
@@ -227,13 +334,33 @@ export class DockerRuntime implements ContainerRuntime {
    * Writes a file (binary-safe) as uid 1000 (`worker`) unless told otherwise, mode 0644 by
    * default; see `FileAccess` in core/runtime.ts and `putFile` in docker-files.ts.
    */
-  putFile(id: string, path: string, content: Uint8Array, opts?: PutFileOptions): Promise<void> {
-    return putFile(this.#ctx, id, path, content, opts)
+  async putFile(
+    id: string,
+    path: string,
+    content: Uint8Array,
+    opts: PutFileOptions = {},
+  ): Promise<void> {
+    const file = absolute(path)
+    const roots = rootsOf(opts)
+    const routed = await this.#fileRoute(id, 'write', opts)
+    if (!routed) return putFile(this.#ctx, id, path, content, opts)
+    const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
+    return this.#using(routed, () =>
+      daemonPutFile(routed.conn, { file, roots, timeoutMs }, content, opts.mode ?? 0o644),
+    )
   }
 
   /** Reads a regular file; see `getFile` in docker-files.ts for the errors. */
-  getFile(id: string, path: string, opts?: GetFileOptions): Promise<Uint8Array> {
-    return getFile(this.#ctx, id, path, opts)
+  async getFile(id: string, path: string, opts: GetFileOptions = {}): Promise<Uint8Array> {
+    const file = absolute(path)
+    const roots = rootsOf(opts)
+    const routed = await this.#fileRoute(id, 'read', opts)
+    if (!routed) return getFile(this.#ctx, id, path, opts)
+    const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
+    const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY
+    return this.#using(routed, () =>
+      daemonGetFile(routed.conn, { file, roots, timeoutMs }, maxBytes),
+    )
   }
 
   /** The last `tail` lines, at most `maxBytes` of them (default 16 MiB; see `readLogs`). */
@@ -251,6 +378,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async pause(containerId: string): Promise<void> {
+    // Before the Engine call: a request routed meanwhile must not wait on a frozen daemon.
+    this.#daemons?.paused(containerId, true)
     const container = this.#ctx.docker.getContainer(containerId)
     await dockerCall(
       this.#ctx,
@@ -270,9 +399,11 @@ export class DockerRuntime implements ContainerRuntime {
       () => container.unpause(),
       says(/is not paused/i),
     )
+    this.#daemons?.paused(containerId, false)
   }
 
   async remove(containerId: string): Promise<void> {
+    const daemonOf = await this.#daemons?.nameOf(containerId)
     const container = this.#ctx.docker.getContainer(containerId)
     const gone = (err: unknown) => isStatus(404)(err) || isStatus(409, /already in progress/i)(err)
     await dockerCall(
@@ -284,6 +415,7 @@ export class DockerRuntime implements ContainerRuntime {
     )
     forgetStageCheck(this.#ctx, containerId)
     forgetHelperEnv(this.#ctx, containerId)
+    await this.#daemons?.removed(containerId, daemonOf)
   }
 
   async inspect(containerId: string): Promise<ContainerInfo | undefined> {
