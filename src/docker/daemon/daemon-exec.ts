@@ -17,6 +17,8 @@ const MAX_ARGV = 4096
 const MAX_LIST_BYTES = 1024 * 1024
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/
 const MAX_PATH_BYTES = 4096
+/** The largest `maxOutputBytes` the daemon takes (1 TiB: no cap in practice). */
+const MAX_OUTPUT_BYTES = 2 ** 40
 
 /**
  * Why the daemon cannot take `req` as it is (the Engine's exec then runs it, which takes
@@ -72,7 +74,7 @@ export const daemonExec = async (
       ...(req.timeoutMs !== undefined && req.timeoutMs > 0 ? { timeoutMs: req.timeoutMs } : {}),
       stdin: withStdin,
       // One byte past the cap reaches ExecOutput, which then cuts and says so itself.
-      maxOutputBytes: maxBytes + 1,
+      maxOutputBytes: Math.min(maxBytes + 1, MAX_OUTPUT_BYTES),
       tag,
     },
     {
