@@ -3,9 +3,9 @@
  * authenticated HTTP API, for cores that run elsewhere (`HOST_AGENT_URL`). Settings come from
  * the environment: HOST_AGENT_PORT (8081), HOST_AGENT_HOST (127.0.0.1), HOST_AGENT_TOKEN,
  * HOST_AGENT_ALLOWED_HOSTS, HOST_AGENT_NAME (the hostname), HOST_AGENT_MAX_BODY_BYTES,
- * HOST_AGENT_WORKER_SOCKET_DIR, LOG_LEVEL, WORKER_LOG_MAX_SIZE, WORKER_LOG_MAX_FILES. Web pages
- * on other sites are refused (Origin, Sec-Fetch-Site, JSON content type; without a token also
- * foreign Host names). Isolated containers (no network) reach their core through a socket this
+ * HOST_AGENT_WORKER_SOCKET_DIR, HOST_AGENT_WORKER_DAEMON (on), HOST_AGENT_WORKER_DAEMON_DIR,
+ * LOG_LEVEL, WORKER_LOG_MAX_SIZE, WORKER_LOG_MAX_FILES. Web pages on other sites are refused
+ * (Origin, Sec-Fetch-Site, JSON content type; without a token also foreign Host names). Isolated containers (no network) reach their core through a socket this
  * agent serves and relays, for calls with a worker token only, to the core's ORCHESTRATOR_URL
  * (see host-agent/worker-api-relay.ts).
  */
@@ -18,6 +18,7 @@ import { readHostAgentSettings, refusal } from './host-agent/settings.ts'
 import { WorkerApiRelays, defaultRelayDir } from './host-agent/worker-api-relay.ts'
 import { createDocker, describeDockerTarget } from './docker/docker-connection.ts'
 import { DockerRuntime } from './docker/docker-runtime.ts'
+import { WorkerDaemons, defaultAgentDaemonDir } from './docker/daemon/worker-daemons.ts'
 import { logRotationOf } from './core/log-rotation.ts'
 import { isLoopback } from './node/auth-setup.ts'
 import { createJsonLogger } from './node/logger.ts'
@@ -61,6 +62,18 @@ const main = async () => {
     logger,
   )
   await relays.restore()
+  let daemons: WorkerDaemons | undefined
+  if (settings.HOST_AGENT_WORKER_DAEMON === 'on') {
+    const dir =
+      settings.HOST_AGENT_WORKER_DAEMON_DIR ?? defaultAgentDaemonDir(settings.HOST_AGENT_NAME)
+    try {
+      daemons = await WorkerDaemons.open({ dir, logger })
+    } catch (err) {
+      return fail(
+        `cannot serve the workers' daemons: ${(err as Error).message} (HOST_AGENT_WORKER_DAEMON_DIR)`,
+      )
+    }
+  }
   const inFlight = new InFlight()
   const app = createHostAgentApp({
     runtime: new DockerRuntime({
@@ -69,6 +82,7 @@ const main = async () => {
       logger,
       logRotation: logRotationOf(settings),
       workerApi: relays,
+      ...(daemons ? { daemons } : {}),
     }),
     token,
     allowedHosts: [...settings.HOST_AGENT_ALLOWED_HOSTS, settings.HOST_AGENT_HOST],
@@ -100,6 +114,7 @@ const main = async () => {
     server.close()
     ;(server as { closeAllConnections?: () => void }).closeAllConnections?.()
     void relays.close()
+    void daemons?.close()
     setTimeout(() => process.exit(0), 10_000).unref()
     void inFlight.settled().then(() => process.exit(0))
   }

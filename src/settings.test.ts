@@ -62,3 +62,25 @@ describe('one reader for every entry', () => {
     )
   })
 })
+
+describe('worker daemons', () => {
+  it('are on by default, in a directory of their own, for the host agent too', () => {
+    expect(readSettings({})).toMatchObject({ WORKER_DAEMON: 'on' })
+    expect(readSettings({}).WORKER_DAEMON_DIR).toBeUndefined()
+    expect(readSettings({ WORKER_DAEMON: 'off', WORKER_DAEMON_DIR: '/d' })).toMatchObject({
+      WORKER_DAEMON: 'off',
+      WORKER_DAEMON_DIR: '/d',
+    })
+    expect(readHostAgentSettings({})).toMatchObject({ HOST_AGENT_WORKER_DAEMON: 'on' })
+    expect(readHostAgentSettings({ HOST_AGENT_WORKER_DAEMON: 'off' })).toMatchObject({
+      HOST_AGENT_WORKER_DAEMON: 'off',
+    })
+  })
+
+  it('takes on or off only', () => {
+    expect(() => readSettings({ WORKER_DAEMON: '1' })).toThrow(/WORKER_DAEMON/)
+    expect(() => readHostAgentSettings({ HOST_AGENT_WORKER_DAEMON: 'yes' })).toThrow(
+      /HOST_AGENT_WORKER_DAEMON/,
+    )
+  })
+})

@@ -107,6 +107,18 @@ export const settingsSchema = z.object({
    * ~/.workers-spawner/run/<SPAWNER_INSTANCE>. In-process Docker only.
    */
   WORKER_SOCKET_DIR: z.string().min(1).optional(),
+  /**
+   * `on`: commands, files, terminals and watches go through the daemon inside each worker
+   * when it answers, `docker exec` and the archive API otherwise; `off`: always the latter.
+   * In-process Docker only (a host agent has its own setting).
+   */
+  WORKER_DAEMON: z.enum(['on', 'off']).default('on'),
+  /**
+   * Directory of the workers' daemon sockets (one subdirectory each, mounted read-only into
+   * its worker) and their key; must be this user's, closed to others. Default:
+   * ~/.workers-spawner/daemons.
+   */
+  WORKER_DAEMON_DIR: z.string().min(1).optional(),
   /** Port of the listener open workers reach when HOST is loopback (0 = any). */
   WORKER_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /**

@@ -31,6 +31,13 @@ export const hostAgentSettingsSchema = z.object({
    * each bind-mounted into its containers (default ~/.workers-spawner/relays/<HOST_AGENT_NAME>).
    */
   HOST_AGENT_WORKER_SOCKET_DIR: z.string().min(1).optional(),
+  /** As WORKER_DAEMON, for this agent's containers. */
+  HOST_AGENT_WORKER_DAEMON: settingsSchema.shape.WORKER_DAEMON,
+  /**
+   * As WORKER_DAEMON_DIR, for this agent's containers (default
+   * ~/.workers-spawner/agent-daemons/<HOST_AGENT_NAME>).
+   */
+  HOST_AGENT_WORKER_DAEMON_DIR: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   ...logRotationSettings,
 })

@@ -14,6 +14,7 @@ import { UnavailableError } from '../core/errors.ts'
 import type { Logger } from '../core/logger.ts'
 import { DockerRuntime } from '../docker/docker-runtime.ts'
 import { createDocker, describeDockerTarget } from '../docker/docker-connection.ts'
+import { WorkerDaemons, defaultDaemonDir } from '../docker/daemon/worker-daemons.ts'
 import { MultiRuntime } from '../remote/multi-runtime.ts'
 import { runtimeFromConfig } from '../remote/runtime-from-config.ts'
 import { logRotationOf } from '../core/log-rotation.ts'
@@ -184,6 +185,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
   let docker: Dockerode | undefined
   let target: string
   let workerSocket: WorkerSocket | undefined
+  let daemons: WorkerDaemons | undefined
   if (settings.HOST_AGENT_URL) {
     let remote
     try {
@@ -218,12 +220,19 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     workerSocket = new WorkerSocket(
       settings.WORKER_SOCKET_DIR ?? defaultWorkerSocketDir(settings.SPAWNER_INSTANCE),
     )
+    if (settings.WORKER_DAEMON === 'on') {
+      const dir = settings.WORKER_DAEMON_DIR ?? defaultDaemonDir()
+      daemons = await WorkerDaemons.open({ dir, logger }).catch((err: Error) =>
+        fail(`cannot serve the workers' daemons: ${err.message} (WORKER_DAEMON_DIR)`, err),
+      )
+    }
     runtime = new DockerRuntime({
       docker,
       target,
       logger,
       logRotation: logRotationOf(settings),
       workerApi: workerSocket,
+      ...(daemons ? { daemons } : {}),
     })
   }
 
@@ -236,7 +245,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
   await host.reload()
   if (settings.WATCH_PLUGINS === '1') host.watch()
   // Everything started from here on is undone if a later step fails.
-  const undo: (() => Promise<void> | void)[] = [() => host.close()]
+  const undo: (() => Promise<void> | void)[] = [() => host.close(), () => daemons?.close()]
   const unwind = async () => {
     for (const step of undo.reverse()) await Promise.resolve(step()).catch(() => undefined)
   }
@@ -433,6 +442,8 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
           await closeWebSockets(wss)
           await closeServer(server)
           await spawner.close()
+          // The containers stay, their daemons dial the next instance's listeners.
+          await daemons?.close()
           metrics.close()
         })()
         return closed

@@ -13,6 +13,10 @@ import {
 /** Where the daemon directories live when WORKER_DAEMON_DIR is unset. */
 export const defaultDaemonDir = (): string => join(homedir(), '.workers-spawner', 'daemons')
 
+/** A host agent's daemon directory when HOST_AGENT_WORKER_DAEMON_DIR is unset. */
+export const defaultAgentDaemonDir = (agent: string): string =>
+  join(homedir(), '.workers-spawner', 'agent-daemons', agent)
+
 /** Longest Unix socket path Linux takes (`sun_path` is 108 bytes with its NUL). */
 const MAX_SOCKET_PATH = 107
 const KEY_FILE = 'key'
