@@ -5,6 +5,7 @@ import {
   type CommitOptions,
   type ImageInfo,
 } from '../core/runtime.ts'
+import { DAEMON_SECRET_ENV } from './daemon/daemon-router.ts'
 import { dockerCall, mustCall, type DockerContext } from './docker-call.ts'
 import { dockerMessage, dockerStatus } from './docker-errors.ts'
 import { labelFilters } from './container-mapping.ts'
@@ -40,7 +41,8 @@ const imageInfo = (tag: string, raw: RawImage): ImageInfo => ({
 
 /**
  * The env of the image to be: the container's, with `opts.env` over it and every entry that
- * holds a redacted value blanked. The engine merges the container's config under the one sent,
+ * holds a redacted value blanked, as is the daemon's secret (a container run from the image
+ * gets its own). The engine merges the container's config under the one sent,
  * so the whole list is sent: nothing of the container's comes back through the merge.
  */
 const commitEnv = (containerEnv: readonly string[], opts: CommitOptions): string[] => {
@@ -49,7 +51,8 @@ const commitEnv = (containerEnv: readonly string[], opts: CommitOptions): string
     const at = entry.indexOf('=')
     const name = at < 0 ? entry : entry.slice(0, at)
     const value = at < 0 ? '' : entry.slice(at + 1)
-    const secret = (opts.redact ?? []).some((s) => s !== '' && value.includes(s))
+    const secret =
+      name === DAEMON_SECRET_ENV || (opts.redact ?? []).some((s) => s !== '' && value.includes(s))
     out.set(name, secret ? '' : value)
   }
   for (const [name, value] of Object.entries(opts.env)) out.set(name, value)

@@ -10,6 +10,8 @@ import type { Plugin } from '../../src/core/plugin/contract.ts'
 import { createApp } from '../../src/http/app.ts'
 import { DockerRuntime, type DockerRuntimeOptions } from '../../src/docker/docker-runtime.ts'
 import { WorkerApiRelays } from '../../src/host-agent/worker-api-relay.ts'
+import { WorkerDaemons } from '../../src/docker/daemon/worker-daemons.ts'
+import { readSettings } from '../../src/settings.ts'
 import type { ContainerRuntime } from '../../src/core/runtime.ts'
 import { startLocalAgent } from './host-agent.ts'
 import { loadPlugins } from '../../src/node/plugin-loader.ts'
@@ -47,13 +49,21 @@ export const startTestRuntime = async (
   opts: Omit<DockerRuntimeOptions, 'docker' | 'logger'> = {},
 ): Promise<TestRuntime> => {
   const kind = process.env.TEST_RUNTIME ?? 'docker'
-  if (kind === 'docker')
-    return { runtime: new DockerRuntime({ ...opts, docker, logger }), close: async () => {} }
-  if (kind !== 'remote') throw new Error(`TEST_RUNTIME must be docker or remote, not '${kind}'`)
+  if (kind !== 'docker' && kind !== 'remote') {
+    throw new Error(`TEST_RUNTIME must be docker or remote, not '${kind}'`)
+  }
+  const daemons = opts.daemons ? undefined : await testDaemons(logger)
+  const withDaemons = { ...(daemons ? { daemons: daemons.daemons } : {}), ...opts }
+  if (kind === 'docker') {
+    return {
+      runtime: new DockerRuntime({ ...withDaemons, docker, logger }),
+      close: async () => daemons?.close(),
+    }
+  }
   const dir = mkdtempSync(join(tmpdir(), 'ws-relays-'))
   const relays = new WorkerApiRelays(dir, logger)
   const agent = await startLocalAgent(
-    new DockerRuntime({ ...opts, docker, logger, workerApi: relays }),
+    new DockerRuntime({ ...withDaemons, docker, logger, workerApi: relays }),
     logger,
   )
   return {
@@ -61,6 +71,28 @@ export const startTestRuntime = async (
     close: async () => {
       await agent.close()
       await relays.close()
+      await daemons?.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/**
+ * The worker daemons of a test runtime, in a directory of their own, unless WORKER_DAEMON=off
+ * (as the service reads it), so a whole suite runs either way.
+ */
+export const testDaemons = async (
+  logger: Logger = noopLogger,
+): Promise<{ daemons: WorkerDaemons; close(): Promise<void> } | undefined> => {
+  if (readSettings({ WORKER_DAEMON: process.env.WORKER_DAEMON }).WORKER_DAEMON === 'off') {
+    return undefined
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'ws-dmn-'))
+  const daemons = await WorkerDaemons.open({ dir, logger })
+  return {
+    daemons,
+    close: async () => {
+      await daemons.close()
       rmSync(dir, { recursive: true, force: true })
     },
   }
