@@ -49,7 +49,7 @@ import {
   userOf,
   WORKER_UID,
 } from './docker-files.ts'
-import { DaemonRouter, type Routed } from './daemon/daemon-router.ts'
+import { DAEMON_SECRET_ENV, DaemonRouter, type Routed } from './daemon/daemon-router.ts'
 import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
 import { daemonExec, execOutOfBounds } from './daemon/daemon-exec.ts'
 import { daemonGetFile, daemonPutFile } from './daemon/daemon-files.ts'
@@ -262,7 +262,7 @@ export class DockerRuntime implements ContainerRuntime {
         reason: `${outside} out of its bounds`,
       })
     const routed = outside ? undefined : await this.#daemons.route(id, 'exec', { exec: true })
-    if (!routed) return runExec(this.#ctx, id, req)
+    if (!routed) return runExec(this.#ctx, id, { ...req, env: this.#engineEnv(req.env) })
     return this.#using(routed, () =>
       daemonExec(routed.conn, req, newExecKey(), {
         killTag: (tag) => this.#killTag(id, tag),
@@ -270,6 +270,14 @@ export class DockerRuntime implements ContainerRuntime {
         containerId: id,
       }),
     )
+  }
+
+  /**
+   * The env of a command the Engine runs while daemons are on: the daemon's secret, which the
+   * container's env holds for its entrypoint, blanked (the daemon scrubs it from its own).
+   */
+  #engineEnv(env: Record<string, string> | undefined): Record<string, string> | undefined {
+    return this.#daemons ? { ...env, [DAEMON_SECRET_ENV]: '' } : env
   }
 
   /** Runs `fn` on a daemon connection and gives the connection back to its pool after. */
@@ -297,13 +305,17 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Starts a long-lived command with its stdin open (see `spawnExec`). */
   spawn(id: string, req: SpawnRequest): Promise<SpawnedCommand> {
-    return spawnExec(this.#ctx, id, req)
+    const env = this.#engineEnv(req.env)
+    return spawnExec(this.#ctx, id, env ? { ...req, env } : req)
   }
 
   /** Opens a login shell in a PTY as uid 1000 (see `openTerminal` in docker-terminal.ts). */
   async openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
     const routed = await this.#daemons?.route(id, 'pty')
-    if (!routed) return openTerminal(this.#ctx, id, req)
+    if (!routed) {
+      const env = this.#engineEnv(req.env)
+      return openTerminal(this.#ctx, id, env ? { ...req, env } : req)
+    }
     return daemonTerminal(routed, req, { logger: this.#ctx.logger, containerId: id })
   }
 

@@ -64,6 +64,8 @@ export class ContainerDaemon {
   connectedOnce = false
   /** HELLOs refused (a wrong secret or version). */
   refused = 0
+  /** When the last connection went (performance.now()), once a daemon had connected. */
+  lostAt: number | undefined
 
   constructor(
     readonly name: string,
@@ -146,6 +148,17 @@ export class ContainerDaemon {
   whenConnected(): Promise<void> {
     if (this.connectedOnce && this.#live.size > 0) return Promise.resolve()
     return new Promise((resolve) => this.#events.once('connected', resolve))
+  }
+
+  /** Resolves once no daemon connection is left (at once when none is). */
+  whenDisconnected(): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#events.once('lost', resolve))
+  }
+
+  /** Whether the listener was closed. */
+  get closed(): boolean {
+    return this.#closed
   }
 
   /** Resolves at the next refused HELLO. */
@@ -248,6 +261,10 @@ export class ContainerDaemon {
       this.#live.delete(gone)
       const at = this.#idle.indexOf(gone)
       if (at >= 0) this.#idle.splice(at, 1)
+      if (this.#live.size === 0) {
+        this.lostAt = performance.now()
+        this.#events.emit('lost')
+      }
     })
     this.#live.add(conn)
     if (!this.connectedOnce) {

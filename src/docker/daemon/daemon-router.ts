@@ -19,6 +19,11 @@ const FIRST_CONNECT_MS = 2000
 const BUSY_WAIT_MS = 2000
 /** Least time between two restarts of one container's daemon. */
 const RESTART_EVERY_MS = 10_000
+/**
+ * How long a daemon that was connected may stay away before it is restarted: the image's
+ * entrypoint restarts it after a second by itself, and two would both stay.
+ */
+const RESTART_AFTER_MS = 3000
 /** Containers described at once (bounded, oldest out). */
 const MAX_KNOWN = 10_000
 
@@ -31,6 +36,8 @@ interface Known {
   asWorker: boolean
   lastRestart?: number
   hasBinary?: Promise<boolean>
+  /** A restart waiting for RESTART_AFTER_MS to pass. */
+  restartTimer?: NodeJS.Timeout
 }
 
 /** The worker user as a container's `User` may name it. */
@@ -99,6 +106,8 @@ export class DaemonRouter {
 
   /** Forgets a removed container and removes its listener and directory. */
   async removed(id: string, name: string | undefined): Promise<void> {
+    const known = await this.#known.get(id)?.catch(() => undefined)
+    clearTimeout(known?.restartTimer)
     this.#known.delete(id)
     this.#paused.delete(id)
     if (name) await this.daemons.remove(name)
@@ -133,7 +142,7 @@ export class DaemonRouter {
       this.daemons.count('daemon')
       return { conn, daemon }
     }
-    if (daemon.live === 0) void this.#restart(id, known, daemon)
+    if (daemon.live === 0) this.#restartSoon(id, known, daemon)
     return fallback(daemon.live > 0 ? 'daemon busy' : 'daemon not connected')
   }
 
@@ -142,6 +151,22 @@ export class DaemonRouter {
     if (!daemon.connectedOnce)
       return Math.max(0, daemon.since + FIRST_CONNECT_MS - performance.now())
     return daemon.live > 0 ? BUSY_WAIT_MS : 0
+  }
+
+  /**
+   * Restarts a daemon that is not connected: at once when it never connected, else once it
+   * has been away RESTART_AFTER_MS (and is still away then).
+   */
+  #restartSoon(id: string, known: Known, daemon: ContainerDaemon): void {
+    const due = daemon.lostAt === undefined ? 0 : daemon.lostAt + RESTART_AFTER_MS
+    const wait = due - performance.now()
+    if (wait <= 0) return void this.#restart(id, known, daemon)
+    if (known.restartTimer) return
+    known.restartTimer = setTimeout(() => {
+      known.restartTimer = undefined
+      if (daemon.live === 0 && !daemon.closed) void this.#restart(id, known, daemon)
+    }, wait)
+    known.restartTimer.unref()
   }
 
   /**
