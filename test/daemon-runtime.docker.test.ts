@@ -71,7 +71,7 @@ const killAll = (container: string, comm: string, parents = false) =>
     'sh',
     '-c',
     `for p in /proc/[0-9]*; do [ "$(cat $p/comm 2>/dev/null)" = ${comm} ] || continue; ` +
-      (parents ? `kill -9 $(awk '/^PPid/ {print $2}' $p/status); ` : '') +
+      (parents ? 'while read -r k v; do [ "$k" = PPid: ] && kill -9 $v; done < $p/status; ' : '') +
       'kill -9 ${p#/proc/}; done; true',
   ])
 

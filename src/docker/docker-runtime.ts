@@ -55,6 +55,7 @@ import { daemonExec, execOutOfBounds } from './daemon/daemon-exec.ts'
 import { daemonGetFile, daemonPutFile } from './daemon/daemon-files.ts'
 import { daemonTerminal } from './daemon/daemon-terminal.ts'
 import { daemonWatch } from './daemon/daemon-watch.ts'
+import { daemonPing, type DaemonInfo } from './daemon/daemon-ping.ts'
 import { EXIT_ABORTED } from './docker-exec.ts'
 import { helperTimeout, runHelper } from './exec-helper.ts'
 import { killCommand, newExecKey } from './exec-wrapper.ts'
@@ -137,6 +138,16 @@ export class DockerRuntime implements ContainerRuntime {
     }
     this.#workerApi = opts.workerApi
     this.#daemons = opts.daemons && new DaemonRouter(this.#ctx, opts.daemons)
+  }
+
+  /**
+   * What container `id`'s daemon says of itself (pid, version, resident memory), or undefined
+   * when it does not answer (or daemons are off).
+   */
+  async daemonInfo(id: string): Promise<DaemonInfo | undefined> {
+    const routed = await this.#daemons?.route(id, 'ping')
+    if (!routed) return undefined
+    return this.#using(routed, () => daemonPing(routed.conn))
   }
 
   /** How many operations took a worker's daemon and how many fell back to the Engine. */

@@ -7,6 +7,7 @@ import { NotFoundError, PayloadTooLargeError, UnavailableError } from '../../cor
 import { dialFake, type FakeRequest } from './fake-daemon.fixtures.ts'
 import { daemonExec } from './daemon-exec.ts'
 import { daemonGetFile, daemonPutFile } from './daemon-files.ts'
+import { daemonPing } from './daemon-ping.ts'
 import { FRAME, parseJson } from './frames.ts'
 import { WorkerDaemons } from './worker-daemons.ts'
 
@@ -196,5 +197,18 @@ describe('daemon files', () => {
     const err = await daemonGetFile(conn, { ...op, timeoutMs: 50 }, 10).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'helper_timeout' })
     await fake.closed
+  })
+})
+
+describe('daemonPing', () => {
+  it('reads who the daemon is', async () => {
+    const { conn } = await connected((req) =>
+      req.end({ ok: true, pid: 42, version: 'spawnerd 1.0.0', rssBytes: 4_300_000, extra: 1 }),
+    )
+    expect(await daemonPing(conn)).toEqual({
+      pid: 42,
+      version: 'spawnerd 1.0.0',
+      rssBytes: 4_300_000,
+    })
   })
 })
