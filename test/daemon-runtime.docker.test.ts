@@ -302,29 +302,25 @@ describe('terminals and watches', () => {
     await on.exec(id, { argv: ['mkdir', '-p', '/workspace/watched'] })
     const ac = new AbortController()
     const changes: FileChange[] = []
-    let got!: () => void
-    const seen = new Promise<void>((r) => (got = r))
+    let reported = false
+    let ended = false
     const before = on.daemonStats().daemon
-    const watching = on.watch(id, {
-      path: '/workspace/watched',
-      roots: ['/workspace'],
-      signal: ac.signal,
-      onChange: (c) => {
-        changes.push(c)
-        if (c.path === '/workspace/watched/new.txt') got()
-      },
-    })
-    // Files written until the watch reports one: the watch may start after the first write.
-    let n = 0
-    const writer = (async () => {
-      const stop = seen.then(() => true)
-      while (!(await Promise.race([stop, Promise.resolve(false)]))) {
-        await on.putFile(id, '/workspace/watched/new.txt', new TextEncoder().encode(String(n++)))
-        await Promise.race([seen, on.exec(id, { argv: ['true'] })])
-      }
-    })()
-    await seen
-    await writer
+    const watching = on
+      .watch(id, {
+        path: '/workspace/watched',
+        roots: ['/workspace'],
+        signal: ac.signal,
+        onChange: (c) => {
+          changes.push(c)
+          if (c.path === '/workspace/watched/new.txt') reported = true
+        },
+      })
+      .finally(() => (ended = true))
+    // Written until the watch reports it (it may start after the first write), or ends.
+    for (let n = 0; !reported && !ended; n++) {
+      await on.putFile(id, '/workspace/watched/new.txt', new TextEncoder().encode(String(n)))
+      await on.exec(id, { argv: ['true'] })
+    }
     ac.abort()
     await watching
     expect(on.daemonStats().daemon).toBeGreaterThan(before)
