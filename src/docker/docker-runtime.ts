@@ -52,7 +52,7 @@ import {
 import { DAEMON_SECRET_ENV, DaemonRouter, type Routed } from './daemon/daemon-router.ts'
 import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
 import { daemonExec, execOutOfBounds } from './daemon/daemon-exec.ts'
-import { daemonGetFile, daemonPutFile } from './daemon/daemon-files.ts'
+import { DaemonDeniedError, daemonGetFile, daemonPutFile } from './daemon/daemon-files.ts'
 import { daemonTerminal } from './daemon/daemon-terminal.ts'
 import { daemonWatch } from './daemon/daemon-watch.ts'
 import { daemonPing, type DaemonInfo } from './daemon/daemon-ping.ts'
@@ -366,10 +366,13 @@ export class DockerRuntime implements ContainerRuntime {
     const file = absolute(path)
     const roots = rootsOf(opts)
     const routed = await this.#fileRoute(id, 'write', opts)
-    if (!routed) return putFile(this.#ctx, id, path, content, opts)
+    const engine = () => putFile(this.#ctx, id, path, content, opts)
+    if (!routed) return engine()
     const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
-    return this.#using(routed, () =>
-      daemonPutFile(routed.conn, { file, roots, timeoutMs }, content, opts.mode ?? 0o644),
+    return this.#orEngine(id, engine, () =>
+      this.#using(routed, () =>
+        daemonPutFile(routed.conn, { file, roots, timeoutMs }, content, opts.mode ?? 0o644),
+      ),
     )
   }
 
@@ -378,12 +381,29 @@ export class DockerRuntime implements ContainerRuntime {
     const file = absolute(path)
     const roots = rootsOf(opts)
     const routed = await this.#fileRoute(id, 'read', opts)
-    if (!routed) return getFile(this.#ctx, id, path, opts)
+    const engine = () => getFile(this.#ctx, id, path, opts)
+    if (!routed) return engine()
     const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
     const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY
-    return this.#using(routed, () =>
-      daemonGetFile(routed.conn, { file, roots, timeoutMs }, maxBytes),
+    return this.#orEngine(id, engine, () =>
+      this.#using(routed, () => daemonGetFile(routed.conn, { file, roots, timeoutMs }, maxBytes)),
     )
+  }
+
+  /** A daemon file operation, redone the Engine's way where the daemon was denied. */
+  async #orEngine<T>(id: string, engine: () => Promise<T>, daemon: () => Promise<T>): Promise<T> {
+    try {
+      return await daemon()
+    } catch (err) {
+      if (!(err instanceof DaemonDeniedError)) throw err
+      this.#daemons?.daemons.recount()
+      this.#ctx.logger.debug('worker daemon fallback', {
+        containerId: id,
+        op: 'file',
+        reason: 'permission denied to the daemon',
+      })
+      return engine()
+    }
   }
 
   /** The last `tail` lines, at most `maxBytes` of them (default 16 MiB; see `readLogs`). */

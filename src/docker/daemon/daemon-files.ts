@@ -51,6 +51,9 @@ export const daemonGetFile = async (
       },
     ),
   )
+  if (!end.ok && end.error.code === 'not_a_file' && (await isDirectory(conn, op))) {
+    throw badPath(op.file, 'is a directory')
+  }
   if (!end.ok) throw fileError(end, op.file, 'read', maxBytes)
   return new Uint8Array(Buffer.concat(chunks, size))
 }
@@ -73,6 +76,29 @@ export const daemonPutFile = async (
   sendInput(conn, content)
   const end = await bounded(conn, op, `writing ${op.file}`, ended)
   if (!end.ok) throw fileError(end, op.file, 'written', Number.POSITIVE_INFINITY)
+}
+
+/** Whether `op.file` is a directory (`stat` on the same connection; false when unsure). */
+const isDirectory = async (conn: DaemonConnection, op: DaemonFileOp): Promise<boolean> => {
+  const stat = startRequest(conn, {
+    op: 'stat',
+    path: op.file,
+    ...(op.roots ? { roots: op.roots } : {}),
+  })
+  const end = await bounded(conn, op, `stat of ${op.file}`, stat).catch(() => undefined)
+  return end?.ok === true && end.type === 'dir'
+}
+
+/**
+ * The daemon was refused by the kernel where the Engine path may not be: it walks each
+ * directory open (read permission), the Engine path's shell only by name (search
+ * permission). The caller runs the operation the Engine's way instead.
+ */
+export class DaemonDeniedError extends Error {
+  constructor(readonly file: string) {
+    super(`the worker's daemon was denied ${file}`)
+    this.name = this.constructor.name
+  }
 }
 
 /**
@@ -117,8 +143,9 @@ const fileError = (
   file: string,
   op: 'read' | 'written',
   maxBytes: number,
-): SpawnerError => {
+): SpawnerError | DaemonDeniedError => {
   const { code, message } = end.error
+  if (code === 'permission_denied') return new DaemonDeniedError(file)
   const aDirectory = /director/i.test(message)
   switch (code) {
     case 'path_not_allowed':
@@ -137,10 +164,6 @@ const fileError = (
       )
     case 'too_large':
       return tooLarge(file, maxBytes)
-    case 'permission_denied':
-      return op === 'read'
-        ? badPath(file, 'is not readable by the worker user', 'permission_denied')
-        : badPath(file, `cannot be written: ${message}`)
     case 'bad_request':
       return new BadRequestError(`path: ${file} ${message}`, [{ path: 'path', message }])
     default:

@@ -6,7 +6,7 @@ import { noopLogger } from '../../core/logger.ts'
 import { NotFoundError, PayloadTooLargeError, UnavailableError } from '../../core/errors.ts'
 import { dialFake, type FakeRequest } from './fake-daemon.fixtures.ts'
 import { daemonExec } from './daemon-exec.ts'
-import { daemonGetFile, daemonPutFile } from './daemon-files.ts'
+import { DaemonDeniedError, daemonGetFile, daemonPutFile } from './daemon-files.ts'
 import { daemonPing } from './daemon-ping.ts'
 import { FRAME, parseJson } from './frames.ts'
 import { WorkerDaemons } from './worker-daemons.ts'
@@ -161,11 +161,13 @@ describe('daemon files', () => {
     ['not_found', NotFoundError, 'no such file: /w/a.txt'],
     ['path_not_allowed', Error, 'resolves outside the allowed roots'],
     ['too_large', PayloadTooLargeError, 'larger than 10 bytes'],
-    ['not_a_file', Error, 'is a directory'],
-    ['permission_denied', Error, 'not readable by the worker user'],
+    ['not_a_file', Error, 'is not a regular file'],
+    ['permission_denied', DaemonDeniedError, 'was denied /w/a.txt'],
   ] as const)('maps %s as the Engine path does', async (code, cls, text) => {
     const { conn } = await connected((req) =>
-      req.end({ ok: false, error: { code, message: `${req.open.path}: is a directory` } }),
+      req.open.op === 'stat'
+        ? req.end({ ok: true, type: 'file', size: 0, mode: 0o644, mtimeMs: 0 })
+        : req.end({ ok: false, error: { code, message: `${req.open.path}: ${code}` } }),
     )
     const err = await daemonGetFile(conn, op, 10).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(cls)
@@ -173,6 +175,15 @@ describe('daemon files', () => {
     if (code === 'path_not_allowed') {
       expect(err).toMatchObject({ code: 'path_not_allowed', details: [{ path: 'path' }] })
     }
+  })
+
+  it('tells a directory from another non-file with a stat', async () => {
+    const { conn } = await connected((req) =>
+      req.open.op === 'stat'
+        ? req.end({ ok: true, type: 'dir', size: 0, mode: 0o755, mtimeMs: 0 })
+        : req.end({ ok: false, error: { code: 'not_a_file', message: 'not a regular file' } }),
+    )
+    await expect(daemonGetFile(conn, op, 10)).rejects.toThrow('/w/a.txt is a directory')
   })
 
   it('writes a file as STDIN frames ended by the empty one', async () => {

@@ -155,6 +155,12 @@ export class WorkerDaemons {
     this.#counts[path]++
   }
 
+  /** Counts an operation the daemon took as fallen back after all (the Engine redid it). */
+  recount(): void {
+    this.#counts.daemon--
+    this.#counts.fallback++
+  }
+
   /** How many operations took the daemon and how many fell back. */
   stats(): DaemonStats {
     return { ...this.#counts }
