@@ -276,7 +276,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (!routed) return runExec(this.#ctx, id, { ...req, env: this.#engineEnv(req.env) })
     return this.#using(routed, () =>
       daemonExec(routed.conn, req, newExecKey(), {
-        killTag: (tag) => this.#killTag(id, tag),
+        killTag: (tag) => this.#killTag(id, tag, routed.conn.pid),
         logger: this.#ctx.logger,
         containerId: id,
       }),
@@ -300,10 +300,13 @@ export class DockerRuntime implements ContainerRuntime {
     }
   }
 
-  /** Kills, through the Engine, the processes of a daemon exec tagged `tag`. */
-  async #killTag(id: string, tag: string): Promise<void> {
+  /**
+   * Kills, through the Engine, the processes of a daemon exec tagged `tag` as `runExec` kills
+   * its own (their sessions, what holds their output), sparing the daemon's session.
+   */
+  async #killTag(id: string, tag: string, daemonPid: number | undefined): Promise<void> {
     const timeoutMs = helperTimeout(this.#ctx, 'killMs')
-    await runHelper(this.#ctx, id, killCommand(tag), { what: 'kill', timeoutMs })
+    await runHelper(this.#ctx, id, killCommand(tag, daemonPid ?? 1), { what: 'kill', timeoutMs })
   }
 
   /** A connection for a file operation as `opts`' user, when the daemon's user it is. */

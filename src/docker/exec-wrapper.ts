@@ -52,9 +52,12 @@ export const execCommand = (key: string, argv: string[], withStdin: boolean): st
  * otherwise keep the exec's stream open), then their process groups. A process that scrubbed
  * its environment, left the session and closed the output is out of reach. A command that has
  * not started yet is not found: the caller repeats the kill until the output ends. It runs
- * as a helper (see exec-helper-env.ts), so it names its programs by absolute path.
+ * as a helper (see exec-helper-env.ts), so it names its programs by absolute path. The
+ * session `spareSession` (the worker daemon's, for a command it ran) is never killed whole.
  */
-export const killCommand = (key: string): string[] => {
+export const killCommand = (key: string, spareSession?: number): string[] => {
+  // A command the worker's daemon ran shares the daemon's session: that one is never killed.
+  const spare = spareSession !== undefined && Number.isInteger(spareSession) ? spareSession : 1
   const script = [
     `i=${stdinPath(key)}; [ ! -e $i ] || /usr/bin/rm -f $i`,
     `m=$(/usr/bin/grep -lsxzF ${EXEC_ENV}=${key} /proc/[0-9]*/environ)`,
@@ -67,7 +70,7 @@ export const killCommand = (key: string): string[] => {
     '  x=${x##*) }',
     '  set -- $x',
     // Session or group 0/1 would be the container's init: never ours, never to be killed.
-    '  [ "$4" -gt 1 ] && s="$s$4 "',
+    `  [ "$4" -gt 1 ] && [ "$4" != ${spare} ] && s="$s$4 "`,
     '  [ "$3" -gt 1 ] && g="$g -$3"',
     // Only pipes are compared: a /dev/null here would match half the container.
     '  for r in /proc/$q/fd/1 /proc/$q/fd/2; do',

@@ -257,15 +257,21 @@ export class ContainerDaemon {
     }
     if (this.#closed || socket.destroyed) return void socket.destroy()
     socket.write(jsonFrame(FRAME.WELCOME, { v: hello.v }))
-    const conn = new DaemonConnection(socket, decoder, (gone) => {
-      this.#live.delete(gone)
-      const at = this.#idle.indexOf(gone)
-      if (at >= 0) this.#idle.splice(at, 1)
-      if (this.#live.size === 0) {
-        this.lostAt = performance.now()
-        this.#events.emit('lost')
-      }
-    })
+    const pid = typeof hello.pid === 'number' && Number.isInteger(hello.pid) ? hello.pid : undefined
+    const conn = new DaemonConnection(
+      socket,
+      decoder,
+      (gone) => {
+        this.#live.delete(gone)
+        const at = this.#idle.indexOf(gone)
+        if (at >= 0) this.#idle.splice(at, 1)
+        if (this.#live.size === 0) {
+          this.lostAt = performance.now()
+          this.#events.emit('lost')
+        }
+      },
+      pid,
+    )
     this.#live.add(conn)
     if (!this.connectedOnce) {
       this.logger.debug('worker daemon connected', {

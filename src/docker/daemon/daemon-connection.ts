@@ -31,6 +31,8 @@ export class DaemonConnection {
     readonly socket: Socket,
     decoder: FrameDecoder,
     onGone: (conn: DaemonConnection) => void,
+    /** The daemon's pid in its container, as its HELLO said. */
+    readonly pid?: number,
   ) {
     this.#onGone = onGone
     socket.on('data', (chunk: Buffer) => {

@@ -71,7 +71,8 @@ export const daemonExec = async (
       argv: req.argv,
       env: req.env ?? {},
       ...(req.workdir ? { workdir: req.workdir } : {}),
-      ...(req.timeoutMs !== undefined && req.timeoutMs > 0 ? { timeoutMs: req.timeoutMs } : {}),
+      // The runtime's own timer cancels first (see `cancel`); the daemon's is a safety net.
+      ...(req.timeoutMs !== undefined ? { timeoutMs: req.timeoutMs + CANCEL_GRACE_MS } : {}),
       stdin: withStdin,
       // One byte past the cap reaches ExecOutput, which then cuts and says so itself.
       maxOutputBytes: Math.min(maxBytes + 1, MAX_OUTPUT_BYTES),
@@ -86,12 +87,20 @@ export const daemonExec = async (
 
   let reason: 'timeout' | 'abort' | undefined
   let grace: NodeJS.Timeout | undefined
+  let killed: Promise<void> | undefined
   const cancel = (why: 'timeout' | 'abort') => {
     if (reason) return
     reason = why
     hooks.logger.debug('exec cancel', { containerId: hooks.containerId, reason: why, daemon: true })
-    conn.send(jsonFrame(FRAME.CONTROL, { cancel: true }))
-    grace = setTimeout(() => conn.close('no END after a cancel'), CANCEL_GRACE_MS)
+    // The Engine's kill first, while the tagged processes still show what belongs to them
+    // (their sessions, what holds their output), then the daemon's (group and tag).
+    killed = hooks
+      .killTag(tag)
+      .catch(() => undefined)
+      .then(() => {
+        conn.send(jsonFrame(FRAME.CONTROL, { cancel: true }))
+        grace = setTimeout(() => conn.close('no END after a cancel'), CANCEL_GRACE_MS)
+      })
   }
   const onAbort = () => cancel('abort')
   req.signal?.addEventListener('abort', onAbort, { once: true })
@@ -116,8 +125,9 @@ export const daemonExec = async (
     }
   } finally {
     clearTimeout(timer)
-    clearTimeout(grace)
     req.signal?.removeEventListener('abort', onAbort)
+    await killed
+    clearTimeout(grace)
   }
   if (end && !end.ok && end.error.code !== 'start_failed') throw execError(end)
   output.finish()

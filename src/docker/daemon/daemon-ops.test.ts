@@ -64,7 +64,7 @@ describe('daemonExec', () => {
       hooks(),
     )
     expect(open).toMatchObject({ op: 'exec', argv: ['cat'], env: { A: 'b' }, workdir: '/tmp' })
-    expect(open).toMatchObject({ stdin: true, timeoutMs: 30_000, tag: 'tag1' })
+    expect(open).toMatchObject({ stdin: true, timeoutMs: 35_000, tag: 'tag1' })
     expect(result).toMatchObject({
       exitCode: 3,
       stdout: 'got hello',
