@@ -392,6 +392,20 @@ describe('when the daemon does not answer', () => {
     expect(daemon.live).toBe(0)
   })
 
+  it('gives the Engine’s ConflictError for a container paused behind its back', async () => {
+    await on.exec(id, { argv: ['true'] })
+    await docker.getContainer(id).pause()
+    try {
+      const frozen = await counted(() => on.exec(id, { argv: ['true'] }).catch((e: unknown) => e))
+      expect(frozen.value).toBeInstanceOf(ConflictError)
+      const again = await counted(() => on.exec(id, { argv: ['true'] }).catch((e: unknown) => e))
+      expect(again).toMatchObject({ daemon: 0, fallback: 1, value: expect.any(ConflictError) })
+    } finally {
+      await on.unpause(id)
+    }
+    expect((await counted(() => on.exec(id, { argv: ['true'] }))).daemon).toBe(1)
+  })
+
   it('uses the Engine for a paused container until it is unpaused', async () => {
     await on.pause(id)
     const paused = await counted(() => on.exec(id, { argv: ['true'] }).catch((e: unknown) => e))

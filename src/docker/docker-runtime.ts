@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode'
-import { BadRequestError, SpawnerError, UnavailableError } from '../core/errors.ts'
+import { BadRequestError, ConflictError, SpawnerError, UnavailableError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
@@ -104,6 +104,9 @@ export interface WorkerApiSockets {
   dirFor(upstream: string): Promise<string>
 }
 
+/** How long a daemon request may hear nothing before the container is checked for a pause. */
+const FREEZE_CHECK_MS = 1000
+
 const isStatus = (status: number, pattern?: RegExp) => (err: unknown) =>
   dockerStatus(err) === status && (pattern === undefined || pattern.test(dockerMessage(err)))
 
@@ -147,7 +150,7 @@ export class DockerRuntime implements ContainerRuntime {
   async daemonInfo(id: string): Promise<DaemonInfo | undefined> {
     const routed = await this.#daemons?.route(id, 'ping')
     if (!routed) return undefined
-    return this.#using(routed, () => daemonPing(routed.conn))
+    return this.#using(id, routed, () => daemonPing(routed.conn))
   }
 
   /** How many operations took a worker's daemon and how many fell back to the Engine. */
@@ -274,7 +277,7 @@ export class DockerRuntime implements ContainerRuntime {
       })
     const routed = outside ? undefined : await this.#daemons.route(id, 'exec', { exec: true })
     if (!routed) return runExec(this.#ctx, id, { ...req, env: this.#engineEnv(req.env) })
-    return this.#using(routed, () =>
+    return this.#using(id, routed, () =>
       daemonExec(routed.conn, req, newExecKey(), {
         killTag: (tag) => this.#killTag(id, tag, routed.conn.pid),
         logger: this.#ctx.logger,
@@ -291,12 +294,37 @@ export class DockerRuntime implements ContainerRuntime {
     return this.#daemons ? { ...env, [DAEMON_SECRET_ENV]: '' } : env
   }
 
-  /** Runs `fn` on a daemon connection and gives the connection back to its pool after. */
-  async #using<T>(routed: Routed, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` on a daemon connection and gives the connection back to its pool after. A
+   * request that hears nothing for FREEZE_CHECK_MS is checked once: in a container paused
+   * behind the runtime's back the daemon is frozen, so the request is dropped with the
+   * ConflictError the Engine gives there (the service then resumes the worker and retries).
+   */
+  async #using<T>(id: string, routed: Routed, fn: () => Promise<T>): Promise<T> {
+    const { conn } = routed
+    const seen = conn.framesIn
+    let frozen = false
+    const silent = () => conn.busy && conn.framesIn === seen
+    const timer = setTimeout(() => {
+      if (!silent()) return
+      void this.inspect(id).then(
+        (info) => {
+          if (info?.state !== 'paused' || !silent()) return
+          frozen = true
+          this.#daemons?.paused(id, true)
+          conn.close('the container is paused')
+        },
+        () => undefined,
+      )
+    }, FREEZE_CHECK_MS)
     try {
       return await fn()
+    } catch (err) {
+      if (frozen) throw new ConflictError(`container ${id} is paused`, 'conflict', { cause: err })
+      throw err
     } finally {
-      routed.daemon.release(routed.conn)
+      clearTimeout(timer)
+      routed.daemon.release(conn)
     }
   }
 
@@ -344,7 +372,7 @@ export class DockerRuntime implements ContainerRuntime {
         "watching files needs the worker's daemon, which does not answer in this worker",
       )
     }
-    await this.#using(routed, () =>
+    await this.#using(id, routed, () =>
       daemonWatch(routed.conn, req, {
         containerGone: async () => (await this.inspect(id))?.state !== 'running',
       }),
@@ -373,7 +401,7 @@ export class DockerRuntime implements ContainerRuntime {
     if (!routed) return engine()
     const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
     return this.#orEngine(id, engine, () =>
-      this.#using(routed, () =>
+      this.#using(id, routed, () =>
         daemonPutFile(routed.conn, { file, roots, timeoutMs }, content, opts.mode ?? 0o644),
       ),
     )
@@ -389,7 +417,9 @@ export class DockerRuntime implements ContainerRuntime {
     const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
     const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY
     return this.#orEngine(id, engine, () =>
-      this.#using(routed, () => daemonGetFile(routed.conn, { file, roots, timeoutMs }, maxBytes)),
+      this.#using(id, routed, () =>
+        daemonGetFile(routed.conn, { file, roots, timeoutMs }, maxBytes),
+      ),
     )
   }
 

@@ -25,6 +25,8 @@ export interface RequestHandler {
 export class DaemonConnection {
   #handler: RequestHandler | undefined
   #closed = false
+  /** Frames read so far (a request that sees none for long may face a frozen daemon). */
+  framesIn = 0
   readonly #onGone: (conn: DaemonConnection) => void
 
   constructor(
@@ -44,6 +46,7 @@ export class DaemonConnection {
       }
       for (const frame of frames) {
         if (this.#closed) return
+        this.framesIn++
         const handler = this.#handler
         if (!handler) return this.close(`frame ${frame.type} while idle`)
         try {
