@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode'
-import { BadRequestError, ConflictError, SpawnerError, UnavailableError } from '../core/errors.ts'
+import { BadRequestError, SpawnerError, UnavailableError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
@@ -40,25 +40,10 @@ import { openTerminal } from './docker-terminal.ts'
 import { pipeExec } from './docker-pipe.ts'
 import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
-import {
-  absolute,
-  getFile,
-  putFile,
-  rootOnly,
-  rootsOf,
-  userOf,
-  WORKER_UID,
-} from './docker-files.ts'
-import { DAEMON_SECRET_ENV, DaemonRouter, type Routed } from './daemon/daemon-router.ts'
+import { getFile, putFile } from './docker-files.ts'
+import { DaemonPaths } from './daemon/daemon-paths.ts'
+import type { DaemonInfo } from './daemon/daemon-ping.ts'
 import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
-import { daemonExec, execOutOfBounds } from './daemon/daemon-exec.ts'
-import { DaemonDeniedError, daemonGetFile, daemonPutFile } from './daemon/daemon-files.ts'
-import { daemonTerminal } from './daemon/daemon-terminal.ts'
-import { daemonWatch } from './daemon/daemon-watch.ts'
-import { daemonPing, type DaemonInfo } from './daemon/daemon-ping.ts'
-import { EXIT_ABORTED } from './docker-exec.ts'
-import { helperTimeout, runHelper } from './exec-helper.ts'
-import { killCommand, newExecKey } from './exec-wrapper.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
 import {
   checkpointImage,
@@ -104,9 +89,6 @@ export interface WorkerApiSockets {
   dirFor(upstream: string): Promise<string>
 }
 
-/** How long a daemon request may hear nothing before the container is checked for a pause. */
-const FREEZE_CHECK_MS = 1000
-
 const isStatus = (status: number, pattern?: RegExp) => (err: unknown) =>
   dockerStatus(err) === status && (pattern === undefined || pattern.test(dockerMessage(err)))
 
@@ -129,7 +111,7 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #ctx: DockerContext
   readonly #logRotation: LogRotation | undefined
   readonly #workerApi: WorkerApiSockets | undefined
-  readonly #daemons: DaemonRouter | undefined
+  readonly #daemons: DaemonPaths | undefined
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#logRotation = opts.logRotation
@@ -140,7 +122,8 @@ export class DockerRuntime implements ContainerRuntime {
       ...(opts.helperTimeouts ? { helperTimeouts: opts.helperTimeouts } : {}),
     }
     this.#workerApi = opts.workerApi
-    this.#daemons = opts.daemons && new DaemonRouter(this.#ctx, opts.daemons)
+    this.#daemons =
+      opts.daemons && new DaemonPaths(this.#ctx, opts.daemons, (id) => this.inspect(id))
   }
 
   /**
@@ -148,14 +131,12 @@ export class DockerRuntime implements ContainerRuntime {
    * when it does not answer (or daemons are off).
    */
   async daemonInfo(id: string): Promise<DaemonInfo | undefined> {
-    const routed = await this.#daemons?.route(id, 'ping')
-    if (!routed) return undefined
-    return this.#using(id, routed, () => daemonPing(routed.conn))
+    return this.#daemons?.info(id)
   }
 
   /** How many operations took a worker's daemon and how many fell back to the Engine. */
   daemonStats(): DaemonStats {
-    return this.#daemons?.daemons.stats() ?? { daemon: 0, fallback: 0 }
+    return this.#daemons?.stats() ?? { daemon: 0, fallback: 0 }
   }
 
   async ping(): Promise<void> {
@@ -198,15 +179,15 @@ export class DockerRuntime implements ContainerRuntime {
   /** Creates and starts the container; a container that fails to start is removed again. */
   async run(given: ContainerSpec): Promise<string> {
     const apiDir = await this.#apiDir(given)
-    const spec = this.#daemons ? await this.#daemons.prepare(given) : given
+    const spec = this.#daemons ? await this.#daemons.router.prepare(given) : given
     try {
       const id = await this.#create(spec, apiDir)
-      this.#daemons?.ran(id, spec)
+      this.#daemons?.router.ran(id, spec)
       return id
     } catch (err) {
       // A name in use is another container's: its directory stays.
       if (!(err instanceof SpawnerError && err.kind === 'conflict'))
-        await this.#daemons?.failed(spec)
+        await this.#daemons?.router.failed(spec)
       throw err
     }
   }
@@ -263,120 +244,32 @@ export class DockerRuntime implements ContainerRuntime {
    * `signal` aborts they are killed the same way and the exit code is 130. Either way the
    * output printed until then is returned. A paused container gives a ConflictError.
    */
-  async exec(id: string, req: ExecRequest): Promise<ExecResult> {
+  exec(id: string, req: ExecRequest): Promise<ExecResult> {
     if (!this.#daemons) return runExec(this.#ctx, id, req)
-    if (req.signal?.aborted) {
-      return { exitCode: EXIT_ABORTED, stdout: '', stderr: '', timedOut: false, durationMs: 0 }
-    }
-    const outside = execOutOfBounds(req)
-    if (outside)
-      this.#ctx.logger.debug('worker daemon fallback', {
-        containerId: id,
-        op: 'exec',
-        reason: `${outside} out of its bounds`,
-      })
-    const routed = outside ? undefined : await this.#daemons.route(id, 'exec', { exec: true })
-    if (!routed) return runExec(this.#ctx, id, { ...req, env: this.#engineEnv(req.env) })
-    return this.#using(id, routed, () =>
-      daemonExec(routed.conn, req, newExecKey(), {
-        killTag: (tag) => this.#killTag(id, tag, routed.conn.pid),
-        logger: this.#ctx.logger,
-        containerId: id,
-      }),
-    )
-  }
-
-  /**
-   * The env of a command the Engine runs while daemons are on: the daemon's secret, which the
-   * container's env holds for its entrypoint, blanked (the daemon scrubs it from its own).
-   */
-  #engineEnv(env: Record<string, string> | undefined): Record<string, string> | undefined {
-    return this.#daemons ? { ...env, [DAEMON_SECRET_ENV]: '' } : env
-  }
-
-  /**
-   * Runs `fn` on a daemon connection and gives the connection back to its pool after. A
-   * request that hears nothing for FREEZE_CHECK_MS is checked once: in a container paused
-   * behind the runtime's back the daemon is frozen, so the request is dropped with the
-   * ConflictError the Engine gives there (the service then resumes the worker and retries).
-   */
-  async #using<T>(id: string, routed: Routed, fn: () => Promise<T>): Promise<T> {
-    const { conn } = routed
-    const seen = conn.framesIn
-    let frozen = false
-    const silent = () => conn.busy && conn.framesIn === seen
-    const timer = setTimeout(() => {
-      if (!silent()) return
-      void this.inspect(id).then(
-        (info) => {
-          if (info?.state !== 'paused' || !silent()) return
-          frozen = true
-          this.#daemons?.paused(id, true)
-          conn.close('the container is paused')
-        },
-        () => undefined,
-      )
-    }, FREEZE_CHECK_MS)
-    try {
-      return await fn()
-    } catch (err) {
-      if (frozen) throw new ConflictError(`container ${id} is paused`, 'conflict', { cause: err })
-      throw err
-    } finally {
-      clearTimeout(timer)
-      routed.daemon.release(conn)
-    }
-  }
-
-  /**
-   * Kills, through the Engine, the processes of a daemon exec tagged `tag` as `runExec` kills
-   * its own (their sessions, what holds their output), sparing the daemon's session.
-   */
-  async #killTag(id: string, tag: string, daemonPid: number | undefined): Promise<void> {
-    const timeoutMs = helperTimeout(this.#ctx, 'killMs')
-    await runHelper(this.#ctx, id, killCommand(tag, daemonPid ?? 1), { what: 'kill', timeoutMs })
-  }
-
-  /** A connection for a file operation as `opts`' user, when the daemon's user it is. */
-  async #fileRoute(id: string, op: string, opts: PutFileOptions | GetFileOptions) {
-    if (!this.#daemons) return undefined
-    const { uid, gid } = userOf(opts)
-    if (rootOnly(uid, opts) || uid !== WORKER_UID || gid !== WORKER_UID) return undefined
-    return this.#daemons.route(id, op)
+    return this.#daemons.exec(id, req, (r) => runExec(this.#ctx, id, r))
   }
 
   /** Starts a long-lived command with its stdin open (see `spawnExec`). */
   spawn(id: string, req: SpawnRequest): Promise<SpawnedCommand> {
-    const env = this.#engineEnv(req.env)
+    const env = this.#daemons?.engineEnv(req.env)
     return spawnExec(this.#ctx, id, env ? { ...req, env } : req)
   }
 
   /** Opens a login shell in a PTY as uid 1000 (see `openTerminal` in docker-terminal.ts). */
-  async openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
-    const routed = await this.#daemons?.route(id, 'pty')
-    if (!routed) {
-      const env = this.#engineEnv(req.env)
-      return openTerminal(this.#ctx, id, env ? { ...req, env } : req)
-    }
-    return daemonTerminal(routed, req, { logger: this.#ctx.logger, containerId: id })
+  openTerminal(id: string, req: TerminalRequest): Promise<Terminal> {
+    if (!this.#daemons) return openTerminal(this.#ctx, id, req)
+    return this.#daemons.openTerminal(id, req, (r) => openTerminal(this.#ctx, id, r))
   }
 
   /**
    * Watches a directory through the worker's daemon (see `WatchingRuntime`); an
-   * UnavailableError where the daemon does not answer.
+   * UnavailableError where the daemon does not answer (or daemons are off).
    */
   async watch(id: string, req: WatchRequest): Promise<void> {
-    const routed = await this.#daemons?.route(id, 'watch')
-    if (!routed) {
-      throw new UnavailableError(
-        "watching files needs the worker's daemon, which does not answer in this worker",
-      )
+    if (!this.#daemons) {
+      throw new UnavailableError("watching files needs the worker's daemon, which is off here")
     }
-    await this.#using(id, routed, () =>
-      daemonWatch(routed.conn, req, {
-        containerGone: async () => (await this.inspect(id))?.state !== 'running',
-      }),
-    )
+    return this.#daemons.watch(id, req)
   }
 
   /** Holds a binary stream both ways with a helper command (see `pipeExec`). */
@@ -388,55 +281,15 @@ export class DockerRuntime implements ContainerRuntime {
    * Writes a file (binary-safe) as uid 1000 (`worker`) unless told otherwise, mode 0644 by
    * default; see `FileAccess` in core/runtime.ts and `putFile` in docker-files.ts.
    */
-  async putFile(
-    id: string,
-    path: string,
-    content: Uint8Array,
-    opts: PutFileOptions = {},
-  ): Promise<void> {
-    const file = absolute(path)
-    const roots = rootsOf(opts)
-    const routed = await this.#fileRoute(id, 'write', opts)
+  putFile(id: string, path: string, content: Uint8Array, opts: PutFileOptions = {}) {
     const engine = () => putFile(this.#ctx, id, path, content, opts)
-    if (!routed) return engine()
-    const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
-    return this.#orEngine(id, engine, () =>
-      this.#using(id, routed, () =>
-        daemonPutFile(routed.conn, { file, roots, timeoutMs }, content, opts.mode ?? 0o644),
-      ),
-    )
+    return this.#daemons ? this.#daemons.putFile(id, path, content, opts, engine) : engine()
   }
 
   /** Reads a regular file; see `getFile` in docker-files.ts for the errors. */
-  async getFile(id: string, path: string, opts: GetFileOptions = {}): Promise<Uint8Array> {
-    const file = absolute(path)
-    const roots = rootsOf(opts)
-    const routed = await this.#fileRoute(id, 'read', opts)
+  getFile(id: string, path: string, opts: GetFileOptions = {}): Promise<Uint8Array> {
     const engine = () => getFile(this.#ctx, id, path, opts)
-    if (!routed) return engine()
-    const timeoutMs = helperTimeout(this.#ctx, 'fileMs')
-    const maxBytes = opts.maxBytes ?? Number.POSITIVE_INFINITY
-    return this.#orEngine(id, engine, () =>
-      this.#using(id, routed, () =>
-        daemonGetFile(routed.conn, { file, roots, timeoutMs }, maxBytes),
-      ),
-    )
-  }
-
-  /** A daemon file operation, redone the Engine's way where the daemon was denied. */
-  async #orEngine<T>(id: string, engine: () => Promise<T>, daemon: () => Promise<T>): Promise<T> {
-    try {
-      return await daemon()
-    } catch (err) {
-      if (!(err instanceof DaemonDeniedError)) throw err
-      this.#daemons?.daemons.recount()
-      this.#ctx.logger.debug('worker daemon fallback', {
-        containerId: id,
-        op: 'file',
-        reason: 'permission denied to the daemon',
-      })
-      return engine()
-    }
+    return this.#daemons ? this.#daemons.getFile(id, path, opts, engine) : engine()
   }
 
   /** The last `tail` lines, at most `maxBytes` of them (default 16 MiB; see `readLogs`). */
@@ -455,7 +308,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   async pause(containerId: string): Promise<void> {
     // Before the Engine call: a request routed meanwhile must not wait on a frozen daemon.
-    this.#daemons?.paused(containerId, true)
+    this.#daemons?.router.paused(containerId, true)
     const container = this.#ctx.docker.getContainer(containerId)
     await dockerCall(
       this.#ctx,
@@ -475,11 +328,11 @@ export class DockerRuntime implements ContainerRuntime {
       () => container.unpause(),
       says(/is not paused/i),
     )
-    this.#daemons?.paused(containerId, false)
+    this.#daemons?.router.paused(containerId, false)
   }
 
   async remove(containerId: string): Promise<void> {
-    const daemonOf = await this.#daemons?.nameOf(containerId)
+    const daemonOf = await this.#daemons?.router.nameOf(containerId)
     const container = this.#ctx.docker.getContainer(containerId)
     const gone = (err: unknown) => isStatus(404)(err) || isStatus(409, /already in progress/i)(err)
     await dockerCall(
@@ -491,7 +344,7 @@ export class DockerRuntime implements ContainerRuntime {
     )
     forgetStageCheck(this.#ctx, containerId)
     forgetHelperEnv(this.#ctx, containerId)
-    await this.#daemons?.removed(containerId, daemonOf)
+    await this.#daemons?.router.removed(containerId, daemonOf)
   }
 
   async inspect(containerId: string): Promise<ContainerInfo | undefined> {
