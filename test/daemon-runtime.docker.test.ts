@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -365,6 +365,30 @@ describe('when the daemon does not answer', () => {
     const back = await counted(() => on.exec(other, { argv: ['true'] }))
     expect(back).toMatchObject({ daemon: 1, fallback: 0 })
     await on.remove(other)
+  })
+
+  it('reaches, after a restart, the daemons of containers that outlived the old process', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'ws-dmn-'))
+    const first = await WorkerDaemons.open({ dir: base })
+    const before = new DockerRuntime({ docker, daemons: first })
+    const s = spec()
+    const other = await before.run(s)
+    expect((await before.exec(other, { argv: ['true'] })).exitCode).toBe(0)
+    expect(before.daemonStats().daemon).toBe(1)
+    await first.close()
+    // A new process on the same directory: same key, its listener made at the first use.
+    const second = await WorkerDaemons.open({ dir: base })
+    const after = new DockerRuntime({ docker, daemons: second })
+    try {
+      const r = await after.exec(other, { argv: ['sh', '-c', 'echo back'] })
+      expect(r.stdout).toBe('back\n')
+      expect(after.daemonStats()).toEqual({ daemon: 1, fallback: 0 })
+      await after.remove(other)
+      expect(() => statSync(second.dirOf(s.name))).toThrow()
+    } finally {
+      await second.close()
+      rmSync(base, { recursive: true, force: true })
+    }
   })
 
   it('never serves a container whose daemon says a wrong secret', async () => {
