@@ -45,8 +45,8 @@ export const daemonGetFile = async (
         stdout: (bytes) => {
           size += bytes.length
           if (size > maxBytes) throw new Error('more bytes than maxBytes')
-          // The payload shares the socket's buffer: keep a copy of it.
-          chunks.push(Buffer.from(bytes))
+          // A socket's chunks are never reused once read: the payload is kept as it is.
+          chunks.push(bytes)
         },
       },
     ),
