@@ -6,6 +6,8 @@
  *   BENCH_ONLY=gateway npm run bench    (the model gateway's figures alone)
  *   BENCH_ONLY=checkpoints npm run bench    (checkpoints and forks against a create)
  *   BENCH_ONLY=acp npm run bench        (agents over ACP against headless; see acp.ts)
+ *   BENCH_ONLY=daemon npm run bench     (the fast path: commands, files, bursts, terminal,
+ *                                        creates, idle memory; see daemon.ts)
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -18,6 +20,7 @@ import { benchAgents } from './agents.ts'
 import { benchGateway } from './gateway.ts'
 import { benchCheckpoints } from './checkpoints.ts'
 import { benchAcp } from './acp.ts'
+import { benchDaemon } from './daemon.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -309,6 +312,8 @@ const main = async () => {
   }
 
   const gatewayLines = await benchGateway(startService)
+  // Its create rows are the ones above.
+  const daemonLines = await benchDaemon(startService, suffix, { creates: false })
   console.log(await header())
   for (const r of rows) {
     console.log(r.name)
@@ -326,6 +331,8 @@ const main = async () => {
     console.log(`  overhead  median ${fmt(r.ours.median - r.baseline.median)} (target ≤ 50 ms)\n`)
   }
   for (const line of gatewayLines) console.log(line)
+  console.log('')
+  for (const line of daemonLines) console.log(line)
   if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
 }
 
@@ -336,6 +343,10 @@ if (process.env.BENCH_ONLY === 'acp') {
   for (const line of lines) console.log(line)
 } else if (process.env.BENCH_ONLY === 'gateway') {
   const lines = await benchGateway(startService)
+  console.log(await header())
+  for (const line of lines) console.log(line)
+} else if (process.env.BENCH_ONLY === 'daemon') {
+  const lines = await benchDaemon(startService, randomBytes(3).toString('hex'), { creates: true })
   console.log(await header())
   for (const line of lines) console.log(line)
 } else if (process.env.BENCH_ONLY === 'checkpoints') {
