@@ -133,10 +133,14 @@ const main = async () => {
     const poolOurs: number[] = []
     const poolCli: number[] = []
     try {
-      for (let i = 0; i < CREATES; i++) {
+      // Each side starts with the pool full: no refill (a container start) runs meanwhile.
+      const full = async () => {
         const until = Date.now() + 60_000
         while (pools.sizes().shell! < 2 && Date.now() < until)
           await new Promise((r) => setTimeout(r, 20))
+      }
+      for (let i = 0; i < CREATES; i++) {
+        await full()
         let id = ''
         poolOurs.push(
           await time(async () => {
@@ -146,6 +150,7 @@ const main = async () => {
             )
           }),
         )
+        await full()
         let cid = ''
         poolCli.push(
           await time(async () => {
