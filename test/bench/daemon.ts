@@ -9,6 +9,7 @@
  */
 import { execFile, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { Agent, request } from 'node:http'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -154,6 +155,46 @@ const client = (base: string) => {
 }
 
 type Client = ReturnType<typeof client>
+
+/**
+ * Keep-alive connections for a burst of `n`, opened before the clock starts: `n` new
+ * connections at once would overflow the listen queue (511 by default), and the burst would
+ * time the kernel's SYN retries rather than the commands.
+ */
+const burstAgent = async (base: string, n: number) => {
+  const agent = new Agent({ keepAlive: true, maxSockets: n })
+  const get = () =>
+    new Promise<void>((resolve, reject) => {
+      const req = request(`${base}/healthz`, { agent }, (res) => {
+        res.resume()
+        res.once('end', () => resolve())
+      })
+      req.once('error', reject)
+      req.end()
+    })
+  // All n are asked for before any answers: n connections.
+  await Promise.all(Array.from({ length: n }, get))
+  const post = (path: string, body: unknown) =>
+    new Promise<void>((resolve, reject) => {
+      const data = JSON.stringify(body)
+      const req = request(
+        `${base}${path}`,
+        { agent, method: 'POST', headers: { 'content-type': 'application/json' } },
+        (res) => {
+          let text = ''
+          res.on('data', (d: Buffer) => (text += d.toString()))
+          res.once('end', () =>
+            res.statusCode === 200
+              ? resolve()
+              : reject(new Error(`POST ${path}: ${res.statusCode} ${text.slice(0, 160)}`)),
+          )
+        },
+      )
+      req.once('error', reject)
+      req.end(data)
+    })
+  return { post, close: () => agent.destroy() }
+}
 
 /** `n` requests at once: each one's time, and how many failed (and the first failure). */
 const burst = async (n: number, one: (i: number) => Promise<unknown>) => {
@@ -480,7 +521,11 @@ export const benchDaemon = async (
 
     // 100 commands at once on one worker.
     before = countsOf(runtime)
-    const one = await burst(BURST_ONE, () => c.command(id, { argv: ['true'] }))
+    const oneAgent = await burstAgent(node.url, BURST_ONE)
+    const one = await burst(BURST_ONE, () =>
+      oneAgent.post(`/v1/workers/${id}/commands`, { argv: ['true'] }),
+    )
+    oneAgent.close()
     lines.push(
       `${BURST_ONE} concurrent send_command true on one worker (MAX_WORKER_COMMANDS=${BURST_ONE})  [${pathOf(before, countsOf(runtime))}]`,
       `  ours      ${stat(one.times)}  (all done in ${fmt(one.wallMs)}; ${one.errors} errors${one.first ? `: ${one.first}` : ''})`,
@@ -513,10 +558,12 @@ export const benchDaemon = async (
       workers.push(await c.create({ resources: { memoryMb: 128 } }))
     made.push(...workers)
     for (const w of workers) await c.command(w, { argv: ['true'] })
+    const manyAgent = await burstAgent(node.url, BURST_MANY)
     before = countsOf(runtime)
     const many = await burst(BURST_MANY, (i) =>
-      c.command(workers[i % workers.length]!, { argv: ['true'] }),
+      manyAgent.post(`/v1/workers/${workers[i % workers.length]}/commands`, { argv: ['true'] }),
     )
+    manyAgent.close()
     lines.push(
       `${BURST_MANY} concurrent send_command true across ${BURST_WORKERS} workers (MAX_COMMANDS=${Math.max(BURST_ONE, BURST_MANY)})  [${pathOf(before, countsOf(runtime))}]`,
       `  ours      ${stat(many.times)}  (all done in ${fmt(many.wallMs)}; ${many.errors} errors${many.first ? `: ${many.first}` : ''})`,
