@@ -38,13 +38,14 @@ type StartService = (instance: string, extra?: Record<string, string>) => Promis
 /** Operations by path, as a runtime with the daemon counts them; undefined without a counter. */
 type Counts = Record<string, number> | undefined
 
-const countsOf = (runtime: ContainerRuntime): Counts => {
+/** The runtime's counts by path now (see `pathOf`). */
+export const countsOf = (runtime: ContainerRuntime): Counts => {
   const stats = (runtime as { daemonStats?: () => Record<string, number> }).daemonStats
   return typeof stats === 'function' ? { ...stats.call(runtime) } : undefined
 }
 
 /** The path the operations between two counts took. */
-const pathOf = (before: Counts, after: Counts): string => {
+export const pathOf = (before: Counts, after: Counts): string => {
   if (!before || !after) return 'docker exec'
   const daemon = (after.daemon ?? 0) - (before.daemon ?? 0)
   const other = Object.keys(after)
