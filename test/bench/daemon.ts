@@ -44,6 +44,9 @@ export const countsOf = (runtime: ContainerRuntime): Counts => {
   return typeof stats === 'function' ? { ...stats.call(runtime) } : undefined
 }
 
+/** The path of a create's writes, after the Engine's create and start (see `pathOf`). */
+export const createPath = (path: string) => (path === 'docker exec' ? 'Engine' : `Engine + ${path}`)
+
 /** The path the operations between two counts took. */
 export const pathOf = (before: Counts, after: Counts): string => {
   if (!before || !after) return 'docker exec'
@@ -298,7 +301,7 @@ interface Proc {
 }
 
 /** The worker's processes but the reading command and those that run it, and its cgroup's charge. */
-const idleMemory = async (c: Client, workerId: string) => {
+const idleMemory = async (c: Client, workerId: string, told?: number) => {
   const out = (await c.command(workerId, { argv: ['/bin/sh', '-c', PROCESSES] })).stdout
   const procs = new Map<number, Proc>()
   let self = 0
@@ -330,6 +333,9 @@ const idleMemory = async (c: Client, workerId: string) => {
     `idle worker memory (one shell worker, from /proc/*/status VmRSS inside it)`,
     `  daemon     ${daemon.length ? `${mb(sum(daemon))} MB (${daemon.map((p) => `spawnerd ${mb(p.rssKb)}`).join(', ')})` : 'none running'}  (target ≤ 10 MB)`,
     `  entrypoint ${mb(sum(rest))} MB (${rest.map((p) => `${p.name} ${mb(p.rssKb)}`).join(', ')})`,
+    ...(told === undefined
+      ? []
+      : [`  daemon's own report (ping): ${(told / 2 ** 20).toFixed(1)} MB`]),
     `  total      ${mb(sum(kept))} MB; cgroup ${cgroup ? `${(cgroup.bytes / 2 ** 20).toFixed(1)} MB (${cgroup.file})` : 'unreadable'}`,
     '',
   ]
@@ -362,7 +368,7 @@ export const benchCreates = async (startService: StartService, suffix: string, r
       await c.remove(id)
     }
     // The Engine makes the container; a hand-out's writes take the daemon when it answers.
-    const path = pathOf(counted, countsOf(runtime)).replace('docker exec', 'Engine')
+    const path = createPath(pathOf(counted, countsOf(runtime)))
     lines.push(...compared(name, path, ours, cli, 'docker run -d', target))
   }
   const fresh = await startService(`bench-d-${suffix}`)
@@ -551,7 +557,13 @@ export const benchDaemon = async (
     const idle = await c.create()
     made.push(idle)
     await c.command(idle, { argv: ['true'] })
-    lines.push(...(await idleMemory(c, idle)))
+    // A runtime with daemons also asks the daemon itself (its `ping` answers its RSS).
+    const containerId = node.spawner.service.records().find((r) => r.workerId === idle)?.containerId
+    const info = (
+      runtime as { daemonInfo?: (id: string) => Promise<{ rssBytes?: number } | undefined> }
+    ).daemonInfo
+    const told = containerId && info ? (await info.call(runtime, containerId))?.rssBytes : undefined
+    lines.push(...(await idleMemory(c, idle, told)))
 
     // 1,000 commands at once across 50 workers.
     const workers: string[] = []

@@ -20,7 +20,7 @@ import { benchAgents } from './agents.ts'
 import { benchGateway } from './gateway.ts'
 import { benchCheckpoints } from './checkpoints.ts'
 import { benchAcp } from './acp.ts'
-import { benchDaemon, countsOf, pathOf } from './daemon.ts'
+import { benchDaemon, countsOf, createPath, pathOf } from './daemon.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -88,7 +88,6 @@ const main = async () => {
   const redisExtra: string[] = []
   // Which path each row's worker calls took (see `pathOf`); creates are the Engine's.
   const { runtime } = service
-  const engine = (path: string) => path.replace('docker exec', 'Engine')
   let counted = countsOf(runtime)
   let agentRows: Awaited<ReturnType<typeof benchAgents>> = []
   let agentPath = ''
@@ -130,7 +129,7 @@ const main = async () => {
         cli,
         'docker run -d',
       ),
-      path: engine(pathOf(counted, countsOf(runtime))),
+      path: createPath(pathOf(counted, countsOf(runtime))),
     })
 
     // Warm pool: every create is a hit (the pool is refilled before the next one). A second
@@ -170,7 +169,7 @@ const main = async () => {
         await docker('rm', '-f', cid)
         await fetch(`${pooled.url}/v1/workers/${id}`, { method: 'DELETE' })
       }
-      poolPath = engine(pathOf(poolCounted, countsOf(poolRuntime)))
+      poolPath = createPath(pathOf(poolCounted, countsOf(poolRuntime)))
     } finally {
       await pooled.close()
       const left = await docker(
