@@ -341,6 +341,22 @@ const idleMemory = async (c: Client, workerId: string, told?: number) => {
   ]
 }
 
+/**
+ * Stops a pooled service, its waiting containers removed through its runtime first (which
+ * also clears what the runtime keeps for them on the host, such as their daemon directories).
+ */
+export const closePooled = async (node: RunningNode) => {
+  node.spawner.pools?.close()
+  const { service } = node.spawner
+  await Promise.all(
+    service
+      .records()
+      .filter((r) => r.pool)
+      .map((r) => service.runtime.remove(r.containerId).catch(() => undefined)),
+  )
+  await node.close()
+}
+
 /** Pool-miss and warm-pool creates against `docker run -d`, alternately (see run.ts). */
 export const benchCreates = async (startService: StartService, suffix: string, rounds: number) => {
   const lines: string[] = []
@@ -403,7 +419,7 @@ export const benchCreates = async (startService: StartService, suffix: string, r
       },
     )
   } finally {
-    await pooled.close()
+    await closePooled(pooled)
     const left = await docker(
       'ps',
       '-aq',

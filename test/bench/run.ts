@@ -20,7 +20,7 @@ import { benchAgents } from './agents.ts'
 import { benchGateway } from './gateway.ts'
 import { benchCheckpoints } from './checkpoints.ts'
 import { benchAcp } from './acp.ts'
-import { benchDaemon, countsOf, createPath, pathOf } from './daemon.ts'
+import { benchDaemon, closePooled, countsOf, createPath, pathOf } from './daemon.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -171,7 +171,7 @@ const main = async () => {
       }
       poolPath = createPath(pathOf(poolCounted, countsOf(poolRuntime)))
     } finally {
-      await pooled.close()
+      await closePooled(pooled)
       const left = await docker(
         'ps',
         '-aq',
