@@ -116,7 +116,8 @@ export class Creation {
       id,
     )
     // A pool container was started without the agent's permission hook.
-    const pooled = parent || asks ? undefined : this.pool?.take(config)
+    const pool = this.pool
+    const pooled = parent || asks ? undefined : pool?.take(config)
     // Checked names only from here: an unknown agent was refused above.
     const agent = config.agent ?? 'none'
     const measure = (source: 'pool' | 'fresh', outcome: 'ok' | 'failed') =>
@@ -136,6 +137,8 @@ export class Creation {
           measure('pool', 'failed')
           throw err
         })
+        // Only now: the next container's start would slow this hand-out's writes down.
+        .finally(() => pool?.refill())
       measure('pool', 'ok')
       this.ctx.logger.info('worker created from the warm pool', { workerId: pooled.workerId })
       this.ctx.emit(

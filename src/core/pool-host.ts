@@ -6,8 +6,16 @@ import type { WorkerRecord } from './worker-record.ts'
 
 /** Where `create` takes a started container from before it starts one: a warm pool. */
 export interface PoolSource {
-  /** A waiting container that fits `config`, now the caller's; undefined when none fits. */
+  /**
+   * A waiting container that fits `config`, now the caller's; undefined when none fits. The
+   * pool refills only at the next `refill`, which the caller makes once its hand-out is over.
+   */
   take(config: WorkerConfig): WorkerRecord | undefined
+  /**
+   * Starts what is missing in every pool. Called after a hand-out, not during it: a container
+   * start takes the engine's (and the machine's) time that the hand-out's writes wait for.
+   */
+  refill(): void
   /** Each pool: what it keeps ready, and how many wait now. */
   levels(): PoolLevel[]
 }

@@ -6,6 +6,7 @@ import { LABELS } from './labels.ts'
 import { noopLogger } from './logger.ts'
 import { parsePoolSpecs, poolKey, WarmPools } from './pool.ts'
 import { recoverWorkers } from './recovery.ts'
+import { STATE_FILE } from './worker-state.ts'
 
 const SHELL = [{ key: 'shell', agent: 'shell', capabilities: [], size: 1 }]
 
@@ -95,6 +96,28 @@ describe('warm pools', () => {
     pools.close()
     // A closed pool hands out nothing.
     expect((await create()).workerId).not.toBe(pooled.workerId)
+  })
+
+  it('start the next container only once the hand-out is over', async () => {
+    const { service, runtime, create, pooled, pools } = await filled()
+    const prepare = service.prepare
+    const refills: string[] = []
+    service.prepare = (...args) => {
+      refills.push('prepare')
+      return prepare(...args)
+    }
+    const put = runtime.putFile.bind(runtime)
+    let seenDuringHandOut: string[] | undefined
+    runtime.putFile = async (id, path, content, opts) => {
+      // The hand-out's last write: a refill started by `take` would have begun by now.
+      if (path === STATE_FILE) seenDuringHandOut = [...refills]
+      return put(id, path, content, opts)
+    }
+    expect((await create()).workerId).toBe(pooled.workerId)
+    expect(seenDuringHandOut).toEqual([])
+    await vi.waitFor(() => expect(pools.sizes().shell).toBe(1))
+    expect(refills).toEqual(['prepare'])
+    pools.close()
   })
 
   it('remove a container whose hand-out failed, and start no worker in its place', async () => {

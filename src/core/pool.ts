@@ -80,15 +80,16 @@ export class WarmPools implements PoolSource {
     return this.specs.map((s) => ({ ...s, ready: this.queue(s.key).length }))
   }
 
-  /** A ready container for `config`, or undefined (then `create` starts a fresh one). */
+  /**
+   * A ready container for `config`, or undefined (then `create` starts a fresh one). The
+   * caller calls `refill` once the container is handed out.
+   */
   take(config: WorkerConfig): WorkerRecord | undefined {
     if (this.closed) return undefined
     const key = poolKey(config.agent, config.capabilities)
     const q = this.ready.get(key)
     if (!q?.length || !matches(config)) return undefined
-    const record = q.shift()
-    this.refill()
-    return record
+    return q.shift()
   }
 
   /** Starts what is missing in every pool, one container at a time per pool. */

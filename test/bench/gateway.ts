@@ -215,6 +215,14 @@ export const benchGateway = async (startService: StartService): Promise<string[]
       '',
     ]
   } finally {
+    // Through the runtime: what it keeps on the host for a container (its daemon's directory)
+    // goes with it.
+    const service = node?.spawner.service
+    await Promise.all(
+      (service?.records() ?? []).map((r) =>
+        service!.runtime.remove(r.containerId).catch(() => undefined),
+      ),
+    )
     await node?.close()
     await stub.stop()
     rmSync(pluginsDir, { recursive: true, force: true })

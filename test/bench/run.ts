@@ -6,6 +6,8 @@
  *   BENCH_ONLY=gateway npm run bench    (the model gateway's figures alone)
  *   BENCH_ONLY=checkpoints npm run bench    (checkpoints and forks against a create)
  *   BENCH_ONLY=acp npm run bench        (agents over ACP against headless; see acp.ts)
+ *   BENCH_ONLY=daemon npm run bench     (the fast path: commands, files, bursts, terminal,
+ *                                        creates, idle memory; see daemon.ts)
  */
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -18,6 +20,7 @@ import { benchAgents } from './agents.ts'
 import { benchGateway } from './gateway.ts'
 import { benchCheckpoints } from './checkpoints.ts'
 import { benchAcp } from './acp.ts'
+import { benchDaemon, closePooled, countsOf, createPath, pathOf } from './daemon.ts'
 
 const run = promisify(execFile)
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:latest'
@@ -81,9 +84,13 @@ const main = async () => {
     return (await res.json()) as Record<string, unknown>
   }
 
-  const rows = []
+  const rows: (ReturnType<typeof compare> & { path: string })[] = []
   const redisExtra: string[] = []
+  // Which path each row's worker calls took (see `pathOf`); creates are the Engine's.
+  const { runtime } = service
+  let counted = countsOf(runtime)
   let agentRows: Awaited<ReturnType<typeof benchAgents>> = []
+  let agentPath = ''
   try {
     // Warm-up: first container start and first exec pay one-off costs on both sides.
     const warm = await post('/v1/workers', { agent: 'shell', labels: { bench: '1' } })
@@ -95,6 +102,7 @@ const main = async () => {
     const ours: number[] = []
     const cli: number[] = []
     const made: string[] = []
+    counted = countsOf(runtime)
     for (let i = 0; i < CREATES; i++) {
       let id = ''
       ours.push(
@@ -114,14 +122,15 @@ const main = async () => {
       await docker('rm', '-f', cid)
       await fetch(`${base}/v1/workers/${id}`, { method: 'DELETE' })
     }
-    rows.push(
-      compare(
+    rows.push({
+      ...compare(
         'create-to-ready (HTTP POST /v1/workers vs docker run -d --network none)',
         ours,
         cli,
         'docker run -d',
       ),
-    )
+      path: createPath(pathOf(counted, countsOf(runtime))),
+    })
 
     // Warm pool: every create is a hit (the pool is refilled before the next one). A second
     // service, as `WARM_POOLS=shell=2 npm start` runs it.
@@ -129,11 +138,18 @@ const main = async () => {
     const pools = pooled.spawner.pools!
     const poolOurs: number[] = []
     const poolCli: number[] = []
+    const poolRuntime = pooled.spawner.service.runtime
+    const poolCounted = countsOf(poolRuntime)
+    let poolPath = ''
     try {
-      for (let i = 0; i < CREATES; i++) {
+      // Each side starts with the pool full: no refill (a container start) runs meanwhile.
+      const full = async () => {
         const until = Date.now() + 60_000
         while (pools.sizes().shell! < 2 && Date.now() < until)
           await new Promise((r) => setTimeout(r, 20))
+      }
+      for (let i = 0; i < CREATES; i++) {
+        await full()
         let id = ''
         poolOurs.push(
           await time(async () => {
@@ -143,6 +159,7 @@ const main = async () => {
             )
           }),
         )
+        await full()
         let cid = ''
         poolCli.push(
           await time(async () => {
@@ -152,8 +169,9 @@ const main = async () => {
         await docker('rm', '-f', cid)
         await fetch(`${pooled.url}/v1/workers/${id}`, { method: 'DELETE' })
       }
+      poolPath = createPath(pathOf(poolCounted, countsOf(poolRuntime)))
     } finally {
-      await pooled.close()
+      await closePooled(pooled)
       const left = await docker(
         'ps',
         '-aq',
@@ -162,31 +180,34 @@ const main = async () => {
       )
       if (left) await run('docker', ['rm', '-f', ...left.split('\n')])
     }
-    rows.push(
-      compare(
+    rows.push({
+      ...compare(
         'create-to-ready from a warm pool (HTTP vs docker run -d --network none)',
         poolOurs,
         poolCli,
         'docker run -d',
       ),
-    )
+      path: poolPath,
+    })
 
     const execOurs: number[] = []
     const execCli: number[] = []
+    counted = countsOf(runtime)
     for (let i = 0; i < COMMANDS; i++) {
       execOurs.push(
         await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })),
       )
       execCli.push(await time(() => docker('exec', warmCli, 'true')))
     }
-    rows.push(
-      compare(
+    rows.push({
+      ...compare(
         'command round trip (send_command true vs docker exec true)',
         execOurs,
         execCli,
         'docker exec',
       ),
-    )
+      path: pathOf(counted, countsOf(runtime)),
+    })
 
     // Redis: the same service's Redis adapter, against its HTTP API in the same run.
     const adapter = node.redis!
@@ -217,6 +238,7 @@ const main = async () => {
       cursor = last?.[0] ?? '0-0'
       const viaRedis: number[] = []
       const viaHttp: number[] = []
+      counted = countsOf(runtime)
       for (let i = 0; i < COMMANDS; i++) {
         viaRedis.push(
           await time(async () => {
@@ -238,7 +260,10 @@ const main = async () => {
           await time(() => post(`/v1/workers/${warm.workerId}/commands`, { argv: ['true'] })),
         )
       }
-      rows.push(compare('send_command true round trip (Redis vs HTTP)', viaRedis, viaHttp, 'HTTP'))
+      rows.push({
+        ...compare('send_command true round trip (Redis vs HTTP)', viaRedis, viaHttp, 'HTTP'),
+        path: pathOf(counted, countsOf(runtime)),
+      })
       redisExtra.push(
         `  Redis − HTTP median: ${(median(viaRedis) - median(viaHttp)).toFixed(1)} ms (target ≤ +5 ms)`,
       )
@@ -295,7 +320,9 @@ const main = async () => {
     await docker('rm', '-f', warmCli)
 
     const agents = (process.env.BENCH_AGENTS ?? 'claude-code').split(',').filter(Boolean)
+    counted = countsOf(runtime)
     agentRows = await benchAgents(service, agents, Number(process.env.BENCH_PROMPTS ?? 10))
+    agentPath = pathOf(counted, countsOf(runtime))
   } finally {
     await node.close()
     const redis = new Redis(REDIS_URL)
@@ -309,9 +336,11 @@ const main = async () => {
   }
 
   const gatewayLines = await benchGateway(startService)
+  // Its create rows are the ones above.
+  const daemonLines = await benchDaemon(startService, suffix, { creates: false })
   console.log(await header())
   for (const r of rows) {
-    console.log(r.name)
+    console.log(`${r.name}  [${r.path}]`)
     console.log(`  ours      median ${fmt(r.ours.median)}  p95 ${fmt(r.ours.p95)}  (n=${r.n})`)
     console.log(
       `  ${r.baseline.name.padEnd(9)} median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`,
@@ -320,12 +349,14 @@ const main = async () => {
   }
   for (const line of redisExtra) console.log(line)
   for (const r of agentRows) {
-    console.log(r.name)
+    console.log(`${r.name}  [${agentPath}]`)
     console.log(`  ours      median ${fmt(r.ours.median)}  p95 ${fmt(r.ours.p95)}  (n=${r.n})`)
     console.log(`  docker exec median ${fmt(r.baseline.median)}  p95 ${fmt(r.baseline.p95)}`)
     console.log(`  overhead  median ${fmt(r.ours.median - r.baseline.median)} (target ≤ 50 ms)\n`)
   }
   for (const line of gatewayLines) console.log(line)
+  console.log('')
+  for (const line of daemonLines) console.log(line)
   if (process.env.BENCH_JSON) console.log(JSON.stringify(rows))
 }
 
@@ -336,6 +367,10 @@ if (process.env.BENCH_ONLY === 'acp') {
   for (const line of lines) console.log(line)
 } else if (process.env.BENCH_ONLY === 'gateway') {
   const lines = await benchGateway(startService)
+  console.log(await header())
+  for (const line of lines) console.log(line)
+} else if (process.env.BENCH_ONLY === 'daemon') {
+  const lines = await benchDaemon(startService, randomBytes(3).toString('hex'), { creates: true })
   console.log(await header())
   for (const line of lines) console.log(line)
 } else if (process.env.BENCH_ONLY === 'checkpoints') {
