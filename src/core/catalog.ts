@@ -143,6 +143,12 @@ export const catalog = [
     run: (s, input) => s.logs(input),
     stream: (s, input, hooks, emit) => s.followLogs(input, emit, hooks.signal),
   }),
+  command('watch', {
+    input: S.watchInput,
+    output: S.watchOutput,
+    run: (s, input, hooks) => s.watchEvents(input, hooks),
+    stream: (s, input, hooks, emit) => s.watch(input, hooks, (change) => emit(change)),
+  }),
   command('pause', {
     input: S.workerRefInput,
     output: S.stateOutput,

@@ -236,7 +236,9 @@ export class RedisConsumer {
     const workerId = parsed.ok
       ? (parsed.request.payload as { workerId?: unknown }).workerId
       : undefined
-    const lane = typeof workerId === 'string' ? workerId : undefined
+    // A long-lived call (a watch) runs beside the worker's lane, not in front of its next request.
+    const beside = parsed.ok && parsed.request.command.background === true
+    const lane = typeof workerId === 'string' && !beside ? workerId : undefined
     const before = (lane && this.lanes.get(lane)) || Promise.resolve()
     const work = before.then(() => this.handle(stream, parsed))
     if (lane) {
