@@ -21,6 +21,7 @@ import type {
   TerminalRequest,
   ContainerPipe,
   PipeRequest,
+  WatchRequest,
 } from '../core/runtime.ts'
 import {
   fromInspect,
@@ -41,6 +42,7 @@ import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
+import { pollWatch } from './watch-poll.ts'
 import {
   checkpointImage,
   commitContainer,
@@ -248,6 +250,11 @@ export class DockerRuntime implements ContainerRuntime {
     signal: AbortSignal,
   ): Promise<void> {
     return followLogs(this.#ctx, id, req, onLine, signal)
+  }
+
+  /** Watches a directory as uid 1000 (see `WatchingRuntime`), by polling (see `pollWatch`). */
+  watch(id: string, req: WatchRequest): Promise<void> {
+    return pollWatch(this.#ctx, id, req)
   }
 
   async pause(containerId: string): Promise<void> {
