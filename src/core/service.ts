@@ -204,6 +204,10 @@ export class WorkerService implements PoolHost {
     return this.watches.watch(input, {
       ...(hooks.caller ? { caller: hooks.caller } : {}),
       ...(hooks.signal ? { signal: hooks.signal } : {}),
+      hooks: {
+        ...(hooks.onEffect ? { onEffect: hooks.onEffect } : {}),
+        ...(hooks.requestId ? { requestId: hooks.requestId } : {}),
+      },
       onChange,
     })
   }

@@ -2,6 +2,7 @@ import type { z } from 'zod'
 import type { ActivityGuard } from './activity.ts'
 import type { CoreContext } from './context.ts'
 import { ConflictError, SpawnerError } from './errors.ts'
+import type { CommandHooks } from './hooks.ts'
 import { fileRoots } from './paths.ts'
 import { canWatch, type FileChange } from './runtime.ts'
 import type * as S from './schemas.ts'
@@ -31,6 +32,8 @@ export interface WatchOptions {
   signal?: AbortSignal
   /** Each change, in order. */
   onChange: (change: FileChange) => void
+  /** Resuming a paused worker carries these (see CommandHooks). */
+  hooks?: Pick<CommandHooks, 'onEffect' | 'requestId'>
 }
 
 const tooMany = (message: string) => new SpawnerError('too_many_watches', message)
@@ -60,15 +63,20 @@ export class WorkerWatches {
     return this.#total
   }
 
+  /**
+   * What `watch` refuses before it starts, checked ahead (a stream opens only if it passes): a
+   * runtime that cannot watch, a path outside the roots, no slot free now.
+   */
+  async check(input: z.output<typeof S.watchInput>, caller: string | undefined): Promise<void> {
+    const record = await this.store.get(input.workerId)
+    this.#runtime()
+    resolveDirPath(input.path ?? record.workdir, fileRoots(record.workdir))
+    this.#reserve(record.workerId, caller)()
+  }
+
   async watch(input: z.output<typeof S.watchInput>, opts: WatchOptions): Promise<WatchOutput> {
     const record = await this.store.get(input.workerId)
-    const runtime = this.ctx.runtime
-    if (!canWatch(runtime)) {
-      throw new ConflictError(
-        "this service's container runtime cannot watch files",
-        'watch_unavailable',
-      )
-    }
+    const runtime = this.#runtime()
     const roots = fileRoots(record.workdir)
     const path = resolveDirPath(input.path ?? record.workdir, roots)
     const release = this.#reserve(record.workerId, opts.caller)
@@ -95,7 +103,7 @@ export class WorkerWatches {
     let changes = 0
     try {
       if (!stop.signal.aborted && record.state === 'paused') {
-        await this.guard.resume(record.workerId)
+        await this.guard.resume(record.workerId, opts.hooks)
       }
       const run = () =>
         runtime.watch(record.containerId, {
@@ -116,7 +124,7 @@ export class WorkerWatches {
           // Paused behind the service's back (the record said running): resume, then once more.
           if (!(err instanceof ConflictError)) throw err
           if ((await runtime.inspect(record.containerId))?.state !== 'paused') throw err
-          await this.guard.resume(record.workerId)
+          await this.guard.resume(record.workerId, opts.hooks)
           if (!stop.signal.aborted) await run()
         }
       }
@@ -127,6 +135,15 @@ export class WorkerWatches {
       release()
     }
     return { workerId: record.workerId, path, changes, ended }
+  }
+
+  #runtime() {
+    const runtime = this.ctx.runtime
+    if (canWatch(runtime)) return runtime
+    throw new ConflictError(
+      "this service's container runtime cannot watch files",
+      'watch_unavailable',
+    )
   }
 
   /** Counts a watch in, or refuses it; returns the function that counts it out. */
