@@ -95,7 +95,7 @@ export class WorkerService implements PoolHost {
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
     this.dirs = new WorkerDirs(ctx, this.store, this.guard)
-    this.watches = new WorkerWatches(ctx, this.store, this.guard)
+    this.watches = new WorkerWatches(ctx, this.store, this.guard, this.dirs)
     this.checkpoints = new Checkpoints(ctx, this.store, this.factory)
     this.desk = new PermissionDesk(ctx, this.store)
     this.parts = {

@@ -6,7 +6,7 @@ import type { CommandHooks } from './hooks.ts'
 import { fileRoots } from './paths.ts'
 import { canWatch, type FileChange } from './runtime.ts'
 import type * as S from './schemas.ts'
-import { resolveDirPath } from './worker-dirs.ts'
+import { resolveDirPath, type WorkerDirs } from './worker-dirs.ts'
 import type { WorkerStore } from './worker-store.ts'
 
 type WatchOutput = z.output<typeof S.watchOutput>
@@ -55,6 +55,7 @@ export class WorkerWatches {
     private readonly ctx: CoreContext,
     private readonly store: WorkerStore,
     private readonly guard: ActivityGuard,
+    private readonly dirs: WorkerDirs,
     private readonly limits: WatchLimits = DEFAULT_WATCH_LIMITS,
   ) {}
 
@@ -65,13 +66,15 @@ export class WorkerWatches {
 
   /**
    * What `watch` refuses before it starts, checked ahead (a stream opens only if it passes): a
-   * runtime that cannot watch, a path outside the roots, no slot free now.
+   * runtime that cannot watch, a path outside the roots, no slot free now; then, in the
+   * container, a link that leads out of the roots, a missing or unreadable directory.
    */
   async check(input: z.output<typeof S.watchInput>, caller: string | undefined): Promise<void> {
     const record = await this.store.get(input.workerId)
     this.#runtime()
-    resolveDirPath(input.path ?? record.workdir, fileRoots(record.workdir))
+    const path = resolveDirPath(input.path ?? record.workdir, fileRoots(record.workdir))
     this.#reserve(record.workerId, caller)()
+    await this.dirs.list({ workerId: record.workerId, path, limit: 1 })
   }
 
   async watch(input: z.output<typeof S.watchInput>, opts: WatchOptions): Promise<WatchOutput> {
