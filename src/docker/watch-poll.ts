@@ -281,6 +281,8 @@ export const pollWatch = async (
   while (!signal.aborted) {
     const pipe = await pipeExec(ctx, id, { argv, user })
     const close = () => pipe.close()
+    // Aborted while the exec started: no abort event is coming any more.
+    if (signal.aborted) return close()
     signal.addEventListener('abort', close, { once: true })
     let failure: SpawnerError | undefined
     let snapshots = 0
