@@ -19,7 +19,8 @@ describe('watching files over Redis', () => {
 
   beforeAll(async () => {
     h = await startHarness()
-    const settings = testSettings()
+    // One request at a time: a watch, which waits rather than works, must leave that slot free.
+    const settings = testSettings({ REDIS_CONCURRENCY: '1' })
     adapter = await startRedisAdapter({
       settings,
       service: h.service,
