@@ -19,7 +19,10 @@ export interface PollLimits {
   maxSnapshotBytes: number
   /** Seconds between snapshots (whole seconds: `timeout` waits that long). */
   intervalSeconds: number
-  /** Times the loop may end in a running container without one snapshot since (the agent kills it). */
+  /**
+   * Times the loop may be started again after it ended in a running container (the agent can
+   * kill it): each start is Engine calls, which an agent must not drive at will.
+   */
   maxRestarts: number
 }
 
@@ -27,7 +30,7 @@ export const DEFAULT_POLL_LIMITS: PollLimits = {
   maxEntries: 10_000,
   maxSnapshotBytes: 16 * 1024 * 1024,
   intervalSeconds: 1,
-  maxRestarts: 3,
+  maxRestarts: 10,
 }
 
 /** Depth of a recursive watch: what the engine walks at most (see `assertPathLimits`). */
@@ -250,7 +253,8 @@ const concat = (parts: Uint8Array[]) => {
  * again. Resolves when `signal` aborts or the container stops or goes; rejects when the watch
  * cannot start (NotFoundError, BadRequestError `path_not_allowed`, ConflictError when paused).
  * When the loop ends in a running container (the agent can kill it: it runs as its user), it
- * is started again and the next snapshot is compared with the last one, so nothing is lost.
+ * is started again, at most `maxRestarts` times, and the next snapshot is compared with the
+ * last one, so nothing is lost.
  */
 export const pollWatch = async (
   ctx: DockerContext,
@@ -285,7 +289,6 @@ export const pollWatch = async (
     if (signal.aborted) return close()
     signal.addEventListener('abort', close, { once: true })
     let failure: SpawnerError | undefined
-    let snapshots = 0
     const reader: SnapshotReader = new SnapshotReader(limits, (record) => {
       if (record === 'OK') return
       if (record.startsWith('ERR ')) {
@@ -293,7 +296,6 @@ export const pollWatch = async (
         return
       }
       if (record !== 'END') return reader.add(record)
-      snapshots++
       const { snapshot, full } = reader.take()
       if (full) {
         if (!overflowing) emit({ type: 'overflow' })
@@ -321,7 +323,6 @@ export const pollWatch = async (
     // of the roots meanwhile: the watch ends either way.
     if (failure) throw failure
     if (signal.aborted) return
-    if (snapshots > 0) restarts = 0
     if (!(await running(ctx, id))) return
     if (++restarts > limits.maxRestarts) {
       throw new UnavailableError(`the watch of ${base} in container ${id} keeps stopping`)
