@@ -283,7 +283,12 @@ export const pollWatch = async (
     }
   }
   while (!signal.aborted) {
-    const pipe = await pipeExec(ctx, id, { argv, user })
+    const pipe = await pipeExec(ctx, id, { argv, user }).catch(async (err: unknown) => {
+      // Started again as the container went (inspected while it was being removed): over.
+      if (restarts > 0 && !(await running(ctx, id))) return undefined
+      throw err
+    })
+    if (!pipe) return
     const close = () => pipe.close()
     // Aborted while the exec started: no abort event is coming any more.
     if (signal.aborted) return close()
