@@ -36,6 +36,7 @@ export default defineConfig({
             'test/helper-execs.docker.test.ts',
             'test/transcripts.docker.test.ts',
             'test/checkpoint-runtime.docker.test.ts',
+            'test/watch.docker.test.ts',
             'test/**/*.remote.test.ts',
           ],
           env: { TEST_RUNTIME: 'remote' },

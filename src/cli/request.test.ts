@@ -23,6 +23,7 @@ const samples: Record<CommandName, { input: Record<string, unknown>; bytes?: Uin
   read_file: { input: { workerId: WID, path: '/x&y' } },
   list_files: { input: { workerId: WID, path: '/a b', limit: '5' } },
   logs: { input: { workerId: WID, tail: '5' } },
+  watch: { input: { workerId: WID, path: '/a b', recursive: 'false', durationMs: '5' } },
   pause: { input: { workerId: WID } },
   resume: { input: { workerId: WID } },
   update: { input: { workerId: WID, ttlSeconds: 60 } },

@@ -56,9 +56,19 @@ export interface Command<
   input: I
   output: O
   run: (service: WorkerService, input: z.output<I>, hooks: CommandHooks) => Promise<z.output<O>>
-  stream?: StreamSpec & { run: StreamRun<z.output<I>> }
+  stream?: StreamSpec & { run: StreamRun<z.output<I>>; opens?: StreamCheck<z.output<I>> }
   bytes?: BytesSpec & BytesRun<z.output<I>>
 }
+
+/**
+ * Checks a stream makes before it opens (the caller may, the path is allowed, a slot is free),
+ * so that a refusal is answered with its own status rather than as the stream's first event.
+ */
+export type StreamCheck<I> = (
+  service: WorkerService,
+  input: I,
+  hooks: CommandHooks,
+) => Promise<void>
 
 /** The code of a command, joined to its entry in the command table. */
 interface Impl<I extends z.ZodType, O extends z.ZodType> {
@@ -66,6 +76,8 @@ interface Impl<I extends z.ZodType, O extends z.ZodType> {
   output: O
   run: Command<I, O>['run']
   stream?: StreamRun<z.output<I>>
+  /** See StreamCheck (commands with a stream). */
+  opens?: StreamCheck<z.output<I>>
   bytes?: BytesRun<z.output<I>>
 }
 
@@ -84,7 +96,9 @@ const command = <I extends z.ZodType, O extends z.ZodType>(
     input: impl.input,
     output: impl.output,
     run: impl.run,
-    ...(stream && impl.stream ? { stream: { ...stream, run: impl.stream } } : {}),
+    ...(stream && impl.stream
+      ? { stream: { ...stream, run: impl.stream, ...(impl.opens ? { opens: impl.opens } : {}) } }
+      : {}),
     ...(bytes && impl.bytes ? { bytes: { ...bytes, ...impl.bytes } } : {}),
   }
 }
@@ -142,6 +156,13 @@ export const catalog = [
     output: S.logsOutput,
     run: (s, input) => s.logs(input),
     stream: (s, input, hooks, emit) => s.followLogs(input, emit, hooks.signal),
+  }),
+  command('watch', {
+    input: S.watchInput,
+    output: S.watchOutput,
+    run: (s, input, hooks) => s.watchEvents(input, hooks),
+    stream: (s, input, hooks, emit) => s.watch(input, hooks, (change) => emit(change)),
+    opens: (s, input, hooks) => s.watches.check(input, hooks.caller),
   }),
   command('pause', {
     input: S.workerRefInput,

@@ -44,8 +44,12 @@ export interface HttpBinding {
   /** `file`: the answer is the file's bytes unless the request accepts JSON (`bytes.output`). */
   response?: 'json' | 'file'
   status?: 200 | 201
-  /** What asks for the command's stream (see `stream`): an Accept type, or a query switch. */
-  streamWhen?: { accept: string } | { query: string; value: string; description: string }
+  /**
+   * What asks for the command's stream (see `stream`): an Accept type, a query switch, or
+   * nothing (`always`: the route only streams).
+   */
+  streamWhen?:
+    { accept: string } | { query: string; value: string; description: string } | { always: true }
 }
 
 /** A command that can stream its progress instead of answering once. */
@@ -85,6 +89,11 @@ export interface CommandSpec {
   lists?: string
   /** The input field holding the command's own time limit (ms); forwarding waits that more. */
   timeoutField?: string
+  /**
+   * Runs beside the worker's other requests instead of before the next one: a long-lived call
+   * (a watch) that the Redis consumer must not queue that worker's later requests behind.
+   */
+  background?: boolean
   stream?: StreamSpec
   bytes?: BytesSpec
   http: HttpBinding
@@ -182,6 +191,22 @@ export const commandTable = {
       params: byId,
       body: 'none',
       streamWhen: { query: 'follow', value: '1', description: 'stream as SSE' },
+    },
+  },
+  watch: {
+    summary:
+      'Watch a directory in the worker as its user, under the same roots as read_file (?path=, default the workdir; ?recursive=, default true). HTTP: SSE of file_changed events until the client leaves or the worker goes; Redis: file_changed events on the event channels for durationMs, then one answer',
+    permission: 'file',
+    scope: 'worker',
+    timeoutField: 'durationMs',
+    background: true,
+    stream: { item: 'file_changed', end: 'end', numbered: true, relay: 'none' },
+    http: {
+      method: 'get',
+      path: '/v1/workers/:id/files/watch',
+      params: byId,
+      body: 'none',
+      streamWhen: { always: true },
     },
   },
   pause: {

@@ -247,6 +247,7 @@ export class Dispatcher {
       )
     }
     if (!remote && cmd.scope === 'worker') await this.service.get(String(input.workerId))
+    if (!remote) await spec.opens?.(this.service, input, hooks)
     const events = pushStream<StreamEvent>(async (push, aborted) => {
       const emit = (data: unknown, event = spec.item) => push({ event, data })
       const result = remote

@@ -94,6 +94,8 @@ export const ERROR_CODES = {
   permissions_off: 'conflict',
   /** Terminals need the worker's container here: not on a host agent, not another instance's. */
   terminal_unavailable: 'conflict',
+  /** The worker's runtime cannot watch files. */
+  watch_unavailable: 'conflict',
 
   // A body, file or answer over its cap.
   payload_too_large: 'too_large',
@@ -110,6 +112,8 @@ export const ERROR_CODES = {
   too_many_terminals: 'too_many',
   /** As many preview connections are open as PREVIEW_MAX_CONNECTIONS allows. */
   too_many_previews: 'too_many',
+  /** A worker is watched by, or a caller holds, as many file watches as it may. */
+  too_many_watches: 'too_many',
 
   // The caller stopped waiting.
   cancelled: 'cancelled',

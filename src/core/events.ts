@@ -6,6 +6,7 @@ import { budgetSchema } from './config.ts'
 import { approverSchema } from './permission-policy.ts'
 import { decidedBySchema } from './permission-schemas.ts'
 import { buildProgressSchema } from './build-progress.ts'
+import { fileChangeSchema } from './schemas.ts'
 
 const base = {
   workerId: z.string(),
@@ -93,6 +94,13 @@ export const spawnerEventSchema = z.discriminatedUnion('type', [
     decision: z.enum(['allow', 'deny']),
     by: decidedBySchema,
     reason: z.string().optional(),
+  }),
+  z.object({
+    ...base,
+    type: z.literal('file_changed'),
+    change: fileChangeSchema.shape.type,
+    path: fileChangeSchema.shape.path,
+    dir: fileChangeSchema.shape.dir,
   }),
   z.object({
     ...base,

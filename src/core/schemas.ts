@@ -235,6 +235,58 @@ export const logsOutput = z.object({
     ),
 })
 
+/** Longest a watch may run when a duration is asked for (a Redis watch always has one). */
+export const MAX_WATCH_MS = 60 * 60 * 1000
+
+/** How long a watch that answers once (Redis) runs when the caller names no `durationMs`. */
+export const DEFAULT_WATCH_MS = 60_000
+
+/** A boolean as JSON or as a query string's `true`/`false`/`1`/`0`. */
+const flag = z.union([
+  z.boolean(),
+  z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1'),
+])
+
+export const watchInput = z
+  .object({
+    workerId: workerIdSchema,
+    path: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("a directory, under the same roots as read_file (default: the worker's workdir)"),
+    recursive: flag.default(true).describe('also every directory below it (default true)'),
+    durationMs: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_WATCH_MS)
+      .optional()
+      .describe(
+        `stop after this long (at most ${MAX_WATCH_MS}); a stream runs until the client leaves without it, an answer-once watch (Redis) defaults to ${DEFAULT_WATCH_MS}`,
+      ),
+  })
+  .strict()
+
+/** One change in a watched directory: a `file_changed` item of `watch`. */
+export const fileChangeSchema = z.object({
+  type: z
+    .enum(['created', 'changed', 'deleted', 'overflow'])
+    .describe('overflow: changes were lost (too many, or too many directories); list again'),
+  path: z.string().optional().describe('absolute path of what changed; absent on overflow'),
+  dir: z.boolean().optional().describe('true when what changed is a directory'),
+})
+export type FileChangeItem = z.infer<typeof fileChangeSchema>
+
+export const watchOutput = z.object({
+  workerId: z.string(),
+  path: z.string().describe('the directory watched'),
+  changes: z.number().int().describe('changes seen'),
+  ended: z
+    .enum(['duration', 'cancelled', 'worker_gone'])
+    .describe('why it ended: durationMs ran out, the caller left, or the worker went away'),
+})
+
 export const workerRefInput = byWorker
 export const stateOutput = z.object({ workerId: z.string(), state: workerStateSchema })
 

@@ -14,8 +14,9 @@ import { LABELS } from './labels.ts'
 import type { AgentPlugin } from './plugin/contract.ts'
 import type { WorkerPolicy } from './policy.ts'
 import type { PoolHost, PoolSource } from './pool-host.ts'
-import type { ContainerInfo, ContainerRuntime, LogLine } from './runtime.ts'
+import type { ContainerInfo, ContainerRuntime, FileChange, LogLine } from './runtime.ts'
 import type * as S from './schemas.ts'
+import { DEFAULT_WATCH_MS } from './schemas.ts'
 import { sendCommand, type SendCommandParts } from './send-command.ts'
 import { WorkerTree } from './sub-workers.ts'
 import { BudgetLedger } from './budget-ledger.ts'
@@ -26,6 +27,7 @@ import { updateWorker, type UpdateParts } from './update-worker.ts'
 import { parseInput } from './validation.ts'
 import { WorkerFactory } from './worker-factory.ts'
 import { WorkerDirs } from './worker-dirs.ts'
+import { WorkerWatches } from './worker-watches.ts'
 import { WorkerFiles } from './worker-files.ts'
 import {
   recordFromContainer,
@@ -69,6 +71,8 @@ export class WorkerService implements PoolHost {
   private readonly creation: Creation
   private readonly files: WorkerFiles
   private readonly dirs: WorkerDirs
+  /** File watches (`watch`), bounded per worker, per caller and per instance. */
+  readonly watches: WorkerWatches
   /** Checkpoints of workers: taken, listed, deleted, restored, forked from. */
   readonly checkpoints: Checkpoints
   /** Workers' permission requests and their answers. */
@@ -91,6 +95,7 @@ export class WorkerService implements PoolHost {
     this.creation = new Creation(ctx, this.store, this.factory, this.tree)
     this.files = new WorkerFiles(ctx, this.store, this.guard)
     this.dirs = new WorkerDirs(ctx, this.store, this.guard)
+    this.watches = new WorkerWatches(ctx, this.store, this.guard, this.dirs)
     this.checkpoints = new Checkpoints(ctx, this.store, this.factory)
     this.desk = new PermissionDesk(ctx, this.store)
     this.parts = {
@@ -185,6 +190,50 @@ export class WorkerService implements PoolHost {
   /** Lists a directory in a worker, as its user, under its roots. */
   listFiles(input: In<typeof S.listFilesInput>): Promise<Out<typeof S.listFilesOutput>> {
     return this.dirs.list(input)
+  }
+
+  /**
+   * Watches a directory in a worker, as its user, under its roots: each change goes to
+   * `onChange` until `hooks.signal` aborts, `durationMs` runs out or the worker goes.
+   */
+  watch(
+    input: In<typeof S.watchInput>,
+    hooks: CommandHooks,
+    onChange: (change: FileChange) => void,
+  ): Promise<Out<typeof S.watchOutput>> {
+    return this.watches.watch(input, {
+      ...(hooks.caller ? { caller: hooks.caller } : {}),
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      hooks: {
+        ...(hooks.onEffect ? { onEffect: hooks.onEffect } : {}),
+        ...(hooks.requestId ? { requestId: hooks.requestId } : {}),
+      },
+      onChange,
+    })
+  }
+
+  /**
+   * A watch that answers once: its changes are published as `file_changed` events of the
+   * worker (Redis channels and event log, `/v1/events`) for `durationMs` (default
+   * DEFAULT_WATCH_MS), then it answers how many there were.
+   */
+  watchEvents(
+    input: In<typeof S.watchInput>,
+    hooks: CommandHooks = {},
+  ): Promise<Out<typeof S.watchOutput>> {
+    const durationMs = input.durationMs ?? DEFAULT_WATCH_MS
+    return this.watch({ ...input, durationMs }, hooks, (change) =>
+      this.ctx.emit(
+        {
+          type: 'file_changed',
+          workerId: input.workerId,
+          change: change.type,
+          ...(change.path !== undefined ? { path: change.path } : {}),
+          ...(change.dir !== undefined ? { dir: change.dir } : {}),
+        },
+        hooks.requestId,
+      ),
+    )
   }
 
   async status(input: { workerId: string }): Promise<Out<typeof S.statusOutput>> {

@@ -45,6 +45,7 @@ import { DaemonPaths } from './daemon/daemon-paths.ts'
 import type { DaemonInfo } from './daemon/daemon-ping.ts'
 import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
+import { pollWatch } from './watch-poll.ts'
 import {
   checkpointImage,
   commitContainer,
@@ -304,6 +305,11 @@ export class DockerRuntime implements ContainerRuntime {
     signal: AbortSignal,
   ): Promise<void> {
     return followLogs(this.#ctx, id, req, onLine, signal)
+  }
+
+  /** Watches a directory as uid 1000 (see `WatchingRuntime`), by polling (see `pollWatch`). */
+  watch(id: string, req: WatchRequest): Promise<void> {
+    return pollWatch(this.#ctx, id, req)
   }
 
   async pause(containerId: string): Promise<void> {

@@ -1,13 +1,14 @@
 import type { Hono } from 'hono'
-import { NotFoundError } from '../core/errors.ts'
-import type { ExecRequest } from '../core/runtime.ts'
+import { ConflictError, NotFoundError } from '../core/errors.ts'
+import { canWatch, type ExecRequest } from '../core/runtime.ts'
 import { parseInput } from '../core/validation.ts'
 import type { AgentDeps } from './deps.ts'
 import { ndjsonResponse } from './ndjson-response.ts'
 import { bodyCap, jsonBody } from './request-body.ts'
-import { execBodySchema } from './schemas.ts'
+import { execBodySchema, watchBodySchema } from './schemas.ts'
 
 /**
+ * `POST /v1/containers/:id/watch` streams a directory's changes as NDJSON (see wire.ts).
  * `POST /v1/containers/:id/exec` streams the output as NDJSON and ends with the result. The
  * exec is aborted (its process tree killed) when the client disconnects, or when it is
  * cancelled by its `execId`, which lets the client still read the result of a cancelled run.
@@ -37,6 +38,25 @@ export const registerExecRoutes = (app: Hono, deps: AgentDeps): void => {
           signal.removeEventListener('abort', onGone)
           if (execId && running.get(execId) === cancel) running.delete(execId)
         }
+      },
+      deps.stream,
+    )
+  })
+
+  // Streams `{ change }` lines until the client leaves (the watch ends with it) or the
+  // container goes (`{ result: null }`); a watch that cannot start is an ordinary error answer.
+  app.post('/v1/containers/:id/watch', limit, async (c) => {
+    const id = c.req.param('id')
+    const body = parseInput(watchBodySchema, await jsonBody(c.req.raw), 'watch')
+    const runtime = deps.runtime
+    if (!canWatch(runtime)) {
+      throw new ConflictError("this host's runtime cannot watch files", 'watch_unavailable')
+    }
+    return ndjsonResponse(
+      c.req.raw.signal,
+      async (emit, signal) => {
+        await runtime.watch(id, { ...body, signal, onChange: (change) => emit({ change }) })
+        return null
       },
       deps.stream,
     )

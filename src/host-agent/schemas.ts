@@ -48,6 +48,21 @@ export const execBodySchema = z.strictObject({
     .optional(),
 })
 
+/** An absolute container path, as bounded as the daemon bounds it. */
+const containerPath = z
+  .string()
+  .min(1)
+  .max(4096)
+  .startsWith('/', 'must be an absolute path')
+  .refine((p) => !p.includes('\0'), 'must not contain NUL')
+
+/** Body of a watch (see `WatchBody` in wire.ts). */
+export const watchBodySchema = z.strictObject({
+  path: containerPath,
+  recursive: z.boolean().optional(),
+  roots: z.array(containerPath).min(1).max(64).optional(),
+})
+
 /** Body of an image build (see `BuildBody` in wire.ts). */
 export const buildBodySchema = z.strictObject({
   tag: z.string().min(1),

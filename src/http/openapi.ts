@@ -2,6 +2,7 @@ import { z } from 'zod'
 import type { Command } from '../core/catalog.ts'
 import { spawnerEventSchema } from '../core/events.ts'
 import { agentUpdateSchema } from '../core/plugin/updates.ts'
+import { fileChangeSchema } from '../core/schemas.ts'
 import { previewPaths } from './preview-openapi.ts'
 
 const toOpenApiPath = (path: string) => path.replace(/:([A-Za-z_]+)/g, '{$1}')
@@ -108,6 +109,17 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
     if (cmd.http.response === 'file')
       ok['application/octet-stream'] = { schema: { type: 'string', format: 'binary' } }
     if (cmd.stream) ok['text/event-stream'] = { schema: { type: 'string' } }
+    if (cmd.stream && when && 'always' in when) {
+      // A route that only streams: its events are the items, then the closing one.
+      delete ok['application/json']
+      const { item, end } = cmd.stream
+      ok['text/event-stream'] = {
+        schema: {
+          type: 'string',
+          description: `SSE: \`${item}\` events, then \`${end}\` with ${cmd.name}'s result, or \`error\``,
+        },
+      }
+    }
     const err = { content: { 'application/json': { schema: errorSchema } } }
     paths[path] ??= {}
     paths[path][cmd.http.method] = {
@@ -224,6 +236,7 @@ export const buildOpenApi = (commands: readonly Command[], info: { version: stri
       schemas: {
         SpawnerEvent: schema(spawnerEventSchema, 'output'),
         AgentUpdate: schema(agentUpdateSchema, 'output'),
+        FileChange: schema(fileChangeSchema, 'output'),
       },
       securitySchemes: {
         bearer: {

@@ -69,13 +69,17 @@ const accepts = (c: Context, type: string) => (c.req.header('accept') ?? '').inc
 const wantsStream = (c: Context, http: HttpBinding) => {
   const when = http.streamWhen
   if (!when) return false
+  if ('always' in when) return true
   return 'accept' in when ? accepts(c, when.accept) : c.req.query(when.query) === when.value
 }
 
+/** How often a quiet command stream sends a comment, so proxies and clients see it alive. */
+export const STREAM_HEARTBEAT_MS = 15_000
+
 /**
  * The stream as SSE: each event as it comes (numbered when the command says so), then the
- * closing one, or an `error` event. A client that leaves or falls too far behind (see
- * SseStreams) aborts the command.
+ * closing one, or an `error` event; a comment line while it is quiet. A client that leaves or
+ * falls too far behind (see SseStreams) aborts the command.
  */
 const sendStream = (
   c: Context<AppEnv>,
@@ -93,10 +97,13 @@ const sendStream = (
         const numbered = stream.numbered ? { id: String(++id) } : {}
         return sse.send({ event, data: JSON.stringify(data), ...numbered })
       }
+      const beat = setInterval(() => sse.comment('keep-alive'), STREAM_HEARTBEAT_MS)
       try {
         for await (const e of stream) if (!send(e.event, e.data)) break
       } catch (err) {
         send('error', errorBody(toSpawnerError(err)))
+      } finally {
+        clearInterval(beat)
       }
     },
     worker,

@@ -71,6 +71,11 @@ export class RedisConsumer {
     { stream: string; id: string; requestId?: string; done: Promise<void> }
   >()
   private readonly runningHere = new Set<string>()
+  /**
+   * Requests in flight that run beside their worker's lane (watches): they wait, not work, for
+   * as long as they last, so they leave REDIS_CONCURRENCY to the others; the service bounds them.
+   */
+  private beside = 0
   /** Per-worker queues: one worker's requests run in stream order, different workers at once. */
   private readonly lanes = new Map<string, Promise<void>>()
   private loop: Promise<void> | undefined
@@ -182,9 +187,14 @@ export class RedisConsumer {
     }
   }
 
+  /** Entries this consumer may take on now. */
+  private free(): number {
+    return this.s.REDIS_CONCURRENCY - (this.inFlight.size - this.beside)
+  }
+
   private async readLoop() {
     while (!this.stopped) {
-      const free = this.s.REDIS_CONCURRENCY - this.inFlight.size
+      const free = this.free()
       if (free <= 0) {
         await new Promise<void>((r) => (this.wake = r))
         continue
@@ -236,7 +246,9 @@ export class RedisConsumer {
     const workerId = parsed.ok
       ? (parsed.request.payload as { workerId?: unknown }).workerId
       : undefined
-    const lane = typeof workerId === 'string' ? workerId : undefined
+    // A long-lived call (a watch) runs beside the worker's lane, not in front of its next request.
+    const beside = parsed.ok && parsed.request.command.background === true
+    const lane = typeof workerId === 'string' && !beside ? workerId : undefined
     const before = (lane && this.lanes.get(lane)) || Promise.resolve()
     const work = before.then(() => this.handle(stream, parsed))
     if (lane) {
@@ -246,9 +258,11 @@ export class RedisConsumer {
         if (this.lanes.get(lane) === tail) this.lanes.delete(lane)
       })
     }
+    if (beside) this.beside++
     entry.done = work
       .catch((err: unknown) => this.answers.failed(stream, id, err))
       .finally(() => {
+        if (beside) this.beside--
         this.inFlight.delete(key)
         this.wake?.()
       })
@@ -408,7 +422,7 @@ export class RedisConsumer {
     for (const stream of [this.names.commands, this.myStream]) {
       let cursor = '0-0'
       do {
-        const free = this.s.REDIS_CONCURRENCY - this.inFlight.size
+        const free = this.free()
         if (free <= 0) return
         const [next, entries] = (await this.redis.call(
           'XAUTOCLAIM',

@@ -59,6 +59,7 @@ const samples: Record<string, Sample> = {
   },
   list_files: { input: (workerId) => ({ workerId, path: '/workspace' }), reads: ['exec'] },
   logs: { input: (workerId) => ({ workerId, tail: 10 }) },
+  watch: { input: (workerId) => ({ workerId, durationMs: 1 }) },
   pause: { input: (workerId) => ({ workerId }) },
   resume: { input: (workerId) => ({ workerId }), prepare: (s, workerId) => s.pause({ workerId }) },
   update: { input: (workerId) => ({ workerId, ttlSeconds: 7200 }) },

@@ -37,8 +37,10 @@ export const publishEvents = (
     // Sent three times: two channels and the log.
     const bytes = 3 * Buffer.byteLength(json)
     // Output, agent updates and build progress are views of a run (its answer holds the
-    // result): they go when Redis is behind; every other event always goes out.
-    if (event.type === 'output' || event.type === 'agent' || event.type === 'image_build') {
+    // result), and a watch's changes may come by the thousand: they go when Redis is behind;
+    // every other event always goes out.
+    const droppable = ['output', 'agent', 'image_build', 'file_changed'].includes(event.type)
+    if (droppable) {
       if (pending + bytes > opts.maxBufferBytes) {
         dropped++
         if (gap++ === 0) {

@@ -14,6 +14,7 @@ import type {
   LogsRequest,
   LogsResult,
   PutFileOptions,
+  WatchRequest,
 } from '../core/runtime.ts'
 import type { HostCapacity } from './wire.ts'
 import { placementOrder } from './placement.ts'
@@ -151,6 +152,11 @@ export class MultiRuntime implements ContainerRuntime {
 
   followLogs(id: string, req: LogsRequest, onLine: (line: LogLine) => void, signal: AbortSignal) {
     return this.#on(id, (a) => a.followLogs(id, req, onLine, signal))
+  }
+
+  /** Watches on the agent that holds the container (see `RemoteRuntime.watch`). */
+  watch(id: string, req: WatchRequest): Promise<void> {
+    return this.#on(id, (a) => a.watch(id, req))
   }
 
   pause(id: string): Promise<void> {

@@ -15,8 +15,15 @@ import type {
   LogsRequest,
   LogsResult,
   PutFileOptions,
+  WatchRequest,
 } from '../core/runtime.ts'
-import { NO_SUCH_CONTAINER, type BuildBody, type CommitBody, type HostCapacity } from './wire.ts'
+import {
+  NO_SUCH_CONTAINER,
+  type BuildBody,
+  type CommitBody,
+  type HostCapacity,
+  type WatchBody,
+} from './wire.ts'
 import { AgentClient, type AgentClientOptions } from './agent-client.ts'
 import { remoteExec } from './remote-exec.ts'
 
@@ -218,6 +225,35 @@ export class RemoteRuntime implements ContainerRuntime {
       throw err
     }
     if (!signal.aborted) throw this.#noResult('log stream')
+  }
+
+  /**
+   * Watches a directory through the host agent's runtime (see `WatchingRuntime`): resolves when
+   * `signal` aborts (the connection is dropped, which ends the watch there) or the container goes.
+   */
+  async watch(id: string, req: WatchRequest): Promise<void> {
+    const { signal } = req
+    if (signal.aborted) return
+    const body: WatchBody = {
+      path: req.path,
+      ...(req.recursive !== undefined ? { recursive: req.recursive } : {}),
+      ...(req.roots ? { roots: [...req.roots] } : {}),
+    }
+    try {
+      const res = await this.#agent.send('POST', containerPath(id, '/watch'), {
+        json: body,
+        signal,
+      })
+      for await (const line of this.#agent.lines(res)) {
+        if ('change' in line) req.onChange(line.change)
+        else if ('error' in line) throw this.#agent.errorOf(line)
+        else if ('result' in line) return
+      }
+    } catch (err) {
+      if (signal.aborted) return
+      throw err
+    }
+    if (!signal.aborted) throw this.#noResult('watch')
   }
 
   async pause(id: string): Promise<void> {

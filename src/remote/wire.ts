@@ -17,6 +17,9 @@
  * POST   /v1/containers/:id/pause          204                       also /unpause
  * POST   /v1/containers/:id/exec           NDJSON { stream, data }…  body: ExecBody
  * DELETE /v1/execs/:execId                 204                       404 when not running
+ * POST   /v1/containers/:id/watch          NDJSON { change }…        body: WatchBody; ends
+ *                                                                     { result: null } when the
+ *                                                                     container goes
  * PUT    /v1/containers/:id/files          204                       raw body; query path,
  *                                                                     mode (octal), uid, gid,
  *                                                                     roots (repeated)
@@ -36,7 +39,7 @@
  * answer that fails after its first line ends with `{ error, status }` instead of `{ result }`;
  * while it is quiet it sends `{ heartbeat: true }` so a dead connection is noticed.
  */
-import type { ExecResult, LogLine } from '../core/runtime.ts'
+import type { ExecResult, FileChange, LogLine } from '../core/runtime.ts'
 
 /** The code of the 404 that `GET /v1/containers/:id` answers for an unknown container. */
 export const NO_SUCH_CONTAINER = 'no_such_container'
@@ -51,6 +54,13 @@ export interface ExecBody {
   maxOutputBytes?: number
   /** Chosen by the caller, so it can cancel the exec with `DELETE /v1/execs/:execId`. */
   execId?: string
+}
+
+/** Body of `POST /v1/containers/:id/watch`: a `WatchRequest` without its callbacks. */
+export interface WatchBody {
+  path: string
+  recursive?: boolean
+  roots?: string[]
 }
 
 /** Body of `POST /v1/images`: a Dockerfile and the files of its context, base64-encoded. */
@@ -92,6 +102,7 @@ export type StreamLine =
   | { heartbeat: true }
   | { stream: 'stdout' | 'stderr'; data: string }
   | { line: LogLine }
+  | { change: FileChange }
   | { progress: string }
   | { result: ExecResult | null }
   | { error: { code: string; message: string; details?: unknown }; status: number }

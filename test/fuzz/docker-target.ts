@@ -16,6 +16,7 @@ import {
   isPlain,
   keepWorkers,
   OPERATOR_AUTH,
+  shortWatch,
   TOKEN_SECRET,
   type FuzzTarget,
 } from './target.ts'
@@ -52,6 +53,7 @@ export const dockerTarget = async (): Promise<FuzzTarget & { cleanup(): Promise<
   const plugins = new Set(registry.ordered.map((p) => p.name))
   const constrain = (command: string, input: unknown): unknown => {
     if (!isPlain(input)) return input
+    if (command === 'watch') return shortWatch(command, input)
     if (command === 'create' && isPlain(input.config)) {
       const config: Record<string, unknown> = { ...input.config }
       // Only the shell agent's image exists: any other plugin would build a derived image.

@@ -60,6 +60,21 @@ export interface FuzzTarget {
   constrain(command: string, input: unknown): unknown
 }
 
+/** Longest a fuzzed `watch` may run: one answered once lasts its durationMs (default 60 s). */
+const FUZZ_WATCH_MS = 50
+
+/** A `watch` input cut to FUZZ_WATCH_MS, so the fuzzer's wait for its answer stays short. */
+export const shortWatch = (command: string, input: unknown): unknown => {
+  if (command !== 'watch' || typeof input !== 'object' || input === null || Array.isArray(input))
+    return input
+  // The schema coerces: `"30000"` would be a long watch too. What is no number stays, refused.
+  const given = (input as { durationMs?: unknown }).durationMs
+  const long = given === undefined || !(Number(given) < FUZZ_WATCH_MS)
+  return long && (given === undefined || Number.isFinite(Number(given)))
+    ? { ...input, durationMs: FUZZ_WATCH_MS }
+    : input
+}
+
 export const PLUGINS_DIR = fileURLToPath(new URL('../../plugins', import.meta.url))
 export const TOKEN_SECRET = 'fuzz-token-secret-0123456789abcdef'
 export const API_TOKEN = 'fuzz-operator-token-0123456789'
@@ -189,6 +204,6 @@ export const memoryTarget = async (
     tokenSecret: TOKEN_SECRET,
     hints: baseHints(registry),
     workers: () => keepWorkers(service),
-    constrain: (_command, input) => input,
+    constrain: shortWatch,
   }
 }

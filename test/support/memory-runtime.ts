@@ -7,11 +7,13 @@ import {
   type ContainerRuntime,
   type ContainerSpec,
   type ExecRequest,
+  type FileChange,
   type ExecResult,
   type GetFileOptions,
   type LogLine,
   type LogsResult,
   type PutFileOptions,
+  type WatchRequest,
 } from '../../src/core/runtime.ts'
 
 /** What a `MemoryRuntime` exec does: by default it echoes its argv to stdout. */
@@ -35,6 +37,8 @@ export class MemoryRuntime implements ContainerRuntime {
     { info: ImageInfo; env: Record<string, string>; files: Map<string, Uint8Array> }
   >()
   runtimeNames = ['runc']
+  /** Watches running now, by container id (see `watch`). */
+  readonly watchers = new Map<string, Set<WatchRequest>>()
   onExec: FakeExec = async (id, req) => {
     // `test -e PATH` answers from the files, as in a container (the service probes with it).
     const [cmd, flag, path] = req.argv
@@ -102,10 +106,43 @@ export class MemoryRuntime implements ContainerRuntime {
     return this.onExec(id, req)
   }
   async putFile(id: string, path: string, content: Uint8Array, opts: PutFileOptions = {}) {
-    this.#get(id)
+    const c = this.#get(id)
+    const existed = this.files.has(`${id}:${path}`)
     this.files.set(`${id}:${path}`, content)
     this.fileOptions.set(`${id}:${path}`, opts)
+    this.change(c.id, { type: existed ? 'changed' : 'created', path, dir: false })
   }
+  /**
+   * Watches as `WatchingRuntime` does: refuses a path outside `roots` or missing container,
+   * then gets `change`s (and file writes) below `path` until aborted or the container goes.
+   */
+  async watch(id: string, req: WatchRequest) {
+    const c = this.#get(id)
+    if (req.roots && !req.roots.some((r) => req.path === r || req.path.startsWith(`${r}/`))) {
+      throw new BadRequestError(`path: ${req.path} is outside the roots`, [], 'path_not_allowed')
+    }
+    const mine = this.watchers.get(c.id) ?? new Set()
+    this.watchers.set(c.id, mine)
+    mine.add(req)
+    try {
+      await new Promise<void>((resolve) => {
+        if (req.signal.aborted) resolve()
+        req.signal.addEventListener('abort', () => resolve(), { once: true })
+        this.#gone.set(req, resolve)
+      })
+    } finally {
+      mine.delete(req)
+      this.#gone.delete(req)
+    }
+  }
+  /** Tells the watches of container `id` whose directory holds the path about a change. */
+  change(id: string, change: FileChange) {
+    for (const w of this.watchers.get(id) ?? []) {
+      const under = change.path === undefined || change.path.startsWith(`${w.path}/`)
+      if (under) w.onChange(change)
+    }
+  }
+  readonly #gone = new Map<WatchRequest, () => void>()
   async getFile(id: string, path: string, opts: GetFileOptions = {}) {
     this.#get(id)
     this.fileOptions.set(`${id}:${path}`, opts)
@@ -133,7 +170,10 @@ export class MemoryRuntime implements ContainerRuntime {
     this.#get(id).state = 'running'
   }
   async remove(id: string) {
-    this.containers.delete(this.#find(id)?.id ?? id)
+    const key = this.#find(id)?.id ?? id
+    this.containers.delete(key)
+    for (const w of this.watchers.get(key) ?? []) this.#gone.get(w)?.()
+    this.watchers.delete(key)
   }
   async inspect(id: string) {
     const c = this.#find(id)
