@@ -263,14 +263,12 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   /**
-   * Watches a directory through the worker's daemon (see `WatchingRuntime`); an
-   * UnavailableError where the daemon does not answer (or daemons are off).
+   * Watches a directory as uid 1000 (see `WatchingRuntime`): through the worker's daemon
+   * (inotify) when it answers, else by polling through the Engine (see `pollWatch`).
    */
-  async watch(id: string, req: WatchRequest): Promise<void> {
-    if (!this.#daemons) {
-      throw new UnavailableError("watching files needs the worker's daemon, which is off here")
-    }
-    return this.#daemons.watch(id, req)
+  watch(id: string, req: WatchRequest): Promise<void> {
+    const engine = (r: WatchRequest) => pollWatch(this.#ctx, id, r)
+    return this.#daemons ? this.#daemons.watch(id, req, engine) : engine(req)
   }
 
   /** Holds a binary stream both ways with a helper command (see `pipeExec`). */
@@ -305,11 +303,6 @@ export class DockerRuntime implements ContainerRuntime {
     signal: AbortSignal,
   ): Promise<void> {
     return followLogs(this.#ctx, id, req, onLine, signal)
-  }
-
-  /** Watches a directory as uid 1000 (see `WatchingRuntime`), by polling (see `pollWatch`). */
-  watch(id: string, req: WatchRequest): Promise<void> {
-    return pollWatch(this.#ctx, id, req)
   }
 
   async pause(containerId: string): Promise<void> {

@@ -131,14 +131,14 @@ export class DaemonPaths {
     return daemonTerminal(routed, req, { logger: this.ctx.logger, containerId: id })
   }
 
-  /** Watches through the daemon; an UnavailableError where it does not answer. */
-  async watch(id: string, req: WatchRequest): Promise<void> {
+  /** Watches through the daemon (inotify), else `engine` (polling). */
+  async watch(
+    id: string,
+    req: WatchRequest,
+    engine: (req: WatchRequest) => Promise<void>,
+  ): Promise<void> {
     const routed = await this.router.route(id, 'watch')
-    if (!routed) {
-      throw new UnavailableError(
-        "watching files needs the worker's daemon, which does not answer in this worker",
-      )
-    }
+    if (!routed) return engine(req)
     await this.#using(id, routed, () =>
       daemonWatch(routed.conn, req, {
         containerGone: async () => (await this.inspect(id))?.state !== 'running',
