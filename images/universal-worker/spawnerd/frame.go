@@ -37,7 +37,7 @@ var (
 // readFrame reads one runtime → daemon frame. Only the types the runtime may send are
 // accepted; the payload is allocated at its announced size, which is bounded first.
 func readFrame(c net.Conn) (byte, []byte, error) {
-	var hdr [5]byte
+	var hdr [4]byte
 	n, err := io.ReadFull(c, hdr[:])
 	if err != nil {
 		var ne net.Error
@@ -46,23 +46,22 @@ func readFrame(c net.Conn) (byte, []byte, error) {
 		}
 		return 0, nil, err
 	}
-	length := binary.BigEndian.Uint32(hdr[:4])
-	typ := hdr[4]
+	length := binary.BigEndian.Uint32(hdr[:])
 	if length < 1 || length > maxPayload+1 {
 		return 0, nil, fmt.Errorf("%w: length %d", errFrame, length)
 	}
-	switch typ {
-	case tWelcome, tOpen, tStdin, tControl:
-	default:
-		return 0, nil, fmt.Errorf("%w: type %d", errFrame, typ)
-	}
 	// A frame under way is read to its end whatever the idle deadline said.
 	_ = c.SetReadDeadline(time.Time{})
-	payload := make([]byte, length-1)
-	if _, err := io.ReadFull(c, payload); err != nil {
+	buf := make([]byte, length)
+	if _, err := io.ReadFull(c, buf); err != nil {
 		return 0, nil, err
 	}
-	return typ, payload, nil
+	switch buf[0] {
+	case tWelcome, tOpen, tStdin, tControl:
+	default:
+		return 0, nil, fmt.Errorf("%w: type %d", errFrame, buf[0])
+	}
+	return buf[0], buf[1:], nil
 }
 
 // frameWriter serialises the frames of one connection: a request's output pumps, its control

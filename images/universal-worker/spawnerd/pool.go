@@ -157,6 +157,9 @@ func (d *daemon) connect() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Stopping the daemon interrupts a handshake under way.
+	stop := context.AfterFunc(d.ctx, func() { nc.Close() })
+	defer stop()
 	c := &conn{d: d, nc: nc, w: frameWriter{c: nc}}
 	hello, _ := json.Marshal(helloMsg{V: 1, Secret: d.cfg.secret, Pid: os.Getpid(), Version: version})
 	_ = nc.SetDeadline(time.Now().Add(d.cfg.handshakeTimeout))

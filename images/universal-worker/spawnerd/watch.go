@@ -20,7 +20,7 @@ const (
 	inotifyHeader = 16
 	watchMask     = syscall.IN_CREATE | syscall.IN_DELETE | syscall.IN_MODIFY | syscall.IN_ATTRIB |
 		syscall.IN_MOVED_FROM | syscall.IN_MOVED_TO | syscall.IN_DELETE_SELF | syscall.IN_MOVE_SELF |
-		syscall.IN_ONLYDIR | syscall.IN_DONT_FOLLOW | syscall.IN_EXCL_UNLINK
+		syscall.IN_ONLYDIR | syscall.IN_EXCL_UNLINK
 )
 
 // limiter counts things of which only max may exist at once.
@@ -187,6 +187,7 @@ func (w *watcher) add(fd int, path string, announce bool) error {
 	if !within(real, w.realRoot) {
 		return nil // moved out from under the watch meanwhile
 	}
+	// Through the descriptor (a link the kernel follows to the directory already checked).
 	wd, err := syscall.InotifyAddWatch(w.fd, "/proc/self/fd/"+strconv.Itoa(fd), watchMask)
 	if err != nil {
 		if err == syscall.ENOSPC {
