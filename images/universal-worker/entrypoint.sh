@@ -13,8 +13,8 @@
 #      commands arrive through `docker exec`. SIGTERM/SIGINT stop the agent and exit 0.
 #      Before the ready marker, when the runtime's directory /run/workers-spawner/daemon is
 #      mounted and SPAWNERD_SECRET is set, start the in-worker daemon spawnerd (restarted if
-#      it dies; its stderr on the container log, prefixed) and drop the secret from this
-#      shell's environment, so the agent does not inherit it.
+#      it dies; its stderr, lines prefixed "spawnerd: " by itself, on the container log) and
+#      drop the secret from this shell's environment, so the agent does not inherit it.
 set -uo pipefail
 
 READY_MARKER=/tmp/.workers-spawner-ready
@@ -71,7 +71,7 @@ if [[ -d "$DAEMON_DIR" && -n "${SPAWNERD_SECRET:-}" ]]; then
     (
       trap 'kill "$child" 2>/dev/null; exit 0' TERM INT
       while :; do
-        spawnerd 2> >(while IFS= read -r line; do printf 'workers-spawner: spawnerd: %s\n' "$line" >&2; done) &
+        spawnerd &
         child=$!
         wait "$child"
         sleep 1

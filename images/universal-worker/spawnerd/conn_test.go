@@ -213,4 +213,3 @@ func TestBadRequests(t *testing.T) {
 		t.Fatal("env of more than 1 MiB accepted")
 	}
 }
-

@@ -55,7 +55,7 @@ func errorResult(err error) errorEnd {
 func codeOf(err error) string {
 	var errno syscall.Errno
 	switch {
-	case errors.As(err, &errno) && (errno == syscall.EACCES || errno == syscall.EPERM):
+	case errors.As(err, &errno) && (errno == syscall.EACCES || errno == syscall.EPERM || errno == syscall.EROFS):
 		return "permission_denied"
 	case errors.Is(err, fs.ErrNotExist):
 		return "not_found"

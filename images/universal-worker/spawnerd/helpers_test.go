@@ -2,10 +2,10 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"

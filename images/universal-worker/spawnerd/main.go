@@ -28,14 +28,14 @@ func main() {
 		return
 	}
 	if err := checkUnprivileged(); err != nil {
-		fmt.Fprintln(os.Stderr, err)
+		logf("%v", err)
 		os.Exit(1)
 	}
 	secret := os.Getenv("SPAWNERD_SECRET")
 	// Nothing the daemon starts may inherit its own settings, the secret least of all.
 	scrubEnv()
 	if secret == "" {
-		fmt.Fprintln(os.Stderr, "SPAWNERD_SECRET is not set")
+		logf("SPAWNERD_SECRET is not set")
 		os.Exit(1)
 	}
 	// A small heap, collected early: idle memory counts against every worker.
@@ -44,7 +44,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer stop()
-	fmt.Fprintf(os.Stderr, "%s, pid %d, dialing %s\n", version, os.Getpid(), *socket)
+	logf("%s, pid %d, uid %d, dialing %s", version, os.Getpid(), os.Getuid(), *socket)
 	newDaemon(ctx, defaultConfig(*socket, secret)).run()
 }
 

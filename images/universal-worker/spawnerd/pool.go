@@ -130,8 +130,9 @@ func (d *daemon) run() {
 	}
 }
 
-// logf writes one line to stderr (the container's log).
-var logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, format+"\n", a...) }
+// logf writes one line to stderr (the container's log), named, so that the entrypoint needs
+// no process of its own to prefix it.
+var logf = func(format string, a ...any) { fmt.Fprintf(os.Stderr, "spawnerd: "+format+"\n", a...) }
 
 func (d *daemon) shutdown() {
 	d.mu.Lock()
