@@ -56,8 +56,8 @@ func (r *req) event(v any) error {
 func (r *req) end(v any) {
 	r.once.Do(func() {
 		b, err := json.Marshal(v)
-		if err != nil {
-			b = []byte(`{"ok":false,"error":{"code":"internal","message":"result not encodable"}}`)
+		if err != nil || len(b) > maxPayload {
+			b = []byte(`{"ok":false,"error":{"code":"internal","message":"result not encodable in one frame"}}`)
 		}
 		close(r.done)
 		r.c.becameIdle()

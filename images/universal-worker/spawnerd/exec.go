@@ -354,6 +354,10 @@ func feed(r *req, w *os.File) {
 	}
 }
 
+// maxAfterExit bounds what is read from a pipe once its command has exited (a pipe holds at
+// most 1 MiB).
+const maxAfterExit = 1 << 20
+
 // pump sends one output stream as frames, cut after limit bytes (the rest is read and
 // dropped so the command never blocks on a full pipe). Once the command has exited it reads
 // what is left in the pipe without waiting for writers it left behind.
@@ -365,6 +369,7 @@ func pump(r *req, typ byte, f *os.File, limit int64, truncated, exited *atomic.B
 	}
 	buf := make([]byte, 32<<10)
 	var sent int64
+	afterExit := 0
 	sendOK := true
 	for {
 		var n int
@@ -396,6 +401,13 @@ func pump(r *req, typ byte, f *os.File, limit int64, truncated, exited *atomic.B
 		}
 		if drained || rerr != nil || n <= 0 {
 			return
+		}
+		if exited.Load() {
+			// What the command left is at most a pipe's buffer; past that a child it left
+			// behind is still writing, and the request is over all the same.
+			if afterExit += n; afterExit > maxAfterExit {
+				return
+			}
 		}
 		chunk := buf[:n]
 		if room := limit - sent; int64(n) > room {

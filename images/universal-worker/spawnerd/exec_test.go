@@ -198,3 +198,17 @@ func TestExecKilledWhenTheConnectionGoes(t *testing.T) {
 	c.c.Close()
 	waitDead(t, pid)
 }
+
+func TestExecEndsThoughAChildKeepsWriting(t *testing.T) {
+	rt := startDaemon(t, nil)
+	c := rt.accept()
+	// The command exits at once; what it left behind writes to the same pipe without pause.
+	r := c.do(map[string]any{"op": "exec", "argv": []string{"bash", "-c", "yes & echo $! >&2"}, "tag": "writer"})
+	mustOK(t, r)
+	pid, _ := strconv.Atoi(strings.TrimSpace(r.stderr.String()))
+	if pid == 0 || r.num("exitCode") != 0 {
+		t.Fatalf("END %v, stderr %q", r.end, r.stderr.String())
+	}
+	killTagged("writer")
+	waitDead(t, pid)
+}

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -293,11 +294,25 @@ func listDir(r *req, o *fileReq) error {
 		e.Name = n
 		entries = append(entries, e)
 	}
-	r.end(struct {
+	type listEnd struct {
 		OK        bool    `json:"ok"`
 		Entries   []entry `json:"entries"`
 		Truncated bool    `json:"truncated"`
-	}{true, entries, truncated})
+	}
+	// The answer is one frame: long names can make `limit` entries more than 1 MiB, so the
+	// list is cut (and says so) until it fits.
+	for {
+		b, err := json.Marshal(listEnd{true, entries, truncated})
+		if err != nil {
+			return err
+		}
+		if len(b) <= maxPayload {
+			break
+		}
+		entries = entries[:len(entries)*maxPayload/len(b)*9/10]
+		truncated = true
+	}
+	r.end(listEnd{true, entries, truncated})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -250,4 +251,28 @@ func TestStatListDelete(t *testing.T) {
 	}
 	os.Mkdir(filepath.Join(root, "emptydir"), 0o755)
 	mustOK(t, c.do(map[string]any{"op": "delete", "path": filepath.Join(root, "emptydir")}))
+}
+
+func TestListAnswerFitsInOneFrame(t *testing.T) {
+	rt := startDaemon(t, nil)
+	c := rt.accept()
+	root := t.TempDir()
+	// 10,000 entries of 200-byte names answer far more than 1 MiB of JSON.
+	for i := 0; i < maxListLimit; i++ {
+		name := fmt.Sprintf("%05d-%s", i, strings.Repeat("n", 194))
+		if err := os.WriteFile(filepath.Join(root, name), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := c.do(map[string]any{"op": "list", "path": root, "limit": maxListLimit})
+	mustOK(t, r)
+	entries := r.end["entries"].([]any)
+	if r.end["truncated"] != true || len(entries) == 0 || len(entries) == maxListLimit {
+		t.Fatalf("%d entries, truncated %v", len(entries), r.end["truncated"])
+	}
+	for i, e := range entries {
+		if want := fmt.Sprintf("%05d-", i); !strings.HasPrefix(e.(map[string]any)["name"].(string), want) {
+			t.Fatalf("entry %d is %v", i, e)
+		}
+	}
 }

@@ -276,6 +276,7 @@ func (s *session) read(exited *atomic.Bool, done chan struct{}) {
 		return
 	}
 	buf := make([]byte, 32<<10)
+	afterExit := 0
 	for {
 		var n int
 		var rerr error
@@ -305,6 +306,11 @@ func (s *session) read(exited *atomic.Bool, done chan struct{}) {
 		}
 		if drained || rerr != nil || n <= 0 {
 			return // EIO: every slave descriptor is closed
+		}
+		if exited.Load() {
+			if afterExit += n; afterExit > maxAfterExit {
+				return
+			}
 		}
 		chunk := buf[:n]
 		s.mu.Lock()
