@@ -37,7 +37,7 @@ class Peer {
   private buf = Buffer.alloc(0)
   private frames: Frame[] = []
   private waiting: Array<{ ok: (f: Frame) => void; fail: (e: Error) => void }> = []
-  private closed = false
+  closed = false
 
   constructor(readonly socket: Socket) {
     socket.on('data', (chunk: Buffer) => {
@@ -123,11 +123,21 @@ class RuntimeSide {
     else this.idle.push(peer)
   }
 
-  /** An idle, welcomed connection (waits for the daemon to dial one). */
+  /** An idle, welcomed connection that is still open (waits for the daemon to dial one). */
   take(): Promise<Peer> {
-    const p = this.idle.shift()
+    let p = this.idle.shift()
+    while (p?.closed) p = this.idle.shift()
     if (p) return Promise.resolve(p)
     return new Promise((ok) => this.wanted.push(ok))
+  }
+
+  /** Runs one request on an idle connection, then gives the connection back, as a runtime does. */
+  async request(open: object, stdin: string[] = []) {
+    const peer = await this.take()
+    const answer = await peer.request(open, stdin)
+    if (this.wanted.length > 0) this.wanted.shift()!(peer)
+    else this.idle.push(peer)
+    return answer
   }
 
   /** Waits until the daemon has said HELLO at least n times. */
@@ -169,10 +179,12 @@ describe('spawnerd in the worker image', () => {
   const good = new RuntimeSide(secret)
   const bad = new RuntimeSide(secret)
 
+  let workerId = ''
+
   beforeAll(async () => {
     await good.listen()
     await bad.listen()
-    await startWorker(good, secret)
+    workerId = (await startWorker(good, secret)).id
     // This container was given another secret: its runtime refuses it.
     await startWorker(bad, randomBytes(32).toString('hex'))
   })
@@ -184,20 +196,19 @@ describe('spawnerd in the worker image', () => {
   })
 
   it('is started by the entrypoint as uid 1000 and runs commands as uid 1000', async () => {
-    const peer = await good.take()
     const hello = good.hellos[0]!
     expect(hello).toMatchObject({ v: 1, secret, version: expect.stringMatching(/^spawnerd /) })
-    const id = await peer.request({ op: 'exec', argv: ['id', '-u'] })
+    const id = await good.request({ op: 'exec', argv: ['id', '-u'] })
     expect(id.end).toMatchObject({ ok: true, exitCode: 0 })
     expect(id.stdout).toBe('1000\n')
-    const status = await peer.request({ op: 'read', path: `/proc/${hello.pid}/status` })
+    const status = await good.request({ op: 'read', path: `/proc/${hello.pid}/status` })
     expect(status.stdout).toMatch(/^Name:\s+spawnerd$/m)
     expect(status.stdout).toMatch(/^Uid:\s+1000\s+1000\s+1000\s+1000$/m)
     expect(status.stdout).toMatch(/^CapEff:\s+0+$/m)
     // Commands never inherit the daemon's secret, nor signals the entrypoint's shell ignored.
-    const env = await peer.request({ op: 'exec', argv: ['env'] })
+    const env = await good.request({ op: 'exec', argv: ['env'] })
     expect(env.stdout).not.toContain('SPAWNERD_')
-    const own = await peer.request({ op: 'exec', argv: ['grep', '^SigIgn', '/proc/self/status'] })
+    const own = await good.request({ op: 'exec', argv: ['grep', '^SigIgn', '/proc/self/status'] })
     expect(own.stdout).toMatch(/^SigIgn:\s+0+$/m)
   })
 
@@ -207,15 +218,14 @@ describe('spawnerd in the worker image', () => {
   })
 
   it('reports its idle memory', async () => {
-    const peer = await good.take()
-    const ping = await peer.request({ op: 'ping' })
+    const ping = await good.request({ op: 'ping' })
     expect(ping.end).toMatchObject({ ok: true, version: expect.stringMatching(/^spawnerd /) })
     const rss = ping.end.rssBytes as number
     // Every process but the measuring shell and its children: the entrypoint's and the daemon.
     const line =
       "me=$$; for s in /proc/[0-9]*/status; do awk -v me=$me '/^Name:/{n=$2} /^Pid:/{p=$2} " +
       "/^PPid:/{pp=$2} /^VmRSS:/{r=$2} END{ if (p!=me && pp!=me) print p, n, r+0 }' $s 2>/dev/null; done"
-    const ps = await peer.request({ op: 'exec', argv: ['sh', '-c', line] })
+    const ps = await good.request({ op: 'exec', argv: ['sh', '-c', line] })
     const procs = ps.stdout
       .trim()
       .split('\n')
@@ -232,8 +242,7 @@ describe('spawnerd in the worker image', () => {
   })
 
   it('cannot write into the runtime directory', async () => {
-    const peer = await good.take()
-    const touch = await peer.request({
+    const touch = await good.request({
       op: 'exec',
       argv: [
         'sh',
@@ -242,11 +251,28 @@ describe('spawnerd in the worker image', () => {
       ],
     })
     expect(touch.stderr).toMatch(/Read-only file system/)
-    const write = await peer.request(
+    const write = await good.request(
       { op: 'write', path: '/run/workers-spawner/daemon/planted', size: 1 },
       ['x', ''],
     )
     expect(write.end).toMatchObject({ ok: false })
     expect(await readdir(good.dir)).toEqual(['d.sock'])
+  })
+
+  it('is restarted by the entrypoint when it dies, and logs on the container log', async () => {
+    const first = good.hellos.at(-1)!.pid
+    const seen = good.hellos.length
+    // The agent may kill it (same user): the entrypoint starts it again, and it dials back.
+    await (
+      await good.take()
+    )
+      .request({ op: 'exec', argv: ['kill', '-KILL', String(first)] })
+      .catch(() => {})
+    await good.helloCount(seen + 1)
+    while (good.hellos.at(-1)!.pid === first) await good.helloCount(good.hellos.length + 1)
+    const again = await good.request({ op: 'exec', argv: ['id', '-u'] })
+    expect(again.stdout).toBe('1000\n')
+    const logs = await docker.getContainer(workerId).logs({ stdout: true, stderr: true })
+    expect(logs.toString()).toMatch(/spawnerd: spawnerd \d+\.\d+\.\d+, pid \d+, uid 1000/)
   })
 })

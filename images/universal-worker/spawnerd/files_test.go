@@ -276,3 +276,21 @@ func TestListAnswerFitsInOneFrame(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteInFullFrames(t *testing.T) {
+	rt := startDaemon(t, nil)
+	c := rt.accept()
+	p := filepath.Join(t.TempDir(), "big")
+	data := bytes.Repeat([]byte("y"), 10<<20)
+	c.sendJSON(tOpen, map[string]any{"op": "write", "path": p, "size": len(data)})
+	for off := 0; off < len(data); off += maxPayload {
+		c.send(tStdin, data[off:off+maxPayload])
+	}
+	c.send(tStdin, nil)
+	mustOK(t, c.collect())
+	r := c.do(map[string]any{"op": "read", "path": p})
+	mustOK(t, r)
+	if !bytes.Equal(r.stdout.Bytes(), data) {
+		t.Fatalf("read back %d bytes", r.stdout.Len())
+	}
+}
