@@ -52,15 +52,17 @@ type daemon struct {
 	conns   map[*conn]struct{}
 	wake    chan struct{}
 
-	ptys    ptyRegistry
-	watches limiter
-	execs   execRegistry
+	ptys      ptyRegistry
+	watches   limiter
+	watchDirs int // directories one watch follows at most
+	execs     execRegistry
 }
 
 func newDaemon(ctx context.Context, cfg config) *daemon {
 	d := &daemon{cfg: cfg, ctx: ctx, conns: map[*conn]struct{}{}, wake: make(chan struct{}, 1)}
 	d.ptys.init()
 	d.watches.max = maxWatches
+	d.watchDirs = maxWatchDirs
 	d.execs.init()
 	return d
 }

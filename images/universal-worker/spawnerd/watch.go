@@ -68,6 +68,7 @@ type watcher struct {
 	root      string // as requested, cleaned
 	realRoot  string
 	recursive bool
+	maxDirs   int
 	wds       map[int32]string // watch → directory, as the runtime knows it
 	full      bool             // the directory limit was reached (said once)
 	pending   map[string]*pend
@@ -102,7 +103,7 @@ func (d *daemon) runWatch(r *req, o *watchReq) {
 	}
 	w := &watcher{
 		r: r, fd: fd, ifd: os.NewFile(uintptr(fd), "inotify"), root: filepath.Clean(o.Path),
-		realRoot: t.full, recursive: o.Recursive, wds: map[int32]string{}, pending: map[string]*pend{},
+		realRoot: t.full, recursive: o.Recursive, maxDirs: d.watchDirs, wds: map[int32]string{}, pending: map[string]*pend{},
 	}
 	defer w.ifd.Close()
 	err = w.add(dirfd, w.root, false)
@@ -176,7 +177,7 @@ func (w *watcher) read(out chan<- []rawEvent) {
 // the directories below it. With announce, what is found inside is sent as created: it
 // appeared before its watch did.
 func (w *watcher) add(fd int, path string, announce bool) error {
-	if len(w.wds) >= maxWatchDirs {
+	if len(w.wds) >= w.maxDirs {
 		w.overflow()
 		return nil
 	}

@@ -138,3 +138,21 @@ func TestWatchLimits(t *testing.T) {
 	os.WriteFile(f, nil, 0o644)
 	_ = f
 }
+
+func TestWatchDirectoryLimitSaysOverflow(t *testing.T) {
+	rt := startDaemon(t, nil)
+	rt.d.watchDirs = 3
+	root := t.TempDir()
+	for _, d := range []string{"a", "b", "c", "d"} {
+		os.Mkdir(filepath.Join(root, d), 0o755)
+	}
+	c := rt.accept()
+	c.sendJSON(tOpen, map[string]any{"op": "watch", "path": root, "recursive": true})
+	w := watchClient{c, t}
+	// The root and two of its four directories are watched; the rest is said as lost events.
+	if ev := w.next(); ev.Type != "overflow" {
+		t.Fatalf("first event %+v, want overflow", ev)
+	}
+	c.send(tControl, []byte(`{"cancel":true}`))
+	mustOK(t, c.collect())
+}
