@@ -11,6 +11,10 @@
 #      (output goes to the container log), write the ready marker
 #      /tmp/.workers-spawner-ready, print "workers-spawner: ready" and stay up so that
 #      commands arrive through `docker exec`. SIGTERM/SIGINT stop the agent and exit 0.
+#      Before the ready marker, when the runtime's directory /run/workers-spawner/daemon is
+#      mounted and SPAWNERD_SECRET is set, start the in-worker daemon spawnerd (restarted if
+#      it dies; its stderr, lines prefixed "spawnerd: " by itself, on the container log) and
+#      drop the secret from this shell's environment, so the agent does not inherit it.
 set -uo pipefail
 
 READY_MARKER=/tmp/.workers-spawner-ready
@@ -57,6 +61,29 @@ if [[ -d "$API_DIR" ]]; then
   fi
 fi
 
+daemon_pid=""
+DAEMON_DIR=/run/workers-spawner/daemon
+if [[ -d "$DAEMON_DIR" && -n "${SPAWNERD_SECRET:-}" ]]; then
+  if [[ "$(id -u)" == 0 ]]; then
+    say "not starting spawnerd as root"
+  elif command -v spawnerd >/dev/null 2>&1; then
+    # Restarted if it dies (the agent may kill it: the runtime then falls back to docker exec).
+    (
+      trap 'kill "$child" 2>/dev/null; exit 0' TERM INT
+      while :; do
+        spawnerd &
+        child=$!
+        wait "$child"
+        sleep 1
+      done
+    ) &
+    daemon_pid=$!
+  else
+    say "spawnerd is missing: commands go through docker exec"
+  fi
+fi
+unset SPAWNERD_SECRET
+
 shutdown() {
   trap - TERM INT
   if [[ -n "$agent_pid" ]]; then
@@ -64,6 +91,7 @@ shutdown() {
     kill -TERM -- "-$agent_pid" 2>/dev/null || kill -TERM "$agent_pid" 2>/dev/null || true
   fi
   [[ -n "$relay_pid" ]] && kill "$relay_pid" 2>/dev/null
+  [[ -n "$daemon_pid" ]] && kill "$daemon_pid" 2>/dev/null
   [[ -n "$sleep_pid" ]] && kill "$sleep_pid" 2>/dev/null
   rm -f "$READY_MARKER" 2>/dev/null || true
   exit 0

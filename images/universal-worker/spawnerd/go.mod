@@ -1,0 +1,3 @@
+module workers-spawner/spawnerd
+
+go 1.22
