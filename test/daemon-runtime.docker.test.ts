@@ -341,11 +341,27 @@ describe('terminals and watches', () => {
     ).rejects.toMatchObject({ code: 'path_not_allowed' })
   })
 
-  it('says why there is no watch without a daemon', async () => {
+  it('watches by polling through the Engine without a daemon', async () => {
+    await on.exec(id, { argv: ['mkdir', '-p', '/workspace/polled'] })
     const ac = new AbortController()
-    await expect(
-      off.watch(id, { path: '/workspace', signal: ac.signal, onChange: () => undefined }),
-    ).rejects.toThrow(/daemon/)
+    let reported = false
+    const watching = off.watch(id, {
+      path: '/workspace/polled',
+      signal: ac.signal,
+      onChange: (c) => {
+        if (c.type === 'created' && c.path?.startsWith('/workspace/polled/probe-')) {
+          reported = true
+          ac.abort()
+        }
+      },
+    })
+    // Probes written (the Engine's way, so each takes an exec) until one is reported: the
+    // watch may start after the first.
+    for (let n = 0; !reported; n++) {
+      await off.putFile(id, `/workspace/polled/probe-${n}`, new TextEncoder().encode(String(n)))
+    }
+    await watching
+    expect(reported).toBe(true)
   })
 })
 

@@ -351,7 +351,7 @@ export interface FileChange {
   type: 'created' | 'changed' | 'deleted' | 'overflow'
   /** Absolute path of what changed; absent on `overflow`. */
   path?: string
-  /** Set when what changed is a directory. */
+  /** Whether what changed is a directory; absent on `overflow`. */
   dir?: boolean
 }
 

@@ -21,8 +21,9 @@ type execRegistry struct {
 }
 
 type running struct {
-	pgid int
-	tag  string
+	pgid  int
+	tag   string
+	pipes []string
 }
 
 func (e *execRegistry) init() { e.runs = map[*running]struct{}{} }
@@ -51,12 +52,11 @@ func (e *execRegistry) killAll() {
 	}
 }
 
-// kill sends SIGKILL to the group and to everything carrying the tag.
+// kill sends SIGKILL to the group, then to everything in the exec's session, holding its
+// output pipes or carrying its tag (see killTree).
 func (r *running) kill() {
 	_ = syscall.Kill(-r.pgid, syscall.SIGKILL)
-	if r.tag != "" {
-		killTagged(r.tag)
-	}
+	killTree(procTree{sid: r.pgid, pipes: r.pipes, tag: r.tag})
 }
 
 type execEnd struct {
@@ -218,7 +218,9 @@ func (d *daemon) runExec(r *req, o *execReq) {
 		Dir:         dir,
 		Stdout:      outW,
 		Stderr:      errW,
-		SysProcAttr: &syscall.SysProcAttr{Setpgid: true},
+		// A session of its own (so also a group): what it starts stays findable by its
+		// session even when it moves to another group and scrubs its environment.
+		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
 	}
 	var inW *os.File
 	if o.Stdin {
@@ -243,6 +245,11 @@ func (d *daemon) runExec(r *req, o *execReq) {
 		_ = cmd.Stdin.(*os.File).Close()
 	}
 	run := &running{pgid: cmd.Process.Pid, tag: o.Tag}
+	for _, f := range []*os.File{outR, errR} {
+		if name := pipeName(f); name != "" {
+			run.pipes = append(run.pipes, name)
+		}
+	}
 	d.execs.add(run)
 	defer d.execs.remove(run)
 

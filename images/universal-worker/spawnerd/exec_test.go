@@ -153,13 +153,32 @@ func TestExecTimeoutKillsAnEscapedGrandchild(t *testing.T) {
 	}
 	waitDead(t, pid)
 
-	// Without a tag only the group is killed: the escaped process lives on (and the END still
-	// comes though it holds the output pipe).
-	r = c.do(map[string]any{"op": "exec", "argv": []string{"bash", "-c", `setsid sleep 1000 & echo $!; wait`}, "timeoutMs": 300})
+	// Without a tag, what left the group is still found: by the session it stayed in (its
+	// output closed), or by the output pipe it holds (having left the session).
+	script = `bash -c 'set -m; sleep 1000 >/dev/null 2>&1 & echo $!' & setsid sleep 1001 & echo $!; wait`
+	r = c.do(map[string]any{"op": "exec", "argv": []string{"bash", "-c", script}, "timeoutMs": 300})
+	mustOK(t, r)
+	if r.end["timedOut"] != true {
+		t.Fatalf("END %v", r.end)
+	}
+	pids := strings.Fields(r.stdout.String())
+	if len(pids) != 2 {
+		t.Fatalf("pids: %q", r.stdout.String())
+	}
+	for _, p := range pids {
+		pid, _ := strconv.Atoi(p)
+		if pid == 0 {
+			t.Fatalf("pid: %q", p)
+		}
+		waitDead(t, pid)
+	}
+
+	// The one way out: leave the session, close the output and drop the tag. Only that lives.
+	r = c.do(map[string]any{"op": "exec", "argv": []string{"bash", "-c", `setsid sleep 1002 >/dev/null 2>&1 & echo $!; wait`}, "timeoutMs": 300})
 	mustOK(t, r)
 	pid, _ = strconv.Atoi(strings.TrimSpace(r.stdout.String()))
 	if pid == 0 || !alive(pid) {
-		t.Fatalf("the untagged grandchild %q died with its group", r.stdout.String())
+		t.Fatalf("the untagged grandchild %q died", r.stdout.String())
 	}
 	syscall.Kill(pid, syscall.SIGKILL)
 }

@@ -20,6 +20,7 @@ import { daemonPing, type DaemonInfo } from './daemon-ping.ts'
 import { DAEMON_SECRET_ENV, DaemonRouter, type Routed } from './daemon-router.ts'
 import { daemonTerminal } from './daemon-terminal.ts'
 import { daemonWatch } from './daemon-watch.ts'
+import { DaemonLostError } from './daemon-request.ts'
 import type { DaemonStats, WorkerDaemons } from './worker-daemons.ts'
 
 /** How long a daemon request may hear nothing before the container is checked for a pause. */
@@ -131,7 +132,11 @@ export class DaemonPaths {
     return daemonTerminal(routed, req, { logger: this.ctx.logger, containerId: id })
   }
 
-  /** Watches through the daemon (inotify), else `engine` (polling). */
+  /**
+   * Watches through the daemon (inotify), else `engine` (polling). A daemon that goes while the
+   * container runs (the agent killed it) hands the watch over to `engine`, after an `overflow`:
+   * changes in between may be missing.
+   */
   async watch(
     id: string,
     req: WatchRequest,
@@ -139,11 +144,33 @@ export class DaemonPaths {
   ): Promise<void> {
     const routed = await this.router.route(id, 'watch')
     if (!routed) return engine(req)
-    await this.#using(id, routed, () =>
-      daemonWatch(routed.conn, req, {
-        containerGone: async () => (await this.inspect(id))?.state !== 'running',
-      }),
-    )
+    try {
+      await this.#using(id, routed, () =>
+        daemonWatch(routed.conn, req, {
+          containerGone: async () => (await this.inspect(id))?.state !== 'running',
+        }),
+      )
+    } catch (err) {
+      if (!(err instanceof DaemonLostError) || req.signal.aborted) throw err
+      this.ctx.logger.debug('worker daemon fallback', {
+        containerId: id,
+        op: 'watch',
+        reason: 'the daemon went away',
+      })
+      try {
+        req.onChange({ type: 'overflow' })
+      } catch {
+        // A listener that throws loses that change, never the watch.
+      }
+      // The daemon also goes when the container stops: a watch of a container that is no more
+      // ends, whichever of the two the Engine tells first.
+      const gone = async () => (await this.inspect(id).catch(() => undefined))?.state !== 'running'
+      try {
+        await engine(req)
+      } catch (err) {
+        if (!(await gone())) throw err
+      }
+    }
   }
 
   /** What the daemon says of itself, or undefined when it does not answer. */

@@ -18,16 +18,20 @@ const CANCEL_GRACE_MS = 5000
 const changeOf = (event: Record<string, unknown>): FileChange | undefined => {
   if (typeof event.type !== 'string' || !TYPES.has(event.type)) return undefined
   const change: FileChange = { type: event.type as FileChange['type'] }
-  if (typeof event.path === 'string') change.path = event.path
-  if (event.dir === true) change.dir = true
+  if (typeof event.path === 'string') {
+    change.path = event.path
+    // As the polling fallback says it: every change of a path tells whether it is a directory.
+    change.dir = event.dir === true
+  }
   return change
 }
 
 /**
  * Watches a directory through the worker's daemon (see `WatchingRuntime` in core/runtime.ts):
  * resolves once `req.signal` aborts (the watch is cancelled) or the container goes away;
- * rejects when the watch cannot start (NotFoundError, BadRequestError `path_not_allowed`…) or
- * the daemon goes while the container still runs (UnavailableError).
+ * rejects when the watch cannot start (NotFoundError, BadRequestError `path_not_allowed`…),
+ * and with the DaemonLostError when the daemon goes while the container may still run (the
+ * caller goes on another way).
  */
 export const daemonWatch = async (
   conn: DaemonConnection,
@@ -67,14 +71,9 @@ export const daemonWatch = async (
     end = await ended
   } catch (err) {
     if (req.signal.aborted) return
-    if (err instanceof DaemonLostError && (await hooks.containerGone().catch(() => false))) return
-    throw new UnavailableError(
-      `watching ${req.path}: the worker's daemon went away`,
-      'unavailable',
-      {
-        cause: err,
-      },
-    )
+    if (!(err instanceof DaemonLostError)) throw err
+    if (await hooks.containerGone().catch(() => false)) return
+    throw err
   } finally {
     clearTimeout(grace)
     req.signal.removeEventListener('abort', onAbort)
