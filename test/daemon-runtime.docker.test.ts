@@ -141,7 +141,15 @@ describe('commands through the daemon', () => {
     const b: string[] = []
     await on.exec(id, req(a))
     await off.exec(id, req(b))
-    expect(a.join('')).toEqual(b.join(''))
+    // Each stream in order; how the two interleave is the scheduler's.
+    const byStream = (seen: string[]) =>
+      ['stdout', 'stderr'].map((s) =>
+        seen
+          .filter((c) => c.startsWith(`${s}:`))
+          .map((c) => c.slice(s.length + 1))
+          .join(''),
+      )
+    expect(byStream(a)).toEqual(byStream(b))
   })
 
   it('times out as the Engine path does, killing a child in a session of its own', async () => {
