@@ -48,6 +48,34 @@ export default defineConfig({
         },
       },
       {
+        // The suites that run commands, move files, open terminals and watch again, with the
+        // in-worker daemon forced off: the Engine's path (docker exec, the archive API) stays
+        // whole for images without the daemon and for a daemon that died.
+        test: {
+          name: 'fallback',
+          include: [
+            'test/api.docker.test.ts',
+            'test/lifecycle.docker.test.ts',
+            'test/docker-runtime.docker.test.ts',
+            'test/limits.docker.test.ts',
+            'test/file-escape.docker.test.ts',
+            'test/list-files.docker.test.ts',
+            'test/helper-execs.docker.test.ts',
+            'test/terminal.docker.test.ts',
+            'test/watch.docker.test.ts',
+            'test/flow.redis.test.ts',
+            'test/effects.redis.test.ts',
+            'test/watch.redis.test.ts',
+          ],
+          env: { WORKER_DAEMON: 'off' },
+          globalSetup: ['test/setup/redis.global.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 600_000,
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
+        },
+      },
+      {
         test: {
           name: 'redis',
           include: ['test/**/*.redis.test.ts'],
