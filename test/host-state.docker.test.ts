@@ -39,6 +39,8 @@ const start = async (instance: string, extra: Record<string, string> = {}) => {
     SPAWNER_INSTANCE: instance,
     SPAWNER_TOKEN_SECRET: SECRET,
     WORKER_SOCKET_DIR: join(base, `s-${instance}`),
+    // What this test is about, whatever the run forces: `extra` turns it off where it says so.
+    WORKER_DAEMON: 'on',
     WORKER_DAEMON_DIR: DAEMONS,
     TRANSCRIPTS_DIR: join(base, 't'),
     WARM_POOLS: '',
