@@ -2,17 +2,17 @@
  * Warm-pool creates through the HTTP API alone, and the Engine calls one hand-out makes:
  *
  *   WORKER_IMAGE=workers-spawner/universal-worker:spawnerd BENCH_CREATES=25 \
- *     npx tsx test/bench/hand-out.ts
+ *     npx tsx test/bench/hand-out.ts    (BENCH_FILES=1: with a file and env)
  */
 import { randomBytes } from 'node:crypto'
 import { startNode } from '../../src/node/start.ts'
 import { closePooled } from './daemon.ts'
-import { median } from './stats.ts'
+import { median, percentile } from './stats.ts'
 
 const IMAGE = process.env.WORKER_IMAGE ?? 'workers-spawner/universal-worker:spawnerd'
 const CREATES = Number(process.env.BENCH_CREATES ?? 25)
-
-const p95 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.ceil(xs.length * 0.95) - 1]!
+/** BENCH_FILES=1: each create also has a file and an env variable (written at hand-out). */
+const WITH = process.env.BENCH_FILES ? { files: { 'notes.txt': 'hi' }, env: { NOTE: '1' } } : {}
 
 /** The service's debug lines, kept while `recording` (the Engine calls of one hand-out). */
 let recording: string[] | undefined
@@ -51,7 +51,7 @@ const main = async () => {
     const res = await fetch(`${node.url}/v1/workers`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ agent: 'shell', labels: { bench: '1' } }),
+      body: JSON.stringify({ agent: 'shell', labels: { bench: '1' }, ...WITH }),
     })
     if (res.status !== 201) throw new Error(`create: ${res.status} ${await res.text()}`)
     return String(((await res.json()) as { workerId: string }).workerId)
@@ -81,7 +81,7 @@ const main = async () => {
     await closePooled(node)
   }
   console.log(
-    `warm-pool create over HTTP, n=${times.length}: p50 ${median(times).toFixed(1)} ms, p95 ${p95(times).toFixed(1)} ms`,
+    `warm-pool create over HTTP, n=${times.length}: p50 ${median(times).toFixed(1)} ms, p95 ${percentile(times, 95).toFixed(1)} ms`,
   )
 }
 
