@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { TokenSigner } from '../src/core/auth/jwt.ts'
 import { BadRequestError } from '../src/core/errors.ts'
 import { LABELS } from '../src/core/labels.ts'
+import { canKeepState } from '../src/core/runtime.ts'
 import { defineAgent } from '../src/core/plugin/contract.ts'
 import { WorkerService } from '../src/core/service.ts'
 import { createApp } from '../src/http/app.ts'
@@ -121,6 +122,11 @@ describe('file operations do not follow links out of the worker', () => {
   it('refuses reads through links to /etc/shadow and to the state file', async () => {
     // The state file exists once the TTL was changed.
     expect((await http.patch(`/v1/workers/${workerId}`, { idleSeconds: 0 })).status).toBe(200)
+    if (canKeepState(h.runtime)) {
+      // Kept on the host instead, where no link reaches: a root-only file stands in for it.
+      expect(await asRoot('test -e /etc/workers-spawner.json; echo $?')).toBe('1\n')
+      await asRoot('umask 077; printf x > /etc/workers-spawner.json')
+    }
     expect(await asRoot('stat -c "%u %a" /etc/workers-spawner.json')).toBe('0 600\n')
     await agent('ln -s /etc/shadow /workspace/shadow; ln -s /etc/workers-spawner.json /tmp/state')
     for (const path of ['/workspace/shadow', '/tmp/state', '/workspace/l/shadow']) {

@@ -1,4 +1,7 @@
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import Dockerode from 'dockerode'
 import { afterAll, describe, expect, it } from 'vitest'
 import { LABELS } from '../src/core/labels.ts'
@@ -11,9 +14,12 @@ describe('a spawner killed and started again', () => {
   const instance = `restart-${randomBytes(3).toString('hex')}`
   const docker = new Dockerode()
   const procs: SpawnerProcess[] = []
+  /** Where both processes keep the workers' daemon directories and (with them) their state. */
+  const daemonDir = mkdtempSync(join(tmpdir(), 'ws-rst-'))
   afterAll(async () => {
     for (const p of procs) await p.kill('SIGKILL')
     await removeInstanceContainers(docker, instance)
+    rmSync(daemonDir, { recursive: true, force: true })
   })
 
   const client = (p: SpawnerProcess) => spawnerClient(p)
@@ -42,11 +48,27 @@ describe('a spawner killed and started again', () => {
         filters: { label: [`${LABELS.workerId}=${workerId}`] },
       })
     )[0]!.Id
-  /** The state the service keeps in a worker, as written there. */
-  const keptState = async (workerId: string) => {
-    const raw = await asRoot(await containerOf(workerId), 'cat /etc/workers-spawner.json')
-    return JSON.parse(JSON.parse(raw).state) as { lastActiveAt: string }
+  /** The host file of a worker's state, when the service keeps it there (daemons on). */
+  const hostFileOf = async (workerId: string) => {
+    const name = (await docker.getContainer(await containerOf(workerId)).inspect()).Name
+    const hash = createHash('sha256').update(name.replace(/^\//, '')).digest('hex').slice(0, 16)
+    const file = join(daemonDir, `${hash}.state`)
+    return existsSync(file) ? file : undefined
   }
+  /** The signed state the service keeps for a worker, as written (on the host or inside). */
+  const keptEnvelope = async (workerId: string) => {
+    const file = await hostFileOf(workerId)
+    if (file) return readFileSync(file, 'utf8')
+    return asRoot(await containerOf(workerId), 'cat /etc/workers-spawner.json')
+  }
+  /** Writes a worker's state where the service keeps it, as someone without its key would. */
+  const plant = async (workerId: string, text: string) => {
+    const file = await hostFileOf(workerId)
+    if (file) return writeFileSync(file, text)
+    await asRoot(await containerOf(workerId), `printf '%s' '${text}' > /etc/workers-spawner.json`)
+  }
+  const keptState = async (workerId: string) =>
+    JSON.parse(JSON.parse(await keptEnvelope(workerId)).state) as { lastActiveAt: string }
 
   it('knows every worker again with its original deadlines and removes the expired and broken ones', async () => {
     // The first instance never reaps (ticks far apart): `expiring` must pass its TTL while it is down.
@@ -54,6 +76,7 @@ describe('a spawner killed and started again', () => {
       SPAWNER_INSTANCE: instance,
       LIFECYCLE_TICK_MS: '3600000',
       PERSIST_ACTIVITY_MS: '1',
+      WORKER_DAEMON_DIR: daemonDir,
     }
     const first = await startSpawner(env)
     procs.push(first)
@@ -77,17 +100,17 @@ describe('a spawner killed and started again', () => {
     // The activity write is fire-and-forget: wait until the worker holds it.
     const activeAt = (await call('GET', `/v1/workers/${running}`)).json.lastActiveAt
     await waitFor(
-      async () => (await keptState(running)).lastActiveAt === activeAt,
+      async () => (await keptState(running).catch(() => undefined))?.lastActiveAt === activeAt,
       30_000,
       'activity written into the worker',
     )
     // Whoever writes the state file without the service's key gains nothing: a longer life is refused.
-    const kept = await asRoot(await containerOf(forged), 'cat /etc/workers-spawner.json')
+    const kept = await keptEnvelope(forged)
     const longer = JSON.parse(JSON.parse(kept).state)
     longer.ttlSeconds = 2_592_000
     longer.allowedTools = ['spawn', 'delete', 'send']
     const planted = JSON.stringify({ ...JSON.parse(kept), state: JSON.stringify(longer) })
-    await asRoot(await containerOf(forged), `printf '%s' '${planted}' > /etc/workers-spawner.json`)
+    await plant(forged, planted)
     const before = Object.fromEntries(
       await Promise.all(
         [running, paused, expiring, updated].map(async (id) => [

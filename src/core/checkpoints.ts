@@ -84,8 +84,9 @@ export class Checkpoints {
     }
     hooks.onEffect?.()
     this.holders.add(record.workerId)
-    // The state file goes into the image current, and with it the config's env: a worker
-    // whose create wrote none (`stateInLabels`) keeps it from now on, across restarts too.
+    // The state is written current (into the image too where the container holds it), and with
+    // it the config's env: a worker whose create wrote none (`stateInLabels`) keeps it from now
+    // on, across restarts too.
     await this.store.writeState(record)
     const started = Date.now()
     const image = await runtime.commit(

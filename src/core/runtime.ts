@@ -159,6 +159,30 @@ export const canOpenTerminal = (
   runtime: ContainerRuntime,
 ): runtime is ContainerRuntime & TerminalRuntime =>
   typeof (runtime as Partial<TerminalRuntime>).openTerminal === 'function'
+/**
+ * A runtime that keeps a few bytes for each container on its host, beside the container and
+ * never inside it or mounted into it: the worker's signed state, out of the agent's reach, read
+ * and written without an Engine call. Anything on the host that shares the runtime's setting
+ * (another instance of the service) sees the same bytes. They go with the container (`remove`).
+ * Docker with the in-worker daemons offers it; a host agent over HTTP does not.
+ */
+export interface StateKeepingRuntime {
+  /** Replaces container `id`'s bytes at once: a reader sees the old ones or the new ones. */
+  putState(id: string, bytes: Uint8Array): Promise<void>
+  /**
+   * Container `id`'s bytes; undefined when it has none. More than `maxBytes` is a
+   * PayloadTooLargeError (nothing past the cap is read).
+   */
+  getState(id: string, maxBytes: number): Promise<Uint8Array | undefined>
+}
+
+/** Whether `runtime` offers `putState` and `getState`. */
+export const canKeepState = (
+  runtime: ContainerRuntime,
+): runtime is ContainerRuntime & StateKeepingRuntime =>
+  typeof (runtime as Partial<StateKeepingRuntime>).putState === 'function' &&
+  typeof (runtime as Partial<StateKeepingRuntime>).getState === 'function'
+
 /** A command whose standard input and output carry raw bytes (see `PipingRuntime`). */
 export interface PipeRequest {
   /** Absolute program path first (it runs as a helper, with a clean environment). */

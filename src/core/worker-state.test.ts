@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest'
-import { MemoryRuntime } from '../../test/support/memory-runtime.ts'
+import { MemoryRuntime, StateKeepingMemoryRuntime } from '../../test/support/memory-runtime.ts'
 import { workerConfigSchema } from './config.ts'
 import { noopLogger } from './logger.ts'
 import { defineAgent } from './plugin/contract.ts'
@@ -242,5 +242,127 @@ describe('the state a worker carries is trusted only when the service signed it'
       JSON.parse(new TextDecoder().decode(runtime.files.get(`${containerId}:${STATE_FILE}`))).state,
     )
     expect(kept.ttlSeconds).toBe(7200)
+  })
+})
+
+describe('a runtime that keeps the state on its host', () => {
+  const files = { agent: 'shell', ttlSeconds: 600, files: { 'notes.txt': 'hi' } }
+  const kept = (runtime: StateKeepingMemoryRuntime, containerId: string) =>
+    JSON.parse(dec.decode(runtime.states.get(containerId)))
+  const put = (runtime: StateKeepingMemoryRuntime, containerId: string, envelope: object) =>
+    runtime.states.set(containerId, enc.encode(JSON.stringify(envelope)))
+
+  /** A worker made by one service on `runtime`, then `between`, then a restart over it. */
+  const restart = async (
+    runtime: StateKeepingMemoryRuntime,
+    between: (first: WorkerService, containerId: string, workerId: string) => Promise<void>,
+    config: object = files,
+  ) => {
+    const first = service(runtime)
+    const { workerId } = await first.create({ config: workerConfigSchema.parse(config) })
+    const { containerId } = await first.get(workerId)
+    await between(first, containerId, workerId)
+    const second = service(runtime)
+    const report = await recoverWorkers(second, { instance: 'a', logger: noopLogger })
+    return { second, report, workerId, containerId }
+  }
+
+  it('writes it there and not into the container, and a restart reads it back', async () => {
+    const runtime = new StateKeepingMemoryRuntime()
+    const { second, report, workerId, containerId } = await restart(
+      runtime,
+      async (first, _, id) => {
+        await first.update({ workerId: id, ttlSeconds: 900 })
+      },
+    )
+    expect(runtime.files.has(`${containerId}:${STATE_FILE}`)).toBe(false)
+    expect(kept(runtime, containerId).workerId).toBe(workerId)
+    expect(report.recovered).toEqual([workerId])
+    expect((await second.status({ workerId })).ttlSeconds).toBe(900)
+    // It goes with the container.
+    await second.delete({ workerId })
+    expect(runtime.states.has(containerId)).toBe(false)
+  })
+
+  it('prefers it to an older state file in the container', async () => {
+    const runtime = new StateKeepingMemoryRuntime()
+    const { second, report, workerId } = await restart(runtime, async (first, cid, id) => {
+      const older = runtime.states.get(cid) ?? runtime.files.get(`${cid}:${STATE_FILE}`)!
+      await first.update({ workerId: id, ttlSeconds: 60 })
+      // A signed file of this worker in the container, as a service without the capability
+      // wrote it before: the host's, written after it, is the worker's state.
+      runtime.files.set(`${cid}:${STATE_FILE}`, older)
+    })
+    expect(report.recovered).toEqual([workerId])
+    expect((await second.status({ workerId })).ttlSeconds).toBe(60)
+  })
+
+  it('reads the file in the container when the host has none', async () => {
+    const runtime = new StateKeepingMemoryRuntime()
+    const { second, report, workerId } = await restart(runtime, async (first, cid, id) => {
+      await first.update({ workerId: id, ttlSeconds: 1200 })
+      // Where a service without the capability keeps it (a worker made before, or elsewhere).
+      runtime.files.set(`${cid}:${STATE_FILE}`, runtime.states.get(cid)!)
+      runtime.states.delete(cid)
+    })
+    expect(runtime.stateReads).toBeGreaterThan(0)
+    expect(report.recovered).toEqual([workerId])
+    expect((await second.status({ workerId })).ttlSeconds).toBe(1200)
+  })
+
+  it('refuses a host state that was changed, even with a good file in the container', async () => {
+    const runtime = new StateKeepingMemoryRuntime()
+    const edited = await restart(runtime, async (_, cid) => {
+      runtime.files.set(`${cid}:${STATE_FILE}`, runtime.states.get(cid)!)
+      const envelope = kept(runtime, cid)
+      envelope.state = envelope.state.replace('"ttlSeconds":600', '"ttlSeconds":2592000')
+      put(runtime, cid, envelope)
+    })
+    expect(edited.report.broken).toEqual([
+      { containerId: edited.containerId, reason: expect.stringContaining('signature') },
+    ])
+    expect(await runtime.inspect(edited.containerId)).toBeUndefined()
+    // Unsigned, or signed for another worker: refused as in the container.
+    const unsigned = await restart(runtime, async (_, cid) => {
+      put(runtime, cid, { ...JSON.parse(kept(runtime, cid).state), ttlSeconds: 2_592_000 })
+    })
+    expect(unsigned.report.broken.map((b) => b.containerId)).toEqual([unsigned.containerId])
+    const moved = await restart(runtime, async (_, cid) => {
+      put(runtime, cid, { ...kept(runtime, cid), workerId: 'w-0000000000000000' })
+    })
+    expect(moved.report.broken.map((b) => b.containerId)).toEqual([moved.containerId])
+  })
+
+  it('restores a worker whose create wrote nothing from its labels, as without it', async () => {
+    const runtime = new StateKeepingMemoryRuntime()
+    const { report, workerId, containerId } = await restart(runtime, async () => {}, {
+      agent: 'shell',
+      ttlSeconds: 600,
+    })
+    expect(runtime.states.has(containerId)).toBe(false)
+    expect(report.recovered).toEqual([workerId])
+  })
+
+  it('gives a fork and a restore their own state, none of it in the checkpoint', async () => {
+    const runtime = new StateKeepingMemoryRuntime()
+    let fork = ''
+    let restored = ''
+    const { second, report, workerId } = await restart(runtime, async (first, cid, id) => {
+      const cp = await first.checkpoint({ workerId: id })
+      expect([...runtime.committed.values()][0]!.files.has(STATE_FILE)).toBe(false)
+      fork = (await first.fork({ workerId: id, checkpoint: cp.checkpointId, count: 1 })).workers[0]!
+        .workerId
+      await first.update({ workerId: id, ttlSeconds: 1500 })
+      await first.restoreCheckpoint({ workerId: id, checkpointId: cp.checkpointId })
+      restored = (await first.get(id)).containerId
+      expect(restored).not.toBe(cid)
+      expect(runtime.states.has(cid)).toBe(false)
+    })
+    expect(kept(runtime, restored).workerId).toBe(workerId)
+    expect(report.recovered.sort()).toEqual([workerId, fork].sort())
+    // The restore kept the worker's own state (its TTL set after the checkpoint).
+    expect((await second.status({ workerId })).ttlSeconds).toBe(1500)
+    const forkContainer = (await second.get(fork)).containerId
+    expect(kept(runtime, forkContainer).workerId).toBe(fork)
   })
 })

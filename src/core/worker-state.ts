@@ -11,16 +11,22 @@ import { spendSchema } from './budget.ts'
 import { utf8Decode, utf8Encode } from './bytes.ts'
 import { NotFoundError, UnavailableError } from './errors.ts'
 import { permissionStateSchema } from './permission-schemas.ts'
-import type { ContainerRuntime } from './runtime.ts'
+import { canKeepState, type ContainerRuntime } from './runtime.ts'
 import type { WorkerRecord } from './worker-record.ts'
 
 /**
  * What labels cannot hold because they are fixed at container creation (deadlines changed by
  * `update`, the last activity, a pool container's hand-out and the config it was handed out
- * with), and what sub-worker rules compare against (resources, mounts, tools). Kept inside the
- * container in a root-only file, so it lives and dies with the worker and survives a spawner
- * restart. It is signed with the service's key and bound to the worker id: a file the service
- * did not write is refused on restore, whoever wrote it.
+ * with), and what sub-worker rules compare against (resources, mounts, tools). It lives and dies
+ * with the worker and survives a spawner restart: kept by the runtime on its host beside the
+ * container where it can (`StateKeepingRuntime`: no Engine call), else inside the container in
+ * this root-only file. It is signed with the service's key and bound to the worker id: a state
+ * the service did not write is refused on restore, whoever wrote it and wherever it is.
+ *
+ * When both exist, the host's is the worker's state: a service that keeps it on the host writes
+ * only there, so a file in the container is an older one (from a service without the capability,
+ * or from the checkpoint image the container started from). A runtime that keeps state still
+ * reads the file when its host has none, so such workers keep working.
  */
 export const STATE_FILE = '/etc/workers-spawner.json'
 
@@ -28,6 +34,9 @@ export const STATE_FILE = '/etc/workers-spawner.json'
 const PROBE_FILE = '/etc/passwd'
 
 const DAYS_30 = 30 * 86_400
+
+/** The largest state read back (a worker's env and permission rules fit well within). */
+const MAX_STATE_BYTES = 1024 * 1024
 
 export const workerStateSchema = z
   .object({
@@ -150,9 +159,20 @@ export const readWorkerState = async (
   workerId: string,
   mac: Mac,
 ): Promise<WorkerStateFile | undefined> => {
-  let bytes: Uint8Array
+  const kept = canKeepState(runtime)
+    ? await runtime.getState(containerId, MAX_STATE_BYTES)
+    : undefined
+  const bytes = kept ?? (await readStateFile(runtime, containerId))
+  return bytes && verified(bytes, workerId, mac)
+}
+
+/** The state file in the container; undefined when it has none (see `readWorkerState`). */
+const readStateFile = async (
+  runtime: ContainerRuntime,
+  containerId: string,
+): Promise<Uint8Array | undefined> => {
   try {
-    bytes = await runtime.getFile(containerId, STATE_FILE, { maxBytes: 1024 * 1024, uid: 0 })
+    return await runtime.getFile(containerId, STATE_FILE, { maxBytes: MAX_STATE_BYTES, uid: 0 })
   } catch (err) {
     if (!(err instanceof NotFoundError) || /container/i.test(err.message)) throw err
     // The engine's archive API also answers "not found" for every path when it cannot set the
@@ -171,6 +191,14 @@ export const readWorkerState = async (
       { cause: err },
     )
   }
+}
+
+/** The state in `bytes`, checked (see `readWorkerState`). */
+const verified = async (
+  bytes: Uint8Array,
+  workerId: string,
+  mac: Mac,
+): Promise<WorkerStateFile> => {
   let envelope: z.infer<typeof envelopeSchema>
   try {
     envelope = envelopeSchema.parse(JSON.parse(utf8Decode(bytes)))
@@ -189,7 +217,10 @@ export const readWorkerState = async (
   return parsed.data
 }
 
-/** Writes the signed state file (root-owned, 0600: the agent can neither read nor change it). */
+/**
+ * Writes the signed state: on the runtime's host when it keeps state, else into the container's
+ * file (root-owned, 0600). Either way the agent can neither read nor change it.
+ */
 export const writeWorkerState = async (
   runtime: ContainerRuntime,
   containerId: string,
@@ -199,7 +230,9 @@ export const writeWorkerState = async (
 ): Promise<void> => {
   const text = JSON.stringify(workerStateSchema.parse(state))
   const envelope = { v: 2, workerId, state: text, mac: await mac.sign(signed(workerId, text)) }
-  await runtime.putFile(containerId, STATE_FILE, utf8Encode(JSON.stringify(envelope)), {
+  const bytes = utf8Encode(JSON.stringify(envelope))
+  if (canKeepState(runtime)) return runtime.putState(containerId, bytes)
+  await runtime.putFile(containerId, STATE_FILE, bytes, {
     mode: 0o600,
     uid: 0,
     gid: 0,

@@ -15,8 +15,8 @@ import {
 
 /**
  * The workers (and warm pool containers) this instance knows, and the signed state each keeps
- * inside its container. A worker not in memory is rebuilt from its container: labels first, then
- * its state file (`restore`).
+ * (on the runtime's host or inside its container, see worker-state.ts). A worker not in memory
+ * is rebuilt from its container: labels first, then its state (`restore`).
  */
 export class WorkerStore {
   private readonly workers = new Map<string, WorkerRecord>()

@@ -1,5 +1,5 @@
 import type Dockerode from 'dockerode'
-import { BadRequestError, SpawnerError, UnavailableError } from '../core/errors.ts'
+import { BadRequestError, NotFoundError, SpawnerError, UnavailableError } from '../core/errors.ts'
 import { noopLogger, type Logger } from '../core/logger.ts'
 import type {
   BuildFile,
@@ -42,6 +42,7 @@ import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { DaemonPaths } from './daemon/daemon-paths.ts'
+import { HostStateFiles } from './daemon/host-state.ts'
 import type { DaemonInfo } from './daemon/daemon-ping.ts'
 import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
 import { followLogs, readLogs } from './docker-logs.ts'
@@ -113,6 +114,15 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #logRotation: LogRotation | undefined
   readonly #workerApi: WorkerApiSockets | undefined
   readonly #daemons: DaemonPaths | undefined
+  readonly #states: HostStateFiles | undefined
+
+  /**
+   * Keeps a container's state on this host beside its daemon directory (`StateKeepingRuntime`):
+   * offered only with the daemons, whose base directory (0700, never mounted) holds it.
+   */
+  readonly putState?: (id: string, bytes: Uint8Array) => Promise<void>
+  /** See `putState`. */
+  readonly getState?: (id: string, maxBytes: number) => Promise<Uint8Array | undefined>
 
   constructor(opts: DockerRuntimeOptions = {}) {
     this.#logRotation = opts.logRotation
@@ -125,6 +135,19 @@ export class DockerRuntime implements ContainerRuntime {
     this.#workerApi = opts.workerApi
     this.#daemons =
       opts.daemons && new DaemonPaths(this.#ctx, opts.daemons, (id) => this.inspect(id))
+    if (opts.daemons) {
+      const states = new HostStateFiles((name) => opts.daemons!.dirOf(name))
+      this.#states = states
+      this.putState = async (id, bytes) => states.put(await this.#nameOf(id), bytes)
+      this.getState = async (id, maxBytes) => states.get(await this.#nameOf(id), maxBytes)
+    }
+  }
+
+  /** Container `id`'s name (known from `run`, else one inspect); NotFoundError when it is gone. */
+  async #nameOf(id: string): Promise<string> {
+    const name = await this.#daemons?.router.named(id)
+    if (!name) throw new NotFoundError(`no such container: ${id}`)
+    return name
   }
 
   /**
@@ -332,6 +355,8 @@ export class DockerRuntime implements ContainerRuntime {
 
   async remove(containerId: string): Promise<void> {
     const daemonOf = await this.#daemons?.router.nameOf(containerId)
+    const stateOf =
+      this.#states && (await this.#daemons?.router.named(containerId).catch(() => undefined))
     const container = this.#ctx.docker.getContainer(containerId)
     const gone = (err: unknown) => isStatus(404)(err) || isStatus(409, /already in progress/i)(err)
     await dockerCall(
@@ -344,6 +369,8 @@ export class DockerRuntime implements ContainerRuntime {
     forgetStageCheck(this.#ctx, containerId)
     forgetHelperEnv(this.#ctx, containerId)
     await this.#daemons?.router.removed(containerId, daemonOf)
+    // After the container: a remove that failed leaves the worker with its state.
+    if (stateOf) await this.#states?.remove(stateOf)
   }
 
   async inspect(containerId: string): Promise<ContainerInfo | undefined> {

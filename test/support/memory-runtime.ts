@@ -1,4 +1,9 @@
-import { BadRequestError, ConflictError, NotFoundError } from '../../src/core/errors.ts'
+import {
+  BadRequestError,
+  ConflictError,
+  NotFoundError,
+  PayloadTooLargeError,
+} from '../../src/core/errors.ts'
 import {
   CHECKPOINT_TAG,
   type CommitOptions,
@@ -244,5 +249,35 @@ export class MemoryRuntime implements ContainerRuntime {
         ),
       )
       .map((i) => ({ ...i }))
+  }
+}
+
+/**
+ * A `MemoryRuntime` that keeps each container's state on its "host" (`StateKeepingRuntime`),
+ * in `states` by container id, as Docker with the daemons does; the state goes with the
+ * container. Nothing of it is in the container's files.
+ */
+export class StateKeepingMemoryRuntime extends MemoryRuntime {
+  readonly states = new Map<string, Uint8Array>()
+  /** How many `getState` calls were made, for tests to check the host was asked. */
+  stateReads = 0
+
+  async putState(id: string, bytes: Uint8Array) {
+    const c = await this.inspect(id)
+    if (!c) throw new NotFoundError(`No such container: ${id}`)
+    this.states.set(c.id, bytes)
+  }
+  async getState(id: string, maxBytes: number) {
+    this.stateReads++
+    const c = await this.inspect(id)
+    if (!c) throw new NotFoundError(`No such container: ${id}`)
+    const bytes = this.states.get(c.id)
+    if (bytes && bytes.length > maxBytes) throw new PayloadTooLargeError(`state over ${maxBytes}`)
+    return bytes
+  }
+  override async remove(id: string) {
+    const c = await this.inspect(id)
+    await super.remove(id)
+    if (c) this.states.delete(c.id)
   }
 }

@@ -104,6 +104,14 @@ export class DaemonRouter {
     return known?.mounted ? known.name : undefined
   }
 
+  /**
+   * The name of container `id`, daemon directory or not (the host state's file is named by it);
+   * undefined when there is no such container.
+   */
+  async named(id: string): Promise<string | undefined> {
+    return (await this.#describe(id))?.name
+  }
+
   /** Forgets a removed container and removes its listener and directory. */
   async removed(id: string, name: string | undefined): Promise<void> {
     const known = await this.#known.get(id)?.catch(() => undefined)
