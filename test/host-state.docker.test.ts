@@ -169,35 +169,35 @@ describe('the worker state kept on the Docker host', () => {
     expect(existsSync(file)).toBe(false)
   })
 
-  it('a worker whose state is in its container (daemons off) is recovered with the daemons on', async () => {
+  it('a worker made with the daemons on keeps its state when the service runs with them off', async () => {
     const instance = `hs-off-${RUN}`
     instances.push(instance)
-    const off = await start(instance, { WORKER_DAEMON: 'off' })
-    const made = await call(off, 'POST', '/v1/workers', {
-      agent: 'shell',
-      ttlSeconds: 3600,
-      files: { 'notes.txt': 'hi' },
-    })
+    const on = await start(instance)
+    const made = await call(on, 'POST', '/v1/workers', { agent: 'shell', ttlSeconds: 3600 })
     expect(made.status).toBe(201)
     const workerId = made.json.workerId as string
-    expect((await call(off, 'PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 5400 })).status).toBe(
+    expect((await call(on, 'PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 5400 })).status).toBe(
       200,
     )
     const info = await containerOf(workerId)
-    expect((await inside(info.Id, `test -e ${STATE_FILE}; echo $?`)).out.trim()).toBe('0')
-    expect(existsSync(hostStateOf(info.Name))).toBe(false)
-    await stop(off)
-
-    const on = await start(instance)
-    const again = await call(on, 'GET', `/v1/workers/${workerId}`)
-    expect(again.status).toBe(200)
-    expect(again.json.ttlSeconds).toBe(5400)
-    // Its next change is kept on the host, and wins over the older file from then on.
-    expect((await call(on, 'PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 6000 })).status).toBe(
-      200,
-    )
     expect(existsSync(hostStateOf(info.Name))).toBe(true)
     await stop(on)
+
+    // Switched off, the service still reads (and writes) the state on the host: the worker is
+    // recovered, not taken for one whose create never finished.
+    const off = await start(instance, { WORKER_DAEMON: 'off' })
+    const again = await call(off, 'GET', `/v1/workers/${workerId}`)
+    expect(again.status).toBe(200)
+    expect(again.json.ttlSeconds).toBe(5400)
+    const ran = await call(off, 'POST', `/v1/workers/${workerId}/commands`, {
+      argv: ['echo', 'ok'],
+    })
+    expect(ran.json).toMatchObject({ exitCode: 0, stdout: 'ok\n' })
+    expect((await call(off, 'PATCH', `/v1/workers/${workerId}`, { ttlSeconds: 6000 })).status).toBe(
+      200,
+    )
+    expect((await inside(info.Id, `test -e ${STATE_FILE}; echo $?`)).out.trim()).toBe('1')
+    await stop(off)
     const later = await start(instance)
     expect((await call(later, 'GET', `/v1/workers/${workerId}`)).json.ttlSeconds).toBe(6000)
     expect((await call(later, 'DELETE', `/v1/workers/${workerId}`)).status).toBe(200)

@@ -42,6 +42,7 @@ import { forgetHelperEnv, type HelperTimeouts } from './exec-helper.ts'
 import { forgetStageCheck } from './exec-stage.ts'
 import { getFile, putFile } from './docker-files.ts'
 import { DaemonPaths } from './daemon/daemon-paths.ts'
+import type { DaemonRouter } from './daemon/daemon-router.ts'
 import { HostStateFiles } from './daemon/host-state.ts'
 import type { DaemonInfo } from './daemon/daemon-ping.ts'
 import type { DaemonStats, WorkerDaemons } from './daemon/worker-daemons.ts'
@@ -80,6 +81,12 @@ export interface DockerRuntimeOptions {
    * whenever it answers, the Engine otherwise. Without them, everything goes through the Engine.
    */
   daemons?: WorkerDaemons
+  /**
+   * With `daemons`: no container gets a daemon and everything goes through the Engine, but the
+   * daemons' directory still keeps the workers' state (`putState`), so a service switched to
+   * `WORKER_DAEMON=off` finds the state of the workers it made with them on.
+   */
+  engineOnly?: boolean
 }
 
 /** Where isolated containers find the worker API: a host directory holding `api.sock`. */
@@ -114,6 +121,8 @@ export class DockerRuntime implements ContainerRuntime {
   readonly #logRotation: LogRotation | undefined
   readonly #workerApi: WorkerApiSockets | undefined
   readonly #daemons: DaemonPaths | undefined
+  /** Names containers for their daemon directory and state file (also when `engineOnly`). */
+  readonly #router: DaemonRouter | undefined
   readonly #states: HostStateFiles | undefined
 
   /**
@@ -133,8 +142,10 @@ export class DockerRuntime implements ContainerRuntime {
       ...(opts.helperTimeouts ? { helperTimeouts: opts.helperTimeouts } : {}),
     }
     this.#workerApi = opts.workerApi
-    this.#daemons =
+    const paths =
       opts.daemons && new DaemonPaths(this.#ctx, opts.daemons, (id) => this.inspect(id))
+    this.#router = paths?.router
+    this.#daemons = opts.engineOnly ? undefined : paths
     if (opts.daemons) {
       const states = new HostStateFiles((name) => opts.daemons!.dirOf(name))
       this.#states = states
@@ -145,7 +156,7 @@ export class DockerRuntime implements ContainerRuntime {
 
   /** Container `id`'s name (known from `run`, else one inspect); NotFoundError when it is gone. */
   async #nameOf(id: string): Promise<string> {
-    const name = await this.#daemons?.router.named(id)
+    const name = await this.#router?.named(id)
     if (!name) throw new NotFoundError(`no such container: ${id}`)
     return name
   }
@@ -354,9 +365,8 @@ export class DockerRuntime implements ContainerRuntime {
   }
 
   async remove(containerId: string): Promise<void> {
-    const daemonOf = await this.#daemons?.router.nameOf(containerId)
-    const stateOf =
-      this.#states && (await this.#daemons?.router.named(containerId).catch(() => undefined))
+    const daemonOf = await this.#router?.nameOf(containerId)
+    const stateOf = this.#states && (await this.#router?.named(containerId).catch(() => undefined))
     const container = this.#ctx.docker.getContainer(containerId)
     const gone = (err: unknown) => isStatus(404)(err) || isStatus(409, /already in progress/i)(err)
     await dockerCall(
@@ -368,7 +378,7 @@ export class DockerRuntime implements ContainerRuntime {
     )
     forgetStageCheck(this.#ctx, containerId)
     forgetHelperEnv(this.#ctx, containerId)
-    await this.#daemons?.router.removed(containerId, daemonOf)
+    await this.#router?.removed(containerId, daemonOf)
     // After the container: a remove that failed leaves the worker with its state.
     if (stateOf) await this.#states?.remove(stateOf)
   }

@@ -220,12 +220,11 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
     workerSocket = new WorkerSocket(
       settings.WORKER_SOCKET_DIR ?? defaultWorkerSocketDir(settings.SPAWNER_INSTANCE),
     )
-    if (settings.WORKER_DAEMON === 'on') {
-      const dir = settings.WORKER_DAEMON_DIR ?? defaultDaemonDir()
-      daemons = await WorkerDaemons.open({ dir, logger }).catch((err: Error) =>
-        fail(`cannot serve the workers' daemons: ${err.message} (WORKER_DAEMON_DIR)`, err),
-      )
-    }
+    // Opened with the daemons off too: the directory keeps the workers' state (see engineOnly).
+    const dir = settings.WORKER_DAEMON_DIR ?? defaultDaemonDir()
+    daemons = await WorkerDaemons.open({ dir, logger }).catch((err: Error) =>
+      fail(`cannot serve the workers' daemons: ${err.message} (WORKER_DAEMON_DIR)`, err),
+    )
     runtime = new DockerRuntime({
       docker,
       target,
@@ -233,6 +232,7 @@ export const startNode = async (env: NodeJS.ProcessEnv): Promise<RunningNode> =>
       logRotation: logRotationOf(settings),
       workerApi: workerSocket,
       ...(daemons ? { daemons } : {}),
+      engineOnly: settings.WORKER_DAEMON === 'off',
     })
   }
 
