@@ -27,7 +27,11 @@ const RECORD_BYTES = 4096 + 255 + 64
  * without reading the rest of a huge directory. Programs go by absolute path, with a clean
  * environment: the agent owns directories on the container's PATH.
  */
-const SCRIPT = [
+/**
+ * `inside PATH ROOT…`: whether PATH (resolved) lies in one of the roots (resolved), in sh; the
+ * `$(… && echo .)` keeps a trailing newline of a name from being cut.
+ */
+export const INSIDE_ROOTS_SH = [
   'inside() {',
   '  p=$1; shift',
   '  for r do',
@@ -37,6 +41,10 @@ const SCRIPT = [
   '  done',
   '  return 1',
   '}',
+]
+
+const SCRIPT = [
+  ...INSIDE_ROOTS_SH,
   't=$(/usr/bin/realpath -m -- "$1" && echo .) || exit 1',
   't=${t%??}',
   'max=$2',

@@ -7,7 +7,7 @@ import { WORKER_API_SOCKET } from '../core/worker-api.ts'
 const MAX_SOCKET_PATH = 107
 
 /** True when a process accepts connections on the socket at `path`. */
-const answers = (path: string) =>
+export const answers = (path: string) =>
   new Promise<boolean>((resolve) => {
     const socket = connect(path)
     socket.once('connect', () => {

@@ -1,4 +1,5 @@
 import { posix } from 'node:path'
+import { INSIDE_ROOTS_SH } from '../core/worker-dirs.ts'
 import {
   BadRequestError,
   NotFoundError,
@@ -49,15 +50,7 @@ const WATCH_ERR = { notAllowed: '80', notFound: '81', notDir: '82', denied: '85'
  * and so does the loop, so nothing is left running in the container.
  */
 const SCRIPT = [
-  'inside() {',
-  '  p=$1; shift',
-  '  for r do',
-  '    r=$(/usr/bin/realpath -m -- "$r" && echo .) || continue',
-  '    r=${r%??}',
-  '    case $p in "$r" | "${r%/}"/?*) return 0 ;; esac',
-  '  done',
-  '  return 1',
-  '}',
+  ...INSIDE_ROOTS_SH,
   'fail() { printf \'ERR %s\\0\' "$1"; exit 0; }',
   't=$(/usr/bin/realpath -m -- "$1" && echo .) || exit 1',
   't=${t%??}',

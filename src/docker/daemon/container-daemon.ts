@@ -1,9 +1,10 @@
 import { timingSafeEqual } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { chmod, lstat, mkdir, unlink } from 'node:fs/promises'
-import { connect, createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
 import type { Logger } from '../../core/logger.ts'
+import { answers } from '../socket-dir.ts'
 import { DaemonConnection } from './daemon-connection.ts'
 import { FRAME, FrameDecoder, FrameError, jsonFrame, parseJson, type Frame } from './frames.ts'
 
@@ -33,17 +34,6 @@ interface Waiter {
   resolve(conn: DaemonConnection | undefined): void
   timer: NodeJS.Timeout
 }
-
-/** True when a process accepts connections on the socket at `path`. */
-const answers = (path: string) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(path)
-    socket.once('connect', () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once('error', () => resolve(false))
-  })
 
 /**
  * The runtime's end of one container's daemon: the listener on `<dir>/d.sock`, the HELLO
