@@ -365,19 +365,11 @@ func feed(r *req, w *os.File) {
 // most 1 MiB).
 const maxAfterExit = 1 << 20
 
-// pump sends one output stream as frames, cut after limit bytes (the rest is read and
-// dropped so the command never blocks on a full pipe). Once the command has exited it reads
-// what is left in the pipe without waiting for writers it left behind.
-func pump(r *req, typ byte, f *os.File, limit int64, truncated, exited *atomic.Bool, wg *sync.WaitGroup) {
-	defer wg.Done()
-	rc, err := f.SyscallConn()
-	if err != nil {
-		return
-	}
-	buf := make([]byte, 32<<10)
-	var sent int64
-	afterExit := 0
-	sendOK := true
+// readAfterExit reads what is there from a non-blocking pipe or PTY (the file `f`, through
+// `rc`), waiting while its program runs. Once `exited` is set it stops waiting and takes what is
+// left, at most maxAfterExit bytes in all (counted in `afterExit`): past that, a child the program
+// left behind is still writing, and the request is over all the same. ok is false at the end.
+func readAfterExit(rc syscall.RawConn, f *os.File, buf []byte, exited *atomic.Bool, afterExit *int) (int, bool) {
 	for {
 		var n int
 		var rerr error
@@ -399,22 +391,42 @@ func pump(r *req, typ byte, f *os.File, limit int64, truncated, exited *atomic.B
 			return true
 		})
 		if err != nil {
-			// The deadline that says the command exited: look again without waiting.
+			// The deadline that says the program exited: look again without waiting.
 			_ = f.SetReadDeadline(time.Time{})
 			if !exited.Load() {
-				return
+				return 0, false
 			}
 			continue
 		}
 		if drained || rerr != nil || n <= 0 {
-			return
+			return 0, false // for a PTY, EIO: every slave descriptor is closed
 		}
 		if exited.Load() {
-			// What the command left is at most a pipe's buffer; past that a child it left
-			// behind is still writing, and the request is over all the same.
-			if afterExit += n; afterExit > maxAfterExit {
-				return
+			if *afterExit += n; *afterExit > maxAfterExit {
+				return 0, false
 			}
+		}
+		return n, true
+	}
+}
+
+// pump sends one output stream as frames, cut after limit bytes (the rest is read and
+// dropped so the command never blocks on a full pipe). Once the command has exited it reads
+// what is left in the pipe without waiting for writers it left behind.
+func pump(r *req, typ byte, f *os.File, limit int64, truncated, exited *atomic.Bool, wg *sync.WaitGroup) {
+	defer wg.Done()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return
+	}
+	buf := make([]byte, 32<<10)
+	var sent int64
+	afterExit := 0
+	sendOK := true
+	for {
+		n, ok := readAfterExit(rc, f, buf, exited, &afterExit)
+		if !ok {
+			return
 		}
 		chunk := buf[:n]
 		if room := limit - sent; int64(n) > room {

@@ -278,39 +278,9 @@ func (s *session) read(exited *atomic.Bool, done chan struct{}) {
 	buf := make([]byte, 32<<10)
 	afterExit := 0
 	for {
-		var n int
-		var rerr error
-		drained := false
-		err := rc.Read(func(fd uintptr) bool {
-			for {
-				n, rerr = syscall.Read(int(fd), buf)
-				if rerr != syscall.EINTR {
-					break
-				}
-			}
-			if rerr == syscall.EAGAIN {
-				if exited.Load() {
-					drained = true
-					return true
-				}
-				return false
-			}
-			return true
-		})
-		if err != nil {
-			_ = s.master.SetReadDeadline(time.Time{})
-			if !exited.Load() {
-				return
-			}
-			continue
-		}
-		if drained || rerr != nil || n <= 0 {
-			return // EIO: every slave descriptor is closed
-		}
-		if exited.Load() {
-			if afterExit += n; afterExit > maxAfterExit {
-				return
-			}
+		n, ok := readAfterExit(rc, s.master, buf, exited, &afterExit)
+		if !ok {
+			return
 		}
 		chunk := buf[:n]
 		s.mu.Lock()
