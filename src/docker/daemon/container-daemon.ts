@@ -21,12 +21,22 @@ export interface ListenerLimits {
   maxPending: number
   /** How long a new connection has to send its HELLO. */
   helloTimeoutMs: number
+  /**
+   * Idle connections kept; one more given back or dialed in is closed. Each is a descriptor of
+   * this process, and a daemon (the agent's, say) may dial as many as it likes; the real one
+   * keeps two ahead and dials more as requests take them.
+   */
+  maxIdle: number
+  /** Bytes a HELLO may have: a connection sending more before it is refused at once. */
+  maxHelloBytes: number
 }
 
 export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = {
   maxConnections: 256,
   maxPending: 16,
   helloTimeoutMs: 5000,
+  maxIdle: 8,
+  maxHelloBytes: 16 * 1024,
 }
 
 interface Waiter {
@@ -183,13 +193,15 @@ export class ContainerDaemon {
     if (waiter) {
       clearTimeout(waiter.timer)
       waiter.resolve(conn)
+    } else if (this.#idle.length >= this.limits.maxIdle) {
+      conn.close('more idle connections than kept')
     } else {
       this.#idle.push(conn)
     }
   }
 
   #accept(socket: Socket): void {
-    const { maxConnections, maxPending, helloTimeoutMs } = this.limits
+    const { maxConnections, maxPending, helloTimeoutMs, maxHelloBytes } = this.limits
     if (
       this.#closed ||
       this.#pending >= maxPending ||
@@ -201,6 +213,7 @@ export class ContainerDaemon {
     this.#pending++
     const decoder = new FrameDecoder()
     let done = false
+    let received = 0
     const finish = (frame: Frame | undefined, why?: string) => {
       if (done) return
       done = true
@@ -219,6 +232,9 @@ export class ContainerDaemon {
       this.#hello(socket, decoder, frame)
     }
     const onData = (chunk: Buffer) => {
+      // A frame is buffered whole before it is read: a HELLO announced large is not waited for.
+      received += chunk.length
+      if (received > maxHelloBytes + 5) return finish(undefined, 'a HELLO past its size')
       let frames: Frame[]
       try {
         frames = decoder.push(chunk)

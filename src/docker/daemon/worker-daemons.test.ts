@@ -105,6 +105,30 @@ describe('ContainerDaemon', () => {
     expect(await c.acquire(0)).toBeUndefined()
   })
 
+  it('holds no more than its bounds of what a daemon sends: idle connections, HELLO, bytes', async () => {
+    const daemons = await open(tempDir(), { helloTimeoutMs: 60_000, maxIdle: 3 })
+    const c = (await daemons.listen('w-a'))!
+    const secret = daemons.secretOf('w-a')
+    // Idle connections past maxIdle are closed: each is a descriptor of this process.
+    const many = Array.from({ length: 10 }, () => dialFake(c.socketPath, { secret }))
+    await Promise.all(many.map((f) => f.welcome))
+    await Promise.all(many.slice(3).map((f) => f.closed))
+    expect(c.live).toBe(3)
+    // A HELLO is small: one announced at 1 MiB is refused once more than its bound is in,
+    // not held until its timeout.
+    const big = connect(c.socketPath).on('error', () => undefined)
+    const head = Buffer.alloc(5)
+    head.writeUInt32BE(1024 * 1024, 0)
+    head.writeUInt8(FRAME.HELLO, 4)
+    big.write(Buffer.concat([head, Buffer.alloc(64 * 1024)]))
+    await new Promise<void>((r) => big.once('close', () => r()))
+    // An idle connection that starts a frame is closed at its first bytes, not buffered.
+    const idle = many[0]!
+    idle.socket.write(head)
+    await idle.closed
+    expect(c.live).toBe(2)
+  })
+
   it('hands a connection to a request already waiting for one', async () => {
     const daemons = await open(tempDir())
     const c = (await daemons.listen('w-a'))!
