@@ -39,6 +39,12 @@ export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = {
   maxHelloBytes: 16 * 1024,
 }
 
+/** Least time between two logs of refused HELLOs of one container. */
+const REFUSAL_LOG_EVERY_MS = 60_000
+
+/** What a daemon said, cut to a length fit for a log line. */
+const cut = (text: string): string => (text.length > 100 ? `${text.slice(0, 100)}…` : text)
+
 interface Waiter {
   resolve(conn: DaemonConnection | undefined): void
   timer: NodeJS.Timeout
@@ -68,6 +74,8 @@ export class ContainerDaemon {
   readonly #events = new EventEmitter()
   #pending = 0
   #closed = false
+  #refusalLoggedAt: number | undefined
+  #refusalsUnlogged = 0
   /** When the listener started (performance.now()). */
   readonly since = performance.now()
   /** Whether a daemon ever authenticated here. */
@@ -188,6 +196,22 @@ export class ContainerDaemon {
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
 
+  /**
+   * Logs a refused HELLO: the first, then at most one every REFUSAL_LOG_EVERY_MS with how many
+   * came since (whatever dials the socket may do so in a loop, and must not flood the log).
+   */
+  #logRefusal(why: string): void {
+    const now = performance.now()
+    if (this.#refusalLoggedAt !== undefined && now - this.#refusalLoggedAt < REFUSAL_LOG_EVERY_MS) {
+      this.#refusalsUnlogged++
+      return
+    }
+    const fields = { container: this.name, reason: cut(why), refusedSince: this.#refusalsUnlogged }
+    this.#refusalLoggedAt = now
+    this.#refusalsUnlogged = 0
+    this.logger.warn('worker daemon refused', fields)
+  }
+
   #offer(conn: DaemonConnection): void {
     const waiter = this.#waiters.shift()
     if (waiter) {
@@ -255,7 +279,7 @@ export class ContainerDaemon {
     const refuse = (why: string) => {
       socket.destroy()
       this.refused++
-      this.logger.warn('worker daemon refused', { container: this.name, reason: why })
+      this.#logRefusal(why)
       this.#events.emit('refused')
     }
     if (frame.type !== FRAME.HELLO) return refuse(`frame ${frame.type} instead of HELLO`)
@@ -292,8 +316,8 @@ export class ContainerDaemon {
     if (!this.connectedOnce) {
       this.logger.debug('worker daemon connected', {
         container: this.name,
-        pid: hello.pid,
-        version: hello.version,
+        pid,
+        version: cut(String(hello.version)),
       })
     }
     this.connectedOnce = true

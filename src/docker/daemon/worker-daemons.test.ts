@@ -76,6 +76,24 @@ describe('ContainerDaemon', () => {
     expect(await c.acquire(0)).toBeUndefined()
   })
 
+  it('logs refused HELLOs once in a while, not once each, and cuts what they said', async () => {
+    const lines: { msg: string; fields?: object }[] = []
+    const log = (msg: string, fields?: object) => void lines.push({ msg, fields })
+    const logger = { debug: log, info: log, warn: log, error: log }
+    const d = await WorkerDaemons.open({ dir: tempDir(), logger })
+    opened.push(d)
+    const c = (await d.listen('w-a'))!
+    for (let i = 0; i < 50; i++) {
+      const s = connect(c.socketPath).on('error', () => undefined)
+      s.write(jsonFrame(FRAME.HELLO, { v: 'v'.repeat(10_000), secret: 'x' }))
+      await new Promise<void>((r) => s.once('close', () => r()))
+    }
+    expect(c.refused).toBe(50)
+    const refusals = lines.filter((l) => l.msg === 'worker daemon refused')
+    expect(refusals.length).toBeLessThanOrEqual(1)
+    expect(JSON.stringify(refusals).length).toBeLessThan(1000)
+  })
+
   it('closes a connection that sends no HELLO in time, and those past the pending cap', async () => {
     const daemons = await open(tempDir(), { helloTimeoutMs: 100, maxPending: 2 })
     const c = (await daemons.listen('w-a'))!
