@@ -72,7 +72,8 @@ export class ContainerDaemon {
   readonly #live = new Set<DaemonConnection>()
   readonly #waiters: Waiter[] = []
   readonly #events = new EventEmitter()
-  #pending = 0
+  /** Connections whose HELLO has not come yet: closed with the listener, not left to time out. */
+  readonly #pending = new Set<Socket>()
   #closed = false
   #refusalLoggedAt: number | undefined
   #refusalsUnlogged = 0
@@ -192,6 +193,7 @@ export class ContainerDaemon {
       clearTimeout(w.timer)
       w.resolve(undefined)
     }
+    for (const socket of this.#pending) socket.destroy()
     for (const conn of [...this.#live]) conn.close('listener closed')
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
   }
@@ -228,20 +230,20 @@ export class ContainerDaemon {
     const { maxConnections, maxPending, helloTimeoutMs, maxHelloBytes } = this.limits
     if (
       this.#closed ||
-      this.#pending >= maxPending ||
-      this.#live.size + this.#pending >= maxConnections
+      this.#pending.size >= maxPending ||
+      this.#live.size + this.#pending.size >= maxConnections
     ) {
       socket.destroy()
       return
     }
-    this.#pending++
+    this.#pending.add(socket)
     const decoder = new FrameDecoder()
     let done = false
     let received = 0
     const finish = (frame: Frame | undefined, why?: string) => {
       if (done) return
       done = true
-      this.#pending--
+      this.#pending.delete(socket)
       clearTimeout(timer)
       socket.off('data', onData)
       if (!frame) {

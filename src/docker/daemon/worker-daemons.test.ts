@@ -166,6 +166,19 @@ describe('ContainerDaemon', () => {
     expect(c.live).toBe(1)
   })
 
+  it('closes, when removed, the connections still waiting for their HELLO', async () => {
+    const daemons = await open(tempDir(), { helloTimeoutMs: 600_000 })
+    const c = (await daemons.listen('w-a'))!
+    const silent = connect(c.socketPath).on('error', () => undefined)
+    const closed = new Promise<void>((r) => silent.once('close', () => r()))
+    // Connections are taken in order: once a later one is welcomed, this one is pending.
+    const other = dialFake(c.socketPath, { secret: daemons.secretOf('w-a') })
+    await other.welcome
+    // Before, removing waited for its HELLO's timeout.
+    await daemons.remove('w-a')
+    await closed
+  })
+
   it('removes the directory of a removed container', async () => {
     const daemons = await open(tempDir())
     const c = (await daemons.listen('w-a'))!
