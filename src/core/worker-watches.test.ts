@@ -7,6 +7,8 @@ import { Dispatcher, type Outcome, type StreamEvent } from './dispatcher.ts'
 import type { SpawnerEvent } from './events.ts'
 import { PluginRegistry } from './plugin/registry.ts'
 import { WorkerService } from './service.ts'
+import type { FileChange } from './runtime.ts'
+import { DEFAULT_WATCH_LIMITS } from './worker-watches.ts'
 
 const registry = PluginRegistry.fromModules([{ name: 'shell', module: { default: shell } }])
 
@@ -193,6 +195,33 @@ describe('watch', () => {
     for (const w of [...mine, op]) w.abort()
     await Promise.all([...mine, op].map((w) => w.done))
     expect(runtime.watchers.get(id)?.size ?? 0).toBe(0)
+  })
+
+  it('drops what is outside the directory, and says overflow past maxChangesPerSecond', async () => {
+    const { runtime, dispatcher, parent, containerOf } = await setup()
+    const w = await open(dispatcher, operator, { workerId: parent, path: '/workspace/src' })
+    const id = await containerOf(parent)
+    await watching(runtime, id)
+    // The runtime relays what the worker's daemon (or polling helper) says: the worker's agent
+    // may say anything, as fast as it likes.
+    const [req] = runtime.watchers.get(id)!
+    req!.onChange({ type: 'changed', path: '/etc/shadow', dir: false })
+    req!.onChange({ type: 'changed', path: '/workspace/srcx', dir: false })
+    req!.onChange({ type: 'changed', path: `/workspace/src/${'a/'.repeat(10_000)}b`, dir: false })
+    req!.onChange({ type: 'created', path: '/workspace/src/a.ts', dir: false })
+    expect((await w.next(1)).data).toEqual({
+      type: 'created',
+      path: '/workspace/src/a.ts',
+      dir: false,
+    })
+    for (let i = 0; i < 5000; i++) {
+      req!.onChange({ type: 'changed', path: `/workspace/src/f${i}`, dir: false })
+    }
+    let n = 2
+    while (n < 5002 && ((await w.next(n)).data as FileChange).type !== 'overflow') n++
+    expect(n).toBeLessThanOrEqual(DEFAULT_WATCH_LIMITS.maxChangesPerSecond + 2)
+    w.abort()
+    await w.done
   })
 
   it('ends when the worker is deleted', async () => {

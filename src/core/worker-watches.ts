@@ -19,10 +19,49 @@ export interface WatchLimits {
   perCaller: number
   /** Watches on this instance, all callers together (each may hold a helper in a container). */
   total: number
+  /**
+   * Changes one watch passes on in a second; past it, one `overflow` and nothing more until the
+   * second is over. The changes come from the worker (its daemon or polling helper), which its
+   * agent can make say anything as fast as it likes; each goes to a stream or to Redis.
+   */
+  maxChangesPerSecond: number
 }
 
-/** 8 per worker and per calling worker, 64 on the instance. */
-export const DEFAULT_WATCH_LIMITS: WatchLimits = { perWorker: 8, perCaller: 8, total: 64 }
+/** 8 per worker and per calling worker, 64 on the instance, 1,000 changes a second each. */
+export const DEFAULT_WATCH_LIMITS: WatchLimits = {
+  perWorker: 8,
+  perCaller: 8,
+  total: 64,
+  maxChangesPerSecond: 1000,
+}
+
+/** Longest path a change may carry (a real one is at most PATH_MAX, 4096 bytes). */
+const MAX_CHANGE_PATH = 8192
+
+/**
+ * A filter of one watch's changes: only those below `dir` (or `dir` itself), at most `perSecond`
+ * a second, then one `overflow` (changes were lost) until the second is over.
+ */
+const changeFilter = (dir: string, perSecond: number) => {
+  const prefix = dir.endsWith('/') ? dir : `${dir}/`
+  let windowStart = -Infinity
+  let passed = 0
+  return (change: FileChange): FileChange | undefined => {
+    if (change.type !== 'overflow') {
+      const p = change.path
+      if (p === undefined || p.length > MAX_CHANGE_PATH) return undefined
+      if (p !== dir && !p.startsWith(prefix)) return undefined
+    }
+    const now = performance.now()
+    if (now - windowStart >= 1000) {
+      windowStart = now
+      passed = 0
+    }
+    passed++
+    if (passed <= perSecond) return change
+    return passed === perSecond + 1 ? { type: 'overflow' } : undefined
+  }
+}
 
 /** What a watch is told besides its input. */
 export interface WatchOptions {
@@ -104,6 +143,7 @@ export class WorkerWatches {
       }
     })
     let changes = 0
+    const filter = changeFilter(path, this.limits.maxChangesPerSecond)
     try {
       if (!stop.signal.aborted && record.state === 'paused') {
         await this.guard.resume(record.workerId, opts.hooks)
@@ -114,8 +154,10 @@ export class WorkerWatches {
           recursive: input.recursive,
           roots,
           signal: stop.signal,
-          onChange: (change) => {
+          onChange: (said) => {
             if (stop.signal.aborted) return
+            const change = filter(said)
+            if (!change) return
             changes++
             opts.onChange(change)
           },

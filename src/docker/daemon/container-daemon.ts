@@ -22,13 +22,29 @@ export interface ListenerLimits {
   maxPending: number
   /** How long a new connection has to send its HELLO. */
   helloTimeoutMs: number
+  /**
+   * Idle connections kept; one more given back or dialed in is closed. Each is a descriptor of
+   * this process, and a daemon (the agent's, say) may dial as many as it likes; the real one
+   * keeps two ahead and dials more as requests take them.
+   */
+  maxIdle: number
+  /** Bytes a HELLO may have: a connection sending more before it is refused at once. */
+  maxHelloBytes: number
 }
 
 export const DEFAULT_LISTENER_LIMITS: Readonly<ListenerLimits> = {
   maxConnections: 256,
   maxPending: 16,
   helloTimeoutMs: 5000,
+  maxIdle: 8,
+  maxHelloBytes: 16 * 1024,
 }
+
+/** Least time between two logs of refused HELLOs of one container. */
+const REFUSAL_LOG_EVERY_MS = 60_000
+
+/** What a daemon said, cut to a length fit for a log line. */
+const cut = (text: string): string => (text.length > 100 ? `${text.slice(0, 100)}…` : text)
 
 interface Waiter {
   resolve(conn: DaemonConnection | undefined): void
@@ -46,8 +62,11 @@ export class ContainerDaemon {
   readonly #live = new Set<DaemonConnection>()
   readonly #waiters: Waiter[] = []
   readonly #events = new EventEmitter()
-  #pending = 0
+  /** Connections whose HELLO has not come yet: closed with the listener, not left to time out. */
+  readonly #pending = new Set<Socket>()
   #closed = false
+  #refusalLoggedAt: number | undefined
+  #refusalsUnlogged = 0
   /** When the listener started (performance.now()). */
   readonly since = performance.now()
   /** Whether a daemon ever authenticated here. */
@@ -164,8 +183,25 @@ export class ContainerDaemon {
       clearTimeout(w.timer)
       w.resolve(undefined)
     }
+    for (const socket of this.#pending) socket.destroy()
     for (const conn of [...this.#live]) conn.close('listener closed')
     await new Promise<void>((resolve) => this.#server.close(() => resolve()))
+  }
+
+  /**
+   * Logs a refused HELLO: the first, then at most one every REFUSAL_LOG_EVERY_MS with how many
+   * came since (whatever dials the socket may do so in a loop, and must not flood the log).
+   */
+  #logRefusal(why: string): void {
+    const now = performance.now()
+    if (this.#refusalLoggedAt !== undefined && now - this.#refusalLoggedAt < REFUSAL_LOG_EVERY_MS) {
+      this.#refusalsUnlogged++
+      return
+    }
+    const fields = { container: this.name, reason: cut(why), refusedSince: this.#refusalsUnlogged }
+    this.#refusalLoggedAt = now
+    this.#refusalsUnlogged = 0
+    this.logger.warn('worker daemon refused', fields)
   }
 
   #offer(conn: DaemonConnection): void {
@@ -173,28 +209,31 @@ export class ContainerDaemon {
     if (waiter) {
       clearTimeout(waiter.timer)
       waiter.resolve(conn)
+    } else if (this.#idle.length >= this.limits.maxIdle) {
+      conn.close('more idle connections than kept')
     } else {
       this.#idle.push(conn)
     }
   }
 
   #accept(socket: Socket): void {
-    const { maxConnections, maxPending, helloTimeoutMs } = this.limits
+    const { maxConnections, maxPending, helloTimeoutMs, maxHelloBytes } = this.limits
     if (
       this.#closed ||
-      this.#pending >= maxPending ||
-      this.#live.size + this.#pending >= maxConnections
+      this.#pending.size >= maxPending ||
+      this.#live.size + this.#pending.size >= maxConnections
     ) {
       socket.destroy()
       return
     }
-    this.#pending++
+    this.#pending.add(socket)
     const decoder = new FrameDecoder()
     let done = false
+    let received = 0
     const finish = (frame: Frame | undefined, why?: string) => {
       if (done) return
       done = true
-      this.#pending--
+      this.#pending.delete(socket)
       clearTimeout(timer)
       socket.off('data', onData)
       if (!frame) {
@@ -209,6 +248,9 @@ export class ContainerDaemon {
       this.#hello(socket, decoder, frame)
     }
     const onData = (chunk: Buffer) => {
+      // A frame is buffered whole before it is read: a HELLO announced large is not waited for.
+      received += chunk.length
+      if (received > maxHelloBytes + 5) return finish(undefined, 'a HELLO past its size')
       let frames: Frame[]
       try {
         frames = decoder.push(chunk)
@@ -229,7 +271,7 @@ export class ContainerDaemon {
     const refuse = (why: string) => {
       socket.destroy()
       this.refused++
-      this.logger.warn('worker daemon refused', { container: this.name, reason: why })
+      this.#logRefusal(why)
       this.#events.emit('refused')
     }
     if (frame.type !== FRAME.HELLO) return refuse(`frame ${frame.type} instead of HELLO`)
@@ -266,8 +308,8 @@ export class ContainerDaemon {
     if (!this.connectedOnce) {
       this.logger.debug('worker daemon connected', {
         container: this.name,
-        pid: hello.pid,
-        version: hello.version,
+        pid,
+        version: cut(String(hello.version)),
       })
     }
     this.connectedOnce = true

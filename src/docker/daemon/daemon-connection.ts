@@ -38,6 +38,9 @@ export class DaemonConnection {
   ) {
     this.#onGone = onGone
     socket.on('data', (chunk: Buffer) => {
+      // Nothing may come while idle: bytes then are not buffered towards a frame (up to 1 MiB
+      // per connection) but close it at once.
+      if (!this.#handler) return this.close('bytes while idle')
       let frames: Frame[]
       try {
         frames = decoder.push(chunk)

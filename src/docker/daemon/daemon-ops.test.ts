@@ -8,6 +8,7 @@ import { dialFake, type FakeRequest } from './fake-daemon.fixtures.ts'
 import { daemonExec } from './daemon-exec.ts'
 import { DaemonDeniedError, daemonGetFile, daemonPutFile } from './daemon-files.ts'
 import { daemonPing } from './daemon-ping.ts'
+import { daemonTerminal } from './daemon-terminal.ts'
 import { FRAME, parseJson } from './frames.ts'
 import { WorkerDaemons } from './worker-daemons.ts'
 
@@ -221,5 +222,18 @@ describe('daemonPing', () => {
       version: 'spawnerd 1.0.0',
       rssBytes: 4_300_000,
     })
+  })
+})
+
+describe('daemonTerminal', () => {
+  it('gives up on a terminal whose session never starts, dropping the connection', async () => {
+    const { conn, c } = await connected(() => undefined)
+    const opening = daemonTerminal(
+      { conn, daemon: c },
+      { cols: 80, rows: 24, onOutput: () => undefined },
+      { logger: noopLogger, containerId: 'c1', startMs: 200 },
+    )
+    await expect(opening).rejects.toThrow(UnavailableError)
+    expect(conn.alive).toBe(false)
   })
 })

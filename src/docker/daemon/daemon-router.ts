@@ -1,3 +1,6 @@
+import { realpath } from 'node:fs/promises'
+import { resolve, sep } from 'node:path'
+import { BadRequestError } from '../../core/errors.ts'
 import type { ContainerSpec } from '../../core/runtime.ts'
 import { dockerCall, mustCall, type DockerContext } from '../docker-call.ts'
 import { dockerStatus } from '../docker-errors.ts'
@@ -70,6 +73,7 @@ export class DaemonRouter {
    * spec says, so no config can set it).
    */
   async prepare(spec: ContainerSpec): Promise<ContainerSpec> {
+    await this.#refuseExposure(spec)
     await this.daemons.listen(spec.name)
     return {
       ...spec,
@@ -78,6 +82,28 @@ export class DaemonRouter {
         ...spec.mounts.filter((m) => m.target !== DAEMON_MOUNT),
         { source: this.daemons.dirOf(spec.name), target: DAEMON_MOUNT, readOnly: true },
       ],
+    }
+  }
+
+  /**
+   * Refuses a mount whose source is the daemons' base directory, in it, or above it (links
+   * resolved): the worker would see the key (with it every worker's secret) and every other
+   * worker's socket, and could answer for their daemons. The policy's ALLOWED_MOUNTS may well
+   * take such a source (a home directory, say): this is checked whatever it says.
+   */
+  async #refuseExposure(spec: ContainerSpec): Promise<void> {
+    const real = (p: string) => realpath(p).catch(() => resolve(p))
+    const base = await real(this.daemons.dir)
+    for (const mount of spec.mounts) {
+      const source = await real(mount.source)
+      const within = (outer: string, inner: string) =>
+        inner === outer || inner.startsWith(outer.endsWith(sep) ? outer : outer + sep)
+      if (within(base, source) || within(source, base)) {
+        throw new BadRequestError(
+          `the mount of ${mount.source} at ${mount.target} would show the worker the directory of the workers' daemons (${this.daemons.dir}); mount something narrower, or move WORKER_DAEMON_DIR`,
+          [{ path: 'mounts', message: 'holds the directory of the workers’ daemons' }],
+        )
+      }
     }
   }
 

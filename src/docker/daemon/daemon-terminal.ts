@@ -9,6 +9,11 @@ import { FRAME, MAX_PAYLOAD, jsonFrame } from './frames.ts'
 const EXIT_KILLED = 137
 /** How long after the end of input the daemon has to end the session before the connection goes. */
 const KILL_GRACE_MS = 5000
+/**
+ * How long the daemon has to start the session (its id, or an END) before the connection is
+ * dropped: whatever answers on the socket may say nothing, and the terminal's slot would wait.
+ */
+const START_MS = 10_000
 
 /**
  * Opens a shell in a PTY through the worker's daemon (`pty`), with the `Terminal` of
@@ -19,7 +24,7 @@ const KILL_GRACE_MS = 5000
 export const daemonTerminal = async (
   routed: Routed,
   req: TerminalRequest,
-  hooks: { logger: Logger; containerId: string },
+  hooks: { logger: Logger; containerId: string; startMs?: number },
 ): Promise<Terminal> => {
   const { conn, daemon } = routed
   const fields = { containerId: hooks.containerId, daemon: true }
@@ -47,6 +52,8 @@ export const daemonTerminal = async (
     },
   )
   // The session's id comes first: until then the PTY may not exist (or failed to start).
+  const startMs = hooks.startMs ?? START_MS
+  const late = setTimeout(() => conn.close(`no session in ${startMs} ms`), startMs)
   const first = await Promise.race([
     sessionSeen.then(() => undefined),
     ended.then(
@@ -54,6 +61,7 @@ export const daemonTerminal = async (
       (e: unknown) => e,
     ),
   ])
+  clearTimeout(late)
   if (first !== undefined) {
     daemon.release(conn)
     const why =

@@ -76,6 +76,24 @@ describe('ContainerDaemon', () => {
     expect(await c.acquire(0)).toBeUndefined()
   })
 
+  it('logs refused HELLOs once in a while, not once each, and cuts what they said', async () => {
+    const lines: { msg: string; fields?: object }[] = []
+    const log = (msg: string, fields?: object) => void lines.push({ msg, fields })
+    const logger = { debug: log, info: log, warn: log, error: log }
+    const d = await WorkerDaemons.open({ dir: tempDir(), logger })
+    opened.push(d)
+    const c = (await d.listen('w-a'))!
+    for (let i = 0; i < 50; i++) {
+      const s = connect(c.socketPath).on('error', () => undefined)
+      s.write(jsonFrame(FRAME.HELLO, { v: 'v'.repeat(10_000), secret: 'x' }))
+      await new Promise<void>((r) => s.once('close', () => r()))
+    }
+    expect(c.refused).toBe(50)
+    const refusals = lines.filter((l) => l.msg === 'worker daemon refused')
+    expect(refusals.length).toBeLessThanOrEqual(1)
+    expect(JSON.stringify(refusals).length).toBeLessThan(1000)
+  })
+
   it('closes a connection that sends no HELLO in time, and those past the pending cap', async () => {
     const daemons = await open(tempDir(), { helloTimeoutMs: 100, maxPending: 2 })
     const c = (await daemons.listen('w-a'))!
@@ -105,6 +123,30 @@ describe('ContainerDaemon', () => {
     expect(await c.acquire(0)).toBeUndefined()
   })
 
+  it('holds no more than its bounds of what a daemon sends: idle connections, HELLO, bytes', async () => {
+    const daemons = await open(tempDir(), { helloTimeoutMs: 60_000, maxIdle: 3 })
+    const c = (await daemons.listen('w-a'))!
+    const secret = daemons.secretOf('w-a')
+    // Idle connections past maxIdle are closed: each is a descriptor of this process.
+    const many = Array.from({ length: 10 }, () => dialFake(c.socketPath, { secret }))
+    await Promise.all(many.map((f) => f.welcome))
+    await Promise.all(many.slice(3).map((f) => f.closed))
+    expect(c.live).toBe(3)
+    // A HELLO is small: one announced at 1 MiB is refused once more than its bound is in,
+    // not held until its timeout.
+    const big = connect(c.socketPath).on('error', () => undefined)
+    const head = Buffer.alloc(5)
+    head.writeUInt32BE(1024 * 1024, 0)
+    head.writeUInt8(FRAME.HELLO, 4)
+    big.write(Buffer.concat([head, Buffer.alloc(64 * 1024)]))
+    await new Promise<void>((r) => big.once('close', () => r()))
+    // An idle connection that starts a frame is closed at its first bytes, not buffered.
+    const idle = many[0]!
+    idle.socket.write(head)
+    await idle.closed
+    expect(c.live).toBe(2)
+  })
+
   it('hands a connection to a request already waiting for one', async () => {
     const daemons = await open(tempDir())
     const c = (await daemons.listen('w-a'))!
@@ -122,6 +164,19 @@ describe('ContainerDaemon', () => {
     )
     await new Promise<void>((r) => early.once('close', () => r()))
     expect(c.live).toBe(1)
+  })
+
+  it('closes, when removed, the connections still waiting for their HELLO', async () => {
+    const daemons = await open(tempDir(), { helloTimeoutMs: 600_000 })
+    const c = (await daemons.listen('w-a'))!
+    const silent = connect(c.socketPath).on('error', () => undefined)
+    const closed = new Promise<void>((r) => silent.once('close', () => r()))
+    // Connections are taken in order: once a later one is welcomed, this one is pending.
+    const other = dialFake(c.socketPath, { secret: daemons.secretOf('w-a') })
+    await other.welcome
+    // Before, removing waited for its HELLO's timeout.
+    await daemons.remove('w-a')
+    await closed
   })
 
   it('removes the directory of a removed container', async () => {
