@@ -66,12 +66,13 @@ DAEMON_DIR=/run/workers-spawner/daemon
 if [[ -d "$DAEMON_DIR" && -n "${SPAWNERD_SECRET:-}" ]]; then
   if [[ "$(id -u)" == 0 ]]; then
     say "not starting spawnerd as root"
-  elif command -v spawnerd >/dev/null 2>&1; then
+  elif [[ -x /usr/local/bin/spawnerd ]]; then
     # Restarted if it dies (the agent may kill it: the runtime then falls back to docker exec).
     (
       trap 'kill "$child" 2>/dev/null; exit 0' TERM INT
       while :; do
-        spawnerd &
+        # By its absolute path: the worker's own directories come first on PATH.
+        /usr/local/bin/spawnerd &
         child=$!
         wait "$child"
         sleep 1

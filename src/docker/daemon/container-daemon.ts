@@ -84,6 +84,13 @@ export class ContainerDaemon {
     readonly limits: ListenerLimits = DEFAULT_LISTENER_LIMITS,
   ) {
     this.#server = createServer((socket) => this.#accept(socket))
+    // An accept that fails once listening (no descriptors left) is logged: a listener whose
+    // error nobody hears would bring the whole process down.
+    this.#server.on('error', (err) => {
+      if (this.#server.listening) {
+        this.logger.warn('worker daemon listener error', { name, reason: String(err) })
+      }
+    })
     this.#events.setMaxListeners(0)
   }
 
