@@ -284,9 +284,9 @@ wait:
 			killed = true
 			run.kill()
 		case <-gone:
+			// The runtime went (a service restart): the command runs on, as a `docker exec`
+			// does, its output read and dropped, until it ends or its timeout kills it.
 			gone = nil
-			killed = true
-			run.kill()
 		case c := <-r.ctrl:
 			switch {
 			case c.Cancel:
@@ -355,6 +355,12 @@ func feed(r *req, w *os.File) {
 				_ = w.Close()
 				open = false
 			}
+		case <-r.gone:
+			// Nobody is left to send the rest of its input: it gets its end of input.
+			if open {
+				_ = w.Close()
+			}
+			return
 		case <-r.done:
 			return
 		}

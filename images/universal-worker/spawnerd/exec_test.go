@@ -208,13 +208,30 @@ func TestExecCancelAndSignal(t *testing.T) {
 	}
 }
 
-func TestExecKilledWhenTheConnectionGoes(t *testing.T) {
+func TestExecOutlivesItsConnectionUntilItsTimeout(t *testing.T) {
 	rt := startDaemon(t, nil)
 	c := rt.accept()
-	c.sendJSON(tOpen, map[string]any{"op": "exec", "argv": []string{"bash", "-c", "echo $$; exec sleep 1000"}})
+	mark := filepath.Join(t.TempDir(), "ran-on")
+	// It reads its input to the end, then leaves a mark: only a command that outlived the
+	// connection (and got its end of input from it) gets there.
+	script := `echo $$; cat >/dev/null; touch "$1"; exec sleep 1000`
+	c.sendJSON(tOpen, map[string]any{"op": "exec", "argv": []string{"bash", "-c", script, "bash", mark}, "stdin": true, "timeoutMs": 1500})
 	_, b := c.read()
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if pid == 0 {
+		t.Fatalf("pid: %q", b)
+	}
 	c.c.Close()
+	deadline := time.Now().Add(wait)
+	for {
+		if _, err := os.Stat(mark); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the command did not run on after its connection went")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	waitDead(t, pid)
 }
 
