@@ -142,8 +142,7 @@ export class DockerRuntime implements ContainerRuntime {
       ...(opts.helperTimeouts ? { helperTimeouts: opts.helperTimeouts } : {}),
     }
     this.#workerApi = opts.workerApi
-    const paths =
-      opts.daemons && new DaemonPaths(this.#ctx, opts.daemons, (id) => this.inspect(id))
+    const paths = opts.daemons && new DaemonPaths(this.#ctx, opts.daemons, (id) => this.inspect(id))
     this.#router = paths?.router
     this.#daemons = opts.engineOnly ? undefined : paths
     if (opts.daemons) {
