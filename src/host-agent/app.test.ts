@@ -71,6 +71,15 @@ describe('host agent HTTP API', () => {
       expect(res.status).toBe(401)
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('unauthorized')
     }
+    // The watch stream too: a worker relayed through the agent gets no watch of any container.
+    for (const headers of refused) {
+      const res = await app.request('/v1/containers/abc/watch', {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify({ path: '/workspace' }),
+      })
+      expect(res.status).toBe(401)
+    }
     expect((await app.request('/v1/containers', { headers: auth })).status).toBe(200)
     const missing = await app.request('/v1/nothing', { headers: auth })
     expect(missing.status).toBe(404)
