@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { armCancel } from './exec-cancel.ts'
 import type { ExecRequest, ExecResult } from '../core/runtime.ts'
 import type { DockerContext } from './docker-call.ts'
 import { ExecOutput } from './exec-output.ts'
@@ -57,18 +58,11 @@ export const runExec = async (
     ctx.logger.debug('exec cancel', { containerId: id, execId: exec.id, reason: why })
     killing = killUntilEnded(ctx, id, key, stream, ended)
   }
-  const onAbort = () => cancel('abort')
-  req.signal?.addEventListener('abort', onAbort, { once: true })
-  if (req.signal?.aborted) onAbort()
-  const timer =
-    req.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => cancel('timeout'), Math.max(0, req.timeoutMs - durationMs()))
+  const disarm = armCancel(req, durationMs, cancel)
   try {
     await ended
   } finally {
-    clearTimeout(timer)
-    req.signal?.removeEventListener('abort', onAbort)
+    disarm()
   }
   await killing
   output.finish()

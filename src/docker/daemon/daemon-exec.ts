@@ -1,4 +1,5 @@
 import { BadRequestError, SpawnerError, UnavailableError } from '../../core/errors.ts'
+import { armCancel } from '../exec-cancel.ts'
 import type { Logger } from '../../core/logger.ts'
 import type { ExecRequest, ExecResult } from '../../core/runtime.ts'
 import { DEFAULT_MAX_OUTPUT_BYTES, ExecOutput } from '../exec-output.ts'
@@ -102,13 +103,7 @@ export const daemonExec = async (
         grace = setTimeout(() => conn.close('no END after a cancel'), CANCEL_GRACE_MS)
       })
   }
-  const onAbort = () => cancel('abort')
-  req.signal?.addEventListener('abort', onAbort, { once: true })
-  if (req.signal?.aborted) onAbort()
-  const timer =
-    req.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => cancel('timeout'), Math.max(0, req.timeoutMs - durationMs()))
+  const disarm = armCancel(req, durationMs, cancel)
   let end: DaemonEnd | undefined
   try {
     end = await ended
@@ -124,8 +119,7 @@ export const daemonExec = async (
       )
     }
   } finally {
-    clearTimeout(timer)
-    req.signal?.removeEventListener('abort', onAbort)
+    disarm()
     await killed
     clearTimeout(grace)
   }
